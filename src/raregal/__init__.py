@@ -1,0 +1,27 @@
+"""raregal: find rare galaxy classes in the representations of galaxy foundation models.
+
+Reproduces Walmsley & Scaife (2023), "Rare Galaxy Classes Identified In Foundation
+Model Representations" (arXiv:2312.02910): morphology cuts on predicted Galaxy Zoo
+vote fractions, UMAP, and the leaves of HDBSCAN's condensed tree.
+
+>>> import raregal
+>>> result = raregal.search("representations.parquet", "run/",
+...                         predictions="predictions.parquet")   # doctest: +SKIP
+>>> finder = raregal.RareClassFinder(min_samples="scaled").fit(X)  # doctest: +SKIP
+"""
+
+from importlib import metadata as _metadata
+
+try:
+    __version__ = _metadata.version("raregal")
+except _metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+from .catalogue import Representations, load_representations, read_table  # noqa: E402
+from .errors import InputError  # noqa: E402
+from .search import RareClassFinder, SearchResult, search  # noqa: E402
+from .select import Cut, apply_cuts, paper_cuts  # noqa: E402
+
+__all__ = ["__version__", "Cut", "InputError", "RareClassFinder", "Representations",
+           "SearchResult", "apply_cuts", "load_representations", "paper_cuts", "read_table",
+           "search"]

@@ -1,0 +1,182 @@
+"""The ``raregal`` command line: a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__, defaults
+from .backends import BACKENDS
+from .catalogue import FEATURE_PATTERNS, ID_COLUMNS
+from .errors import InputError
+from .select import NAN_POLICIES, Cut
+
+SEARCH_HELP = f"""\
+Find rare galaxy classes in a table of representations, as Walmsley & Scaife (2023):
+drop featureless, edge-on and artifact galaxies by their predicted vote fractions,
+embed with UMAP (n_neighbors={defaults.UMAP_N_NEIGHBORS}, {defaults.UMAP_N_COMPONENTS}-D), and take the
+leaves of HDBSCAN's condensed tree (min_samples={defaults.HDBSCAN_MIN_SAMPLES},
+min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes. A 2-D UMAP is made for the map.
+
+Inputs: Parquet, CSV, FITS tables, Zoobot HDF5 (predictions/id_str/label_cols), or
+.npy with --ids. The id column is the first of {', '.join(ID_COLUMNS)}
+found; features are {', '.join(FEATURE_PATTERNS)}.
+
+Writes DIR/classes.parquet, classes.csv, condensed_tree.parquet and run.json.
+"""
+
+SEARCH_EPILOG = """\
+NaN rule: the GZ DESI catalogue masks a fraction (NaN) where too few volunteers
+were asked the question (edge-on wherever featured-or-disk < 0.5). With
+--nan-rule keep (default) a NaN never triggers a cut; with drop it removes the galaxy.
+
+Small samples: min_samples=300 suits the paper's 632k galaxies. --min-samples scaled
+uses 300*sqrt(N/632k) (27 at 5k, 84 at 50k; floored at min_cluster_size), the
+classic sqrt(N) rule for nearest-neighbour density estimates.
+
+--seed makes a rerun identical; umap-learn then lays out on one thread, so a
+seeded search is slower on machines with many cores.
+
+example:
+  raregal search representations.parquet --predictions gz_desi.parquet --out run/
+"""
+
+
+def _threshold(text: str) -> float | None:
+    if text.lower() in {"off", "none"}:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'")
+
+
+def _min_samples(text: str):
+    if text == "scaled":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer or 'scaled', not '{text}'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="raregal", description="Find rare galaxy classes in foundation-model "
+                                    "representations (Walmsley & Scaife 2023).")
+    parser.add_argument("--version", action="version", version=f"raregal {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    search = commands.add_parser("search", help="find classes in a representation table",
+                                 description=SEARCH_HELP, epilog=SEARCH_EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    search.add_argument("representations", metavar="REPRESENTATIONS",
+                        help="representation table or array")
+    search.add_argument("--out", required=True, metavar="DIR", help="run folder to write")
+    search.add_argument("--overwrite", action="store_true", help="replace DIR if it exists")
+    search.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    inputs = search.add_argument_group("input columns")
+    inputs.add_argument("--predictions", metavar="TABLE",
+                        help="vote fractions ({question}_{answer}_fraction), joined on id")
+    inputs.add_argument("--id-col", metavar="NAME", help="id column, in every table")
+    inputs.add_argument("--features", metavar="GLOB", help="feature columns, e.g. 'emb_*'")
+    inputs.add_argument("--ids", metavar="FILE", help="ids of a .npy array: one per line, "
+                                                       "or a table with an id column")
+
+    cuts = search.add_argument_group("selection (drop a galaxy when its fraction >= the cut)")
+    cuts.add_argument("--featureless-cut", type=_threshold, default=defaults.SMOOTH_THRESHOLD,
+                      metavar="X", help=f"on {defaults.SMOOTH_COLUMN} (default %(default)s; "
+                                        "'off' to skip)")
+    cuts.add_argument("--edge-on-cut", type=_threshold, default=defaults.EDGE_ON_THRESHOLD,
+                      metavar="X", help=f"on {defaults.EDGE_ON_COLUMN} (default %(default)s)")
+    cuts.add_argument("--artifact-cut", type=_threshold, default=defaults.ARTIFACT_THRESHOLD,
+                      metavar="X", help=f"on {defaults.ARTIFACT_COLUMN} (default %(default)s)")
+    cuts.add_argument("--keep-artifacts", action="store_true",
+                      help="the paper's artifact experiment: same as --artifact-cut off")
+    cuts.add_argument("--nan-rule", choices=NAN_POLICIES, default=defaults.NAN_POLICY,
+                      help="what a NaN fraction does (default %(default)s; see below)")
+    cuts.add_argument("--where", action="append", default=[], metavar="EXPR",
+                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r < 17.5'; "
+                           "backquote odd names: '`Class1.1` < 0.5'); repeatable")
+
+    method = search.add_argument_group("method (defaults: the paper's)")
+    method.add_argument("--pca", type=int, metavar="N",
+                        help="project onto N principal components before UMAP")
+    method.add_argument("--n-neighbors", type=int, default=defaults.UMAP_N_NEIGHBORS,
+                        metavar="K", help="UMAP neighbours (default %(default)s)")
+    method.add_argument("--n-components", type=int, default=defaults.UMAP_N_COMPONENTS,
+                        metavar="D", help="UMAP dimensions clustered (default %(default)s)")
+    method.add_argument("--min-dist", type=float, default=defaults.UMAP_MIN_DIST,
+                        metavar="X", help="UMAP min_dist (default %(default)s)")
+    method.add_argument("--min-samples", type=_min_samples,
+                        default=defaults.HDBSCAN_MIN_SAMPLES, metavar="N|scaled",
+                        help="HDBSCAN min_samples (default %(default)s)")
+    method.add_argument("--min-cluster-size", type=int,
+                        default=defaults.HDBSCAN_MIN_CLUSTER_SIZE, metavar="N",
+                        help="HDBSCAN min_cluster_size (default %(default)s)")
+    method.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="auto: cuML on a GPU when installed, else CPU (default)")
+    method.add_argument("--seed", type=int, help="make a rerun identical (see below)")
+
+    synthetic = commands.add_parser(
+        "synthetic", help="write a synthetic representation table with planted groups",
+        description="Write a table shaped like Zoobot representations (id_str, feat_*) "
+                    "with GZ DESI vote fractions and small dense groups planted in the "
+                    "bulk; the 'planted' column (-1 for the bulk) is the truth.")
+    synthetic.add_argument("out", metavar="TABLE", help="Parquet or CSV file to write")
+    synthetic.add_argument("--rows", type=int, default=5000, help="default %(default)s")
+    synthetic.add_argument("--dim", type=int, default=128, help="default %(default)s")
+    synthetic.add_argument("--groups", type=int, default=10, help="default %(default)s")
+    synthetic.add_argument("--group-size", type=int, nargs=2, default=(50, 200),
+                           metavar=("MIN", "MAX"), help="default 50 200")
+    synthetic.add_argument("--seed", type=int, default=0, help="default %(default)s")
+    return parser
+
+
+def run_search(args) -> int:
+    from .search import RareClassFinder, search
+    from .select import paper_cuts
+
+    artifact = None if args.keep_artifacts else args.artifact_cut
+    cuts: list[Cut] = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
+                                 artifact=artifact)
+    finder = RareClassFinder(n_neighbors=args.n_neighbors, n_components=args.n_components,
+                             min_dist=args.min_dist, min_samples=args.min_samples,
+                             min_cluster_size=args.min_cluster_size, pca_components=args.pca,
+                             seed=args.seed, backend=args.backend)
+    search(args.representations, args.out, predictions=args.predictions,
+           id_column=args.id_col, features=args.features, ids=args.ids, cuts=cuts,
+           nan_policy=args.nan_rule, where=args.where, finder=finder,
+           overwrite=args.overwrite, verbose=not args.quiet, command=["raregal", *args.argv])
+    return 0
+
+
+def run_synthetic(args) -> int:
+    from .output import write_table
+    from .synthetic import planted_representations
+
+    table = planted_representations(args.rows, dim=args.dim, n_groups=args.groups,
+                                    group_size=tuple(args.group_size), seed=args.seed)
+    write_table(table, args.out)
+    print(f"raregal: wrote {args.out}: {len(table)} rows, {args.dim} features, "
+          f"{args.groups} planted groups", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        return {"search": run_search, "synthetic": run_synthetic}[args.command](args)
+    except InputError as exc:
+        print(f"raregal: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("raregal: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

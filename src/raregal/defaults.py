@@ -1,0 +1,45 @@
+"""The method's defaults, in one place.
+
+Every number here is taken from Walmsley & Scaife (2023), "Rare Galaxy Classes
+Identified In Foundation Model Representations", arXiv:2312.02910 (section 2),
+unless marked otherwise. Stages import these names; nothing else in the package
+repeats them.
+"""
+
+# --- Morphology cuts (section 2.1) -------------------------------------------------
+# Galaxies are dropped when a predicted Galaxy Zoo DESI vote fraction reaches the
+# threshold. Column names follow the GZ DESI catalogue, `{question}_{answer}_fraction`.
+SMOOTH_COLUMN = "smooth-or-featured_smooth_fraction"
+EDGE_ON_COLUMN = "disk-edge-on_yes_fraction"
+ARTIFACT_COLUMN = "smooth-or-featured_artifact_fraction"
+
+SMOOTH_THRESHOLD = 0.5  # featureless galaxies
+EDGE_ON_THRESHOLD = 0.3  # edge-on discs
+ARTIFACT_THRESHOLD = 0.3  # artifacts; kept in the paper's artifact experiment
+
+# The GZ DESI "friendly" table sets a fraction to NaN where fewer than half of the
+# volunteers would have been asked the question (edge-on is NaN wherever
+# featured-or-disk < 0.5). A NaN is no evidence *for* the property the cut removes,
+# so by default a NaN never triggers a cut ("keep"); "drop" removes such rows instead.
+NAN_POLICY = "keep"
+
+# --- Dimensionality reduction (section 2.2) ----------------------------------------
+UMAP_N_NEIGHBORS = 50
+UMAP_N_COMPONENTS = 5  # clustering space; 2-D keeps only the most notable clusters
+MAP_N_COMPONENTS = 2  # the 2-D map is for pictures only, never clustered
+# Not stated in the paper, so umap-learn's own default is used and recorded.
+UMAP_MIN_DIST = 0.1
+
+# --- Clustering (section 2.3) ------------------------------------------------------
+HDBSCAN_MIN_SAMPLES = 300
+HDBSCAN_MIN_CLUSTER_SIZE = 10
+HDBSCAN_SELECTION = "leaf"  # classes are the leaves of the condensed tree
+
+# The paper's sample after the cuts (632k of 8.7M). Used only to scale min_samples
+# to smaller samples on request (see raregal.cluster.scaled_min_samples).
+PAPER_SAMPLE_SIZE = 632_000
+
+# --- Redundancy report -------------------------------------------------------------
+# Not from the paper (which reports only that a PCA showed the representation to be
+# highly redundant): the variance thresholds a reader usually asks about.
+VARIANCE_LEVELS = (0.90, 0.95, 0.99)

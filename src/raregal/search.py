@@ -1,0 +1,326 @@
+"""The search: representations → selection → UMAP → HDBSCAN leaf classes.
+
+:class:`RareClassFinder` is the method on an array, in the shape of a
+scikit-learn estimator. :func:`search` runs it on files, with the catalogue's
+morphology cuts, and writes a run folder:
+
+``classes.parquet``
+    One row per searched galaxy: id, ``class`` (-1 for none), ``probability``,
+    ``umap_0 … umap_4`` (the clustering space), ``map_x``, ``map_y`` (the 2-D map),
+    the vote fractions and, when present, ``ra``/``dec``.
+``classes.csv``
+    One row per class: size, persistence, condensed-tree node, and for each vote
+    fraction the class mean and its difference from the searched sample's mean.
+``condensed_tree.parquet``
+    HDBSCAN's condensed tree (``parent``, ``child``, ``lambda_val``, ``child_size``;
+    children below n are rows of classes.parquet).
+``run.json``
+    Every parameter, input row counts and checksums, the cuts, the redundancy
+    report, library versions, seed, and wall time and peak memory per stage.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils.validation import check_array
+
+from . import __version__, defaults
+from .backends import resolve_backend
+from .catalogue import join_predictions, load_representations
+from .cluster import leaf_clusters, scaled_min_samples
+from .errors import InputError
+from .monitor import StageLog
+from .output import atomic_dir, check_writable, library_versions, sha256, write_json
+from .redundancy import pca_reduce, pca_redundancy
+from .reduce import umap_embed
+from .select import apply_cuts, paper_cuts
+
+#: Catalogue columns carried into classes.parquet when present, for maps and links.
+POSITION_COLUMNS = ("ra", "dec")
+
+
+class RareClassFinder(ClusterMixin, BaseEstimator):
+    """Find rare, visually distinct classes in galaxy representations.
+
+    UMAP to a few dimensions, then HDBSCAN, taking the leaves of the condensed
+    tree as classes (Walmsley & Scaife 2023). Defaults are the paper's
+    (:mod:`raregal.defaults`).
+
+    Parameters
+    ----------
+    n_neighbors : int, default 50
+    n_components : int, default 5
+        Dimensions of the embedding that is clustered.
+    min_dist : float, default 0.1
+    min_samples : int or "scaled", default 300
+        "scaled" scales the paper's value to smaller samples as sqrt(n)
+        (:func:`raregal.cluster.scaled_min_samples`).
+    min_cluster_size : int, default 10
+    pca_components : int, optional
+        Project onto this many principal components before UMAP.
+    seed : int, optional
+        Repeatable results, at the cost of a single-threaded UMAP layout.
+    backend : {"auto", "cpu", "gpu"}, default "auto"
+        cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
+    verbose : bool, default False
+        Stage progress and timings on stderr.
+
+    Attributes
+    ----------
+    labels_ : ndarray of int, shape (n,)
+        Class of each galaxy, -1 for none.
+    probabilities_ : ndarray of float, shape (n,)
+    embedding_ : ndarray of float32, shape (n, n_components)
+    map_ : ndarray of float32, shape (n, 2)
+    clustering_ : raregal.cluster.Clustering
+        Condensed tree, class nodes and persistence.
+    redundancy_ : raregal.redundancy.Redundancy
+    min_samples_ : int
+        The min_samples used.
+    backend_ : str
+        The backend that ran.
+    stages_ : dict
+        Seconds and peak memory (MiB) per stage.
+    """
+
+    def __init__(self, n_neighbors=defaults.UMAP_N_NEIGHBORS,
+                 n_components=defaults.UMAP_N_COMPONENTS, min_dist=defaults.UMAP_MIN_DIST,
+                 min_samples=defaults.HDBSCAN_MIN_SAMPLES,
+                 min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
+                 seed=None, backend="auto", verbose=False):
+        self.n_neighbors = n_neighbors
+        self.n_components = n_components
+        self.min_dist = min_dist
+        self.min_samples = min_samples
+        self.min_cluster_size = min_cluster_size
+        self.pca_components = pca_components
+        self.seed = seed
+        self.backend = backend
+        self.verbose = verbose
+
+    def _resolve_min_samples(self, n: int) -> int:
+        if self.min_samples == "scaled":
+            return scaled_min_samples(n, self.min_cluster_size)
+        if isinstance(self.min_samples, (int, np.integer)) and self.min_samples > 0:
+            return int(self.min_samples)
+        raise InputError(f"min_samples must be a positive integer or 'scaled', "
+                         f"not {self.min_samples!r}")
+
+    def fit(self, X, y=None, stage_log: StageLog | None = None):
+        """Find classes in X, an (n, d) array of representations."""
+        X = check_array(X, dtype=np.float32)
+        n, d = X.shape
+        log = stage_log or StageLog(quiet=not self.verbose)
+        self.min_samples_ = self._resolve_min_samples(n)
+        if n <= self.min_samples_:
+            raise InputError(f"{n} galaxies to search, not more than min_samples="
+                             f"{self.min_samples_}; lower --min-samples or use "
+                             f"--min-samples scaled")
+        if n <= self.n_neighbors:
+            raise InputError(f"{n} galaxies to search, not more than n_neighbors="
+                             f"{self.n_neighbors}")
+        if self.pca_components is not None and not 1 <= self.pca_components <= d:
+            raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
+        self.backend_ = resolve_backend(self.backend)
+
+        with log.stage("redundancy", f"PCA of {n} × {d} representations"):
+            self.redundancy_ = pca_redundancy(X)
+        log.say(self.redundancy_.describe())
+        if self.pca_components is not None:
+            X = pca_reduce(X, self.redundancy_, self.pca_components)
+            log.say(f"kept the first {self.pca_components} principal components "
+                    f"({self.redundancy_.explained[self.pca_components - 1]:.1%} of the variance)")
+        umap_args = dict(n_neighbors=self.n_neighbors, min_dist=self.min_dist, seed=self.seed,
+                         backend=self.backend_)
+        with log.stage("umap", f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
+                               f"{self.backend_}"):
+            self.embedding_, knn = umap_embed(X, n_components=self.n_components, **umap_args)
+        with log.stage("map", "2-D UMAP for the map"):
+            self.map_, _ = umap_embed(X, n_components=defaults.MAP_N_COMPONENTS, knn=knn,
+                                      **umap_args)
+        with log.stage("hdbscan", f"min_samples={self.min_samples_}, "
+                                  f"min_cluster_size={self.min_cluster_size}, leaf"):
+            self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
+                                             min_cluster_size=self.min_cluster_size,
+                                             backend=self.backend_,
+                                             reproducible=self.seed is not None)
+        self.labels_ = self.clustering_.labels
+        self.probabilities_ = self.clustering_.probabilities
+        self.stages_ = log.stages
+        return self
+
+
+@dataclass
+class SearchResult:
+    """What :func:`search` wrote, for use from Python."""
+
+    out: Path
+    classes: pd.DataFrame
+    summary: pd.DataFrame
+    run: dict
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.summary)
+
+
+def class_summary(labels, clustering, fractions: pd.DataFrame) -> pd.DataFrame:
+    """One row per class: size, persistence, tree node, and vote-fraction means
+    against the searched sample's means (``{column}_diff``)."""
+    rows = {"class": np.arange(clustering.n_classes),
+            "size": np.bincount(labels[labels >= 0], minlength=clustering.n_classes),
+            "persistence": clustering.persistence,
+            "tree_node": clustering.nodes}
+    summary = pd.DataFrame(rows)
+    if fractions.shape[1]:
+        sample_mean = fractions.mean()
+        means = fractions[labels >= 0].groupby(labels[labels >= 0]).mean()
+        means = means.reindex(summary["class"])
+        for column in fractions.columns:
+            summary[column] = means[column].to_numpy()
+            summary[f"{column}_diff"] = means[column].to_numpy() - sample_mean[column]
+    return summary
+
+
+def search(representations, out, *, predictions=None, id_column=None, features=None,
+           ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(),
+           finder: RareClassFinder | None = None, overwrite=False, verbose=True,
+           command=None) -> SearchResult:
+    """Search a representation file for rare classes and write a run folder.
+
+    Parameters
+    ----------
+    representations : path-like
+        Parquet, CSV, FITS, Zoobot HDF5, or ``.npy`` with ``ids``
+        (:func:`raregal.catalogue.load_representations`).
+    out : path-like
+        The run folder to write (see the module docstring).
+    predictions : path-like, optional
+        A table of vote fractions joined on id; may also be in ``representations``.
+    id_column, features, ids
+        Override the id column, the feature glob, and give a ``.npy``'s ids.
+    cuts : list of raregal.select.Cut, optional
+        Default: the paper's (:func:`raregal.select.paper_cuts`).
+    nan_policy : {"keep", "drop"}
+    where : sequence of str
+        Extra catalogue cuts as pandas expressions.
+    finder : RareClassFinder, optional
+        The method's parameters; default: the paper's.
+    overwrite : bool
+        Replace ``out`` if it exists.
+    verbose : bool
+        Progress and timings on stderr.
+    command : list of str, optional
+        The command line, recorded in run.json.
+    """
+    started = time.time()
+    out = Path(out)
+    check_writable(out, overwrite)
+    finder = finder if finder is not None else RareClassFinder()
+    finder.set_params(verbose=verbose)
+    cuts = paper_cuts() if cuts is None else cuts
+    log = StageLog(quiet=not verbose)
+
+    with log.stage("read"):
+        reps = load_representations(representations, id_column=id_column, features=features,
+                                    ids=ids)
+        log.say(reps.describe())
+        if predictions is not None:
+            for note in join_predictions(reps, predictions, id_column=id_column):
+                log.say(note)
+    with log.stage("select"):
+        selection = apply_cuts(reps.columns, cuts, nan_policy=nan_policy, where=where)
+    for note in selection.notes:
+        log.say(note)
+    for step in selection.steps:
+        log.say(f"cut {step['name']} ({step['rule']}): removed {step['removed']}, "
+                f"{step['left']} left" + (f" ({step['nan']} NaN, rule: {nan_policy})"
+                                          if step["nan"] else ""))
+    n_searched = int(selection.mask.sum())
+    if n_searched == 0:
+        raise InputError(f"nothing left after the cuts: all {len(reps.ids)} galaxies removed "
+                         f"({'; '.join(s['rule'] for s in selection.steps if s['removed'])})")
+
+    finder.fit(reps.features[selection.mask], stage_log=log)
+    clustering = finder.clustering_
+    labels = finder.labels_
+    n_in_classes = int(np.sum(labels >= 0))
+    if clustering.n_classes == 0:
+        log.say(f"no classes found among {n_searched} galaxies (a normal result); "
+                f"min_samples={finder.min_samples_} may be too large for this sample")
+    else:
+        log.say(f"{clustering.n_classes} classes holding {n_in_classes} of {n_searched} "
+                f"galaxies ({n_in_classes / n_searched:.1%})")
+
+    kept = reps.columns[selection.mask].reset_index(drop=True)
+    fraction_columns = [c for c in kept.columns if str(c).endswith("_fraction")]
+    fractions = kept[fraction_columns].apply(pd.to_numeric, errors="coerce")
+    classes = pd.DataFrame({reps.id_column: reps.ids[selection.mask].astype(str),
+                            "class": labels, "probability": finder.probabilities_})
+    for j in range(finder.embedding_.shape[1]):
+        classes[f"umap_{j}"] = finder.embedding_[:, j]
+    classes["map_x"], classes["map_y"] = finder.map_[:, 0], finder.map_[:, 1]
+    for column in POSITION_COLUMNS:
+        if column in kept.columns:
+            classes[column] = kept[column].to_numpy()
+    classes = pd.concat([classes, fractions], axis=1)
+    summary = class_summary(labels, clustering, fractions)
+
+    inputs = {"representations": _describe_input(representations, len(reps.ids))}
+    if predictions is not None:
+        inputs["predictions"] = _describe_input(predictions, None)
+    if ids is not None:
+        inputs["ids"] = _describe_input(ids, None)
+    run = {
+        "raregal": __version__,
+        "command": command if command is not None else sys.argv,
+        "inputs": inputs,
+        "id_column": reps.id_column,
+        "feature_columns": {"count": len(reps.feature_columns),
+                            "first": reps.feature_columns[0],
+                            "last": reps.feature_columns[-1]},
+        "selection": {"rows_read": len(reps.ids), "rows_searched": n_searched,
+                      "nan_policy": nan_policy, "steps": selection.steps,
+                      "notes": selection.notes},
+        "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
+                       "backend_used": finder.backend_,
+                       "map_n_components": defaults.MAP_N_COMPONENTS,
+                       "cluster_selection_method": defaults.HDBSCAN_SELECTION},
+        "seed": finder.seed,
+        "redundancy": finder.redundancy_.as_dict(),
+        "result": {"classes": clustering.n_classes, "galaxies_in_classes": n_in_classes,
+                   "fraction_in_classes": n_in_classes / n_searched},
+        "versions": library_versions(),
+    }
+    with log.stage("write", str(out)):
+        with atomic_dir(out, overwrite) as tmp:
+            pq.write_table(pa.Table.from_pandas(classes, preserve_index=False),
+                           tmp / "classes.parquet")
+            summary.to_csv(tmp / "classes.csv", index=False)
+            pq.write_table(pa.Table.from_arrays(
+                [clustering.condensed_tree[name] for name in clustering.condensed_tree.dtype.names],
+                names=list(clustering.condensed_tree.dtype.names)),
+                tmp / "condensed_tree.parquet")
+            run["stages"] = log.stages
+            run["wall_seconds"] = round(time.time() - started, 3)
+            write_json(tmp / "run.json", run)
+    log.say(f"wrote {out}/ in {time.time() - started:.1f} s")
+    return SearchResult(out=out, classes=classes, summary=summary, run=run)
+
+
+def _describe_input(path, rows) -> dict:
+    path = Path(path)
+    described = {"path": str(path.resolve()), "bytes": path.stat().st_size,
+                 "sha256": sha256(path)}
+    if rows is not None:
+        described["rows"] = rows
+    return described

@@ -1,0 +1,77 @@
+"""Leaf clusters agree with the hdbscan library, and planted structure is found."""
+
+import hdbscan
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from raregal.cluster import leaf_clusters, scaled_min_samples
+from raregal.synthetic import recovery
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """A 5-D embedding: a broad bulk with 12 small dense groups of 45-90."""
+    rng = np.random.default_rng(3)
+    bulk = rng.normal(size=(6000, 5))
+    sizes = rng.integers(45, 91, size=12)
+    groups = [rng.normal(size=5) * 1.2 + rng.normal(size=(s, 5)) * 0.04 for s in sizes]
+    points = np.vstack([bulk, *groups])
+    truth = np.concatenate([np.full(len(bulk), -1)] + [np.full(s, g) for g, s in enumerate(sizes)])
+    return points, truth
+
+
+def test_leaf_classes_agree_with_hdbscan_library(blobs):
+    points, _ = blobs
+    ours = leaf_clusters(points, min_samples=40, min_cluster_size=10)
+    reference = hdbscan.HDBSCAN(min_samples=40, min_cluster_size=10,
+                                cluster_selection_method="leaf").fit(points)
+    assert ours.n_classes == reference.labels_.max() + 1
+    assert adjusted_rand_score(reference.labels_, ours.labels) >= 0.9
+    # persistence as the library's cluster_persistence_, class for class
+    matched = [np.bincount(ours.labels[reference.labels_ == k][ours.labels[reference.labels_ == k] >= 0]).argmax()
+               for k in range(reference.labels_.max() + 1)]
+    np.testing.assert_allclose(ours.persistence[matched], reference.cluster_persistence_,
+                               atol=0.05)
+
+
+def test_planted_groups_are_recovered(blobs):
+    """Every group larger than min_samples is one class holding all of it; a class
+    may also take in bulk galaxies around a group that sits in the dense centre."""
+    points, truth = blobs
+    ours = leaf_clusters(points, min_samples=40, min_cluster_size=10)
+    result = recovery(truth, ours.labels)
+    assert result["recovered"] == 12
+    assert min(result["completeness"]) >= 0.95 and min(result["purity"]) >= 0.5
+    assert result["spurious"] <= 2
+
+
+def test_classes_are_leaves_numbered_by_tree_node(blobs):
+    points, _ = blobs
+    ours = leaf_clusters(points, min_samples=40, min_cluster_size=10)
+    tree = ours.condensed_tree
+    n = len(points)
+    assert np.all(np.diff(ours.nodes) > 0)
+    cluster_parents = set(tree["parent"][tree["child"] >= n].tolist())
+    for k, node in enumerate(ours.nodes):
+        assert node not in cluster_parents  # a leaf: no child clusters
+        members = np.flatnonzero(ours.labels == k)
+        rows = tree[np.isin(tree["child"], members)]
+        assert np.all(rows["parent"] == node)
+    assert np.all(ours.probabilities[ours.labels < 0] == 0)
+    assert np.all((ours.probabilities >= 0) & (ours.probabilities <= 1))
+
+
+def test_no_classes_in_structureless_data():
+    points = np.random.default_rng(0).uniform(size=(800, 5))
+    ours = leaf_clusters(points, min_samples=300, min_cluster_size=10)
+    assert ours.n_classes == 0 and np.all(ours.labels == -1)
+    assert len(ours.persistence) == 0
+
+
+def test_scaled_min_samples():
+    assert scaled_min_samples(632_000) == 300  # the paper's sample
+    assert scaled_min_samples(8_700_000) == 300  # capped
+    assert scaled_min_samples(50_000) == round(300 * np.sqrt(50_000 / 632_000))
+    assert scaled_min_samples(500) == 10  # floored at min_cluster_size
+    assert scaled_min_samples(500, min_cluster_size=15) == 15
