@@ -125,11 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "with GZ DESI vote fractions and small dense groups planted in the "
                     "bulk; the 'planted' column (-1 for the bulk) is the truth.")
     synthetic.add_argument("out", metavar="TABLE", help="Parquet or CSV file to write")
-    synthetic.add_argument("--rows", type=int, default=5000, help="default %(default)s")
+    synthetic.add_argument("--rows", type=int, default=10_000, help="default %(default)s")
     synthetic.add_argument("--dim", type=int, default=128, help="default %(default)s")
     synthetic.add_argument("--groups", type=int, default=10, help="default %(default)s")
-    synthetic.add_argument("--group-size", type=int, nargs=2, default=(50, 200),
-                           metavar=("MIN", "MAX"), help="default 50 200")
+    synthetic.add_argument("--group-size", type=int, nargs=2, default=(40, 120),
+                           metavar=("MIN", "MAX"), help="default 40 120")
     synthetic.add_argument("--seed", type=int, default=0, help="default %(default)s")
     return parser
 

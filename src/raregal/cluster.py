@@ -82,12 +82,17 @@ def _hdbscan_gpu(embedding, min_samples, min_cluster_size, reproducible):
     model = HDBSCAN(min_samples=int(min_samples), min_cluster_size=int(min_cluster_size),
                     cluster_selection_method=defaults.HDBSCAN_SELECTION, output_type="numpy")
     model.fit(embedding)
-    return (np.asarray(model.labels_), np.asarray(model.probabilities_),
-            model.condensed_tree_.to_numpy())
+    try:  # an hdbscan.plots.CondensedTree, built only when the hdbscan package is there
+        tree = model.condensed_tree_.to_numpy()
+    except Exception:
+        tree = {"parent": model.condensed_parent_, "child": model.condensed_child_,
+                "lambda_val": model.condensed_lambdas_, "child_size": model.condensed_sizes_}
+    return np.asarray(model.labels_), np.asarray(model.probabilities_), tree
 
 
 def _as_tree(tree) -> np.ndarray:
-    """The condensed tree as a structured array, from a record array or named tuple."""
+    """The condensed tree as a structured array, from a record array, a dict of
+    columns or a named tuple."""
     column = (lambda name: getattr(tree, name)) if hasattr(tree, "_fields") else tree.__getitem__
     out = np.empty(len(column("parent")), dtype=TREE_DTYPE)
     for name, _ in TREE_DTYPE:

@@ -8,6 +8,8 @@ both embeddings describe exactly the same graph.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 
 import numpy as np
@@ -15,15 +17,17 @@ import numpy as np
 from . import defaults
 
 
-def _umap_cpu(features, n_components, n_neighbors, min_dist, seed, knn=None):
+def _umap_cpu(features, n_components, n_neighbors, min_dist, seed, knn, verbose):
     import umap
 
     kwargs = {}
     if knn is not None:
         kwargs["precomputed_knn"] = knn
     model = umap.UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=min_dist,
-                      random_state=seed, **kwargs)
-    with warnings.catch_warnings():
+                      random_state=seed, verbose=verbose, tqdm_kwds={"file": sys.stderr},
+                      **kwargs)
+    # umap-learn prints its progress; keep stdout clean for the user's pipes.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
         # Without a search index umap-learn warns that transform() is unavailable;
         # raregal never transforms, and a seed's loss of parallelism is documented.
         warnings.filterwarnings("ignore", message=".*knn_search_index.*", category=UserWarning)
@@ -35,18 +39,18 @@ def _umap_cpu(features, n_components, n_neighbors, min_dist, seed, knn=None):
     return embedding.astype(np.float32), shared
 
 
-def _umap_gpu(features, n_components, n_neighbors, min_dist, seed):
+def _umap_gpu(features, n_components, n_neighbors, min_dist, seed, verbose):
     from cuml.manifold import UMAP
 
     model = UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=min_dist,
-                 random_state=seed, output_type="numpy")
+                 random_state=seed, verbose=verbose, output_type="numpy")
     return np.asarray(model.fit_transform(features), dtype=np.float32)
 
 
 def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMPONENTS,
                n_neighbors: int = defaults.UMAP_N_NEIGHBORS,
                min_dist: float = defaults.UMAP_MIN_DIST, seed: int | None = None,
-               backend: str = "cpu", knn=None):
+               backend: str = "cpu", knn=None, verbose: bool = False):
     """Embed ``features`` (n, d) with UMAP.
 
     Parameters
@@ -58,6 +62,8 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
     backend : {"cpu", "gpu"}
     knn : tuple of (indices, distances), optional
         Neighbours from an earlier call on the same features (CPU only).
+    verbose : bool
+        The library's own progress (epochs) on stderr.
 
     Returns
     -------
@@ -66,5 +72,5 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
         The neighbours, to pass to the next call on the same features.
     """
     if backend == "gpu":
-        return _umap_gpu(features, n_components, n_neighbors, min_dist, seed), None
-    return _umap_cpu(features, n_components, n_neighbors, min_dist, seed, knn)
+        return _umap_gpu(features, n_components, n_neighbors, min_dist, seed, verbose), None
+    return _umap_cpu(features, n_components, n_neighbors, min_dist, seed, knn, verbose)

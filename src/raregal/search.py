@@ -140,13 +140,14 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             log.say(f"kept the first {self.pca_components} principal components "
                     f"({self.redundancy_.explained[self.pca_components - 1]:.1%} of the variance)")
         umap_args = dict(n_neighbors=self.n_neighbors, min_dist=self.min_dist, seed=self.seed,
-                         backend=self.backend_)
+                         backend=self.backend_, verbose=not log.quiet)
         with log.stage("umap", f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
                                f"{self.backend_}"):
             self.embedding_, knn = umap_embed(X, n_components=self.n_components, **umap_args)
         with log.stage("map", "2-D UMAP for the map"):
+            # Quiet: umap-learn's verbose mode would print the whole neighbour graph.
             self.map_, _ = umap_embed(X, n_components=defaults.MAP_N_COMPONENTS, knn=knn,
-                                      **umap_args)
+                                      **{**umap_args, "verbose": False})
         with log.stage("hdbscan", f"min_samples={self.min_samples_}, "
                                   f"min_cluster_size={self.min_cluster_size}, leaf"):
             self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
