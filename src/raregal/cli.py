@@ -12,15 +12,15 @@ from .errors import InputError
 from .select import NAN_POLICIES, Cut
 
 SEARCH_HELP = f"""\
-Find rare galaxy classes in a table of representations, as Walmsley & Scaife (2023):
-drop featureless, edge-on and artifact galaxies by their predicted vote fractions,
-embed with UMAP (n_neighbors={defaults.UMAP_N_NEIGHBORS}, {defaults.UMAP_N_COMPONENTS}-D), and take the
-leaves of HDBSCAN's condensed tree (min_samples={defaults.HDBSCAN_MIN_SAMPLES},
-min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes. A 2-D UMAP is made for the map.
+Find rare galaxy classes in a table of representations, as Walmsley & Scaife
+(2023): drop featureless, edge-on and artifact galaxies by their predicted vote
+fractions, embed with UMAP (n_neighbors={defaults.UMAP_N_NEIGHBORS}, {defaults.UMAP_N_COMPONENTS}-D) and take the leaves of
+HDBSCAN's condensed tree (min_samples={defaults.HDBSCAN_MIN_SAMPLES}, min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes.
+A separate 2-D UMAP is made for the map.
 
-Inputs: Parquet, CSV, FITS tables, Zoobot HDF5 (predictions/id_str/label_cols), or
-.npy with --ids. The id column is the first of {', '.join(ID_COLUMNS)}
-found; features are {', '.join(FEATURE_PATTERNS)}.
+Inputs: Parquet, CSV, FITS tables, Zoobot HDF5 (predictions, id_str,
+label_cols), or .npy with --ids. The id column is the first found of
+{', '.join(ID_COLUMNS)}; features are {', '.join(FEATURE_PATTERNS)}.
 
 Writes DIR/classes.parquet, classes.csv, condensed_tree.parquet and run.json.
 """
@@ -34,8 +34,8 @@ Small samples: min_samples=300 suits the paper's 632k galaxies. --min-samples sc
 uses 300*sqrt(N/632k) (27 at 5k, 84 at 50k; floored at min_cluster_size), the
 classic sqrt(N) rule for nearest-neighbour density estimates.
 
---seed makes a rerun identical; umap-learn then lays out on one thread, so a
-seeded search is slower on machines with many cores.
+--seed makes a rerun identical; umap-learn then runs on one thread, so a
+seeded search is slower on machines with several cores.
 
 example:
   raregal search representations.parquet --predictions gz_desi.parquet --out run/
@@ -119,6 +119,54 @@ def build_parser() -> argparse.ArgumentParser:
                         help="auto: cuML on a GPU when installed, else CPU (default)")
     method.add_argument("--seed", type=int, help="make a rerun identical (see below)")
 
+    embed = commands.add_parser(
+        "embed", help="turn galaxy images into representations and vote fractions",
+        description="Run a galaxy encoder over a folder of images (JPEG, PNG, FITS) or a "
+                    "catalogue with id and path columns (Zoobot's id_str/file_loc), as "
+                    "Zoobot preprocesses them: central crop, resize, values in [0, 1], no "
+                    "ImageNet normalisation. grz FITS cutouts are coloured with the Legacy "
+                    "Surveys mapping, single-band ones as greyscale. Writes "
+                    "DIR/representations.parquet (id, feat_*, and {question}_{answer}_fraction "
+                    "for a model with a Dirichlet head), failures.csv and manifest.json.",
+        epilog="Models: a timm name; hf_hub:mwalmsley/zoobot-encoder-ARCH or its shorthand "
+               "zoobot:ARCH (read from the Hugging Face cache when offline); a folder with "
+               "config.json and weights; or a weights file with --arch.\n\n"
+               "Interrupted runs keep their finished shards: rerun with --resume.\n\n"
+               "HPC: start a Dask cluster (dask-jobqueue's SLURMCluster, say) and pass its "
+               "scheduler address with --dask; every worker loads the model once and writes "
+               "its shards to DIR, which must be on a shared file system.\n\n"
+               "example:\n  raregal embed images/ --model zoobot:convnext_nano --out embedded/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    embed.add_argument("source", metavar="SOURCE", help="image folder or catalogue table")
+    embed.add_argument("--model", required=True, metavar="NAME",
+                       help="timm or Hub name, zoobot:ARCH, folder or weights file")
+    embed.add_argument("--arch", metavar="NAME", help="timm architecture of a weights file")
+    embed.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    embed.add_argument("--id-col", metavar="NAME", help="catalogue id column")
+    embed.add_argument("--path-col", metavar="NAME", help="catalogue image path column "
+                                                          "(default: file_loc, path, …)")
+    embed.add_argument("--crop-fraction", type=float, metavar="F",
+                       help="central fraction of each side kept (default: the model's, "
+                            f"Zoobot's {defaults.CROP_FRACTION:.3f})")
+    embed.add_argument("--size", type=int, metavar="PX", help="model input size "
+                                                              "(default: the model's)")
+    embed.add_argument("--passes", type=int, default=defaults.PREDICTION_PASSES,
+                       help="stochastic head passes averaged (default %(default)s)")
+    embed.add_argument("--batch-size", type=int, default=64, help="default %(default)s")
+    embed.add_argument("--shard-size", type=int, default=2048,
+                       help="images per resumable shard (default %(default)s)")
+    embed.add_argument("--workers", type=int, metavar="N",
+                       help="decoding processes (default: one per spare core)")
+    embed.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    embed.add_argument("--seed", type=int, default=0, help="seeds the head's dropout")
+    embed.add_argument("--resume", action="store_true", help="finish an interrupted run")
+    embed.add_argument("--overwrite", action="store_true", help="replace DIR")
+    scale = embed.add_mutually_exclusive_group()
+    scale.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler to spread shards over")
+    scale.add_argument("--dask-local", type=int, metavar="N",
+                       help="start a local Dask cluster of N workers")
+    embed.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
     synthetic = commands.add_parser(
         "synthetic", help="write a synthetic representation table with planted groups",
         description="Write a table shaped like Zoobot representations (id_str, feat_*) "
@@ -152,6 +200,22 @@ def run_search(args) -> int:
     return 0
 
 
+def run_embed(args) -> int:
+    try:
+        from .embed import embed
+    except ImportError as exc:
+        raise InputError(f"raregal embed needs torch, timm and Pillow ({exc.name} is "
+                         f"missing): pip install 'raregal[embed]'") from exc
+
+    embed(args.source, args.out, model=args.model, arch=args.arch, id_column=args.id_col,
+          path_column=args.path_col, crop_fraction=args.crop_fraction, input_size=args.size,
+          passes=args.passes, batch_size=args.batch_size, shard_size=args.shard_size,
+          workers=args.workers, device=args.device, seed=args.seed, resume=args.resume,
+          overwrite=args.overwrite, dask_address=args.dask, dask_workers=args.dask_local,
+          verbose=not args.quiet)
+    return 0
+
+
 def run_synthetic(args) -> int:
     from .output import write_table
     from .synthetic import planted_representations
@@ -169,12 +233,15 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return {"search": run_search, "synthetic": run_synthetic}[args.command](args)
+        return {"search": run_search, "embed": run_embed,
+                "synthetic": run_synthetic}[args.command](args)
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("raregal: interrupted; nothing was written", file=sys.stderr)
+        kept = ("finished shards are kept: rerun with --resume" if args.command == "embed"
+                else "nothing was written")
+        print(f"raregal: interrupted; {kept}", file=sys.stderr)
         return 130
 
 

@@ -43,3 +43,15 @@ PAPER_SAMPLE_SIZE = 632_000
 # Not from the paper (which reports only that a PCA showed the representation to be
 # highly redundant): the variance thresholds a reader usually asks about.
 VARIANCE_LEVELS = (0.90, 0.95, 0.99)
+
+# --- Images (Zoobot's preprocessing; ../shared/REFERENCE.md) -----------------------
+INPUT_SIZE = 224  # pixels per side seen by the encoder
+# Central fraction of each side kept before resizing: current galaxy-datasets
+# versions zoom by 1.2x (older ones cropped 0.7-0.8 of the area, ~0.87 of the side).
+CROP_FRACTION = 1 / 1.2
+
+# --- Morphology predictions --------------------------------------------------------
+# Stochastic forward passes of the Dirichlet head (dropout on) averaged per galaxy;
+# the GZ DESI catalogue used 5 (../shared/REFERENCE.md).
+PREDICTION_PASSES = 5
+HEAD_DROPOUT = 0.2

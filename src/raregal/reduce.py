@@ -57,8 +57,8 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
     ----------
     n_components, n_neighbors, min_dist : UMAP parameters (paper: 5, 50, default).
     seed : int, optional
-        Makes the result repeatable. On the CPU, umap-learn then lays out on a
-        single thread, so a seeded run is slower on a many-core machine.
+        Makes the result repeatable. On the CPU, umap-learn then runs on a
+        single thread, so a seeded run is slower on a machine with several cores.
     backend : {"cpu", "gpu"}
     knn : tuple of (indices, distances), optional
         Neighbours from an earlier call on the same features (CPU only).

@@ -68,7 +68,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     pca_components : int, optional
         Project onto this many principal components before UMAP.
     seed : int, optional
-        Repeatable results, at the cost of a single-threaded UMAP layout.
+        Repeatable results, at the cost of a single-threaded UMAP.
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     verbose : bool, default False
@@ -227,7 +227,6 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
     out = Path(out)
     check_writable(out, overwrite)
     finder = finder if finder is not None else RareClassFinder()
-    finder.set_params(verbose=verbose)
     cuts = paper_cuts() if cuts is None else cuts
     log = StageLog(quiet=not verbose)
 

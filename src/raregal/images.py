@@ -1,0 +1,156 @@
+"""Galaxy cutouts to model inputs: decode, colour, crop, resize.
+
+Zoobot's preprocessing (../shared/REFERENCE.md, "Preprocessing"): an RGB image,
+its central part kept, resized to the model's input size (bilinear,
+antialiased), divided by 255 -- and *no* ImageNet normalisation.
+
+FITS cutouts are turned into the 8-bit RGB images Galaxy Zoo volunteers and
+Zoobot saw: 3-band grz with the Legacy Surveys mapping (legacypipe's
+``get_rgb``), any other single band as greyscale.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from . import defaults
+
+IMAGE_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png",
+                  ".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".fits.fz": "fits"}
+
+#: legacypipe ``get_rgb`` for grz: band -> (RGB plane, scale in nanomaggies).
+LEGACY_GRZ = {"g": (2, 0.0066), "r": (1, 0.01), "z": (0, 0.025)}
+LEGACY_RANGE = (-3.0, 10.0)  # mapped to [0, 1] after scaling, then clipped
+
+
+class ImageError(ValueError):
+    """An image that cannot be read; the message is the reason for failures.csv."""
+
+
+def image_format(path: Path) -> str:
+    name = path.name.lower()
+    for suffix, kind in IMAGE_SUFFIXES.items():
+        if name.endswith(suffix):
+            return kind
+    raise ImageError(f"not an image raregal reads ({', '.join(sorted(IMAGE_SUFFIXES))})")
+
+
+def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = None
+               ) -> np.ndarray:
+    """Legacy Surveys colour mapping of flux cutouts.
+
+    Parameters
+    ----------
+    planes : ndarray, shape (n_bands, H, W)
+        Fluxes in nanomaggies, one plane per band.
+    bands : str
+        The band of each plane, e.g. "grz".
+    arcsinh : float, optional
+        Apply x -> asinh(a x) / sqrt(a) to the scaled fluxes and to the range.
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W, 3), values in [0, 1]
+    """
+    if len(bands) != len(planes) or any(b not in LEGACY_GRZ for b in bands):
+        raise ImageError(f"bands '{bands}' for {len(planes)} planes: the Legacy Surveys "
+                         f"mapping needs g, r and z")
+    height, width = planes.shape[1:]
+    rgb = np.zeros((height, width, 3), np.float32)
+    for image, band in zip(planes, bands):
+        plane, scale = LEGACY_GRZ[band]
+        rgb[:, :, plane] = image / scale
+    low, high = LEGACY_RANGE
+    if arcsinh is not None:
+        def stretch(x):
+            return np.arcsinh(x * arcsinh) / np.sqrt(arcsinh)
+        rgb, low, high = stretch(rgb), stretch(low), stretch(high)
+    return np.clip((rgb - low) / (high - low), 0, 1)
+
+
+def greyscale(image: np.ndarray) -> np.ndarray:
+    """One band as an (H, W, 3) greyscale image in [0, 1]: an asinh stretch of the
+    99.5-percentile range, the usual display of a single astronomical band."""
+    from astropy.visualization import AsinhStretch, PercentileInterval
+
+    finite = np.nan_to_num(image, nan=0.0, posinf=0.0, neginf=0.0)
+    scaled = AsinhStretch(0.1)(PercentileInterval(99.5)(finite))
+    return np.repeat(np.clip(scaled, 0, 1)[:, :, None].astype(np.float32), 3, axis=2)
+
+
+def _fits_to_rgb(path: Path) -> np.ndarray:
+    from astropy.io import fits
+
+    with fits.open(path, memmap=False) as hdus:
+        hdu = next((h for h in hdus if h.data is not None and h.data.ndim in (2, 3)), None)
+        if hdu is None:
+            raise ImageError("FITS file holds no image")
+        data = np.asarray(hdu.data, dtype=np.float32)
+        bands = str(hdu.header.get("BANDS", "")).strip()
+    if data.ndim == 2 or (data.ndim == 3 and data.shape[0] == 1):
+        return greyscale(data.reshape(data.shape[-2:]))
+    if data.shape[0] != 3:
+        raise ImageError(f"FITS cube of shape {data.shape}: expected 3 planes (grz) or 1")
+    if not np.isfinite(data).all():
+        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
+    return legacy_rgb(data, bands or "grz")
+
+
+def load_rgb(path: str | Path) -> Image.Image:
+    """Read a JPEG, PNG or FITS cutout as an 8-bit RGB image.
+
+    Raises
+    ------
+    ImageError
+        Missing, unreadable, truncated or unsupported files, with the reason.
+    """
+    path = Path(path)
+    kind = image_format(path)
+    if not path.is_file():
+        raise ImageError("file not found")
+    try:
+        if kind == "fits":
+            rgb = _fits_to_rgb(path)
+            return Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
+        with Image.open(path) as image:
+            image.load()  # decode now, so a truncated file fails here
+            return image.convert("RGB")
+    except ImageError:
+        raise
+    except Exception as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"cannot decode {kind}: {reason}") from exc
+
+
+def preprocess(image: Image.Image, *, crop_fraction: float = defaults.CROP_FRACTION,
+               size: int = defaults.INPUT_SIZE, greyscale_model: bool = False) -> np.ndarray:
+    """Zoobot's preprocessing: central crop, resize, scale to [0, 1].
+
+    Parameters
+    ----------
+    image : PIL.Image.Image
+        An RGB image.
+    crop_fraction : float
+        Fraction of each side kept, centred.
+    size : int
+        Output side in pixels.
+    greyscale_model : bool
+        Return one channel, the mean of R, G and B, for Zoobot's greyscale encoders.
+
+    Returns
+    -------
+    ndarray of float32, shape (3, size, size) or (1, size, size), values in [0, 1]
+    """
+    width, height = image.size
+    crop_w, crop_h = width * crop_fraction, height * crop_fraction
+    left, top = (width - crop_w) / 2, (height - crop_h) / 2
+    # Pillow's bilinear filter widens its support when shrinking: antialiased.
+    resized = image.resize((size, size), Image.Resampling.BILINEAR,
+                           box=(left, top, left + crop_w, top + crop_h))
+    pixels = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    if greyscale_model:
+        pixels = pixels.mean(axis=0, keepdims=True)
+    return pixels

@@ -1,0 +1,245 @@
+"""Galaxy encoders by name, and the Dirichlet head that predicts vote fractions.
+
+Model names, as timm's registry reads them:
+
+- any timm name (``efficientnet_b0``), or a Hugging Face Hub name
+  (``hf_hub:mwalmsley/zoobot-encoder-convnext_nano``), loaded through timm and the
+  Hugging Face cache, so a model downloaded once works offline;
+- ``zoobot:<arch>``, shorthand for ``hf_hub:mwalmsley/zoobot-encoder-<arch>``;
+- a local folder with ``config.json`` and weights: timm's Hub layout (as written
+  by ``timm.models.save_for_hf``), or raregal's own layout, which adds a Dirichlet
+  head and its question/answer schema (``"raregal"`` in config.json);
+- a weights file (``.safetensors``, ``.pth``, ``.pt``, ``.bin``) with ``arch``.
+
+Zoobot's Hub encoders have no morphology head; such models give representations
+only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import defaults
+from .errors import InputError
+from .schemas import Schema
+
+ZOOBOT_HUB = "hf_hub:mwalmsley/zoobot-encoder-"
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
+RAREGAL_WEIGHTS = "model.safetensors"
+
+
+class DirichletHead(nn.Module):
+    """Zoobot's head: dropout, linear, then sigmoid·100 + 1, one Dirichlet
+    concentration per answer (../shared/REFERENCE.md, "Head")."""
+
+    def __init__(self, in_features: int, n_answers: int,
+                 dropout: float = defaults.HEAD_DROPOUT):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, n_answers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.linear(self.dropout(x))) * 100 + 1
+
+
+def vote_fractions(concentrations: torch.Tensor, schema: Schema) -> torch.Tensor:
+    """Per-question Dirichlet means: alpha_a / sum of alpha over the question.
+
+    Parameters
+    ----------
+    concentrations : Tensor, shape (n, n_answers)
+    schema : Schema
+
+    Returns
+    -------
+    Tensor, shape (n, n_answers); the fractions of each question sum to 1.
+    """
+    out = torch.empty_like(concentrations)
+    for part in schema.slices:
+        alpha = concentrations[:, part]
+        out[:, part] = alpha / alpha.sum(dim=1, keepdim=True)
+    return out
+
+
+@dataclass
+class GalaxyModel:
+    """An encoder, its preprocessing, and optionally a Dirichlet head.
+
+    Attributes
+    ----------
+    encoder : torch.nn.Module
+        Returns the pooled representation, shape (n, dim).
+    name : str
+        What the user asked for, for the manifest.
+    dim : int
+    input_size : int
+    in_chans : int
+        3, or 1 for Zoobot's greyscale encoders.
+    head : DirichletHead, optional
+    schema : Schema, optional
+    crop_fraction : float
+    """
+
+    encoder: nn.Module
+    name: str
+    dim: int
+    input_size: int = defaults.INPUT_SIZE
+    in_chans: int = 3
+    head: DirichletHead | None = None
+    schema: Schema | None = None
+    crop_fraction: float = defaults.CROP_FRACTION
+    info: dict = field(default_factory=dict)
+
+    def to(self, device) -> "GalaxyModel":
+        self.encoder.to(device)
+        if self.head is not None:
+            self.head.to(device)
+        return self
+
+    @torch.inference_mode()
+    def predict(self, images: torch.Tensor, passes: int = defaults.PREDICTION_PASSES):
+        """Representations and, with a head, vote fractions.
+
+        The encoder runs once in eval mode; the head runs ``passes`` times with
+        its dropout on and the fractions are averaged, as Zoobot does.
+
+        Returns
+        -------
+        features : Tensor, shape (n, dim), float32
+        fractions : Tensor, shape (n, n_answers), or None without a head
+        """
+        self.encoder.eval()
+        features = self.encoder(images).float()
+        if self.head is None:
+            return features, None
+        self.head.train()  # dropout on: the stochastic passes
+        fractions = sum(vote_fractions(self.head(features), self.schema)
+                        for _ in range(passes)) / passes
+        return features, fractions
+
+
+def _unreachable(name: str, exc: Exception) -> InputError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InputError(
+        f"cannot load model '{name}' ({reason}). Without the Hub, download it once where "
+        f"it is reachable (it is then read from the Hugging Face cache, HF_HOME), or point "
+        f"--model at a local folder with config.json and weights "
+        f"(timm.models.save_for_hf writes one)")
+
+
+def _from_timm(create_name: str, name: str, **kwargs) -> GalaxyModel:
+    import timm
+
+    try:
+        encoder = timm.create_model(create_name, pretrained=True, num_classes=0, **kwargs)
+    except (OSError, RuntimeError, ValueError) as exc:
+        if isinstance(exc, RuntimeError) and "size mismatch" in str(exc):
+            raise InputError(f"model '{name}': weights do not fit the architecture: "
+                             f"{str(exc).splitlines()[0]}") from exc
+        raise _unreachable(name, exc) from exc
+    cfg = getattr(encoder, "pretrained_cfg", {}) or {}
+    in_chans, height, _ = cfg.get("input_size", (3, defaults.INPUT_SIZE, defaults.INPUT_SIZE))
+    return GalaxyModel(encoder=encoder, name=name, dim=encoder.num_features,
+                       input_size=int(height), in_chans=int(in_chans))
+
+
+def _from_raregal_folder(folder: Path, config: dict) -> GalaxyModel:
+    """raregal's layout: config.json {"architecture", "model_args", "raregal": {...}}
+    and model.safetensors holding ``encoder.*`` and ``head.*`` tensors."""
+    import timm
+    from safetensors.torch import load_file
+
+    meta = config["raregal"]
+    encoder = timm.create_model(config["architecture"], pretrained=False, num_classes=0,
+                                **config.get("model_args", {}))
+    state = load_file(folder / RAREGAL_WEIGHTS)
+    encoder.load_state_dict({k[len("encoder."):]: v for k, v in state.items()
+                             if k.startswith("encoder.")})
+    schema = head = None
+    if meta.get("schema"):
+        schema = Schema.from_dict(meta["schema"])
+        head = DirichletHead(encoder.num_features, len(schema.answers),
+                             meta.get("dropout", defaults.HEAD_DROPOUT))
+        head.load_state_dict({k[len("head."):]: v for k, v in state.items()
+                              if k.startswith("head.")})
+    return GalaxyModel(encoder=encoder, name=str(folder), dim=encoder.num_features,
+                       input_size=meta.get("input_size", defaults.INPUT_SIZE),
+                       in_chans=meta.get("in_chans", 3), head=head, schema=schema,
+                       crop_fraction=meta.get("crop_fraction", defaults.CROP_FRACTION),
+                       info={k: v for k, v in meta.items() if k != "schema"})
+
+
+def load_model(name: str | Path, *, arch: str | None = None) -> GalaxyModel:
+    """Load a galaxy encoder (and head, if it has one) by name or path.
+
+    Parameters
+    ----------
+    name : str or path
+        See the module docstring.
+    arch : str, optional
+        The timm architecture of a bare weights file.
+
+    Raises
+    ------
+    InputError
+        Unknown names, unreachable Hub models that are not cached, weights that
+        do not fit, and local paths that are not a model.
+    """
+    name = str(name)
+    path = Path(name).expanduser()
+    if path.is_dir():
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise InputError(f"{path}: a model folder needs config.json and weights")
+        config = json.loads(config_file.read_text())
+        if "raregal" in config:
+            return _from_raregal_folder(path, config)
+        return _from_timm(f"local-dir:{path.resolve()}", name)
+    if path.is_file():
+        if not name.lower().endswith(WEIGHT_SUFFIXES):
+            raise InputError(f"{path}: not a weights file ({', '.join(WEIGHT_SUFFIXES)})")
+        if arch is None:
+            raise InputError(f"{path}: a weights file needs its architecture: --arch NAME")
+        return _from_timm(arch, name, pretrained_cfg_overlay={"file": str(path.resolve())})
+    if name.startswith("zoobot:"):
+        return _from_timm(ZOOBOT_HUB + name.split(":", 1)[1], name)
+    if name.startswith(("hf_hub:", "hf-hub:")):
+        return _from_timm(name, name)
+    import timm
+    if not timm.is_model(name):
+        raise InputError(f"unknown model '{name}': not a file, folder, timm or Hub name")
+    return _from_timm(name, name)
+
+
+def save_model(model: GalaxyModel, folder: str | Path, *, architecture: str,
+               model_args: dict | None = None, extra: dict | None = None) -> Path:
+    """Write ``model`` in raregal's layout, which :func:`load_model` reads.
+
+    ``config.json`` names the timm ``architecture`` and ``model_args`` needed to
+    rebuild the encoder, and under ``"raregal"`` the preprocessing, the head's
+    schema and anything in ``extra`` (a model card's numbers, say);
+    ``model.safetensors`` holds ``encoder.*`` and ``head.*`` tensors.
+    """
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {f"encoder.{k}": v.detach().contiguous().cpu()
+             for k, v in model.encoder.state_dict().items()}
+    meta = {"input_size": model.input_size, "in_chans": model.in_chans,
+            "crop_fraction": model.crop_fraction, "dim": model.dim,
+            "schema": model.schema.as_dict() if model.schema else None, **(extra or {})}
+    if model.head is not None:
+        state.update({f"head.{k}": v.detach().contiguous().cpu()
+                      for k, v in model.head.state_dict().items()})
+        meta["dropout"] = model.head.dropout.p
+    save_file(state, folder / RAREGAL_WEIGHTS)
+    config = {"architecture": architecture, "model_args": model_args or {},
+              "num_features": model.dim, "raregal": meta}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return folder

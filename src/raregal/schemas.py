@@ -1,0 +1,123 @@
+"""Galaxy Zoo decision trees: questions, answers and which answer asks each question.
+
+A schema orders the answers of all questions into one vector, the output of a
+Dirichlet head (one concentration per answer). Column names follow the GZ DESI
+catalogue, ``{question}_{answer}_fraction`` (../shared/REFERENCE.md); Galaxy Zoo 2
+questions that GZ DESI shares use the same names, so the paper's cuts read both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of a decision tree.
+
+    ``asked_if`` names the answer (``question_answer``) that leads to it; None
+    for questions every volunteer is asked.
+    """
+
+    name: str
+    answers: tuple[str, ...]
+    asked_if: str | None = None
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    questions: tuple[Question, ...]
+
+    @property
+    def answers(self) -> list[str]:
+        """``question_answer`` for every answer, in head-output order."""
+        return [f"{q.name}_{a}" for q in self.questions for a in q.answers]
+
+    @property
+    def fraction_columns(self) -> list[str]:
+        return [f"{answer}_fraction" for answer in self.answers]
+
+    @property
+    def slices(self) -> list[slice]:
+        """Where each question's answers sit in the head's output."""
+        out, start = [], 0
+        for question in self.questions:
+            out.append(slice(start, start + len(question.answers)))
+            start += len(question.answers)
+        return out
+
+    def subset(self, names) -> "Schema":
+        """The schema restricted to the named questions (dependencies kept as text)."""
+        wanted = set(names)
+        unknown = wanted - {q.name for q in self.questions}
+        if unknown:
+            raise ValueError(f"schema {self.name} has no question {sorted(unknown)}")
+        return Schema(f"{self.name}-subset",
+                      tuple(q for q in self.questions if q.name in wanted))
+
+    def as_dict(self) -> dict:
+        return {"name": self.name,
+                "questions": [{"name": q.name, "answers": list(q.answers),
+                               "asked_if": q.asked_if} for q in self.questions]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Schema":
+        return cls(data["name"], tuple(Question(q["name"], tuple(q["answers"]), q["asked_if"])
+                                       for q in data["questions"]))
+
+
+#: Galaxy Zoo DESI (Walmsley et al. 2023), as in the published catalogue.
+GZ_DESI = Schema("gz_desi", (
+    Question("smooth-or-featured", ("smooth", "featured-or-disk", "artifact")),
+    Question("disk-edge-on", ("yes", "no"), "smooth-or-featured_featured-or-disk"),
+    Question("has-spiral-arms", ("yes", "no"), "disk-edge-on_no"),
+    Question("bar", ("strong", "weak", "no"), "disk-edge-on_no"),
+    Question("bulge-size", ("dominant", "large", "moderate", "small", "none"),
+             "disk-edge-on_no"),
+    Question("how-rounded", ("round", "in-between", "cigar-shaped"),
+             "smooth-or-featured_smooth"),
+    Question("edge-on-bulge", ("boxy", "none", "rounded"), "disk-edge-on_yes"),
+    Question("spiral-winding", ("tight", "medium", "loose"), "has-spiral-arms_yes"),
+    Question("spiral-arm-count", ("1", "2", "3", "4", "more-than-4", "cant-tell"),
+             "has-spiral-arms_yes"),
+    Question("merging", ("none", "minor-disturbance", "major-disturbance", "merger")),
+))
+
+#: Galaxy Zoo 2 (Willett et al. 2013) / the Galaxy Challenge's Class1-Class11, in
+#: that order (``kaggle_column`` maps each answer to its ``ClassQ.A`` column).
+GZ2 = Schema("gz2", (
+    Question("smooth-or-featured", ("smooth", "featured-or-disk", "artifact")),
+    Question("disk-edge-on", ("yes", "no"), "smooth-or-featured_featured-or-disk"),
+    Question("bar", ("yes", "no"), "disk-edge-on_no"),
+    Question("has-spiral-arms", ("yes", "no"), "disk-edge-on_no"),
+    Question("bulge-size", ("none", "just-noticeable", "obvious", "dominant"),
+             "disk-edge-on_no"),
+    Question("something-odd", ("yes", "no")),
+    Question("how-rounded", ("round", "in-between", "cigar-shaped"),
+             "smooth-or-featured_smooth"),
+    Question("odd-feature", ("ring", "lens-or-arc", "disturbed", "irregular", "other",
+                             "merger", "dust-lane"), "something-odd_yes"),
+    Question("edge-on-bulge", ("rounded", "boxy", "none"), "disk-edge-on_yes"),
+    Question("spiral-winding", ("tight", "medium", "loose"), "has-spiral-arms_yes"),
+    Question("spiral-arm-count", ("1", "2", "3", "4", "more-than-4", "cant-tell"),
+             "has-spiral-arms_yes"),
+))
+
+SCHEMAS = {schema.name: schema for schema in (GZ_DESI, GZ2)}
+
+
+def kaggle_column(schema_answer: str) -> str:
+    """The Galaxy Challenge column (``Class1.1`` …) of a GZ2 answer."""
+    for q, question in enumerate(GZ2.questions, start=1):
+        for a, answer in enumerate(question.answers, start=1):
+            if schema_answer == f"{question.name}_{answer}":
+                return f"Class{q}.{a}"
+    raise KeyError(schema_answer)
+
+
+def get_schema(name: str) -> Schema:
+    try:
+        return SCHEMAS[name]
+    except KeyError:
+        raise ValueError(f"unknown schema '{name}'; known: {', '.join(SCHEMAS)}") from None
