@@ -205,7 +205,8 @@ def run_embed(args) -> int:
         from .embed import embed
     except ImportError as exc:
         raise InputError(f"raregal embed needs torch, timm and Pillow ({exc.name} is "
-                         f"missing): pip install 'raregal[embed]'") from exc
+                         f"missing): install the embed extra, pip install '.[embed]' "
+                         f"in a raregal checkout") from exc
 
     embed(args.source, args.out, model=args.model, arch=args.arch, id_column=args.id_col,
           path_column=args.path_col, crop_fraction=args.crop_fraction, input_size=args.size,

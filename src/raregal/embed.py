@@ -258,7 +258,8 @@ def _dask_client(address, n_workers):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:
-        raise InputError("Dask is not installed: pip install 'raregal[dask]'") from exc
+        raise InputError("Dask is not installed: install the dask extra, "
+                         "pip install '.[dask]' in a raregal checkout") from exc
     if address:
         return Client(address), None
     cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
