@@ -128,18 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "Surveys mapping, single-band ones as greyscale. Writes "
                     "DIR/representations.parquet (id, feat_*, and {question}_{answer}_fraction "
                     "for a model with a Dirichlet head), failures.csv and manifest.json.",
-        epilog="Models: a timm name; hf_hub:mwalmsley/zoobot-encoder-ARCH or its shorthand "
+        epilog="Models: by default raregal's bundled model (offline); a timm name; hf_hub:mwalmsley/zoobot-encoder-ARCH or its shorthand "
                "zoobot:ARCH (read from the Hugging Face cache when offline); a folder with "
                "config.json and weights; or a weights file with --arch.\n\n"
                "Interrupted runs keep their finished shards: rerun with --resume.\n\n"
                "HPC: start a Dask cluster (dask-jobqueue's SLURMCluster, say) and pass its "
                "scheduler address with --dask; every worker loads the model once and writes "
                "its shards to DIR, which must be on a shared file system.\n\n"
-               "example:\n  raregal embed images/ --model zoobot:convnext_nano --out embedded/",
+               "examples:\n  raregal embed images/ --out embedded/\n"
+               "  raregal embed images/ --model zoobot:convnext_nano --out embedded/",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     embed.add_argument("source", metavar="SOURCE", help="image folder or catalogue table")
-    embed.add_argument("--model", required=True, metavar="NAME",
-                       help="timm or Hub name, zoobot:ARCH, folder or weights file")
+    embed.add_argument("--model", metavar="NAME",
+                       help="timm or Hub name, zoobot:ARCH, folder or weights file "
+                            "(default: raregal's bundled model, offline)")
     embed.add_argument("--arch", metavar="NAME", help="timm architecture of a weights file")
     embed.add_argument("--out", required=True, metavar="DIR", help="output folder")
     embed.add_argument("--id-col", metavar="NAME", help="catalogue id column")
@@ -166,6 +168,41 @@ def build_parser() -> argparse.ArgumentParser:
     scale.add_argument("--dask-local", type=int, metavar="N",
                        help="start a local Dask cluster of N workers")
     embed.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    train = commands.add_parser(
+        "train", help="train an encoder with a bottleneck and a Dirichlet head on votes",
+        description="Train a timm encoder whose representation has --bottleneck dims, with "
+                    "a Dirichlet head, on Galaxy Zoo votes: count columns {question}_{answer}, "
+                    "fractions {question}_{answer}_fraction, or the Galaxy Challenge's "
+                    "cumulative ClassQ.A, the last two times --pseudo-count volunteers. "
+                    "Writes DIR/model/ (which raregal embed --model loads), metrics.csv, "
+                    "split.csv, checkpoint.pt (every epoch) and training.json.",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("labels", metavar="LABELS", help="table of ids, image paths and votes")
+    train.add_argument("--out", required=True, metavar="DIR")
+    train.add_argument("--images", metavar="FOLDER",
+                       help="where {id}.jpg lie, for tables without a path column")
+    train.add_argument("--schema", default="gz2", help="gz2 or gz_desi (default %(default)s)")
+    train.add_argument("--questions", metavar="Q,Q", help="train on these questions only")
+    train.add_argument("--arch", default="efficientnet_b0", help="timm architecture")
+    train.add_argument("--bottleneck", type=lambda t: None if t == "none" else int(t),
+                       default=defaults.BOTTLENECK, metavar="D|none",
+                       help="representation dims "
+                       "(default %(default)s; none: the architecture's own)")
+    train.add_argument("--size", type=int, default=defaults.INPUT_SIZE, metavar="PX")
+    train.add_argument("--crop-fraction", type=float, default=defaults.CROP_FRACTION,
+                       metavar="F")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--pseudo-count", type=float, default=defaults.PSEUDO_COUNT,
+                       help="volunteers per galaxy for fraction labels (default %(default)s)")
+    train.add_argument("--val-fraction", type=float, default=0.2)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--id-col", metavar="NAME")
+    train.add_argument("--path-col", metavar="NAME")
+    train.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
+    train.add_argument("--quiet", action="store_true")
 
     synthetic = commands.add_parser(
         "synthetic", help="write a synthetic representation table with planted groups",
@@ -200,20 +237,38 @@ def run_search(args) -> int:
     return 0
 
 
-def run_embed(args) -> int:
+def _torch_stage(command: str, module: str, name: str):
+    """Import a stage that needs the embed extra, or say how to install it."""
+    import importlib
+
     try:
-        from .embed import embed
+        return getattr(importlib.import_module(f"raregal.{module}"), name)
     except ImportError as exc:
-        raise InputError(f"raregal embed needs torch, timm and Pillow ({exc.name} is "
+        raise InputError(f"raregal {command} needs torch, timm and Pillow ({exc.name} is "
                          f"missing): install the embed extra, pip install '.[embed]' "
                          f"in a raregal checkout") from exc
 
+
+def run_embed(args) -> int:
+    embed = _torch_stage("embed", "embed", "embed")
     embed(args.source, args.out, model=args.model, arch=args.arch, id_column=args.id_col,
           path_column=args.path_col, crop_fraction=args.crop_fraction, input_size=args.size,
           passes=args.passes, batch_size=args.batch_size, shard_size=args.shard_size,
           workers=args.workers, device=args.device, seed=args.seed, resume=args.resume,
           overwrite=args.overwrite, dask_address=args.dask, dask_workers=args.dask_local,
           verbose=not args.quiet)
+    return 0
+
+
+def run_train(args) -> int:
+    train = _torch_stage("train", "train", "train")
+    questions = args.questions.split(",") if args.questions else None
+    train(args.labels, args.out, schema=args.schema, questions=questions, arch=args.arch,
+          bottleneck=args.bottleneck, input_size=args.size, crop_fraction=args.crop_fraction,
+          epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+          pseudo_count=args.pseudo_count, val_fraction=args.val_fraction, seed=args.seed,
+          id_column=args.id_col, path_column=args.path_col, images=args.images,
+          resume=args.resume, verbose=not args.quiet)
     return 0
 
 
@@ -234,14 +289,15 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        return {"search": run_search, "embed": run_embed,
+        return {"search": run_search, "embed": run_embed, "train": run_train,
                 "synthetic": run_synthetic}[args.command](args)
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        kept = ("finished shards are kept: rerun with --resume" if args.command == "embed"
-                else "nothing was written")
+        kept = {"embed": "finished shards are kept: rerun with --resume",
+                "train": "the last epoch's checkpoint is kept: rerun with --resume"
+                }.get(args.command, "nothing was written")
         print(f"raregal: interrupted; {kept}", file=sys.stderr)
         return 130
 

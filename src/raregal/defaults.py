@@ -55,3 +55,9 @@ CROP_FRACTION = 1 / 1.2
 # the GZ DESI catalogue used 5 (../shared/REFERENCE.md).
 PREDICTION_PASSES = 5
 HEAD_DROPOUT = 0.2
+
+# --- Training ----------------------------------------------------------------------
+# Volunteers assumed per galaxy when labels are fractions, not counts: about the
+# number of Galaxy Zoo 2 classifications per galaxy (Willett et al. 2013, median ~44).
+PSEUDO_COUNT = 40.0
+BOTTLENECK = 128  # the paper's retrained representation size

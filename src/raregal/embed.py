@@ -291,7 +291,7 @@ def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
                          f"settings; resume with the same ones, or --overwrite")
 
 
-def embed(source, out, *, model: str, arch: str | None = None, id_column=None,
+def embed(source, out, *, model: str | None = None, arch: str | None = None, id_column=None,
           path_column=None, crop_fraction: float | None = None, input_size: int | None = None,
           passes: int = defaults.PREDICTION_PASSES, batch_size: int = 64,
           shard_size: int = 2048, workers: int | None = None, device: str = "auto",
@@ -307,7 +307,7 @@ def embed(source, out, *, model: str, arch: str | None = None, id_column=None,
     out : path-like
         The output folder.
     model, arch
-        :func:`raregal.models.load_model` arguments.
+        :func:`raregal.models.load_model` arguments; no model: the bundled default.
     crop_fraction, input_size
         Preprocessing; default: the model's (Zoobot's 1/1.2 and 224).
     passes : int
@@ -336,7 +336,7 @@ def embed(source, out, *, model: str, arch: str | None = None, id_column=None,
     ids, paths, id_name = image_catalogue(source, id_column=id_column, path_column=path_column)
     device = resolve_device(device)
     loaded = load_model(model, arch=arch)
-    params = EmbedParams(model=str(model), arch=arch,
+    params = EmbedParams(model=loaded.name if model is None else str(model), arch=arch,
                          crop_fraction=crop_fraction or loaded.crop_fraction,
                          input_size=input_size or loaded.input_size, passes=passes,
                          batch_size=batch_size, shard_size=shard_size, seed=seed)
@@ -351,7 +351,7 @@ def embed(source, out, *, model: str, arch: str | None = None, id_column=None,
     manifest = {"raregal": __version__, "status": "running", "source": str(Path(source)),
                 "catalogue_sha256": digest, "rows": n, "id_column": id_name,
                 "params": asdict(params),
-                "model": {"name": str(model), "dim": loaded.dim, "in_chans": loaded.in_chans,
+                "model": {"name": params.model, "dim": loaded.dim, "in_chans": loaded.in_chans,
                           "schema": loaded.schema.as_dict() if loaded.schema else None,
                           **loaded.info},
                 "preprocessing": {"crop_fraction": params.crop_fraction,
@@ -362,7 +362,7 @@ def embed(source, out, *, model: str, arch: str | None = None, id_column=None,
     write_json(out / "manifest.json", manifest)
 
     say = (lambda msg: print(f"raregal: {msg}", file=sys.stderr)) if verbose else (lambda m: 0)
-    say(f"{n} images, model {model} ({loaded.dim}-d"
+    say(f"{n} images, model {params.model} ({loaded.dim}-d"
         f"{', ' + loaded.schema.name + ' head' if loaded.schema else ', no head'}), "
         f"{len(pending)} of {len(shards)} shards to do, on {device}")
     todo = sum(len(rows) for _, rows in pending)

@@ -9,7 +9,9 @@ Model names, as timm's registry reads them:
 - a local folder with ``config.json`` and weights: timm's Hub layout (as written
   by ``timm.models.save_for_hf``), or raregal's own layout, which adds a Dirichlet
   head and its question/answer schema (``"raregal"`` in config.json);
-- a weights file (``.safetensors``, ``.pth``, ``.pt``, ``.bin``) with ``arch``.
+- a weights file (``.safetensors``, ``.pth``, ``.pt``, ``.bin``) with ``arch``;
+- nothing, or ``default``: raregal's bundled model (:data:`DEFAULT_MODEL`), trained
+  on Galaxy Zoo 2 votes, which works offline.
 
 Zoobot's Hub encoders have no morphology head; such models give representations
 only.
@@ -29,6 +31,8 @@ from .errors import InputError
 from .schemas import Schema
 
 ZOOBOT_HUB = "hf_hub:mwalmsley/zoobot-encoder-"
+#: raregal's bundled default model (see its MODEL_CARD.md), used when none is named.
+DEFAULT_MODEL = Path(__file__).parent / "data" / "default-model"
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".bin")
 RAREGAL_WEIGHTS = "model.safetensors"
 
@@ -126,6 +130,12 @@ class GalaxyModel:
         return features, fractions
 
 
+def pooled_dim(encoder: nn.Module) -> int:
+    """Dims of a timm encoder's output with ``num_classes=0``: its head's hidden size
+    where it has one (MobileNetV3's conv head), else ``num_features``."""
+    return int(getattr(encoder, "head_hidden_size", None) or encoder.num_features)
+
+
 def _unreachable(name: str, exc: Exception) -> InputError:
     reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return InputError(
@@ -147,7 +157,7 @@ def _from_timm(create_name: str, name: str, **kwargs) -> GalaxyModel:
         raise _unreachable(name, exc) from exc
     cfg = getattr(encoder, "pretrained_cfg", {}) or {}
     in_chans, height, _ = cfg.get("input_size", (3, defaults.INPUT_SIZE, defaults.INPUT_SIZE))
-    return GalaxyModel(encoder=encoder, name=name, dim=encoder.num_features,
+    return GalaxyModel(encoder=encoder, name=name, dim=pooled_dim(encoder),
                        input_size=int(height), in_chans=int(in_chans))
 
 
@@ -158,32 +168,33 @@ def _from_raregal_folder(folder: Path, config: dict) -> GalaxyModel:
     from safetensors.torch import load_file
 
     meta = config["raregal"]
-    encoder = timm.create_model(config["architecture"], pretrained=False, num_classes=0,
-                                **config.get("model_args", {}))
+    # model_args may set num_classes: a linear bottleneck trained as timm's classifier.
+    model_args = {"num_classes": 0, **config.get("model_args", {})}
+    encoder = timm.create_model(config["architecture"], pretrained=False, **model_args)
+    dim = model_args["num_classes"] or pooled_dim(encoder)
     state = load_file(folder / RAREGAL_WEIGHTS)
     encoder.load_state_dict({k[len("encoder."):]: v for k, v in state.items()
                              if k.startswith("encoder.")})
     schema = head = None
     if meta.get("schema"):
         schema = Schema.from_dict(meta["schema"])
-        head = DirichletHead(encoder.num_features, len(schema.answers),
-                             meta.get("dropout", defaults.HEAD_DROPOUT))
+        head = DirichletHead(dim, len(schema.answers), meta.get("dropout", defaults.HEAD_DROPOUT))
         head.load_state_dict({k[len("head."):]: v for k, v in state.items()
                               if k.startswith("head.")})
-    return GalaxyModel(encoder=encoder, name=str(folder), dim=encoder.num_features,
+    return GalaxyModel(encoder=encoder, name=str(folder), dim=dim,
                        input_size=meta.get("input_size", defaults.INPUT_SIZE),
                        in_chans=meta.get("in_chans", 3), head=head, schema=schema,
                        crop_fraction=meta.get("crop_fraction", defaults.CROP_FRACTION),
                        info={k: v for k, v in meta.items() if k != "schema"})
 
 
-def load_model(name: str | Path, *, arch: str | None = None) -> GalaxyModel:
+def load_model(name: str | Path | None = None, *, arch: str | None = None) -> GalaxyModel:
     """Load a galaxy encoder (and head, if it has one) by name or path.
 
     Parameters
     ----------
-    name : str or path
-        See the module docstring.
+    name : str or path, optional
+        See the module docstring; None or "default" is the bundled default model.
     arch : str, optional
         The timm architecture of a bare weights file.
 
@@ -193,6 +204,13 @@ def load_model(name: str | Path, *, arch: str | None = None) -> GalaxyModel:
         Unknown names, unreachable Hub models that are not cached, weights that
         do not fit, and local paths that are not a model.
     """
+    if name is None or str(name) == "default":
+        if not (DEFAULT_MODEL / "config.json").is_file():
+            raise InputError("the bundled default model is missing from this install; "
+                             "name one with --model")
+        model = load_model(DEFAULT_MODEL)
+        model.name = "default"
+        return model
     name = str(name)
     path = Path(name).expanduser()
     if path.is_dir():
@@ -242,7 +260,6 @@ def save_model(model: GalaxyModel, folder: str | Path, *, architecture: str,
                       for k, v in model.head.state_dict().items()})
         meta["dropout"] = model.head.dropout.p
     save_file(state, folder / RAREGAL_WEIGHTS)
-    config = {"architecture": architecture, "model_args": model_args or {},
-              "num_features": model.dim, "raregal": meta}
+    config = {"architecture": architecture, "model_args": model_args or {}, "raregal": meta}
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     return folder

@@ -1,0 +1,327 @@
+"""Train a galaxy encoder with a D-dim bottleneck and a Dirichlet head on volunteer votes.
+
+The paper retrained Zoobot with a 128-d representation "without any measurable
+performance loss". Training here follows Zoobot: the loss is the
+Dirichlet-multinomial negative log-likelihood of each question's vote counts,
+summed over questions; questions nobody answered contribute nothing
+(../shared/REFERENCE.md, "Training loss").
+
+Votes come as counts (``{question}_{answer}`` columns, as Zoobot's training
+tables) or, when only fractions exist, as fractions times a stated pseudo-count.
+For Galaxy Zoo 2 / the Galaxy Challenge the ``ClassQ.A`` values are *cumulative*
+-- the share of all volunteers who reached question Q and answered A -- so
+``ClassQ.A × K`` is the expected number of such votes among K volunteers. That is
+sound because the likelihood only needs counts in the right proportions with the
+right total: each question is weighted by how many volunteers reached it, as real
+counts would be, and K (about the number of GZ2 volunteers per galaxy) sets how
+much one galaxy's votes are trusted.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import defaults
+from .catalogue import _as_ids, find_id_column, read_table
+from .errors import InputError
+from .images import ImageError, load_rgb, preprocess
+from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
+from .schemas import Schema, get_schema, kaggle_column
+
+@dataclass(frozen=True)
+class TrainParams:
+    arch: str
+    bottleneck: int | None
+    input_size: int
+    crop_fraction: float
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    pseudo_count: float
+    val_fraction: float
+    seed: int
+
+
+def dirichlet_multinomial_nll(concentrations: torch.Tensor, counts: torch.Tensor,
+                              schema: Schema) -> torch.Tensor:
+    """Per-galaxy negative log-likelihood of the votes, summed over questions.
+
+    Parameters
+    ----------
+    concentrations : Tensor, shape (n, n_answers)
+        The head's Dirichlet concentrations (> 0).
+    counts : Tensor, shape (n, n_answers)
+        Vote counts (may be fractional).
+
+    Returns
+    -------
+    Tensor, shape (n,)
+        Without the multinomial coefficient, which does not depend on the model.
+        A question with no votes contributes exactly 0.
+    """
+    total = torch.zeros(len(counts), dtype=concentrations.dtype, device=concentrations.device)
+    for part in schema.slices:
+        alpha, k = concentrations[:, part], counts[:, part]
+        alpha_sum, n = alpha.sum(dim=1), k.sum(dim=1)
+        log_p = (torch.lgamma(alpha_sum) - torch.lgamma(n + alpha_sum)
+                 + (torch.lgamma(k + alpha) - torch.lgamma(alpha)).sum(dim=1))
+        total = total - log_p
+    return total
+
+
+def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float) -> np.ndarray:
+    """Vote counts (n, n_answers) for ``schema`` from a label table.
+
+    Looks, per answer, for a count column ``{question}_{answer}``, else a fraction
+    ``{question}_{answer}_fraction`` (× pseudo_count; NaN, as masked in GZ DESI, is
+    0 votes), else for Galaxy Zoo 2 the Galaxy Challenge's cumulative ``ClassQ.A``
+    (× pseudo_count).
+    """
+    columns = []
+    for answer in schema.answers:
+        if answer in table.columns:
+            columns.append(table[answer].to_numpy(float))
+        elif f"{answer}_fraction" in table.columns:
+            columns.append(np.nan_to_num(table[f"{answer}_fraction"].to_numpy(float))
+                           * pseudo_count)
+        elif schema.name.startswith("gz2") and kaggle_column(answer) in table.columns:
+            columns.append(table[kaggle_column(answer)].to_numpy(float) * pseudo_count)
+        else:
+            raise InputError(f"labels: no votes for '{answer}' (looked for '{answer}', "
+                             f"'{answer}_fraction'"
+                             + (f", '{kaggle_column(answer)}'" if schema.name.startswith("gz2")
+                                else "") + ")")
+    counts = np.stack(columns, axis=1)
+    bad = ~np.isfinite(counts).all(axis=1) | (counts < 0).any(axis=1)
+    if bad.any():
+        raise InputError(f"labels: {int(bad.sum())} rows have negative or non-finite votes")
+    return counts.astype(np.float32)
+
+
+def build_model(arch: str, bottleneck: int | None, schema: Schema, input_size: int,
+                crop_fraction: float, pretrained: bool = False) -> tuple[GalaxyModel, dict]:
+    """A timm encoder with a ``bottleneck``-dim representation, and a Dirichlet head.
+
+    The paper set EfficientNet's ``num_features`` to 128; timm 1.x builders fix
+    that argument, so the bottleneck here is timm's own classifier with
+    ``num_classes=bottleneck``: a learned linear map of the pooled features to D
+    dims, trained end to end, for any architecture. None keeps the pooled features.
+    """
+    import timm
+
+    model_args = {"num_classes": bottleneck or 0}
+    encoder = timm.create_model(arch, pretrained=pretrained, **model_args)
+    dim = bottleneck or pooled_dim(encoder)
+    head = DirichletHead(dim, len(schema.answers))
+    model = GalaxyModel(encoder=encoder, name=arch, dim=dim, input_size=input_size,
+                        head=head, schema=schema, crop_fraction=crop_fraction)
+    return model, model_args
+
+
+def decode_all(paths, input_size, crop_fraction, say) -> tuple[np.ndarray, list]:
+    """Every image, preprocessed once, as uint8 (n, 3, size, size); unreadable ones
+    are reported and dropped."""
+    images, failed = [], []
+    for i, path in enumerate(paths):
+        try:
+            pixels = preprocess(load_rgb(path), crop_fraction=crop_fraction, size=input_size)
+            images.append(np.round(pixels * 255).astype(np.uint8))
+        except ImageError as exc:
+            failed.append((i, str(exc)))
+            images.append(None)
+        if (i + 1) % 1000 == 0:
+            say(f"decoded {i + 1} of {len(paths)} images")
+    return images, failed
+
+
+def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Galaxies have no preferred orientation: random flips and right-angle turns."""
+    if torch.rand(1, generator=generator) < 0.5:
+        batch = batch.flip(3)
+    return torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
+
+
+def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, generator=None):
+    model.encoder.train(train)
+    model.head.train(train)
+    order = (torch.randperm(len(images), generator=generator) if train
+             else torch.arange(len(images)))
+    total, seen = 0.0, 0
+    for start in range(0, len(images), batch_size):
+        index = order[start:start + batch_size]
+        batch = images[index].float() / 255.0
+        if train:
+            batch = _augment(batch, generator)
+        with torch.set_grad_enabled(train):
+            loss = dirichlet_multinomial_nll(model.head(model.encoder(batch)), counts[index],
+                                             model.schema)
+            if train:
+                optimiser.zero_grad()
+                loss.mean().backward()
+                optimiser.step()
+        total += float(loss.detach().sum())
+        seen += len(index)
+    return total / seen
+
+
+def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "efficientnet_b0",
+          bottleneck: int | None = defaults.BOTTLENECK, input_size: int = defaults.INPUT_SIZE,
+          crop_fraction: float = defaults.CROP_FRACTION, epochs: int = 10,
+          batch_size: int = 64, learning_rate: float = 1e-3,
+          pseudo_count: float = defaults.PSEUDO_COUNT, val_fraction: float = 0.2, seed: int = 0,
+          id_column=None, path_column=None, images=None, resume: bool = False,
+          verbose: bool = True) -> dict:
+    """Train and export a model that ``raregal embed`` loads.
+
+    Parameters
+    ----------
+    labels : path-like
+        A table with ids, image paths and votes (see :func:`vote_counts`).
+    out : path-like
+        Folder for ``checkpoint.pt`` (every epoch), ``metrics.csv``, ``split.csv``
+        and the exported ``model/`` (the epoch with the lowest validation loss).
+    schema, questions
+        A built-in schema name and, optionally, the questions to train on.
+    arch, bottleneck
+        timm architecture and representation dims (None: the architecture's own).
+    input_size, crop_fraction
+        Preprocessing, stored with the model.
+    epochs, batch_size, learning_rate, seed
+    pseudo_count : float
+        Volunteers assumed per galaxy when only fractions are given.
+    val_fraction : float
+        Share of galaxies, split by id with ``seed``, held out for validation.
+    images : path-like, optional
+        For label tables without a path column (the Galaxy Challenge's): the folder
+        holding ``{id}.jpg`` (or .png, .fits).
+    resume : bool
+        Continue from ``out/checkpoint.pt``.
+
+    Returns
+    -------
+    dict
+        The summary written to ``out/training.json``.
+    """
+    from .embed import image_catalogue
+
+    started = time.time()
+    out = Path(out)
+    say = (lambda m: print(f"raregal: {m}", file=sys.stderr)) if verbose else (lambda m: 0)
+    chosen = get_schema(schema)
+    if questions:
+        chosen = chosen.subset(questions)
+    if not 0 < val_fraction < 1:
+        raise InputError(f"--val-fraction {val_fraction}: must be between 0 and 1")
+    params = TrainParams(arch, bottleneck, input_size, crop_fraction, epochs, batch_size,
+                         learning_rate, pseudo_count, val_fraction, seed)
+    checkpoint = out / "checkpoint.pt"
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise InputError(f"{out}: exists; add --resume to continue its training, or choose "
+                         f"another --out")
+    out.mkdir(parents=True, exist_ok=True)
+
+    table = read_table(labels)
+    if images is None:
+        ids, paths, id_name = image_catalogue(labels, id_column=id_column,
+                                              path_column=path_column)
+    else:
+        id_name = find_id_column(table, id_column, Path(labels).name)
+        ids = _as_ids(table.column(id_name))
+        paths = [_find_image(Path(images), i) for i in ids]
+    table = table.to_pandas()
+    counts = vote_counts(table, chosen, pseudo_count)
+    images, failed = decode_all(paths, input_size, crop_fraction, say)
+    usable = np.array([img is not None for img in images])
+    if failed:
+        say(f"{len(failed)} images could not be read and are left out")
+    # Split by id, seeded: the same ids always land on the same side.
+    rng = np.random.default_rng(seed)
+    is_val = np.zeros(len(ids), bool)
+    is_val[rng.permutation(len(ids))[: round(val_fraction * len(ids))]] = True
+    pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
+                  "usable": usable}).to_csv(out / "split.csv", index=False)
+    pixels = torch.from_numpy(np.stack([img for img in images if img is not None]))
+    votes = torch.from_numpy(counts[usable])
+    train_mask = torch.from_numpy(~is_val[usable])
+    x_train, y_train = pixels[train_mask], votes[train_mask]
+    x_val, y_val = pixels[~train_mask], votes[~train_mask]
+    say(f"{len(x_train)} training and {len(x_val)} validation galaxies, "
+        f"{len(chosen.answers)} answers in {len(chosen.questions)} questions")
+
+    torch.manual_seed(seed)
+    model, model_args = build_model(arch, bottleneck, chosen, input_size, crop_fraction)
+    optimiser = torch.optim.AdamW([*model.encoder.parameters(), *model.head.parameters()],
+                                  lr=learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    history, best = [], None
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, weights_only=False)
+        if {**state["params"], "epochs": epochs} != asdict(params):  # more epochs is fine
+            raise InputError(f"{checkpoint}: was trained with other settings; resume with "
+                             f"the same ones")
+        model.encoder.load_state_dict(state["encoder"])
+        model.head.load_state_dict(state["head"])
+        optimiser.load_state_dict(state["optimiser"])
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, best = state["history"], state["best"]
+        say(f"resuming after epoch {history[-1]['epoch']}")
+    else:
+        with torch.no_grad():
+            val = _epoch_loss(model, x_val, y_val, batch_size, train=False)
+        history.append({"epoch": 0, "train_loss": None, "val_loss": val, "seconds": 0.0})
+
+    for epoch in range(len(history), epochs + 1):
+        tic = time.time()
+        train_loss = _epoch_loss(model, x_train, y_train, batch_size, True, optimiser,
+                                 generator)
+        with torch.no_grad():
+            val = _epoch_loss(model, x_val, y_val, batch_size, train=False)
+        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
+                        "seconds": round(time.time() - tic, 2)})
+        say(f"epoch {epoch}/{epochs}: train {train_loss:.3f}, validation {val:.3f} "
+            f"({history[-1]['seconds']:.0f} s)")
+        if best is None or val < best["val_loss"]:
+            best = {"epoch": epoch, "val_loss": val}
+            save_model(model, out / "model", architecture=arch, model_args=model_args,
+                       extra={"trained_epochs": epoch, "val_loss": val, "train_params":
+                              asdict(params)})
+        _write_metrics(out / "metrics.csv", history)
+        tmp = checkpoint.with_name(".checkpoint.pt.tmp")
+        torch.save({"params": asdict(params), "encoder": model.encoder.state_dict(),
+                    "head": model.head.state_dict(), "optimiser": optimiser.state_dict(),
+                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                    "history": history, "best": best}, tmp)
+        tmp.replace(checkpoint)
+    summary = {"params": asdict(params), "schema": chosen.as_dict(), "best": best,
+               "history": history, "train_galaxies": int(len(x_train)),
+               "val_galaxies": int(len(x_val)), "unreadable": len(failed),
+               "wall_seconds": round(time.time() - started, 1)}
+    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _find_image(folder: Path, galaxy_id: str) -> str:
+    for suffix in (".jpg", ".jpeg", ".png", ".fits"):
+        if (folder / f"{galaxy_id}{suffix}").is_file():
+            return str(folder / f"{galaxy_id}{suffix}")
+    return str(folder / f"{galaxy_id}.jpg")  # reported as missing when decoded
+
+
+def _write_metrics(path: Path, history) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["epoch", "train_loss", "val_loss", "seconds"])
+        writer.writeheader()
+        writer.writerows(history)
+    tmp.replace(path)

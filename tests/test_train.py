@@ -1,0 +1,108 @@
+"""`raregal train`: the Dirichlet-multinomial loss, a short run on real Galaxy Zoo 2
+votes, resuming, and the exported model."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.special import gammaln
+
+from raregal.cli import main
+from raregal.errors import InputError
+from raregal.models import load_model
+from raregal.schemas import GZ2
+from raregal.train import dirichlet_multinomial_nll, train, vote_counts
+
+QUESTIONS = ["smooth-or-featured", "disk-edge-on", "how-rounded"]
+
+
+def test_loss_matches_the_formula_and_ignores_unasked_questions():
+    schema = GZ2.subset(["smooth-or-featured", "disk-edge-on"])
+    alpha = torch.tensor([[2.0, 3.0, 1.5, 4.0, 1.2], [1.1, 1.1, 1.1, 7.0, 2.0]])
+    counts = torch.tensor([[10.0, 5.0, 1.0, 3.0, 2.0], [4.0, 0.0, 0.0, 0.0, 0.0]])
+    ours = dirichlet_multinomial_nll(alpha, counts, schema).numpy()
+
+    def nll(a, k):
+        return -(gammaln(a.sum()) - gammaln(k.sum() + a.sum()) + np.sum(gammaln(k + a) - gammaln(a)))
+    a, k = alpha.numpy().astype(float), counts.numpy().astype(float)
+    expected = [nll(a[i, :3], k[i, :3]) + nll(a[i, 3:], k[i, 3:]) for i in range(2)]
+    np.testing.assert_allclose(ours, expected, rtol=1e-5)
+    # the second galaxy's edge-on question had no votes: it adds nothing
+    np.testing.assert_allclose(ours[1], nll(a[1, :3], k[1, :3]), rtol=1e-5)
+
+
+def test_galaxy_challenge_cumulative_fractions_become_counts(data_dir):
+    labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv").head(3)
+    counts = vote_counts(labels, GZ2.subset(QUESTIONS), pseudo_count=40)
+    np.testing.assert_allclose(counts[:, :3], labels[["Class1.1", "Class1.2", "Class1.3"]] * 40,
+                               rtol=1e-6)
+    np.testing.assert_allclose(counts[:, 3:5], labels[["Class2.1", "Class2.2"]] * 40, rtol=1e-6)
+    with pytest.raises(InputError, match="no votes for 'bar_yes'"):
+        vote_counts(labels, GZ2.subset(["bar"]), 40)
+
+
+@pytest.fixture(scope="module")
+def labels(data_dir, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("labels")
+    table = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv").head(240)
+    table.to_csv(folder / "labels.csv", index=False)
+    return folder / "labels.csv"
+
+
+def _train(labels, data_dir, out, epochs, resume=False):
+    return train(labels, out, images=data_dir / "gz-kaggle-5000" / "images", schema="gz2",
+                 questions=QUESTIONS, arch="test_efficientnet", bottleneck=16, input_size=48,
+                 crop_fraction=0.5, epochs=epochs, batch_size=32, learning_rate=3e-3,
+                 seed=0, resume=resume, verbose=False)
+
+
+def test_short_training_lowers_validation_loss_and_exports(labels, data_dir, tmp_path):
+    summary = _train(labels, data_dir, tmp_path / "run", epochs=4)
+    history = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    assert history["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert history["val_loss"].iloc[-1] < 0.9 * history["val_loss"].iloc[0]
+    split = pd.read_csv(tmp_path / "run" / "split.csv")
+    assert (split["split"] == "val").sum() == 48 and split["usable"].all()
+    assert summary["train_galaxies"] == 192
+
+    model = load_model(tmp_path / "run" / "model")
+    assert model.dim == 16 and model.schema.answers == GZ2.subset(QUESTIONS).answers
+    assert model.input_size == 48 and model.crop_fraction == 0.5
+    features, fractions = model.predict(torch.rand(5, 3, 48, 48))
+    assert features.shape == (5, 16) and torch.isfinite(features).all()
+    for part in model.schema.slices:
+        torch.testing.assert_close(fractions[:, part].sum(dim=1), torch.ones(5))
+
+
+def test_resume_continues_to_the_same_result(labels, data_dir, tmp_path):
+    _train(labels, data_dir, tmp_path / "straight", epochs=3)
+    _train(labels, data_dir, tmp_path / "stopped", epochs=2)
+    with pytest.raises(InputError, match="add --resume"):
+        _train(labels, data_dir, tmp_path / "stopped", epochs=3)
+    _train(labels, data_dir, tmp_path / "stopped", epochs=3, resume=True)
+    straight = pd.read_csv(tmp_path / "straight" / "metrics.csv")
+    resumed = pd.read_csv(tmp_path / "stopped" / "metrics.csv")
+    pd.testing.assert_frame_equal(straight.drop(columns="seconds"),
+                                  resumed.drop(columns="seconds"), rtol=1e-5)
+
+
+def test_cli_train_then_embed_with_the_trained_model(labels, data_dir, tmp_path):
+    code = main(["train", str(labels), "--images", str(data_dir / "gz-kaggle-5000" / "images"),
+                 "--questions", ",".join(QUESTIONS), "--arch", "test_efficientnet",
+                 "--bottleneck", "8", "--size", "32", "--epochs", "1", "--out",
+                 str(tmp_path / "run"), "--quiet"])
+    assert code == 0
+    record = json.loads((tmp_path / "run" / "training.json").read_text())
+    assert record["params"]["bottleneck"] == 8
+    images = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:6]
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for p in images:
+        (folder / p.name).write_bytes(p.read_bytes())
+    assert main(["embed", str(folder), "--model", str(tmp_path / "run" / "model"),
+                 "--out", str(tmp_path / "emb"), "--workers", "0", "--quiet"]) == 0
+    table = pd.read_parquet(tmp_path / "emb" / "representations.parquet")
+    assert table.filter(like="feat_").shape == (6, 8)
+    assert "smooth-or-featured_smooth_fraction" in table.columns
