@@ -128,13 +128,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "Surveys mapping, single-band ones as greyscale. Writes "
                     "DIR/representations.parquet (id, feat_*, and {question}_{answer}_fraction "
                     "for a model with a Dirichlet head), failures.csv and manifest.json.",
-        epilog="Models: by default raregal's bundled model (offline); a timm name; hf_hub:mwalmsley/zoobot-encoder-ARCH or its shorthand "
-               "zoobot:ARCH (read from the Hugging Face cache when offline); a folder with "
-               "config.json and weights; or a weights file with --arch.\n\n"
+        epilog="Models: by default raregal's bundled model (offline); a timm name;\n"
+               "hf_hub:mwalmsley/zoobot-encoder-ARCH or its shorthand zoobot:ARCH (read\n"
+               "from the Hugging Face cache when offline); a folder with config.json and\n"
+               "weights; or a weights file with --arch.\n\n"
                "Interrupted runs keep their finished shards: rerun with --resume.\n\n"
-               "HPC: start a Dask cluster (dask-jobqueue's SLURMCluster, say) and pass its "
-               "scheduler address with --dask; every worker loads the model once and writes "
-               "its shards to DIR, which must be on a shared file system.\n\n"
+               "HPC: start a Dask cluster (dask-jobqueue's SLURMCluster, say) and pass its\n"
+               "scheduler address with --dask; every worker loads the model once and\n"
+               "writes its shards to DIR, which must be on a shared file system.\n\n"
                "examples:\n  raregal embed images/ --out embedded/\n"
                "  raregal embed images/ --model zoobot:convnext_nano --out embedded/",
         formatter_class=argparse.RawDescriptionHelpFormatter)

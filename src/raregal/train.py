@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
+from tqdm.auto import tqdm
 
 from . import defaults
 from .catalogue import _as_ids, find_id_column, read_table
@@ -151,7 +151,8 @@ def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
 
 
-def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, generator=None):
+def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, generator=None,
+                progress=None):
     model.encoder.train(train)
     model.head.train(train)
     order = (torch.randperm(len(images), generator=generator) if train
@@ -171,6 +172,8 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
                 optimiser.step()
         total += float(loss.detach().sum())
         seen += len(index)
+        if progress is not None:
+            progress.update(len(index))
     return total / seen
 
 
@@ -283,8 +286,10 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
 
     for epoch in range(len(history), epochs + 1):
         tic = time.time()
-        train_loss = _epoch_loss(model, x_train, y_train, batch_size, True, optimiser,
-                                 generator)
+        with tqdm(total=len(x_train), unit="img", desc=f"epoch {epoch}/{epochs}",
+                  disable=not verbose, file=sys.stderr, leave=False) as progress:
+            train_loss = _epoch_loss(model, x_train, y_train, batch_size, True, optimiser,
+                                     generator, progress)
         with torch.no_grad():
             val = _epoch_loss(model, x_val, y_val, batch_size, train=False)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
