@@ -212,9 +212,9 @@ def find_id_column(table: pa.Table, id_column: str | None, source) -> str:
     if not present:
         raise InputError(f"{source}: no id column; looked for {', '.join(ID_COLUMNS)}; "
                          f"name one with --id-col")
-    first = _as_ids(table.column(present[0]))
+    first = ids_as_strings(table.column(present[0]))
     for other in present[1:]:
-        differ = int(np.sum(first != _as_ids(table.column(other))))
+        differ = int(np.sum(first != ids_as_strings(table.column(other))))
         if differ:
             raise InputError(f"{source}: ambiguous id column: '{present[0]}' and '{other}' "
                              f"differ on {differ} rows; choose one with --id-col")
@@ -251,7 +251,7 @@ def find_feature_columns(table: pa.Table, pattern: str | None, source) -> list[s
     return next(iter(families.values()))
 
 
-def _as_ids(column: pa.ChunkedArray) -> np.ndarray:
+def ids_as_strings(column: pa.ChunkedArray) -> np.ndarray:
     """Ids as strings, so that 100008 (int) and '100008' (str) join."""
     if pa.types.is_floating(column.type):
         values = column.to_numpy(zero_copy_only=False)
@@ -260,7 +260,8 @@ def _as_ids(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(column.cast(pa.string()).to_pylist(), dtype=object)
 
 
-def _count_duplicates(ids: np.ndarray) -> tuple[int, str | None]:
+def count_duplicates(ids: np.ndarray) -> tuple[int, str | None]:
+    """How many rows share their id with another row, and one such id."""
     values, counts = np.unique(ids.astype(str), return_counts=True)
     repeated = counts > 1
     return int(counts[repeated].sum()), (str(values[repeated][0]) if repeated.any() else None)
@@ -306,11 +307,11 @@ def load_representations(path, *, id_column: str | None = None,
         raise InputError(f"{source}: {len(non_numeric)} feature columns are not numeric "
                          f"(first: '{non_numeric[0]}', {table.schema.field(non_numeric[0]).type})")
 
-    id_values = _as_ids(table.column(id_name))
+    id_values = ids_as_strings(table.column(id_name))
     missing = int(sum(v is None or v == "" for v in id_values))
     if missing:
         raise InputError(f"{source}: {missing} rows have no id in column '{id_name}'")
-    n_dup, example = _count_duplicates(id_values)
+    n_dup, example = count_duplicates(id_values)
     if n_dup:
         raise InputError(f"{source}: {n_dup} rows share an id with another row in column "
                          f"'{id_name}' (e.g. '{example}')")
@@ -343,8 +344,8 @@ def join_predictions(reps: Representations, path, *, id_column: str | None = Non
     table = read_table(path)
     source = Path(path).name
     id_name = find_id_column(table, id_column, source)
-    pred_ids = _as_ids(table.column(id_name))
-    n_dup, example = _count_duplicates(pred_ids)
+    pred_ids = ids_as_strings(table.column(id_name))
+    n_dup, example = count_duplicates(pred_ids)
     if n_dup:
         raise InputError(f"{source}: {n_dup} prediction rows share an id (e.g. '{example}')")
     predictions = table.drop_columns([id_name]).to_pandas()

@@ -37,7 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import __version__, defaults
-from .catalogue import find_id_column, read_table, _as_ids, _count_duplicates
+from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .images import IMAGE_SUFFIXES, ImageError, load_rgb, preprocess
 from .output import library_versions, write_json
@@ -99,7 +99,7 @@ def image_catalogue(source, *, id_column=None, path_column=None):
                                  f"{', '.join(PATH_COLUMNS)}; name one with --path-col")
         elif path_column not in table.column_names:
             raise InputError(f"{source.name}: no path column '{path_column}' (--path-col)")
-        ids = _as_ids(table.column(id_name))
+        ids = ids_as_strings(table.column(id_name))
         raw = table.column(path_column).to_pylist()
         empty = sum(1 for p in raw if not p)
         if empty:
@@ -107,7 +107,7 @@ def image_catalogue(source, *, id_column=None, path_column=None):
                              f"'{path_column}'")
         base = source.resolve().parent  # relative paths are relative to the catalogue
         paths = [str(p) if Path(p).is_absolute() else str(base / p) for p in raw]
-    n_dup, example = _count_duplicates(ids)
+    n_dup, example = count_duplicates(ids)
     if n_dup:
         raise InputError(f"{source.name}: {n_dup} rows share an id (e.g. '{example}')")
     return ids, paths, id_name

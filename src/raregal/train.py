@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import defaults
-from .catalogue import _as_ids, find_id_column, read_table
+from .catalogue import find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .images import ImageError, load_rgb, preprocess
 from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
@@ -239,7 +239,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
                                               path_column=path_column)
     else:
         id_name = find_id_column(table, id_column, Path(labels).name)
-        ids = _as_ids(table.column(id_name))
+        ids = ids_as_strings(table.column(id_name))
         paths = [_find_image(Path(images), i) for i in ids]
     table = table.to_pandas()
     counts = vote_counts(table, chosen, pseudo_count)
