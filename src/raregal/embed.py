@@ -90,26 +90,33 @@ def image_catalogue(source, *, id_column=None, path_column=None):
         ids = np.array([_strip_suffix(p.name) for p in files], dtype=object)
         paths, id_name = [str(p) for p in files], "id_str"
     else:
-        table = read_table(source)
-        id_name = find_id_column(table, id_column, source.name)
-        if path_column is None:
-            path_column = next((c for c in PATH_COLUMNS if c in table.column_names), None)
-            if path_column is None:
-                raise InputError(f"{source.name}: no image path column; looked for "
-                                 f"{', '.join(PATH_COLUMNS)}; name one with --path-col")
-        elif path_column not in table.column_names:
-            raise InputError(f"{source.name}: no path column '{path_column}' (--path-col)")
-        ids = ids_as_strings(table.column(id_name))
-        raw = table.column(path_column).to_pylist()
-        empty = sum(1 for p in raw if not p)
-        if empty:
-            raise InputError(f"{source.name}: {empty} rows have no image path in "
-                             f"'{path_column}'")
-        base = source.resolve().parent  # relative paths are relative to the catalogue
-        paths = [str(p) if Path(p).is_absolute() else str(base / p) for p in raw]
+        ids, paths, id_name = table_paths(read_table(source), source, id_column, path_column)
     n_dup, example = count_duplicates(ids)
     if n_dup:
         raise InputError(f"{source.name}: {n_dup} rows share an id (e.g. '{example}')")
+    return ids, paths, id_name
+
+
+def table_paths(table, source: Path, id_column=None, path_column=None):
+    """Ids and image paths from an already-read catalogue table; relative paths are
+    relative to the catalogue ``source``."""
+    source = Path(source)
+    id_name = find_id_column(table, id_column, source.name)
+    if path_column is None:
+        path_column = next((c for c in PATH_COLUMNS if c in table.column_names), None)
+        if path_column is None:
+            raise InputError(f"{source.name}: no image path column; looked for "
+                             f"{', '.join(PATH_COLUMNS)}; name one with --path-col")
+    elif path_column not in table.column_names:
+        raise InputError(f"{source.name}: no path column '{path_column}' (--path-col)")
+    ids = ids_as_strings(table.column(id_name))
+    raw = table.column(path_column).to_pylist()
+    empty = sum(1 for p in raw if not p)
+    if empty:
+        raise InputError(f"{source.name}: {empty} rows have no image path in "
+                         f"'{path_column}'")
+    base = source.resolve().parent  # relative paths are relative to the catalogue
+    paths = [str(p) if Path(p).is_absolute() else str(base / p) for p in raw]
     return ids, paths, id_name
 
 
@@ -122,7 +129,7 @@ def catalogue_digest(ids, paths) -> str:
 
 # --- one shard ---------------------------------------------------------------------
 
-class _Images:
+class ImageDataset:
     """A torch Dataset over (row, path): a decoded, preprocessed image or the reason
     it could not be read."""
 
@@ -176,7 +183,7 @@ def embed_rows(model, rows, paths, params: EmbedParams, *, device="cpu", workers
     import torch
     from torch.utils.data import DataLoader
 
-    dataset = _Images(rows, paths, params.crop_fraction, params.input_size,
+    dataset = ImageDataset(rows, paths, params.crop_fraction, params.input_size,
                       greyscale=model.in_chans == 1)
     loader = DataLoader(dataset, batch_size=params.batch_size, num_workers=workers,
                         collate_fn=_collate, pin_memory=device.startswith("cuda"),

@@ -32,9 +32,8 @@ import torch
 from tqdm.auto import tqdm
 
 from . import defaults
-from .catalogue import find_id_column, ids_as_strings, read_table
+from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_table
 from .errors import InputError
-from .images import ImageError, load_rgb, preprocess
 from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
 from .schemas import Schema, get_schema, kaggle_column
 
@@ -128,20 +127,22 @@ def build_model(arch: str, bottleneck: int | None, schema: Schema, input_size: i
     return model, model_args
 
 
-def decode_all(paths, input_size, crop_fraction, say) -> tuple[np.ndarray, list]:
-    """Every image, preprocessed once, as uint8 (n, 3, size, size); unreadable ones
-    are reported and dropped."""
-    images, failed = [], []
-    for i, path in enumerate(paths):
-        try:
-            pixels = preprocess(load_rgb(path), crop_fraction=crop_fraction, size=input_size)
-            images.append(np.round(pixels * 255).astype(np.uint8))
-        except ImageError as exc:
-            failed.append((i, str(exc)))
-            images.append(None)
+def decode_all(paths, input_size, crop_fraction, say) -> tuple[list, list]:
+    """Every image, preprocessed once, as uint8 (3, size, size), or None with its
+    reason in ``failed`` when it cannot be read."""
+    from .embed import ImageDataset
+
+    dataset = ImageDataset(list(range(len(paths))), paths, crop_fraction, input_size,
+                      greyscale=False)
+    decoded, failed = [], []
+    for i in range(len(dataset)):
+        _, pixels, reason = dataset[i]
+        decoded.append(None if pixels is None else np.round(pixels * 255).astype(np.uint8))
+        if pixels is None:
+            failed.append((i, reason))
         if (i + 1) % 1000 == 0:
             say(f"decoded {i + 1} of {len(paths)} images")
-    return images, failed
+    return decoded, failed
 
 
 def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -215,7 +216,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     dict
         The summary written to ``out/training.json``.
     """
-    from .embed import image_catalogue
+    from .embed import table_paths
 
     started = time.time()
     out = Path(out)
@@ -231,20 +232,21 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     if out.exists() and any(out.iterdir()) and not resume:
         raise InputError(f"{out}: exists; add --resume to continue its training, or choose "
                          f"another --out")
-    out.mkdir(parents=True, exist_ok=True)
 
     table = read_table(labels)
     if images is None:
-        ids, paths, id_name = image_catalogue(labels, id_column=id_column,
-                                              path_column=path_column)
+        ids, paths, id_name = table_paths(table, Path(labels), id_column, path_column)
     else:
         id_name = find_id_column(table, id_column, Path(labels).name)
         ids = ids_as_strings(table.column(id_name))
         paths = [_find_image(Path(images), i) for i in ids]
-    table = table.to_pandas()
-    counts = vote_counts(table, chosen, pseudo_count)
-    images, failed = decode_all(paths, input_size, crop_fraction, say)
-    usable = np.array([img is not None for img in images])
+    n_dup, example = count_duplicates(ids)
+    if n_dup:
+        raise InputError(f"{Path(labels).name}: {n_dup} rows share an id (e.g. '{example}')")
+    counts = vote_counts(table.to_pandas(), chosen, pseudo_count)
+    out.mkdir(parents=True, exist_ok=True)  # only once the labels are usable
+    decoded, failed = decode_all(paths, input_size, crop_fraction, say)
+    usable = np.array([img is not None for img in decoded])
     if failed:
         say(f"{len(failed)} images could not be read and are left out")
     # Split by id, seeded: the same ids always land on the same side.
@@ -253,7 +255,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     is_val[rng.permutation(len(ids))[: round(val_fraction * len(ids))]] = True
     pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
                   "usable": usable}).to_csv(out / "split.csv", index=False)
-    pixels = torch.from_numpy(np.stack([img for img in images if img is not None]))
+    pixels = torch.from_numpy(np.stack([img for img in decoded if img is not None]))
     votes = torch.from_numpy(counts[usable])
     train_mask = torch.from_numpy(~is_val[usable])
     x_train, y_train = pixels[train_mask], votes[train_mask]
