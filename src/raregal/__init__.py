@@ -7,6 +7,7 @@ vote fractions, UMAP, and the leaves of HDBSCAN's condensed tree.
 >>> import raregal
 >>> result = raregal.search("representations.parquet", "run/",
 ...                         predictions="predictions.parquet")   # doctest: +SKIP
+>>> raregal.report("run/", images="cutouts.csv")   # doctest: +SKIP
 >>> finder = raregal.RareClassFinder(min_samples="scaled").fit(X)  # doctest: +SKIP
 """
 
@@ -19,9 +20,10 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 
 from .catalogue import Representations, load_representations, read_table  # noqa: E402
 from .errors import InputError  # noqa: E402
+from .report import report  # noqa: E402
 from .search import RareClassFinder, SearchResult, search  # noqa: E402
 from .select import Cut, apply_cuts, paper_cuts  # noqa: E402
 
 __all__ = ["__version__", "Cut", "InputError", "RareClassFinder", "Representations",
            "SearchResult", "apply_cuts", "load_representations", "paper_cuts", "read_table",
-           "search"]
+           "report", "search"]

@@ -205,6 +205,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true", help="continue from checkpoint.pt")
     train.add_argument("--quiet", action="store_true")
 
+    report = commands.add_parser(
+        "report", help="galleries, map and an HTML page of a search run",
+        description="Draw what a search found: a gallery per class (classes lettered A, B, "
+                    "C … by persistence, most distinct first; the most confident members "
+                    "with their ids), the 2-D map with the classes lettered, a class table "
+                    "with the predicted vote fractions in which each class differs from the "
+                    "searched sample, the PCA variance curve and the condensed tree. Writes "
+                    "PNG figures, class_table.csv and one index.html that works offline to "
+                    "RUN_DIR/report/ (replaced if it exists: it is derived from the run).",
+        epilog="Images: --images names a folder or a catalogue with id and path columns; "
+               "without it, the images the run's representations were embedded from "
+               "(raregal embed's manifest). Galaxies with RA/Dec in the run link to the "
+               "Legacy Surveys viewer.\n\nexample:\n  raregal report run/ --images "
+               "cutouts.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    report.add_argument("run", metavar="RUN_DIR", help="folder written by raregal search")
+    report.add_argument("--images", metavar="CATALOGUE",
+                        help="image folder or catalogue table (id and path columns)")
+    report.add_argument("--out", metavar="DIR", help="default RUN_DIR/report")
+    report.add_argument("--per-class", type=int, default=defaults.GALLERY_SIZE, metavar="N",
+                        help="galaxies shown per class (default %(default)s)")
+    report.add_argument("--quiet", action="store_true")
+
+    demo = commands.add_parser(
+        "demo", help="the whole search on 5,000 bundled SDSS galaxies, offline",
+        description="Embed the bundled sample of 5,000 real SDSS galaxy thumbnails (Galaxy "
+                    "Zoo 2 / Galaxy Challenge; credits in raregal/data/demo-sdss/README.md) "
+                    "with the bundled default model, search them with the paper's cuts and "
+                    "min_samples scaled to the sample, and write the report. Needs the embed "
+                    "extra (torch); no download. About 2-3 minutes on 2 CPU cores.")
+    demo.add_argument("--out", default="raregal-demo", metavar="DIR",
+                      help="output folder (default %(default)s)")
+    demo.add_argument("--overwrite", action="store_true", help="start again in DIR")
+    demo.add_argument("--quiet", action="store_true")
+
     synthetic = commands.add_parser(
         "synthetic", help="write a synthetic representation table with planted groups",
         description="Write a table shaped like Zoobot representations (id_str, feat_*) "
@@ -238,20 +273,22 @@ def run_search(args) -> int:
     return 0
 
 
-def _torch_stage(command: str, module: str, name: str):
-    """Import a stage that needs the embed extra, or say how to install it."""
-    import importlib
-
+def _require_embed_extra(command: str) -> None:
+    """Say which extra to install when the torch stages' libraries are missing."""
     try:
-        return getattr(importlib.import_module(f"raregal.{module}"), name)
+        import safetensors  # noqa: F401
+        import timm  # noqa: F401
+        import torch  # noqa: F401
     except ImportError as exc:
-        raise InputError(f"raregal {command} needs torch, timm and Pillow ({exc.name} is "
-                         f"missing): install the embed extra, pip install '.[embed]' "
-                         f"in a raregal checkout") from exc
+        raise InputError(f"raregal {command} needs torch and timm ({exc.name} is missing): "
+                         f"install the embed extra, pip install '.[embed]' in a raregal "
+                         f"checkout") from exc
 
 
 def run_embed(args) -> int:
-    embed = _torch_stage("embed", "embed", "embed")
+    _require_embed_extra("embed")
+    from .embed import embed
+
     embed(args.source, args.out, model=args.model, arch=args.arch, id_column=args.id_col,
           path_column=args.path_col, crop_fraction=args.crop_fraction, input_size=args.size,
           passes=args.passes, batch_size=args.batch_size, shard_size=args.shard_size,
@@ -262,7 +299,9 @@ def run_embed(args) -> int:
 
 
 def run_train(args) -> int:
-    train = _torch_stage("train", "train", "train")
+    _require_embed_extra("train")
+    from .train import train
+
     questions = args.questions.split(",") if args.questions else None
     train(args.labels, args.out, schema=args.schema, questions=questions, arch=args.arch,
           bottleneck=args.bottleneck, input_size=args.size, crop_fraction=args.crop_fraction,
@@ -270,6 +309,22 @@ def run_train(args) -> int:
           pseudo_count=args.pseudo_count, val_fraction=args.val_fraction, seed=args.seed,
           id_column=args.id_col, path_column=args.path_col, images=args.images,
           resume=args.resume, verbose=not args.quiet)
+    return 0
+
+
+def run_report(args) -> int:
+    from .report import report
+
+    report(args.run, images=args.images, out=args.out, per_class=args.per_class,
+           verbose=not args.quiet)
+    return 0
+
+
+def run_demo(args) -> int:
+    _require_embed_extra("demo")
+    from .demo import demo
+
+    demo(args.out, overwrite=args.overwrite, verbose=not args.quiet)
     return 0
 
 
@@ -291,13 +346,15 @@ def main(argv=None) -> int:
     args.argv = argv
     try:
         return {"search": run_search, "embed": run_embed, "train": run_train,
+                "report": run_report, "demo": run_demo,
                 "synthetic": run_synthetic}[args.command](args)
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         kept = {"embed": "finished shards are kept: rerun with --resume",
-                "train": "the last epoch's checkpoint is kept: rerun with --resume"
+                "train": "the last epoch's checkpoint is kept: rerun with --resume",
+                "demo": "finished work is kept: rerun raregal demo to go on"
                 }.get(args.command, "nothing was written")
         print(f"raregal: interrupted; {kept}", file=sys.stderr)
         return 130

@@ -61,3 +61,14 @@ HEAD_DROPOUT = 0.2
 # number of Galaxy Zoo 2 classifications per galaxy (Willett et al. 2013, median ~44).
 PSEUDO_COUNT = 40.0
 BOTTLENECK = 128  # the paper's retrained representation size
+
+# --- Report (raregal's choices, not the paper's) -------------------------------------
+GALLERY_SIZE = 16  # galaxies shown per class, most confident members first
+THUMBNAIL_PX = 128  # side of the gallery thumbnails copied into the report
+# A class "differs" in a vote fraction when its mean lies at least this many standard
+# deviations of the searched sample from the sample's mean: an effect size, because
+# with dozens of members almost any difference is statistically significant.
+LABEL_EFFECT_SIZE = 1.0
+# Legacy Surveys viewer, for galaxies with RA/Dec but no local image
+# (../shared/REFERENCE.md, "Viewer links").
+VIEWER_URL = "https://www.legacysurvey.org/viewer?ra={ra:.6f}&dec={dec:.6f}&layer=ls-dr10&zoom=15"

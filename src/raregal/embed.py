@@ -355,7 +355,8 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     shards = [(i, np.arange(start, min(start + shard_size, n)))
               for i, start in enumerate(range(0, n, shard_size))]
     pending = [(i, rows) for i, rows in shards if not _shard_path(out, i).exists()]
-    manifest = {"raregal": __version__, "status": "running", "source": str(Path(source)),
+    manifest = {"raregal": __version__, "status": "running",
+                "source": str(Path(source).resolve()),  # raregal report finds the images
                 "catalogue_sha256": digest, "rows": n, "id_column": id_name,
                 "params": asdict(params),
                 "model": {"name": params.model, "dim": loaded.dim, "in_chans": loaded.in_chans,
