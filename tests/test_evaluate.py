@@ -171,3 +171,18 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     code = main(["evaluate", str(tmp_path), "--labels", str(tmp_path / "labels.csv"),
                  "--type", "fa>0"])
     assert code == 2 and "no classes.parquet" in capsys.readouterr().err
+
+
+def test_no_classes_and_absent_types_give_no_best_class():
+    flags = pd.DataFrame({"some": [True, False, True, False], "none": False})
+    result = evaluate_labels(np.full(4, -1), flags, permutations=10)
+    table = result.types.set_index("type")
+    assert table["best_class"].tolist() == [-1, -1]
+    assert table["enrichment"].isna().all() and table["p_value"].isna().all()
+    assert table["in_significant"].tolist() == [0, 0]
+    assert result.dominated == 0 and result.in_classes == 0
+    # a type with no members in a run that has classes: nothing to find, no null
+    result = evaluate_labels(np.array([0, 0, 0, 0, 0, -1]),
+                             pd.DataFrame({"none": [False] * 6}), permutations=10)
+    row = result.types.iloc[0]
+    assert row["best_class"] == -1 and np.isnan(row["null_median"]) and row["base_rate"] == 0

@@ -37,16 +37,15 @@ from .errors import InputError
 
 #: Named rare-type sets for the project's real label tables (../shared/data/README.md).
 #: Galaxy Zoo 2's answers are cumulative: an odd-feature answer counts when most
-#: volunteers saw something odd (Class6.1 > 0.5) and most of those chose it.
+#: volunteers saw something odd (Class6.1 > 0.5) and most of those chose it. Lens
+#: (Class8.2) and dust lane (Class8.7) are left out: one galaxy each in 5,000.
 PRESETS = {
     "gz2-odd": {
         "ring": "`Class6.1` > 0.5 and `Class8.1` > 0.5 * `Class6.1`",
-        "lens": "`Class6.1` > 0.5 and `Class8.2` > 0.5 * `Class6.1`",
         "disturbed": "`Class6.1` > 0.5 and `Class8.3` > 0.5 * `Class6.1`",
         "irregular": "`Class6.1` > 0.5 and `Class8.4` > 0.5 * `Class6.1`",
         "other": "`Class6.1` > 0.5 and `Class8.5` > 0.5 * `Class6.1`",
         "merger": "`Class6.1` > 0.5 and `Class8.6` > 0.5 * `Class6.1`",
-        "dust-lane": "`Class6.1` > 0.5 and `Class8.7` > 0.5 * `Class6.1`",
         "artifact": "`Class1.3` > 0.3",
     },
     "decals-rings": {"ring": "ring == 1"},
@@ -257,8 +256,13 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
         sizes, hits = class_counts(classes, flag, n_classes)
         base = n_positive / n_total
         purity, best = best_purity(sizes, hits, min_class_size)
-        null = permutation_null(classes, n_positive, min_class_size, permutations, seed + t)
-        enrichment = (lambda x: x / base if base > 0 else np.nan)
+        if n_positive == 0:  # nothing to find: no best class, no null
+            purity, best = np.nan, -1
+        null = permutation_null(classes, n_positive, min_class_size,
+                                permutations if n_positive else 0, seed + t)
+
+        def enrichment(purity, base=base):
+            return purity / base if base > 0 else np.nan
         per_class.append(pd.DataFrame({
             "type": name, "class": np.arange(n_classes), "size": sizes, "hits": hits,
             "purity": np.divide(hits, sizes, out=np.zeros(n_classes), where=sizes > 0),
@@ -271,26 +275,23 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
             "best_hits": int(hits[best]) if best >= 0 else 0, "best_purity": purity,
             "best_completeness": hits[best] / n_positive if best >= 0 and n_positive else np.nan,
             "enrichment": enrichment(purity),
-            "null_median": enrichment(np.median(null)) if permutations else np.nan,
-            "null_p95": enrichment(np.percentile(null, 95)) if permutations else np.nan,
-            "null_p99": enrichment(np.percentile(null, 99)) if permutations else np.nan,
-            "p_value": permutation_p(purity, null) if permutations else np.nan,
+            "null_median": enrichment(np.median(null)) if len(null) else np.nan,
+            "null_p95": enrichment(np.percentile(null, 95)) if len(null) else np.nan,
+            "null_p99": enrichment(np.percentile(null, 99)) if len(null) else np.nan,
+            "p_value": permutation_p(purity, null) if len(null) else np.nan,
             "dominated_classes": int(np.sum((sizes > 0) & (hits > defaults.DOMINANCE_SHARE
                                                           * sizes)))})
-    table = pd.concat(per_class, ignore_index=True) if per_class else pd.DataFrame()
-    if len(table):
-        table["q"] = benjamini_hochberg(table["p"].to_numpy())
-        table["significant"] = table["q"] <= fdr
+    table = pd.concat(per_class, ignore_index=True)
+    table["q"] = benjamini_hochberg(table["p"].to_numpy())
+    table["significant"] = table["q"] <= fdr
     types = pd.DataFrame(rows)
-    if len(table):
-        significant = table[table["significant"]].groupby("type")
-        types["significant_classes"] = types["type"].map(significant.size()).fillna(0).astype(int)
-        types["in_significant"] = types["type"].map(significant["hits"].sum()).fillna(0).astype(int)
-        types["in_significant_share"] = np.where(types["positives"] > 0, types["in_significant"]
-                                                 / types["positives"].clip(lower=1), np.nan)
-    dominated_by_any = (table.assign(dominant=table["hits"] > defaults.DOMINANCE_SHARE
-                                     * table["size"])
-                        .groupby("class")["dominant"].any().sum()) if len(table) else 0
+    significant = table[table["significant"]].groupby("type")
+    types["significant_classes"] = types["type"].map(significant.size()).fillna(0).astype(int)
+    types["in_significant"] = types["type"].map(significant["hits"].sum()).fillna(0).astype(int)
+    types["in_significant_share"] = np.where(types["positives"] > 0, types["in_significant"]
+                                             / types["positives"].clip(lower=1), np.nan)
+    dominant = table["hits"] > defaults.DOMINANCE_SHARE * table["size"]
+    dominated_by_any = table.loc[dominant, "class"].nunique()
     share = float(np.mean(classes >= 0)) if in_classes is None else in_classes
     return Evaluation(types=types, classes=table, in_classes=share,
                       dominated=int(dominated_by_any))
@@ -329,8 +330,8 @@ def _format_row(row) -> dict:
         "purity": "-" if pd.isna(row["best_purity"]) else f"{row['best_purity']:.2f}",
         "compl.": "-" if pd.isna(row["best_completeness"]) else f"{row['best_completeness']:.2f}",
         "enrich.": times(row["enrichment"]),
-        "null 50/95/99%": "/".join(times(row[c])[:-1] for c in ("null_median", "null_p95",
-                                                                 "null_p99")) + "x",
+        "null 50/95/99%": "-" if pd.isna(row["null_median"]) else "/".join(
+            times(row[c])[:-1] for c in ("null_median", "null_p95", "null_p99")) + "x",
         "p": "-" if pd.isna(row["p_value"]) else f"{row['p_value']:.3f}",
         "in signif.": f"{row['in_significant']} ({row['in_significant_share']:.0%})"
                       if row["positives"] else "-",
@@ -413,9 +414,7 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
     table = pd.concat(tables, ignore_index=True)
     table = table[["run"] + [c for c in table.columns if c != "run"]]
     classes_table = pd.concat(per_class, ignore_index=True)
-    if len(classes_table):
-        classes_table = classes_table[["run"] + [c for c in classes_table.columns
-                                                 if c != "run"]]
+    classes_table = classes_table[["run"] + [c for c in classes_table.columns if c != "run"]]
     summary = format_summary(table, pd.DataFrame(run_rows), min_class_size=min_class_size,
                              permutations=permutations, fdr=fdr)
     if out is not None:
