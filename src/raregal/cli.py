@@ -423,7 +423,7 @@ def run_inject(args) -> int:
     if args.synthetic is not None:
         bulk = synthetic_bulk(args.synthetic, dim=args.dim, seed=args.seed)
         features, ids = bulk.filter(like="feat_").to_numpy(np.float32), None
-        source = f"synthetic bulk ({args.synthetic} x {args.dim}, seed {args.seed})"
+        source = f"synthetic bulk (seed {args.seed})"
     else:
         reps = load_representations(args.representations, id_column=args.id_col,
                                     features=args.features)

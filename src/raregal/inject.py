@@ -229,6 +229,9 @@ def plot_sensitivity(table: pd.DataFrame, path: Path, title: str = "") -> None:
                 ax.plot(rows["size"], rows[column], marker="o", label=f"tightness {tight:g}")
         for ax, column in zip(row, ("completeness", "purity")):
             ax.set_xscale("log")
+            ax.set_xticks(sorted(table["size"].unique()),
+                          labels=[str(x) for x in sorted(table["size"].unique())])
+            ax.minorticks_off()
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(f"mean {column}")
             ax.set_title(f"min_samples={min_samples}", fontsize="small")
