@@ -58,7 +58,21 @@ def test_scores_by_hand():
     assert scored["purity"].tolist() == pytest.approx([0.75, 0.25, 0.0])
     assert scored["recovered"].tolist() == [True, False, False]
     assert scored["class_size"].tolist() == [4, 4, 0]
-    assert counts == {"classes": 3, "spurious": 2, "recovered": 1}  # classes 6 and 7
+    # classes 6 and 7 recover no group; class 7 is made of no group (6 is half group 1)
+    assert counts == {"classes": 3, "spurious": 2, "recovered": 1, "unplanted": 1}
+    assert scored["pieces"].tolist() == [1, 1, 0]
+    assert scored["completeness_in_pieces"].tolist() == pytest.approx([0.75, 0.5, 0.0])
+
+
+def test_a_split_group_is_counted_in_pieces():
+    groups = pd.DataFrame({"group": [0], "size": [6], "tightness": 0.1})
+    planted = np.array([0] * 6 + [-1] * 4)
+    labels = np.array([0, 0, 0, 1, 1, -1, 2, 2, 2, 0])  # 3 in class 0 (of 4), 2 in class 1
+    scored, counts = score_groups(groups, planted, labels)
+    assert scored.loc[0, "completeness"] == pytest.approx(0.5)
+    assert scored.loc[0, "pieces"] == 2
+    assert scored.loc[0, "completeness_in_pieces"] == pytest.approx(5 / 6)
+    assert counts == {"classes": 3, "spurious": 2, "recovered": 1, "unplanted": 1}
 
 
 def test_sensitivity_line_reads_the_smallest_reliable_size():
@@ -102,6 +116,8 @@ def test_recovered_above_and_not_below_the_limit(injected):
     assert set(record["result"]["by_min_samples"]) == {"10", "20"}
     sensitivity = pd.read_csv(injected / "a" / "sensitivity.csv")
     assert len(sensitivity) == 8 and sensitivity["groups"].eq(1).all()
+    assert (sensitivity["completeness_in_pieces"] >= sensitivity["completeness"]
+            * (sensitivity["purity"] >= 0.5)).all()
     assert (injected / "a" / "injection.png").stat().st_size > 10_000
 
 

@@ -22,10 +22,10 @@ Outputs (``inject``):
 ``injection.csv``
     One row per planted group and min_samples setting: size, tightness, centre,
     radius of the centre's neighbourhood, matched class, its size, completeness,
-    purity, recovered.
+    purity, recovered, and the pieces a split group fell into.
 ``sensitivity.csv``
     One row per min_samples x tightness x size: groups, recovered, mean
-    completeness and purity.
+    completeness, purity, completeness in pieces and pieces.
 ``injection.png``
     Completeness and purity against size, one line per tightness.
 ``injection.json``
@@ -155,17 +155,30 @@ def score_groups(groups: pd.DataFrame, planted: np.ndarray, labels: np.ndarray,
     -------
     groups : pandas.DataFrame
         ``groups`` with ``class`` (the class holding most members; -1 if none),
-        ``class_size``, ``completeness``, ``purity`` and ``recovered``.
+        ``class_size``, ``completeness``, ``purity``, ``recovered``, and, because
+        leaf selection can split a tight group into several small leaves,
+        ``pieces`` (classes that are at least ``threshold`` made of the group) and
+        ``completeness_in_pieces`` (share of the group in those classes).
     counts : dict
-        ``classes``, ``spurious`` (classes that recover no group) and ``recovered``.
+        ``classes``; ``spurious``: classes that recover no group (a split group's
+        extra pieces count here); ``unplanted``: classes no group makes up
+        ``threshold`` of -- in a smooth bulk, structure that is not there;
+        ``recovered``.
     """
     scores = recovery(planted, labels, threshold=threshold)
-    matched, class_size = [], []
-    for g in groups["group"]:
-        in_class = labels[(planted == g) & (labels >= 0)]
-        best = int(np.bincount(in_class).argmax()) if len(in_class) else -1
+    n_classes = int(labels.max()) + 1 if len(labels) and labels.max() >= 0 else 0
+    class_sizes = np.bincount(labels[labels >= 0], minlength=n_classes)
+    owned = np.zeros(n_classes, dtype=bool)
+    matched, class_size, pieces, in_pieces = [], [], [], []
+    for g, size in zip(groups["group"], groups["size"]):
+        counts = np.bincount(labels[(planted == g) & (labels >= 0)], minlength=n_classes)
+        best = int(counts.argmax()) if counts.sum() else -1
         matched.append(best)
-        class_size.append(int(np.sum(labels == best)) if best >= 0 else 0)
+        class_size.append(int(class_sizes[best]) if best >= 0 else 0)
+        mine = (counts > 0) & (counts >= threshold * class_sizes)
+        owned |= mine
+        pieces.append(int(mine.sum()))
+        in_pieces.append(float(counts[mine].sum() / size))
     scored = groups.copy()
     scored["class"] = matched
     scored["class_size"] = class_size
@@ -173,15 +186,21 @@ def score_groups(groups: pd.DataFrame, planted: np.ndarray, labels: np.ndarray,
     scored["purity"] = scores["purity"]
     scored["recovered"] = ((scored["completeness"] >= threshold)
                            & (scored["purity"] >= threshold))
-    return scored, {key: scores[key] for key in ("classes", "spurious", "recovered")}
+    scored["pieces"] = pieces
+    scored["completeness_in_pieces"] = in_pieces
+    counts = {key: scores[key] for key in ("classes", "spurious", "recovered")}
+    counts["unplanted"] = int(np.sum((class_sizes > 0) & ~owned))
+    return scored, counts
 
 
 def sensitivity(scored: pd.DataFrame) -> pd.DataFrame:
-    """One row per min_samples x tightness x size: groups, recovered, mean
-    completeness and purity."""
+    """One row per min_samples x tightness x size: groups, recovered, and the means
+    of completeness, purity, completeness_in_pieces and pieces."""
     table = (scored.groupby(["min_samples", "tightness", "size"])
              .agg(groups=("group", "size"), recovered=("recovered", "sum"),
-                  completeness=("completeness", "mean"), purity=("purity", "mean"))
+                  completeness=("completeness", "mean"), purity=("purity", "mean"),
+                  completeness_in_pieces=("completeness_in_pieces", "mean"),
+                  pieces=("pieces", "mean"))
              .reset_index())
     table["recovered"] = table["recovered"].astype(int)
     return table
@@ -328,7 +347,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     lines = sensitivity_lines(table)
     for used, count in counts.items():
         lines.append(f"min_samples={used}: {count['classes']} classes, {count['spurious']} "
-                     f"of them spurious (recovering no planted group); "
+                     f"recovering no planted group, {count['unplanted']} not made of one; "
                      f"{count['recovered']} of {len(grid)} groups recovered")
     for line in lines:
         log.say(line)
