@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
 from . import __version__, defaults
 from .backends import BACKENDS
 from .catalogue import FEATURE_PATTERNS, ID_COLUMNS
@@ -205,18 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--seed", type=int, default=0, help="default %(default)s")
 
     # --- measuring discovery: inject (evaluate and baseline follow) -------------------
+    from textwrap import fill  # long descriptions, kept readable under RawDescription
+
     inject = commands.add_parser(
         "inject", help="injection-recovery: the sizes and tightness of class the search finds",
-        description="Plant groups of chosen size and tightness at random places inside the "
-                    "bulk of a representation table (or of a synthetic bulk), run the search "
-                    "with the same settings, and report each group's completeness and purity "
-                    "and the spurious classes. Tightness t: a group is drawn around a random "
-                    "bulk galaxy with t times the RMS radius of its "
-                    f"{defaults.INJECT_DENSITY_K} nearest bulk neighbours, following their "
-                    "local shape (t=1: m members fill their ball, raising the density there "
-                    f"by m/{defaults.INJECT_DENSITY_K}). Planted rows replace random bulk "
-                    "rows; no cuts are applied. Writes DIR/injection.csv, sensitivity.csv, injection.png and "
-                    "injection.json. Same --seed, same tables.",
+        description=fill("Plant groups of chosen size and tightness at random places inside the "
+                         "bulk of a representation table (or of a synthetic bulk), run the search "
+                         "with the same settings, and report each group's completeness and purity "
+                         "and the spurious classes. Tightness t: a group is drawn around a random "
+                         "bulk galaxy with t times the RMS radius of its "
+                         f"{defaults.INJECT_DENSITY_K} nearest bulk neighbours, following their "
+                         "local shape (t=1: m members fill their ball, raising the density there "
+                         f"by m/{defaults.INJECT_DENSITY_K}). Planted rows replace random bulk "
+                         "rows; no cuts are applied. Writes DIR/injection.csv, sensitivity.csv, "
+                         "injection.png and injection.json. Same --seed, same tables."),
         epilog="Several --min-samples values cluster the same UMAP embedding (UMAP does not\n"
                "depend on them), so the settings are compared at the cost of one UMAP.\n\n"
                "examples:\n"
@@ -248,17 +248,17 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import PRESETS
     evaluate = commands.add_parser(
         "evaluate", help="label enrichment of a run's classes, against its permutation null",
-        description="Score search runs against known rare types from a label table joined "
-                    "on id. Per type: base rate; the best class by purity among classes of "
-                    ">= --min-class-size, its completeness and enrichment over the base rate; "
-                    "that statistic under --permutations label shuffles over the same classes "
-                    "(median, 95th, 99th percentile) and its p-value; and how many of the "
-                    "type's galaxies sit in classes where it is significantly enriched "
-                    "(hypergeometric upper tail, Benjamini-Hochberg over all class x type "
-                    "tests at --fdr). Also: classes dominated (>50%%) by one type, and the "
-                    "share of galaxies in any class. Several runs (say, the model and the "
-                    "pixel baseline) are shown side by side. Writes DIR/evaluation.csv, "
-                    "class_enrichment.csv, summary.txt and evaluation.json.",
+        description=fill("Score search runs against known rare types from a label table joined "
+                         "on id. Per type: base rate; the best class by purity among classes of "
+                         ">= --min-class-size, its completeness and enrichment over the base rate; "
+                         "that statistic under --permutations label shuffles over the same classes "
+                         "(median, 95th, 99th percentile) and its p-value; and how many of the "
+                         "type's galaxies sit in classes where it is significantly enriched "
+                         "(hypergeometric upper tail, Benjamini-Hochberg over all class x type "
+                         "tests at --fdr). Also: classes dominated (>50%) by one type, and the "
+                         "share of galaxies in any class. Several runs (say, the model and the "
+                         "pixel baseline) are shown side by side. Writes DIR/evaluation.csv, "
+                         "class_enrichment.csv, summary.txt and evaluation.json."),
         epilog="Types: --type NAME=EXPR (a pandas expression; backquote odd names:\n"
                "'ring=`Class8.1` > 0.5 * `Class6.1`') or --type COLUMN>X (also >=, <, <=, ==).\n"
                "Presets:\n" + "\n".join(f"  {name}: {', '.join(types)}"
@@ -293,12 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     baseline = commands.add_parser(
         "baseline", help="pixel-PCA representations of images, the control for a model",
-        description="PCA of the raw pixels of the same images, to search with the same "
-                    "settings as a model's representations: each image is cropped as the "
-                    "encoder sees it (default: the bundled model's crop), shrunk to --size "
-                    "pixels a side, flattened, and projected on its first --components "
-                    "principal components. Writes DIR/representations.parquet (id, feat_*), "
-                    "failures.csv and baseline.json.",
+        description=fill("PCA of the raw pixels of the same images, to search with the same "
+                         "settings as a model's representations: each image is cropped as the "
+                         "encoder sees it (default: the bundled model's crop), shrunk to --size "
+                         "pixels a side, flattened, and projected on its first --components "
+                         "principal components. Writes DIR/representations.parquet (id, feat_*), "
+                         "failures.csv and baseline.json."),
         epilog="For the morphology cuts, search it with the model's predictions:\n"
                "  raregal baseline images/ --out pixels/\n"
                "  raregal search pixels/representations.parquet "
@@ -422,7 +422,7 @@ def run_inject(args) -> int:
 
     if args.synthetic is not None:
         bulk = synthetic_bulk(args.synthetic, dim=args.dim, seed=args.seed)
-        features, ids = bulk.filter(like="feat_").to_numpy(np.float32), None
+        features, ids = bulk.filter(like="feat_").to_numpy("float32"), None
         source = f"synthetic bulk (seed {args.seed})"
     else:
         reps = load_representations(args.representations, id_column=args.id_col,
