@@ -260,7 +260,8 @@ def plot_sensitivity(table: pd.DataFrame, path: Path, title: str = "") -> None:
         ax.set_xlabel("planted group size (galaxies)")
     if title:
         fig.suptitle(title, fontsize="medium")
-    fig.tight_layout()
+    # leave the suptitle its own strip above the panels
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()) if title else None)
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
