@@ -100,23 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r < 17.5'; "
                            "backquote odd names: '`Class1.1` < 0.5'); repeatable")
 
-    method = search.add_argument_group("method (defaults: the paper's)")
-    method.add_argument("--pca", type=int, metavar="N",
-                        help="project onto N principal components before UMAP")
-    method.add_argument("--n-neighbors", type=int, default=defaults.UMAP_N_NEIGHBORS,
-                        metavar="K", help="UMAP neighbours (default %(default)s)")
-    method.add_argument("--n-components", type=int, default=defaults.UMAP_N_COMPONENTS,
-                        metavar="D", help="UMAP dimensions clustered (default %(default)s)")
-    method.add_argument("--min-dist", type=float, default=defaults.UMAP_MIN_DIST,
-                        metavar="X", help="UMAP min_dist (default %(default)s)")
-    method.add_argument("--min-samples", type=_min_samples,
-                        default=defaults.HDBSCAN_MIN_SAMPLES, metavar="N|scaled",
-                        help="HDBSCAN min_samples (default %(default)s)")
-    method.add_argument("--min-cluster-size", type=int,
-                        default=defaults.HDBSCAN_MIN_CLUSTER_SIZE, metavar="N",
-                        help="HDBSCAN min_cluster_size (default %(default)s)")
-    method.add_argument("--backend", choices=BACKENDS, default="auto",
-                        help="auto: cuML on a GPU when installed, else CPU (default)")
+    method = _add_method_options(search)
     method.add_argument("--seed", type=int, help="make a rerun identical (see below)")
 
     embed = commands.add_parser(
@@ -252,20 +236,159 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--group-size", type=int, nargs=2, default=(40, 120),
                            metavar=("MIN", "MAX"), help="default 40 120")
     synthetic.add_argument("--seed", type=int, default=0, help="default %(default)s")
+
+    # --- measuring discovery: inject (evaluate and baseline follow) -------------------
+    from textwrap import fill  # long descriptions, kept readable under RawDescription
+
+    inject = commands.add_parser(
+        "inject", help="injection-recovery: the sizes and tightness of class the search finds",
+        description=fill("Plant groups of chosen size and tightness at random places inside the "
+                         "bulk of a representation table (or of a synthetic bulk), run the search "
+                         "with the same settings, and report each group's completeness and purity "
+                         "and the spurious classes. Tightness t: a group is drawn around a random "
+                         "bulk galaxy with t times the RMS radius of its "
+                         f"{defaults.INJECT_DENSITY_K} nearest bulk neighbours, following their "
+                         "local shape (t=1: m members fill their ball, raising the density there "
+                         f"by m/{defaults.INJECT_DENSITY_K}). Planted rows replace random bulk "
+                         "rows; no cuts are applied. Writes DIR/injection.csv, sensitivity.csv, "
+                         "injection.png and injection.json. Same --seed, same tables."),
+        epilog="Several --min-samples values cluster the same UMAP embedding (UMAP does not\n"
+               "depend on them), so the settings are compared at the cost of one UMAP.\n\n"
+               "examples:\n"
+               "  raregal inject representations.parquet --out injection/\n"
+               "  raregal inject --synthetic 632000 --min-samples 300 30 --out inj632k/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = inject.add_mutually_exclusive_group(required=True)
+    source.add_argument("representations", nargs="?", metavar="REPRESENTATIONS",
+                        help="representation table (id, feat_*)")
+    source.add_argument("--synthetic", type=int, metavar="N",
+                        help="plant into a smooth synthetic bulk of N galaxies instead")
+    inject.add_argument("--dim", type=int, default=128,
+                        help="features of the synthetic bulk (default %(default)s)")
+    inject.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    inject.add_argument("--sizes", type=int, nargs="+", default=list(defaults.INJECT_SIZES),
+                        metavar="N", help="planted group sizes (default %(default)s)")
+    inject.add_argument("--tightness", type=float, nargs="+",
+                        default=list(defaults.INJECT_TIGHTNESS), metavar="T",
+                        help="group spread relative to the local bulk (default %(default)s)")
+    inject.add_argument("--repeats", type=int, default=1,
+                        help="groups per size and tightness (default %(default)s)")
+    inject.add_argument("--seed", type=int, default=0, help="default %(default)s")
+    inject.add_argument("--id-col", metavar="NAME", help="id column of the table")
+    inject.add_argument("--features", metavar="GLOB", help="feature columns, e.g. 'emb_*'")
+    inject.add_argument("--overwrite", action="store_true", help="replace DIR")
+    inject.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    _add_method_options(inject, many_min_samples=True)
+
+    from .evaluate import PRESETS
+    evaluate = commands.add_parser(
+        "evaluate", help="label enrichment of a run's classes, against its permutation null",
+        description=fill("Score search runs against known rare types from a label table joined "
+                         "on id. Per type: base rate; the best class by purity among classes of "
+                         ">= --min-class-size, its completeness and enrichment over the base rate; "
+                         "that statistic under --permutations label shuffles over the same classes "
+                         "(median, 95th, 99th percentile) and its p-value; and how many of the "
+                         "type's galaxies sit in classes where it is significantly enriched "
+                         "(hypergeometric upper tail, Benjamini-Hochberg over all class x type "
+                         "tests at --fdr). Also: classes dominated (>50%) by one type, and the "
+                         "share of galaxies in any class. Several runs (say, the model and the "
+                         "pixel baseline) are shown side by side. Writes DIR/evaluation.csv, "
+                         "class_enrichment.csv, summary.txt and evaluation.json."),
+        epilog="Types: --type NAME=EXPR (a pandas expression; backquote odd names:\n"
+               "'ring=`Class8.1` > 0.5 * `Class6.1`') or --type COLUMN>X (also >=, <, <=, ==).\n"
+               "Presets:\n" + "\n".join(f"  {name}: {', '.join(types)}"
+                                       for name, types in PRESETS.items())
+               + "\n\nWhy the null: with many small classes the best class is enriched several-\n"
+               "fold by chance alone; an enrichment is a discovery only when p is small.\n\n"
+               "example:\n  raregal evaluate run_model/ run_pixels/ --labels labels.csv "
+               "--preset gz2-odd --out eval/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    evaluate.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                          help="search run folders (model first, then baselines)")
+    evaluate.add_argument("--labels", required=True, metavar="TABLE",
+                          help="label table with an id column matching the runs'")
+    evaluate.add_argument("--type", action="append", default=[], dest="types",
+                          metavar="NAME=EXPR|COLUMN>X", help="a rare type; repeatable")
+    evaluate.add_argument("--preset", action="append", default=[], metavar="NAME",
+                          help="a named set of types (see below); repeatable")
+    evaluate.add_argument("--names", nargs="+", metavar="NAME",
+                          help="run names in the tables (default: folder names)")
+    evaluate.add_argument("--id-col", metavar="NAME", help="id column of the label table")
+    evaluate.add_argument("--min-class-size", type=int, default=defaults.EVAL_MIN_CLASS_SIZE,
+                          metavar="N", help="smallest class eligible as best (default "
+                                            "%(default)s)")
+    evaluate.add_argument("--permutations", type=int, default=defaults.EVAL_PERMUTATIONS,
+                          metavar="N", help="label shuffles for the null (default %(default)s)")
+    evaluate.add_argument("--fdr", type=float, default=defaults.EVAL_FDR,
+                          help="Benjamini-Hochberg false-discovery rate (default %(default)s)")
+    evaluate.add_argument("--seed", type=int, default=0, help="seeds the shuffles")
+    evaluate.add_argument("--out", metavar="DIR", help="folder for the tables (default: "
+                                                       "print the summary only)")
+    evaluate.add_argument("--overwrite", action="store_true", help="replace DIR")
+
+    baseline = commands.add_parser(
+        "baseline", help="pixel-PCA representations of images, the control for a model",
+        description=fill("PCA of the raw pixels of the same images, to search with the same "
+                         "settings as a model's representations: each image is cropped as the "
+                         "encoder sees it (default: the bundled model's crop), shrunk to --size "
+                         "pixels a side, flattened, and projected on its first --components "
+                         "principal components. Writes DIR/representations.parquet (id, feat_*), "
+                         "failures.csv and baseline.json."),
+        epilog="For the morphology cuts, search it with the model's predictions:\n"
+               "  raregal baseline images/ --out pixels/\n"
+               "  raregal search pixels/representations.parquet "
+               "--predictions embedded/representations.parquet --out run_pixels/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    baseline.add_argument("source", metavar="SOURCE", help="image folder or catalogue table")
+    baseline.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    baseline.add_argument("--size", type=int, default=defaults.BASELINE_SIZE, metavar="PX",
+                          help="pixels per side after the crop (default %(default)s)")
+    baseline.add_argument("--components", type=int, default=defaults.BASELINE_COMPONENTS,
+                          metavar="K", help="principal components kept (default %(default)s)")
+    baseline.add_argument("--crop-fraction", type=float, metavar="F",
+                          help="central fraction of each side kept (default: the bundled "
+                               "model's)")
+    baseline.add_argument("--id-col", metavar="NAME", help="catalogue id column")
+    baseline.add_argument("--path-col", metavar="NAME", help="catalogue image path column")
+    baseline.add_argument("--seed", type=int, default=0, help="seeds the randomized PCA")
+    baseline.add_argument("--overwrite", action="store_true", help="replace DIR")
+    baseline.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
 
+def _add_method_options(parser, many_min_samples=False):
+    """The search's method options, for the commands that rerun the search."""
+    method = parser.add_argument_group("method (defaults: the paper's)")
+    method.add_argument("--pca", type=int, metavar="N",
+                        help="project onto N principal components before UMAP")
+    method.add_argument("--n-neighbors", type=int, default=defaults.UMAP_N_NEIGHBORS,
+                        metavar="K", help="UMAP neighbours (default %(default)s)")
+    method.add_argument("--n-components", type=int, default=defaults.UMAP_N_COMPONENTS,
+                        metavar="D", help="UMAP dimensions clustered (default %(default)s)")
+    method.add_argument("--min-dist", type=float, default=defaults.UMAP_MIN_DIST,
+                        metavar="X", help="UMAP min_dist (default %(default)s)")
+    method.add_argument("--min-samples", type=_min_samples, nargs="+" if many_min_samples
+                        else None, default=[defaults.HDBSCAN_MIN_SAMPLES] if many_min_samples
+                        else defaults.HDBSCAN_MIN_SAMPLES, metavar="N|scaled",
+                        help="HDBSCAN min_samples (default %(default)s)"
+                             + ("; several: compared on one embedding" if many_min_samples
+                                else ""))
+    method.add_argument("--min-cluster-size", type=int,
+                        default=defaults.HDBSCAN_MIN_CLUSTER_SIZE, metavar="N",
+                        help="HDBSCAN min_cluster_size (default %(default)s)")
+    method.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="auto: cuML on a GPU when installed, else CPU (default)")
+    return method
+
+
 def run_search(args) -> int:
-    from .search import RareClassFinder, search
+    from .search import search
     from .select import paper_cuts
 
     artifact = None if args.keep_artifacts else args.artifact_cut
     cuts: list[Cut] = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
                                  artifact=artifact)
-    finder = RareClassFinder(n_neighbors=args.n_neighbors, n_components=args.n_components,
-                             min_dist=args.min_dist, min_samples=args.min_samples,
-                             min_cluster_size=args.min_cluster_size, pca_components=args.pca,
-                             seed=args.seed, backend=args.backend)
+    finder = _finder(args, min_samples=args.min_samples, seed=args.seed)
     search(args.representations, args.out, predictions=args.predictions,
            id_column=args.id_col, features=args.features, ids=args.ids, cuts=cuts,
            nan_policy=args.nan_rule, where=args.where, finder=finder,
@@ -340,14 +463,67 @@ def run_synthetic(args) -> int:
     return 0
 
 
+def _finder(args, **settings):
+    from .search import RareClassFinder
+
+    return RareClassFinder(n_neighbors=args.n_neighbors, n_components=args.n_components,
+                           min_dist=args.min_dist, min_cluster_size=args.min_cluster_size,
+                           pca_components=args.pca, backend=args.backend, **settings)
+
+
+def run_inject(args) -> int:
+    from .catalogue import load_representations
+    from .inject import inject, synthetic_bulk
+
+    if args.synthetic is not None:
+        bulk = synthetic_bulk(args.synthetic, dim=args.dim, seed=args.seed)
+        features, ids = bulk.filter(like="feat_").to_numpy("float32"), None
+        source = f"synthetic bulk (seed {args.seed})"
+    else:
+        reps = load_representations(args.representations, id_column=args.id_col,
+                                    features=args.features)
+        features, ids, source = reps.features, reps.ids, reps.source
+    inject(features, args.out, sizes=args.sizes, tightness=args.tightness,
+           repeats=args.repeats, finder=_finder(args), min_samples=args.min_samples,
+           seed=args.seed, ids=ids, source=source, overwrite=args.overwrite,
+           verbose=not args.quiet, command=["raregal", *args.argv])
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from .evaluate import evaluate, parse_types
+
+    result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.preset),
+                      out=args.out, names=args.names, id_column=args.id_col,
+                      min_class_size=args.min_class_size, permutations=args.permutations,
+                      fdr=args.fdr, seed=args.seed, overwrite=args.overwrite,
+                      say=lambda m: print(f"raregal: {m}", file=sys.stderr))
+    print(result.summary, end="")
+    if args.out:
+        print(f"raregal: wrote {args.out}/", file=sys.stderr)
+    return 0
+
+
+def run_baseline(args) -> int:
+    _require_embed_extra("baseline")
+    from .baseline import baseline
+
+    baseline(args.source, args.out, size=args.size, components=args.components,
+             crop_fraction=args.crop_fraction, id_column=args.id_col,
+             path_column=args.path_col, seed=args.seed, overwrite=args.overwrite,
+             verbose=not args.quiet)
+    return 0
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
         return {"search": run_search, "embed": run_embed, "train": run_train,
-                "report": run_report, "demo": run_demo,
-                "synthetic": run_synthetic}[args.command](args)
+                "report": run_report, "demo": run_demo, "synthetic": run_synthetic,
+                "inject": run_inject, "evaluate": run_evaluate,
+                "baseline": run_baseline}[args.command](args)
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2

@@ -72,3 +72,32 @@ LABEL_EFFECT_SIZE = 1.0
 # Legacy Surveys viewer, for galaxies with RA/Dec but no local image
 # (../shared/REFERENCE.md, "Viewer links").
 VIEWER_URL = "https://www.legacysurvey.org/viewer?ra={ra:.6f}&dec={dec:.6f}&layer=ls-dr10&zoom=15"
+
+# --- Evaluation (not from the paper, which had no benchmark) -------------------------
+# Smallest class whose purity may be the "best class" for a rare type: below five
+# members a single galaxy moves the purity by 20% or more.
+EVAL_MIN_CLASS_SIZE = 5
+# Label permutations for the null of the best-class purity; p-values resolve 1/1001.
+EVAL_PERMUTATIONS = 1000
+# False-discovery rate of the Benjamini-Hochberg correction over all class x type
+# hypergeometric tests; a class "dominated" by a type holds more than this share of it.
+EVAL_FDR = 0.05
+DOMINANCE_SHARE = 0.5
+
+# --- Pixel baseline ------------------------------------------------------------------
+# PCA of the raw pixels, the control for what a learned representation adds: images
+# cropped as the encoder sees them, shrunk to BASELINE_SIZE pixels a side, and kept to
+# the paper's retrained representation size, so both searches see 128 numbers.
+BASELINE_SIZE = 32
+BASELINE_COMPONENTS = BOTTLENECK
+
+# --- Injection-recovery --------------------------------------------------------------
+# Planted group sizes, from the smallest class HDBSCAN may return (min_cluster_size)
+# up; tightness is the group's spread as a multiple of its centre's neighbourhood of
+# INJECT_DENSITY_K bulk galaxies (UMAP's own n_neighbors, the scale it sees).
+INJECT_SIZES = (10, 20, 50, 100, 300, 1000)
+INJECT_TIGHTNESS = (0.1, 0.3, 1.0)
+INJECT_DENSITY_K = UMAP_N_NEIGHBORS
+# A group is recovered when one class holds at least this share of it and is at least
+# this share made of it (as raregal.synthetic.recovery).
+RECOVERY_THRESHOLD = 0.5

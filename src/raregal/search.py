@@ -73,6 +73,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     verbose : bool, default False
         Stage progress and timings on stderr.
+    make_map : bool, default True
+        Also make the 2-D map; injection-recovery, which never looks at it,
+        skips it to halve the UMAP time.
 
     Attributes
     ----------
@@ -80,7 +83,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Class of each galaxy, -1 for none.
     probabilities_ : ndarray of float, shape (n,)
     embedding_ : ndarray of float32, shape (n, n_components)
-    map_ : ndarray of float32, shape (n, 2)
+    map_ : ndarray of float32, shape (n, 2), or None without ``make_map``
     clustering_ : raregal.cluster.Clustering
         Condensed tree, class nodes and persistence.
     redundancy_ : raregal.redundancy.Redundancy
@@ -96,7 +99,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                  n_components=defaults.UMAP_N_COMPONENTS, min_dist=defaults.UMAP_MIN_DIST,
                  min_samples=defaults.HDBSCAN_MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
-                 seed=None, backend="auto", verbose=False):
+                 seed=None, backend="auto", verbose=False, make_map=True):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -106,6 +109,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.seed = seed
         self.backend = backend
         self.verbose = verbose
+        self.make_map = make_map
 
     def _resolve_min_samples(self, n: int) -> int:
         if self.min_samples == "scaled":
@@ -144,10 +148,12 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         with log.stage("umap", f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
                                f"{self.backend_}"):
             self.embedding_, knn = umap_embed(X, n_components=self.n_components, **umap_args)
-        with log.stage("map", "2-D UMAP for the map"):
-            # Quiet: umap-learn's verbose mode would print the whole neighbour graph.
-            self.map_, _ = umap_embed(X, n_components=defaults.MAP_N_COMPONENTS, knn=knn,
-                                      **{**umap_args, "verbose": False})
+        self.map_ = None
+        if self.make_map:
+            with log.stage("map", "2-D UMAP for the map"):
+                # Quiet: umap-learn's verbose mode would print the whole neighbour graph.
+                self.map_, _ = umap_embed(X, n_components=defaults.MAP_N_COMPONENTS, knn=knn,
+                                          **{**umap_args, "verbose": False})
         with log.stage("hdbscan", f"min_samples={self.min_samples_}, "
                                   f"min_cluster_size={self.min_cluster_size}, leaf"):
             self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,

@@ -1,0 +1,188 @@
+"""`raregal evaluate`: enrichment, its permutation null and the hypergeometric test
+against values computed by hand; types, presets, the id join and bad input."""
+
+from math import comb
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from raregal.cli import main
+from raregal.errors import InputError
+from raregal.evaluate import (PRESETS, benjamini_hochberg, evaluate_labels, parse_types,
+                              read_labels, type_flags)
+
+# 20 galaxies: class 0 and 1 have 5 members, class 2 has 4 (below the minimum size
+# of 5), 6 are in no class. Type "a": 3 in class 0, 2 in class 2, 1 outside (K=6).
+# Type "b": all of class 1 (K=5).
+CLASSES = np.array([0] * 5 + [1] * 5 + [2] * 4 + [-1] * 6)
+A = np.array([1, 1, 1, 0, 0] + [0] * 5 + [1, 1, 0, 0] + [1, 0, 0, 0, 0, 0], dtype=bool)
+B = np.array([0] * 5 + [1] * 5 + [0] * 4 + [0] * 6, dtype=bool)
+
+
+def upper_tail(k, n, K, N=20):
+    """P(X >= k), X ~ Hypergeom(N, K, n), by counting."""
+    return sum(comb(K, j) * comb(N - K, n - j) for j in range(k, min(n, K) + 1)) / comb(N, n)
+
+
+@pytest.fixture(scope="module")
+def hand():
+    flags = pd.DataFrame({"a": A, "b": B})
+    return evaluate_labels(CLASSES, flags, min_class_size=5, permutations=20000, seed=3)
+
+
+def test_best_class_enrichment_by_hand(hand):
+    a = hand.types.set_index("type").loc["a"]
+    assert a["positives"] == 6 and a["galaxies"] == 20
+    assert a["base_rate"] == pytest.approx(0.3)
+    # class 2 (purity 0.5) is too small; class 0 (3 of 5) is the best eligible one
+    assert a["best_class"] == 0 and a["best_size"] == 5 and a["best_hits"] == 3
+    assert a["best_purity"] == pytest.approx(0.6)
+    assert a["best_completeness"] == pytest.approx(0.5)
+    assert a["enrichment"] == pytest.approx(2.0)
+    assert a["eligible_classes"] == 2 and a["dominated_classes"] == 1
+    b = hand.types.set_index("type").loc["b"]
+    assert (b["best_class"], b["best_purity"], b["best_completeness"]) == (1, 1.0, 1.0)
+    assert b["enrichment"] == pytest.approx(4.0)
+
+
+def test_permutation_null_matches_exact_distribution(hand):
+    # Under shuffling, (k0, k1, rest) is multivariate hypergeometric: the best purity
+    # max(k0, k1)/5 has CDF 0.21 at 1/5, 0.74 at 2/5, 0.972 at 3/5, 0.9992 at 4/5, so
+    # its median, 95th and 99th percentiles are 0.4, 0.6 and 0.8 (/ base rate 0.3).
+    a = hand.types.set_index("type").loc["a"]
+    assert a["null_median"] == pytest.approx(0.4 / 0.3)
+    assert a["null_p95"] == pytest.approx(0.6 / 0.3)
+    assert a["null_p99"] == pytest.approx(0.8 / 0.3)
+    # P(max >= 3) = 2 P(k0 >= 3) - P(k0 = k1 = 3)
+    exact = 2 * upper_tail(3, 5, 6) - comb(5, 3) ** 2 / comb(20, 6)
+    assert exact == pytest.approx(0.26006, abs=1e-5)
+    assert a["p_value"] == pytest.approx(exact, abs=0.012)  # 4 sigma of 20,000 draws
+
+
+def test_hypergeometric_and_benjamini_hochberg_by_hand(hand):
+    table = hand.classes.set_index(["type", "class"])
+    p = {("a", 0): upper_tail(3, 5, 6), ("a", 1): 1.0, ("a", 2): upper_tail(2, 4, 6),
+         ("b", 0): 1.0, ("b", 1): 1 / comb(20, 5), ("b", 2): 1.0}
+    assert p[("a", 0)] == pytest.approx(2036 / 15504)
+    assert p[("a", 2)] == pytest.approx(1660 / 4845)
+    for key, value in p.items():
+        assert table.loc[key, "p"] == pytest.approx(value)
+    # six tests sorted: 1/15504, 0.1313, 0.3426, 1, 1, 1 -> q = p * 6 / rank
+    assert table.loc[("b", 1), "q"] == pytest.approx(6 / 15504)
+    assert table.loc[("a", 0), "q"] == pytest.approx(p[("a", 0)] * 6 / 2)
+    assert table.loc[("a", 2), "q"] == pytest.approx(p[("a", 2)] * 6 / 3)
+    assert table["significant"].tolist().count(True) == 1
+    types = hand.types.set_index("type")
+    assert types.loc["b", "in_significant"] == 5 and types.loc["b", "in_significant_share"] == 1
+    assert types.loc["a", "in_significant"] == 0
+    assert hand.dominated == 2  # class 0 by a (60%), class 1 by b (100%)
+    assert hand.in_classes == pytest.approx(14 / 20)
+
+
+def test_benjamini_hochberg_keeps_monotone_order():
+    q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.20]))
+    # sorted 0.01, 0.03, 0.04, 0.20 -> p*4/rank = 0.04, 0.06, 0.0533, 0.20; the 0.06 is
+    # lowered to the 0.0533 above it
+    assert q == pytest.approx([0.04, 0.16 / 3, 0.16 / 3, 0.20])
+
+
+def test_shuffled_labels_show_the_trap():
+    """Many small classes: the best class is several-fold enriched by chance, and
+    the null says so (p is not small)."""
+    rng = np.random.default_rng(0)
+    classes = np.repeat(np.arange(300), 10)  # 3,000 galaxies in 300 classes of 10
+    flag = rng.random(3000) < 0.02
+    result = evaluate_labels(classes, pd.DataFrame({"rare": flag}), permutations=300, seed=1)
+    row = result.types.iloc[0]
+    assert row["enrichment"] >= 5  # 2 or 3 hits in a class of 10 against a 2% rate
+    assert row["null_median"] >= 5
+    assert row["p_value"] > 0.05
+
+
+def test_types_thresholds_expressions_and_presets(data_dir):
+    labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv")
+    flags = type_flags(labels, parse_types(["Class6.1>0.5", "spiky=`Class1.3` >= 0.3"],
+                                           ["gz2-odd"]))
+    counts = flags.sum()
+    # the counts of ../shared/data/README.md
+    assert counts[["merger", "ring", "irregular", "other", "disturbed", "artifact"]].tolist() \
+        == [159, 97, 82, 78, 13, 9]
+    assert counts["Class6.1"] == int((labels["Class6.1"] > 0.5).sum())
+    assert counts["spiky"] == int((labels["Class1.3"] >= 0.3).sum()) == counts["artifact"]
+    assert set(PRESETS["gz2-odd"]) <= set(flags.columns)
+    with pytest.raises(InputError, match="unknown --preset 'gz3'"):
+        parse_types([], ["gz3"])
+    with pytest.raises(InputError, match="cannot evaluate type 'bad'"):
+        type_flags(labels, {"bad": "`Class9.9` > 1"})
+    with pytest.raises(InputError, match="not a true/false test"):
+        type_flags(labels, {"sum": "`Class1.1` + 1"})
+
+
+def test_labels_join_on_string_ids(tmp_path):
+    pd.DataFrame({"GalaxyID": [100008, 100023, 100053], "x": [1, 2, 3]}).to_csv(
+        tmp_path / "labels.csv", index=False)
+    notes = []
+    matched, rows = read_labels(tmp_path / "labels.csv", ["100023", "999", "100008"],
+                                say=notes.append)
+    assert matched.tolist() == [True, False, True] and rows["x"].tolist() == [2, 1]
+    assert notes == ["labels.csv: 1 of 3 searched galaxies have no label row and are left out"]
+    with pytest.raises(InputError, match="none of the run's 2 ids"):
+        read_labels(tmp_path / "labels.csv", ["a", "b"])
+
+
+def _run_folder(path, classes, ids):
+    path.mkdir()
+    pd.DataFrame({"id_str": ids, "class": classes, "probability": 1.0}).to_parquet(
+        path / "classes.parquet")
+    return path
+
+
+def test_cli_side_by_side(tmp_path, capsys):
+    ids = [str(100000 + i) for i in range(20)]
+    model = _run_folder(tmp_path / "model", CLASSES, ids)
+    pixels = _run_folder(tmp_path / "pixels", np.where(CLASSES == 1, -1, CLASSES), ids)
+    pd.DataFrame({"GalaxyID": [int(i) for i in ids], "fa": A.astype(float),
+                  "fb": B.astype(float)}).to_csv(tmp_path / "labels.csv")
+    code = main(["evaluate", str(model), str(pixels), "--labels", str(tmp_path / "labels.csv"),
+                 "--type", "a=fa > 0.5", "--type", "fb>0.5", "--permutations", "200",
+                 "--out", str(tmp_path / "eval")])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "eval" / "evaluation.csv")
+    assert table[["run", "type"]].values.tolist() == [["model", "a"], ["model", "fb"],
+                                                      ["pixels", "a"], ["pixels", "fb"]]
+    assert table["enrichment"].tolist() == pytest.approx([2.0, 4.0, 2.0, 0.0])
+    assert table["in_classes"].tolist() == pytest.approx([0.7, 0.7, 0.45, 0.45])
+    printed = capsys.readouterr().out
+    assert printed == (tmp_path / "eval" / "summary.txt").read_text()
+    assert "model" in printed and "pixels" in printed and "2.0x" in printed
+    assert {p.name for p in (tmp_path / "eval").iterdir()} == {
+        "evaluation.csv", "class_enrichment.csv", "summary.txt", "evaluation.json"}
+
+
+def test_cli_bad_input_is_one_line(tmp_path, capsys):
+    model = _run_folder(tmp_path / "model", CLASSES, [f"g{i}" for i in range(20)])
+    pd.DataFrame({"id_str": ["x", "y"], "fa": [1, 0]}).to_csv(tmp_path / "labels.csv")
+    code = main(["evaluate", str(model), "--labels", str(tmp_path / "labels.csv"),
+                 "--type", "fa>0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith("raregal: error: labels.csv: none of the run's 20 ids")
+    code = main(["evaluate", str(tmp_path), "--labels", str(tmp_path / "labels.csv"),
+                 "--type", "fa>0"])
+    assert code == 2 and "no classes.parquet" in capsys.readouterr().err
+
+
+def test_no_classes_and_absent_types_give_no_best_class():
+    flags = pd.DataFrame({"some": [True, False, True, False], "none": False})
+    result = evaluate_labels(np.full(4, -1), flags, permutations=10)
+    table = result.types.set_index("type")
+    assert table["best_class"].tolist() == [-1, -1]
+    assert table["enrichment"].isna().all() and table["p_value"].isna().all()
+    assert table["in_significant"].tolist() == [0, 0]
+    assert result.dominated == 0 and result.in_classes == 0
+    # a type with no members in a run that has classes: nothing to find, no null
+    result = evaluate_labels(np.array([0, 0, 0, 0, 0, -1]),
+                             pd.DataFrame({"none": [False] * 6}), permutations=10)
+    row = result.types.iloc[0]
+    assert row["best_class"] == -1 and np.isnan(row["null_median"]) and row["base_rate"] == 0
