@@ -55,6 +55,21 @@ def test_demo_embeds_searches_and_reports(demo_dir, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
+def test_demo_rerun_reuses_the_embedding(demo_dir, capsys):
+    moved = demo_dir.parent / "first-run"
+    (demo_dir / "run").rename(moved)
+    try:
+        assert main(["demo", "--out", str(demo_dir)]) == 0
+        err = capsys.readouterr().err
+        assert f"reusing {demo_dir / 'embedded'}/" in err and "open " in err
+        first = pd.read_parquet(moved / "classes.parquet")
+        again = pd.read_parquet(demo_dir / "run" / "classes.parquet")
+        assert again["class"].tolist() == first["class"].tolist()  # seeded: same classes
+    finally:
+        if not (demo_dir / "run").exists():
+            moved.rename(demo_dir / "run")
+
+
 def test_report_renders_in_headless_chromium(demo_dir):
     if not Path(CHROMIUM).is_file():
         if os.environ.get("CI"):

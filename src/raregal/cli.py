@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from textwrap import fill  # long descriptions, kept readable under RawDescription
 
 from . import __version__, defaults
 from .backends import BACKENDS
@@ -191,18 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report", help="galleries, map and an HTML page of a search run",
-        description="Draw what a search found: a gallery per class (classes lettered A, B, "
-                    "C … by persistence, most distinct first; the most confident members "
-                    "with their ids), the 2-D map with the classes lettered, a class table "
-                    "with the predicted vote fractions in which each class differs from the "
-                    "searched sample, the PCA variance curve and the condensed tree. Writes "
-                    "PNG figures, class_table.csv and one index.html that works offline to "
-                    "RUN_DIR/report/ (replaced if it exists: it is derived from the run).",
-        epilog="Images: --images names a folder or a catalogue with id and path columns; "
-               "without it, the images the run's representations were embedded from "
-               "(raregal embed's manifest). Galaxies with RA/Dec in the run link to the "
-               "Legacy Surveys viewer.\n\nexample:\n  raregal report run/ --images "
-               "cutouts.csv",
+        description=fill("Draw what a search found: a gallery per class (classes lettered A, "
+                         "B, C … by persistence, most distinct first; the most confident "
+                         "members with their ids), the 2-D map with the classes lettered, a "
+                         "class table with the predicted vote fractions in which each class "
+                         "differs from the searched sample, the PCA variance curve and the "
+                         "condensed tree. Writes PNG figures, class_table.csv and one "
+                         "index.html that works offline to RUN_DIR/report/ (replaced if it "
+                         "exists: it is derived from the run)."),
+        epilog=fill("Images: --images names a folder or a catalogue with id and path "
+                    "columns; without it, the images the run's representations were "
+                    "embedded from (raregal embed's manifest). Galaxies with RA/Dec in the "
+                    "run link to the Legacy Surveys viewer.")
+               + "\n\nexample:\n  raregal report run/ --images cutouts.csv",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     report.add_argument("run", metavar="RUN_DIR", help="folder written by raregal search")
     report.add_argument("--images", metavar="CATALOGUE",
@@ -218,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "Zoo 2 / Galaxy Challenge; credits in raregal/data/demo-sdss/README.md) "
                     "with the bundled default model, search them with the paper's cuts and "
                     "min_samples scaled to the sample, and write the report. Needs the embed "
-                    "extra (torch); no download. About 2-3 minutes on 2 CPU cores.")
+                    "extra (torch); no download. About two minutes on 2 CPU cores.")
     demo.add_argument("--out", default="raregal-demo", metavar="DIR",
                       help="output folder (default %(default)s)")
     demo.add_argument("--overwrite", action="store_true", help="start again in DIR")
@@ -238,7 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--seed", type=int, default=0, help="default %(default)s")
 
     # --- measuring discovery: inject (evaluate and baseline follow) -------------------
-    from textwrap import fill  # long descriptions, kept readable under RawDescription
 
     inject = commands.add_parser(
         "inject", help="injection-recovery: the sizes and tightness of class the search finds",

@@ -13,6 +13,7 @@ A rerun reuses a finished ``OUT/embedded/`` and resumes an interrupted one.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .errors import InputError
