@@ -29,6 +29,7 @@ import pandas as pd
 from . import __version__, defaults
 from .embed import ImageDataset, image_catalogue
 from .errors import InputError
+from .monitor import stderr_printer
 from .output import atomic_dir, check_writable, library_versions, write_json
 
 
@@ -146,9 +147,8 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
         failures.to_csv(tmp / "failures.csv", index=False)
         record["wall_seconds"] = round(time.time() - started, 3)
         write_json(tmp / "baseline.json", record)
-    if verbose:
-        print(f"raregal: {len(done)} of {len(paths)} images ({len(failed)} failed) -> "
-              f"{components} pixel principal components ({explained.sum():.1%} of the "
-              f"variance of {pixels.shape[1]} pixel values) in {out / 'representations.parquet'}",
-              file=sys.stderr)
+    stderr_printer(verbose)(
+        f"{len(done)} of {len(paths)} images ({len(failed)} failed) -> {components} pixel "
+        f"principal components ({explained.sum():.1%} of the variance of {pixels.shape[1]} "
+        f"pixel values) in {out / 'representations.parquet'}")
     return record

@@ -493,12 +493,13 @@ def run_inject(args) -> int:
 
 def run_evaluate(args) -> int:
     from .evaluate import evaluate, parse_types
+    from .monitor import stderr_printer
 
     result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.preset),
                       out=args.out, names=args.names, id_column=args.id_col,
                       min_class_size=args.min_class_size, permutations=args.permutations,
                       fdr=args.fdr, seed=args.seed, overwrite=args.overwrite,
-                      say=lambda m: print(f"raregal: {m}", file=sys.stderr))
+                      say=stderr_printer())
     print(result.summary, end="")
     if args.out:
         print(f"raregal: wrote {args.out}/", file=sys.stderr)

@@ -13,10 +13,10 @@ A rerun reuses a finished ``OUT/embedded/`` and resumes an interrupted one.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from .errors import InputError
+from .monitor import stderr_printer
 from .output import check_writable
 
 DEMO_SAMPLE = Path(__file__).parent / "data" / "demo-sdss"
@@ -43,8 +43,8 @@ def demo(out="raregal-demo", *, overwrite: bool = False, verbose: bool = True) -
         embed(catalogue, embedded, crop_fraction=DEMO_CROP_FRACTION,
               resume=manifest.is_file() and not overwrite, overwrite=overwrite,
               verbose=verbose)
-    elif verbose:
-        print(f"raregal: reusing {embedded}/", file=sys.stderr)
+    else:
+        stderr_printer(verbose)(f"reusing {embedded}/")
     search(embedded / "representations.parquet", out / "run",
            finder=RareClassFinder(min_samples="scaled", seed=DEMO_SEED),
            overwrite=overwrite, verbose=verbose, command=["raregal", "demo", "--out", str(out)])

@@ -40,6 +40,7 @@ from . import __version__, defaults
 from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .images import IMAGE_SUFFIXES, ImageError, load_rgb, preprocess
+from .monitor import stderr_printer
 from .output import library_versions, write_json
 
 #: Path columns recognised without ``path_column``: Zoobot's, then common names.
@@ -369,7 +370,7 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
                 "resumed_shards": len(shards) - len(pending), "versions": library_versions()}
     write_json(out / "manifest.json", manifest)
 
-    say = (lambda msg: print(f"raregal: {msg}", file=sys.stderr)) if verbose else (lambda m: 0)
+    say = stderr_printer(verbose)
     say(f"{n} images, model {params.model} ({loaded.dim}-d"
         f"{', ' + loaded.schema.name + ' head' if loaded.schema else ', no head'}), "
         f"{len(pending)} of {len(shards)} shards to do, on {device}")

@@ -36,6 +36,14 @@ class _PeakRSS(threading.Thread):
         return max(self.peak, self._process.memory_info().rss)
 
 
+def stderr_printer(verbose: bool = True):
+    """A ``say(message)`` that prints ``raregal: message`` on stderr, or nothing."""
+    def say(message: str) -> None:
+        if verbose:
+            print(f"raregal: {message}", file=sys.stderr, flush=True)
+    return say
+
+
 class StageLog:
     """Times named stages; ``stages`` maps each name to seconds and peak MiB.
 
@@ -47,12 +55,9 @@ class StageLog:
 
     def __init__(self, quiet: bool = False):
         self.quiet = quiet
+        self.say = stderr_printer(not quiet)
         self.stages: dict[str, dict] = {}
         self._start = time.perf_counter()
-
-    def say(self, message: str) -> None:
-        if not self.quiet:
-            print(f"raregal: {message}", file=sys.stderr, flush=True)
 
     @contextmanager
     def stage(self, name: str, what: str = ""):

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import html
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +39,7 @@ from . import defaults
 from .embed import image_catalogue
 from .errors import InputError
 from .images import ImageError, load_rgb, preprocess
+from .monitor import stderr_printer
 from .output import atomic_dir
 
 RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
@@ -478,7 +478,7 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
         raise InputError(f"--per-class must be at least 1, not {per_class}")
     data = read_run(run_dir)
     out = Path(out) if out is not None else data["dir"] / "report"
-    say = (lambda msg: print(f"raregal: {msg}", file=sys.stderr)) if verbose else (lambda m: 0)
+    say = stderr_printer(verbose)
     classes, id_column = data["classes"], data["id_column"]
     order = lettered(data["summary"])
     differences = label_differences(classes)

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from . import defaults
 from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_table
 from .errors import InputError
+from .monitor import stderr_printer
 from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
 from .schemas import Schema, get_schema, kaggle_column
 
@@ -220,7 +221,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
 
     started = time.time()
     out = Path(out)
-    say = (lambda m: print(f"raregal: {m}", file=sys.stderr)) if verbose else (lambda m: 0)
+    say = stderr_printer(verbose)
     chosen = get_schema(schema)
     if questions:
         chosen = chosen.subset(questions)
