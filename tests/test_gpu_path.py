@@ -36,10 +36,11 @@ STANDIN = {
 
         class UMAP:
             def __init__(self, *, n_neighbors=15, n_components=2, min_dist=0.1,
-                         random_state=None, verbose=False, output_type=None):
+                         n_epochs=None, random_state=None, verbose=False, output_type=None):
                 assert output_type == "numpy"
                 self.kwargs = dict(n_neighbors=n_neighbors, n_components=n_components,
-                                   min_dist=min_dist, random_state=random_state)
+                                   min_dist=min_dist, n_epochs=n_epochs,
+                                   random_state=random_state)
 
             def fit_transform(self, X):
                 with open(os.environ["CUML_STANDIN_LOG"], "a") as log:
@@ -95,8 +96,10 @@ def test_gpu_route_glue(standin, planted):
     assert finder.backend_ == "gpu"
     calls = [json.loads(line) for line in standin.read_text().splitlines()]
     assert calls == [
-        {"umap": {"n_neighbors": 50, "n_components": 5, "min_dist": 0.1, "random_state": 0}},
-        {"umap": {"n_neighbors": 50, "n_components": 2, "min_dist": 0.1, "random_state": 0}},
+        {"umap": {"n_neighbors": 50, "n_components": 5, "min_dist": 0.1, "n_epochs": None,
+                  "random_state": 0}},
+        {"umap": {"n_neighbors": 50, "n_components": 2, "min_dist": 0.1, "n_epochs": None,
+                  "random_state": 0}},
         {"hdbscan": {"min_cluster_size": 10, "min_samples": 20,
                      "cluster_selection_method": "leaf"}},
     ]

@@ -59,7 +59,10 @@ def test_run_folder_contents(run, planted):
     summary = pd.read_csv(out / "classes.csv")
     assert summary["class"].tolist() == list(range(n_classes))
     assert summary["size"].tolist() == classes["class"].value_counts().sort_index()[1:].tolist()
-    assert (summary["persistence"] > 0).all() and (summary["persistence"] <= 1).all()
+    # 0 is possible: a leaf whose galaxies all leave it at its birth density (all
+    # its core distances reach outside it) is still a leaf, so still a class.
+    assert (summary["persistence"] >= 0).all() and (summary["persistence"] <= 1).all()
+    assert (summary["persistence"] > 0).mean() > 0.5
     member = classes[classes["class"] == 0]
     assert summary.loc[0, SMOOTH] == pytest.approx(member[SMOOTH].mean())
     assert summary.loc[0, f"{SMOOTH}_diff"] == pytest.approx(

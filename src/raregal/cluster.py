@@ -35,7 +35,7 @@ class Clustering:
         The condensed-tree node of each class.
     persistence : ndarray of float, shape (k,)
         Each class's stability normalised as in the hdbscan library
-        (``cluster_persistence_``): in (0, 1], higher for classes that hold
+        (``cluster_persistence_``): in [0, 1], higher for classes that hold
         together over a wider range of density.
     """
 
@@ -48,6 +48,22 @@ class Clustering:
     @property
     def n_classes(self) -> int:
         return len(self.nodes)
+
+    def unpermuted(self, order: np.ndarray) -> "Clustering":
+        """This clustering of ``points[order]``, as a clustering of ``points``."""
+        tree = self.condensed_tree.copy()
+        is_point = tree["child"] < len(order)
+        tree["child"][is_point] = order[tree["child"][is_point]]
+        return Clustering(labels=unpermute(self.labels, order),
+                          probabilities=unpermute(self.probabilities, order),
+                          condensed_tree=tree, nodes=self.nodes, persistence=self.persistence)
+
+
+def unpermute(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``x`` such that ``x[order] == values``."""
+    out = np.empty_like(values)
+    out[order] = values
+    return out
 
 
 def scaled_min_samples(n: int, min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE) -> int:
@@ -64,6 +80,14 @@ def scaled_min_samples(n: int, min_cluster_size: int = defaults.HDBSCAN_MIN_CLUS
     """
     scaled = round(defaults.HDBSCAN_MIN_SAMPLES * np.sqrt(n / defaults.PAPER_SAMPLE_SIZE))
     return int(min(defaults.HDBSCAN_MIN_SAMPLES, max(min_cluster_size, scaled)))
+
+
+def spatial_order(points: np.ndarray) -> np.ndarray:
+    """A permutation of the (n, D) points that keeps neighbours near each other in
+    memory: the leaf order of a KD-tree."""
+    from sklearn.neighbors import KDTree
+
+    return np.asarray(KDTree(points).get_arrays()[1])
 
 
 def _hdbscan_cpu(embedding, min_samples, min_cluster_size, reproducible):
@@ -152,9 +176,20 @@ def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_
     reproducible : bool
         Ask fast_hdbscan for a run-to-run identical tree (slightly slower).
     """
-    run = _hdbscan_gpu if backend == "gpu" else _hdbscan_cpu
-    labels, probabilities, tree = run(np.ascontiguousarray(embedding), min_samples,
-                                      min_cluster_size, reproducible)
+    embedding = np.ascontiguousarray(embedding)
+    if backend == "gpu":
+        return _clustering(*_hdbscan_gpu(embedding, min_samples, min_cluster_size, reproducible))
+    # fast_hdbscan finds each point's min_samples nearest neighbours (its core
+    # distance) with one KD-tree query per point, in the points' own order. In the
+    # tree's leaf order consecutive queries walk the same nodes, which stay in the
+    # cache: 2.5x faster at 632k with min_samples 300 (bench note).
+    order = spatial_order(embedding)
+    return _clustering(*_hdbscan_cpu(embedding[order], min_samples, min_cluster_size,
+                                     reproducible)).unpermuted(order)
+
+
+def _clustering(labels, probabilities, tree) -> Clustering:
+    """A Clustering from a library's labels, probabilities and condensed tree."""
     labels = np.asarray(labels, dtype=np.int64)
     tree = _as_tree(tree)
     n_classes = int(labels.max()) + 1 if len(labels) else 0

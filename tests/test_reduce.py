@@ -1,0 +1,82 @@
+"""UMAP stage: neighbours, layout start and epochs, and the 2-D map (raregal.reduce)."""
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.neighbors import NearestNeighbors
+
+from raregal import RareClassFinder
+from raregal.errors import InputError
+from raregal.reduce import layout_epochs, map_start, nearest_neighbours, umap_embed, umap_map
+from raregal.synthetic import planted_representations, recovery
+
+from .conftest import features_of
+
+
+@pytest.fixture(scope="module")
+def table():
+    """6,000 rows: above umap-learn's exact-neighbour size, so NN-descent runs."""
+    return planted_representations(6000, dim=32, n_groups=6, group_size=(60, 120),
+                                   tightness=0.02, fractions=False, seed=3)
+
+
+def _member_purity(layout, planted, k=10):
+    """Share of each planted member's k nearest layout neighbours in its own group."""
+    members = np.flatnonzero(planted >= 0)
+    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(layout).kneighbors(
+        layout[members], return_distance=False)[:, 1:]
+    return float(np.mean(planted[neighbours] == planted[members][:, None]))
+
+
+def test_layout_epochs_keep_umap_learns_below_10000():
+    assert layout_epochs(632_000, 100) == 100 and layout_epochs(10_001, 50) == 50
+    assert layout_epochs(10_000, 100) == 500 and layout_epochs(1_866, 50) == 500
+
+
+def test_nearest_neighbours_agree_with_exact(table):
+    X = features_of(table)
+    indices, distances = nearest_neighbours(X, 50, seed=0)
+    assert indices.shape == distances.shape == (6000, 50)
+    exact_d, exact_i = NearestNeighbors(n_neighbors=50).fit(X).kneighbors(X)
+    recall = np.mean([len(np.intersect1d(a, b)) / 50 for a, b in zip(indices, exact_i)])
+    assert recall > 0.99
+    assert np.allclose(np.sort(distances, axis=1)[:, -1], exact_d[:, -1], rtol=1e-3, atol=1e-4)
+
+
+def test_map_start_is_the_first_two_principal_components(table):
+    embedding = features_of(table)[:, :5]
+    start = map_start(embedding)
+    reference = PCA(n_components=2).fit_transform(embedding)
+    assert start.shape == (6000, 2) and start.dtype == np.float32
+    for j in range(2):  # equal up to the sign of each component
+        assert abs(np.corrcoef(start[:, j], reference[:, j])[0, 1]) > 0.9999
+
+
+def test_map_keeps_planted_groups_together_and_is_repeatable(table):
+    X, planted = features_of(table), table["planted"].to_numpy()
+    embedding, model = umap_embed(X, n_epochs=100, seed=0)
+    assert embedding.shape == (6000, 5) and embedding.dtype == np.float32
+    first = umap_map(X, embedding, model, n_epochs=50, seed=0)
+    again = umap_map(X, embedding, model, n_epochs=50, seed=0)
+    assert first.shape == (6000, 2) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, again)
+    # Chance is ~1.5% (6 groups of ~90 among 6,000); the 5-D embedding is the yardstick.
+    assert _member_purity(first, planted) > 0.9 * _member_purity(embedding, planted)
+
+
+@pytest.mark.parametrize("init, n_epochs", [("pca", "auto"), ("spectral", 200)])
+def test_both_starts_recover_the_planted_groups(table, init, n_epochs):
+    X, planted = features_of(table), table["planted"].to_numpy()
+    finder = RareClassFinder(init=init, n_epochs=n_epochs, min_samples=30, seed=0).fit(X)
+    assert finder.n_epochs_ == (500 if n_epochs == "auto" else 200)
+    assert finder.map_n_epochs_ == 500
+    assert recovery(planted, finder.labels_)["recovered"] == 6
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"init": "random"}, "init must be one of pca, spectral, not 'random'"),
+    ({"n_epochs": 0}, "n_epochs must be a positive integer or 'auto', not 0"),
+])
+def test_bad_layout_settings_are_refused(table, setting, message):
+    with pytest.raises(InputError, match=message):
+        RareClassFinder(min_samples=30, **setting).fit(features_of(table))
