@@ -11,6 +11,10 @@ numba compilation and peak memory are counted honestly:
 - reference: the same file read with pandas, umap-learn (5-D) + the hdbscan
   library, leaf selection, same parameters, labels written; no map.
 
+With --rerun-reference the reference runs a second time (a different UMAP
+run, as any unseeded rerun), which calibrates how much recovery, spurious classes
+and the ARI move from run to run with no change of method.
+
 Both stacks first run once, untimed, on a small table so that numba's on-disk
 caches are warm for both.
 
@@ -111,7 +115,8 @@ def run_worker(name: str, data: Path, min_samples: int, result: Path) -> float:
     return time.perf_counter() - start
 
 
-def benchmark(n: int, dim: int, seed: int, folder: Path, agreement: bool) -> dict:
+def benchmark(n: int, dim: int, seed: int, folder: Path, agreement: bool,
+              rerun_reference: bool) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     from raregal.cluster import scaled_min_samples
@@ -123,9 +128,11 @@ def benchmark(n: int, dim: int, seed: int, folder: Path, agreement: bool) -> dic
     row = {"n": n, "dim": dim, "min_samples": min_samples,
            "planted_groups": int(planted.max() + 1)}
     labels = {}
-    for name in ("raregal", "reference"):
+    names = ("raregal", "reference") + (("reference_rerun",) if rerun_reference else ())
+    for name in names:
         result = folder / f"{name}_{n}.npz"
-        row[f"{name}_process_s"] = round(run_worker(name, data, min_samples, result), 1)
+        worker = "reference" if name == "reference_rerun" else name
+        row[f"{name}_process_s"] = round(run_worker(worker, data, min_samples, result), 1)
         row[f"{name}_stages"] = json.loads(result.with_suffix(".json").read_text())
         labels[name] = np.load(result)["labels"]
         rec = recovery(planted, labels[name])
@@ -134,6 +141,9 @@ def benchmark(n: int, dim: int, seed: int, folder: Path, agreement: bool) -> dic
         row[f"{name}_in_classes"] = round(float(np.mean(labels[name] >= 0)), 4)
     row["ari_raregal_vs_reference"] = round(adjusted_rand_score(labels["raregal"],
                                                                 labels["reference"]), 3)
+    if rerun_reference:
+        row["ari_reference_vs_rerun"] = round(adjusted_rand_score(labels["reference"],
+                                                                  labels["reference_rerun"]), 3)
     if agreement:
         result = folder / f"agreement_{n}.npz"
         run_worker("agreement", folder / f"raregal_{n}.npz", min_samples, result)
@@ -148,17 +158,20 @@ def print_row(row: dict) -> None:
                          for k, v in s.items())
     print(f"\nN={row['n']:,}  d={row['dim']}  min_samples={row['min_samples']}  "
           f"planted={row['planted_groups']}")
-    for name in ("raregal", "reference"):
+    for name in [k[:-len("_process_s")] for k in row if k.endswith("_process_s")]:
         peak = max(v["peak_rss_mib"] for v in row[f"{name}_stages"].values()) / 1024
-        print(f"  {name:9s} process {row[f'{name}_process_s']:7.1f} s, peak {peak:.2f} GiB | "
+        print(f"  {name:15s} process {row[f'{name}_process_s']:7.1f} s, peak {peak:.2f} GiB | "
               f"{stages(row[f'{name}_stages'])}")
-        print(f"  {'':9s} recovered {row[f'{name}_recovered']}/{row['planted_groups']}, "
+        print(f"  {'':15s} recovered {row[f'{name}_recovered']}/{row['planted_groups']}, "
               f"classes {row[f'{name}_classes']}, spurious {row[f'{name}_spurious']}, "
               f"in classes {row[f'{name}_in_classes']:.1%}")
     share = row["raregal_process_s"] / row["reference_process_s"]
     print(f"  raregal / reference wall time: {share:.2f}")
     print(f"  ARI raregal vs reference (different UMAP runs): "
           f"{row['ari_raregal_vs_reference']}")
+    if "ari_reference_vs_rerun" in row:
+        print(f"  ARI reference vs its rerun (run-to-run variation): "
+              f"{row['ari_reference_vs_rerun']}")
     if "ari_same_embedding" in row:
         print(f"  ARI fast_hdbscan vs hdbscan on the same embedding: "
               f"{row['ari_same_embedding']}")
@@ -181,6 +194,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-agreement", action="store_true",
                         help="skip hdbscan on raregal's embedding")
+    parser.add_argument("--rerun-reference", action="store_true",
+                        help="run the reference twice, to show run-to-run variation")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -196,7 +211,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         warm_up(Path(tmp))
         for n in args.sizes:
-            rows.append(benchmark(n, args.dim, args.seed, Path(tmp), not args.no_agreement))
+            rows.append(benchmark(n, args.dim, args.seed, Path(tmp), not args.no_agreement,
+                                  args.rerun_reference))
             print_row(rows[-1])
             if args.json:
                 args.json.parent.mkdir(parents=True, exist_ok=True)

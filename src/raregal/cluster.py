@@ -54,12 +54,12 @@ class Clustering:
         tree = self.condensed_tree.copy()
         is_point = tree["child"] < len(order)
         tree["child"][is_point] = order[tree["child"][is_point]]
-        return Clustering(labels=unpermute(self.labels, order),
-                          probabilities=unpermute(self.probabilities, order),
+        return Clustering(labels=_unpermute(self.labels, order),
+                          probabilities=_unpermute(self.probabilities, order),
                           condensed_tree=tree, nodes=self.nodes, persistence=self.persistence)
 
 
-def unpermute(values: np.ndarray, order: np.ndarray) -> np.ndarray:
+def _unpermute(values: np.ndarray, order: np.ndarray) -> np.ndarray:
     """``x`` such that ``x[order] == values``."""
     out = np.empty_like(values)
     out[order] = values

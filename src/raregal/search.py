@@ -36,16 +36,13 @@ from sklearn.utils.validation import check_array
 from . import __version__, defaults
 from .backends import resolve_backend
 from .catalogue import join_predictions, load_representations
-from .cluster import leaf_clusters, scaled_min_samples, spatial_order, unpermute
+from .cluster import leaf_clusters, scaled_min_samples
 from .errors import InputError
 from .monitor import StageLog
 from .output import atomic_dir, check_writable, library_versions, sha256, write_json
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, umap_embed, umap_map
 from .select import apply_cuts, paper_cuts
-
-#: Principal components whose KD-tree orders the rows before UMAP (see fit).
-SPATIAL_ORDER_COMPONENTS = 5
 
 #: Catalogue columns carried into classes.parquet when present, for maps and links.
 POSITION_COLUMNS = ("ra", "dec")
@@ -171,15 +168,6 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         with log.stage("redundancy", f"PCA of {n} × {d} representations"):
             self.redundancy_ = pca_redundancy(X)
         log.say(self.redundancy_.describe())
-        # On the CPU, rows in spatial order (a KD-tree's leaves over the first
-        # principal components) keep graph neighbours near each other in memory: the
-        # neighbour search and the layout ran ~13% faster at 632k (bench note). Every
-        # result is put back in the input's order below.
-        order = np.arange(n)
-        if self.backend_ == "cpu":
-            order = spatial_order(pca_reduce(X, self.redundancy_,
-                                             min(SPATIAL_ORDER_COMPONENTS, d)))
-            X = X[order]
         if self.pca_components is not None:
             X = pca_reduce(X, self.redundancy_, self.pca_components)
             log.say(f"kept the first {self.pca_components} principal components "
@@ -210,9 +198,6 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                              min_cluster_size=self.min_cluster_size,
                                              backend=self.backend_,
                                              reproducible=self.seed is not None)
-        self.embedding_ = unpermute(self.embedding_, order)
-        self.map_ = None if self.map_ is None else unpermute(self.map_, order)
-        self.clustering_ = self.clustering_.unpermuted(order)
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
         self.stages_ = log.stages
