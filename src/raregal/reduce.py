@@ -1,8 +1,9 @@
 """UMAP: a 5-D embedding to cluster in, and a 2-D map to look at.
 
-On the CPU the work is umap-learn's, with three changes of setting that make
-the paper's 632k search about twice as fast at equal recovery (measured in
-``bench/search.py``; numbers in :mod:`raregal.defaults`):
+On the CPU the work is umap-learn's, with three changes of setting that, with
+HDBSCAN's cache order (:mod:`raregal.cluster`), bring the paper's 632k search to
+0.44 of the paper's stack's time on 2 cores, finding the same planted groups
+(``bench/search.py``; numbers in :mod:`raregal.defaults`):
 
 - the nearest neighbours come from pynndescent with its own default forest
   (12 trees at 632k) instead of umap-learn's provisional 45, the same
