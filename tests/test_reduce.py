@@ -7,7 +7,8 @@ from sklearn.neighbors import NearestNeighbors
 
 from raregal import RareClassFinder
 from raregal.errors import InputError
-from raregal.reduce import layout_epochs, map_start, nearest_neighbours, umap_embed, umap_map
+from raregal.reduce import (layout_epochs, layout_init, map_start, nearest_neighbours,
+                            umap_embed, umap_map)
 from raregal.synthetic import planted_representations, recovery
 
 from .conftest import features_of
@@ -31,6 +32,8 @@ def _member_purity(layout, planted, k=10):
 def test_layout_epochs_keep_umap_learns_below_10000():
     assert layout_epochs(632_000, 100) == 100 and layout_epochs(10_001, 50) == 50
     assert layout_epochs(10_000, 100) == 500 and layout_epochs(1_866, 50) == 500
+    assert layout_init(10_000, "auto") == "spectral" and layout_init(10_001, "auto") == "pca"
+    assert layout_init(500, "pca") == "pca"
 
 
 def test_nearest_neighbours_agree_with_exact(table):
@@ -64,17 +67,20 @@ def test_map_keeps_planted_groups_together_and_is_repeatable(table):
     assert _member_purity(first, planted) > 0.9 * _member_purity(embedding, planted)
 
 
-@pytest.mark.parametrize("init, n_epochs", [("pca", "auto"), ("spectral", 200)])
-def test_both_starts_recover_the_planted_groups(table, init, n_epochs):
+@pytest.mark.parametrize("init, n_epochs, start", [("auto", "auto", "spectral"),
+                                                   ("pca", "auto", "pca"),
+                                                   ("spectral", 200, "spectral")])
+def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
     X, planted = features_of(table), table["planted"].to_numpy()
     finder = RareClassFinder(init=init, n_epochs=n_epochs, min_samples=30, seed=0).fit(X)
+    assert finder.init_ == start  # 6,000 rows: "auto" keeps umap-learn's spectral start
     assert finder.n_epochs_ == (500 if n_epochs == "auto" else 200)
     assert finder.map_n_epochs_ == 500
     assert recovery(planted, finder.labels_)["recovered"] == 6
 
 
 @pytest.mark.parametrize("setting, message", [
-    ({"init": "random"}, "init must be one of pca, spectral, not 'random'"),
+    ({"init": "random"}, "init must be one of auto, pca, spectral, not 'random'"),
     ({"n_epochs": 0}, "n_epochs must be a positive integer or 'auto', not 0"),
 ])
 def test_bad_layout_settings_are_refused(table, setting, message):

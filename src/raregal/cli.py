@@ -35,8 +35,8 @@ Small samples: min_samples=300 suits the paper's 632k galaxies. --min-samples sc
 uses 300*sqrt(N/632k) (27 at 5k, 84 at 50k; floored at min_cluster_size), the
 classic sqrt(N) rule for nearest-neighbour density estimates.
 
-Speed: the layout starts from the principal components and, above 10,000
-galaxies, runs half of umap-learn's epochs; the 2-D map is laid out on the 5-D
+Speed: above 10,000 galaxies the layout starts from the principal components
+and runs half of umap-learn's epochs; the 2-D map is laid out on the 5-D
 embedding's own graph.
 At the paper's 632k the search takes 0.44 of the paper's stack's time on 2 cores
 and finds the same planted groups (bench/search.py).
@@ -381,8 +381,8 @@ def _add_method_options(parser, many_min_samples=False):
                         metavar="X", help="UMAP min_dist (default %(default)s)")
     method.add_argument("--init", choices=defaults.UMAP_INITS, default=defaults.UMAP_INIT,
                         help="where the UMAP layout starts: principal components, or "
-                             "umap-learn's spectral embedding as in the paper "
-                             "(default %(default)s; see below)")
+                             "umap-learn's spectral embedding as in the paper (default "
+                             "%(default)s: spectral up to 10,000 galaxies, pca above)")
     method.add_argument("--n-epochs", type=_integer_or("auto"), default="auto", metavar="N|auto",
                         help="UMAP layout epochs (default auto: 500 up to 10,000 galaxies, as "
                              "umap-learn, 100 above)")

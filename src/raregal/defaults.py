@@ -37,10 +37,11 @@ UMAP_MIN_DIST = 0.1
 # and the layout then needs fewer epochs: planted-group recovery at 200k was the
 # same (15 of 20) for a spectral start with 200 epochs and a PCA start with 200,
 # 100 or 50 (bench note). ``init="spectral", n_epochs=200`` restores umap-learn's.
-# Up to 10,000 galaxies umap-learn's own 500 epochs are kept: they cost seconds, and
-# on an 880-galaxy injection test fewer epochs split a planted group of 80.
-UMAP_INIT = "pca"
-UMAP_INITS = ("pca", "spectral")  # the starts raregal offers
+# Up to 10,000 galaxies umap-learn's own layout (spectral start, 500 epochs) is kept:
+# it costs seconds there, and on an 880-galaxy injection test a PCA start split a
+# planted group of 80 that the spectral start kept (leaf selection, min_samples 10).
+UMAP_INIT = "auto"  # spectral up to 10,000 galaxies, pca above
+UMAP_INITS = ("auto", "pca", "spectral")  # the starts raregal offers
 UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200
 # The 2-D map starts from the 5-D embedding's first two principal components, which
 # already hold its classes apart; at 200k, 50 epochs gave planted groups a 10-nearest-

@@ -8,8 +8,8 @@ HDBSCAN's cache order (:mod:`raregal.cluster`), bring the paper's 632k search to
 - the nearest neighbours come from pynndescent with its own default forest
   (12 trees at 632k) instead of umap-learn's provisional 45, the same
   NN-descent with a cheaper start;
-- the layout starts from the principal components instead of a spectral
-  embedding of the graph, and above 10,000 points runs half of umap-learn's
+- above 10,000 points the layout starts from the principal components
+  instead of a spectral embedding of the graph, and runs half of umap-learn's
   epochs;
 - the 2-D map is laid out on the 5-D embedding's own fuzzy graph, starting
   from the 5-D embedding's first two principal components, so it needs
@@ -33,10 +33,22 @@ from . import defaults
 _SMALL_DATA = 4096
 
 
+#: Up to this many points umap-learn's own layout costs seconds and is kept.
+LARGE_DATA = 10_000
+
+
 def layout_epochs(n: int, large: int) -> int:
     """Layout epochs for n points: umap-learn's own 500 up to 10,000 points, where
     they cost seconds, and ``large`` above (where umap-learn runs 200)."""
-    return 500 if n <= 10_000 else large
+    return 500 if n <= LARGE_DATA else large
+
+
+def layout_init(n: int, init: str) -> str:
+    """The layout start for n points: "auto" is umap-learn's spectral start up to
+    10,000 points and the principal components above."""
+    if init == "auto":
+        return "spectral" if n <= LARGE_DATA else "pca"
+    return init
 
 
 def nearest_neighbours(features: np.ndarray, n_neighbors: int, seed: int | None = None):
@@ -108,7 +120,7 @@ def _umap_gpu(features, n_components, n_neighbors, min_dist, n_epochs, seed, ver
 
 def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMPONENTS,
                n_neighbors: int = defaults.UMAP_N_NEIGHBORS,
-               min_dist: float = defaults.UMAP_MIN_DIST, init: str = defaults.UMAP_INIT,
+               min_dist: float = defaults.UMAP_MIN_DIST, init: str = "pca",
                n_epochs: int | None = None, seed: int | None = None, backend: str = "cpu",
                verbose: bool = False):
     """Embed ``features`` (n, d) with UMAP.

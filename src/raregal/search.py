@@ -41,7 +41,7 @@ from .errors import InputError
 from .monitor import StageLog
 from .output import atomic_dir, check_writable, library_versions, sha256, write_json
 from .redundancy import pca_reduce, pca_redundancy
-from .reduce import layout_epochs, umap_embed, umap_map
+from .reduce import layout_epochs, layout_init, umap_embed, umap_map
 from .select import apply_cuts, paper_cuts
 
 #: Catalogue columns carried into classes.parquet when present, for maps and links.
@@ -61,9 +61,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     n_components : int, default 5
         Dimensions of the embedding that is clustered.
     min_dist : float, default 0.1
-    init : {"pca", "spectral"}, default "pca"
+    init : {"auto", "pca", "spectral"}, default "auto"
         Where the UMAP layout starts: the principal components (fast), or
-        umap-learn's spectral embedding, as in the paper (:mod:`raregal.reduce`).
+        umap-learn's spectral embedding, as in the paper (:mod:`raregal.reduce`);
+        "auto" is spectral up to 10,000 galaxies and pca above.
     n_epochs : int or "auto", default "auto"
         UMAP layout epochs; "auto" is umap-learn's 500 up to 10,000 galaxies
         and 100 above, half of umap-learn's 200, enough from a PCA start
@@ -92,6 +93,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Class of each galaxy, -1 for none.
     probabilities_ : ndarray of float, shape (n,)
     embedding_ : ndarray of float32, shape (n, n_components)
+    init_ : str
+        The layout start used.
     n_epochs_, map_n_epochs_ : int or None
         The 5-D layout's and the map's epochs; None for cuML's own number
         (GPU, ``n_epochs="auto"``) and for no map.
@@ -164,6 +167,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                              f"not {self.init!r}")
         self.backend_ = resolve_backend(self.backend)
         self.n_epochs_ = self._resolve_epochs(n)
+        self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
 
         with log.stage("redundancy", f"PCA of {n} × {d} representations"):
             self.redundancy_ = pca_redundancy(X)
@@ -172,13 +176,12 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             X = pca_reduce(X, self.redundancy_, self.pca_components)
             log.say(f"kept the first {self.pca_components} principal components "
                     f"({self.redundancy_.explained[self.pca_components - 1]:.1%} of the variance)")
-        start = self.init if self.backend_ == "cpu" else "spectral (cuML)"
         with log.stage("umap", f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
-                               f"{start} start, {self.n_epochs_ or 'default'} epochs, "
+                               f"{self.init_} start, {self.n_epochs_ or 'default'} epochs, "
                                f"{self.backend_}"):
             self.embedding_, model = umap_embed(
                 X, n_components=self.n_components, n_neighbors=self.n_neighbors,
-                min_dist=self.min_dist, init=self.init, n_epochs=self.n_epochs_,
+                min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.map_ = self.map_n_epochs_ = None
         if self.make_map and model is None:  # cuML: its own 2-D UMAP costs seconds on a GPU
@@ -336,7 +339,7 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
                       "nan_policy": nan_policy, "steps": selection.steps,
                       "notes": selection.notes},
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
-                       "n_epochs_used": finder.n_epochs_,
+                       "init_used": finder.init_, "n_epochs_used": finder.n_epochs_,
                        "backend_used": finder.backend_,
                        "map_n_components": defaults.MAP_N_COMPONENTS,
                        "map_n_epochs": finder.map_n_epochs_,
