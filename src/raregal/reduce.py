@@ -155,10 +155,9 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
 
 def map_start(embedding: np.ndarray) -> np.ndarray:
     """The first two principal components of an (n, D) embedding, shape (n, 2)."""
-    centred = embedding - embedding.mean(axis=0)
-    # The embedding has a handful of columns, so an SVD of its covariance is exact and cheap.
-    _, _, vt = np.linalg.svd(centred.T @ centred)
-    return (centred @ vt[:2].T).astype(np.float32)
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=2).fit_transform(embedding).astype(np.float32)
 
 
 def umap_map(features: np.ndarray, embedding: np.ndarray, model, *,
