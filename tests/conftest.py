@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,3 +27,18 @@ def data_dir():
 
 def features_of(table):
     return table.filter(like="feat_").to_numpy(np.float32)
+
+
+@pytest.fixture
+def cpu_load():
+    """Two busy processes (this machine's core count in CI) for the test's length,
+    ended by the test or, at the latest, after two minutes: seeded results must
+    not depend on how the threads are scheduled."""
+    hogs = [subprocess.Popen([sys.executable, "-c",
+                              "import time\nend = time.time() + 120\nwhile time.time() < end: pass"])
+            for _ in range(2)]
+    yield
+    for hog in hogs:
+        hog.kill()
+        hog.wait()
+

@@ -42,8 +42,8 @@ At the paper's 632k the search takes 0.44 of the paper's stack's time on 2 cores
 and finds the same planted groups (bench/search.py).
 --init spectral --n-epochs 200 gives umap-learn's own layout, as in the paper.
 
---seed makes a rerun identical; umap-learn then runs on one thread, so a
-seeded search is slower on machines with several cores.
+--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's
+tree then run on one thread, so a seeded search is slower on several cores.
 
 example:
   raregal search representations.parquet --predictions gz_desi.parquet --out run/

@@ -77,7 +77,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     pca_components : int, optional
         Project onto this many principal components before UMAP.
     seed : int, optional
-        Repeatable results, at the cost of a single-threaded UMAP.
+        Identical reruns, whatever the machine's load, at the cost of a
+        single-threaded UMAP layout and HDBSCAN tree.
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     verbose : bool, default False
