@@ -109,6 +109,7 @@ def test_evaluate_onto_its_run_is_refused(run_dir, tmp_path, capsys):
             "is the command's input", run_dir)
 
 
+@pytest.mark.parametrize("command", ["baseline", "embed"])
 def test_image_commands_onto_their_images_are_refused(command, tmp_path, capsys):
     folder = images(tmp_path / "imgs", [f"{i}.png" for i in range(5)])
     refused(capsys, [command, str(folder), "--out", str(folder), "--overwrite", "--quiet"],
