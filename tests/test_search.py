@@ -208,7 +208,7 @@ def test_bad_input_one_line_nonzero_nothing_written(planted, tmp_path, capsys, c
     assert err.startswith("raregal: error: ") and "\n" not in err
     assert message in err
     assert not (tmp_path / "run").exists()
-    assert not any(p.name.startswith(".run") for p in tmp_path.iterdir())
+    assert not any(p.name.startswith(".rg-") for p in tmp_path.iterdir())  # nor a lock
 
 
 def test_real_catalogue_as_predictions(data_dir, tmp_path):

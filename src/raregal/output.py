@@ -114,7 +114,10 @@ class Target:
         self.release()
 
     def __del__(self):  # a command that failed between prepare and writing
-        self.release()
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit the OS releases it anyway
+            pass
 
 
 def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,

@@ -5,7 +5,9 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 ``RUN_DIR/report/``:
 
 ``index.html``
-    One page that works offline: relative links, no scripts, no CDN.
+    One page that works offline: relative links, no scripts, no CDN. Rendered from
+    ``templates/report.html`` with autoescaping, so that no value of a run folder
+    (which may come from someone else) is ever read as HTML.
 ``map.png``
     The 2-D map: the searched sample drawn as density, classes coloured and lettered.
 ``galleries.png``, ``gallery_A.png`` …
@@ -19,7 +21,9 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
     Letter, class number, size, persistence, and the predicted vote fractions in
     which the class differs from the whole searched sample.
 ``thumbs/``
-    The gallery thumbnails, so that the folder can be copied or sent as it is.
+    The gallery thumbnails, so that the folder can be copied or sent as it is
+    (one file per id: :func:`thumbnail_names`). Only images inside the catalogue's
+    folder are copied, unless ``allow_outside_paths``.
 
 Classes are lettered A, B, C … by persistence, most distinct first (ties: larger
 first). Galaxies without a local image but with RA/Dec link to the Legacy Surveys
