@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .catalogue import ids_as_strings
 from .errors import InputError
 from .output import Target, atomic_dir, prepare, write_json
 
@@ -195,6 +196,4 @@ def _check_columns(path: Path, table: pd.DataFrame, required, *, integer=(), num
 
 
 def _ids(column: pd.Series) -> np.ndarray:
-    from .catalogue import ids_as_strings
-
     return ids_as_strings(pa.chunked_array([pa.array(column)]))
