@@ -70,12 +70,17 @@ def test_demo_rerun_reuses_the_embedding(demo_dir, capsys):
             moved.rename(demo_dir / "run")
 
 
-def test_report_renders_in_headless_chromium(demo_dir):
+def require_chromium():
+    """Playwright's sync API, when Debian's Chromium is here; CI must have it."""
     if not Path(CHROMIUM).is_file():
         if os.environ.get("CI"):
             pytest.fail("CI must install Debian's chromium for the report test")
         pytest.skip("no chromium here (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    return pytest.importorskip("playwright.sync_api")
+
+
+def test_report_renders_in_headless_chromium(demo_dir):
+    sync_api = require_chromium()
     page_path = demo_dir / "run" / "report" / "index.html"
     problems = []
     with sync_api.sync_playwright() as playwright:

@@ -12,6 +12,8 @@ from raregal.errors import InputError
 from raregal.evaluate import (PRESETS, benjamini_hochberg, evaluate_labels, parse_types,
                               read_labels, type_flags)
 
+from .run_folders import small_run
+
 # 20 galaxies: class 0 and 1 have 5 members, class 2 has 4 (below the minimum size
 # of 5), 6 are in no class. Type "a": 3 in class 0, 2 in class 2, 1 outside (K=6).
 # Type "b": all of class 1 (K=5).
@@ -132,9 +134,7 @@ def test_labels_join_on_string_ids(tmp_path):
 
 
 def _run_folder(path, classes, ids):
-    path.mkdir()
-    pd.DataFrame({"id_str": ids, "class": classes, "probability": 1.0}).to_parquet(
-        path / "classes.parquet")
+    small_run(path, ids, classes)
     return path
 
 
@@ -157,7 +157,8 @@ def test_cli_side_by_side(tmp_path, capsys):
     assert printed == (tmp_path / "eval" / "summary.txt").read_text()
     assert "model" in printed and "pixels" in printed and "2.0x" in printed
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
-        "evaluation.csv", "class_enrichment.csv", "summary.txt", "evaluation.json"}
+        "evaluation.csv", "class_enrichment.csv", "summary.txt", "evaluation.json",
+        ".raregal-output.json"}
 
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):
@@ -170,7 +171,8 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     assert err.startswith("raregal: error: labels.csv: none of the run's 20 ids")
     code = main(["evaluate", str(tmp_path), "--labels", str(tmp_path / "labels.csv"),
                  "--type", "fa>0"])
-    assert code == 2 and "no classes.parquet" in capsys.readouterr().err
+    assert code == 2 and "not a raregal run folder, missing classes.parquet" in \
+        capsys.readouterr().err
 
 
 def test_no_classes_and_absent_types_give_no_best_class():

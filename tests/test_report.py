@@ -10,8 +10,8 @@ import pytest
 from raregal import defaults
 from raregal.cli import main
 from raregal.errors import InputError
-from raregal.report import (class_letters, label_differences, lettered, read_run, report,
-                            tree_layout)
+from raregal.report import class_letters, label_differences, lettered, report, tree_layout
+from raregal.run import SearchResult
 
 FEATURES = [f"feat_{i}" for i in range(16)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -86,13 +86,13 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
     assert main(["report", str(run_dir), "--per-class", "5", "--quiet"]) == 0
     out = run_dir / "report"
     page = (out / "index.html").read_text()
-    data = read_run(run_dir)
-    order = lettered(data["summary"])
+    data = SearchResult.read(run_dir)
+    order = lettered(data.summary)
     assert len(order) >= 5  # the planted groups
     position = table.set_index("id_str")[["ra", "dec"]]
     shown = 0
     for _, row in order.iterrows():
-        members = data["classes"][data["classes"]["class"] == row["class"]]
+        members = data.classes[data.classes["class"] == row["class"]]
         top = members.sort_values(["probability", "id_str"], ascending=[False, True]).head(5)
         for galaxy in top["id_str"]:
             ra, dec = position.loc[galaxy]
@@ -108,7 +108,7 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
         assert f'src="{figure}"' in page
     table_csv = pd.read_csv(out / "class_table.csv")
     assert table_csv["letter"].tolist() == order["letter"].tolist()
-    assert table_csv["size"].sum() == (data["classes"]["class"] >= 0).sum()
+    assert table_csv["size"].sum() == (data.classes["class"] >= 0).sum()
 
 
 def test_report_with_images_that_do_not_match_fails_cleanly(sky_run, tmp_path, capsys):

@@ -44,7 +44,8 @@ def _expected_kept(planted):
 def test_run_folder_contents(run, planted):
     out = run / "run"
     assert sorted(p.name for p in out.iterdir()) == [
-        "classes.csv", "classes.parquet", "condensed_tree.parquet", "run.json"]
+        ".raregal-output.json", "classes.csv", "classes.parquet", "condensed_tree.parquet",
+        "run.json"]
     kept = _expected_kept(planted)
     classes = pd.read_parquet(out / "classes.parquet")
     assert classes["id_str"].tolist() == planted["id_str"][kept].tolist()
@@ -133,6 +134,7 @@ def test_overwrite_replaces_and_failure_writes_nothing(planted, tmp_path, monkey
     table.to_parquet(tmp_path / "reps.parquet")
     out = tmp_path / "run"
     out.mkdir()
+    (out / ".raregal-output.json").write_text('{"kind": "search"}')  # an earlier search
     (out / "stale.txt").write_text("from an older run")
     args = ["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--overwrite",
             "--min-samples", "15", "--min-cluster-size", "300", "--seed", "1", "--quiet"]
@@ -206,7 +208,7 @@ def test_bad_input_one_line_nonzero_nothing_written(planted, tmp_path, capsys, c
     assert err.startswith("raregal: error: ") and "\n" not in err
     assert message in err
     assert not (tmp_path / "run").exists()
-    assert not any(p.name.startswith(".run") for p in tmp_path.iterdir())
+    assert not any(p.name.startswith(".rg-") for p in tmp_path.iterdir())  # nor a lock
 
 
 def test_real_catalogue_as_predictions(data_dir, tmp_path):

@@ -30,7 +30,7 @@ from . import __version__, defaults
 from .embed import ImageDataset, image_catalogue
 from .errors import InputError
 from .monitor import stderr_printer
-from .output import atomic_dir, check_writable, library_versions, write_json
+from .output import atomic_dir, library_versions, prepare, write_json
 
 
 def default_crop_fraction() -> float:
@@ -116,7 +116,7 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
     """
     started = time.time()
     out = Path(out)
-    check_writable(out, overwrite)
+    target = prepare(out, kind="baseline", inputs=[source], overwrite=overwrite)
     if size < 1:
         raise InputError(f"--size {size}: must be a positive number of pixels")
     crop_fraction = default_crop_fraction() if crop_fraction is None else crop_fraction
@@ -142,7 +142,7 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
                       "explained_total": float(explained.sum()),
                       "explained": [round(float(x), 6) for x in explained]},
               "versions": library_versions()}
-    with atomic_dir(out, overwrite) as tmp:
+    with atomic_dir(target) as tmp:
         table.to_parquet(tmp / "representations.parquet", index=False)
         failures.to_csv(tmp / "failures.csv", index=False)
         record["wall_seconds"] = round(time.time() - started, 3)

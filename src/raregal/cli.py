@@ -208,8 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "class table with the predicted vote fractions in which each class "
                          "differs from the searched sample, the PCA variance curve and the "
                          "condensed tree. Writes PNG figures, class_table.csv and one "
-                         "index.html that works offline to RUN_DIR/report/ (replaced if it "
-                         "exists: it is derived from the run)."),
+                         "index.html that works offline to RUN_DIR/report/ (an earlier report "
+                         "there is replaced: it is derived from the run)."),
         epilog=fill("Images: --images names a folder or a catalogue with id and path "
                     "columns; without it, the images the run's representations were "
                     "embedded from (raregal embed's manifest). Galaxies with RA/Dec in the "
@@ -220,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--images", metavar="CATALOGUE",
                         help="image folder or catalogue table (id and path columns)")
     report.add_argument("--out", metavar="DIR", help="default RUN_DIR/report")
+    report.add_argument("--allow-outside-paths", action="store_true",
+                        help="let the catalogue name images outside its own folder (../, "
+                             "absolute paths); off because thumbs/ is made to be shared")
     report.add_argument("--per-class", type=int, default=defaults.GALLERY_SIZE, metavar="N",
                         help="galaxies shown per class (default %(default)s)")
     report.add_argument("--quiet", action="store_true")
@@ -458,7 +461,7 @@ def run_report(args) -> int:
     from .report import report
 
     report(args.run, images=args.images, out=args.out, per_class=args.per_class,
-           verbose=not args.quiet)
+           allow_outside_paths=args.allow_outside_paths, verbose=not args.quiet)
     return 0
 
 
@@ -505,7 +508,8 @@ def run_inject(args) -> int:
         features, ids, source = reps.features, reps.ids, reps.source
     inject(features, args.out, sizes=args.sizes, tightness=args.tightness,
            repeats=args.repeats, finder=_finder(args), min_samples=args.min_samples,
-           seed=args.seed, ids=ids, source=source, overwrite=args.overwrite,
+           seed=args.seed, ids=ids, source=source, inputs=[args.representations],
+           overwrite=args.overwrite,
            verbose=not args.quiet, command=["raregal", *args.argv])
     return 0
 

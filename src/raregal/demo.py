@@ -9,6 +9,8 @@ paper's cuts and min_samples scaled to the sample, and writes the report:
 ``OUT/run/report/`` galleries, map and ``index.html`` (``raregal report``)
 
 A rerun reuses a finished ``OUT/embedded/`` and resumes an interrupted one.
+``OUT`` is a new folder or an earlier demo's (:mod:`raregal.output`); ``--overwrite``
+starts it again from nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .monitor import stderr_printer
-from .output import check_writable
+from .output import prepare
 
 DEMO_SAMPLE = Path(__file__).parent / "data" / "demo-sdss"
 #: The thumbnails are already the central crop the default model uses (see
@@ -36,7 +38,10 @@ def demo(out="raregal-demo", *, overwrite: bool = False, verbose: bool = True) -
     catalogue = DEMO_SAMPLE / "catalogue.csv"
     if not catalogue.is_file():
         raise InputError(f"{catalogue}: the demo sample is missing from this installation")
-    check_writable(out / "run", overwrite)
+    target = prepare(out, kind="demo", inputs=[DEMO_SAMPLE], overwrite=overwrite, in_place=True)
+    if (out / "run").exists() and not overwrite:
+        raise InputError(f"{out / 'run'}: already exists; add --overwrite to start again")
+    target.make_dir()
     embedded = out / "embedded"
     manifest = embedded / "manifest.json"
     if not (embedded / "representations.parquet").is_file() or overwrite:
@@ -48,4 +53,6 @@ def demo(out="raregal-demo", *, overwrite: bool = False, verbose: bool = True) -
     search(embedded / "representations.parquet", out / "run",
            finder=RareClassFinder(min_samples="scaled", seed=DEMO_SEED),
            overwrite=overwrite, verbose=verbose, command=["raregal", "demo", "--out", str(out)])
-    return report(out / "run", images=catalogue, verbose=verbose)
+    page = report(out / "run", images=catalogue, verbose=verbose)
+    target.release()
+    return page

@@ -41,7 +41,7 @@ from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_ta
 from .errors import InputError
 from .images import IMAGE_SUFFIXES, ImageError, load_rgb, preprocess
 from .monitor import stderr_printer
-from .output import library_versions, write_json
+from .output import library_versions, prepare, write_json
 
 #: Path columns recognised without ``path_column``: Zoobot's, then common names.
 PATH_COLUMNS = ("file_loc", "local_path", "path", "filename", "file")
@@ -72,8 +72,11 @@ def _strip_suffix(name: str) -> str:
     return name
 
 
-def image_catalogue(source, *, id_column=None, path_column=None):
+def image_catalogue(source, *, id_column=None, path_column=None, allow_outside=True):
     """Ids and image paths from a folder of images or a catalogue table.
+
+    With ``allow_outside=False`` every image must lie in the folder (or the
+    catalogue's folder), symlinks resolved (:func:`check_inside`).
 
     Returns
     -------
@@ -95,7 +98,18 @@ def image_catalogue(source, *, id_column=None, path_column=None):
     n_dup, example = count_duplicates(ids)
     if n_dup:
         raise InputError(f"{source.name}: {n_dup} rows share an id (e.g. '{example}')")
+    if not allow_outside:
+        check_inside(paths, source if source.is_dir() else source.resolve().parent, source)
     return ids, paths, id_name
+
+
+def check_inside(paths, folder: Path, source: Path) -> None:
+    """Refuse image paths that lead out of ``folder`` (``../``, absolute, a symlink)."""
+    base = os.path.realpath(folder)
+    outside = [p for p in paths if os.path.commonpath([base, os.path.realpath(p)]) != base]
+    if outside:
+        raise InputError(f"{source}: {len(outside)} image paths lead outside {base} (e.g. "
+                         f"'{outside[0]}'); add --allow-outside-paths to use them")
 
 
 def table_paths(table, source: Path, id_column=None, path_column=None):
@@ -280,10 +294,7 @@ def _dask_client(address, n_workers):
 def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
                   overwrite: bool) -> None:
     manifest = out / "manifest.json"
-    if not out.exists():
-        return
-    if overwrite:
-        shutil.rmtree(out)
+    if not out.exists() or overwrite:  # overwrite: output.Target.make_dir replaces it
         return
     if not manifest.is_file():
         raise InputError(f"{out}: exists and is not a raregal embed folder; choose another "
@@ -341,6 +352,7 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
 
     started = time.time()
     out = Path(out)
+    target = prepare(out, kind="embed", inputs=[source], overwrite=overwrite, in_place=True)
     ids, paths, id_name = image_catalogue(source, id_column=id_column, path_column=path_column)
     device = resolve_device(device)
     loaded = load_model(model, arch=arch)
@@ -350,6 +362,7 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
                          batch_size=batch_size, shard_size=shard_size, seed=seed)
     digest = catalogue_digest(ids, paths)
     _check_folder(out, params, digest, resume, overwrite)
+    target.make_dir()
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
 
     n = len(ids)
@@ -410,6 +423,7 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     manifest["wall_seconds"] = round(time.time() - started, 3)
     write_json(out / "manifest.json", manifest)
     shutil.rmtree(out / SHARD_DIR)  # only now: a crash before this resumes from them
+    target.release()
     say(f"embedded {manifest['embedded']} of {n} images ({manifest['failed']} failed, "
         f"see failures.csv) into {out / 'representations.parquet'}")
     return manifest

@@ -25,6 +25,7 @@ classes dominated by any one type.
 from __future__ import annotations
 
 import re
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -309,18 +310,6 @@ class EvaluationResult:
     summary: str
 
 
-def read_run(run_dir) -> tuple[np.ndarray, np.ndarray]:
-    """Ids (as strings) and classes of a search run folder's classes.parquet."""
-    path = Path(run_dir) / "classes.parquet"
-    if not path.is_file():
-        raise InputError(f"{run_dir}: not a raregal search run (no classes.parquet)")
-    table = read_table(path)
-    if "class" not in table.column_names:
-        raise InputError(f"{path}: no 'class' column")
-    ids = ids_as_strings(table.column(0)).astype(str)
-    return ids, table.column("class").to_numpy().astype(np.int64)
-
-
 def _format_row(row) -> dict:
     def times(x):
         return "-" if pd.isna(x) else f"{x:.1f}x"
@@ -380,14 +369,13 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
     types : dict
         Type name -> expression (:func:`parse_types`).
     out : path-like, optional
-        Folder for evaluation.csv, class_enrichment.csv, summary.txt, evaluation.json.
+        Folder for evaluation.csv, class_enrichment.csv, summary.txt, evaluation.json
+        (new, or an evaluate folder to replace with ``overwrite``; :mod:`raregal.output`).
     names : sequence of str, optional
         Run names; default: the folder names.
     """
-    from .output import atomic_dir, check_writable, write_json
+    from .output import atomic_dir, prepare, write_json
 
-    if out is not None:
-        check_writable(Path(out), overwrite)
     if min_class_size < 1 or permutations < 0 or not 0 < fdr < 1:
         raise InputError("--min-class-size must be >= 1, --permutations >= 0 and --fdr "
                          "in (0, 1)")
@@ -395,9 +383,39 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
     names = list(names) if names else [r.name for r in runs]
     if len(names) != len(runs) or len(set(names)) != len(names):
         raise InputError(f"{len(runs)} runs need {len(runs)} different names, got {names}")
+    target = None if out is None else prepare(out, kind="evaluate", inputs=[*runs, labels],
+                                              overwrite=overwrite)
+    with target if target is not None else nullcontext():
+        table, classes_table, run_rows = _evaluate_runs(
+            runs, names, labels, types, id_column=id_column, min_class_size=min_class_size,
+            permutations=permutations, fdr=fdr, seed=seed, say=say)
+        summary = format_summary(table, pd.DataFrame(run_rows), min_class_size=min_class_size,
+                                 permutations=permutations, fdr=fdr)
+        if target is not None:
+            with atomic_dir(target) as tmp:
+                table.to_csv(tmp / "evaluation.csv", index=False)
+                classes_table.to_csv(tmp / "class_enrichment.csv", index=False)
+                (tmp / "summary.txt").write_text(summary)
+                write_json(tmp / "evaluation.json", {
+                    "runs": run_rows, "labels": str(Path(labels).resolve()), "types": types,
+                    "min_class_size": min_class_size, "permutations": permutations,
+                    "seed": seed, "fdr": fdr, "dominance_share": defaults.DOMINANCE_SHARE,
+                    "correction": "Benjamini-Hochberg over all class x type hypergeometric "
+                                  "upper-tail tests of each run"})
+    return EvaluationResult(out=None if out is None else Path(out), table=table,
+                            classes=classes_table, summary=summary)
+
+
+def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, permutations,
+                   fdr, seed, say):
+    """The per-type and per-class tables of all runs, and one summary row per run."""
+    from .run import SearchResult
+
     tables, per_class, run_rows = [], [], []
     for run_dir, name in zip(runs, names):
-        ids, classes = read_run(run_dir)
+        run = SearchResult.read(run_dir)
+        ids = run.classes[run.id_column].to_numpy()
+        classes = run.classes["class"].to_numpy().astype(np.int64)
         matched, rows = read_labels(labels, ids, id_column=id_column,
                                     say=lambda m, name=name: say(f"{name}: {m}"))
         flags = type_flags(rows, types, Path(labels).name)
@@ -415,18 +433,4 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
     table = table[["run"] + [c for c in table.columns if c != "run"]]
     classes_table = pd.concat(per_class, ignore_index=True)
     classes_table = classes_table[["run"] + [c for c in classes_table.columns if c != "run"]]
-    summary = format_summary(table, pd.DataFrame(run_rows), min_class_size=min_class_size,
-                             permutations=permutations, fdr=fdr)
-    if out is not None:
-        with atomic_dir(Path(out), overwrite) as tmp:
-            table.to_csv(tmp / "evaluation.csv", index=False)
-            classes_table.to_csv(tmp / "class_enrichment.csv", index=False)
-            (tmp / "summary.txt").write_text(summary)
-            write_json(tmp / "evaluation.json", {
-                "runs": run_rows, "labels": str(Path(labels).resolve()), "types": types,
-                "min_class_size": min_class_size, "permutations": permutations,
-                "seed": seed, "fdr": fdr, "dominance_share": defaults.DOMINANCE_SHARE,
-                "correction": "Benjamini-Hochberg over all class x type hypergeometric "
-                              "upper-tail tests of each run"})
-    return EvaluationResult(out=None if out is None else Path(out), table=table,
-                            classes=classes_table, summary=summary)
+    return table, classes_table, run_rows

@@ -45,7 +45,7 @@ import pandas as pd
 from . import __version__, defaults
 from .errors import InputError
 from .monitor import StageLog
-from .output import atomic_dir, check_writable, library_versions, write_json
+from .output import atomic_dir, library_versions, prepare, write_json
 from .synthetic import planted_representations, recovery
 
 
@@ -284,7 +284,7 @@ def synthetic_bulk(n: int, dim: int = 128, seed: int = 0) -> pd.DataFrame:
 def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
            tightness=defaults.INJECT_TIGHTNESS, repeats: int = 1,
            k: int = defaults.INJECT_DENSITY_K, finder=None, min_samples=None,
-           seed: int = 0, ids=None, source: str = "", overwrite: bool = False,
+           seed: int = 0, ids=None, source: str = "", inputs=(), overwrite: bool = False,
            verbose: bool = True, command=None) -> InjectionResult:
     """Plant groups in ``features``, search, score, and write the folder ``out``.
 
@@ -309,13 +309,16 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
         Seeds the planting and the search: same seed, same table.
     ids : ndarray of str, optional
         Row ids, to name each group's centre galaxy.
+    inputs : sequence of path-like
+        The files ``features`` came from, which ``out`` may not overwrite
+        (:func:`raregal.output.prepare`).
     """
     from .cluster import leaf_clusters, scaled_min_samples
     from .search import RareClassFinder
 
     started = time.time()
     out = Path(out)
-    check_writable(out, overwrite)
+    target = prepare(out, kind="inject", inputs=inputs, overwrite=overwrite)
     log = StageLog(quiet=not verbose)
     finder = RareClassFinder() if finder is None else finder
     settings = [finder.min_samples] if not min_samples else list(min_samples)
@@ -368,7 +371,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     }
     title = (f"{source or 'table'}: {n:,} x {d}, n_neighbors={finder.n_neighbors}, "
              f"min_cluster_size={finder.min_cluster_size}")
-    with atomic_dir(out, overwrite) as tmp:
+    with atomic_dir(target) as tmp:
         scored.to_csv(tmp / "injection.csv", index=False)
         table.to_csv(tmp / "sensitivity.csv", index=False)
         plot_sensitivity(table, tmp / "injection.png", title)

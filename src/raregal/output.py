@@ -1,16 +1,49 @@
-"""Write a run's outputs so that a reader never sees half of them.
+"""The one output policy: where a raregal command may write, and how.
 
-Everything is written into a hidden sibling folder, which replaces the output
-folder in one rename once every file is complete.
+Every command that writes a folder goes through :func:`prepare`, before any
+computation, and then :func:`atomic_dir` (or :meth:`Target.make_dir` for the
+commands that work in place so that they can resume: embed, train, demo).
+
+What :func:`prepare` guarantees, or refuses with one line (:class:`InputError`):
+
+- **Only raregal's own folders are replaced.** ``out`` must be new (or an empty
+  folder), or a raregal output *of the same kind*: its marker file
+  ``.raregal-output.json`` says ``{"kind": "search"}`` (or report, evaluate, embed,
+  baseline, train, inject, demo). Replacing one needs ``overwrite``. A folder
+  without the marker is never replaced or deleted, whatever the flags.
+- **Inputs are never touched.** ``out`` may not equal an input, nor be a folder
+  that holds one (at any depth); paths are compared with symlinks resolved. An
+  output *inside* an input folder is allowed (``RUN/report`` is the report's home).
+- **No work is wasted.** The parent can be written and the name fits the
+  filesystem (NAME_MAX, PATH_MAX); both are checked before the command computes.
+- **One writer at a time.** A lock file beside ``out`` (``.rg-<hash>.lock``,
+  ``fcntl.flock``) is held until the command has written ``out``; a second
+  command on the same ``out`` is refused. The OS releases it if the command dies.
+
+How :func:`atomic_dir` writes: into a temporary sibling ``.rg-<hash>-<pid>.new``;
+when the body has finished, the marker is written into it last, the old ``out``
+is renamed to ``.rg-<hash>-<pid>.old``, the new folder to ``out``, and the old one
+deleted. A reader never sees half a folder. If the process dies in between, the
+next command on the same ``out`` (holding its lock) finishes the swap when the
+new folder is complete (it has the marker) or rolls it back to the old one, and
+deletes the leftovers of dead processes (also the ``.del`` folders that
+:meth:`Target.make_dir` was deleting).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
+import math
 import os
 import platform
+import re
 import shutil
+import sys
+import time
+import weakref
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -21,35 +54,345 @@ from .errors import InputError
 RECORDED_PACKAGES = ("raregal", "numpy", "pandas", "pyarrow", "scikit-learn", "umap-learn",
                      "pynndescent", "fast_hdbscan", "numba", "astropy", "h5py", "cuml")
 
+#: The file that makes a folder a raregal output, and says of which command.
+MARKER = ".raregal-output.json"
+KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject", "demo")
+#: Room kept in PATH_MAX for the files a command writes inside its folder.
+INNER_PATH_ROOM = 64
+#: Lock file -> the Target of this process that holds it.
+_HELD: dict = {}
+_TEMPORARY = re.compile(r"^\.rg-(?P<key>[0-9a-f]{10})-(?P<pid>\d+)\.(?P<state>new|old|del)$")
 
-def check_writable(out_dir: Path, overwrite: bool) -> None:
-    """Fail before any work when ``out_dir`` exists and may not be replaced."""
-    if out_dir.exists() and not overwrite:
-        raise InputError(f"{out_dir}: already exists; choose another --out or add --overwrite")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: exists and is not a folder")
+
+class Target:
+    """An output folder that :func:`prepare` has checked and locked.
+
+    ``path`` is the folder as the user named it; ``real`` the same folder with
+    its parent's symlinks resolved, on which every rename happens.
+    """
+
+    def __init__(self, path: Path, real: Path, kind: str, overwrite: bool, lock_fd: int,
+                 lock_path: Path):
+        self.path, self.real, self.kind, self.overwrite = path, real, kind, overwrite
+        self._lock_fd, self._lock_path = lock_fd, lock_path
+
+    def temporary(self, state: str) -> Path:
+        """``.rg-<hash>-<pid>.<state>`` beside the folder: short whatever its name."""
+        return self.real.parent / f".rg-{_key(self.real)}-{os.getpid()}.{state}"
+
+    def make_dir(self) -> Path:
+        """Create the folder for a command that writes in place (and resumes).
+
+        With ``overwrite`` an existing folder (checked to be of this kind) is
+        replaced by an empty one; otherwise it is kept as it is, for the command
+        to continue in.
+        """
+        if self.overwrite and self.real.exists():
+            doomed = self.temporary("del")  # never restored: it may be half deleted
+            _rename(self.real, doomed)
+            shutil.rmtree(doomed)
+        self.real.mkdir(exist_ok=True)
+        if not (self.real / MARKER).is_file():
+            _write_marker(self.real, self.kind)
+        return self.path
+
+    def release(self) -> None:
+        """Let another command write this folder (idempotent)."""
+        if self._lock_fd is None:
+            return
+        _HELD.pop(self._lock_path, None)
+        try:  # unlinked while still held: a waiter re-checks the inode (see _lock)
+            self._lock_path.unlink(missing_ok=True)
+        finally:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __del__(self):  # a command that failed between prepare and writing
+        try:
+            self.release()
+        except Exception:  # noqa: BLE001 - at interpreter exit the OS releases it anyway
+            pass
+
+
+def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,
+            in_place: bool = False) -> Target:
+    """Check that ``out`` may be written by a ``kind`` command, and lock it.
+
+    Call it before any computation; pass the result to :func:`atomic_dir`, or
+    call :meth:`Target.make_dir`. The lock is held until then (or until
+    :meth:`Target.release`, or the process ends).
+
+    Parameters
+    ----------
+    out : path-like
+        The folder the command writes.
+    kind : str
+        The command (one of :data:`KINDS`), recorded in the marker.
+    inputs : sequence of path-like or None
+        Everything the command reads; ``out`` may not be, or hold, any of them.
+    overwrite : bool
+        Replace an existing output of the same kind.
+    in_place : bool
+        For commands that resume in their own folder (embed, train, demo): an
+        existing output of the same kind is accepted without ``overwrite``; the
+        command decides what to do with it.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    path = Path(out)
+    _check_name(path, Path(os.path.abspath(path)))  # first: a stat of it could fail
+    if path.is_symlink():
+        raise InputError(f"{path}: is a symbolic link; give the folder it points to as --out")
+    real = path.resolve()
+    if real.parent == real:
+        raise InputError(f"{path}: cannot write over the file system's root")
+    _check_name(path, real)
+    _check_inputs(path, real, inputs)
+    created = _make_parents(path, real.parent)
+    try:
+        lock_fd, lock_path = _lock(path, real)
+    except BaseException:
+        for folder in created:  # nothing half-written: not even an empty folder
+            folder.rmdir()
+        raise
+    target = Target(path, real, kind, overwrite, lock_fd, lock_path)
+    _HELD[lock_path] = weakref.ref(target)
+    try:
+        _recover(target)
+        _check_existing(target, in_place)
+    except BaseException:
+        target.release()
+        raise
+    return target
 
 
 @contextmanager
-def atomic_dir(out_dir: Path, overwrite: bool):
-    """Yield a temporary folder; on success it becomes ``out_dir``, on error it goes."""
-    out_dir = Path(out_dir)
-    check_writable(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-    if out_dir.exists():
-        out_dir.rename(old)
-    tmp.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+def atomic_dir(target: Target):
+    """Yield an empty temporary folder; once the body is done it becomes ``target``.
 
+    On an error the temporary folder goes and ``target`` is left as it was.
+    The lock is released either way.
+    """
+    tmp = target.temporary("new")
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            yield tmp
+            _check_existing(target, in_place=False)  # nobody made it meanwhile
+            _write_marker(tmp, target.kind)  # last: a folder with it is complete
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if os.path.lexists(target.real):
+            old = target.temporary("old")
+            _rename(target.real, old)
+            _rename(tmp, target.real)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            _rename(tmp, target.real)
+    finally:
+        target.release()
+
+
+def read_marker(folder) -> dict | None:
+    """The marker of a raregal output folder, or None."""
+    try:
+        record = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("kind") in KINDS else None
+
+
+# --- the checks -------------------------------------------------------------------
+
+def _check_inputs(path: Path, real: Path, inputs) -> None:
+    for given in inputs:
+        if given is None:
+            continue
+        source = Path(given).resolve()
+        if source == real:
+            raise InputError(f"{path}: is the command's input {given}; raregal never "
+                             f"writes over its inputs: choose another --out")
+        if real in source.parents:
+            raise InputError(f"{path}: holds the command's input {given}; raregal never "
+                             f"writes over its inputs: choose another --out")
+
+
+def _check_name(path: Path, real: Path) -> None:
+    existing = next(p for p in (real, *real.parents) if os.path.exists(p))
+    name_max = _pathconf(existing, "PC_NAME_MAX", 255)
+    path_max = _pathconf(existing, "PC_PATH_MAX", 4096)
+    name = len(os.fsencode(real.name))
+    if name > name_max:
+        raise InputError(f"{path}: the name is {name} bytes, longer than this file "
+                         f"system's limit of {name_max}; choose a shorter --out")
+    length = len(os.fsencode(str(real))) + INNER_PATH_ROOM
+    if length > path_max:
+        raise InputError(f"{path}: the path is too long for this file system (limit "
+                         f"{path_max} bytes, with {INNER_PATH_ROOM} kept for the files "
+                         f"inside); choose a shorter --out")
+
+
+def _pathconf(path: Path, name: str, default: int) -> int:
+    try:
+        return os.pathconf(path, name)
+    except (OSError, ValueError):
+        return default
+
+
+def _make_parents(path: Path, parent: Path) -> list[Path]:
+    """Create the missing folders above ``out``; return them, deepest first."""
+    missing = []
+    for folder in (parent, *parent.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise InputError(f"{path}: {folder} is a file, not a folder")
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            for made in missing[missing.index(folder) + 1:]:
+                made.rmdir()
+            raise InputError(f"{path}: cannot create {folder} ({exc.strerror}); choose "
+                             f"another --out") from None
+    return missing
+
+
+def _lock(path: Path, real: Path) -> tuple[int, Path]:
+    """Take the lock file of ``real`` (``.rg-<hash>.lock`` in its parent).
+
+    A lock that this process still holds is taken over: it belongs to a command
+    that failed and whose traceback is still referenced (a notebook, a test),
+    since raregal never runs two writers of one folder in one process.
+    """
+    lock_path = real.parent / f".rg-{_key(real)}.lock"
+    stale = _HELD.get(lock_path)
+    if stale is not None and stale() is not None:
+        stale().release()
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write in {real.parent} ({exc.strerror}); "
+                             f"choose another --out") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                raise InputError(f"{path}: cannot lock {lock_path} ({exc.strerror})") from None
+            raise InputError(f"{path}: another raregal command (pid {holder}) is writing "
+                             f"it; wait for it to finish or choose another --out") from None
+        try:  # the holder before us may have unlinked the file we opened
+            same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd, lock_path
+        os.close(fd)
+
+
+def _check_existing(target: Target, in_place: bool) -> None:
+    path, real, kind = target.path, target.real, target.kind
+    if not os.path.lexists(real):
+        return
+    if not real.is_dir() or real.is_symlink():
+        raise InputError(f"{path}: exists and is not a folder; raregal never replaces it: "
+                         f"choose another --out")
+    marker = read_marker(real)
+    if marker is None:
+        entries = sorted(p.name for p in real.iterdir())
+        if not entries:
+            return  # an empty folder: nothing to lose
+        raise InputError(f"{path}: exists and is not a raregal output ({len(entries)} "
+                         f"entries, e.g. {entries[0]}); raregal never replaces such a "
+                         f"folder, even with --overwrite: choose a new --out or move it away")
+    if marker["kind"] != kind:
+        raise InputError(f"{path}: holds a raregal {marker['kind']} output, not a {kind} "
+                         f"output; choose another --out")
+    if not (target.overwrite or in_place):
+        raise InputError(f"{path}: already exists (a raregal {kind} output); add "
+                         f"--overwrite to replace it, or choose another --out")
+
+
+# --- the swap and its recovery ----------------------------------------------------
+
+def _rename(source: Path, destination: Path) -> None:
+    """One step of a swap (one place, so that tests can interrupt it)."""
+    os.rename(source, destination)
+
+
+def _recover(target: Target) -> None:
+    """Finish or roll back a swap that a dead process left, and delete its leftovers.
+
+    Runs under the target's lock; a temporary whose process is alive is still left
+    alone, in case the file system does not honour locks (some network ones).
+    """
+    left = {"new": [], "old": [], "del": []}
+    for entry in target.real.parent.iterdir():
+        match = _TEMPORARY.match(entry.name)
+        if match and match["key"] == _key(target.real) and not _alive(int(match["pid"])):
+            left[match["state"]].append(entry)
+    if not any(left.values()):
+        return
+    by_age = lambda p: p.lstat().st_mtime  # noqa: E731
+    complete = sorted((p for p in left["new"] if read_marker(p) is not None), key=by_age)
+    if not os.path.lexists(target.real) and complete:
+        _rename(complete[-1], target.real)
+        _notice(f"{target.path}: finished the replacement that an interrupted raregal "
+                f"command left half done")
+    elif not os.path.lexists(target.real) and left["old"]:
+        _rename(sorted(left["old"], key=by_age)[-1], target.real)
+        _notice(f"{target.path}: restored the folder that an interrupted raregal "
+                f"command was replacing")
+    for leftover in left["new"] + left["old"] + left["del"]:
+        if os.path.lexists(leftover):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _notice(message: str) -> None:
+    print(f"raregal: {message}", file=sys.stderr)
+
+
+def _key(real: Path) -> str:
+    return hashlib.sha256(os.fsencode(real.name)).hexdigest()[:10]
+
+
+def _write_marker(folder: Path, kind: str) -> None:
+    write_json(folder / MARKER, {"kind": kind, "raregal": _version(),
+                                 "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+
+
+def _version() -> str:
+    try:
+        return metadata.version("raregal")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+# --- files ------------------------------------------------------------------------
 
 def write_table(table, path) -> None:
     """Write a pandas table to Parquet or CSV, by suffix, through a temporary file."""
@@ -86,14 +429,24 @@ def library_versions() -> dict:
 
 
 def write_json(path: Path, payload: dict) -> None:
-    path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
+    """Strict JSON (no NaN or Infinity, which other readers reject): those become null."""
+    text = json.dumps(plain(payload), indent=2, allow_nan=False)
+    Path(path).write_text(text + "\n")
 
 
-def _jsonable(value):
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
+def plain(value):
+    """``value`` as JSON's types: numpy scalars and arrays as numbers and lists, paths
+    as strings, non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy
+        return plain(value.tolist())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, Path):
         return str(value)
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     raise TypeError(f"cannot write {type(value).__name__} to JSON")

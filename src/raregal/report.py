@@ -5,7 +5,9 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 ``RUN_DIR/report/``:
 
 ``index.html``
-    One page that works offline: relative links, no scripts, no CDN.
+    One page that works offline: relative links, no scripts, no CDN. Rendered from
+    ``templates/report.html`` with autoescaping, so that no value of a run folder
+    (which may come from someone else) is ever read as HTML.
 ``map.png``
     The 2-D map: the searched sample drawn as density, classes coloured and lettered.
 ``galleries.png``, ``gallery_A.png`` …
@@ -19,7 +21,9 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
     Letter, class number, size, persistence, and the predicted vote fractions in
     which the class differs from the whole searched sample.
 ``thumbs/``
-    The gallery thumbnails, so that the folder can be copied or sent as it is.
+    The gallery thumbnails, so that the folder can be copied or sent as it is
+    (one file per id: :func:`thumbnail_names`). Only images inside the catalogue's
+    folder are copied, unless ``allow_outside_paths``.
 
 Classes are lettered A, B, C … by persistence, most distinct first (ties: larger
 first). Galaxies without a local image but with RA/Dec link to the Legacy Surveys
@@ -28,7 +32,7 @@ viewer.
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
 from pathlib import Path
 
@@ -40,33 +44,15 @@ from .embed import image_catalogue
 from .errors import InputError
 from .images import ImageError, load_rgb, preprocess
 from .monitor import stderr_printer
-from .output import atomic_dir
+from .output import atomic_dir, prepare
+from .run import SearchResult
 
-RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
 #: Classes drawn in galleries.png (each also has its own gallery_X.png).
 OVERVIEW_CLASSES = 30
 OVERVIEW_COLUMNS = 8
 
 
-# --- the run ---------------------------------------------------------------------------
-
-def read_run(run_dir) -> dict:
-    """The files of a run folder written by :func:`raregal.search.search`."""
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir}: no such run folder")
-    missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
-    if missing:
-        raise InputError(f"{run_dir}: not a raregal run folder, missing {', '.join(missing)}")
-    classes = pd.read_parquet(run_dir / "classes.parquet")
-    summary = pd.read_csv(run_dir / "classes.csv")
-    run = json.loads((run_dir / "run.json").read_text())
-    id_column = run.get("id_column", classes.columns[0])
-    classes[id_column] = classes[id_column].astype(str)
-    return {"dir": run_dir, "classes": classes, "summary": summary, "run": run,
-            "tree": pd.read_parquet(run_dir / "condensed_tree.parquet"),
-            "id_column": id_column}
-
+# --- the classes ----------------------------------------------------------------------
 
 def class_letters(n: int) -> list[str]:
     """A, B, …, Z, AA, AB, … for n classes."""
@@ -139,20 +125,34 @@ def gallery_members(classes: pd.DataFrame, cls: int, id_column: str, n: int) -> 
 def embed_manifest(run: dict) -> dict | None:
     """The ``raregal embed`` manifest beside the run's representation file, if any."""
     path = run.get("inputs", {}).get("representations", {}).get("path")
-    if not path:
+    if not isinstance(path, str) or not path:
         return None
     manifest = Path(path).parent / "manifest.json"
     if not manifest.is_file():
         return None
-    record = json.loads(manifest.read_text())
-    return record if record.get("status") == "complete" else None
+    try:
+        record = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{manifest}: not a readable raregal embed manifest ({exc}); "
+                         f"give the images with --images") from None
+    if not isinstance(record, dict) or record.get("status") != "complete":
+        return None
+    crop = record.get("preprocessing", {}).get("crop_fraction", 1.0)
+    if not isinstance(record.get("source"), str) or not (
+            isinstance(crop, (int, float)) and 0 < crop <= 1):
+        raise InputError(f"{manifest}: no usable 'source' and 'preprocessing.crop_fraction'; "
+                         f"give the images with --images")
+    return record
 
 
-def image_paths(images, manifest: dict | None) -> tuple[dict, float, str | None]:
+def image_paths(images, manifest: dict | None, allow_outside: bool = False
+                ) -> tuple[dict, float, str | None]:
     """Map id -> image path, the crop to show, and where the images came from.
 
     ``images`` (a folder or catalogue) wins; else the images the run's
-    representations were embedded from, shown with the model's crop.
+    representations were embedded from, shown with the model's crop. A
+    catalogue's paths must lie in its folder unless ``allow_outside``
+    (:func:`raregal.embed.table_paths`): the thumbnails are made to be shared.
     """
     crop = 1.0
     if manifest is not None:
@@ -161,36 +161,45 @@ def image_paths(images, manifest: dict | None) -> tuple[dict, float, str | None]
         images = manifest["source"]
     if images is None:
         return {}, crop, None
-    ids, paths, _ = image_catalogue(images)
+    ids, paths, _ = image_catalogue(images, allow_outside=allow_outside)
     return dict(zip(ids, paths)), crop, str(images)
+
+
+def thumbnail_names(ids) -> dict[str, str]:
+    """A file name per id, distinct for distinct ids: a readable part (the id with
+    unsafe characters replaced, so that 'gal/357' and 'gal_357' read alike) and a
+    hash of the whole id that tells them apart."""
+    names, used = {}, set()
+    for galaxy in dict.fromkeys(ids):
+        readable = "".join(c if c.isalnum() or c in "-_.+" else "_" for c in galaxy)[:40]
+        digest = hashlib.sha256(galaxy.encode()).hexdigest()
+        length = 10
+        while (name := f"{readable}-{digest[:length]}.jpg") in used:  # 40 bits: rare
+            length += 1
+        names[galaxy] = name
+        used.add(name)
+    return names
 
 
 def write_thumbnails(ids, paths: dict, folder: Path, crop: float,
                      size: int = defaults.THUMBNAIL_PX) -> dict[str, str]:
-    """Save each id's image, cropped as the model saw it, as ``folder/{id}.jpg``.
-
-    Returns id -> file name for the images that could be read.
+    """Save each id's image, cropped as the model saw it, under ``folder``
+    (:func:`thumbnail_names`). Returns id -> file name for the images that could be read.
     """
     from PIL import Image
 
     folder.mkdir(exist_ok=True)
+    names = thumbnail_names(galaxy for galaxy in ids if galaxy in paths)
     written = {}
-    for galaxy in ids:
-        if galaxy not in paths or galaxy in written:
-            continue
+    for galaxy, name in names.items():
         try:
             pixels = preprocess(load_rgb(paths[galaxy]), crop_fraction=crop, size=size)
         except ImageError:
             continue
-        name = f"{_safe_name(galaxy)}.jpg"
         Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
             folder / name, "JPEG", quality=90)
         written[galaxy] = name
     return written
-
-
-def _safe_name(galaxy: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in galaxy)
 
 
 # --- figures ---------------------------------------------------------------------------
@@ -273,7 +282,7 @@ def plot_variance(redundancy: dict, path: Path) -> None:
     k = np.arange(1, len(explained) + 1)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(k, explained, color="black")
-    for level, needed in redundancy["components_for"].items():
+    for level, needed in redundancy.get("components_for", {}).items():
         ax.axhline(float(level), color="grey", lw=0.6, ls="--")
         ax.annotate(f"{float(level):.0%}: {needed}", (needed, float(level)),
                     textcoords="offset points", xytext=(4, -10), fontsize=8)
@@ -348,116 +357,60 @@ def plot_tree(tree: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
 
 # --- the page --------------------------------------------------------------------------
 
-PAGE_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px;
-       color: #222; padding: 0 1em; }
-table { border-collapse: collapse; font-size: 0.9em; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left;
-         vertical-align: top; }
-td.num { text-align: right; }
-.gallery { display: flex; flex-wrap: wrap; gap: 6px; }
-figure { margin: 0; width: 128px; font-size: 0.7em; text-align: center;
-         overflow-wrap: anywhere; }
-figure img { width: 128px; height: 128px; display: block; }
-.noimage { width: 128px; height: 128px; background: #eee; display: flex;
-           align-items: center; justify-content: center; }
-img.figure { max-width: 100%; }
-.unexplained { color: #a03000; font-weight: bold; }
-"""
-
-
 def viewer_link(ra, dec) -> str | None:
     if ra is None or dec is None or not (np.isfinite(ra) and np.isfinite(dec)):
         return None
     return defaults.VIEWER_URL.format(ra=float(ra), dec=float(dec))
 
 
-def _galaxy_card(row, id_column: str, thumbs: dict) -> str:
+def _template():
+    """The page template, with autoescaping: values are escaped by construction."""
+    import jinja2
+
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("raregal", "templates"),
+                                     autoescape=True, undefined=jinja2.StrictUndefined,
+                                     keep_trailing_newline=True)
+    return environment.get_template("report.html")
+
+
+def _card(row, id_column: str, thumbs: dict) -> dict:
     galaxy = row[id_column]
-    link = viewer_link(row.get("ra"), row.get("dec"))
-    caption = html.escape(galaxy)
-    if link:
-        caption = f'<a href="{html.escape(link)}">{caption}</a>'
-    if galaxy in thumbs:
-        picture = (f'<img src="thumbs/{html.escape(thumbs[galaxy])}" '
-                   f'alt="galaxy {html.escape(galaxy)}" loading="lazy">')
-    else:
-        picture = '<div class="noimage">no image</div>'
-    return f"<figure>{picture}<figcaption>{caption}</figcaption></figure>"
+    return {"id": galaxy, "thumb": thumbs.get(galaxy),
+            "link": viewer_link(row.get("ra"), row.get("dec"))}
 
 
-def render_page(data: dict, order: pd.DataFrame, differences: dict, galleries: dict,
+def render_page(data: SearchResult, order: pd.DataFrame, differences: dict, galleries: dict,
                 thumbs: dict, images_from: str | None, figures: dict) -> str:
-    run, classes, id_column = data["run"], data["classes"], data["id_column"]
-    name = "/".join(data["dir"].resolve().parts[-2:])
+    """The report's index.html (``templates/report.html``)."""
+    run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
     in_classes = int((classes["class"] >= 0).sum())
     params = run.get("parameters", {})
-    has_positions = {"ra", "dec"} <= set(classes.columns)
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<link rel="icon" href="data:,">',  # no favicon request: the page is offline
-        f"<title>raregal report: {html.escape(name)}</title>",
-        f"<style>{PAGE_STYLE}</style></head><body>",
-        f"<h1>Rare galaxy classes: {html.escape(name)}</h1>",
-        f"<p>{n} galaxies searched (of {run.get('selection', {}).get('rows_read', n)} read); "
-        f"<b>{len(order)} classes</b> holding {in_classes} galaxies "
-        f"({in_classes / max(n, 1):.1%}). UMAP n_neighbors={params.get('n_neighbors')}, "
-        f"{params.get('n_components')}-D; HDBSCAN min_samples={params.get('min_samples_used')}, "
-        f"min_cluster_size={params.get('min_cluster_size')}, leaf clusters. "
-        f"Classes are lettered by persistence (how distinct HDBSCAN finds them), "
-        f"most distinct first.</p>",
-    ]
-    if images_from:
-        parts.append(f"<p>Images: {html.escape(images_from)}.</p>")
-    elif has_positions:
-        parts.append("<p>No local images: each id links to the Legacy Surveys viewer.</p>")
-    else:
-        parts.append("<p>No images and no RA/Dec: galleries list ids only. "
-                     "Give the images with <code>--images</code>.</p>")
-    if "map" in figures:
-        parts.append(f'<h2>Map</h2><img class="figure" id="map" src="{figures["map"]}" '
-                     f'alt="2-D map of the searched galaxies with the classes lettered">')
-    parts.append("<h2>Classes</h2><table id=\"class-table\"><tr><th>class</th><th>size</th>"
-                 "<th>persistence</th><th>predicted vote fractions that differ from the "
-                 f"sample (|difference| ≥ {defaults.LABEL_EFFECT_SIZE:g} sd)</th></tr>")
+    rows = []
     for _, row in order.iterrows():
         found = differences.get(int(row["class"]), [])
-        text = html.escape(describe_differences(found))
-        if not found:
-            text = f'<span class="unexplained">{text}</span>'
-        parts.append(f'<tr><td><a href="#class-{row["letter"]}">{row["letter"]}</a></td>'
-                     f'<td class="num">{int(row["size"])}</td>'
-                     f'<td class="num">{row["persistence"]:.3f}</td><td>{text}</td></tr>')
-    parts.append("</table>")
-    parts.append("<h2>Galleries</h2>")
-    if "galleries" in figures:
-        parts.append(f'<p>All classes in one figure: <a href="{figures["galleries"]}">'
-                     f'{figures["galleries"]}</a>.</p>')
-    for _, row in order.iterrows():
-        letter = row["letter"]
-        members = galleries[letter]
-        png = figures.get(f"gallery_{letter}")
-        heading = (f'<h3 id="class-{letter}">{letter}: {int(row["size"])} galaxies, '
-                   f'persistence {row["persistence"]:.3f}</h3>')
-        note = f'<p>Showing the {len(members)} most confident members'
-        note += f' (<a href="{png}">{png}</a>).</p>' if png else ".</p>"
-        cards = "".join(_galaxy_card(m, id_column, thumbs) for _, m in members.iterrows())
-        parts.append(f'{heading}{note}<div class="gallery">{cards}</div>')
-    parts.append("<h2>Representation and tree</h2>")
-    for key, alt in (("variance", "PCA cumulative variance curve"),
-                     ("tree", "HDBSCAN condensed tree")):
-        if key in figures:
-            parts.append(f'<img class="figure" src="{figures[key]}" alt="{alt}">')
-    parts.append(f"<p>Command: <code>{html.escape(' '.join(run.get('command', [])))}</code>; "
-                 f"raregal {html.escape(str(run.get('raregal', '')))}.</p></body></html>")
-    return "\n".join(parts)
+        png = figures.get(f"gallery_{row['letter']}")
+        rows.append({"letter": row["letter"], "size": int(row["size"]),
+                     "persistence": f"{row['persistence']:.3f}",
+                     "differences": describe_differences(found), "unexplained": not found,
+                     "png": png, "members": [_card(m, id_column, thumbs)
+                                             for _, m in galleries[row["letter"]].iterrows()]})
+    return _template().render(
+        name="/".join(Path(data.out).resolve().parts[-2:]), searched=n,
+        rows_read=run.get("selection", {}).get("rows_read", n), in_classes=in_classes,
+        share=f"{in_classes / max(n, 1):.1%}",
+        params={key: params.get(key) for key in ("n_neighbors", "n_components",
+                                                 "min_samples_used", "min_cluster_size")},
+        images_from=images_from, has_positions={"ra", "dec"} <= set(classes.columns),
+        figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree")},
+        effect=f"{defaults.LABEL_EFFECT_SIZE:g}", classes=rows,
+        command=" ".join(map(str, run.get("command", []))), version=str(run.get("raregal", "")))
 
 
 # --- the stage -------------------------------------------------------------------------
 
 def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_SIZE,
-           verbose: bool = True) -> Path:
+           allow_outside_paths: bool = False, verbose: bool = True) -> Path:
     """Write the report of a search run; return the path of its ``index.html``.
 
     Parameters
@@ -469,29 +422,44 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
         images the run's representations were embedded from, when ``raregal embed``
         made them.
     out : path-like, optional
-        Default ``RUN_DIR/report``; replaced as a whole if it exists (it is derived
-        from the run alone).
+        Default ``RUN_DIR/report``. A new folder, or a report folder, which is
+        replaced as a whole (it is derived from the run alone); never a folder
+        that is not a raregal report, nor one holding the run or the images
+        (:mod:`raregal.output`).
     per_class : int
         Galaxies shown per class.
+    allow_outside_paths : bool
+        Let a catalogue name images outside its own folder (``../``, absolute
+        paths). Off by default: the report copies the images into ``thumbs/``,
+        a folder made to be shared.
     """
     if per_class < 1:
         raise InputError(f"--per-class must be at least 1, not {per_class}")
-    data = read_run(run_dir)
-    out = Path(out) if out is not None else data["dir"] / "report"
-    say = stderr_printer(verbose)
-    classes, id_column = data["classes"], data["id_column"]
-    order = lettered(data["summary"])
+    data = SearchResult.read(run_dir)
+    manifest = embed_manifest(data.run)
+    source = images if images is not None else (manifest or {}).get("source")
+    target = prepare(out if out is not None else data.out / "report", kind="report",
+                     inputs=[run_dir, source], overwrite=True)
+    with target:
+        return _write_report(target, data, images, manifest, per_class=per_class,
+                             allow_outside=allow_outside_paths, say=stderr_printer(verbose))
+
+
+def _write_report(target, data: SearchResult, images, manifest, *, per_class: int,
+                  allow_outside: bool, say) -> Path:
+    classes, id_column = data.classes, data.id_column
+    order = lettered(data.summary)
     differences = label_differences(classes)
     galleries = {row["letter"]: gallery_members(classes, row["class"], id_column, per_class)
                  for _, row in order.iterrows()}
-    paths, crop, images_from = image_paths(images, embed_manifest(data["run"]))
+    paths, crop, images_from = image_paths(images, manifest, allow_outside)
     shown = pd.concat(galleries.values())[id_column] if galleries else pd.Series(dtype=str)
     missing = int((~shown.isin(paths.keys())).sum()) if images_from else 0
     if images_from and len(shown) and missing == len(shown):
         raise InputError(f"{images_from}: none of the {len(shown)} gallery galaxies has an "
                          f"image there (ids are matched on {id_column})")
 
-    with atomic_dir(out, overwrite=True) as tmp:
+    with atomic_dir(target) as tmp:
         thumbs = write_thumbnails(shown, paths, tmp / "thumbs", crop) if images_from else {}
         unreadable = len(set(shown) & set(paths)) - len(thumbs)
         if missing or unreadable:
@@ -513,11 +481,11 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
                               for letter, members in rows[:OVERVIEW_CLASSES]],
                              tmp / "galleries.png")
                 figures["galleries"] = "galleries.png"
-        if "redundancy" in data["run"]:
-            plot_variance(data["run"]["redundancy"], tmp / "variance.png")
+        if data.run.get("redundancy", {}).get("cumulative_explained"):
+            plot_variance(data.run["redundancy"], tmp / "variance.png")
             figures["variance"] = "variance.png"
-        if len(data["tree"]):
-            plot_tree(data["tree"], order, tmp / "tree.png")
+        if len(data.tree):
+            plot_tree(data.tree, order, tmp / "tree.png")
             figures["tree"] = "tree.png"
         table = order.copy()
         table["differing_vote_fractions"] = [
@@ -526,6 +494,6 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
                "differing_vote_fractions"]].to_csv(tmp / "class_table.csv", index=False)
         (tmp / "index.html").write_text(render_page(data, order, differences, galleries,
                                                     thumbs, images_from, figures))
-    say(f"wrote {out}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
-        f"{(out / 'index.html').resolve()}")
-    return out / "index.html"
+    say(f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
+        f"{(target.path / 'index.html').resolve()}")
+    return target.path / "index.html"

@@ -2,34 +2,19 @@
 
 :class:`RareClassFinder` is the method on an array, in the shape of a
 scikit-learn estimator. :func:`search` runs it on files, with the catalogue's
-morphology cuts, and writes a run folder:
-
-``classes.parquet``
-    One row per searched galaxy: id, ``class`` (-1 for none), ``probability``,
-    ``umap_0 … umap_4`` (the clustering space), ``map_x``, ``map_y`` (the 2-D map),
-    the vote fractions and, when present, ``ra``/``dec``.
-``classes.csv``
-    One row per class: size, persistence, condensed-tree node, and for each vote
-    fraction the class mean and its difference from the searched sample's mean.
-``condensed_tree.parquet``
-    HDBSCAN's condensed tree (``parent``, ``child``, ``lambda_val``, ``child_size``;
-    children below n are rows of classes.parquet).
-``run.json``
-    Every parameter, input row counts and checksums, the cuts, the redundancy
-    report, library versions, seed, and wall time and peak memory per stage.
+morphology cuts, and writes a run folder (classes.parquet, classes.csv,
+condensed_tree.parquet, run.json: :mod:`raregal.run`, its one writer and reader)
+through the output policy (:mod:`raregal.output`).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_array
 
@@ -39,9 +24,10 @@ from .catalogue import join_predictions, load_representations
 from .cluster import leaf_clusters, scaled_min_samples
 from .errors import InputError
 from .monitor import StageLog
-from .output import atomic_dir, check_writable, library_versions, sha256, write_json
+from .output import library_versions, prepare, sha256
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
+from .run import SearchResult
 from .select import apply_cuts, paper_cuts
 
 #: Catalogue columns carried into classes.parquet when present, for maps and links.
@@ -208,20 +194,6 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         return self
 
 
-@dataclass
-class SearchResult:
-    """What :func:`search` wrote, for use from Python."""
-
-    out: Path
-    classes: pd.DataFrame
-    summary: pd.DataFrame
-    run: dict
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.summary)
-
-
 def class_summary(labels, clustering, fractions: pd.DataFrame) -> pd.DataFrame:
     """One row per class: size, persistence, tree node, and vote-fraction means
     against the searched sample's means (``{column}_diff``)."""
@@ -265,17 +237,25 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
     finder : RareClassFinder, optional
         The method's parameters; default: the paper's.
     overwrite : bool
-        Replace ``out`` if it exists.
+        Replace ``out`` if it is a search run folder (:func:`raregal.output.prepare`).
     verbose : bool
         Progress and timings on stderr.
     command : list of str, optional
         The command line, recorded in run.json.
     """
     started = time.time()
-    out = Path(out)
-    check_writable(out, overwrite)
-    finder = finder if finder is not None else RareClassFinder()
-    cuts = paper_cuts() if cuts is None else cuts
+    target = prepare(out, kind="search", inputs=[representations, predictions, ids],
+                     overwrite=overwrite)
+    with target:
+        return _search(target, started, representations, predictions=predictions,
+                       id_column=id_column, features=features, ids=ids,
+                       cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
+                       where=where, finder=finder if finder is not None else RareClassFinder(),
+                       verbose=verbose, command=command)
+
+
+def _search(target, started, representations, *, predictions, id_column, features, ids, cuts,
+            nan_policy, where, finder, verbose, command) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
     with log.stage("read"):
@@ -351,20 +331,14 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
                    "fraction_in_classes": n_in_classes / n_searched},
         "versions": library_versions(),
     }
-    with log.stage("write", str(out)):
-        with atomic_dir(out, overwrite) as tmp:
-            pq.write_table(pa.Table.from_pandas(classes, preserve_index=False),
-                           tmp / "classes.parquet")
-            summary.to_csv(tmp / "classes.csv", index=False)
-            pq.write_table(pa.Table.from_arrays(
-                [clustering.condensed_tree[name] for name in clustering.condensed_tree.dtype.names],
-                names=list(clustering.condensed_tree.dtype.names)),
-                tmp / "condensed_tree.parquet")
-            run["stages"] = log.stages
-            run["wall_seconds"] = round(time.time() - started, 3)
-            write_json(tmp / "run.json", run)
-    log.say(f"wrote {out}/ in {time.time() - started:.1f} s")
-    return SearchResult(out=out, classes=classes, summary=summary, run=run)
+    result = SearchResult(out=None, classes=classes, summary=summary, run=run,
+                          tree=pd.DataFrame(clustering.condensed_tree))
+    with log.stage("write", str(target.path)):
+        run["stages"] = log.stages
+        run["wall_seconds"] = round(time.time() - started, 3)
+        result.write(target)
+    log.say(f"wrote {target.path}/ in {time.time() - started:.1f} s")
+    return result
 
 
 def _describe_input(path, rows) -> dict:

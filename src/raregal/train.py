@@ -36,6 +36,7 @@ from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_ta
 from .errors import InputError
 from .monitor import stderr_printer
 from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
+from .output import prepare
 from .schemas import Schema, get_schema, kaggle_column
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
 
     started = time.time()
     out = Path(out)
+    target = prepare(out, kind="train", inputs=[labels, images], in_place=True)
     say = stderr_printer(verbose)
     chosen = get_schema(schema)
     if questions:
@@ -245,7 +247,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     if n_dup:
         raise InputError(f"{Path(labels).name}: {n_dup} rows share an id (e.g. '{example}')")
     counts = vote_counts(table.to_pandas(), chosen, pseudo_count)
-    out.mkdir(parents=True, exist_ok=True)  # only once the labels are usable
+    target.make_dir()  # only once the labels are usable
     decoded, failed = decode_all(paths, input_size, crop_fraction, say)
     usable = np.array([img is not None for img in decoded])
     if failed:
@@ -316,6 +318,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
                "val_galaxies": int(len(x_val)), "unreadable": len(failed),
                "wall_seconds": round(time.time() - started, 1)}
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    target.release()
     return summary
 
 

@@ -1,0 +1,199 @@
+"""A search run folder: its one writer and its one reader.
+
+``raregal search`` writes it (:meth:`SearchResult.write`); ``report``, ``evaluate``
+and the explorer read it (:meth:`SearchResult.read`), which checks the folder
+once, so that a truncated, hand-edited or foreign folder stops with one line
+naming the file and the problem instead of a traceback further on.
+
+``classes.parquet``
+    One row per searched galaxy: the id column named in run.json, ``class`` (-1
+    for none), ``probability``, ``umap_*``, ``map_x``, ``map_y``, the vote
+    fractions and, when present, ``ra``/``dec`` (degrees).
+``classes.csv``
+    One row per class: ``class``, ``size``, ``persistence``, ``tree_node``, and the
+    vote fractions' class means and differences.
+``condensed_tree.parquet``
+    HDBSCAN's condensed tree: ``parent``, ``child``, ``lambda_val``, ``child_size``.
+``run.json``
+    Parameters, inputs, selection, redundancy report, versions, timings (strict
+    JSON: a missing number is null, never NaN).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .catalogue import ids_as_strings
+from .errors import InputError
+from .output import Target, atomic_dir, prepare, write_json
+
+RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
+TREE_COLUMNS = ("parent", "child", "lambda_val", "child_size")
+#: run.json entries that readers use, and the JSON type each must have.
+RUN_JSON_TYPES = {"id_column": str, "parameters": dict, "selection": dict,
+                  "redundancy": dict, "inputs": dict, "command": list, "result": dict}
+
+
+@dataclass
+class SearchResult:
+    """A search's result: what :func:`raregal.search.search` returns and writes.
+
+    Attributes
+    ----------
+    out : Path or None
+        The run folder, once written or when read.
+    classes : pandas.DataFrame
+        One row per searched galaxy (see the module docstring); ids are strings.
+    summary : pandas.DataFrame
+        One row per class.
+    run : dict
+        The contents of run.json.
+    tree : pandas.DataFrame
+        The condensed tree.
+    """
+
+    out: Path | None
+    classes: pd.DataFrame
+    summary: pd.DataFrame
+    run: dict
+    tree: pd.DataFrame
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.summary)
+
+    @property
+    def id_column(self) -> str:
+        return self.run.get("id_column") or str(self.classes.columns[0])
+
+    def write(self, out, *, overwrite: bool = False) -> Path:
+        """Write the run folder ``out`` (a path, or a :class:`raregal.output.Target`
+        prepared before the computation) through the output policy."""
+        target = out if isinstance(out, Target) else prepare(out, kind="search",
+                                                             overwrite=overwrite)
+        with atomic_dir(target) as tmp:
+            self.write_files(tmp)
+        self.out = target.path
+        return self.out
+
+    def write_files(self, folder: Path) -> None:
+        """Every file of the run, into ``folder`` (a temporary one: see :meth:`write`)."""
+        pq.write_table(pa.Table.from_pandas(self.classes, preserve_index=False),
+                       folder / "classes.parquet")
+        self.summary.to_csv(folder / "classes.csv", index=False)
+        pq.write_table(pa.Table.from_pandas(self.tree, preserve_index=False),
+                       folder / "condensed_tree.parquet")
+        write_json(folder / "run.json", self.run)
+
+    @classmethod
+    def read(cls, run_dir) -> SearchResult:
+        """Read and check a run folder; any problem is one :class:`InputError` line."""
+        run_dir = Path(run_dir)
+        if not run_dir.is_dir():
+            raise InputError(f"{run_dir}: no such run folder")
+        missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
+        if missing:
+            raise InputError(f"{run_dir}: not a raregal run folder, missing "
+                             f"{', '.join(missing)}")
+        run = _read_run_json(run_dir / "run.json")
+        classes = _read_parquet(run_dir / "classes.parquet")
+        tree = _read_parquet(run_dir / "condensed_tree.parquet")
+        try:
+            summary = pd.read_csv(run_dir / "classes.csv")
+        except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
+            raise InputError(f"{run_dir / 'classes.csv'}: not a readable CSV table "
+                             f"({_first_line(exc)})") from None
+        id_column = run.get("id_column", str(classes.columns[0]) if classes.shape[1] else "")
+        _check_columns(run_dir / "classes.parquet", classes, [id_column, "class", "probability"],
+                       integer=["class"],
+                       numeric=["probability", "map_x", "map_y", "ra", "dec",
+                                *[c for c in classes.columns
+                                  if str(c).startswith("umap_") or str(c).endswith("_fraction")]])
+        _check_columns(run_dir / "classes.csv", summary, ["class", "size", "persistence",
+                                                          "tree_node"],
+                       integer=["class", "size", "tree_node"], numeric=["persistence"])
+        _check_columns(run_dir / "condensed_tree.parquet", tree, list(TREE_COLUMNS),
+                       integer=["parent", "child", "child_size"], numeric=["lambda_val"])
+        clusters = tree[tree["child_size"] > 1]
+        if not (clusters["child"] > clusters["parent"]).all():  # else it could loop
+            raise InputError(f"{run_dir / 'condensed_tree.parquet'}: not a condensed tree "
+                             f"(a cluster numbered below its parent)")
+        labels = classes["class"].to_numpy()
+        if len(labels) and (labels.min() < -1 or labels.max() >= len(summary)):
+            raise InputError(f"{run_dir / 'classes.parquet'}: class numbers run from "
+                             f"{labels.min()} to {labels.max()}, but classes.csv has "
+                             f"{len(summary)} classes")
+        classes[id_column] = _ids(classes[id_column])
+        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_run_json(path: Path) -> dict:
+    def refuse(constant):
+        raise ValueError(f"{constant} is not a JSON number")
+    try:
+        run = json.loads(path.read_text(), parse_constant=refuse)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(run, dict):
+        raise InputError(f"{path}: not a run record (a JSON object)")
+    for key, kind in RUN_JSON_TYPES.items():
+        if key in run and not isinstance(run[key], kind):
+            raise InputError(f"{path}: '{key}' should be a JSON "
+                             f"{'object' if kind is dict else kind.__name__}, not "
+                             f"{type(run[key]).__name__}")
+    redundancy = run.get("redundancy", {})
+    curve = redundancy.get("cumulative_explained", [])
+    levels = redundancy.get("components_for", {})
+    if (not isinstance(curve, list) or not all(_is_number(x) for x in curve)
+            or not isinstance(levels, dict) or not all(_is_number(v) for v in levels.values())):
+        raise InputError(f"{path}: 'redundancy' does not hold a variance curve of numbers")
+    return run
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+
+
+def _check_columns(path: Path, table: pd.DataFrame, required, *, integer=(), numeric=()):
+    absent = [c for c in required if c not in table.columns]
+    if absent:
+        raise InputError(f"{path}: no column {', '.join(map(repr, absent))}")
+    if table.empty:  # a header alone (a run without classes) has no types to check
+        return
+    for column in (*integer, *numeric):
+        if column not in table.columns:
+            continue
+        values = table[column]
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            raise InputError(f"{path}: column '{column}' holds {values.dtype} values, "
+                             f"not numbers")
+        if column in integer and not pd.api.types.is_integer_dtype(values):
+            raise InputError(f"{path}: column '{column}' should hold whole numbers, "
+                             f"not {values.dtype}")
+
+
+def _ids(column: pd.Series) -> np.ndarray:
+    return ids_as_strings(pa.chunked_array([pa.array(column)]))
