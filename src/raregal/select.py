@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import defaults
 from .errors import InputError
+from .params import Interval, Real, validate
 
 NAN_POLICIES = ("keep", "drop")
 
@@ -27,6 +28,10 @@ class Cut:
     column: str
     threshold: float
 
+    def __post_init__(self):
+        # named as search's featureless_cut, edge_on_cut and artifact_cut (and flags)
+        name = f"{self.name.replace('-', '_')}_cut"
+        validate({name: self.threshold}, {name: [Interval(Real, 0, 1)]}, "Cut")
 
 @dataclass
 class Selection:
