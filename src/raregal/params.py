@@ -95,7 +95,11 @@ class Interval:
 
 
 class Options:
-    """One of a fixed set of values (strings such as "auto", or None)."""
+    """One of a fixed set of values (strings such as "auto", or None).
+
+    None, "not given", goes unmentioned in messages: on the command line it is
+    leaving the flag out.
+    """
 
     def __init__(self, *values):
         self.values = values
@@ -104,8 +108,9 @@ class Options:
         return any(value is v or (type(value) is type(v) and value == v) for v in self.values)
 
     def describe(self) -> str:
-        words = ["None" if v is None else f"'{v}'" for v in self.values]
-        return words[0] if len(words) == 1 else f"one of {', '.join(words)}"
+        words = [f"'{v}'" if isinstance(v, str) else str(v)
+                 for v in self.values if v is not None]
+        return words[0] if len(words) == 1 else "" if not words else f"one of {', '.join(words)}"
 
 
 @dataclass(frozen=True)
@@ -118,7 +123,7 @@ class Satisfies:
     def accepts(self, value) -> bool:
         try:
             return bool(self.test(value))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, AttributeError):  # a value of the wrong kind
             return False
 
     def describe(self) -> str:
@@ -143,7 +148,7 @@ class Each:
 
 
 def _describe(constraints) -> str:
-    return " or ".join(c.describe() for c in constraints)
+    return " or ".join(d for d in (c.describe() for c in constraints) if d)
 
 
 def _first_failure(value, constraints):

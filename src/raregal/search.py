@@ -39,8 +39,8 @@ from .catalogue import join_predictions, load_representations
 from .cluster import leaf_clusters, scaled_min_samples
 from .errors import InputError
 from .monitor import StageLog
-from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
 from .output import atomic_dir, check_writable, library_versions, sha256, write_json
+from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
 from .select import apply_cuts, paper_cuts
