@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import timm
 import torch
+from PIL import Image
 
 from raregal.cli import main
 from raregal.embed import embed
@@ -133,12 +134,17 @@ def test_embed_real_images_with_a_head(models, catalogue, tmp_path):
     assert len(classes) == 38 and GZ_DESI.fraction_columns[0] in classes.columns
 
 
-def test_failures_are_listed_and_the_run_goes_on(models, data_dir, tmp_path):
-    folder = tmp_path / "images"
+def _five_good_images(data_dir, folder):
     folder.mkdir()
     good = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:5]
     for path in good:
         (folder / path.name).write_bytes(path.read_bytes())
+    return good
+
+
+def test_failures_are_listed_and_the_run_goes_on(models, data_dir, tmp_path):
+    folder = tmp_path / "images"
+    good = _five_good_images(data_dir, folder)
     (folder / "truncated.jpg").write_bytes(good[0].read_bytes()[:2000])
     (folder / "notes.png").write_text("not a picture")
     code = main(["embed", str(folder), "--model", str(models["timm"]), "--out",
@@ -158,6 +164,26 @@ def test_failures_are_listed_and_the_run_goes_on(models, data_dir, tmp_path):
     assert (manifest["embedded"], manifest["failed"]) == (1, 1)
     assert pd.read_csv(tmp_path / "out2" / "failures.csv")["reason"].tolist() == [
         "file not found"]
+
+
+def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
+    """Shards without failures (a header-only failures.csv) merged with shards with
+    them crashed the merge with an IndexError and left the run 'running'."""
+    folder = tmp_path / "images"
+    good = _five_good_images(data_dir, folder)
+    (folder / "zz_cut.jpg").write_bytes(good[0].read_bytes()[:1500])
+    Image.new("RGB", (64, 64), (40, 40, 40)).save(folder / "zz_flat.png")
+    code = main(["embed", str(folder), "--model", str(models["timm"]), "--out",
+                 str(tmp_path / "out"), "--shard-size", "2", "--workers", "0", "--quiet"])
+    assert code == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert (manifest["status"], manifest["shards"]) == ("complete", 4)
+    assert (manifest["embedded"], manifest["failed"]) == (5, 2)
+    table = pd.read_parquet(tmp_path / "out" / "representations.parquet")
+    assert table["id_str"].tolist() == [p.stem for p in good]
+    failures = pd.read_csv(tmp_path / "out" / "failures.csv", dtype=str)
+    assert failures["id_str"].tolist() == ["zz_cut", "zz_flat"]
+    assert failures["reason"].tolist()[1] == "constant image: every pixel is 40"
 
 
 def test_run_killed_midway_resumes_to_the_same_table(models, data_dir, tmp_path):

@@ -71,3 +71,56 @@ def test_real_jpeg_and_bad_files(data_dir, tmp_path):
         load_rgb(tmp_path / "absent.jpg")
     with pytest.raises(ImageError, match="not an image raregal reads"):
         load_rgb(tmp_path / "notes.txt")
+
+
+def _png16(path, pixels):
+    """A 16-bit PNG (greyscale (H, W, 1) or RGB (H, W, 3)), written by hand: Pillow
+    writes 16-bit greyscale but not 16-bit RGB."""
+    import struct
+    import zlib
+
+    height, width, channels = pixels.shape
+    raw = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    colour = {1: 0, 3: 2}[channels]
+    path.write_bytes(b"\x89PNG\r\n\x1a\n"
+                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_16_bit_png_is_scaled_from_its_full_range(tmp_path):
+    ramp = np.linspace(0, 65535, 64 * 64).reshape(64, 64, 1).astype(np.uint16)
+    for channels in (1, 3):
+        _png16(tmp_path / "deep.png", np.repeat(ramp, channels, axis=2))
+        pixels = np.asarray(load_rgb(tmp_path / "deep.png")).astype(int)
+        # 16-bit v is 8-bit v * 255 / 65535 (Pillow clipped greyscale to 255: near-white)
+        expected = np.round(ramp[..., 0].astype(float) * 255 / 65535)
+        np.testing.assert_allclose(pixels[..., 0], expected, atol=1)
+        assert pixels.mean() == pytest.approx(127.5, abs=1)
+
+
+def test_unusable_pixels_are_reported(tmp_path):
+    fits.writeto(tmp_path / "nan.fits", np.full((3, 32, 32), np.nan, np.float32))
+    with pytest.raises(ImageError, match="band g: no finite pixels"):
+        load_rgb(tmp_path / "nan.fits")
+    fits.writeto(tmp_path / "nan1.fits", np.full((32, 32), np.inf, np.float32))
+    with pytest.raises(ImageError, match="no finite pixels"):
+        load_rgb(tmp_path / "nan1.fits")
+    mostly = np.random.default_rng(0).random((32, 32)).astype(np.float32)
+    mostly[:24] = np.nan  # 75 % missing
+    fits.writeto(tmp_path / "mostly.fits", mostly)
+    with pytest.raises(ImageError, match="75% of the pixels are NaN or infinite"):
+        load_rgb(tmp_path / "mostly.fits")
+    mostly[:24] = 1.0
+    mostly[0, :8] = np.nan  # a few masked pixels: filled as sky, the image is kept
+    fits.writeto(tmp_path / "few.fits", mostly)
+    assert load_rgb(tmp_path / "few.fits").size == (32, 32)
+    fits.writeto(tmp_path / "zero.fits", np.zeros((3, 16, 16), np.float32))
+    with pytest.raises(ImageError, match="band g: constant image"):
+        load_rgb(tmp_path / "zero.fits")
+    Image.new("RGB", (40, 40), (12, 12, 12)).save(tmp_path / "flat.png")
+    with pytest.raises(ImageError, match="constant image: every pixel is 12"):
+        load_rgb(tmp_path / "flat.png")

@@ -131,9 +131,10 @@ def test_same_seed_same_table(injected):
 def test_bad_input(bulk, tmp_path, capsys):
     with pytest.raises(InputError, match="need 1300 rows plus 1 centres, more than the 800"):
         plant_groups(features_of(bulk), group_grid([1300], [0.1]))
-    with pytest.raises(InputError, match="tightness must be positive"):
+    with pytest.raises(InputError, match=r"tightness \(inject\): must be a list, each a "
+                                         r"number > 0, not 0"):
         group_grid([10], [0.0])
     code = main(["inject", "--synthetic", "500", "--sizes", "1", "--out", str(tmp_path / "x")])
     assert code == 2
-    assert capsys.readouterr().err.strip() == ("raregal: error: planted group sizes must be "
-                                               "at least 2, not 1")
+    assert capsys.readouterr().err.strip() == ("raregal: error: --sizes: must be a list, "
+                                               "each an integer >= 2, not 1")

@@ -80,8 +80,9 @@ def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
 
 
 @pytest.mark.parametrize("setting, message", [
-    ({"init": "random"}, "init must be one of auto, pca, spectral, not 'random'"),
-    ({"n_epochs": 0}, "n_epochs must be a positive integer or 'auto', not 0"),
+    ({"init": "random"}, "init .RareClassFinder.: must be one of 'auto', 'pca', 'spectral', "
+                         "not 'random'"),
+    ({"n_epochs": 0}, "n_epochs .RareClassFinder.: must be an integer >= 1 or 'auto', not 0"),
 ])
 def test_bad_layout_settings_are_refused(table, setting, message):
     with pytest.raises(InputError, match=message):

@@ -41,6 +41,11 @@ def test_galaxy_challenge_cumulative_fractions_become_counts(data_dir):
     np.testing.assert_allclose(counts[:, 3:5], labels[["Class2.1", "Class2.2"]] * 40, rtol=1e-6)
     with pytest.raises(InputError, match="no votes for 'bar_yes'"):
         vote_counts(labels, GZ2.subset(["bar"]), 40)
+    # percentages in a fraction column would weigh a galaxy a hundredfold
+    percent = labels.assign(**{"Class2.1": [50.0, 0.2, 12.0]})
+    with pytest.raises(InputError, match=r"^labels.csv: 2 rows have vote fractions outside "
+                                         r"\[0, 1\] in 'Class2.1'"):
+        vote_counts(percent, GZ2.subset(QUESTIONS), 40, "labels.csv")
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,16 @@ from .embed import ImageDataset, image_catalogue
 from .errors import InputError
 from .monitor import stderr_printer
 from .output import atomic_dir, library_versions, prepare, write_json
+from .params import CROP_FRACTION, FLAG, SEED, Integral, Interval, Options, validate
+
+#: :func:`baseline`'s parameters, checked before any image is read.
+CONSTRAINTS = {
+    "size": [Interval(Integral, 1, None)],
+    "components": [Interval(Integral, 1, None)],  # and <= images, checked on them
+    "crop_fraction": [CROP_FRACTION, Options(None)],
+    "seed": [SEED],
+    "overwrite": [FLAG], "verbose": [FLAG],
+}
 
 
 def default_crop_fraction() -> float:
@@ -114,14 +124,11 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
     dict
         The contents of baseline.json.
     """
+    validate(locals(), CONSTRAINTS, "baseline")
     started = time.time()
     out = Path(out)
     target = prepare(out, kind="baseline", inputs=[source], overwrite=overwrite)
-    if size < 1:
-        raise InputError(f"--size {size}: must be a positive number of pixels")
     crop_fraction = default_crop_fraction() if crop_fraction is None else crop_fraction
-    if not 0 < crop_fraction <= 1:
-        raise InputError(f"--crop-fraction {crop_fraction}: must be in (0, 1]")
     ids, paths, id_name = image_catalogue(source, id_column=id_column, path_column=path_column)
     pixels, done, failed = pixel_matrix(paths, crop_fraction=crop_fraction, size=size,
                                         verbose=verbose)

@@ -10,6 +10,7 @@ from . import __version__, defaults
 from .backends import BACKENDS
 from .catalogue import FEATURE_PATTERNS, ID_COLUMNS
 from .errors import InputError
+from .params import ParameterError
 from .select import NAN_POLICIES, Cut
 
 SEARCH_HELP = f"""\
@@ -48,6 +49,20 @@ tree then run on one thread, so a seeded search is slower on several cores.
 example:
   raregal search representations.parquet --predictions gz_desi.parquet --out run/
 """
+
+
+#: Python parameter names the command line spells otherwise, per command where the
+#: same name means different flags; any other parameter ``a_b`` is the flag ``--a-b``.
+FLAG_NAMES = {"input_size": "--size", "pca_components": "--pca", "id_column": "--id-col",
+              "path_column": "--path-col", "dask_address": "--dask",
+              "dask_workers": "--dask-local", "n_groups": "--groups",
+              ("synthetic", "n"): "--rows", ("inject", "n"): "--synthetic"}
+
+
+def flag_name(command: str, parameter: str) -> str:
+    """The command-line flag of a Python parameter, for error messages."""
+    return FLAG_NAMES.get((command, parameter),
+                          FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-")))
 
 
 def _threshold(text: str) -> float | None:
@@ -419,15 +434,18 @@ def run_search(args) -> int:
 
 
 def _require_embed_extra(command: str) -> None:
-    """Say which extra to install when the torch stages' libraries are missing."""
-    try:
-        import safetensors  # noqa: F401
-        import timm  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        raise InputError(f"raregal {command} needs torch and timm ({exc.name} is missing): "
+    """Say which extra to install when the torch stages' libraries are missing.
+
+    Looked up, not imported: torch takes seconds to import, and a bad parameter
+    is answered before that (:mod:`raregal.params`)."""
+    from importlib.util import find_spec
+
+    missing = next((name for name in ("torch", "timm", "safetensors")
+                    if find_spec(name) is None), None)
+    if missing is not None:
+        raise InputError(f"raregal {command} needs torch and timm ({missing} is missing): "
                          f"install the embed extra, pip install '.[embed]' in a raregal "
-                         f"checkout") from exc
+                         f"checkout")
 
 
 def run_embed(args) -> int:
@@ -496,8 +514,11 @@ def _finder(args, **settings):
 
 def run_inject(args) -> int:
     from .catalogue import load_representations
-    from .inject import inject, synthetic_bulk
+    from .inject import check_params, inject, synthetic_bulk
 
+    finder = _finder(args)
+    check_params(sizes=args.sizes, tightness=args.tightness, repeats=args.repeats,
+                 min_samples=args.min_samples, seed=args.seed, finder=finder)
     if args.synthetic is not None:
         bulk = synthetic_bulk(args.synthetic, dim=args.dim, seed=args.seed)
         features, ids = bulk.filter(like="feat_").to_numpy("float32"), None
@@ -507,7 +528,7 @@ def run_inject(args) -> int:
                                     features=args.features)
         features, ids, source = reps.features, reps.ids, reps.source
     inject(features, args.out, sizes=args.sizes, tightness=args.tightness,
-           repeats=args.repeats, finder=_finder(args), min_samples=args.min_samples,
+           repeats=args.repeats, finder=finder, min_samples=args.min_samples,
            seed=args.seed, ids=ids, source=source, inputs=[args.representations],
            overwrite=args.overwrite,
            verbose=not args.quiet, command=["raregal", *args.argv])
@@ -549,6 +570,10 @@ def main(argv=None) -> int:
                 "report": run_report, "demo": run_demo, "synthetic": run_synthetic,
                 "inject": run_inject, "evaluate": run_evaluate,
                 "baseline": run_baseline}[args.command](args)
+    except ParameterError as exc:  # named as the user typed it
+        print(f"raregal: error: {flag_name(args.command, exc.parameter)}: {exc.reason}",
+              file=sys.stderr)
+        return 2
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2

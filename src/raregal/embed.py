@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -42,6 +43,8 @@ from .errors import InputError
 from .images import IMAGE_SUFFIXES, ImageError, load_rgb, preprocess
 from .monitor import stderr_printer
 from .output import library_versions, prepare, write_json
+from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Integral, Interval, Options,
+                     Satisfies, validate)
 
 #: Path columns recognised without ``path_column``: Zoobot's, then common names.
 PATH_COLUMNS = ("file_loc", "local_path", "path", "filename", "file")
@@ -60,6 +63,25 @@ class EmbedParams:
     batch_size: int
     shard_size: int
     seed: int
+
+
+#: A device torch understands: auto, cpu, mps, cuda or cuda:N.
+DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+#: :func:`embed`'s parameters, checked before any image is read.
+EMBED_CONSTRAINTS = {
+    "crop_fraction": [CROP_FRACTION, Options(None)],
+    "input_size": [INPUT_SIZE, Options(None)],
+    "passes": [Interval(Integral, 1, None)],
+    "batch_size": [Interval(Integral, 1, None)],
+    "shard_size": [Interval(Integral, 1, None)],
+    "workers": [Interval(Integral, 0, None), Options(None)],
+    "device": [Satisfies(lambda d: DEVICE.fullmatch(d) is not None,
+                         "auto, cpu, mps, cuda or cuda:N")],
+    "seed": [SEED],
+    "dask_workers": [Interval(Integral, 1, None), Options(None)],
+    "resume": [FLAG], "overwrite": [FLAG], "verbose": [FLAG],
+}
 
 
 # --- the catalogue -----------------------------------------------------------------
@@ -345,20 +367,23 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     dict
         The manifest.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from .models import load_model
-
+    validate(locals(), EMBED_CONSTRAINTS, "embed")
     started = time.time()
     out = Path(out)
     target = prepare(out, kind="embed", inputs=[source], overwrite=overwrite, in_place=True)
     ids, paths, id_name = image_catalogue(source, id_column=id_column, path_column=path_column)
+    import torch  # only now: seconds to import, after the cheap checks
+    from tqdm.auto import tqdm
+
+    from .models import load_model
+
     device = resolve_device(device)
     loaded = load_model(model, arch=arch)
     params = EmbedParams(model=loaded.name if model is None else str(model), arch=arch,
-                         crop_fraction=crop_fraction or loaded.crop_fraction,
-                         input_size=input_size or loaded.input_size, passes=passes,
+                         crop_fraction=(loaded.crop_fraction if crop_fraction is None
+                                        else crop_fraction),
+                         input_size=loaded.input_size if input_size is None else input_size,
+                         passes=passes,
                          batch_size=batch_size, shard_size=shard_size, seed=seed)
     digest = catalogue_digest(ids, paths)
     _check_folder(out, params, digest, resume, overwrite)
@@ -442,12 +467,16 @@ def _merge(out: Path, ids, paths, id_name: str, n_shards: int) -> dict:
     pq.write_table(table, tmp)
     tmp.replace(out / "representations.parquet")
 
-    failures = pd.concat([pd.read_csv(_shard_path(out, i).with_suffix(".failures.csv"))
+    # Typed as written: a shard without failures has only the header, which pandas
+    # would otherwise read as an object column and concat into non-integer rows.
+    failures = pd.concat([pd.read_csv(_shard_path(out, i).with_suffix(".failures.csv"),
+                                      dtype={"row": "int64", "reason": str},
+                                      keep_default_na=False)
                           for i in range(n_shards)], ignore_index=True)
-    failures = failures.sort_values("row")
-    failures.insert(0, id_name, ids[failures["row"].to_numpy()].astype(str)
-                    if len(failures) else [])
-    failures.insert(1, "path", [paths[r] for r in failures["row"]])
+    failures = failures.sort_values("row", kind="stable")
+    failed_rows = failures["row"].to_numpy(np.int64)
+    failures.insert(0, id_name, ids[failed_rows].astype(str))
+    failures.insert(1, "path", [paths[r] for r in failed_rows])
     failures = failures.drop(columns="row")
     tmp = out / ".failures.csv.tmp"
     failures.to_csv(tmp, index=False)

@@ -7,6 +7,11 @@ antialiased), divided by 255 -- and *no* ImageNet normalisation.
 FITS cutouts are turned into the 8-bit RGB images Galaxy Zoo volunteers and
 Zoobot saw: 3-band grz with the Legacy Surveys mapping (legacypipe's
 ``get_rgb``), any other single band as greyscale.
+
+Every decoded image is checked: 16-bit greyscale PNGs are scaled from their full
+range (Pillow alone clips them to white), and an image with mostly non-finite
+pixels, or one value everywhere, raises :class:`ImageError` with the reason, which
+``raregal embed`` lists in failures.csv before going on.
 """
 
 from __future__ import annotations
@@ -71,6 +76,33 @@ def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = N
     return np.clip((rgb - low) / (high - low), 0, 1)
 
 
+#: A cutout with more than this share of its pixels NaN or infinite (off the survey's
+#: footprint, masked) is reported, not embedded; below it they are filled with 0 (sky).
+MAX_NONFINITE = 0.5
+#: Full scale of Pillow's single-band integer modes; 16-bit PNGs open as I;16*.
+INTEGER_FULL_SCALE = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535,
+                      "I": 65535}
+
+
+def check_pixels(data: np.ndarray) -> np.ndarray:
+    """Reject unusable pixel data; return it with a few non-finite pixels set to 0.
+
+    Raises
+    ------
+    ImageError
+        Mostly non-finite (NaN, infinite) pixels, or one value everywhere: no image.
+    """
+    finite = np.isfinite(data)
+    bad = 1 - finite.mean() if data.size else 1.0
+    if bad > MAX_NONFINITE:
+        raise ImageError(f"{bad:.0%} of the pixels are NaN or infinite" if bad < 1
+                         else "no finite pixels (all NaN or infinite)")
+    values = data[finite]
+    if values.min() == values.max():
+        raise ImageError(f"constant image: every pixel is {values.flat[0]:g}")
+    return np.where(finite, data, 0).astype(np.float32) if bad else data
+
+
 def greyscale(image: np.ndarray) -> np.ndarray:
     """One band as an (H, W, 3) greyscale image in [0, 1]: an asinh stretch of the
     99.5-percentile range, the usual display of a single astronomical band."""
@@ -91,12 +123,15 @@ def _fits_to_rgb(path: Path) -> np.ndarray:
         data = np.asarray(hdu.data, dtype=np.float32)
         bands = str(hdu.header.get("BANDS", "")).strip()
     if data.ndim == 2 or (data.ndim == 3 and data.shape[0] == 1):
-        return greyscale(data.reshape(data.shape[-2:]))
+        return greyscale(check_pixels(data.reshape(data.shape[-2:])))
     if data.shape[0] != 3:
         raise ImageError(f"FITS cube of shape {data.shape}: expected 3 planes (grz) or 1")
-    if not np.isfinite(data).all():
-        data = np.nan_to_num(data, nan=0.0, posinf=0.0, neginf=0.0)
-    return legacy_rgb(data, bands or "grz")
+    for band, plane in zip(bands or "grz", data):
+        try:
+            check_pixels(plane)
+        except ImageError as exc:
+            raise ImageError(f"band {band}: {exc}") from None
+    return legacy_rgb(check_pixels(data), bands or "grz")
 
 
 def load_rgb(path: str | Path) -> Image.Image:
@@ -105,7 +140,8 @@ def load_rgb(path: str | Path) -> Image.Image:
     Raises
     ------
     ImageError
-        Missing, unreadable, truncated or unsupported files, with the reason.
+        Missing, unreadable, truncated or unsupported files, and images without
+        usable pixels (:func:`check_pixels`; constant), with the reason.
     """
     path = Path(path)
     kind = image_format(path)
@@ -113,16 +149,37 @@ def load_rgb(path: str | Path) -> Image.Image:
         raise ImageError("file not found")
     try:
         if kind == "fits":
-            rgb = _fits_to_rgb(path)
-            return Image.fromarray(np.round(rgb * 255).astype(np.uint8), mode="RGB")
-        with Image.open(path) as image:
-            image.load()  # decode now, so a truncated file fails here
-            return image.convert("RGB")
+            rgb = Image.fromarray(np.round(_fits_to_rgb(path) * 255).astype(np.uint8))
+        else:
+            with Image.open(path) as image:
+                image.load()  # decode now, so a truncated file fails here
+                rgb = _to_rgb(image)
     except ImageError:
         raise
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"cannot decode {kind}: {reason}") from exc
+    pixels = np.asarray(rgb)
+    if pixels.min() == pixels.max():
+        raise ImageError(f"constant image: every pixel is {pixels.flat[0]}")
+    return rgb
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB. Pillow clips a 16-bit greyscale image (mode I;16) to 255 when it
+    converts it, which would make it near-white: scale it from its full range."""
+    if image.mode in INTEGER_FULL_SCALE:
+        data = np.asarray(image).astype(np.float64)
+        if data.min() < 0 or data.max() > INTEGER_FULL_SCALE[image.mode]:
+            raise ImageError(f"{image.mode} image with values outside 0-65535")
+        grey = np.round(data * (255 / INTEGER_FULL_SCALE[image.mode])).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if image.mode == "F":
+        data = check_pixels(np.asarray(image, dtype=np.float32))
+        low, high = data.min(), data.max()
+        grey = np.round((data - low) * (255 / (high - low))).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    return image.convert("RGB")
 
 
 def preprocess(image: Image.Image, *, crop_fraction: float = defaults.CROP_FRACTION,

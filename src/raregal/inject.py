@@ -46,6 +46,7 @@ from . import __version__, defaults
 from .errors import InputError
 from .monitor import StageLog
 from .output import atomic_dir, library_versions, prepare, write_json
+from .params import SEED, Each, Integral, Interval, Options, Real, validate
 from .synthetic import planted_representations, recovery
 
 
@@ -70,15 +71,23 @@ class Injection:
     groups: pd.DataFrame
 
 
+#: The planting's parameters (:func:`group_grid`, :func:`inject`).
+GRID_CONSTRAINTS = {
+    "sizes": [Each(Interval(Integral, 2, None))],  # a group of one is no group
+    "tightness": [Each(Interval(Real, 0, None, closed="neither"))],
+    "repeats": [Interval(Integral, 1, None)],
+}
+INJECT_CONSTRAINTS = {
+    "k": [Interval(Integral, 1, None)],
+    "min_samples": [Each(Interval(Integral, 1, None), Options("scaled")), Options(None)],
+    "seed": [SEED],
+}
+
+
 def group_grid(sizes, tightness, repeats: int = 1) -> pd.DataFrame:
     """Every size x tightness pair, ``repeats`` times, as columns size, tightness."""
     sizes, tightness = list(sizes), list(tightness)
-    if not sizes or not tightness or repeats < 1:
-        raise InputError("inject needs at least one size, one tightness and one repeat")
-    if min(sizes) < 2:
-        raise InputError(f"planted group sizes must be at least 2, not {min(sizes)}")
-    if min(tightness) <= 0:
-        raise InputError(f"tightness must be positive, not {min(tightness)}")
+    validate(locals(), GRID_CONSTRAINTS, "inject")
     rows = [(s, t) for _ in range(repeats) for t in tightness for s in sizes]
     return pd.DataFrame(rows, columns=["size", "tightness"])
 
@@ -277,8 +286,25 @@ class InjectionResult:
 
 
 def synthetic_bulk(n: int, dim: int = 128, seed: int = 0) -> pd.DataFrame:
-    """A smooth bulk with no planted groups (:func:`raregal.synthetic.planted_representations`)."""
+    """A smooth bulk with no planted groups (:func:`raregal.synthetic.planted_representations`).
+
+    ``n`` must leave room for neighbourhoods of :data:`raregal.defaults.INJECT_DENSITY_K`.
+    """
+    validate({"n": n}, {"n": [Interval(Integral, defaults.INJECT_DENSITY_K + 1, None)]},
+             "synthetic_bulk")
     return planted_representations(n, dim=dim, n_groups=0, fractions=False, seed=seed)
+
+
+def check_params(*, sizes=defaults.INJECT_SIZES, tightness=defaults.INJECT_TIGHTNESS,
+                 repeats: int = 1, k: int = defaults.INJECT_DENSITY_K, min_samples=None,
+                 seed: int = 0, finder=None) -> pd.DataFrame:
+    """Check :func:`inject`'s parameters and the finder's, before any table is read;
+    return the grid of groups (:func:`group_grid`)."""
+    validate({"k": k, "min_samples": None if min_samples is None else list(min_samples),
+              "seed": seed}, INJECT_CONSTRAINTS, "inject")
+    if finder is not None:
+        finder._validate_params()
+    return group_grid(sizes, tightness, repeats)
 
 
 def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
@@ -317,13 +343,14 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     from .search import RareClassFinder
 
     started = time.time()
+    finder = RareClassFinder() if finder is None else finder
+    grid = check_params(sizes=sizes, tightness=tightness, repeats=repeats, k=k,
+                        min_samples=min_samples, seed=seed, finder=finder)
     out = Path(out)
     target = prepare(out, kind="inject", inputs=inputs, overwrite=overwrite)
     log = StageLog(quiet=not verbose)
-    finder = RareClassFinder() if finder is None else finder
     settings = [finder.min_samples] if not min_samples else list(min_samples)
     finder.set_params(seed=seed, make_map=False, min_samples=settings[0])
-    grid = group_grid(sizes, tightness, repeats)
 
     with log.stage("plant", f"{len(grid)} groups in {len(features)} galaxies"):
         injection = plant_groups(features, grid, k=k, seed=seed)

@@ -19,12 +19,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_array
 
 from . import __version__, defaults
-from .backends import resolve_backend
+from .backends import BACKENDS, resolve_backend
 from .catalogue import join_predictions, load_representations
 from .cluster import leaf_clusters, scaled_min_samples
 from .errors import InputError
 from .monitor import StageLog
 from .output import library_versions, prepare, sha256
+from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
 from .run import SearchResult
@@ -116,26 +117,42 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.make_map = make_map
 
+    #: Every parameter's accepted values, checked by :meth:`fit` before any work.
+    _parameter_constraints = {
+        "n_neighbors": [Interval(Integral, 2, None)],      # UMAP needs a neighbour
+        "n_components": [Interval(Integral, 1, None)],
+        "min_dist": [Interval(Real, 0, 1)],                # umap-learn: <= spread (1)
+        "init": [Options(*defaults.UMAP_INITS)],
+        "n_epochs": [Interval(Integral, 1, None), Options("auto")],
+        "min_samples": [Interval(Integral, 1, None), Options("scaled")],
+        "min_cluster_size": [Interval(Integral, 2, None)],  # HDBSCAN's smallest cluster
+        "pca_components": [Interval(Integral, 1, None), Options(None)],
+        "seed": [SEED, Options(None)],
+        "backend": [Options(*BACKENDS)],
+        "verbose": [FLAG],
+        "make_map": [FLAG],
+    }
+
+    def _validate_params(self) -> None:
+        """Raise :class:`raregal.params.ParameterError` for the first parameter out of
+        its constraints (NaN and infinities included)."""
+        validate(self.get_params(), self._parameter_constraints, type(self).__name__)
+
     def _resolve_min_samples(self, n: int) -> int:
         if self.min_samples == "scaled":
             return scaled_min_samples(n, self.min_cluster_size)
-        if isinstance(self.min_samples, (int, np.integer)) and self.min_samples > 0:
-            return int(self.min_samples)
-        raise InputError(f"min_samples must be a positive integer or 'scaled', "
-                         f"not {self.min_samples!r}")
+        return int(self.min_samples)
 
     def _resolve_epochs(self, n: int) -> int | None:
-        if self.n_epochs == "auto":
-            if self.backend_ == "gpu":  # the layout costs seconds: cuML's own epochs
-                return None
-            return layout_epochs(n, defaults.UMAP_N_EPOCHS)
-        if isinstance(self.n_epochs, (int, np.integer)) and self.n_epochs > 0:
+        if self.n_epochs != "auto":
             return int(self.n_epochs)
-        raise InputError(f"n_epochs must be a positive integer or 'auto', "
-                         f"not {self.n_epochs!r}")
+        if self.backend_ == "gpu":  # the layout costs seconds: cuML's own epochs
+            return None
+        return layout_epochs(n, defaults.UMAP_N_EPOCHS)
 
     def fit(self, X, y=None, stage_log: StageLog | None = None):
         """Find classes in X, an (n, d) array of representations."""
+        self._validate_params()
         X = check_array(X, dtype=np.float32)
         n, d = X.shape
         log = stage_log or StageLog(quiet=not self.verbose)
@@ -147,11 +164,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         if n <= self.n_neighbors:
             raise InputError(f"{n} galaxies to search, not more than n_neighbors="
                              f"{self.n_neighbors}")
-        if self.pca_components is not None and not 1 <= self.pca_components <= d:
+        if self.pca_components is not None and self.pca_components > d:
             raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
-        if self.init not in defaults.UMAP_INITS:
-            raise InputError(f"init must be one of {', '.join(defaults.UMAP_INITS)}, "
-                             f"not {self.init!r}")
+        if np.ptp(X, axis=0).max() == 0:
+            raise InputError(f"all {n} galaxies to search have the same representation: "
+                             f"nothing to tell apart")
         self.backend_ = resolve_backend(self.backend)
         self.n_epochs_ = self._resolve_epochs(n)
         self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
@@ -244,14 +261,15 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         The command line, recorded in run.json.
     """
     started = time.time()
+    finder = finder if finder is not None else RareClassFinder()
+    finder._validate_params()  # before reading anything
     target = prepare(out, kind="search", inputs=[representations, predictions, ids],
                      overwrite=overwrite)
     with target:
         return _search(target, started, representations, predictions=predictions,
                        id_column=id_column, features=features, ids=ids,
                        cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
-                       where=where, finder=finder if finder is not None else RareClassFinder(),
-                       verbose=verbose, command=command)
+                       where=where, finder=finder, verbose=verbose, command=command)
 
 
 def _search(target, started, representations, *, predictions, id_column, features, ids, cuts,
@@ -278,7 +296,10 @@ def _search(target, started, representations, *, predictions, id_column, feature
         raise InputError(f"nothing left after the cuts: all {len(reps.ids)} galaxies removed "
                          f"({'; '.join(s['rule'] for s in selection.steps if s['removed'])})")
 
-    finder.fit(reps.features[selection.mask], stage_log=log)
+    try:
+        finder.fit(reps.features[selection.mask], stage_log=log)
+    except InputError as exc:  # name the file the searched rows came from
+        raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_
     labels = finder.labels_
     n_in_classes = int(np.sum(labels >= 0))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import defaults
 from .errors import InputError
+from .params import Interval, Options, Real, validate
 
 NAN_POLICIES = ("keep", "drop")
 
@@ -27,6 +28,11 @@ class Cut:
     column: str
     threshold: float
 
+    def __post_init__(self):
+        # named as search's featureless_cut, edge_on_cut and artifact_cut (and flags);
+        # None is a cut switched off (paper_cuts leaves it out)
+        name = f"{self.name.replace('-', '_')}_cut"
+        validate({name: self.threshold}, {name: [Interval(Real, 0, 1), Options(None)]}, "Cut")
 
 @dataclass
 class Selection:

@@ -13,6 +13,20 @@ import numpy as np
 import pandas as pd
 
 from . import defaults
+from .params import FLAG, SEED, Each, Integral, Interval, ParameterError, Real, validate
+
+#: :func:`planted_representations`' parameters.
+CONSTRAINTS = {
+    "n": [Interval(Integral, 2, None)],
+    "dim": [Interval(Integral, 1, None)],
+    "n_groups": [Interval(Integral, 0, None)],
+    "group_size": [Interval(Integral, 1, None), Each(Interval(Integral, 1, None))],
+    "latent_dim": [Interval(Integral, 1, None)],
+    "tightness": [Interval(Real, 0, None, closed="neither")],
+    "noise": [Interval(Real, 0, None)],
+    "fractions": [FLAG],
+    "seed": [SEED],
+}
 
 
 def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
@@ -32,7 +46,8 @@ def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
     group_size : int or (low, high)
         Members per group; a range draws each size uniformly.
     latent_dim : int
-        Rank of the bulk: feature variance falls off over this many directions.
+        Rank of the bulk: feature variance falls off over this many directions
+        (at most ``dim``).
     tightness : float
         A group's spread relative to the bulk's, per latent direction.
     noise : float
@@ -48,13 +63,20 @@ def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
         ``id_str``, ``planted``, ``feat_*`` and, with ``fractions``, the three
         cut columns.
     """
+    validate(locals(), CONSTRAINTS, "planted_representations")
+    latent_dim = min(latent_dim, dim)
     rng = np.random.default_rng(seed)
     if np.isscalar(group_size):
         sizes = np.full(n_groups, int(group_size))
     else:
+        if len(group_size) != 2 or group_size[0] > group_size[1]:
+            raise ParameterError("group_size", f"must be (low, high) with low <= high, not "
+                                 f"{' '.join(map(str, group_size))}", "planted_representations")
         sizes = rng.integers(group_size[0], group_size[1] + 1, size=n_groups)
     if sizes.sum() >= n:
-        raise ValueError(f"planted groups ({sizes.sum()} rows) do not fit in n={n}")
+        raise ParameterError("n", f"must be more than the {sizes.sum()} rows of the "
+                             f"{n_groups} planted groups, not {n}; plant fewer or smaller "
+                             f"groups", "planted_representations")
 
     scales = np.exp(-np.arange(latent_dim) / 4.0)  # a falling PCA spectrum
     latent = rng.standard_normal((n, latent_dim)) * scales

@@ -37,7 +37,34 @@ from .errors import InputError
 from .monitor import stderr_printer
 from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
 from .output import prepare
-from .schemas import Schema, get_schema, kaggle_column
+from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral, Interval, Options,
+                     ParameterError, Real, Satisfies, validate)
+from .schemas import SCHEMAS, Schema, get_schema, kaggle_column
+
+
+def _timm_architecture(name) -> bool:
+    import timm
+
+    return isinstance(name, str) and bool(timm.is_model(name))
+
+
+#: :func:`train`'s parameters, checked before the labels are read.
+TRAIN_CONSTRAINTS = {
+    "schema": [Options(*SCHEMAS)],
+    "questions": [Each(Satisfies(lambda q: isinstance(q, str) and q != "", "names")),
+                  Options(None)],
+    "arch": [Satisfies(_timm_architecture, "a timm architecture (timm.list_models())")],
+    "bottleneck": [Interval(Integral, 1, None), Options(None)],
+    "input_size": [INPUT_SIZE],
+    "crop_fraction": [CROP_FRACTION],
+    "epochs": [Interval(Integral, 1, None)],
+    "batch_size": [Interval(Integral, 1, None)],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "pseudo_count": [Interval(Real, 0, None, closed="neither")],
+    "val_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "seed": [SEED],
+    "resume": [FLAG], "verbose": [FLAG],
+}
 
 @dataclass(frozen=True)
 class TrainParams:
@@ -80,32 +107,44 @@ def dirichlet_multinomial_nll(concentrations: torch.Tensor, counts: torch.Tensor
     return total
 
 
-def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float) -> np.ndarray:
+def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float,
+                source: str = "labels") -> np.ndarray:
     """Vote counts (n, n_answers) for ``schema`` from a label table.
 
     Looks, per answer, for a count column ``{question}_{answer}``, else a fraction
     ``{question}_{answer}_fraction`` (× pseudo_count; NaN, as masked in GZ DESI, is
     0 votes), else for Galaxy Zoo 2 the Galaxy Challenge's cumulative ``ClassQ.A``
-    (× pseudo_count).
+    (× pseudo_count). Fractions must lie in [0, 1] (a percentage or a count in a
+    fraction column would weigh a galaxy a hundredfold); ``source`` names the table
+    in the error.
     """
     columns = []
     for answer in schema.answers:
         if answer in table.columns:
             columns.append(table[answer].to_numpy(float))
-        elif f"{answer}_fraction" in table.columns:
-            columns.append(np.nan_to_num(table[f"{answer}_fraction"].to_numpy(float))
-                           * pseudo_count)
-        elif schema.name.startswith("gz2") and kaggle_column(answer) in table.columns:
-            columns.append(table[kaggle_column(answer)].to_numpy(float) * pseudo_count)
-        else:
-            raise InputError(f"labels: no votes for '{answer}' (looked for '{answer}', "
+            continue
+        name = next((c for c in (f"{answer}_fraction", kaggle_column(answer)
+                                 if schema.name.startswith("gz2") else None)
+                     if c in table.columns), None)
+        if name is None:
+            raise InputError(f"{source}: no votes for '{answer}' (looked for '{answer}', "
                              f"'{answer}_fraction'"
                              + (f", '{kaggle_column(answer)}'" if schema.name.startswith("gz2")
                                 else "") + ")")
+        fractions = table[name].to_numpy(float)
+        if name.endswith("_fraction"):
+            fractions = np.nan_to_num(fractions, nan=0.0)
+        outside = (fractions < 0) | (fractions > 1)
+        if outside.any():
+            raise InputError(f"{source}: {int(outside.sum())} rows have vote fractions "
+                             f"outside [0, 1] in '{name}' (e.g. "
+                             f"{fractions[outside][0]:g}); give fractions, not percentages "
+                             f"or counts")
+        columns.append(fractions * pseudo_count)
     counts = np.stack(columns, axis=1)
     bad = ~np.isfinite(counts).all(axis=1) | (counts < 0).any(axis=1)
     if bad.any():
-        raise InputError(f"labels: {int(bad.sum())} rows have negative or non-finite votes")
+        raise InputError(f"{source}: {int(bad.sum())} rows have negative or non-finite votes")
     return counts.astype(np.float32)
 
 
@@ -220,15 +259,19 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     """
     from .embed import table_paths
 
+    validate(locals(), TRAIN_CONSTRAINTS, "train")
     started = time.time()
     out = Path(out)
     target = prepare(out, kind="train", inputs=[labels, images], in_place=True)
     say = stderr_printer(verbose)
     chosen = get_schema(schema)
     if questions:
+        unknown = [q for q in questions if q not in {x.name for x in chosen.questions}]
+        if unknown:
+            raise ParameterError("questions", f"{schema} has no question "
+                                 f"{', '.join(unknown)}; it has "
+                                 f"{', '.join(q.name for q in chosen.questions)}", "train")
         chosen = chosen.subset(questions)
-    if not 0 < val_fraction < 1:
-        raise InputError(f"--val-fraction {val_fraction}: must be between 0 and 1")
     params = TrainParams(arch, bottleneck, input_size, crop_fraction, epochs, batch_size,
                          learning_rate, pseudo_count, val_fraction, seed)
     checkpoint = out / "checkpoint.pt"
@@ -246,16 +289,23 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     n_dup, example = count_duplicates(ids)
     if n_dup:
         raise InputError(f"{Path(labels).name}: {n_dup} rows share an id (e.g. '{example}')")
-    counts = vote_counts(table.to_pandas(), chosen, pseudo_count)
+    counts = vote_counts(table.to_pandas(), chosen, pseudo_count, Path(labels).name)
     target.make_dir()  # only once the labels are usable
     decoded, failed = decode_all(paths, input_size, crop_fraction, say)
     usable = np.array([img is not None for img in decoded])
+    if not usable.any():
+        raise InputError(f"{Path(labels).name}: none of the {len(paths)} images could be "
+                         f"read (first: {paths[failed[0][0]]}: {failed[0][1]})")
     if failed:
         say(f"{len(failed)} images could not be read and are left out")
     # Split by id, seeded: the same ids always land on the same side.
     rng = np.random.default_rng(seed)
     is_val = np.zeros(len(ids), bool)
     is_val[rng.permutation(len(ids))[: round(val_fraction * len(ids))]] = True
+    for side, members in (("training", ~is_val & usable), ("validation", is_val & usable)):
+        if not members.any():
+            raise InputError(f"{Path(labels).name}: {int(usable.sum())} readable images leave "
+                             f"no {side} galaxies with --val-fraction {val_fraction}")
     pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
                   "usable": usable}).to_csv(out / "split.csv", index=False)
     pixels = torch.from_numpy(np.stack([img for img in decoded if img is not None]))
