@@ -322,13 +322,15 @@ def test_leading_zero_ids_survive_csv_to_run_and_the_exports(planted, tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["id_columns"]["representations"]["column"] == "id_str"
 
+    members = classes[classes["class"] >= 0].reset_index(drop=True)
+    assert len(members) > 0
     fits = Table.read(out / "classes.fits")
-    vot = Table.read(out / "classes.vot")
-    for read_back in (fits, vot):
-        assert read_back["id_str"].tolist() == classes["id_str"].tolist()
+    vot = Table.read(out / "class_members.vot")
+    for read_back, expected in ((fits, classes), (vot, members)):
+        assert read_back["id_str"].tolist() == expected["id_str"].tolist()
         assert str(read_back["ra"].unit) == "deg" and str(read_back["dec"].unit) == "deg"
-        np.testing.assert_allclose(read_back["ra"], classes["ra"])
-        np.testing.assert_array_equal(read_back["class"], classes["class"])
+        np.testing.assert_allclose(read_back["ra"], expected["ra"])
+        np.testing.assert_array_equal(read_back["class"], expected["class"])
 
     graph = pq.read_table(out / "neighbours.parquet").to_pandas()
     assert graph["id_str"].tolist() == classes["id_str"].tolist()

@@ -547,10 +547,12 @@ class TableSource:
             arrays.extend(table.columns)
         return pa.table(dict(zip(names, arrays))) if names else pa.table({})
 
-    def matrix(self, names, mask: np.ndarray | None) -> np.ndarray:
-        """The named numeric columns as float32 (k, d), keeping rows where ``mask``."""
+    def matrix(self, names, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """The named numeric columns as float32 (k, d), keeping rows where ``mask``,
+        and, for every row (kept or not), whether any value is NaN or infinite."""
         k = self.n_rows if mask is None else int(mask.sum())
         out = np.empty((k, len(names)), dtype=np.float32)
+        bad = np.zeros(self.n_rows, dtype=bool)
         stored = [self.stored[n] for n in names]
         if self._file is not None:
             batches = self._file.iter_batches(batch_size=STREAM_ROWS, columns=stored)
@@ -558,17 +560,19 @@ class TableSource:
             batches = self._table.select(stored).to_batches(max_chunksize=STREAM_ROWS)
         offset = filled = 0
         for batch in batches:
+            rows = slice(offset, offset + batch.num_rows)
+            offset += batch.num_rows
+            for j in range(batch.num_columns):  # every row is checked, kept or not
+                bad[rows] |= ~np.isfinite(batch.column(j).to_numpy(zero_copy_only=False))
             if mask is not None:
-                keep = mask[offset:offset + batch.num_rows]
-                offset += batch.num_rows
-                if not keep.any():
+                if not mask[rows].any():
                     continue
-                batch = batch.filter(pa.array(keep))
+                batch = batch.filter(pa.array(mask[rows]))
             for j in range(len(names)):
                 out[filled:filled + batch.num_rows, j] = batch.column(j).to_numpy(
                     zero_copy_only=False)
             filled += batch.num_rows
-        return out
+        return out, bad
 
 
 def expand_paths(paths) -> list[Path]:
@@ -678,16 +682,16 @@ class Inputs:
 
         Columns: the representation table's and the predictions' (all but their ids
         and features) and the catalogue columns already read by :meth:`want`.
-        Raises InputError for NaN or infinite features among them.
+        Raises InputError for NaN or infinite features in any row, kept or not.
         """
         rows = None if mask is None else np.flatnonzero(mask)
+        features, bad_rows = self.reps.matrix(self.feature_columns, mask)
+        if bad_rows.any():
+            first = self.ids[int(np.argmax(bad_rows))].as_py()
+            raise InputError(f"{self.reps.source}: {int(bad_rows.sum())} rows have NaN or "
+                             f"infinite features (first id '{first}')")
         ids = self.ids if rows is None else self.ids.take(pa.array(rows))
         ids = np.asarray(ids.to_pylist(), dtype=object)
-        features = self.reps.matrix(self.feature_columns, mask)
-        bad_rows = ~np.isfinite(features).all(axis=1)
-        if bad_rows.any():
-            raise InputError(f"{self.reps.source}: {int(bad_rows.sum())} rows have NaN or "
-                             f"infinite features (first id '{ids[np.argmax(bad_rows)]}')")
         owners = self._owners()
         catalogues = {j.table.source for j in self.joined if j.role == "catalogue"}
         keep = [n for n, (table, _) in owners.items()
