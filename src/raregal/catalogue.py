@@ -498,7 +498,7 @@ class TableSource:
         paths = expand_paths(paths)
         self.paths = paths
         self.source = paths[0].name if len(paths) == 1 else f"{paths[0].name} (+{len(paths) - 1})"
-        self._file = None
+        self._file, self._last = None, (None, None)
         if len(paths) == 1 and table_format(paths[0]) == "parquet":
             import pyarrow.parquet as pq
             if not paths[0].is_file():
@@ -530,9 +530,11 @@ class TableSource:
         return self.schema.field(self.stored[name]).type
 
     def column(self, name: str) -> pa.ChunkedArray:
-        if self._file is not None:
-            return self._file.read(columns=[self.stored[name]]).column(0)
-        return self._table.column(self.stored[name])
+        if self._file is None:
+            return self._table.column(self.stored[name])
+        if self._last[0] != name:  # the id column is asked for several times in a row
+            self._last = (name, self._file.read(columns=[self.stored[name]]).column(0))
+        return self._last[1]
 
     def read(self, names, rows: np.ndarray | None = None, group: int = 8) -> pa.Table:
         """The named columns, at ``rows`` (indices) if given, a few columns at a time."""
