@@ -14,7 +14,8 @@ laid out like the real ones (../shared/REFERENCE.md):
     where fewer than half of the volunteers would have been asked it). The fractions
     are drawn so that the paper's cuts keep about 632k of 8.7M, as in the paper.
 
-Then times, each step with its peak resident memory (psutil, sampled every 50 ms):
+Then times each step with the process's peak resident memory (psutil, sampled
+every 50 ms), each path in a fresh process:
 
 1. raregal's path (:func:`raregal.catalogue.open_inputs`): ids + cut columns only,
    the join, the cuts, then the features of the survivors only;
@@ -22,15 +23,16 @@ Then times, each step with its peak resident memory (psutil, sampled every 50 ms
    survivors' features. It needs ~3x the data in memory, so it runs at
    ``--naive-rows`` (default 1M) unless told otherwise, and the figure says so.
 
-    python bench/read_scale.py                  # 8.7M (generates ~5 GB once)
+    python bench/read_scale.py                  # 8.7M (generates ~7.6 GB once)
     python bench/read_scale.py --rows 1000000   # a quicker look
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -141,11 +143,13 @@ class Peak:
 
 
 def raregal_path(reps: Path, friendly: Path) -> int:
+    """Times and memory of raregal's read; returns the galaxies kept."""
     from raregal.catalogue import open_inputs
     from raregal.select import apply_cuts, paper_cuts
 
     cuts = paper_cuts()
-    print("raregal (column projection, cut first, features of survivors only):")
+    print(f"raregal (column projection, cut first, features of survivors only), "
+          f"{reps.name}:")
     with Peak() as total:
         with Peak() as step:
             inputs = open_inputs(reps, predictions=[friendly], want=[c.column for c in cuts])
@@ -158,7 +162,7 @@ def raregal_path(reps: Path, friendly: Path) -> int:
         with Peak() as step:
             loaded = inputs.load(selection.mask)
         print(step.line(f"features of survivors {loaded.features.shape}"))
-    print(total.line("total read + join + cut"))
+    print(total.line("total read + join + cut"), flush=True)
     return kept
 
 
@@ -167,7 +171,7 @@ def naive_path(reps: Path, friendly: Path) -> int:
 
     from raregal.select import apply_cuts, paper_cuts
 
-    print("naive reference (pandas reads everything, then joins):")
+    print(f"naive reference (pandas reads everything, then joins), {reps.name}:")
     with Peak() as total:
         with Peak() as step:
             table = pd.read_parquet(reps)
@@ -179,8 +183,14 @@ def naive_path(reps: Path, friendly: Path) -> int:
             features = joined.filter(like="feat_").to_numpy(np.float32)[selection.mask]
         kept = int(selection.mask.sum())
         print(step.line(f"join + cut + features {features.shape}"))
-    print(total.line("total read + join + cut"))
+    print(total.line("total read + join + cut"), flush=True)
     return kept
+
+
+def _in_fresh_process(path: str, rows: int) -> None:
+    """Each measurement in its own process: Arrow's allocator keeps freed memory, so
+    a second measurement in one process would inherit the first one's peak."""
+    subprocess.run([sys.executable, __file__, "--path", path, "--rows", str(rows)], check=True)
 
 
 def main():
@@ -191,27 +201,29 @@ def main():
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--generate-only", action="store_true",
                         help="write the cached tables and stop")
+    parser.add_argument("--path", choices=["raregal", "naive"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.path:  # one measurement, in a process of its own
+        reps, friendly = generate(args.rows, OUT)
+        (raregal_path if args.path == "raregal" else naive_path)(reps, friendly)
+        return
     print(f"load: {os.getloadavg()}, cores: {os.cpu_count()}, "
-          f"memory: {psutil.virtual_memory().total / 2**30:.0f} GiB")
+          f"memory: {psutil.virtual_memory().total / 2**30:.0f} GiB", flush=True)
     reps, friendly = generate(args.rows, OUT)
+    print(f"{reps.name}: {reps.stat().st_size / 1e9:.2f} GB, "
+          f"{friendly.name}: {friendly.stat().st_size / 1e9:.2f} GB", flush=True)
     if args.generate_only:
         generate(args.naive_rows, OUT)
         return
-    print(f"{reps.name}: {reps.stat().st_size / 1e9:.2f} GB, "
-          f"{friendly.name}: {friendly.stat().st_size / 1e9:.2f} GB")
-    kept = raregal_path(reps, friendly)
-    gc.collect()
+    _in_fresh_process("raregal", args.rows)
     if not args.skip_naive:
-        small_reps, small_friendly = generate(args.naive_rows, OUT)
+        generate(args.naive_rows, OUT)
         if args.naive_rows != args.rows:
             print(f"(naive at {args.naive_rows:,} rows: whole-table pandas at "
-                  f"{args.rows:,} would need more memory than the 8 GiB budget)")
-            print("raregal at the same size, for comparison:")
-            raregal_path(small_reps, small_friendly)
-            gc.collect()
-        naive_path(small_reps, small_friendly)
-    print(f"kept {kept:,} of {args.rows:,}; load after: {os.getloadavg()}")
+                  f"{args.rows:,} would need more memory than the 8 GiB budget)", flush=True)
+            _in_fresh_process("raregal", args.naive_rows)
+        _in_fresh_process("naive", args.naive_rows)
+    print(f"load after: {os.getloadavg()}")
 
 
 if __name__ == "__main__":
