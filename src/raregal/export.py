@@ -85,10 +85,11 @@ def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
     rows = indices[keep].reshape(n, k - 1).astype(np.int32)
     dist = distances[keep].reshape(n, k - 1).astype(np.float32)
     offsets = pa.array(np.arange(0, n * (k - 1) + 1, k - 1, dtype=np.int32))
-    ids = np.asarray(ids).astype(str)
+    ids = pa.array(np.asarray(ids).astype(str))
     return pa.table({
-        id_column: pa.array(ids),
-        "neighbour_ids": pa.ListArray.from_arrays(offsets, pa.array(ids[rows.ravel()])),
+        id_column: ids,
+        # an Arrow take: at 632k × 49 a NumPy array of str would need ~1.6 GB
+        "neighbour_ids": pa.ListArray.from_arrays(offsets, ids.take(pa.array(rows.ravel()))),
         "neighbour_rows": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),
         "neighbour_distances": pa.ListArray.from_arrays(offsets, pa.array(dist.ravel())),
     })

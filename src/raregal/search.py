@@ -340,7 +340,8 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
 
     described = {"representations": _describe_input(representations, inputs.n_rows)}
     if predictions is not None:
-        described["predictions"] = [_describe_input(p, None) for p in expand_paths(predictions)]
+        files = [_describe_input(p, None) for p in expand_paths(predictions)]
+        described["predictions"] = files[0] if len(files) == 1 else files  # list: chunks
     if catalogues:
         described["catalogues"] = [_describe_input(p, None) for p in catalogues]
     if ids is not None:
