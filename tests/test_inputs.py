@@ -361,3 +361,21 @@ def test_viewer_layer_by_sky_region():
     ra = [210.80, 10.68, 192.86, 180.0]
     dec = [54.35, 41.27, 27.13, 32.375]
     assert viewer_layer(ra, dec).tolist() == ["ls-dr9", "ls-dr10", "ls-dr10", "ls-dr10"]
+
+
+def test_cli_options_per_table(tmp_path, capsys):
+    """--predictions takes a quoted glob; each table's id option names its own column."""
+    friendly = _friendly()
+    friendly.to_parquet(tmp_path / "friendly.parquet", index=False)
+    _representations(friendly["dr8_id"]).to_parquet(tmp_path / "reps.parquet", index=False)
+    base = ["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run")]
+    err = _one_line_error(capsys, base + ["--predictions", str(tmp_path / "chunk_*.hdf5")])
+    assert "chunk_*.hdf5: no file matches" in err
+    err = _one_line_error(capsys, base + ["--predictions", str(tmp_path / "friendly.parquet"),
+                                          "--predictions-id-col", "dr8"])
+    assert "friendly.parquet: no id column 'dr8' (--predictions-id-col)" in err
+    err = _one_line_error(capsys, base + ["--catalogue", str(tmp_path / "friendly.parquet"),
+                                          "--catalogue-id-col", "objid"])
+    # objid repeats across the 4 bricks (every row): named explicitly, it is still refused
+    assert "friendly.parquet: 100 catalogue rows share an id with another row in column 'objid'" in err
+    assert not (tmp_path / "run").exists()

@@ -122,8 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     cuts.add_argument("--nan-rule", choices=NAN_POLICIES, default=defaults.NAN_POLICY,
                       help="what a NaN fraction does (default %(default)s; see below)")
     cuts.add_argument("--where", action="append", default=[], metavar="EXPR",
-                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r < 17.5'; "
-                           "backquote odd names: '`Class1.1` < 0.5'); repeatable")
+                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r_desi < 19' "
+                           "with --catalogue; backquote odd names: '`Class1.1` < 0.5'); "
+                           "repeatable")
 
     method = _add_method_options(search)
     method.add_argument("--seed", type=int, help="make a rerun identical (see below)")

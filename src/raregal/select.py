@@ -86,8 +86,8 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
         What a NaN fraction does: "keep" -- NaN never triggers a cut (a masked
         fraction is no evidence for the property) --, or "drop" the galaxy.
     where : sequence of str
-        pandas expressions (``DataFrame.eval`` syntax, e.g. ``"mag_r < 17.5"``); a
-        galaxy is kept where every expression is True.
+        pandas expressions (``DataFrame.eval`` syntax, e.g. ``"mag_r_desi < 19.0"``
+        on GZ DESI's external catalogue); a galaxy is kept where every one is True.
     fractions_given : bool, optional
         Whether the inputs hold vote fractions (predictions were given, or the
         table has ``*_fraction`` columns); default: whether ``table`` has any.
