@@ -234,7 +234,8 @@ def test_external_catalogue_for_where(tmp_path):
     n = len(friendly)
     external = pd.DataFrame({"dr8_id": friendly["dr8_id"], "iauname": [f"J{i:06d}" for i in range(n)],
                              "mag_r_desi": np.where(np.arange(n) % 2 == 0, 17.5, 19.5).astype(np.float32),
-                             "est_petro_th50": np.where(np.arange(n) % 10 == 3, 2.0, 5.0)})
+                             "est_petro_th50": np.where(np.arange(n) % 10 == 3, 2.0, 5.0),
+                             "ra": -1.0})  # repeats a column: the friendly table's is kept
     external.iloc[3:].to_parquet(tmp_path / "external.parquet", index=False)
     where = ["mag_r_desi < 19.0 and est_petro_th50 > 3"]
     inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "friendly.parquet",
@@ -251,6 +252,9 @@ def test_external_catalogue_for_where(tmp_path):
     passes = [i for i in left if i >= 3 and i % 2 == 0 and i % 10 != 3]
     assert selection.steps[-1]["removed"] == len(left) - len(passes)
     assert np.flatnonzero(selection.mask).tolist() == passes
+    kept = inputs.load(selection.mask)
+    np.testing.assert_allclose(kept.columns["ra"], friendly["ra"][passes])
+    assert "mag_r_desi" in kept.columns and "iauname" not in kept.columns
 
 
 # --- bad layouts: one line, exit 2 ----------------------------------------------------------

@@ -656,14 +656,17 @@ class Inputs:
         self.selection_columns = pd.DataFrame(index=pd.RangeIndex(self.n_rows))
         self.has_fractions = False
 
-    # where each column comes from: a later table (predictions, then catalogues)
-    # overrides an earlier one, as a prediction table overrides stale columns
+    # where each column comes from: the predictions override the representation
+    # table's columns (stale fractions); a catalogue only adds columns (GZ DESI's
+    # external catalogue repeats ra/dec)
     def _owners(self) -> dict[str, tuple[TableSource, pa.ChunkedArray | None]]:
         skip = set(self.feature_columns) | {self.id_choice.column}
         owners = {n: (self.reps, None) for n in self.reps.names if n not in skip}
         for joined in self.joined:
             for name in joined.table.names:
-                if name != joined.id_column:
+                if name == joined.id_column:
+                    continue
+                if joined.role == "predictions" or name not in owners:
                     owners[name] = (joined.table, joined.rows)
         return owners
 
@@ -703,9 +706,9 @@ class Inputs:
         ids = self.ids if rows is None else self.ids.take(pa.array(rows))
         ids = np.asarray(ids.to_pylist(), dtype=object)
         owners = self._owners()
-        catalogues = {j.table.source for j in self.joined if j.role == "catalogue"}
-        keep = [n for n, (table, _) in owners.items()
-                if table.source not in catalogues or n in self.selection_columns]
+        catalogues = [j.table for j in self.joined if j.role == "catalogue"]
+        keep = [n for n, (table, _) in owners.items()  # catalogues: only what --where used
+                if not any(table is c for c in catalogues) or n in self.selection_columns]
         columns = pd.DataFrame({n: self._gather(n, rows) for n in keep},
                                index=pd.RangeIndex(len(ids)))
         return Representations(ids=ids, features=features, columns=columns,
