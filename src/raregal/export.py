@@ -46,7 +46,8 @@ def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
     were searched (raregal gives them precomputed above 4,096 galaxies); below that
     umap-learn works from the full distance matrix and keeps no graph, so the exact
     neighbours are computed here (scikit-learn, cheap at that size). cuML keeps
-    none either (``model`` None): computed the same way.
+    none either (``model`` None): above 4,096 galaxies they are then searched as the
+    CPU path does (:func:`raregal.reduce.nearest_neighbours`).
 
     Returns
     -------
@@ -58,6 +59,10 @@ def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
     distances = getattr(model, "_knn_dists", None)
     if indices is not None and distances is not None and len(indices) == len(features):
         return np.asarray(indices), np.asarray(distances, dtype=np.float32)
+    from .reduce import _SMALL_DATA, nearest_neighbours
+
+    if len(features) >= _SMALL_DATA:
+        return nearest_neighbours(features, n_neighbors)
     from sklearn.neighbors import NearestNeighbors
 
     search = NearestNeighbors(n_neighbors=min(n_neighbors, len(features))).fit(features)
