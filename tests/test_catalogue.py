@@ -117,10 +117,13 @@ def test_ambiguous_id_columns(small, tmp_path):
     same = small.assign(dr8_id=small["id_str"])
     assert load_representations(_write(same, tmp_path)).id_column == "id_str"
     differ = small.assign(dr8_id=small["id_str"])
-    differ.loc[:6, "dr8_id"] = "x"
+    differ.loc[:6, "dr8_id"] = [f"x{i}" for i in range(7)]  # still unique
     with pytest.raises(InputError, match="ambiguous id column: 'id_str' and 'dr8_id' "
-                                         "differ on 7 rows"):
+                                         "are both unique and differ on 7 rows"):
         load_representations(_write(differ, tmp_path))
+    # a column that repeats is not an id: the other one is used, and the log says why
+    repeats = small.assign(dr8_id="x")
+    assert load_representations(_write(repeats, tmp_path)).id_column == "id_str"
 
 
 def test_ambiguous_feature_families(small, tmp_path):

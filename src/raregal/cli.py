@@ -21,8 +21,11 @@ HDBSCAN's condensed tree (min_samples={defaults.HDBSCAN_MIN_SAMPLES}, min_cluste
 A separate 2-D UMAP is made for the map.
 
 Inputs: Parquet, CSV, FITS tables, Zoobot HDF5 (predictions, id_str,
-label_cols), or .npy with --ids. The id column is the first found of
-{', '.join(ID_COLUMNS)}; features are {', '.join(FEATURE_PATTERNS)}.
+label_cols), or .npy with --ids. Each table's id column is the unique one of
+{', '.join(ID_COLUMNS)} (GZ DESI's objid numbers objects within a brick, so its
+table resolves to dr8_id); ids are text (000003 stays 000003). Features are
+{', '.join(FEATURE_PATTERNS)}. Only the columns the cuts need are read for
+every galaxy; the features only for the galaxies kept.
 
 Writes DIR/classes.parquet, classes.csv, condensed_tree.parquet and run.json.
 """
@@ -103,9 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     inputs = search.add_argument_group("input columns")
-    inputs.add_argument("--predictions", metavar="TABLE",
-                        help="vote fractions ({question}_{answer}_fraction), joined on id")
-    inputs.add_argument("--id-col", metavar="NAME", help="id column, in every table")
+    inputs.add_argument("--predictions", metavar="TABLE", nargs="+",
+                        help="vote fractions ({question}_{answer}_fraction) or Zoobot's "
+                             "predictions (HDF5 chunks or CSV of concentrations: files or a "
+                             "quoted glob), joined on id")
+    inputs.add_argument("--catalogue", metavar="TABLE", action="append", default=[],
+                        help="extra table joined on id whose columns --where may name "
+                             "(e.g. GZ DESI's external catalogue: mag_r_desi, "
+                             "est_petro_th50); repeatable")
+    inputs.add_argument("--id-col", metavar="NAME",
+                        help="id column of REPRESENTATIONS (default: found, see below)")
+    inputs.add_argument("--predictions-id-col", metavar="NAME",
+                        help="id column of the predictions (default: found)")
+    inputs.add_argument("--catalogue-id-col", metavar="NAME",
+                        help="id column of the --catalogue tables (default: found)")
     inputs.add_argument("--features", metavar="GLOB", help="feature columns, e.g. 'emb_*'")
     inputs.add_argument("--ids", metavar="FILE", help="ids of a .npy array: one per line, "
                                                        "or a table with an id column")
@@ -123,8 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     cuts.add_argument("--nan-rule", choices=NAN_POLICIES, default=defaults.NAN_POLICY,
                       help="what a NaN fraction does (default %(default)s; see below)")
     cuts.add_argument("--where", action="append", default=[], metavar="EXPR",
-                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r < 17.5'; "
-                           "backquote odd names: '`Class1.1` < 0.5'); repeatable")
+                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r_desi < 19' "
+                           "with --catalogue; backquote odd names: '`Class1.1` < 0.5'); "
+                           "repeatable")
 
     method = _add_method_options(search)
     method.add_argument("--seed", type=int, help="make a rerun identical (see below)")
@@ -429,6 +444,8 @@ def run_search(args) -> int:
     search(args.representations, args.out, predictions=args.predictions,
            id_column=args.id_col, features=args.features, ids=args.ids, cuts=cuts,
            nan_policy=args.nan_rule, where=args.where, finder=finder,
+           catalogues=args.catalogue, predictions_id_column=args.predictions_id_col,
+           catalogue_id_column=args.catalogue_id_col,
            overwrite=args.overwrite, verbose=not args.quiet, command=["raregal", *args.argv])
     return 0
 

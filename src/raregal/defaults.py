@@ -90,6 +90,13 @@ LABEL_EFFECT_SIZE = 1.0
 # Legacy Surveys viewer, for galaxies with RA/Dec but no local image
 # (../shared/REFERENCE.md, "Viewer links").
 VIEWER_URL = "https://www.legacysurvey.org/viewer?ra={ra:.6f}&dec={dec:.6f}&layer=ls-dr10&zoom=15"
+# The viewer layer by sky region (raregal.export.viewer_layer): DR10 reprocessed only
+# the southern (DECam) footprint, "Declination <= 32.375°" (legacysurvey.org/dr10/
+# description); north of that and of the Galactic plane the BASS/MzLS images are
+# DR9 North's ("Dec > 32.375° and North of the Galactic Plane", the DR9 rule for
+# joining North and South).
+VIEWER_NORTH_DEC = 32.375
+VIEWER_LAYERS = {"south": "ls-dr10", "north": "ls-dr9"}
 
 # --- Evaluation (not from the paper, which had no benchmark) -------------------------
 # Smallest class whose purity may be the "best class" for a rare type: below five

@@ -17,6 +17,11 @@ naming the file and the problem instead of a traceback further on.
 ``run.json``
     Parameters, inputs, selection, redundancy report, versions, timings (strict
     JSON: a missing number is null, never NaN).
+
+Written beside them for other tools (:mod:`raregal.export`), not read back:
+``classes.fits`` (every galaxy, ra/dec in degrees), ``class_members.vot`` (the
+class members, as a VOTable) and ``neighbours.parquet`` (the search's neighbour
+graph).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import pyarrow.parquet as pq
 
 from .catalogue import ids_as_strings
 from .errors import InputError
+from .export import write_exports
 from .output import Target, atomic_dir, prepare, write_json
 
 RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
@@ -57,6 +63,9 @@ class SearchResult:
         The contents of run.json.
     tree : pandas.DataFrame
         The condensed tree.
+    neighbours : (indices, distances) or None
+        The search's neighbour graph, (n, k) rows of ``classes`` and distances,
+        written as neighbours.parquet (:mod:`raregal.export`); not read back.
     """
 
     out: Path | None
@@ -64,6 +73,7 @@ class SearchResult:
     summary: pd.DataFrame
     run: dict
     tree: pd.DataFrame
+    neighbours: tuple | None = None
 
     @property
     def n_classes(self) -> int:
@@ -91,6 +101,7 @@ class SearchResult:
         pq.write_table(pa.Table.from_pandas(self.tree, preserve_index=False),
                        folder / "condensed_tree.parquet")
         write_json(folder / "run.json", self.run)
+        write_exports(folder, self.classes, self.id_column, self.neighbours)
 
     @classmethod
     def read(cls, run_dir) -> SearchResult:

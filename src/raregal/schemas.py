@@ -8,6 +8,7 @@ questions that GZ DESI shares use the same names, so the paper's cuts read both.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -114,6 +115,51 @@ def kaggle_column(schema_answer: str) -> str:
             if schema_answer == f"{question.name}_{answer}":
                 return f"Class{q}.{a}"
     raise KeyError(schema_answer)
+
+
+#: Answers that another release names differently, GZ DESI's name first: Euclid Q1's
+#: morphology catalogue says ``problem`` where GZ DESI says ``artifact``
+#: (``smooth-or-featured_problem_fraction``; Zenodo 15106473).
+ANSWER_ALIASES = {"smooth-or-featured_artifact": ("smooth-or-featured_problem",)}
+
+#: Every question name of the known schemas, for recognising prediction columns.
+QUESTIONS = frozenset(q.name for schema in (GZ_DESI, GZ2) for q in schema.questions)
+
+
+def answer_label(name: str) -> tuple[str, str] | None:
+    """``(question, answer)`` of a prediction column ``{question}[-campaign]_{answer}``
+    (Zoobot's ``label_cols``, e.g. ``smooth-or-featured-dr8_smooth``), else None."""
+    question, sep, answer = name.partition("_")
+    if not sep or not answer or answer.endswith("_fraction"):
+        return None
+    base = re.sub(r"-(dr\d+|gz2|[a-z]+\d+)$", "", question)
+    return (base, answer) if base in QUESTIONS else None
+
+
+def resolve_column(columns, name: str) -> str | None:
+    """Find a vote-fraction column under the names releases give it.
+
+    ``{question}_{answer}_fraction`` as in GZ DESI's catalogue; with a campaign
+    suffix on the question as in training tables and Zoobot's predictions
+    (``smooth-or-featured-dr8_smooth_fraction``); or under an answer alias
+    (:data:`ANSWER_ALIASES`). Returns None when absent; raises ValueError when
+    several columns match.
+    """
+    columns = [str(c) for c in columns]
+    if name in columns:
+        return name
+    names = [name]
+    for answer, aliases in ANSWER_ALIASES.items():
+        if name.startswith(answer + "_"):
+            names += [alias + name[len(answer):] for alias in aliases]
+    found = []
+    for candidate in names:
+        question, _, rest = candidate.partition("_")
+        pattern = re.compile(re.escape(question) + r"(-[A-Za-z0-9]+)?_" + re.escape(rest) + "$")
+        found += [c for c in columns if pattern.match(c) and c not in found]
+    if len(found) > 1:
+        raise ValueError(f"ambiguous column for '{name}': {', '.join(found)}")
+    return found[0] if found else None
 
 
 def get_schema(name: str) -> Schema:

@@ -20,9 +20,10 @@ from sklearn.utils.validation import check_array
 
 from . import __version__, defaults
 from .backends import BACKENDS, resolve_backend
-from .catalogue import join_predictions, load_representations
+from .catalogue import expand_paths, open_inputs, where_names
 from .cluster import leaf_clusters, scaled_min_samples
 from .errors import InputError
+from .export import neighbour_graph
 from .monitor import StageLog
 from .output import library_versions, prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
@@ -96,6 +97,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         The backend that ran.
     stages_ : dict
         Seconds and peak memory (MiB) per stage.
+    neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
+        The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
+        itself first) and distances (:func:`raregal.export.neighbour_graph`).
     """
 
     def __init__(self, n_neighbors=defaults.UMAP_N_NEIGHBORS,
@@ -187,6 +191,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 X, n_components=self.n_components, n_neighbors=self.n_neighbors,
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
+        self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
         self.map_ = self.map_n_epochs_ = None
         if self.make_map and model is None:  # cuML: its own 2-D UMAP costs seconds on a GPU
             with log.stage("map", "2-D UMAP for the map"):
@@ -230,7 +235,8 @@ def class_summary(labels, clustering, fractions: pd.DataFrame) -> pd.DataFrame:
 
 
 def search(representations, out, *, predictions=None, id_column=None, features=None,
-           ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(),
+           ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(), catalogues=(),
+           predictions_id_column=None, catalogue_id_column=None,
            finder: RareClassFinder | None = None, overwrite=False, verbose=True,
            command=None) -> SearchResult:
     """Search a representation file for rare classes and write a run folder.
@@ -242,15 +248,21 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         (:func:`raregal.catalogue.load_representations`).
     out : path-like
         The run folder to write (see the module docstring).
-    predictions : path-like, optional
-        A table of vote fractions joined on id; may also be in ``representations``.
+    predictions : path-like, glob or list of them, optional
+        Vote fractions, or Zoobot's concentrations (HDF5 chunks, CSV), joined on id;
+        may also be in ``representations``.
     id_column, features, ids
-        Override the id column, the feature glob, and give a ``.npy``'s ids.
+        The representations' id column, the feature glob, and a ``.npy``'s ids.
     cuts : list of raregal.select.Cut, optional
         Default: the paper's (:func:`raregal.select.paper_cuts`).
     nan_policy : {"keep", "drop"}
     where : sequence of str
         Extra catalogue cuts as pandas expressions.
+    catalogues : sequence of path-like
+        Extra tables joined on id whose columns ``where`` may name.
+    predictions_id_column, catalogue_id_column : str, optional
+        The id column of the predictions and of the catalogues, where not found
+        automatically (:func:`raregal.catalogue.choose_id_column`).
     finder : RareClassFinder, optional
         The method's parameters; default: the paper's.
     overwrite : bool
@@ -263,28 +275,35 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
     started = time.time()
     finder = finder if finder is not None else RareClassFinder()
     finder._validate_params()  # before reading anything
-    target = prepare(out, kind="search", inputs=[representations, predictions, ids],
-                     overwrite=overwrite)
+    read = [representations, ids, *catalogues]
+    if predictions is not None:
+        read += expand_paths(predictions)
+    target = prepare(out, kind="search", inputs=read, overwrite=overwrite)
     with target:
         return _search(target, started, representations, predictions=predictions,
-                       id_column=id_column, features=features, ids=ids,
+                       catalogues=catalogues, id_column=id_column,
+                       predictions_id_column=predictions_id_column,
+                       catalogue_id_column=catalogue_id_column, features=features, ids=ids,
                        cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
                        where=where, finder=finder, verbose=verbose, command=command)
 
 
-def _search(target, started, representations, *, predictions, id_column, features, ids, cuts,
-            nan_policy, where, finder, verbose, command) -> SearchResult:
+def _search(target, started, representations, *, predictions, catalogues, id_column,
+            predictions_id_column, catalogue_id_column, features, ids, cuts, nan_policy,
+            where, finder, verbose, command) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
-    with log.stage("read"):
-        reps = load_representations(representations, id_column=id_column, features=features,
-                                    ids=ids)
-        log.say(reps.describe())
-        if predictions is not None:
-            for note in join_predictions(reps, predictions, id_column=id_column):
-                log.say(note)
+    with log.stage("read", "ids and the columns the cuts name"):
+        inputs = open_inputs(representations, predictions=predictions, catalogues=catalogues,
+                             id_column=id_column, predictions_id_column=predictions_id_column,
+                             catalogue_id_column=catalogue_id_column, features=features,
+                             ids=ids, want=[cut.column for cut in cuts])
+        inputs.want(where_names(where, inputs.names))
+        for note in inputs.notes:
+            log.say(note)
     with log.stage("select"):
-        selection = apply_cuts(reps.columns, cuts, nan_policy=nan_policy, where=where)
+        selection = apply_cuts(inputs.selection_columns, cuts, nan_policy=nan_policy,
+                               where=where, fractions_given=inputs.has_fractions)
     for note in selection.notes:
         log.say(note)
     for step in selection.steps:
@@ -293,11 +312,13 @@ def _search(target, started, representations, *, predictions, id_column, feature
                                           if step["nan"] else ""))
     n_searched = int(selection.mask.sum())
     if n_searched == 0:
-        raise InputError(f"nothing left after the cuts: all {len(reps.ids)} galaxies removed "
+        raise InputError(f"nothing left after the cuts: all {inputs.n_rows} galaxies removed "
                          f"({'; '.join(s['rule'] for s in selection.steps if s['removed'])})")
+    with log.stage("read features", f"{n_searched} galaxies kept"):
+        reps = inputs.load(selection.mask)  # only the kept galaxies' rows
 
     try:
-        finder.fit(reps.features[selection.mask], stage_log=log)
+        finder.fit(reps.features, stage_log=log)
     except InputError as exc:  # name the file the searched rows came from
         raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_
@@ -310,10 +331,10 @@ def _search(target, started, representations, *, predictions, id_column, feature
         log.say(f"{clustering.n_classes} classes holding {n_in_classes} of {n_searched} "
                 f"galaxies ({n_in_classes / n_searched:.1%})")
 
-    kept = reps.columns[selection.mask].reset_index(drop=True)
+    kept = reps.columns
     fraction_columns = [c for c in kept.columns if str(c).endswith("_fraction")]
     fractions = kept[fraction_columns].apply(pd.to_numeric, errors="coerce")
-    classes = pd.DataFrame({reps.id_column: reps.ids[selection.mask].astype(str),
+    classes = pd.DataFrame({reps.id_column: reps.ids.astype(str),
                             "class": labels, "probability": finder.probabilities_})
     for j in range(finder.embedding_.shape[1]):
         classes[f"umap_{j}"] = finder.embedding_[:, j]
@@ -324,20 +345,24 @@ def _search(target, started, representations, *, predictions, id_column, feature
     classes = pd.concat([classes, fractions], axis=1)
     summary = class_summary(labels, clustering, fractions)
 
-    inputs = {"representations": _describe_input(representations, len(reps.ids))}
+    described = {"representations": _describe_input(representations, inputs.n_rows)}
     if predictions is not None:
-        inputs["predictions"] = _describe_input(predictions, None)
+        files = [_describe_input(p, None) for p in expand_paths(predictions)]
+        described["predictions"] = files[0] if len(files) == 1 else files  # list: chunks
+    if catalogues:
+        described["catalogues"] = [_describe_input(p, None) for p in catalogues]
     if ids is not None:
-        inputs["ids"] = _describe_input(ids, None)
+        described["ids"] = _describe_input(ids, None)
     run = {
         "raregal": __version__,
         "command": command if command is not None else sys.argv,
-        "inputs": inputs,
+        "inputs": described,
         "id_column": reps.id_column,
+        "id_columns": inputs.id_choices,
         "feature_columns": {"count": len(reps.feature_columns),
                             "first": reps.feature_columns[0],
                             "last": reps.feature_columns[-1]},
-        "selection": {"rows_read": len(reps.ids), "rows_searched": n_searched,
+        "selection": {"rows_read": inputs.n_rows, "rows_searched": n_searched,
                       "nan_policy": nan_policy, "steps": selection.steps,
                       "notes": selection.notes},
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
@@ -353,7 +378,8 @@ def _search(target, started, representations, *, predictions, id_column, feature
         "versions": library_versions(),
     }
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
-                          tree=pd.DataFrame(clustering.condensed_tree))
+                          tree=pd.DataFrame(clustering.condensed_tree),
+                          neighbours=finder.neighbours_)
     with log.stage("write", str(target.path)):
         run["stages"] = log.stages
         run["wall_seconds"] = round(time.time() - started, 3)

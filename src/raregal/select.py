@@ -7,13 +7,12 @@ galaxies it removed from those still left, so the counts add up.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from . import defaults
+from . import defaults, schemas
 from .errors import InputError
 from .params import Interval, Options, Real, validate
 
@@ -68,23 +67,16 @@ def paper_cuts(smooth: float | None = defaults.SMOOTH_THRESHOLD,
 
 
 def resolve_column(columns, name: str) -> str | None:
-    """Find a GZ DESI fraction column, allowing a campaign suffix on the question.
-
-    Training tables write ``smooth-or-featured-dr8_smooth_fraction`` where the
-    catalogue writes ``smooth-or-featured_smooth_fraction``; both are accepted.
-    """
-    if name in columns:
-        return name
-    question, _, rest = name.partition("_")
-    pattern = re.compile(re.escape(question) + r"-[A-Za-z0-9]+_" + re.escape(rest) + "$")
-    found = [c for c in columns if pattern.match(str(c))]
-    if len(found) > 1:
-        raise InputError(f"ambiguous column for '{name}': {', '.join(found)}")
-    return found[0] if found else None
+    """:func:`raregal.schemas.resolve_column`, with an ambiguity as an InputError."""
+    try:
+        return schemas.resolve_column(columns, name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaults.NAN_POLICY,
-               where: tuple[str, ...] | list[str] = ()) -> Selection:
+               where: tuple[str, ...] | list[str] = (),
+               fractions_given: bool | None = None) -> Selection:
     """Apply morphology cuts, then catalogue expressions, to a table of n galaxies.
 
     Parameters
@@ -92,22 +84,28 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
     table : pandas.DataFrame
         Vote fractions (``{question}_{answer}_fraction``) and any catalogue columns.
     cuts : list of Cut
-        Each drops galaxies with ``column >= threshold``. When the table holds no
-        vote fraction column at all, the morphology cuts are skipped with a note.
+        Each drops galaxies with ``column >= threshold``. A cut whose column is
+        missing is an error naming the column (switch the cut off instead), except
+        when no vote fraction was given at all (``fractions_given`` False): the
+        cuts are then skipped with a note, recorded in run.json.
     nan_policy : {"keep", "drop"}
         What a NaN fraction does: "keep" -- NaN never triggers a cut (a masked
         fraction is no evidence for the property) --, or "drop" the galaxy.
     where : sequence of str
-        pandas expressions (``DataFrame.eval`` syntax, e.g. ``"mag_r < 17.5"``); a
-        galaxy is kept where every expression is True.
+        pandas expressions (``DataFrame.eval`` syntax, e.g. ``"mag_r_desi < 19.0"``
+        on GZ DESI's external catalogue); a galaxy is kept where every one is True.
+    fractions_given : bool, optional
+        Whether the inputs hold vote fractions (predictions were given, or the
+        table has ``*_fraction`` columns); default: whether ``table`` has any.
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy '{nan_policy}'; use one of {NAN_POLICIES}")
     n = len(table)
     mask = np.ones(n, dtype=bool)
     steps, notes = [], []
-    has_fractions = any(str(c).endswith("_fraction") for c in table.columns)
-    if cuts and not has_fractions:
+    if fractions_given is None:
+        fractions_given = any(str(c).endswith("_fraction") for c in table.columns)
+    if cuts and not fractions_given:
         notes.append("no vote-fraction columns: morphology cuts skipped "
                      "(give --predictions to apply them)")
         cuts = []

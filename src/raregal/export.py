@@ -1,0 +1,158 @@
+"""Outputs that astronomers' tools open: FITS and VOTable classes, the neighbour graph.
+
+A search run folder gets, besides ``classes.parquet``:
+
+``classes.fits``
+    The same per-galaxy table as a FITS binary table (TOPCAT, Aladin, astropy), with
+    units: ``ra``/``dec`` in degrees, everything else dimensionless.
+``class_members.vot``
+    The galaxies in a class (``class`` >= 0), same columns and units, as a VOTable
+    (BINARY2). Only the members: astropy's VOTable writer converts row by row
+    (about 40 s for 12,000 rows of 50 columns on a loaded 2-core machine, the
+    paper's < 2% of 632k), far too slow for every searched galaxy, which
+    classes.fits holds.
+``neighbours.parquet``
+    The UMAP's k-nearest-neighbour graph in representation space, which the search
+    computes anyway (k = n_neighbors, 50 by default): one row per searched galaxy,
+    in classes.parquet's order, with its id, ``neighbour_ids`` (list of str),
+    ``neighbour_rows`` (list of int32, rows of classes.parquet) and
+    ``neighbour_distances`` (list of float32, Euclidean, in the space UMAP was given:
+    the representations, or their principal components with ``--pca``), nearest
+    first, the galaxy itself left out. For "more like this" tools.
+
+And the Legacy Surveys viewer layer that suits a galaxy's sky region
+(:func:`viewer_layer`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import defaults
+
+#: Units of the classes table's columns for FITS and VOTable (others dimensionless).
+UNITS = {"ra": "deg", "dec": "deg"}
+
+
+def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
+    """The k-nearest-neighbour graph the UMAP was built on.
+
+    umap-learn keeps it as ``model._knn_indices``/``_knn_dists`` when the neighbours
+    were searched (raregal gives them precomputed above 4,096 galaxies); below that
+    umap-learn works from the full distance matrix and keeps no graph, so the exact
+    neighbours are computed here (scikit-learn, cheap at that size). cuML keeps
+    none either (``model`` None): above 4,096 galaxies they are then searched as the
+    CPU path does (:func:`raregal.reduce.nearest_neighbours`).
+
+    Returns
+    -------
+    indices : ndarray of int, shape (n, n_neighbors)
+        Row indices, the galaxy itself first.
+    distances : ndarray of float32, shape (n, n_neighbors)
+    """
+    indices = getattr(model, "_knn_indices", None)
+    distances = getattr(model, "_knn_dists", None)
+    if indices is not None and distances is not None and len(indices) == len(features):
+        return np.asarray(indices), np.asarray(distances, dtype=np.float32)
+    from .reduce import _SMALL_DATA, nearest_neighbours
+
+    if len(features) >= _SMALL_DATA:
+        return nearest_neighbours(features, n_neighbors)
+    from sklearn.neighbors import NearestNeighbors
+
+    search = NearestNeighbors(n_neighbors=min(n_neighbors, len(features))).fit(features)
+    distances, indices = search.kneighbors(features)
+    return indices, distances.astype(np.float32)
+
+
+def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
+                     distances: np.ndarray) -> pa.Table:
+    """One row per galaxy: its neighbours' ids, rows and distances, itself left out.
+
+    Parameters
+    ----------
+    ids : ndarray of str, shape (n,)
+    indices, distances : ndarray, shape (n, k)
+        From :func:`neighbour_graph`; a row's own index is dropped wherever it is
+        (ties at distance 0 may put a twin first).
+    """
+    n, k = indices.shape
+    own = indices == np.arange(n)[:, None]
+    # Keep k-1 neighbours per row: drop the galaxy itself, or the farthest if absent.
+    drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k - 1)
+    keep = np.ones((n, k), dtype=bool)
+    keep[np.arange(n), drop] = False
+    rows = indices[keep].reshape(n, k - 1).astype(np.int32)
+    dist = distances[keep].reshape(n, k - 1).astype(np.float32)
+    offsets = pa.array(np.arange(0, n * (k - 1) + 1, k - 1, dtype=np.int32))
+    ids = pa.array(np.asarray(ids).astype(str))
+    return pa.table({
+        id_column: ids,
+        # an Arrow take: at 632k × 49 a NumPy array of str would need ~1.6 GB
+        "neighbour_ids": pa.ListArray.from_arrays(offsets, ids.take(pa.array(rows.ravel()))),
+        "neighbour_rows": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),
+        "neighbour_distances": pa.ListArray.from_arrays(offsets, pa.array(dist.ravel())),
+    })
+
+
+def astropy_table(classes: pd.DataFrame):
+    """The classes table as an astropy Table with units (:data:`UNITS`)."""
+    from astropy.table import Table
+
+    table = Table.from_pandas(classes)
+    for name in table.colnames:
+        if table[name].dtype.kind == "O":  # ids: FITS and VOTable hold fixed-width text
+            table[name] = np.asarray(table[name]).astype(str)
+        if name in UNITS:
+            table[name].unit = UNITS[name]
+    table.meta["ORIGIN"] = "raregal"
+    return table
+
+
+def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
+                  neighbours: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Write classes.fits, class_members.vot and (given the graph) neighbours.parquet."""
+    import warnings
+
+    from astropy.io.fits.verify import VerifyWarning
+
+    table = astropy_table(classes)
+    with warnings.catch_warnings():
+        # GZ column names hold '-', which FITS only recommends against; TOPCAT and
+        # astropy read them back unchanged.
+        warnings.simplefilter("ignore", VerifyWarning)
+        table.write(folder / "classes.fits", format="fits")
+    members = table[np.asarray(table["class"]) >= 0]
+    members.write(folder / "class_members.vot", format="votable", tabledata_format="binary2")
+    if neighbours is not None:
+        pq.write_table(neighbours_table(classes[id_column].to_numpy(), id_column, *neighbours),
+                       folder / "neighbours.parquet")
+
+
+def viewer_layer(ra, dec) -> np.ndarray:
+    """The Legacy Surveys viewer layer for each galaxy's sky region.
+
+    DR10 reprocessed only the southern (DECam) footprint; the northern BASS/MzLS
+    area, Dec > 32.375° north of the Galactic plane (the Legacy Surveys' own rule
+    for joining DR9 North and South), is DR9 (:data:`raregal.defaults.VIEWER_LAYERS`).
+
+    Parameters
+    ----------
+    ra, dec : float or array-like, degrees
+
+    Returns
+    -------
+    ndarray of str, the shape of ``ra``
+    """
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    ra, dec = np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+    b = SkyCoord(ra=ra * u.deg, dec=dec * u.deg, frame="icrs").galactic.b.deg
+    north = (dec > defaults.VIEWER_NORTH_DEC) & (b > 0)
+    return np.where(north, defaults.VIEWER_LAYERS["north"], defaults.VIEWER_LAYERS["south"])
