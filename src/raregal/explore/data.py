@@ -1,0 +1,272 @@
+"""What the explorer serves, read once from a run folder and held in memory.
+
+:func:`load_run` is the explorer's one reader of a run folder (swap it for
+``SearchResult.read`` when that lands). :class:`RunData` answers every query the
+web app makes by *row index* (0 … n-1 in classes.parquet) or by an id looked up
+in the table: no request ever names a file. Images are those the run's image
+catalogue lists (``report.image_paths``), read by id.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from io import BytesIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import defaults
+from ..errors import InputError
+from ..images import ImageError, load_rgb, preprocess
+from ..report import (describe_differences, embed_manifest, fraction_columns, image_paths,
+                      label_differences, lettered, read_run, viewer_link)
+
+#: Neighbours kept per galaxy by the fallback index and offered in "more like this".
+NEIGHBOURS = 50
+#: Thumbnail sides the app asks for: gallery size, and "larger" on the card.
+THUMB_SIZES = (defaults.THUMBNAIL_PX, 424)
+#: Decoded thumbnails kept in memory (JPEG bytes, ~5 kB each at 128 px).
+THUMB_CACHE = 4096
+#: IAU names such as J112953.88-000427.4 (hhmmss.ss±ddmmss.s).
+IAU_NAME = re.compile(r"J(\d{2})(\d{2})(\d{2}(?:\.\d+)?)([+-])(\d{2})(\d{2})(\d{2}(?:\.\d+)?)")
+
+
+def load_run(run_dir) -> dict:
+    """The run folder, as the report reads it (one reader of run folders)."""
+    return read_run(run_dir)
+
+
+def position_from_name(name: str) -> tuple[float, float] | None:
+    """(ra, dec) in degrees parsed from an IAU-style name, or None."""
+    found = IAU_NAME.search(str(name))
+    if not found:
+        return None
+    h, m, s, sign, d, dm, ds = found.groups()
+    ra = 15 * (int(h) + int(m) / 60 + float(s) / 3600)
+    dec = int(d) + int(dm) / 60 + float(ds) / 3600
+    if ra >= 360 or dec > 90:
+        return None
+    return ra, -dec if sign == "-" else dec
+
+
+def read_neighbours(path: Path, ids: pd.Series) -> np.ndarray | None:
+    """Rows of each galaxy's neighbours from a ``neighbours.parquet``, as an (n, k)
+    int array aligned with ``ids`` (-1 where missing), nearest first.
+
+    Accepts a wide layout (an id column, then numbered neighbour-id columns) or
+    list columns; neighbour ids not in the run are dropped.
+    """
+    table = pd.read_parquet(path)
+    id_col = ids.name if ids.name in table.columns else table.columns[0]
+    candidates = [c for c in table.columns if c != id_col and "dist" not in str(c).lower()]
+    if not candidates:
+        return None
+    row_of = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
+    first = table[candidates[0]]
+    if len(candidates) == 1 and first.map(lambda v: hasattr(v, "__len__")).all():
+        lists = first.tolist()  # one list column of neighbour ids
+    else:
+        def order(column):
+            number = re.findall(r"\d+", str(column))
+            return int(number[-1]) if number else 0
+        lists = table[sorted(candidates, key=order)].astype(str).to_numpy().tolist()
+    k = max((len(v) for v in lists), default=0)
+    rows = np.full((len(ids), k), -1, dtype=np.int64)
+    where = row_of.reindex(table[id_col].astype(str)).to_numpy()
+    for at, neighbours in zip(where, lists):
+        if np.isnan(at):
+            continue
+        found = row_of.reindex([str(v) for v in neighbours]).dropna().astype(int).to_numpy()
+        found = found[found != int(at)]
+        rows[int(at), :len(found)] = found
+    return rows
+
+
+class RunData:
+    """A search run held in memory for the explorer.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A folder written by ``raregal search``.
+    images : path-like, optional
+        Image folder or catalogue (id and path columns); default the images the
+        run was embedded from, as for ``raregal report``.
+    """
+
+    def __init__(self, run_dir, images=None):
+        data = load_run(run_dir)
+        self.dir: Path = Path(data["dir"])
+        self.run: dict = data["run"]
+        self.id_column: str = data["id_column"]
+        self.table: pd.DataFrame = data["classes"].reset_index(drop=True)
+        self.ids = self.table[self.id_column].astype(str)
+        self.row_of = pd.Series(np.arange(len(self.table)), index=self.ids.to_numpy())
+        if self.row_of.index.has_duplicates:
+            raise InputError(f"{self.dir}/classes.parquet: ids in {self.id_column} repeat")
+        self.order = lettered(data["summary"])
+        self.letter_of = dict(zip(self.order["class"].astype(int), self.order["letter"]))
+        self.letters = self.table["class"].map(self.letter_of).fillna("")
+        self.fractions = fraction_columns(self.table)
+        self.numeric = [c for c in self.table.columns
+                        if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
+        self.differences = label_differences(self.table) if len(self.order) else {}
+        paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run))
+        self.image_of = {g: paths[g] for g in self.ids if g in paths}  # the catalogue's, only
+        self._thumbs: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+        self._neighbours = None
+        self._index = None
+        self.neighbour_source = self._load_neighbours()
+
+    # --- map ------------------------------------------------------------------------
+
+    def map_xy(self) -> np.ndarray:
+        """(n, 2) float32 map positions scaled into [-1, 1] (aspect kept)."""
+        xy = self.table[["map_x", "map_y"]].to_numpy(np.float64)
+        centre = (xy.max(0) + xy.min(0)) / 2
+        half = max(float((xy.max(0) - xy.min(0)).max()) / 2, 1e-12)
+        return ((xy - centre) / half * 0.95).astype(np.float32)
+
+    def colour_values(self, column: str) -> tuple[np.ndarray, dict]:
+        """Values to colour the map by: class order (0 none, 1… by letter) or a numeric
+        column scaled to [0, 1] (NaN -> -1)."""
+        if column == "class":
+            rank = {c: i + 1 for i, c in enumerate(self.order["class"].astype(int))}
+            values = self.table["class"].map(rank).fillna(0).to_numpy(np.float32)
+            return values, {"kind": "categorical", "categories": len(self.order) + 1}
+        if column not in self.numeric:
+            raise KeyError(column)
+        values = pd.to_numeric(self.table[column], errors="coerce").to_numpy(np.float64)
+        finite = values[np.isfinite(values)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
+        scaled = np.where(np.isfinite(scaled), scaled, -1)
+        return scaled.astype(np.float32), {"kind": "continuous", "min": float(low),
+                                           "max": float(high)}
+
+    # --- classes --------------------------------------------------------------------
+
+    def class_table(self) -> list[dict]:
+        return [{"letter": row["letter"], "class": int(row["class"]), "size": int(row["size"]),
+                 "persistence": float(row["persistence"]),
+                 "differences": describe_differences(self.differences.get(int(row["class"]), []))}
+                for _, row in self.order.iterrows()]
+
+    def class_rows(self, letter: str) -> np.ndarray:
+        """Rows of a class's members, most confident first."""
+        match = self.order.loc[self.order["letter"] == letter, "class"]
+        if match.empty:
+            raise KeyError(letter)
+        members = self.table[self.table["class"] == int(match.iloc[0])]
+        ordered = members.assign(_id=self.ids[members.index]).sort_values(
+            ["probability", "_id"], ascending=[False, True])
+        return ordered.index.to_numpy()
+
+    def query_rows(self, expression: str) -> np.ndarray:
+        """Rows where a pandas expression holds (columns only: no @variables, no dunders)."""
+        if "@" in expression or "__" in expression:
+            raise InputError("a query may name columns only (no @ or __)")
+        try:
+            mask = self.table.eval(expression, local_dict={}, global_dict={})
+        except Exception as exc:  # pandas raises many kinds for a bad expression
+            raise InputError(f"query '{expression}': {exc}") from exc
+        if not isinstance(mask, pd.Series) or mask.dtype != bool:
+            raise InputError(f"query '{expression}' is not a true/false condition")
+        return np.flatnonzero(mask.to_numpy())
+
+    # --- galaxies -------------------------------------------------------------------
+
+    def row(self, galaxy: str) -> int:
+        """Row index of an id (KeyError if the run has no such galaxy)."""
+        return int(self.row_of[str(galaxy)])
+
+    def galaxy(self, row: int) -> dict:
+        record = self.table.iloc[row]
+        galaxy = self.ids.iloc[row]
+        ra, dec = record.get("ra"), record.get("dec")
+        position, source = None, None
+        if ra is not None and dec is not None and np.isfinite(ra) and np.isfinite(dec):
+            position, source = (float(ra), float(dec)), "catalogue"
+        elif (parsed := position_from_name(galaxy)) is not None:
+            position, source = parsed, "name"
+        return {"row": int(row), "id": galaxy, "class": self.letters.iloc[row],
+                "probability": float(record["probability"]),
+                "ra": position[0] if position else None, "dec": position[1] if position else None,
+                "position_from": source,
+                "viewer": viewer_link(*position) if position else None,
+                "fractions": {c: _number(record[c]) for c in self.fractions},
+                "image": galaxy in self.image_of}
+
+    def rows_table(self, rows: np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
+        """The run's table for some rows, with the class letter, for tables and export."""
+        out = self.table.iloc[rows].copy()
+        out.insert(1, "class_letter", self.letters.iloc[rows].to_numpy())
+        out.insert(0, "row", np.asarray(rows, dtype=np.int64))
+        return out[columns] if columns else out
+
+    # --- neighbours -----------------------------------------------------------------
+
+    def _load_neighbours(self) -> str:
+        path = self.dir / "neighbours.parquet"
+        if path.is_file():
+            found = read_neighbours(path, self.ids.rename(self.id_column))
+            if found is not None:
+                self._neighbours = found
+                return "neighbours.parquet (the search's neighbours in the representation)"
+        return "the run's 5-D UMAP, umap_0… (no neighbours.parquet in the run folder)"
+
+    def neighbours(self, row: int, k: int = 12) -> list[tuple[int, float | None]]:
+        """(row, distance) of a galaxy's k nearest neighbours, nearest first.
+
+        From the run's ``neighbours.parquet`` when present (distance None), else a
+        k-d tree on the run's ``umap_*`` columns (Euclidean distance there).
+        """
+        k = int(np.clip(k, 1, NEIGHBOURS))
+        if self._neighbours is not None:
+            return [(int(r), None) for r in self._neighbours[row][:k] if r >= 0]
+        with self._lock:
+            if self._index is None:
+                from sklearn.neighbors import NearestNeighbors
+
+                columns = [c for c in self.table.columns if str(c).startswith("umap_")]
+                self._points = self.table[columns].to_numpy(np.float32)
+                self._index = NearestNeighbors().fit(self._points)
+        distance, found = self._index.kneighbors(self._points[row:row + 1],
+                                                 n_neighbors=min(k + 1, len(self.table)))
+        return [(int(r), float(d)) for r, d in zip(found[0], distance[0]) if r != row][:k]
+
+    # --- thumbnails -----------------------------------------------------------------
+
+    def thumbnail(self, row: int, size: int) -> bytes | None:
+        """JPEG bytes of a galaxy's image as the model saw it, or None without one."""
+        key = (row, size)
+        with self._lock:
+            if key in self._thumbs:
+                self._thumbs.move_to_end(key)
+                return self._thumbs[key]
+        path = self.image_of.get(self.ids.iloc[row])
+        if path is None:
+            return None
+        from PIL import Image
+
+        try:
+            pixels = preprocess(load_rgb(path), crop_fraction=self.crop, size=size)
+        except ImageError:
+            return None
+        buffer = BytesIO()
+        Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
+            buffer, "JPEG", quality=90)
+        with self._lock:
+            self._thumbs[key] = buffer.getvalue()
+            while len(self._thumbs) > THUMB_CACHE:
+                self._thumbs.popitem(last=False)
+        return buffer.getvalue()
+
+
+def _number(value):
+    value = float(value) if value is not None else np.nan
+    return value if np.isfinite(value) else None
