@@ -286,11 +286,38 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             canvas = page.locator("#map").bounding_box()
             target = int(np.flatnonzero(classes["class"] >= 0)[0])
             sx, sy = page.evaluate(f"window.explore.screenPosition({target})")
+            page.mouse.move(canvas["x"] + sx, canvas["y"] + sy)  # hover, as a hand does
+            page.wait_for_timeout(200)
             page.mouse.click(canvas["x"] + sx, canvas["y"] + sy)
-            page.wait_for_selector("#card:not([hidden])")
+            try:
+                page.wait_for_selector("#card:not([hidden])", timeout=15_000)
+            except sync_api.TimeoutError:
+                raise AssertionError(f"no card after clicking a galaxy; {problems}")
             clicked = int(page.locator("#card").get_attribute("data-row"))
             cx, cy = page.evaluate(f"window.explore.screenPosition({clicked})")
             assert abs(cx - sx) < 8 and abs(cy - sy) < 8  # the galaxy under the pointer
+
+            # a lasso (box) drawn with the mouse selects the galaxies inside it
+            page.click("#mode-lasso")
+            screen = np.array(page.evaluate(
+                f"Array.from({{length: {len(classes)}}}, (_, i) => "
+                f"window.explore.screenPosition(i))"))
+            centre = screen[classes["class"].to_numpy() == classes.loc[target, "class"]].mean(0)
+            low, high = centre - 40, centre + 40
+            corners = [low, (high[0], low[1]), high, (low[0], high[1]), low]
+            page.mouse.move(canvas["x"] + low[0], canvas["y"] + low[1])
+            page.mouse.down()
+            for a, b in zip(corners[:-1], corners[1:]):
+                for t in np.linspace(0, 1, 8)[1:]:
+                    x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
+                    page.mouse.move(canvas["x"] + x, canvas["y"] + y)
+            page.mouse.up()
+            page.wait_for_function("document.querySelector('#selection-label').textContent"
+                                   ".includes('drawn on the map')")
+            inside = int(np.all((screen > low) & (screen < high), axis=1).sum())
+            count = int(page.locator("#selection-count").inner_text().split()[0])
+            assert inside > 10 and abs(count - inside) <= 2, (count, inside)
+            page.click("#mode-pan")
 
             # the URL hook: a galaxy by id, its card and its neighbours' gallery
             page.evaluate("location.hash = 'galaxy=100008'")

@@ -35,6 +35,8 @@ STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
 PAGE_SIZE = 100
 #: Selections kept for paging and export (oldest dropped first).
 SELECTIONS = 64
+#: Largest selection whose rows are sent back to be highlighted on the map.
+HIGHLIGHT_MAX = 200_000
 EXPORTS = {"csv": "text/csv", "fits": "application/fits", "vot": "application/x-votable+xml"}
 #: No inline scripts, nothing from elsewhere. 'unsafe-eval': regl compiles its draw
 #: calls with Function(); injected markup still cannot run (no inline script).
@@ -223,7 +225,9 @@ def create_app(data: RunData, tags: TagStore | None = None,
         except (InputError, TypeError, ValueError) as exc:
             return _json({"error": str(exc)}, 400)
         key = selections.add(rows, label)
-        return _json(_page(data, rows, 0, label, key))
+        page = _page(data, rows, 0, label, key)
+        page["highlight"] = rows.tolist() if len(rows) <= HIGHLIGHT_MAX else []
+        return _json(page)
 
     def selection_page(request: Request):
         try:

@@ -78,7 +78,8 @@ async function loadMap() {
   state.scatter = createScatterplot({
     canvas, width: box.width, height: box.height,
     pointSize: n > 100000 ? 2 : n > 10000 ? 3 : 5, pointSizeSelected: 3,
-    pointOutlineWidth: 1, backgroundColor: "#ffffff", lassoColor: "#2a5db0",
+    pointOutlineWidth: 2, pointColorActive: "#000000", opacityInactiveScale: 0.25,
+    backgroundColor: "#ffffff", lassoColor: "#2a5db0",
     opacityBy: n > 50000 ? "density" : null, deselectOnDblClick: true,
     deselectOnEscape: true, lassoClearEvent: "deselect" });
   state.scatter.subscribe("select", ({ points }) => {
@@ -260,7 +261,9 @@ async function selectBy(body) {
   openTab("selection");
   $("selection-error").textContent = "";
   try {
-    drawSelection(await postJSON("/api/select", body));
+    const result = await postJSON("/api/select", body);
+    drawSelection(result);
+    if (!body.rows) state.scatter.select(result.highlight, { preventEvent: true });
     if (body.class) drawTagger($("class-tagger"), "class", body.class);
     $("class-tagger").hidden = !body.class;
   } catch (error) {
