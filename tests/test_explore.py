@@ -189,6 +189,30 @@ def test_no_request_path_reaches_the_filesystem(served, run_folder, path):
     assert b"root:" not in body and b"PAR1" not in body
 
 
+def post_json(served, path, body, content_type="application/json"):
+    import json
+
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    connection.request("POST", path, json.dumps(body), {"Content-Type": content_type})
+    response = connection.getresponse()
+    answer = response.read()
+    connection.close()
+    return response.status, answer
+
+
+def test_queries_are_conditions_only_and_posts_need_json(served, tmp_path):
+    status, answer = post_json(served, "/api/select", {"query": "probability > 0.5"})
+    assert status == 200 and b'"total"' in answer
+    written = tmp_path / "written.csv"
+    for query in (f"map_x.to_csv('{written}')", "__import__('os').getcwd()", "@pd", "map_x[0]"):
+        status, answer = post_json(served, "/api/select", {"query": query})
+        assert status == 400, query
+    assert not written.exists()
+    # a form on another site can post text/plain without asking: refused
+    assert post_json(served, "/api/tags", {"kind": "class", "target": "A", "tag": "merge"},
+                     content_type="text/plain")[0] == 400
+
+
 def test_foreign_host_header_is_refused(served):
     # a page on another site resolving its name to 127.0.0.1 (DNS rebinding)
     assert raw_get(served, "/api/run", host="evil.example")[0] == 400

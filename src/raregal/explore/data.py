@@ -9,6 +9,7 @@ catalogue lists (``report.image_paths``), read by id.
 
 from __future__ import annotations
 
+import ast
 import re
 import threading
 from collections import OrderedDict
@@ -103,7 +104,8 @@ class RunData:
         self.run: dict = data["run"]
         self.id_column: str = data["id_column"]
         self.table: pd.DataFrame = data["classes"].reset_index(drop=True)
-        self.ids = self.table[self.id_column].astype(str)
+        # numpy strings, not pandas' Arrow strings: a Python loop over those is slow
+        self.ids = pd.Series(self.table[self.id_column].astype(str).to_numpy(dtype=object))
         self.row_of = pd.Series(np.arange(len(self.table)), index=self.ids.to_numpy())
         if self.row_of.index.has_duplicates:
             raise InputError(f"{self.dir}/classes.parquet: ids in {self.id_column} repeat")
@@ -115,12 +117,15 @@ class RunData:
                         if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
         self.differences = label_differences(self.table) if len(self.order) else {}
         paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run))
-        self.image_of = {g: paths[g] for g in self.ids if g in paths}  # the catalogue's, only
+        self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
         self._thumbs: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
+        self._index_lock = threading.Lock()
         self._neighbours = None
         self._index = None
         self.neighbour_source = self._load_neighbours()
+        if self._neighbours is None:  # built while the page loads, not on the first click
+            threading.Thread(target=self._neighbour_index, daemon=True).start()
 
     # --- map ------------------------------------------------------------------------
 
@@ -167,9 +172,8 @@ class RunData:
         return ordered.index.to_numpy()
 
     def query_rows(self, expression: str) -> np.ndarray:
-        """Rows where a pandas expression holds (columns only: no @variables, no dunders)."""
-        if "@" in expression or "__" in expression:
-            raise InputError("a query may name columns only (no @ or __)")
+        """Rows where a pandas expression holds (comparisons and arithmetic on columns)."""
+        check_query(expression)
         try:
             mask = self.table.eval(expression, local_dict={}, global_dict={})
         except Exception as exc:  # pandas raises many kinds for a bad expression
@@ -228,16 +232,21 @@ class RunData:
         k = int(np.clip(k, 1, NEIGHBOURS))
         if self._neighbours is not None:
             return [(int(r), None) for r in self._neighbours[row][:k] if r >= 0]
-        with self._lock:
+        index = self._neighbour_index()
+        distance, found = index.kneighbors(self._points[row:row + 1],
+                                           n_neighbors=min(k + 1, len(self.table)))
+        return [(int(r), float(d)) for r, d in zip(found[0], distance[0]) if r != row][:k]
+
+    def _neighbour_index(self):
+        """scikit-learn's k-d tree on the run's umap_* columns, built once."""
+        with self._index_lock:
             if self._index is None:
                 from sklearn.neighbors import NearestNeighbors
 
                 columns = [c for c in self.table.columns if str(c).startswith("umap_")]
                 self._points = self.table[columns].to_numpy(np.float32)
                 self._index = NearestNeighbors().fit(self._points)
-        distance, found = self._index.kneighbors(self._points[row:row + 1],
-                                                 n_neighbors=min(k + 1, len(self.table)))
-        return [(int(r), float(d)) for r, d in zip(found[0], distance[0]) if r != row][:k]
+        return self._index
 
     # --- thumbnails -----------------------------------------------------------------
 
@@ -265,6 +274,33 @@ class RunData:
             while len(self._thumbs) > THUMB_CACHE:
                 self._thumbs.popitem(last=False)
         return buffer.getvalue()
+
+
+#: What a query may contain: columns, numbers, strings, comparisons, arithmetic,
+#: and/or/not, lists for ``in``. No calls, attributes or subscripts: pandas' eval
+#: would run methods (``map_x.to_csv(...)``), and a served page takes queries.
+QUERY_NODES = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name,
+               ast.Load, ast.Constant, ast.List, ast.Tuple, ast.And, ast.Or, ast.Not,
+               ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
+               ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Pow, ast.FloorDiv,
+               ast.USub, ast.UAdd, ast.BitAnd, ast.BitOr, ast.Invert)
+
+
+def check_query(expression: str) -> None:
+    """Raise InputError unless ``expression`` is a plain condition on columns."""
+    plain = re.sub(r"`[^`]*`", "column", expression)  # backquoted names are columns
+    if "@" in plain or len(expression) > 1000:
+        raise InputError("a query may name columns only (no @variables), up to 1000 characters")
+    try:
+        tree = ast.parse(plain.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise InputError(f"query '{expression}': {exc.msg}") from exc
+    for node in ast.walk(tree):
+        if not isinstance(node, QUERY_NODES) or (isinstance(node, ast.Name)
+                                                 and node.id.startswith("__")):
+            raise InputError(f"query '{expression}': only columns, numbers, comparisons, "
+                             f"arithmetic and and/or/not are allowed "
+                             f"(not {type(node).__name__})")
 
 
 def _number(value):
