@@ -18,6 +18,7 @@ from importlib import resources
 
 import numpy as np
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -158,8 +159,9 @@ def create_app(data: RunData, tags: TagStore | None = None,
                       "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})
 
     def map_points(request: Request):
+        # the browser now spends seconds drawing: time to build the neighbour index
         return Response(map_bytes, media_type="application/octet-stream",
-                        headers=SECURITY_HEADERS)
+                        headers=SECURITY_HEADERS, background=BackgroundTask(data.warm))
 
     def colour(request: Request):
         try:

@@ -104,7 +104,6 @@ class RunData:
         self.run: dict = data["run"]
         self.id_column: str = data["id_column"]
         self.table: pd.DataFrame = data["classes"].reset_index(drop=True)
-        # numpy strings, not pandas' Arrow strings: a Python loop over those is slow
         self.ids = pd.Series(self.table[self.id_column].astype(str).to_numpy(dtype=object))
         self.row_of = pd.Series(np.arange(len(self.table)), index=self.ids.to_numpy())
         if self.row_of.index.has_duplicates:
@@ -118,14 +117,16 @@ class RunData:
         self.differences = label_differences(self.table) if len(self.order) else {}
         paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run))
         self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
+        if self.images_from and not self.image_of:
+            raise InputError(f"{self.images_from}: none of the run's {len(self.table)} galaxies "
+                             f"has an image there (ids are matched on {self.id_column})")
         self._thumbs: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._neighbours = None
         self._index = None
         self.neighbour_source = self._load_neighbours()
-        if self._neighbours is None:  # built while the page loads, not on the first click
-            threading.Thread(target=self._neighbour_index, daemon=True).start()
+        self._warming = False
 
     # --- map ------------------------------------------------------------------------
 
@@ -236,6 +237,14 @@ class RunData:
         distance, found = index.kneighbors(self._points[row:row + 1],
                                            n_neighbors=min(k + 1, len(self.table)))
         return [(int(r), float(d)) for r, d in zip(found[0], distance[0]) if r != row][:k]
+
+    def warm(self) -> None:
+        """Build the neighbour index in the background (once): called when the page has
+        its map, so that it is ready by the first click without slowing the page's
+        first requests."""
+        if self._neighbours is None and not self._warming:
+            self._warming = True
+            threading.Thread(target=self._neighbour_index, daemon=True).start()
 
     def _neighbour_index(self):
         """scikit-learn's k-d tree on the run's umap_* columns, built once."""
