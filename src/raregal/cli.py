@@ -465,6 +465,8 @@ def run_report(args) -> int:
 
 
 def add_explore(commands) -> None:
+    from .explore import DEFAULT_PORT
+
     explore = commands.add_parser(
         "explore", help="look through a search run in the browser (a local web app)",
         description=fill("Serve a local web app over a search run: the map of every searched "
@@ -485,7 +487,7 @@ def add_explore(commands) -> None:
                          help="image folder or catalogue table (id and path columns)")
     explore.add_argument("--host", default="127.0.0.1",
                          help="interface to listen on (default %(default)s: this machine only)")
-    explore.add_argument("--port", type=int, default=8765,
+    explore.add_argument("--port", type=int, default=DEFAULT_PORT,
                          help="default %(default)s; 0 picks a free port")
     explore.add_argument("--browser", action=argparse.BooleanOptionalAction, default=False,
                          help="open the page in the default browser (default: no, just print "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 import threading
 import uuid
 from collections import OrderedDict
@@ -273,6 +274,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _json(tags.add(kind, target, tag, note))
         except InputError as exc:
             return _json({"error": str(exc)}, 400)
+        except sqlite3.Error as exc:  # e.g. a read-only run folder
+            return _json({"error": f"cannot write {tags.path}: {exc}"}, 503)
 
     def remove_tag(request: Request):
         text = request.path_params["tag_id"]
