@@ -143,6 +143,24 @@ def test_neighbours_parquet_wide_layout_is_read(tmp_path):
     assert rows.tolist() == [[1, 2], [0, 3], [0, -1], [-1, -1]]  # unknown ids dropped
 
 
+def test_run_with_neighbours_parquet_uses_it(run_folder, tmp_path):
+    from raregal.explore.data import RunData
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)
+    ids = pd.read_parquet(run / "classes.parquet")["id_str"]
+    order = np.random.default_rng(0).permutation(len(ids))  # any graph, to be read back
+    wide = {"id_str": ids}
+    for j in range(5):
+        wide[f"neighbour_{j}"] = ids.to_numpy()[np.roll(order, j + 1)][np.argsort(order)]
+        wide[f"distance_{j}"] = np.full(len(ids), 0.1 * (j + 1))
+    pd.DataFrame(wide).to_parquet(run / "neighbours.parquet")
+    data = RunData(run)
+    assert data.neighbour_source.startswith("neighbours.parquet")
+    expected = [data.row(wide[f"neighbour_{j}"][7]) for j in range(5)]
+    assert [r for r, _ in data.neighbours(7, k=5)] == expected
+
+
 # --- over HTTP ---------------------------------------------------------------------------
 
 def test_api_card_neighbours_and_thumbnail(served, run_folder):
