@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="galaxies shown per class (default %(default)s)")
     report.add_argument("--quiet", action="store_true")
 
+    add_explore(commands)
+
     demo = commands.add_parser(
         "demo", help="the whole search on 5,000 bundled SDSS galaxies, offline",
         description="Embed the bundled sample of 5,000 real SDSS galaxy thumbnails (Galaxy "
@@ -500,6 +502,45 @@ def run_report(args) -> int:
     return 0
 
 
+def add_explore(commands) -> None:
+    from .explore import DEFAULT_PORT
+
+    explore = commands.add_parser(
+        "explore", help="look through a search run in the browser (a local web app)",
+        description=fill("Serve a local web app over a search run: the map of every searched "
+                         "galaxy (pan, zoom, colour by class or any column, lasso), each "
+                         "galaxy's card with its image, vote fractions, a Legacy Surveys link "
+                         "and its nearest neighbours (more like this), the sortable class table "
+                         "with every class's members, selections (lasso, class or pandas query) "
+                         "exported as CSV, FITS or VOTable, and tags and notes on classes and "
+                         "galaxies kept in RUN_DIR/explore-tags.sqlite. Prints the URL to open; "
+                         "Ctrl-C stops. Everything it needs ships with raregal (works offline)."),
+        epilog=fill("Images: as for raregal report (--images, else the images the run was "
+                    "embedded from). Safety: binds to 127.0.0.1 (this machine only); --host "
+                    "0.0.0.0 serves the run, and lets anyone who reaches it change its tags.")
+               + "\n\nexample:\n  raregal explore raregal-demo/run",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    explore.add_argument("run", metavar="RUN_DIR", help="folder written by raregal search")
+    explore.add_argument("--images", metavar="CATALOGUE",
+                         help="image folder or catalogue table (id and path columns)")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="interface to listen on (default %(default)s: this machine only)")
+    explore.add_argument("--port", type=int, default=DEFAULT_PORT,
+                         help="default %(default)s; 0 picks a free port")
+    explore.add_argument("--browser", action=argparse.BooleanOptionalAction, default=False,
+                         help="open the page in the default browser (default: no, just print "
+                              "the URL)")
+    explore.add_argument("--quiet", action="store_true")
+
+
+def run_explore(args) -> int:
+    from .explore import explore
+
+    explore(args.run, images=args.images, host=args.host, port=args.port,
+            open_browser=args.browser, verbose=not args.quiet)
+    return 0
+
+
 def run_demo(args) -> int:
     _require_embed_extra("demo")
     from .demo import demo
@@ -586,7 +627,7 @@ def main(argv=None) -> int:
         return {"search": run_search, "embed": run_embed, "train": run_train,
                 "report": run_report, "demo": run_demo, "synthetic": run_synthetic,
                 "inject": run_inject, "evaluate": run_evaluate,
-                "baseline": run_baseline}[args.command](args)
+                "baseline": run_baseline, "explore": run_explore}[args.command](args)
     except ParameterError as exc:  # named as the user typed it
         print(f"raregal: error: {flag_name(args.command, exc.parameter)}: {exc.reason}",
               file=sys.stderr)
@@ -597,7 +638,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         kept = {"embed": "finished shards are kept: rerun with --resume",
                 "train": "the last epoch's checkpoint is kept: rerun with --resume",
-                "demo": "finished work is kept: rerun raregal demo to go on"
+                "demo": "finished work is kept: rerun raregal demo to go on",
+                "explore": "stopped; tags are kept in RUN_DIR/explore-tags.sqlite"
                 }.get(args.command, "nothing was written")
         print(f"raregal: interrupted; {kept}", file=sys.stderr)
         return 130

@@ -34,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import defaults
+from .errors import InputError
 
 #: Units of the classes table's columns for FITS and VOTable (others dimensionless).
 UNITS = {"ra": "deg", "dec": "deg"}
@@ -98,6 +99,23 @@ def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
         "neighbour_rows": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),
         "neighbour_distances": pa.ListArray.from_arrays(offsets, pa.array(dist.ravel())),
     })
+
+
+def read_neighbours(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The graph :func:`neighbours_table` wrote: rows of classes.parquet and
+    distances, each of shape (n, k - 1), nearest first."""
+    try:
+        table = pq.read_table(path, columns=["neighbour_rows", "neighbour_distances"])
+    except (OSError, KeyError, pa.ArrowInvalid) as exc:
+        raise InputError(f"{path}: not a raregal neighbour table ({exc})") from None
+    if table.num_rows != n:
+        raise InputError(f"{path}: {table.num_rows} rows for the run's {n} galaxies")
+    rows, dists = (table[name].combine_chunks() for name in table.column_names)
+    rows = np.asarray(rows.flatten(), dtype=np.int64)
+    dists = np.asarray(dists.flatten(), dtype=np.float32)
+    if n and (len(rows) % n or len(dists) != len(rows) or rows.min() < 0 or rows.max() >= n):
+        raise InputError(f"{path}: neighbour rows are not rows of the run's {n} galaxies")
+    return rows.reshape(n, -1), dists.reshape(n, -1)
 
 
 def astropy_table(classes: pd.DataFrame):

@@ -1,0 +1,232 @@
+"""Benchmark `raregal explore` at map scale: start-up, first render, memory, "more like
+this" latency and a bounded load test, at 5k, 200k and 632k galaxies.
+
+Run folders: searching 632k galaxies takes most of an hour here, so each run
+folder is *written directly* from a planted synthetic table
+(``raregal.synthetic.planted_representations(N, dim=16, n_groups=40)``, groups
+of N/1000+10 to N/200+20): the
+planted group is the class (probability 1, persistence 1), ``umap_0 … umap_4``
+are the table's first five features and ``map_x``/``map_y`` its first two, plus
+the three vote fractions and random ra/dec. Every file a search writes is there
+(classes.parquet, classes.csv, an empty condensed_tree.parquet, run.json), so the
+explorer reads it exactly as a real run. The first 200 galaxies get real SDSS
+images (gz-kaggle-5000) through an image catalogue.
+
+Per size, in fresh processes:
+- start-up: ``raregal explore DIR --port 0`` launched until it prints its URL
+  (imports and reading the run included);
+- first render: headless Chromium (software WebGL, --disable-gpu) from navigation
+  start until every point is drawn (the page's ``data-ready``), and the page's own
+  split (map download vs. drawing);
+- server memory: the server process's RSS after the page has loaded;
+- "more like this": /api/neighbours latency, the first call (builds the index)
+  and the median of 50 others;
+- load: 200 concurrent requests to 127.0.0.1 mixing /api/map, /api/thumb and
+  /api/neighbours (a third each): p50/p95/max latency and errors.
+
+With --compare-bokeh, the same points drawn by Bokeh's WebGL scatter in a
+standalone page (Bokeh's JS inline) are timed in the same browser, the
+measurement behind choosing regl-scatterplot.
+
+    python bench/explore_load.py                  # 5k, 200k, 632k
+    python bench/explore_load.py --sizes 5000 --compare-bokeh
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT.parent / "shared" / "data" / "gz-kaggle-5000" / "images"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+def write_run(folder: Path, n: int) -> tuple[Path, Path]:
+    """A run folder of n galaxies straight from a planted table (see the module doc)."""
+    from raregal.synthetic import planted_representations
+
+    table = planted_representations(n, dim=16, n_groups=40, seed=0,
+                                    group_size=(n // 1000 + 10, n // 200 + 20))
+    features = table.filter(like="feat_").to_numpy(np.float32)
+    rng = np.random.default_rng(0)
+    classes = pd.DataFrame({"id_str": table["id_str"].astype(str),
+                            "class": table["planted"].to_numpy(),
+                            "probability": np.where(table["planted"] >= 0, 1.0, 0.0)})
+    for j in range(5):
+        classes[f"umap_{j}"] = features[:, j]
+    classes["map_x"], classes["map_y"] = features[:, 0], features[:, 1]
+    classes["ra"], classes["dec"] = rng.uniform(0, 360, n), rng.uniform(-20, 60, n)
+    for column in table.columns:
+        if column.endswith("_fraction"):
+            classes[column] = table[column].to_numpy()
+    run = folder / "run"
+    run.mkdir(parents=True)
+    classes.to_parquet(run / "classes.parquet")
+    sizes = classes[classes["class"] >= 0].groupby("class").size()
+    pd.DataFrame({"class": sizes.index, "size": sizes.to_numpy(), "persistence": 1.0,
+                  "tree_node": n + 1 + np.arange(len(sizes))}).to_csv(run / "classes.csv",
+                                                                     index=False)
+    pd.DataFrame({"parent": pd.Series(dtype="int64"), "child": pd.Series(dtype="int64"),
+                  "lambda_val": pd.Series(dtype="float64"),
+                  "child_size": pd.Series(dtype="int64")}).to_parquet(
+        run / "condensed_tree.parquet")
+    (run / "run.json").write_text(json.dumps({"id_column": "id_str", "synthetic": True}))
+    files = sorted(IMAGES.glob("*.jpg"))[:200]
+    catalogue = folder / "images.csv"
+    pd.DataFrame({"id_str": classes["id_str"][:len(files)],
+                  "file_loc": [str(p) for p in files]}).to_csv(catalogue, index=False)
+    return run, catalogue
+
+
+def start_server(run: Path, images: Path):
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "raregal.cli", "explore", str(run),
+                                "--images", str(images), "--port", "0"],
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    if "open " not in line:
+        process.kill()
+        raise RuntimeError(f"explore did not start: {line}{process.stderr.read()}")
+    return process, line.rsplit("open ", 1)[1].split()[0].rstrip("/"), \
+        time.perf_counter() - started
+
+
+def first_render(url: str) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(url + "/", wait_until="commit")
+        page.wait_for_function("document.body && document.body.dataset.ready",
+                               timeout=600_000, polling=50)
+        result = page.evaluate("({ready: performance.now(), ...window.exploreTimings,"
+                               " state: document.body.dataset.ready})")
+        browser.close()
+    return result
+
+
+def timed_get(url: str) -> tuple[int, float]:
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response:
+            response.read()
+            status = response.status
+    except Exception:  # an error is a result here: counted, not raised
+        status = -1
+    return status, time.perf_counter() - started
+
+
+def load_test(url: str, n: int, rng) -> dict:
+    paths = []
+    for i in range(200):
+        kind = i % 3
+        if kind == 0:
+            paths.append(f"{url}/api/map")
+        elif kind == 1:
+            paths.append(f"{url}/api/thumb/{rng.integers(200)}?size=128")
+        else:
+            paths.append(f"{url}/api/neighbours/{rng.integers(n)}?k=12")
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        results = list(pool.map(timed_get, paths))
+    latency = np.array([t for _, t in results]) * 1000
+    return {"p50_ms": round(float(np.percentile(latency, 50))),
+            "p95_ms": round(float(np.percentile(latency, 95))),
+            "max_ms": round(float(latency.max())),
+            "errors": sum(status != 200 for status, _ in results)}
+
+
+def bokeh_render(folder: Path, run: Path) -> dict:
+    """Bokeh's WebGL scatter of the same map, standalone page, time until idle."""
+    from bokeh.embed import file_html
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+    from bokeh.resources import INLINE
+    from playwright.sync_api import sync_playwright
+
+    classes = pd.read_parquet(run / "classes.parquet", columns=["map_x", "map_y"])
+    plot = figure(width=800, height=800, output_backend="webgl",
+                  tools="pan,wheel_zoom,lasso_select,box_select,tap")
+    plot.scatter("map_x", "map_y", source=ColumnDataSource(classes), size=2)
+    page_path = folder / "bokeh.html"
+    page_path.write_text(file_html(plot, INLINE, "bokeh"))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(page_path.as_uri(), wait_until="commit")
+        page.wait_for_function(
+            "window.Bokeh && Bokeh.index && Object.values(Bokeh.index).length > 0 && "
+            "Object.values(Bokeh.index).every(v => v.is_idle)", timeout=600_000, polling=50)
+        ready = page.evaluate("performance.now()")
+        browser.close()
+    return {"bokeh_first_render_ms": round(ready),
+            "bokeh_page_mb": round(page_path.stat().st_size / 2**20, 1)}
+
+
+def measure(n: int, compare_bokeh: bool) -> dict:
+    import psutil
+
+    folder = Path(tempfile.mkdtemp(prefix=f"explore-bench-{n}-"))
+    try:
+        run, images = write_run(folder, n)
+        process, url, startup = start_server(run, images)
+        try:
+            render = first_render(url)
+            rss = psutil.Process(process.pid).memory_info().rss / 2**20
+            rng = np.random.default_rng(1)
+            first_status, first = timed_get(f"{url}/api/neighbours/0?k=12")
+            later = [timed_get(f"{url}/api/neighbours/{rng.integers(n)}?k=12")[1]
+                     for _ in range(50)]
+            load = load_test(url, n, rng)
+            rss_after = psutil.Process(process.pid).memory_info().rss / 2**20
+        finally:
+            process.terminate()
+            process.wait(timeout=60)
+        result = {"n": n, "startup_s": round(startup, 1),
+                  "first_render_ms": round(render["ready"]),
+                  "map_fetch_ms": round(render["fetch_ms"]),
+                  "map_total_ms": round(render["total_ms"]),
+                  "server_rss_mib": round(rss), "server_rss_after_load_mib": round(rss_after),
+                  "neighbours_first_ms": round(first * 1000),
+                  "neighbours_median_ms": round(float(np.median(later)) * 1000, 1),
+                  **{f"load_{k}": v for k, v in load.items()}}
+        if compare_bokeh:
+            result.update(bokeh_render(folder, run))
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 200_000, 632_000])
+    parser.add_argument("--compare-bokeh", action="store_true")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    results = []
+    for n in args.sizes:
+        result = measure(n, args.compare_bokeh)
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()

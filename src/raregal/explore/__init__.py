@@ -1,0 +1,98 @@
+"""``raregal explore``: look through a search run in the browser.
+
+A local web app over one run folder: the map of every searched galaxy (WebGL,
+regl-scatterplot, shipped in the package), coloured by class or any numeric
+column; a galaxy's card with its image, position, vote fractions, a Legacy
+Surveys viewer link and "more like this"; the class table and each class's full
+member list; selections (lasso, class or query) exported as CSV, FITS or
+VOTable; and tags and notes stored in ``RUN_DIR/explore-tags.sqlite``.
+
+Served by Starlette on uvicorn, bound to 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+
+from ..errors import InputError
+
+DEFAULT_PORT = 8765
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _require_web_extra() -> None:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise InputError(f"raregal explore needs starlette and uvicorn ({exc.name} is "
+                         f"missing): install the explore extra, pip install 'raregal[explore]'"
+                         ) from exc
+
+
+def build(run_dir, *, images=None, host: str = "127.0.0.1"):
+    """The explorer's Starlette app for a run folder (for tests and other servers)."""
+    _require_web_extra()
+    from .app import create_app
+    from .data import RunData
+
+    hosts = ["127.0.0.1", "localhost", "[::1]"]
+    if host not in LOOPBACK:
+        hosts = ["*"]  # served to the network: the user chose its names
+    return create_app(RunData(run_dir, images=images), allowed_hosts=hosts)
+
+
+def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
+            open_browser: bool = False, verbose: bool = True, ready=None) -> None:
+    """Serve the explorer for ``run_dir`` until interrupted.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        A folder written by ``raregal search``.
+    images : path-like, optional
+        Image folder or catalogue (id and path columns); default the images the
+        run's representations were embedded from.
+    host : str
+        Interface to bind; 127.0.0.1 (this machine only) by default. Anything
+        else serves the run, and its tags, to the network: a warning is printed.
+    port : int
+        0 picks a free port.
+    open_browser : bool
+        Open the page in the default browser once serving.
+    ready : callable, optional
+        Called with the URL once the server listens.
+    """
+    say = (lambda text: print(f"raregal: {text}", file=sys.stderr, flush=True)) \
+        if verbose else (lambda text: None)
+    started = time.perf_counter()
+    app = build(run_dir, images=images, host=host)
+    import uvicorn
+
+    if host not in LOOPBACK:
+        say(f"warning: serving on {host}: anyone who can reach this machine can read the "
+            f"run and change its tags (no login)")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror} "
+                         f"(--port 0 picks a free port)") from exc
+    sock.listen(2048)  # connections made as soon as the URL is printed wait in the backlog
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{bound}/"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    say(f"exploring {run_dir} ({time.perf_counter() - started:.1f} s to load): open {url} "
+        f"(Ctrl-C stops)")
+    if ready is not None:
+        ready(url)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    server.run(sockets=[sock])

@@ -1,0 +1,306 @@
+"""The explorer's web app: a Starlette application over one :class:`RunData`.
+
+Every route answers from memory or from the run's image catalogue. Galaxies are
+addressed by row index (0 … n-1 of classes.parquet) or by an id looked up in the
+table, classes by letter, static files by a fixed list of names shipped in the
+package: no part of a request path ever reaches the filesystem. The page itself
+inserts every string from the run as text (``textContent``), never as HTML.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import threading
+import uuid
+from collections import OrderedDict
+from importlib import resources
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..errors import InputError
+from .data import THUMB_SIZES, RunData
+from .tags import KINDS, TAGS, TagStore
+
+#: The files the page loads, read from the package once: name -> media type.
+STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
+          "style.css": "text/css", "regl-scatterplot.bundle.min.js": "text/javascript",
+          "THIRD-PARTY-LICENSES.txt": "text/plain; charset=utf-8"}
+PAGE_SIZE = 100
+#: Selections kept for paging and export (oldest dropped first).
+SELECTIONS = 64
+#: Largest selection whose rows are sent back to be highlighted on the map.
+HIGHLIGHT_MAX = 200_000
+EXPORTS = {"csv": "text/csv", "fits": "application/fits", "vot": "application/x-votable+xml"}
+#: No inline scripts, nothing from elsewhere. 'unsafe-eval': regl compiles its draw
+#: calls with Function(); injected markup still cannot run (no inline script).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+                    "Content-Security-Policy": "default-src 'self'; "
+                                               "script-src 'self' 'unsafe-eval'; "
+                                               "img-src 'self' data:; object-src 'none'; "
+                                               "base-uri 'none'; frame-ancestors 'none'"}
+
+
+def static_files() -> dict[str, bytes]:
+    folder = resources.files(__package__) / "static"
+    return {name: (folder / name).read_bytes() for name in STATIC}
+
+
+class Selections:
+    """Row sets made in the page (lasso, class or query), by a random id."""
+
+    def __init__(self):
+        self._kept: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, rows: np.ndarray, label: str) -> str:
+        key = uuid.uuid4().hex[:12]
+        with self._lock:
+            self._kept[key] = {"rows": rows, "label": label}
+            while len(self._kept) > SELECTIONS:
+                self._kept.popitem(last=False)
+        return key
+
+    def get(self, key: str) -> dict:
+        with self._lock:
+            return self._kept[key]
+
+
+def _json(data, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _not_found(what: str = "not found") -> PlainTextResponse:
+    return PlainTextResponse(what, status_code=404, headers=SECURITY_HEADERS)
+
+
+async def _json_body(request: Request) -> dict | None:
+    """The JSON object a request posts, or None. Only application/json is read: a
+    page on another site cannot send that without a CORS preflight, which this app
+    never grants, so other sites cannot tag or select through a user's browser."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return None
+    try:
+        body = await request.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _row(data: RunData, text: str) -> int | None:
+    """A row index from a path part: digits only, inside the table."""
+    if not text.isdigit() or int(text) >= len(data.table):
+        return None
+    return int(text)
+
+
+def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | None = None) -> dict:
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = int(np.clip(page, 0, pages - 1))
+    shown = rows[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    columns = ["row", data.id_column, "class_letter", "probability"]
+    columns += [c for c in ("ra", "dec") if c in data.table.columns] + data.fractions
+    table = data.rows_table(shown, columns)
+    records = json.loads(table.to_json(orient="split", index=False))
+    return {"label": label, "selection": key, "total": int(len(rows)), "page": page,
+            "pages": pages, "columns": records["columns"], "rows": records["data"]}
+
+
+def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
+    """A selection as CSV, FITS or VOTable (ra/dec in degrees)."""
+    table = data.rows_table(rows)
+    if kind == "csv":
+        return table.to_csv(index=False).encode()
+    from astropy import units as u
+    from astropy.table import Table
+
+    astro = Table.from_pandas(table)
+    for column in ("ra", "dec"):
+        if column in astro.colnames:
+            astro[column].unit = u.deg
+    astro.meta["RUN"] = data.dir.name
+    buffer = io.BytesIO()
+    if kind == "fits":
+        astro.write(buffer, format="fits")
+    else:
+        astro.write(buffer, format="votable")
+    return buffer.getvalue()
+
+
+def create_app(data: RunData, tags: TagStore | None = None,
+               allowed_hosts: list[str] | None = None) -> Starlette:
+    """The explorer app for one run. ``allowed_hosts``: Host headers accepted (a guard
+    against DNS rebinding); default the loopback names."""
+    files = static_files()
+    tags = tags or TagStore(data.dir)
+    selections = Selections()
+    map_bytes = data.map_xy().tobytes()
+
+    def static(request: Request):
+        name = request.path_params.get("name", "index.html")
+        if name not in files:
+            return _not_found()
+        return Response(files[name], media_type=STATIC[name], headers=SECURITY_HEADERS)
+
+    def run_info(request: Request):
+        has_position = {"ra", "dec"} <= set(data.table.columns)
+        return _json({"name": "/".join(data.dir.resolve().parts[-2:]), "n": len(data.table),
+                      "id_column": data.id_column, "columns": ["class", *data.numeric],
+                      "classes": data.class_table(), "neighbours": data.neighbour_source,
+                      "images": len(data.image_of), "positions": has_position,
+                      "in_classes": int((data.table["class"] >= 0).sum()),
+                      "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})
+
+    def map_points(request: Request):
+        # the browser now spends seconds drawing: time to build the neighbour index
+        return Response(map_bytes, media_type="application/octet-stream",
+                        headers=SECURITY_HEADERS, background=BackgroundTask(data.warm))
+
+    def colour(request: Request):
+        try:
+            values, meta = data.colour_values(request.path_params["column"])
+        except KeyError:
+            return _not_found("no such column")
+        return Response(values.tobytes(), media_type="application/octet-stream",
+                        headers={**SECURITY_HEADERS, "X-Colour": json.dumps(meta)})
+
+    def lookup(request: Request):
+        try:
+            return _json({"row": data.row(request.query_params.get("id", ""))})
+        except KeyError:
+            return _not_found("no such galaxy")
+
+    def galaxy(request: Request):
+        row = _row(data, request.path_params["row"])
+        if row is None:
+            return _not_found("no such galaxy")
+        return _json(data.galaxy(row))
+
+    def thumbnail(request: Request):
+        row = _row(data, request.path_params["row"])
+        size_text = request.query_params.get("size", str(THUMB_SIZES[0]))
+        size = int(size_text) if size_text.isdigit() else 0
+        if row is None or size not in THUMB_SIZES:
+            return _not_found("no such thumbnail")
+        jpeg = data.thumbnail(row, size)
+        if jpeg is None:
+            return _not_found("no image for this galaxy")
+        return Response(jpeg, media_type="image/jpeg",
+                        headers={**SECURITY_HEADERS, "Cache-Control": "max-age=3600"})
+
+    def neighbours(request: Request):
+        row = _row(data, request.path_params["row"])
+        if row is None:
+            return _not_found("no such galaxy")
+        k = request.query_params.get("k", "12")
+        found = data.neighbours(row, int(k) if k.isdigit() else 12)
+        return _json({"source": data.neighbour_source, "neighbours": [
+            {"row": r, "id": data.ids.iloc[r], "class": data.letters.iloc[r], "distance": d,
+             "image": data.ids.iloc[r] in data.image_of} for r, d in found]})
+
+    async def select(request: Request):
+        body = await _json_body(request)
+        if body is None:
+            return _json({"error": "expected a JSON object (Content-Type: application/json)"},
+                         400)
+        try:
+            if "rows" in body:
+                rows = np.asarray(body["rows"], dtype=np.int64)
+                if rows.ndim != 1 or (rows < 0).any() or (rows >= len(data.table)).any():
+                    return _json({"error": "rows outside the table"}, 400)
+                rows, label = np.unique(rows), f"{len(np.unique(rows))} galaxies drawn on the map"
+            elif "class" in body:
+                rows, label = data.class_rows(str(body["class"])), f"class {body['class']}"
+            elif "query" in body:
+                rows, label = data.query_rows(str(body["query"])), f"query: {body['query']}"
+            else:
+                return _json({"error": "give rows, class or query"}, 400)
+        except KeyError:
+            return _not_found("no such class")
+        except (InputError, TypeError, ValueError) as exc:
+            return _json({"error": str(exc)}, 400)
+        key = selections.add(rows, label)
+        page = _page(data, rows, 0, label, key)
+        page["highlight"] = rows.tolist() if len(rows) <= HIGHLIGHT_MAX else []
+        return _json(page)
+
+    def selection_page(request: Request):
+        try:
+            kept = selections.get(request.path_params["key"])
+        except KeyError:
+            return _not_found("selection expired: select again")
+        page = request.query_params.get("page", "0")
+        return _json(_page(data, kept["rows"], int(page) if page.isdigit() else 0,
+                           kept["label"], request.path_params["key"]))
+
+    def export(request: Request):
+        kind = request.path_params["kind"]
+        try:
+            kept = selections.get(request.path_params["key"])
+        except KeyError:
+            return _not_found("selection expired: select again")
+        if kind not in EXPORTS:
+            return _not_found("formats: csv, fits, vot")
+        name = f"raregal-selection.{'xml' if kind == 'vot' else kind}"
+        return Response(export_table(data, kept["rows"], kind), media_type=EXPORTS[kind],
+                        headers={**SECURITY_HEADERS,
+                                 "Content-Disposition": f'attachment; filename="{name}"'})
+
+    def list_tags(request: Request):
+        kind = request.query_params.get("kind")
+        return _json(tags.list(kind if kind in KINDS else None,
+                               request.query_params.get("target")))
+
+    async def add_tag(request: Request):
+        body = await _json_body(request)
+        try:
+            kind, target = str(body["kind"]), str(body["target"])
+            tag, note = str(body["tag"]), str(body.get("note", ""))
+        except (KeyError, TypeError):
+            return _json({"error": "expected JSON with kind, target, tag and note"}, 400)
+        known = (target in set(data.order["letter"])) if kind == "class" else \
+            (target in data.row_of.index)
+        if not known:
+            return _json({"error": f"no {kind} '{target}' in this run"}, 400)
+        try:
+            return _json(tags.add(kind, target, tag, note))
+        except InputError as exc:
+            return _json({"error": str(exc)}, 400)
+        except sqlite3.Error as exc:  # e.g. a read-only run folder
+            return _json({"error": f"cannot write {tags.path}: {exc}"}, 503)
+
+    def remove_tag(request: Request):
+        text = request.path_params["tag_id"]
+        if not text.isdigit() or not tags.remove(int(text)):
+            return _not_found("no such tag")
+        return _json({"removed": int(text)})
+
+    def export_tags(request: Request):
+        return Response(tags.csv(), media_type="text/csv", headers={
+            **SECURITY_HEADERS,
+            "Content-Disposition": 'attachment; filename="raregal-tags.csv"'})
+
+    routes = [
+        Route("/", static), Route("/static/{name}", static),
+        Route("/api/run", run_info), Route("/api/map", map_points),
+        Route("/api/colour/{column}", colour), Route("/api/lookup", lookup),
+        Route("/api/galaxy/{row}", galaxy), Route("/api/thumb/{row}", thumbnail),
+        Route("/api/neighbours/{row}", neighbours),
+        Route("/api/select", select, methods=["POST"]),
+        Route("/api/selection/{key}", selection_page),
+        Route("/api/selection/{key}/export.{kind}", export),
+        Route("/api/tags", list_tags), Route("/api/tags", add_tag, methods=["POST"]),
+        Route("/api/tags/{tag_id}", remove_tag, methods=["DELETE"]),
+        Route("/api/tags.csv", export_tags),
+    ]
+    hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
+    return Starlette(routes=routes, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])

@@ -1,0 +1,361 @@
+// raregal explore: the page. Every string from the run reaches the DOM as a text
+// node (el() below), never as HTML, so ids such as <img src=x onerror=...> stay text.
+"use strict";
+
+const state = { run: null, scatter: null, xy: null, colour: null, galaxy: null,
+                selection: null, classSort: { key: "persistence", descending: true } };
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key === "style") node.style.cssText = value;  // CSSOM: allowed by the page's CSP
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    node.append(child instanceof Node ? child : document.createTextNode(String(child ?? "")));
+  }
+  return node;
+}
+
+async function api(path, options = {}) {
+  const response = await fetch(path, options);
+  if (!response.ok) {
+    let message = await response.text();
+    try { message = JSON.parse(message).error || message; } catch (e) { /* plain text */ }
+    throw new Error(message);
+  }
+  return response;
+}
+
+const getJSON = async (path) => (await api(path)).json();
+const postJSON = async (path, body) => (await api(path, {
+  method: "POST", headers: { "Content-Type": "application/json" },
+  body: JSON.stringify(body) })).json();
+const fmt = (v, digits = 3) => (v === null || v === undefined ? "–"
+  : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v));
+
+// --- colours ------------------------------------------------------------------------
+
+function hslHex(h, s, l) {
+  s /= 100; l /= 100;
+  const k = (n) => (n + h / 30) % 12;
+  const a = s * Math.min(l, 1 - l);
+  const f = (n) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
+  return "#" + [f(0), f(8), f(4)].map((x) => Math.round(x * 255).toString(16)
+    .padStart(2, "0")).join("");
+}
+
+// Distinct colours for any number of classes: hues a golden angle apart, cycling
+// through three lightness and saturation levels; grey for galaxies in no class.
+function classPalette(k) {
+  const colours = ["#cfcfcf"];
+  for (let i = 0; i < k; i++) {
+    colours.push(hslHex((i * 137.508) % 360, [80, 65, 95][Math.floor(i / 3) % 3],
+                        [45, 32, 60][i % 3]));
+  }
+  return colours;
+}
+
+// viridis, sampled: continuous columns.
+const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89",
+                 "#35b779", "#6ece58", "#b5de2b", "#fde725"];
+
+// --- the map ------------------------------------------------------------------------
+
+async function loadMap() {
+  const started = performance.now();
+  const buffer = await (await api("/api/map")).arrayBuffer();
+  const xy = new Float32Array(buffer);
+  const n = xy.length / 2;
+  const x = new Float32Array(n), y = new Float32Array(n);
+  for (let i = 0; i < n; i++) { x[i] = xy[2 * i]; y[i] = xy[2 * i + 1]; }
+  state.xy = { x, y };
+  const canvas = $("map");
+  const box = canvas.getBoundingClientRect();
+  state.scatter = createScatterplot({
+    canvas, width: box.width, height: box.height,
+    pointSize: n > 100000 ? 2 : n > 10000 ? 3 : 5, pointSizeSelected: 3,
+    pointOutlineWidth: 2, pointColorActive: "#000000", opacityInactiveScale: 0.25,
+    backgroundColor: "#ffffff", lassoColor: "#2a5db0",
+    opacityBy: n > 50000 ? "density" : null, deselectOnDblClick: true,
+    deselectOnEscape: true, lassoClearEvent: "deselect" });
+  state.scatter.subscribe("select", ({ points }) => {
+    if (points.length === 1) showGalaxy(points[0], { fromMap: true });
+    else if (points.length > 1) selectBy({ rows: Array.from(points) });
+  });
+  const fetched = performance.now();
+  await colourBy("class");
+  window.exploreTimings = { fetch_ms: fetched - started, total_ms: performance.now() - started,
+                            points: n };
+  document.body.dataset.ready = "true";
+}
+
+async function colourBy(column) {
+  const response = await api(`/api/colour/${encodeURIComponent(column)}`);
+  const meta = JSON.parse(response.headers.get("X-Colour"));
+  const values = new Float32Array(await response.arrayBuffer());
+  let missing = 0;
+  if (meta.kind === "continuous") {
+    for (let i = 0; i < values.length; i++) if (values[i] < 0) { values[i] = 0; missing++; }
+  }
+  const palette = meta.kind === "categorical" ? classPalette(meta.categories - 1) : VIRIDIS;
+  state.colour = { column, meta, palette };
+  state.scatter.set({ colorBy: "valueA", pointColor: palette });
+  await state.scatter.draw({ x: state.xy.x, y: state.xy.y, valueA: values },
+                           { zDataType: meta.kind });
+  drawLegend(meta, palette, missing);
+}
+
+function drawLegend(meta, palette, missing) {
+  const legend = $("legend");
+  legend.replaceChildren();
+  if (meta.kind === "categorical") {
+    const classes = state.run.classes;
+    legend.append(el("span", {}, el("span", { class: "swatch", style: `background:${palette[0]}` }),
+                     "no class"));
+    const shown = Math.min(classes.length, 40);
+    for (let i = 0; i < shown; i++) {
+      legend.append(el("span", {}, el("span", { class: "swatch",
+        style: `background:${palette[i + 1]}` }), classes[i].letter));
+    }
+    if (classes.length > shown) legend.append(el("span", {}, `… ${classes.length - shown} more`));
+  } else {
+    legend.append(fmt(meta.min), el("span", { class: "ramp",
+      style: `background:linear-gradient(to right, ${palette.join(",")})` }), fmt(meta.max));
+    if (missing) legend.append(el("span", {}, `(${missing} missing, drawn as the lowest)`));
+  }
+}
+
+// Where a galaxy is on screen (for tests and tools): [x, y] in canvas pixels.
+function screenPosition(row) { return state.scatter.getScreenPosition(row); }
+
+// --- the galaxy card ----------------------------------------------------------------
+
+function thumbnail(row, hasImage, size = 128) {
+  if (!hasImage) return el("div", { class: "noimage" }, "no image");
+  return el("img", { src: `/api/thumb/${row}?size=${size}`, alt: "galaxy image",
+                     loading: "lazy" });
+}
+
+async function showGalaxy(row, { fromMap = false } = {}) {
+  const g = await getJSON(`/api/galaxy/${row}`);
+  state.galaxy = g;
+  openTab("galaxy");
+  $("card-empty").hidden = true;
+  $("card").hidden = false;
+  $("card").dataset.row = String(g.row);
+  $("card-id").textContent = g.id;
+  const thumb = $("card-thumb");
+  thumb.classList.remove("large");
+  if (g.image) { thumb.src = `/api/thumb/${g.row}?size=${state.run.thumb_sizes[0]}`; }
+  else { thumb.removeAttribute("src"); }
+  thumb.alt = g.image ? "galaxy image" : "no image";
+  const facts = $("card-facts");
+  facts.replaceChildren();
+  const fact = (name, ...value) => facts.append(el("dt", {}, name), el("dd", {}, ...value));
+  fact("class", g.class ? el("a", { href: "#", onclick: (e) => { e.preventDefault();
+    selectBy({ class: g.class }); } }, g.class) : "none");
+  fact("probability", fmt(g.probability));
+  fact("ra, dec", g.ra === null ? "unknown" :
+    `${g.ra.toFixed(5)}, ${g.dec.toFixed(5)}` + (g.position_from === "name" ? " (from the name)" : ""));
+  if (g.viewer) fact("viewer", el("a", { href: g.viewer, target: "_blank", rel: "noopener" },
+                                  "Legacy Surveys (DR10)"));
+  fact("row", String(g.row));
+  const fractions = $("card-fractions");
+  fractions.replaceChildren(el("tr", {}, el("th", {}, "vote fraction"), el("th", {}, "value")));
+  for (const [name, value] of Object.entries(g.fractions)) {
+    fractions.append(el("tr", {}, el("td", {}, name), el("td", {}, fmt(value))));
+  }
+  drawTagger($("galaxy-tagger"), "galaxy", g.id);
+  if (!fromMap) state.scatter.select([g.row], { preventEvent: true });
+  const found = await getJSON(`/api/neighbours/${g.row}?k=12`);
+  $("neighbour-source").textContent = `Nearest neighbours in ${found.source}.`;
+  const gallery = $("neighbours");
+  gallery.replaceChildren();
+  for (const nb of found.neighbours) {
+    const caption = nb.distance === null ? nb.id : `${nb.id} (${nb.distance.toFixed(2)})`;
+    gallery.append(el("figure", { "data-row": String(nb.row), onclick: () => showGalaxy(nb.row) },
+                      thumbnail(nb.row, nb.image), el("figcaption", {}, caption)));
+  }
+}
+
+async function showGalaxyById(id) {
+  const { row } = await getJSON(`/api/lookup?id=${encodeURIComponent(id)}`);
+  await showGalaxy(row);
+  return row;
+}
+
+// --- tags ---------------------------------------------------------------------------
+
+async function drawTagger(box, kind, target) {
+  box.replaceChildren();
+  const list = el("span", {});
+  const choice = el("select", {}, ...state.run.tags.map((t) => el("option", { value: t }, t)));
+  const note = el("input", { placeholder: kind === "class" ? "note (merge: the other class)"
+                                                           : "note", maxlength: "2000" });
+  const add = el("button", { type: "button", onclick: async () => {
+    await postJSON("/api/tags", { kind, target, tag: choice.value, note: note.value });
+    note.value = "";
+    drawTagger(box, kind, target);
+  } }, "tag");
+  box.append(el("strong", {}, "tags: "), list, el("br"), choice, note, add);
+  box.dataset.target = target;
+  const tags = await getJSON(`/api/tags?kind=${kind}&target=${encodeURIComponent(target)}`);
+  for (const t of tags) {
+    list.append(el("span", { class: "tag" }, t.tag + (t.note ? `: ${t.note}` : "")));
+  }
+  if (!tags.length) list.append("none");
+}
+
+async function drawTagTable() {
+  const tags = await getJSON("/api/tags");
+  const table = $("tag-table");
+  table.replaceChildren(el("tr", {}, ...["kind", "target", "tag", "note", "created", ""]
+    .map((h) => el("th", {}, h))));
+  for (const t of tags) {
+    const remove = el("button", { type: "button", onclick: async () => {
+      await api(`/api/tags/${t.id}`, { method: "DELETE" });
+      drawTagTable();
+    } }, "remove");
+    const open = () => (t.kind === "class" ? selectBy({ class: t.target }) : showGalaxyById(t.target));
+    table.append(el("tr", {}, el("td", {}, t.kind),
+      el("td", {}, el("a", { href: "#", onclick: (e) => { e.preventDefault(); open(); } }, t.target)),
+      el("td", {}, t.tag), el("td", {}, t.note), el("td", {}, t.created), el("td", {}, remove)));
+  }
+}
+
+// --- classes ------------------------------------------------------------------------
+
+function drawClassTable() {
+  const { key, descending } = state.classSort;
+  const rows = [...state.run.classes].sort((a, b) => {
+    const order = a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0;
+    return descending ? -order : order;
+  });
+  const palette = classPalette(state.run.classes.length);
+  const colourOf = Object.fromEntries(state.run.classes.map((c, i) => [c.letter, palette[i + 1]]));
+  const columns = [["letter", "class"], ["size", "size"], ["persistence", "persistence"],
+                   ["differences", "vote fractions that differ from the sample"]];
+  const table = $("class-table");
+  table.replaceChildren(el("tr", {}, ...columns.map(([k, title]) => el("th", {
+    "data-key": k, onclick: () => {
+      state.classSort = { key: k, descending: state.classSort.key === k ? !descending : true };
+      drawClassTable();
+    } }, title + (k === key ? (descending ? " ▼" : " ▲") : "")))));
+  for (const c of rows) {
+    table.append(el("tr", { class: "clickable", "data-letter": c.letter,
+                            onclick: () => selectBy({ class: c.letter }) },
+      el("td", {}, el("span", { class: "swatch", style: `background:${colourOf[c.letter]}` }),
+         c.letter),
+      el("td", {}, String(c.size)), el("td", {}, c.persistence.toFixed(3)),
+      el("td", {}, c.differences)));
+  }
+}
+
+// --- selections ---------------------------------------------------------------------
+
+async function selectBy(body) {
+  openTab("selection");
+  $("selection-error").textContent = "";
+  try {
+    const result = await postJSON("/api/select", body);
+    drawSelection(result);
+    if (!body.rows) state.scatter.select(result.highlight, { preventEvent: true });
+    if (body.class) drawTagger($("class-tagger"), "class", body.class);
+    $("class-tagger").hidden = !body.class;
+  } catch (error) {
+    $("selection-error").textContent = error.message;
+  }
+}
+
+async function selectionPage(page) {
+  drawSelection(await getJSON(`/api/selection/${state.selection.selection}?page=${page}`));
+}
+
+function drawSelection(result) {
+  state.selection = result;
+  $("selection-view").hidden = false;
+  $("selection-label").textContent = result.label;
+  $("selection-count").textContent = `${result.total} galaxies`;
+  for (const kind of ["csv", "fits", "vot"]) {
+    $(`export-${kind}`).href = `/api/selection/${result.selection}/export.${kind}`;
+  }
+  $("page-info").textContent = ` page ${result.page + 1} of ${result.pages} `;
+  const table = $("selection-table");
+  table.replaceChildren(el("tr", {}, ...result.columns.map((c) => el("th", {}, c))));
+  const rowAt = result.columns.indexOf("row");
+  for (const values of result.rows) {
+    table.append(el("tr", { class: "clickable", onclick: () => showGalaxy(values[rowAt]) },
+      ...values.map((v) => el("td", {}, fmt(v)))));
+  }
+}
+
+// --- the page -----------------------------------------------------------------------
+
+function openTab(name) {
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.classList.toggle("active", button.dataset.tab === name);
+  }
+  for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== `tab-${name}`;
+  if (name === "tags") drawTagTable();
+}
+
+async function followHash() {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  if (hash.has("galaxy")) await showGalaxyById(hash.get("galaxy"));
+  else if (hash.has("class")) await selectBy({ class: hash.get("class") });
+}
+
+async function start() {
+  const run = await getJSON("/api/run");
+  state.run = run;
+  $("run-name").textContent = run.name;
+  $("run-summary").textContent =
+    `${run.n} galaxies searched; ${run.classes.length} classes holding ${run.in_classes} ` +
+    `(${(100 * run.in_classes / Math.max(run.n, 1)).toFixed(1)} %); ${run.images} images; ` +
+    `more like this: ${run.neighbours}.`;
+  const select = $("colour-by");
+  for (const column of run.columns) select.append(el("option", { value: column }, column));
+  select.addEventListener("change", () => colourBy(select.value));
+  for (const button of document.querySelectorAll("#tabs button")) {
+    button.addEventListener("click", () => openTab(button.dataset.tab));
+  }
+  const mode = (name) => {
+    state.scatter.set({ mouseMode: name === "lasso" ? "lasso" : "panZoom" });
+    $("mode-pan").classList.toggle("active", name !== "lasso");
+    $("mode-lasso").classList.toggle("active", name === "lasso");
+  };
+  $("mode-pan").addEventListener("click", () => mode("pan"));
+  $("mode-lasso").addEventListener("click", () => mode("lasso"));
+  $("reset-view").addEventListener("click", () => state.scatter.reset());
+  $("card-thumb").addEventListener("click", () => {
+    const g = state.galaxy;
+    if (!g || !g.image) return;
+    const large = !$("card-thumb").classList.contains("large");
+    $("card-thumb").classList.toggle("large", large);
+    $("card-thumb").src = `/api/thumb/${g.row}?size=${run.thumb_sizes[large ? 1 : 0]}`;
+  });
+  $("query-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    selectBy({ query: $("query").value });
+  });
+  $("page-prev").addEventListener("click", () => selectionPage(state.selection.page - 1));
+  $("page-next").addEventListener("click", () => selectionPage(state.selection.page + 1));
+  window.addEventListener("hashchange", followHash);
+  window.addEventListener("resize", () => {
+    const box = $("map").getBoundingClientRect();
+    state.scatter.set({ width: box.width, height: box.height });
+  });
+  drawClassTable();
+  await loadMap();
+  await followHash();
+}
+
+window.explore = { showGalaxy, showGalaxyById, selectBy, colourBy, screenPosition, state };
+start().catch((error) => {
+  document.body.dataset.ready = "error";
+  $("run-summary").textContent = `Could not load the run: ${error.message}`;
+});

@@ -1,0 +1,102 @@
+"""Tags and notes on classes and galaxies, kept in the run folder.
+
+``RUN_DIR/explore-tags.sqlite`` (the stdlib's sqlite3): one row per tag, never
+updated in place; removing a tag marks it removed. SQLite's own locking (WAL
+journal) lets several browser tabs, or two explorers on one run, write at once,
+and tags survive restarts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import InputError
+
+FILE_NAME = "explore-tags.sqlite"
+KINDS = ("class", "galaxy")
+#: What a reviewer can say; "merge" names the other class in the note.
+TAGS = ("interesting", "artifact", "not real", "merge", "note")
+NOTE_MAX = 2000
+FIELDS = ("id", "kind", "target", "tag", "note", "created", "removed")
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS tags (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL,
+    tag TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', created TEXT NOT NULL,
+    removed TEXT)"""
+
+
+class TagStore:
+    """Tags of one run folder. Each call opens its own connection (thread-safe)."""
+
+    def __init__(self, run_dir):
+        self.path = Path(run_dir) / FILE_NAME
+        self._ready = False
+
+    @contextmanager
+    def _connect(self):
+        """A connection that commits on success and is always closed."""
+        connection = sqlite3.connect(self.path, timeout=10)
+        connection.row_factory = sqlite3.Row
+        try:
+            if not self._ready:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute(SCHEMA)
+                self._ready = True
+            with connection:
+                yield connection
+        finally:
+            connection.close()
+
+    def add(self, kind: str, target: str, tag: str, note: str = "") -> dict:
+        if kind not in KINDS:
+            raise InputError(f"tag kind must be one of {', '.join(KINDS)}, not '{kind}'")
+        if tag not in TAGS:
+            raise InputError(f"tag must be one of {', '.join(TAGS)}, not '{tag}'")
+        if len(note) > NOTE_MAX:
+            raise InputError(f"note longer than {NOTE_MAX} characters")
+        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "INSERT INTO tags (kind, target, tag, note, created) VALUES (?, ?, ?, ?, ?)",
+                (kind, str(target), tag, note, created))
+            tag_id = cursor.lastrowid
+        return {"id": tag_id, "kind": kind, "target": str(target), "tag": tag, "note": note,
+                "created": created, "removed": None}
+
+    def remove(self, tag_id: int) -> bool:
+        removed = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._connect() as connection:
+            cursor = connection.execute(
+                "UPDATE tags SET removed = ? WHERE id = ? AND removed IS NULL", (removed, tag_id))
+        return cursor.rowcount == 1
+
+    def list(self, kind: str | None = None, target: str | None = None,
+             include_removed: bool = False) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        clauses, values = [], []
+        if kind is not None:
+            clauses.append("kind = ?")
+            values.append(kind)
+        if target is not None:
+            clauses.append("target = ?")
+            values.append(str(target))
+        if not include_removed:
+            clauses.append("removed IS NULL")
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._connect() as connection:
+            rows = connection.execute(f"SELECT * FROM tags{where} ORDER BY id", values).fetchall()
+        return [dict(row) for row in rows]
+
+    def csv(self) -> str:
+        """Every tag ever made, removed ones with their removal time."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(self.list(include_removed=True))
+        return buffer.getvalue()

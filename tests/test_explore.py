@@ -1,0 +1,452 @@
+"""`raregal explore`: the web app on a small real run folder, over HTTP and in a real
+headless Chromium (Playwright driving Debian's chromium, as the report test does).
+
+The run: a seeded search of 800 planted galaxies, 50 of them given real SDSS images
+from ../shared/data/gz-kaggle-5000 through an image catalogue, one with an id that
+is HTML, one with an IAU name and no RA/Dec.
+"""
+
+import http.client
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from raregal.cli import main
+from raregal.errors import InputError
+from raregal.explore.data import position_from_name
+from raregal.search import RareClassFinder, search
+from raregal.synthetic import planted_representations
+
+from .test_demo import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+
+uvicorn = pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+
+XSS = "<img src=x onerror=alert(1)>"
+IAU = "J112953.88-000427.4"
+N_IMAGES = 50
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory, data_dir):
+    """(run folder, image catalogue) of a small seeded search with real images."""
+    folder = tmp_path_factory.mktemp("explore")
+    table = planted_representations(800, dim=16, n_groups=6, group_size=(40, 60),
+                                    tightness=0.02, seed=1)
+    rng = np.random.default_rng(0)
+    table["ra"] = rng.uniform(0, 360, len(table))
+    table["dec"] = rng.uniform(-20, 60, len(table))
+    files = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))[:N_IMAGES]
+    (folder / "images").mkdir()
+    members = table.index[table["planted"] >= 0].to_numpy()
+    # images spread over the planted groups, so that classes and neighbours have some
+    turn = table.loc[members].groupby("planted").cumcount().to_numpy()  # round robin
+    chosen = members[np.argsort(turn, kind="stable")][:N_IMAGES]
+    ids = table["id_str"].astype(object).to_numpy().copy()
+    for row, path in zip(chosen, files):
+        shutil.copy(path, folder / "images" / path.name)
+        ids[row] = path.stem
+    spare = np.setdiff1d(members, chosen)
+    ids[spare[0]], ids[spare[1]] = XSS, IAU
+    table.loc[spare[1], ["ra", "dec"]] = np.nan
+    table["id_str"] = ids
+    catalogue = folder / "images.csv"
+    pd.DataFrame({"id_str": [p.stem for p in files],
+                  "file_loc": [f"images/{p.name}" for p in files]}).to_csv(catalogue, index=False)
+    table.to_parquet(folder / "representations.parquet")
+    search(folder / "representations.parquet", folder / "run",
+           finder=RareClassFinder(n_neighbors=15, init="pca", n_epochs=100, min_samples=15,
+                                  seed=0), verbose=False)
+    return folder / "run", catalogue
+
+
+class Served:
+    """The explorer app on a free loopback port, in a thread of this process."""
+
+    def __init__(self, run, images):
+        from raregal.explore import build
+
+        self.server = uvicorn.Server(uvicorn.Config(build(run, images=images),
+                                                    log_level="warning"))
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(512)
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
+                                       daemon=True)
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert self.server.started
+
+    def stop(self):
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def served(run_folder):
+    server = Served(*run_folder)
+    yield server
+    server.stop()
+
+
+def raw_get(served, path, host=None):
+    """GET a path exactly as written (no client-side normalising of ../ or %2e)."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    connection.putrequest("GET", path, skip_host=True)
+    connection.putheader("Host", host or f"127.0.0.1:{served.port}")
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body
+
+
+def get_json(served, path):
+    import json
+
+    status, body = raw_get(served, path)
+    assert status == 200, (path, status, body[:200])
+    return json.loads(body)
+
+
+# --- pieces ------------------------------------------------------------------------------
+
+def test_position_from_iau_name():
+    ra, dec = position_from_name("J112953.88-000427.4")
+    assert ra == pytest.approx(15 * (11 + 29 / 60 + 53.88 / 3600))
+    assert dec == pytest.approx(-(0 + 4 / 60 + 27.4 / 3600))
+    assert position_from_name("J000000.00+900000.0") == (0.0, 90.0)
+    assert position_from_name("synth_0001") is None
+
+
+def test_without_neighbours_parquet_the_umap_columns_serve(run_folder, tmp_path):
+    """A run folder from before neighbours.parquet: "more like this" falls back to
+    the run's 5-D UMAP, agrees with scikit-learn there, and says so."""
+    from sklearn.neighbors import NearestNeighbors
+
+    from raregal.explore.data import RunData
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)
+    (run / "neighbours.parquet").unlink()
+    data = RunData(run)
+    assert "umap" in data.neighbour_source
+    umap = data.table.filter(like="umap_").to_numpy(np.float32)
+    _, expected = NearestNeighbors(n_neighbors=6).fit(umap).kneighbors(umap[7:8])
+    assert [r for r, _ in data.neighbours(7, k=5)] == [r for r in expected[0] if r != 7][:5]
+
+
+def test_a_foreign_neighbours_parquet_is_one_line(run_folder, tmp_path):
+    from raregal.explore.data import RunData
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)
+    pd.DataFrame({"id_str": ["a"], "neighbour_0": ["b"]}).to_parquet(run / "neighbours.parquet")
+    with pytest.raises(InputError, match="neighbours.parquet: not a raregal neighbour table"):
+        RunData(run)
+
+
+# --- over HTTP ---------------------------------------------------------------------------
+
+def test_api_card_neighbours_and_thumbnail(served, run_folder):
+    from sklearn.neighbors import NearestNeighbors
+
+    classes = pd.read_parquet(run_folder[0] / "classes.parquet")
+    info = get_json(served, "/api/run")
+    assert info["n"] == len(classes) and len(info["classes"]) >= 3
+    assert info["images"] == int(classes["id_str"].isin(
+        pd.read_csv(run_folder[1])["id_str"].astype(str)).sum()) > 20
+    assert info["neighbours"].startswith("neighbours.parquet")  # the search's own graph
+    row = int(np.flatnonzero(classes["id_str"] == IAU)[0])
+    card = get_json(served, f"/api/galaxy/{row}")
+    assert card["id"] == IAU and card["position_from"] == "name"
+    assert card["ra"] == pytest.approx(172.47450) and "layer=ls-dr10" in card["viewer"]
+    # "more like this": the exact nearest neighbours in the searched representation
+    reps = pd.read_parquet(run_folder[0].parent / "representations.parquet")
+    features = reps.set_index("id_str").loc[classes["id_str"]].filter(like="feat_")
+    features = features.to_numpy(np.float32)
+    distances, expected = NearestNeighbors(n_neighbors=9).fit(features).kneighbors(
+        features[row:row + 1])
+    found = get_json(served, f"/api/neighbours/{row}?k=8")["neighbours"]
+    assert [n["row"] for n in found] == [r for r in expected[0] if r != row][:8]
+    assert [n["distance"] for n in found] == pytest.approx(distances[0][1:], rel=1e-4)
+    with_image = int(np.flatnonzero(classes["id_str"] == "100008")[0])
+    status, jpeg = raw_get(served, f"/api/thumb/{with_image}?size=128")
+    from PIL import Image
+
+    assert status == 200 and Image.open(io.BytesIO(jpeg)).size == (128, 128)
+    assert raw_get(served, f"/api/thumb/{row}")[0] == 404  # no image: 404, not an error
+    assert raw_get(served, f"/api/thumb/{with_image}?size=9999")[0] == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+    "/static/%2E%2E/%2E%2E/%2E%2E/etc/passwd", "/../../../../etc/passwd",
+    "/static//etc/passwd", "/static/%2Fetc%2Fpasswd", "/static/..%5c..%5capp.py",
+    "/api/thumb/..%2F..%2Fetc%2Fpasswd", "/api/thumb/%2Fetc%2Fpasswd", "/api/thumb/-1",
+    "/api/thumb/1e3", "/api/galaxy/..%2Fclasses.parquet", "/run.json", "/classes.parquet",
+    "/static/run.json", "/static/evil-link", "/api/thumb/evil-link", "/images/100008.jpg",
+    "/static/%252e%252e%252fapp.py"])
+def test_no_request_path_reaches_the_filesystem(served, run_folder, path):
+    link = run_folder[0] / "evil-link"
+    if not link.is_symlink():
+        link.symlink_to("/etc/passwd")
+    status, body = raw_get(served, path)
+    assert status == 404, (path, status)
+    assert b"root:" not in body and b"PAR1" not in body
+
+
+def post_json(served, path, body, content_type="application/json"):
+    import json
+
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    connection.request("POST", path, json.dumps(body), {"Content-Type": content_type})
+    response = connection.getresponse()
+    answer = response.read()
+    connection.close()
+    return response.status, answer
+
+
+def test_queries_are_conditions_only_and_posts_need_json(served, tmp_path):
+    status, answer = post_json(served, "/api/select", {"query": "probability > 0.5"})
+    assert status == 200 and b'"total"' in answer
+    written = tmp_path / "written.csv"
+    for query in (f"map_x.to_csv('{written}')", "__import__('os').getcwd()", "@pd", "map_x[0]"):
+        status, answer = post_json(served, "/api/select", {"query": query})
+        assert status == 400, query
+    assert not written.exists()
+    # a form on another site can post text/plain without asking: refused
+    assert post_json(served, "/api/tags", {"kind": "class", "target": "A", "tag": "merge"},
+                     content_type="text/plain")[0] == 400
+
+
+def test_foreign_host_header_is_refused(served):
+    # a page on another site resolving its name to 127.0.0.1 (DNS rebinding)
+    assert raw_get(served, "/api/run", host="evil.example")[0] == 400
+
+
+def test_load_200_concurrent_requests(served, run_folder):
+    """200 requests at once: map data, thumbnails (cold and cached) and neighbours."""
+    classes = pd.read_parquet(run_folder[0] / "classes.parquet")
+    with_images = np.flatnonzero(classes["id_str"].isin(pd.read_csv(run_folder[1])["id_str"]
+                                                        .astype(str)))
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(200):
+        kind = i % 3
+        if kind == 0:
+            paths.append("/api/map")
+        elif kind == 1:
+            paths.append(f"/api/thumb/{rng.choice(with_images)}?size=128")
+        else:
+            paths.append(f"/api/neighbours/{rng.integers(len(classes))}?k=12")
+
+    def fetch(path):
+        started = time.perf_counter()
+        with urllib.request.urlopen(served.url + path, timeout=60) as response:
+            response.read()
+            return response.status, time.perf_counter() - started
+
+    with ThreadPoolExecutor(max_workers=200) as pool:
+        results = list(pool.map(fetch, paths))
+    statuses = [s for s, _ in results]
+    latency = np.array([t for _, t in results])
+    print(f"200 concurrent: p50 {np.percentile(latency, 50) * 1000:.0f} ms, "
+          f"p95 {np.percentile(latency, 95) * 1000:.0f} ms, errors "
+          f"{sum(s != 200 for s in statuses)}")
+    assert statuses == [200] * 200
+
+
+def test_cli_prints_url_binds_loopback_and_refuses_a_bad_folder(run_folder, tmp_path, capsys):
+    assert main(["explore", str(tmp_path / "nothing")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    unrelated = tmp_path / "unrelated.csv"
+    pd.DataFrame({"id_str": ["not-in-the-run"],
+                  "file_loc": [str(run_folder[1].parent / "images" / "100008.jpg")]}).to_csv(
+        unrelated, index=False)
+    assert main(["explore", str(run_folder[0]), "--images", str(unrelated)]) == 2
+    assert "none of the run's" in capsys.readouterr().err
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0"],
+        stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()
+        url = line.rsplit("open ", 1)[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0/")
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert b"raregal explore" in response.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+# --- in the browser ----------------------------------------------------------------------
+
+def _browser():
+    if not Path(CHROMIUM).is_file():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium for the explore test")
+        pytest.skip("no chromium here (apt-get install chromium)")
+    return pytest.importorskip("playwright.sync_api")
+
+
+def _open(browser, url, problems):
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
+            if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
+    page.goto(url, wait_until="load")
+    page.wait_for_function("document.body.dataset.ready", timeout=60_000)
+    assert page.evaluate("document.body.dataset.ready") == "true"
+    return page
+
+
+def test_explore_in_headless_chromium(run_folder, tmp_path):
+    sync_api = _browser()
+    from astropy.table import Table
+
+    run, images = run_folder
+    classes = pd.read_parquet(run / "classes.parquet")
+    summary = pd.read_csv(run / "classes.csv")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems = []
+    server = Served(run, images)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, server.url + "/", problems)
+            assert page.evaluate("window.exploreTimings.points") == len(classes)
+            page.screenshot(path=str(ARTIFACTS / "explore-map.png"))
+
+            # a real click on a galaxy drawn on the canvas opens its card
+            canvas = page.locator("#map").bounding_box()
+            target = int(np.flatnonzero(classes["class"] >= 0)[0])
+            sx, sy = page.evaluate(f"window.explore.screenPosition({target})")
+            page.mouse.move(canvas["x"] + sx, canvas["y"] + sy)  # hover, as a hand does
+            page.wait_for_timeout(200)
+            page.mouse.click(canvas["x"] + sx, canvas["y"] + sy)
+            try:
+                page.wait_for_selector("#card:not([hidden])", timeout=15_000)
+            except sync_api.TimeoutError:
+                raise AssertionError(f"no card after clicking a galaxy; {problems}")
+            clicked = int(page.locator("#card").get_attribute("data-row"))
+            cx, cy = page.evaluate(f"window.explore.screenPosition({clicked})")
+            assert abs(cx - sx) < 8 and abs(cy - sy) < 8  # the galaxy under the pointer
+
+            # a lasso (box) drawn with the mouse selects the galaxies inside it
+            page.click("#mode-lasso")
+            screen = np.array(page.evaluate(
+                f"Array.from({{length: {len(classes)}}}, (_, i) => "
+                f"window.explore.screenPosition(i))"))
+            centre = screen[classes["class"].to_numpy() == classes.loc[target, "class"]].mean(0)
+            low, high = centre - 40, centre + 40
+            corners = [low, (high[0], low[1]), high, (low[0], high[1]), low]
+            page.mouse.move(canvas["x"] + low[0], canvas["y"] + low[1])
+            page.mouse.down()
+            for a, b in zip(corners[:-1], corners[1:]):
+                for t in np.linspace(0, 1, 8)[1:]:
+                    x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
+                    page.mouse.move(canvas["x"] + x, canvas["y"] + y)
+            page.mouse.up()
+            page.wait_for_function("document.querySelector('#selection-label').textContent"
+                                   ".includes('drawn on the map')")
+            inside = int(np.all((screen > low) & (screen < high), axis=1).sum())
+            count = int(page.locator("#selection-count").inner_text().split()[0])
+            assert inside > 10 and abs(count - inside) <= 2, (count, inside)
+            page.click("#mode-pan")
+
+            # the URL hook: a galaxy by id, its card and its neighbours' gallery
+            page.evaluate("location.hash = 'galaxy=100008'")
+            page.wait_for_function("document.querySelector('#card-id').textContent == '100008'")
+            page.wait_for_function("document.querySelectorAll('#neighbours figure').length == 12")
+            page.wait_for_function("document.querySelector('#card-thumb').naturalWidth == 128")
+            page.wait_for_function("Array.from(document.querySelectorAll('#neighbours img'))"
+                                   ".every(i => i.complete)")
+            assert page.locator("#neighbours img").count() >= 1
+            assert page.evaluate("Array.from(document.querySelectorAll('#neighbours img'))"
+                                 ".every(i => i.naturalWidth == 128)")
+            assert "ls-dr10" in page.locator("#card-facts a[target=_blank]").get_attribute("href")
+            page.screenshot(path=str(ARTIFACTS / "explore-card.png"))
+
+            # an id that is HTML stays text: no element made, no script run
+            page.evaluate(f"window.explore.showGalaxyById({XSS!r})")
+            page.wait_for_function(f"document.querySelector('#card-id').textContent == {XSS!r}")
+            assert page.locator("img[src='x']").count() == 0
+            assert page.locator("#card-id img").count() == 0
+
+            # classes: sort by size, open the largest, export it three ways
+            page.click("#tabs button[data-tab=classes]")
+            page.click("#class-table th[data-key=size]")
+            letters = page.locator("#class-table tr[data-letter]")
+            sizes = [int(letters.nth(i).locator("td").nth(1).inner_text())
+                     for i in range(letters.count())]
+            assert sizes == sorted(summary["size"], reverse=True)
+            letters.first.click()
+            page.wait_for_function("document.querySelector('#selection-label').textContent"
+                                   ".startsWith('class')")
+            letter = page.locator("#selection-label").inner_text().split()[-1]
+            assert page.locator("#selection-count").inner_text() == f"{max(sizes)} galaxies"
+            page.screenshot(path=str(ARTIFACTS / "explore-selection.png"))
+            exported = {}
+            for kind in ("csv", "fits", "vot"):
+                with page.expect_download() as download:
+                    page.click(f"#export-{kind}")
+                exported[kind] = tmp_path / download.value.suggested_filename
+                download.value.save_as(exported[kind])
+            members = classes.loc[classes["class"] == summary.loc[summary["size"].idxmax(),
+                                                                   "class"], "id_str"]
+            table = pd.read_csv(exported["csv"], dtype={"id_str": str})
+            assert sorted(table["id_str"]) == sorted(members)
+            assert set(table["class_letter"]) == {letter}
+            for kind in ("fits", "vot"):
+                read = Table.read(exported[kind], format="fits" if kind == "fits" else "votable")
+                assert len(read) == len(members) and str(read["ra"].unit) == "deg"
+                np.testing.assert_allclose(np.sort(read["dec"]), np.sort(table["dec"]))
+
+            # a query selects what pandas selects
+            page.fill("#query", "probability > 0.9 and map_x < 100")
+            page.click("#query-form button")
+            page.wait_for_function("document.querySelector('#selection-label').textContent"
+                                   ".startsWith('query')")
+            expected = int(classes.query("probability > 0.9 and map_x < 100").shape[0])
+            assert page.locator("#selection-count").inner_text() == f"{expected} galaxies"
+
+            # tag the class, then find the tag after a restart of the server
+            page.evaluate(f"window.explore.selectBy({{class: {letter!r}}})")
+            page.wait_for_selector("#class-tagger select")
+            page.select_option("#class-tagger select", "merge")
+            page.fill("#class-tagger input", f"with {letter} <b>bold</b>")
+            page.click("#class-tagger button")
+            page.wait_for_selector("#class-tagger .tag")
+            server.stop()
+            server = Served(run, images)
+            page = _open(browser, server.url + "/", problems)
+            page.click("#tabs button[data-tab=tags]")
+            page.wait_for_selector("#tag-table td")
+            cells = page.locator("#tag-table tr").nth(1).locator("td").all_inner_texts()
+            assert cells[:4] == ["class", letter, "merge", f"with {letter} <b>bold</b>"]
+            with page.expect_download() as download:
+                page.click("#tags-csv")
+            tags = pd.read_csv(download.value.path())
+            assert tags[["kind", "target", "tag"]].values.tolist() == [["class", letter, "merge"]]
+        finally:
+            browser.close()
+            server.stop()
+    assert problems == []
