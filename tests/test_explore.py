@@ -277,11 +277,18 @@ def test_cli_prints_url_binds_loopback_and_refuses_a_bad_folder(run_folder, tmp_
     assert main(["explore", str(tmp_path / "nothing")]) == 2
     assert "no such run folder" in capsys.readouterr().err
     unrelated = tmp_path / "unrelated.csv"
-    pd.DataFrame({"id_str": ["not-in-the-run"],
-                  "file_loc": [str(run_folder[1].parent / "images" / "100008.jpg")]}).to_csv(
+    shutil.copy(run_folder[1].parent / "images" / "100008.jpg", tmp_path / "elsewhere.jpg")
+    pd.DataFrame({"id_str": ["not-in-the-run"], "file_loc": ["elsewhere.jpg"]}).to_csv(
         unrelated, index=False)
     assert main(["explore", str(run_folder[0]), "--images", str(unrelated)]) == 2
     assert "none of the run's" in capsys.readouterr().err
+    # a catalogue's paths stay inside its folder, as for the report
+    outside = tmp_path / "outside.csv"
+    pd.DataFrame({"id_str": ["100008"],
+                  "file_loc": [str(run_folder[1].parent / "images" / "100008.jpg")]}).to_csv(
+        outside, index=False)
+    assert main(["explore", str(run_folder[0]), "--images", str(outside)]) == 2
+    assert "lead outside" in capsys.readouterr().err
     process = subprocess.Popen(
         [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0"],
         stderr=subprocess.PIPE, text=True)

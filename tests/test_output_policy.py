@@ -278,7 +278,7 @@ def test_a_retry_in_the_same_process_takes_over_a_failed_calls_lock(tmp_path):
 def no_work(monkeypatch):
     """Calls of the search's reader: none may happen before the output is checked."""
     calls = []
-    monkeypatch.setattr(importlib.import_module("raregal.search"), "load_representations",
+    monkeypatch.setattr(importlib.import_module("raregal.search"), "open_inputs",
                         lambda *a, **k: calls.append(a) or pytest.fail("work was done"))
     return calls
 

@@ -10,6 +10,7 @@ import pytest
 from raregal import defaults
 from raregal.cli import main
 from raregal.errors import InputError
+from raregal.export import viewer_layer
 from raregal.report import class_letters, label_differences, lettered, report, tree_layout
 from raregal.run import SearchResult
 
@@ -96,7 +97,8 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
         top = members.sort_values(["probability", "id_str"], ascending=[False, True]).head(5)
         for galaxy in top["id_str"]:
             ra, dec = position.loc[galaxy]
-            url = defaults.VIEWER_URL.format(ra=ra, dec=dec).replace("&", "&amp;")
+            layer = str(viewer_layer(ra, dec))  # tested in test_inputs.py
+            url = defaults.VIEWER_URL.format(ra=ra, dec=dec, layer=layer).replace("&", "&amp;")
             assert f'<a href="{url}">{galaxy}</a>' in page
             shown += 1
         assert f'id="class-{row["letter"]}"' in page

@@ -89,7 +89,7 @@ THUMBNAIL_PX = 128  # side of the gallery thumbnails copied into the report
 LABEL_EFFECT_SIZE = 1.0
 # Legacy Surveys viewer, for galaxies with RA/Dec but no local image
 # (../shared/REFERENCE.md, "Viewer links").
-VIEWER_URL = "https://www.legacysurvey.org/viewer?ra={ra:.6f}&dec={dec:.6f}&layer=ls-dr10&zoom=15"
+VIEWER_URL = "https://www.legacysurvey.org/viewer?ra={ra:.6f}&dec={dec:.6f}&layer={layer}&zoom=15"
 # The viewer layer by sky region (raregal.export.viewer_layer): DR10 reprocessed only
 # the southern (DECam) footprint, "Declination <= 32.375°" (legacysurvey.org/dr10/
 # description); north of that and of the Galactic plane the BASS/MzLS images are

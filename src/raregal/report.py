@@ -358,9 +358,13 @@ def plot_tree(tree: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
 # --- the page --------------------------------------------------------------------------
 
 def viewer_link(ra, dec) -> str | None:
+    """The Legacy Surveys viewer at (ra, dec), in the layer of that sky region."""
+    from .export import viewer_layer
+
     if ra is None or dec is None or not (np.isfinite(ra) and np.isfinite(dec)):
         return None
-    return defaults.VIEWER_URL.format(ra=float(ra), dec=float(dec))
+    return defaults.VIEWER_URL.format(ra=float(ra), dec=float(dec),
+                                      layer=str(viewer_layer(ra, dec)))
 
 
 def _template():
