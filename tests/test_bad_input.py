@@ -216,7 +216,7 @@ CASES = [
          "--permutations >= 0"),
     case("evaluate-min-class-size-0", [*EVALUATE, "--min-class-size", "0"],
          "--min-class-size must be >= 1"),
-    case("evaluate-not-a-run", EVALUATE, "not a raregal search run"),
+    case("evaluate-not-a-run", EVALUATE, "not a raregal run folder"),
     case("evaluate-no-types", ["evaluate", "{empty}", "--labels", "{labels}"], "no rare types"),
     case("evaluate-unknown-preset", ["evaluate", "{empty}", "--labels", "{labels}",
                                      "--preset", "nope"], "unknown --preset 'nope'"),
