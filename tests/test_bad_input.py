@@ -164,6 +164,9 @@ CASES = [
     case("train-val-fraction-1", ["train", "{labels}", "--out", "{out}", *TRAIN,
                                   "--val-fraction", "1"],
          "--val-fraction: must be a number in (0, 1), not 1"),
+    case("train-split-leaves-no-training", ["train", "{labels}", "--out", "{out}", *TRAIN,
+                                            "--val-fraction", "0.999"],
+         "readable images leave no training galaxies"),  # found after decoding them
     case("train-crop-fraction-0", ["train", "{labels}", "--out", "{out}", *TRAIN,
                                    "--crop-fraction", "0"], "--crop-fraction: must be"),
     case("train-seed-negative", ["train", "{labels}", "--out", "{out}", *TRAIN, "--seed", "-1"],

@@ -290,7 +290,6 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     if n_dup:
         raise InputError(f"{Path(labels).name}: {n_dup} rows share an id (e.g. '{example}')")
     counts = vote_counts(table.to_pandas(), chosen, pseudo_count, Path(labels).name)
-    target.make_dir()  # only once the labels are usable
     decoded, failed = decode_all(paths, input_size, crop_fraction, say)
     usable = np.array([img is not None for img in decoded])
     if not usable.any():
@@ -306,6 +305,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
         if not members.any():
             raise InputError(f"{Path(labels).name}: {int(usable.sum())} readable images leave "
                              f"no {side} galaxies with --val-fraction {val_fraction}")
+    target.make_dir()  # only once the labels, images and split are usable
     pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
                   "usable": usable}).to_csv(out / "split.csv", index=False)
     pixels = torch.from_numpy(np.stack([img for img in decoded if img is not None]))
