@@ -26,6 +26,7 @@ import pytest
 from raregal.cli import main
 from raregal.errors import InputError
 from raregal.explore.data import position_from_name
+from raregal.export import viewer_layer
 from raregal.search import RareClassFinder, search
 from raregal.synthetic import planted_representations
 
@@ -389,7 +390,10 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             assert page.locator("#neighbours img").count() >= 1
             assert page.evaluate("Array.from(document.querySelectorAll('#neighbours img'))"
                                  ".every(i => i.naturalWidth == 128)")
-            assert "ls-dr10" in page.locator("#card-facts a[target=_blank]").get_attribute("href")
+            galaxy = classes.set_index("id_str").loc["100008"]
+            layer = str(viewer_layer(galaxy["ra"], galaxy["dec"]))  # tested in test_inputs
+            assert f"layer={layer}&" in page.locator(
+                "#card-facts a[target=_blank]").get_attribute("href")
             page.screenshot(path=str(ARTIFACTS / "explore-card.png"))
 
             # an id that is HTML stays text: no element made, no script run
