@@ -467,3 +467,18 @@ def test_catalogue_paths_outside_its_folder_need_the_option(run_dir, tmp_path, c
     assert main(["report", str(run_dir), "--images", str(shared / "catalogue.csv"),
                  "--allow-outside-paths", "--quiet"]) == 0
     assert (run_dir / "report" / "thumbs").is_dir()
+
+
+def test_a_synthetic_table_never_replaces_an_existing_file(tmp_path, capsys):
+    from raregal.cli import main
+
+    table = tmp_path / "table.parquet"
+    table.write_bytes(b"the user's table")
+    assert main(["synthetic", str(table), "--rows", "2000"]) == 2
+    assert "table.parquet: exists" in capsys.readouterr().err
+    assert table.read_bytes() == b"the user's table"
+    assert [p.name for p in tmp_path.iterdir()] == ["table.parquet"]
+    fresh = tmp_path / "fresh.csv"
+    assert main(["synthetic", str(fresh), "--rows", "2000"]) == 0
+    assert len(fresh.read_text().splitlines()) == 2001
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh.csv", "table.parquet"]

@@ -395,17 +395,27 @@ def _version() -> str:
 # --- files ------------------------------------------------------------------------
 
 def write_table(table, path) -> None:
-    """Write a pandas table to Parquet or CSV, by suffix, through a temporary file."""
+    """Write a pandas table to a new Parquet or CSV file, by suffix.
+
+    The table is written to a temporary file and hard-linked into place, which
+    fails if ``path`` appeared meanwhile: an existing file is never replaced,
+    because this command did not create it.
+    """
     path = Path(path)
     if path.suffix.lower() not in {".parquet", ".csv"}:
         raise InputError(f"{path}: write .parquet or .csv")
+    if path.exists():
+        raise InputError(f"{path}: exists; choose another name (raregal never "
+                         "replaces a file it did not create)")
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     try:
         if path.suffix.lower() == ".parquet":
             table.to_parquet(tmp, index=False)
         else:
             table.to_csv(tmp, index=False)
-        tmp.replace(path)
+        os.link(tmp, path)
+    except FileExistsError:
+        raise InputError(f"{path}: appeared while writing; left alone") from None
     finally:
         tmp.unlink(missing_ok=True)
 
