@@ -9,8 +9,8 @@ import pytest
 
 from raregal.cli import main
 from raregal.errors import InputError
-from raregal.evaluate import (PRESETS, benjamini_hochberg, evaluate_labels, parse_types,
-                              read_labels, type_flags)
+from raregal.evaluate import (PRESETS, benjamini_hochberg, class_letters, evaluate_labels,
+                              parse_types, read_labels, type_flags, with_letters)
 
 from .run_folders import small_run
 
@@ -153,7 +153,13 @@ def test_cli_side_by_side(tmp_path, capsys):
                                                       ["pixels", "a"], ["pixels", "fb"]]
     assert table["enrichment"].tolist() == pytest.approx([2.0, 4.0, 2.0, 0.0])
     assert table["in_classes"].tolist() == pytest.approx([0.7, 0.7, 0.45, 0.45])
+    # classes are named by the report's letters (persistence order: 0, 1, 2 = A, B, C)
+    assert table["best_letter"].tolist() == ["A", "B", "A", "A"]
+    per_class = pd.read_csv(tmp_path / "eval" / "class_enrichment.csv", keep_default_na=False)
+    assert list(per_class.columns[:4]) == ["run", "type", "class", "letter"]
+    assert dict(zip(per_class["class"], per_class["letter"])) == {0: "A", 1: "B", 2: "C"}
     printed = capsys.readouterr().out
+    assert "A (5)" in printed and "B (5)" in printed and "0 (5)" not in printed
     assert printed == (tmp_path / "eval" / "summary.txt").read_text()
     assert "model" in printed and "pixels" in printed and "2.0x" in printed
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
@@ -173,6 +179,17 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
                  "--type", "fa>0"])
     assert code == 2 and "not a raregal run folder, missing classes.parquet" in \
         capsys.readouterr().err
+
+
+def test_letters_follow_the_reports_order():
+    summary = pd.DataFrame({"class": [0, 1, 2], "size": [5, 5, 4],
+                            "persistence": [0.1, 0.5, 0.3], "tree_node": [21, 22, 23]})
+    letters = class_letters(summary)
+    assert letters == {1: "A", 2: "B", 0: "C"}
+    named = with_letters(evaluate_labels(CLASSES, pd.DataFrame({"a": A}), min_class_size=5,
+                                         permutations=10), letters)
+    assert named.types.loc[0, ["best_class", "best_letter"]].tolist() == [0, "C"]
+    assert named.classes["letter"].tolist() == ["C", "A", "B"]
 
 
 def test_no_classes_and_absent_types_give_no_best_class():

@@ -122,7 +122,49 @@ def test_recovered_above_and_not_below_the_limit(injected):
     assert len(sensitivity) == 8 and sensitivity["groups"].eq(1).all()
     assert (sensitivity["completeness_in_pieces"] >= sensitivity["completeness"]
             * (sensitivity["purity"] >= 0.5)).all()
-    assert (injected / "a" / "injection.png").stat().st_size > 10_000
+
+
+def test_the_figure_draws_each_tightness_in_each_panel(injected):
+    """injection.png: a row of panels (completeness, purity) per min_samples setting,
+    one line per tightness in each, in matplotlib's first two cycle colours."""
+    from PIL import Image
+
+    image = np.asarray(Image.open(injected / "a" / "injection.png").convert("RGB"), float)
+    assert image.shape == (int(3.2 * 2 * 120), 9 * 120, 3)  # figsize x dpi, 2 settings
+    height, width = image.shape[0] // 2, image.shape[1] // 2
+    for colour in ((31, 119, 180), (255, 127, 14)):  # C0, C1: tightness 0.1 and 1.0
+        near = np.abs(image - colour).sum(axis=2) < 60
+        for row in (0, 1):
+            for column in (0, 1):
+                panel = near[row * height:(row + 1) * height, column * width:(column + 1) * width]
+                assert panel.sum() > 50, (colour, row, column)
+
+
+def test_the_callers_finder_is_left_as_it_was(bulk, tmp_path):
+    from raregal.inject import inject
+    from raregal.search import RareClassFinder
+
+    finder = RareClassFinder(n_neighbors=15, min_samples=10)
+    before = finder.get_params()
+    result = inject(features_of(bulk), tmp_path / "out", sizes=[40], tightness=[0.1],
+                    finder=finder, seed=3, verbose=False)
+    assert finder.get_params() == before  # not set_params(seed=…, make_map=False)
+    assert not hasattr(finder, "labels_")  # a clone was fitted
+    assert result.record["parameters"]["seed"] == 3
+    assert result.record["parameters"]["make_map"] is False
+    assert result.record["raregal"] and result.record["versions"]["python"]
+
+
+def test_read_bulk_from_a_table_or_synthetic(bulk, tmp_path):
+    from raregal.inject import read_bulk
+
+    made = read_bulk(synthetic=120, dim=8, seed=5)
+    assert made.features.shape == (120, 8) and made.ids is None
+    assert made.source == "synthetic bulk (seed 5)"
+    bulk.to_parquet(tmp_path / "bulk.parquet")
+    read = read_bulk(tmp_path / "bulk.parquet")
+    np.testing.assert_array_equal(read.features, features_of(bulk))
+    assert read.ids.tolist() == bulk["id_str"].tolist()
 
 
 def test_same_seed_same_table(injected):

@@ -29,7 +29,7 @@ def _cuts(inputs, cuts=None, **kwargs):
 
 
 def _removed(selection):
-    return {step["name"]: step["removed"] for step in selection.steps}
+    return {step.name: step.removed for step in selection.steps}
 
 
 def _representations(ids, seed=0) -> pd.DataFrame:
@@ -216,7 +216,7 @@ def test_euclid_positions_and_problem_answer(tmp_path):
     assert inputs.id_choice.column == "id_str"
     selection = _cuts(inputs, paper_cuts(edge_on=None))
     assert _removed(selection) == {"featureless": 10, "artifact": 10}
-    assert selection.steps[1]["column"] == "smooth-or-featured_problem_fraction"
+    assert selection.steps[1].column == "smooth-or-featured_problem_fraction"
     kept = inputs.load(selection.mask)
     assert "ra" in kept.columns and "dec" in kept.columns
     np.testing.assert_allclose(kept.columns["dec"], table["declination"][selection.mask])
@@ -249,7 +249,7 @@ def test_external_catalogue_for_where(tmp_path):
     # after the cuts 40 are left (patterns 2 and 4: rows 2, 4, 7, 9, 12, ... ).
     left = [i for i in range(n) if i % 5 in (2, 4)]
     passes = [i for i in left if i >= 3 and i % 2 == 0 and i % 10 != 3]
-    assert selection.steps[-1]["removed"] == len(left) - len(passes)
+    assert selection.steps[-1].removed == len(left) - len(passes)
     assert np.flatnonzero(selection.mask).tolist() == passes
     kept = inputs.load(selection.mask)
     np.testing.assert_allclose(kept.columns["ra"], friendly["ra"][passes])
@@ -382,3 +382,46 @@ def test_cli_options_per_table(tmp_path, capsys):
     # objid repeats across the 4 bricks (every row): named explicitly, it is still refused
     assert "friendly.parquet: 100 catalogue rows share an id with another row in column 'objid'" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_predictions_give_every_vote_fraction_and_say_so(tmp_path):
+    """Issue 17: the model's own fractions in the representation table and a catalogue
+    given as --predictions that spells smooth with a campaign suffix. Before, the
+    catalogue's featured-or-disk replaced the model's while the smooth cut read the
+    model's (the exact name wins over a suffixed one). Now all fractions are the
+    predictions', and each cut and run.json name their file."""
+    friendly = _friendly(n_bricks=1, per_brick=50)
+    predictions = friendly.rename(columns={
+        "smooth-or-featured_smooth_fraction": "smooth-or-featured-dr8_smooth_fraction"})
+    predictions.to_parquet(tmp_path / "catalogue.parquet", index=False)
+    reps = _representations(friendly["dr8_id"]).rename(columns={"id_str": "dr8_id"})
+    for column in ("smooth-or-featured_smooth_fraction", "disk-edge-on_yes_fraction",
+                   "smooth-or-featured_featured-or-disk_fraction"):
+        reps[column] = np.float32(0.0)  # the model says: keep everything
+    reps.to_parquet(tmp_path / "reps.parquet", index=False)
+    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "catalogue.parquet",
+                         want=CUT_COLUMNS)
+    sources = inputs.fraction_sources()
+    assert set(sources.values()) == {"catalogue.parquet"}
+    assert "smooth-or-featured_smooth_fraction" not in sources  # the model's, set aside
+    assert "smooth-or-featured-dr8_smooth_fraction" in sources
+    assert inputs.set_aside == ["smooth-or-featured_smooth_fraction",
+                                "disk-edge-on_yes_fraction",
+                                "smooth-or-featured_featured-or-disk_fraction"]
+    assert any("the 3 of reps.parquet are set aside" in note for note in inputs.notes)
+    selection = _cuts(inputs, sources=sources)
+    # the catalogue's values: 10 featureless, 10 edge-on, 10 artifact of 50 (patterns 0, 1, 3)
+    assert _removed(selection) == {"featureless": 10, "edge-on": 10, "artifact": 10}
+    assert [step.source for step in selection.steps] == ["catalogue.parquet"] * 3
+    assert selection.steps[0].column == "smooth-or-featured-dr8_smooth_fraction"
+
+    code = main(["search", str(tmp_path / "reps.parquet"), "--predictions",
+                 str(tmp_path / "catalogue.parquet"), "--out", str(tmp_path / "run"),
+                 "--n-neighbors", "5", "--min-samples", "3", "--min-cluster-size", "3",
+                 "--quiet"])
+    assert code == 0
+    record = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert set(record["fraction_sources"].values()) == {"catalogue.parquet"}
+    assert {step["source"] for step in record["selection"]["steps"]} == {"catalogue.parquet"}
+    kept = pd.read_parquet(tmp_path / "run" / "classes.parquet")
+    assert "smooth-or-featured_smooth_fraction" not in kept.columns

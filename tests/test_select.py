@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from raregal.errors import InputError
-from raregal.select import Cut, apply_cuts, paper_cuts
+from raregal.select import Cut, Step, apply_cuts, paper_cuts
 
 NAN = np.nan
 # smooth, featured, artifact, edge-on (NaN where featured < 0.5, as the friendly table)
@@ -33,7 +33,7 @@ def friendly():
 
 
 def _removed(selection):
-    return [step["removed"] for step in selection.steps]
+    return [step.removed for step in selection.steps]
 
 
 def test_paper_cuts_with_nan_kept(friendly):
@@ -41,8 +41,8 @@ def test_paper_cuts_with_nan_kept(friendly):
     assert np.flatnonzero(selection.mask).tolist() == [2, 4]
     assert _removed(selection) == [2, 2, 2]
     # rows 3 and 4 reach the edge-on cut with a masked fraction
-    assert [step["nan"] for step in selection.steps] == [0, 2, 0]
-    assert [step["left"] for step in selection.steps] == [6, 4, 2]
+    assert [step.nan for step in selection.steps] == [0, 2, 0]
+    assert [step.left for step in selection.steps] == [6, 4, 2]
 
 
 def test_nan_drop_rule(friendly):
@@ -54,7 +54,7 @@ def test_nan_drop_rule(friendly):
 def test_artifact_experiment_keeps_artifacts(friendly):
     selection = apply_cuts(friendly, paper_cuts(artifact=None))
     assert np.flatnonzero(selection.mask).tolist() == [2, 3, 4, 5]
-    assert [step["name"] for step in selection.steps] == ["featureless", "edge-on"]
+    assert [step.name for step in selection.steps] == ["featureless", "edge-on"]
 
 
 def test_thresholds_are_configurable(friendly):
@@ -68,7 +68,7 @@ def test_campaign_suffixed_columns(friendly):
                               .replace("disk-edge-on_", "disk-edge-on-dr8_"))
     selection = apply_cuts(renamed, paper_cuts())
     assert np.flatnonzero(selection.mask).tolist() == [2, 4]
-    assert selection.steps[0]["column"] == "smooth-or-featured-dr8_smooth_fraction"
+    assert selection.steps[0].column == "smooth-or-featured-dr8_smooth_fraction"
     both = renamed.assign(**{"smooth-or-featured-dr5_smooth_fraction": 0.1})
     with pytest.raises(InputError, match="ambiguous column for 'smooth-or-featured_smooth"):
         apply_cuts(both, paper_cuts())
@@ -77,8 +77,7 @@ def test_campaign_suffixed_columns(friendly):
 def test_where_expressions_follow_the_cuts(friendly):
     selection = apply_cuts(friendly, paper_cuts(artifact=None), where=["ra >= 150"])
     assert np.flatnonzero(selection.mask).tolist() == [3, 4, 5]
-    assert selection.steps[-1] == {"name": "where", "rule": "ra >= 150", "column": None,
-                                   "removed": 1, "nan": 0, "left": 3}
+    assert selection.steps[-1] == Step("where", "ra >= 150", None, removed=1, nan=0, left=3)
     with pytest.raises(InputError, match="--where 'mag_r < 17': names a column the catalogue "
                                          "does not have"):
         apply_cuts(friendly, [], where=["mag_r < 17"])

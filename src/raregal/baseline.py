@@ -11,7 +11,7 @@ flattened (3 x size x size values in [0, 1]) and projected on its first
 ``representations.parquet``
     The id column, ``feat_0 … feat_{k-1}``.
 ``failures.csv``
-    Images that could not be read: id, path, reason.
+    Images that could not be read: id, path, reason (only when some failed).
 ``baseline.json``
     Preprocessing, components, the variance they explain, counts, timings.
 """
@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__, defaults
+from . import defaults
 from .embed import ImageDataset, image_catalogue
 from .errors import InputError
 from .monitor import stderr_printer
-from .output import atomic_dir, library_versions, prepare, write_json
+from .output import atomic_dir, prepare, write_json
 from .params import CROP_FRACTION, FLAG, SEED, Integral, Interval, Options, validate
+from .run import record_header
 
 #: :func:`baseline`'s parameters, checked before any image is read.
 CONSTRAINTS = {
@@ -141,21 +142,23 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
     failures = pd.DataFrame({id_name: [ids[r] for r, _ in failed],
                              "path": [paths[r] for r, _ in failed],
                              "reason": [reason for _, reason in failed]})
-    record = {"raregal": __version__, "source": str(source), "rows": len(paths),
+    record = {**record_header(), "source": str(source), "rows": len(paths),
               "embedded": int(len(done)), "failed": len(failed), "id_column": id_name,
               "preprocessing": {"crop_fraction": crop_fraction, "size": size,
                                 "pixels": int(pixels.shape[1]), "scale": "x / 255"},
               "pca": {"components": components, "seed": seed, "solver": "randomized",
                       "explained_total": float(explained.sum()),
-                      "explained": [round(float(x), 6) for x in explained]},
-              "versions": library_versions()}
+                      "explained": [round(float(x), 6) for x in explained]}}
     with atomic_dir(target) as tmp:
         table.to_parquet(tmp / "representations.parquet", index=False)
-        failures.to_csv(tmp / "failures.csv", index=False)
+        if failed:  # as raregal embed: only when some image failed
+            failures.to_csv(tmp / "failures.csv", index=False)
         record["wall_seconds"] = round(time.time() - started, 3)
         write_json(tmp / "baseline.json", record)
     stderr_printer(verbose)(
-        f"{len(done)} of {len(paths)} images ({len(failed)} failed) -> {components} pixel "
+        f"{len(done)} of {len(paths)} images"
+        + (f" ({len(failed)} failed, see failures.csv)" if failed else "")
+        + f" -> {components} pixel "
         f"principal components ({explained.sum():.1%} of the variance of {pixels.shape[1]} "
         f"pixel values) in {out / 'representations.parquet'}")
     return record

@@ -36,7 +36,7 @@ import fnmatch
 import glob
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import InputError
+from .errors import InputError, first_line
 from .schemas import answer_label, resolve_column
 
 #: Id columns recognised without an id option, in order of preference: Zoobot (and
@@ -100,7 +100,6 @@ class Representations:
     id_column: str
     feature_columns: list[str]
     source: str
-    notes: list[str] = field(default_factory=list)
 
     def describe(self) -> str:
         """One line that says what was found, for the log."""
@@ -119,6 +118,22 @@ def table_format(path: Path) -> str:
     raise InputError(f"{path}: unknown file type; raregal reads {known}")
 
 
+def fraction_columns(names) -> list[str]:
+    """The vote-fraction columns (``{question}_{answer}_fraction``) among ``names``."""
+    return [n for n in names if str(n).endswith("_fraction")]
+
+
+def require_file(path: Path) -> None:
+    """A table must be a file; a folder given instead is most often one of images,
+    which raregal embed turns into a table."""
+    if path.is_dir():
+        raise InputError(f"{path}: a folder, where a table was expected; a folder of images "
+                         f"is embedded first: raregal embed {path} --out DIR, then use "
+                         f"DIR/representations.parquet")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+
+
 def read_table(path: str | Path, *, ids: str | Path | None = None,
                id_column: str | None = None) -> pa.Table:
     """Read any supported layout into an Arrow table.
@@ -133,8 +148,7 @@ def read_table(path: str | Path, *, ids: str | Path | None = None,
         A CSV column to read as text besides :data:`ID_COLUMNS`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    require_file(path)
     kind = table_format(path)
     if kind == "npy" and ids is None:
         raise InputError(f"{path}: a .npy array has no ids; give them with --ids FILE")
@@ -152,7 +166,7 @@ def read_table(path: str | Path, *, ids: str | Path | None = None,
     except InputError:
         raise
     except Exception as exc:  # the libraries' own errors are many; name the file
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = first_line(exc)
         raise InputError(f"{path}: cannot read as {kind}: {reason}") from exc
 
 
@@ -247,7 +261,7 @@ def _concentrations_as_fractions(columns: dict, source: str) -> dict:
     averaged over the passes.
     """
     answers = [n for n in columns if answer_label(str(n)) is not None]
-    if answers and not any(str(n).endswith("_fraction") for n in columns):
+    if answers and not fraction_columns(columns):
         stacked = [np.asarray(columns[n], dtype=np.float32) for n in answers]
         values = np.stack([v if v.ndim == 2 else v[:, None] for v in stacked], axis=1)
         fractions = concentrations_to_fractions(values, answers, source)
@@ -436,17 +450,13 @@ def find_id_column(table: pa.Table, id_column: str | None, source,
                             option).column
 
 
-def count_duplicates(ids: np.ndarray) -> tuple[int, str | None]:
-    """How many rows share their id with another row, and one such id."""
-    values, counts = np.unique(ids.astype(str), return_counts=True)
-    repeated = counts > 1
-    return int(counts[repeated].sum()), (str(values[repeated][0]) if repeated.any() else None)
-
-
-def _check_ids(ids: pa.ChunkedArray, column: str, source: str, what: str = "rows",
-               unique: bool = False) -> None:
-    """No missing, empty or repeated id (Arrow kernels: seconds at 8.7M rows);
-    ``unique`` when that part is known already."""
+def check_ids(ids, column: str, source, what: str = "rows", unique: bool = False) -> None:
+    """No missing, empty or repeated id, else one :class:`InputError` line naming
+    ``source``, ``column`` and how many ``what`` (Arrow kernels: seconds at 8.7M
+    rows). ``ids``: an Arrow or numpy array of text; ``unique`` when that part is
+    known already."""
+    if not isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        ids = pa.chunked_array([pa.array(np.asarray(ids).astype(str))])
     missing = ids.null_count + pc.sum(pc.equal(ids, "")).as_py() if len(ids) else 0
     if missing:
         raise InputError(f"{source}: {missing} {what} have no id in column '{column}'")
@@ -506,12 +516,11 @@ class TableSource:
         self._file, self._last = None, (None, None)
         if len(paths) == 1 and table_format(paths[0]) == "parquet":
             import pyarrow.parquet as pq
-            if not paths[0].is_file():
-                raise InputError(f"{paths[0]}: no such file")
+            require_file(paths[0])
             try:
                 self._file = pq.ParquetFile(paths[0])
             except Exception as exc:
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                reason = first_line(exc)
                 raise InputError(f"{paths[0]}: cannot read as parquet: {reason}") from exc
             self.schema = self._file.schema_arrow
             self.n_rows = self._file.metadata.num_rows
@@ -656,11 +665,16 @@ class Inputs:
         self.selection_columns = pd.DataFrame(index=pd.RangeIndex(self.n_rows))
         self.has_fractions = False
 
-    # where each column comes from: the predictions override the representation
-    # table's columns (stale fractions); a catalogue only adds columns (GZ DESI's
-    # external catalogue repeats ra/dec)
+    # Where each column comes from. With --predictions, every vote fraction is the
+    # predictions': the representation table's own fraction columns are set aside
+    # whole, so that no cut reads one table's smooth and another's edge-on (they may
+    # spell a question differently: smooth-or-featured vs smooth-or-featured-dr8).
+    # The predictions also override any other column of the same name; a catalogue
+    # only adds columns (GZ DESI's external catalogue repeats ra/dec).
     def _owners(self) -> dict[str, tuple[TableSource, pa.ChunkedArray | None]]:
         skip = set(self.feature_columns) | {self.id_choice.column}
+        if self.predictions is not None:
+            skip |= set(self.set_aside)
         owners = {n: (self.reps, None) for n in self.reps.names if n not in skip}
         for joined in self.joined:
             for name in joined.table.names:
@@ -690,6 +704,31 @@ class Inputs:
         """Every column available to the cuts and ``--where``."""
         return list(self._owners())
 
+    @property
+    def predictions(self) -> _Joined | None:
+        return next((j for j in self.joined if j.role == "predictions"), None)
+
+    @property
+    def set_aside(self) -> list[str]:
+        """The representation table's vote-fraction columns that --predictions replace."""
+        return fraction_columns(self.reps.names) if self.predictions is not None else []
+
+    def fraction_sources(self) -> dict[str, str]:
+        """The file each vote-fraction column is read from (run.json, the log)."""
+        return {name: table.source for name, (table, _) in self._owners().items()
+                if fraction_columns([name])}
+
+    def describe_fractions(self) -> str:
+        """One line for the log: where the vote fractions come from."""
+        by_file: dict[str, int] = {}
+        for source in self.fraction_sources().values():
+            by_file[source] = by_file.get(source, 0) + 1
+        found = ", ".join(f"{n} from {source}" for source, n in by_file.items()) or "none"
+        aside = self.set_aside
+        return (f"vote fractions: {found}" + (
+            f"; the {len(aside)} of {self.reps.source} are set aside (--predictions gives "
+            f"them all)" if aside else ""))
+
     def load(self, mask: np.ndarray | None = None) -> Representations:
         """The galaxies where ``mask`` (all without one): ids, features, columns.
 
@@ -713,8 +752,7 @@ class Inputs:
                                index=pd.RangeIndex(len(ids)))
         return Representations(ids=ids, features=features, columns=columns,
                                id_column=self.id_choice.column,
-                               feature_columns=self.feature_columns, source=self.reps.source,
-                               notes=list(self.notes))
+                               feature_columns=self.feature_columns, source=self.reps.source)
 
 
 def _take_or_null(column: pa.ChunkedArray, rows: pa.ChunkedArray) -> np.ndarray:
@@ -763,7 +801,7 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
         raise InputError(f"{reps.source}: {len(non_numeric)} feature columns are not numeric "
                          f"(first: '{non_numeric[0]}', {reps.type(non_numeric[0])})")
     rep_ids = id_array(reps.column(choice.column))
-    _check_ids(rep_ids, choice.column, reps.source, unique=choice.unique)
+    check_ids(rep_ids, choice.column, reps.source, unique=choice.unique)
     inputs = Inputs(reps, choice, rep_ids, feature_names, [])
     inputs.notes.append(f"{reps.source}: {reps.n_rows} rows, id column '{choice.column}' "
                         f"({choice.reason}), {len(feature_names)} feature columns "
@@ -784,8 +822,9 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
             inputs.id_choices["predictions"] = entry
         else:
             inputs.id_choices.setdefault("catalogues", []).append(entry)
-    inputs.has_fractions = predictions is not None or any(
-        n.endswith("_fraction") for n in inputs.names)
+    inputs.has_fractions = predictions is not None or bool(fraction_columns(inputs.names))
+    if inputs.has_fractions:
+        inputs.notes.append(inputs.describe_fractions())
     inputs.want(_available(want, inputs.names))
     return inputs
 
@@ -820,7 +859,7 @@ def _join(rep_ids: pa.ChunkedArray, table: TableSource, choice: IdChoice, role: 
     """Each representation's row in ``table`` (Arrow's hash lookup, no Python strings)."""
     noun = "prediction" if role == "predictions" else role
     own = id_array(table.column(choice.column))
-    _check_ids(own, choice.column, table.source, f"{noun} rows", unique=choice.unique)
+    check_ids(own, choice.column, table.source, f"{noun} rows", unique=choice.unique)
     rows = pc.index_in(rep_ids, value_set=own.combine_chunks())
     missing = rows.null_count
     if missing and role == "predictions":

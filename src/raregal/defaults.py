@@ -126,3 +126,17 @@ INJECT_DENSITY_K = UMAP_N_NEIGHBORS
 # A group is recovered when one class holds at least this share of it and is at least
 # this share made of it (as raregal.synthetic.recovery).
 RECOVERY_THRESHOLD = 0.5
+
+# --- Run settings (raregal's choices, not the paper's) -------------------------------
+# Throughput and bookkeeping settings that change no result's meaning (a seed aside),
+# named here so that each function's signature and the command line's help read one
+# number. None of them was tuned; they are the values raregal has always used.
+SEED = 0  # the default seed of every seeded stage but the search (unseeded: threads)
+EMBED_BATCH_SIZE = 64
+EMBED_SHARD_SIZE = 2048  # images per resumable shard: what an interruption loses at most
+TRAIN_SCHEMA = "gz2"  # the label tables raregal was first trained on
+TRAIN_ARCH = "efficientnet_b0"  # the architecture of Zoobot's original encoder
+TRAIN_EPOCHS = 10
+TRAIN_BATCH_SIZE = 64
+TRAIN_LEARNING_RATE = 1e-3  # AdamW's (torch's) own default rate
+TRAIN_VAL_FRACTION = 0.2

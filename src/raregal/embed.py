@@ -11,7 +11,8 @@ is done they are merged, in catalogue order, into the output folder:
     The id, ``feat_0 … feat_{d-1}`` and, for a model with a head,
     ``{question}_{answer}_fraction`` -- what ``raregal search`` reads.
 ``failures.csv``
-    Unreadable, missing or corrupt images: id, path and reason.
+    Unreadable, missing or corrupt images: id, path and reason; written only
+    when some image failed.
 ``manifest.json``
     Model, preprocessing, versions, counts and timings.
 
@@ -37,14 +38,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__, defaults
-from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_table
+from . import defaults
+from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .images import IMAGE_SUFFIXES, ImageError, load_rgb, preprocess
 from .monitor import stderr_printer
-from .output import library_versions, prepare, write_json
+from .output import prepare, write_json
 from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Integral, Interval, Options,
                      Satisfies, validate)
+from .run import record_header
 
 #: Path columns recognised without ``path_column``: Zoobot's, then common names.
 PATH_COLUMNS = ("file_loc", "local_path", "path", "filename", "file")
@@ -117,9 +119,7 @@ def image_catalogue(source, *, id_column=None, path_column=None, allow_outside=T
         paths, id_name = [str(p) for p in files], "id_str"
     else:
         ids, paths, id_name = table_paths(read_table(source), source, id_column, path_column)
-    n_dup, example = count_duplicates(ids)
-    if n_dup:
-        raise InputError(f"{source.name}: {n_dup} rows share an id (e.g. '{example}')")
+    check_ids(ids, id_name, source.name)
     if not allow_outside:
         check_inside(paths, source if source.is_dir() else source.resolve().parent, source)
     return ids, paths, id_name
@@ -334,9 +334,9 @@ def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
 
 def embed(source, out, *, model: str | None = None, arch: str | None = None, id_column=None,
           path_column=None, crop_fraction: float | None = None, input_size: int | None = None,
-          passes: int = defaults.PREDICTION_PASSES, batch_size: int = 64,
-          shard_size: int = 2048, workers: int | None = None, device: str = "auto",
-          seed: int = 0, resume: bool = False, overwrite: bool = False,
+          passes: int = defaults.PREDICTION_PASSES, batch_size: int = defaults.EMBED_BATCH_SIZE,
+          shard_size: int = defaults.EMBED_SHARD_SIZE, workers: int | None = None,
+          device: str = "auto", seed: int = defaults.SEED, resume: bool = False, overwrite: bool = False,
           dask_address: str | None = None, dask_workers: int | None = None,
           verbose: bool = True) -> dict:
     """Embed a folder or catalogue of galaxy images; see the module docstring.
@@ -394,7 +394,7 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     shards = [(i, np.arange(start, min(start + shard_size, n)))
               for i, start in enumerate(range(0, n, shard_size))]
     pending = [(i, rows) for i, rows in shards if not _shard_path(out, i).exists()]
-    manifest = {"raregal": __version__, "status": "running",
+    manifest = {**record_header(), "status": "running",
                 "source": str(Path(source).resolve()),  # raregal report finds the images
                 "catalogue_sha256": digest, "rows": n, "id_column": id_name,
                 "params": asdict(params),
@@ -405,7 +405,7 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
                                   "input_size": params.input_size, "scale": "x / 255",
                                   "normalisation": None},
                 "device": device, "shards": len(shards),
-                "resumed_shards": len(shards) - len(pending), "versions": library_versions()}
+                "resumed_shards": len(shards) - len(pending)}
     write_json(out / "manifest.json", manifest)
 
     say = stderr_printer(verbose)
@@ -449,8 +449,9 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     write_json(out / "manifest.json", manifest)
     shutil.rmtree(out / SHARD_DIR)  # only now: a crash before this resumes from them
     target.release()
-    say(f"embedded {manifest['embedded']} of {n} images ({manifest['failed']} failed, "
-        f"see failures.csv) into {out / 'representations.parquet'}")
+    failed = f" ({manifest['failed']} failed, see failures.csv)" if manifest["failed"] else ""
+    say(f"embedded {manifest['embedded']} of {n} images{failed} into "
+        f"{out / 'representations.parquet'}")
     return manifest
 
 
@@ -478,7 +479,8 @@ def _merge(out: Path, ids, paths, id_name: str, n_shards: int) -> dict:
     failures.insert(0, id_name, ids[failed_rows].astype(str))
     failures.insert(1, "path", [paths[r] for r in failed_rows])
     failures = failures.drop(columns="row")
-    tmp = out / ".failures.csv.tmp"
-    failures.to_csv(tmp, index=False)
-    tmp.replace(out / "failures.csv")
+    if len(failures):  # no empty file to open when every image was read
+        tmp = out / ".failures.csv.tmp"
+        failures.to_csv(tmp, index=False)
+        tmp.replace(out / "failures.csv")
     return {"embedded": int(len(rows)), "failed": int(len(failures))}

@@ -34,7 +34,7 @@ import pandas as pd
 
 from . import defaults
 from .catalogue import find_id_column, ids_as_strings, read_table
-from .errors import InputError
+from .errors import InputError, first_line
 
 #: Named rare-type sets for the project's real label tables (../shared/data/README.md).
 #: Galaxy Zoo 2's answers are cumulative: an odd-feature answer counts when most
@@ -96,7 +96,7 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
                 flag = labels.eval(expression, engine="python")
         except Exception as exc:
             raise InputError(f"{source}: cannot evaluate type '{name}' ({expression}): "
-                             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+                             f"{first_line(exc)}"
                              ) from exc
         flag = np.asarray(flag)
         if flag.shape != (len(labels),) or flag.dtype != bool:
@@ -226,7 +226,7 @@ class Evaluation:
 def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
                     min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
                     permutations: int = defaults.EVAL_PERMUTATIONS,
-                    fdr: float = defaults.EVAL_FDR, seed: int = 0,
+                    fdr: float = defaults.EVAL_FDR, seed: int = defaults.SEED,
                     in_classes: float | None = None) -> Evaluation:
     """Enrichment of every type over the classes of one run.
 
@@ -313,7 +313,7 @@ class EvaluationResult:
 def _format_row(row) -> dict:
     def times(x):
         return "-" if pd.isna(x) else f"{x:.1f}x"
-    best = "-" if row["best_class"] < 0 else f"{row['best_class']} ({row['best_size']})"
+    best = "-" if row["best_class"] < 0 else f"{row['best_letter']} ({row['best_size']})"
     return {
         "best class (size)": best,
         "purity": "-" if pd.isna(row["best_purity"]) else f"{row['best_purity']:.2f}",
@@ -357,7 +357,8 @@ def format_summary(table: pd.DataFrame, runs: pd.DataFrame, *, min_class_size: i
 def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_column=None,
              min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
              permutations: int = defaults.EVAL_PERMUTATIONS, fdr: float = defaults.EVAL_FDR,
-             seed: int = 0, overwrite: bool = False, say=print) -> EvaluationResult:
+             seed: int = defaults.SEED, overwrite: bool = False, say=print,
+             command=None) -> EvaluationResult:
     """Evaluate one or more search runs against a label table; see the module docstring.
 
     Parameters
@@ -373,8 +374,14 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
         (new, or an evaluate folder to replace with ``overwrite``; :mod:`raregal.output`).
     names : sequence of str, optional
         Run names; default: the folder names.
+    command : list of str, optional
+        Recorded in evaluation.json (default: this process's arguments).
+
+    Classes are named by the letter raregal report gives them (``best_letter``,
+    ``letter``), their numbers kept beside it.
     """
     from .output import atomic_dir, prepare, write_json
+    from .run import record_header
 
     if min_class_size < 1 or permutations < 0 or not 0 < fdr < 1:
         raise InputError("--min-class-size must be >= 1, --permutations >= 0 and --fdr "
@@ -397,13 +404,34 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
                 classes_table.to_csv(tmp / "class_enrichment.csv", index=False)
                 (tmp / "summary.txt").write_text(summary)
                 write_json(tmp / "evaluation.json", {
-                    "runs": run_rows, "labels": str(Path(labels).resolve()), "types": types,
+                    **record_header(command), "runs": run_rows, "labels": str(Path(labels).resolve()), "types": types,
                     "min_class_size": min_class_size, "permutations": permutations,
                     "seed": seed, "fdr": fdr, "dominance_share": defaults.DOMINANCE_SHARE,
                     "correction": "Benjamini-Hochberg over all class x type hypergeometric "
                                   "upper-tail tests of each run"})
     return EvaluationResult(out=None if out is None else Path(out), table=table,
                             classes=classes_table, summary=summary)
+
+
+def class_letters(summary: pd.DataFrame) -> dict[int, str]:
+    """Class number -> the letter raregal report and the explorer name it by
+    (:func:`raregal.report.lettered`)."""
+    from .report import lettered
+
+    order = lettered(summary)
+    return dict(zip(order["class"].astype(int), order["letter"]))
+
+
+def with_letters(result: Evaluation, letters: dict[int, str]) -> Evaluation:
+    """``result`` with the classes named by letter: ``best_letter`` beside
+    ``best_class`` and ``letter`` beside each ``class`` ("" for none)."""
+    types, classes = result.types.copy(), result.classes.copy()
+    types.insert(types.columns.get_loc("best_class") + 1, "best_letter",
+                 types["best_class"].map(letters).fillna(""))
+    classes.insert(classes.columns.get_loc("class") + 1, "letter",
+                   classes["class"].map(letters).fillna(""))
+    return Evaluation(types=types, classes=classes, in_classes=result.in_classes,
+                      dominated=result.dominated)
 
 
 def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, permutations,
@@ -422,6 +450,7 @@ def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, per
         result = evaluate_labels(classes[matched], flags, min_class_size=min_class_size,
                                  permutations=permutations, fdr=fdr, seed=seed,
                                  in_classes=float(np.mean(classes >= 0)))
+        result = with_letters(result, class_letters(run.summary))
         run_rows.append({"run": name, "path": str(run_dir), "searched": len(ids),
                          "labelled": int(matched.sum()),
                          "classes": int(classes.max()) + 1 if len(classes) else 0,

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from . import defaults
+from .errors import first_line
 
 IMAGE_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png",
                   ".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".fits.fz": "fits"}
@@ -157,8 +158,7 @@ def load_rgb(path: str | Path) -> Image.Image:
     except ImageError:
         raise
     except Exception as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(f"cannot decode {kind}: {reason}") from exc
+        raise ImageError(f"cannot decode {kind}: {first_line(exc)}") from exc
     pixels = np.asarray(rgb)
     if pixels.min() == pixels.max():
         raise ImageError(f"constant image: every pixel is {pixels.flat[0]}")

@@ -34,7 +34,6 @@ Outputs (``inject``):
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +41,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__, defaults
+from . import defaults
 from .errors import InputError
 from .monitor import StageLog
-from .output import atomic_dir, library_versions, prepare, write_json
+from .output import atomic_dir, prepare, write_json
 from .params import SEED, Each, Integral, Interval, Options, Real, validate
+from .run import record_header
 from .synthetic import planted_representations, recovery
 
 
@@ -93,7 +93,7 @@ def group_grid(sizes, tightness, repeats: int = 1) -> pd.DataFrame:
 
 
 def plant_groups(features: np.ndarray, grid: pd.DataFrame, *,
-                 k: int = defaults.INJECT_DENSITY_K, seed: int = 0) -> Injection:
+                 k: int = defaults.INJECT_DENSITY_K, seed: int = defaults.SEED) -> Injection:
     """Plant one group per row of ``grid`` (size, tightness) inside the bulk.
 
     Parameters
@@ -285,7 +285,7 @@ class InjectionResult:
     record: dict
 
 
-def synthetic_bulk(n: int, dim: int = 128, seed: int = 0) -> pd.DataFrame:
+def synthetic_bulk(n: int, dim: int = 128, seed: int = defaults.SEED) -> pd.DataFrame:
     """A smooth bulk with no planted groups (:func:`raregal.synthetic.planted_representations`).
 
     ``n`` must leave room for neighbourhoods of :data:`raregal.defaults.INJECT_DENSITY_K`.
@@ -295,9 +295,33 @@ def synthetic_bulk(n: int, dim: int = 128, seed: int = 0) -> pd.DataFrame:
     return planted_representations(n, dim=dim, n_groups=0, fractions=False, seed=seed)
 
 
+@dataclass
+class Bulk:
+    """The galaxies groups are planted into: features (n, d) float32, their ids (or
+    None) and a description of where they came from, for injection.json."""
+
+    features: np.ndarray
+    ids: np.ndarray | None
+    source: str
+
+
+def read_bulk(representations=None, *, synthetic: int | None = None, dim: int = 128,
+              seed: int = defaults.SEED, id_column=None, features=None) -> Bulk:
+    """The bulk to plant into: a representation table, or, with ``synthetic=N``, a
+    smooth synthetic bulk of N galaxies and ``dim`` features (:func:`synthetic_bulk`)."""
+    from .catalogue import load_representations
+
+    if synthetic is not None:
+        table = synthetic_bulk(synthetic, dim=dim, seed=seed)
+        return Bulk(features=table.filter(like="feat_").to_numpy("float32"), ids=None,
+                    source=f"synthetic bulk (seed {seed})")
+    reps = load_representations(representations, id_column=id_column, features=features)
+    return Bulk(features=reps.features, ids=reps.ids, source=reps.source)
+
+
 def check_params(*, sizes=defaults.INJECT_SIZES, tightness=defaults.INJECT_TIGHTNESS,
                  repeats: int = 1, k: int = defaults.INJECT_DENSITY_K, min_samples=None,
-                 seed: int = 0, finder=None) -> pd.DataFrame:
+                 seed: int = defaults.SEED, finder=None) -> pd.DataFrame:
     """Check :func:`inject`'s parameters and the finder's, before any table is read;
     return the grid of groups (:func:`group_grid`)."""
     validate({"k": k, "min_samples": None if min_samples is None else list(min_samples),
@@ -310,7 +334,8 @@ def check_params(*, sizes=defaults.INJECT_SIZES, tightness=defaults.INJECT_TIGHT
 def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
            tightness=defaults.INJECT_TIGHTNESS, repeats: int = 1,
            k: int = defaults.INJECT_DENSITY_K, finder=None, min_samples=None,
-           seed: int = 0, ids=None, source: str = "", inputs=(), overwrite: bool = False,
+           seed: int = defaults.SEED, ids=None, source: str = "", inputs=(),
+           overwrite: bool = False,
            verbose: bool = True, command=None) -> InjectionResult:
     """Plant groups in ``features``, search, score, and write the folder ``out``.
 
@@ -326,8 +351,8 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     k : int
         Bulk neighbours setting each centre's local scale.
     finder : raregal.search.RareClassFinder, optional
-        The search's settings; default: the paper's. Its seed is set to ``seed``
-        and its 2-D map is skipped.
+        The search's settings; default: the paper's. A clone of it is fitted (the
+        caller's finder is left as it was), with seed ``seed`` and no 2-D map.
     min_samples : sequence of (int or "scaled"), optional
         HDBSCAN settings to compare; the UMAP embedding does not depend on them,
         so it is made once and clustered with each. Default: the finder's.
@@ -339,11 +364,13 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
         The files ``features`` came from, which ``out`` may not overwrite
         (:func:`raregal.output.prepare`).
     """
+    from sklearn.base import clone
+
     from .cluster import leaf_clusters, scaled_min_samples
     from .search import RareClassFinder
 
     started = time.time()
-    finder = RareClassFinder() if finder is None else finder
+    finder = RareClassFinder() if finder is None else clone(finder)  # the caller's stays
     grid = check_params(sizes=sizes, tightness=tightness, repeats=repeats, k=k,
                         min_samples=min_samples, seed=seed, finder=finder)
     out = Path(out)
@@ -384,8 +411,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
         log.say(line)
 
     record = {
-        "raregal": __version__, "command": command if command is not None else sys.argv,
-        "source": source, "rows": n, "features": d, "seed": seed,
+        **record_header(command), "source": source, "rows": n, "features": d, "seed": seed,
         "planting": {"sizes": list(map(int, sizes)), "tightness": list(map(float, tightness)),
                      "repeats": repeats, "k": k, "rows_replaced": int(grid["size"].sum())},
         "parameters": {**{key: value for key, value in finder.get_params().items()
@@ -394,7 +420,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
         "recovery_threshold": defaults.RECOVERY_THRESHOLD,
         "result": {"by_min_samples": {str(m): c for m, c in counts.items()},
                    "groups": len(grid), "summary": lines},
-        "stages": log.stages, "versions": library_versions(),
+        "stages": log.stages,
     }
     title = (f"{source or 'table'}: {n:,} x {d}, n_neighbors={finder.n_neighbors}, "
              f"min_cluster_size={finder.min_cluster_size}")

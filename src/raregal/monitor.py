@@ -57,7 +57,6 @@ class StageLog:
         self.quiet = quiet
         self.say = stderr_printer(not quiet)
         self.stages: dict[str, dict] = {}
-        self._start = time.perf_counter()
 
     @contextmanager
     def stage(self, name: str, what: str = ""):
@@ -72,7 +71,3 @@ class StageLog:
             peak = sampler.stop() / _MIB
             self.stages[name] = {"seconds": round(seconds, 3), "peak_rss_mib": round(peak, 1)}
         self.say(f"{name}: done in {seconds:.1f} s (peak memory {peak:,.0f} MiB)")
-
-    @property
-    def total_seconds(self) -> float:
-        return time.perf_counter() - self._start

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import sys
 import warnings
 
@@ -75,8 +76,10 @@ def nearest_neighbours(features: np.ndarray, n_neighbors: int, seed: int | None 
 
 @contextlib.contextmanager
 def _quiet_umap():
-    # umap-learn prints its progress; keep stdout clean for the user's pipes.
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+    # umap-learn print()s its steps (the model, timestamped "Construct fuzzy simplicial
+    # set", "completed 150 / 500 epochs") beside its tqdm bar on stderr: drop the
+    # prints, so that the bar is the one progress shown and stdout stays clean.
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         # Without a search index umap-learn warns that transform() is unavailable;
         # raregal never transforms, and a seed's loss of parallelism is documented.
         warnings.filterwarnings("ignore", message=".*knn_search_index.*", category=UserWarning)

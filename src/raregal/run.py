@@ -27,6 +27,7 @@ graph).
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,16 +36,25 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .catalogue import ids_as_strings
-from .errors import InputError
+from . import __version__
+from .catalogue import fraction_columns, ids_as_strings
+from .errors import InputError, first_line
 from .export import write_exports
-from .output import Target, atomic_dir, prepare, write_json
+from .output import Target, atomic_dir, library_versions, prepare, write_json
 
 RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
 TREE_COLUMNS = ("parent", "child", "lambda_val", "child_size")
 #: run.json entries that readers use, and the JSON type each must have.
 RUN_JSON_TYPES = {"id_column": str, "parameters": dict, "selection": dict,
                   "redundancy": dict, "inputs": dict, "command": list, "result": dict}
+
+
+def record_header(command=None) -> dict:
+    """What every record raregal writes (run.json, manifest.json, injection.json …)
+    starts with: raregal's version, the command that wrote it (default: this
+    process's) and the versions of the libraries that made the numbers."""
+    return {"raregal": __version__, "command": list(sys.argv if command is None else command),
+            "versions": library_versions()}
 
 
 @dataclass
@@ -74,10 +84,6 @@ class SearchResult:
     run: dict
     tree: pd.DataFrame
     neighbours: tuple | None = None
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.summary)
 
     @property
     def id_column(self) -> str:
@@ -120,13 +126,13 @@ class SearchResult:
             summary = pd.read_csv(run_dir / "classes.csv")
         except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
             raise InputError(f"{run_dir / 'classes.csv'}: not a readable CSV table "
-                             f"({_first_line(exc)})") from None
+                             f"({first_line(exc)})") from None
         id_column = run.get("id_column", str(classes.columns[0]) if classes.shape[1] else "")
         _check_columns(run_dir / "classes.parquet", classes, [id_column, "class", "probability"],
                        integer=["class"],
                        numeric=["probability", "map_x", "map_y", "ra", "dec",
-                                *[c for c in classes.columns
-                                  if str(c).startswith("umap_") or str(c).endswith("_fraction")]])
+                                *[c for c in classes.columns if str(c).startswith("umap_")],
+                                *fraction_columns(classes.columns)])
         _check_columns(run_dir / "classes.csv", summary, ["class", "size", "persistence",
                                                           "tree_node"],
                        integer=["class", "size", "tree_node"], numeric=["persistence"])
@@ -143,11 +149,6 @@ class SearchResult:
                              f"{len(summary)} classes")
         classes[id_column] = _ids(classes[id_column])
         return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_run_json(path: Path) -> dict:
@@ -185,7 +186,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         return pq.read_table(path).to_pandas()
     except (pa.ArrowException, OSError) as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
+        raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
 
 
 def _check_columns(path: Path, table: pd.DataFrame, required, *, integer=(), numeric=()):

@@ -9,8 +9,8 @@ through the output policy (:mod:`raregal.output`).
 
 from __future__ import annotations
 
-import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +18,18 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_array
 
-from . import __version__, defaults
+from . import defaults
 from .backends import BACKENDS, resolve_backend
-from .catalogue import expand_paths, open_inputs, where_names
+from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
 from .cluster import leaf_clusters, scaled_min_samples
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
-from .output import library_versions, prepare, sha256
+from .output import prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
-from .run import SearchResult
+from .run import SearchResult, record_header
 from .select import apply_cuts, paper_cuts
 
 #: Catalogue columns carried into classes.parquet when present, for maps and links.
@@ -303,17 +303,16 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
             log.say(note)
     with log.stage("select"):
         selection = apply_cuts(inputs.selection_columns, cuts, nan_policy=nan_policy,
-                               where=where, fractions_given=inputs.has_fractions)
+                               where=where, fractions_given=inputs.has_fractions,
+                               sources=inputs.fraction_sources())
     for note in selection.notes:
         log.say(note)
     for step in selection.steps:
-        log.say(f"cut {step['name']} ({step['rule']}): removed {step['removed']}, "
-                f"{step['left']} left" + (f" ({step['nan']} NaN, rule: {nan_policy})"
-                                          if step["nan"] else ""))
+        log.say(step.describe(nan_policy))
     n_searched = int(selection.mask.sum())
     if n_searched == 0:
         raise InputError(f"nothing left after the cuts: all {inputs.n_rows} galaxies removed "
-                         f"({'; '.join(s['rule'] for s in selection.steps if s['removed'])})")
+                         f"({'; '.join(s.rule for s in selection.steps if s.removed)})")
     with log.stage("read features", f"{n_searched} galaxies kept"):
         reps = inputs.load(selection.mask)  # only the kept galaxies' rows
 
@@ -332,8 +331,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                 f"galaxies ({n_in_classes / n_searched:.1%})")
 
     kept = reps.columns
-    fraction_columns = [c for c in kept.columns if str(c).endswith("_fraction")]
-    fractions = kept[fraction_columns].apply(pd.to_numeric, errors="coerce")
+    fractions = kept[fraction_columns(kept.columns)].apply(pd.to_numeric, errors="coerce")
     classes = pd.DataFrame({reps.id_column: reps.ids.astype(str),
                             "class": labels, "probability": finder.probabilities_})
     for j in range(finder.embedding_.shape[1]):
@@ -354,16 +352,17 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     if ids is not None:
         described["ids"] = _describe_input(ids, None)
     run = {
-        "raregal": __version__,
-        "command": command if command is not None else sys.argv,
+        **record_header(command),
         "inputs": described,
         "id_column": reps.id_column,
         "id_columns": inputs.id_choices,
+        "fraction_sources": inputs.fraction_sources(),
         "feature_columns": {"count": len(reps.feature_columns),
                             "first": reps.feature_columns[0],
                             "last": reps.feature_columns[-1]},
         "selection": {"rows_read": inputs.n_rows, "rows_searched": n_searched,
-                      "nan_policy": nan_policy, "steps": selection.steps,
+                      "nan_policy": nan_policy,
+                      "steps": [asdict(step) for step in selection.steps],
                       "notes": selection.notes},
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
                        "init_used": finder.init_, "n_epochs_used": finder.n_epochs_,
@@ -375,7 +374,6 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         "redundancy": finder.redundancy_.as_dict(),
         "result": {"classes": clustering.n_classes, "galaxies_in_classes": n_in_classes,
                    "fraction_in_classes": n_in_classes / n_searched},
-        "versions": library_versions(),
     }
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),

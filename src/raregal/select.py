@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from . import defaults, schemas
-from .errors import InputError
+from .catalogue import fraction_columns
+from .errors import InputError, first_line
 from .params import Interval, Options, Real, validate
 
 NAN_POLICIES = ("keep", "drop")
@@ -33,6 +34,44 @@ class Cut:
         name = f"{self.name.replace('-', '_')}_cut"
         validate({name: self.threshold}, {name: [Interval(Real, 0, 1), Options(None)]}, "Cut")
 
+@dataclass(frozen=True)
+class Step:
+    """One cut or ``--where`` expression as applied, in order.
+
+    Attributes
+    ----------
+    name : str
+        The cut's name (``featureless``), or ``where``.
+    rule : str
+        What was tested (``smooth-or-featured_smooth_fraction >= 0.5``).
+    column : str or None
+        The column the cut read (None for an expression).
+    removed : int
+        Galaxies removed by this step among those left.
+    nan : int
+        Of those left, how many had NaN in the column.
+    left : int
+        Galaxies left after it.
+    source : str or None
+        The file the column was read from, when known.
+    """
+
+    name: str
+    rule: str
+    column: str | None
+    removed: int
+    nan: int
+    left: int
+    source: str | None = None
+
+    def describe(self, nan_policy: str) -> str:
+        """One line for the log."""
+        source = f" of {self.source}" if self.source else ""
+        nan = f" ({self.nan} NaN, rule: {nan_policy})" if self.nan else ""
+        return (f"cut {self.name} ({self.rule}{source}): removed {self.removed}, "
+                f"{self.left} left{nan}")
+
+
 @dataclass
 class Selection:
     """The outcome of :func:`apply_cuts`.
@@ -41,16 +80,14 @@ class Selection:
     ----------
     mask : ndarray of bool, shape (n,)
         True for the galaxies kept.
-    steps : list of dict
-        One per cut, in order: ``name``, ``rule``, ``column``, ``removed`` (galaxies
-        removed by this cut among those left), ``nan`` (of those left, how many had
-        NaN in the column) and ``left``.
+    steps : list of Step
+        One per cut and expression, in order; ``dataclasses.asdict`` gives run.json's.
     notes : list of str
     """
 
     mask: np.ndarray
-    steps: list
-    notes: list
+    steps: list[Step]
+    notes: list[str]
 
 
 def paper_cuts(smooth: float | None = defaults.SMOOTH_THRESHOLD,
@@ -76,7 +113,7 @@ def resolve_column(columns, name: str) -> str | None:
 
 def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaults.NAN_POLICY,
                where: tuple[str, ...] | list[str] = (),
-               fractions_given: bool | None = None) -> Selection:
+               fractions_given: bool | None = None, sources=None) -> Selection:
     """Apply morphology cuts, then catalogue expressions, to a table of n galaxies.
 
     Parameters
@@ -97,6 +134,8 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
     fractions_given : bool, optional
         Whether the inputs hold vote fractions (predictions were given, or the
         table has ``*_fraction`` columns); default: whether ``table`` has any.
+    sources : dict, optional
+        Column -> the file it was read from, recorded in each step.
     """
     if nan_policy not in NAN_POLICIES:
         raise InputError(f"unknown NaN policy '{nan_policy}'; use one of {NAN_POLICIES}")
@@ -104,7 +143,7 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
     mask = np.ones(n, dtype=bool)
     steps, notes = [], []
     if fractions_given is None:
-        fractions_given = any(str(c).endswith("_fraction") for c in table.columns)
+        fractions_given = bool(fraction_columns(table.columns))
     if cuts and not fractions_given:
         notes.append("no vote-fraction columns: morphology cuts skipped "
                      "(give --predictions to apply them)")
@@ -127,15 +166,15 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
         if nan_policy == "drop":
             hit |= nan
         removed = mask & hit
-        steps.append({"name": cut.name, "rule": f"{column} >= {cut.threshold:g}",
-                      "column": column, "removed": int(removed.sum()),
-                      "nan": int((mask & nan).sum()), "left": int((mask & ~hit).sum())})
+        steps.append(Step(cut.name, f"{column} >= {cut.threshold:g}", column,
+                          removed=int(removed.sum()), nan=int((mask & nan).sum()),
+                          left=int((mask & ~hit).sum()), source=(sources or {}).get(column)))
         mask &= ~hit
     for expression in where:
         try:
             result = table.eval(expression)
         except Exception as exc:
-            reason = str(exc).splitlines()[0]
+            reason = first_line(exc)
             if "is not defined" in reason:  # pandas' UndefinedVariableError
                 reason = ("names a column the catalogue does not have (feature columns "
                           "are not available to --where)")
@@ -144,8 +183,7 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
         if result.shape != (n,) or result.dtype != bool:
             raise InputError(f"--where '{expression}': does not give one True/False per row")
         removed = mask & ~result
-        steps.append({"name": "where", "rule": expression, "column": None,
-                      "removed": int(removed.sum()), "nan": 0,
-                      "left": int((mask & result).sum())})
+        steps.append(Step("where", expression, None, removed=int(removed.sum()), nan=0,
+                          left=int((mask & result).sum())))
         mask &= result
     return Selection(mask=mask, steps=steps, notes=notes)

@@ -32,13 +32,14 @@ import torch
 from tqdm.auto import tqdm
 
 from . import defaults
-from .catalogue import count_duplicates, find_id_column, ids_as_strings, read_table
+from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .monitor import stderr_printer
 from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
 from .output import prepare
 from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral, Interval, Options,
                      ParameterError, Real, Satisfies, validate)
+from .run import record_header
 from .schemas import SCHEMAS, Schema, get_schema, kaggle_column
 
 
@@ -219,11 +220,13 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
     return total / seen
 
 
-def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "efficientnet_b0",
-          bottleneck: int | None = defaults.BOTTLENECK, input_size: int = defaults.INPUT_SIZE,
-          crop_fraction: float = defaults.CROP_FRACTION, epochs: int = 10,
-          batch_size: int = 64, learning_rate: float = 1e-3,
-          pseudo_count: float = defaults.PSEUDO_COUNT, val_fraction: float = 0.2, seed: int = 0,
+def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
+          arch: str = defaults.TRAIN_ARCH, bottleneck: int | None = defaults.BOTTLENECK,
+          input_size: int = defaults.INPUT_SIZE, crop_fraction: float = defaults.CROP_FRACTION,
+          epochs: int = defaults.TRAIN_EPOCHS, batch_size: int = defaults.TRAIN_BATCH_SIZE,
+          learning_rate: float = defaults.TRAIN_LEARNING_RATE,
+          pseudo_count: float = defaults.PSEUDO_COUNT,
+          val_fraction: float = defaults.TRAIN_VAL_FRACTION, seed: int = defaults.SEED,
           id_column=None, path_column=None, images=None, resume: bool = False,
           verbose: bool = True) -> dict:
     """Train and export a model that ``raregal embed`` loads.
@@ -286,9 +289,7 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
         id_name = find_id_column(table, id_column, Path(labels).name)
         ids = ids_as_strings(table.column(id_name))
         paths = [_find_image(Path(images), i) for i in ids]
-    n_dup, example = count_duplicates(ids)
-    if n_dup:
-        raise InputError(f"{Path(labels).name}: {n_dup} rows share an id (e.g. '{example}')")
+    check_ids(ids, id_name, Path(labels).name)
     counts = vote_counts(table.to_pandas(), chosen, pseudo_count, Path(labels).name)
     decoded, failed = decode_all(paths, input_size, crop_fraction, say)
     usable = np.array([img is not None for img in decoded])
@@ -363,7 +364,8 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
                     "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
                     "history": history, "best": best}, tmp)
         tmp.replace(checkpoint)
-    summary = {"params": asdict(params), "schema": chosen.as_dict(), "best": best,
+    summary = {**record_header(), "params": asdict(params), "schema": chosen.as_dict(),
+               "best": best,
                "history": history, "train_galaxies": int(len(x_train)),
                "val_galaxies": int(len(x_val)), "unreadable": len(failed),
                "wall_seconds": round(time.time() - started, 1)}
