@@ -108,7 +108,12 @@ CASES = [
     case("search-nan-features", ["search", "{nan}", "--out", "{out}", "--quiet"],
          "nan.parquet: 2 rows have NaN or infinite"),
     case("search-missing-file", ["search", "{missing}", "--out", "{out}", "--quiet"],
-         "absent.parquet"),
+         "absent.parquet: no such file"),
+    case("search-image-folder", ["search", "{images}", "--out", "{out}", "--quiet"],
+         "images: a folder, where a table was expected; a folder of images is embedded "
+         "first: raregal embed"),
+    case("search-image-folder-as-predictions", [*SEARCH, "--predictions", "{images}"],
+         "images: a folder, where a table was expected"),
     case("search-cuts-remove-all", [*SEARCH, "--featureless-cut", "0"],
          "nothing left after the cuts"),
     # embed: checked before the catalogue is read or the model loaded

@@ -123,7 +123,9 @@ def test_embed_real_images_with_a_head(models, catalogue, tmp_path):
     assert manifest["preprocessing"]["normalisation"] is None
     record = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert record["status"] == "complete" and record["model"]["schema"]["name"] == "gz_desi"
+    assert record["raregal"] and record["command"] and record["versions"]["python"]
     assert not (tmp_path / "out" / "shards").exists()
+    assert not (tmp_path / "out" / "failures.csv").exists()  # none failed: no empty file
     # What embed writes, search reads: id, features and vote fractions found.
     code = main(["search", str(tmp_path / "out" / "representations.parquet"),
                  "--out", str(tmp_path / "run"), "--featureless-cut", "off",

@@ -384,7 +384,7 @@ def test_cli_options_per_table(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-def test_predictions_give_every_vote_fraction_and_say_so(tmp_path):
+def test_predictions_give_every_vote_fraction_and_say_so(tmp_path, capsys):
     """Issue 17: the model's own fractions in the representation table and a catalogue
     given as --predictions that spells smooth with a campaign suffix. Before, the
     catalogue's featured-or-disk replaced the model's while the smooth cut read the
@@ -417,9 +417,19 @@ def test_predictions_give_every_vote_fraction_and_say_so(tmp_path):
 
     code = main(["search", str(tmp_path / "reps.parquet"), "--predictions",
                  str(tmp_path / "catalogue.parquet"), "--out", str(tmp_path / "run"),
-                 "--n-neighbors", "5", "--min-samples", "3", "--min-cluster-size", "3",
-                 "--quiet"])
+                 "--n-neighbors", "5", "--min-samples", "3", "--min-cluster-size", "3"])
     assert code == 0
+    log = capsys.readouterr()
+    assert log.out == ""  # umap-learn's own prints neither on stdout nor in the log
+    assert "Construct fuzzy simplicial set" not in log.err and "UMAP(" not in log.err
+    assert "completed " not in log.err
+    n_fractions = sum(str(c).endswith("_fraction") for c in predictions.columns)
+    assert f"vote fractions: {n_fractions} from catalogue.parquet; " in log.err
+    assert "the 3 of reps.parquet are set aside (--predictions gives them all)" in log.err
+    assert ("cut featureless (smooth-or-featured-dr8_smooth_fraction >= 0.5 of "
+            "catalogue.parquet): removed 10") in log.err
+    last = log.err.strip().splitlines()[-1]
+    assert last.startswith(f"raregal: next: raregal report {tmp_path / 'run'}")
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     assert set(record["fraction_sources"].values()) == {"catalogue.parquet"}
     assert {step["source"] for step in record["selection"]["steps"]} == {"catalogue.parquet"}

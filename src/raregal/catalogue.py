@@ -511,12 +511,13 @@ class TableSource:
 
     def __init__(self, paths, *, ids=None, id_column: str | None = None):
         paths = expand_paths(paths)
+        for path in paths:
+            require_file(path)
         self.paths = paths
         self.source = paths[0].name if len(paths) == 1 else f"{paths[0].name} (+{len(paths) - 1})"
         self._file, self._last = None, (None, None)
         if len(paths) == 1 and table_format(paths[0]) == "parquet":
             import pyarrow.parquet as pq
-            require_file(paths[0])
             try:
                 self._file = pq.ParquetFile(paths[0])
             except Exception as exc:

@@ -163,7 +163,8 @@ def _search_epilog() -> str:
     small, large = f"{LARGE_DATA:,}", LARGE_DATA + 1
     return text(
         f"Vote fractions: the cuts read {defaults.SMOOTH_COLUMN}, {defaults.EDGE_ON_COLUMN} "
-        f"and {defaults.ARTIFACT_COLUMN} (or their GZ DESI -dr5/-dr8/-dr12 spellings). "
+        f"and {defaults.ARTIFACT_COLUMN}, or the same answers with a campaign suffix "
+        f"(smooth-or-featured-dr8_...) or Euclid's problem for artifact. "
         f"With --predictions every vote fraction is the predictions': the representation "
         f"table's own fraction columns (say, the model's from raregal embed) are set "
         f"aside whole, so that no cut reads one table's smooth and another's edge-on. "
@@ -220,13 +221,13 @@ def add_search(commands) -> None:
                                                        "or a table with an id column")
 
     cuts = search.add_argument_group("selection (drop a galaxy when its fraction >= the cut)")
-    for flag, column, default, extra in (
-            ("--featureless-cut", defaults.SMOOTH_COLUMN, defaults.SMOOTH_THRESHOLD, ""),
-            ("--edge-on-cut", defaults.EDGE_ON_COLUMN, defaults.EDGE_ON_THRESHOLD, ""),
-            ("--artifact-cut", defaults.ARTIFACT_COLUMN, defaults.ARTIFACT_THRESHOLD, "")):
+    # Not None by default: None is a cut switched off ('off', as paper_cuts reads it).
+    for flag, column, default in (
+            ("--featureless-cut", defaults.SMOOTH_COLUMN, defaults.SMOOTH_THRESHOLD),
+            ("--edge-on-cut", defaults.EDGE_ON_COLUMN, defaults.EDGE_ON_THRESHOLD),
+            ("--artifact-cut", defaults.ARTIFACT_COLUMN, defaults.ARTIFACT_THRESHOLD)):
         cuts.add_argument(flag, type=_threshold, default=default, metavar="X",
-                          help=f"on {column} (default {shown(default)}; 'off' to skip)"
-                               + extra)
+                          help=f"on {column} (default {shown(default)}; 'off' to skip)")
     cuts.add_argument("--keep-artifacts", action="store_true",
                       help="the paper's artifact experiment: same as --artifact-cut off")
     cuts.add_argument("--nan-rule", choices=NAN_POLICIES,
@@ -645,7 +646,7 @@ def add_synthetic(commands) -> None:
     synthetic.add_argument("--group-size", type=int, nargs=2, metavar=("MIN", "MAX"),
                            help=f"members per group, drawn between MIN and MAX (default "
                                 f"{shown(made['group_size'])})")
-    add_shared(synthetic, overwrite=None, quiet=False,
+    add_shared(synthetic, overwrite=None,
                seed=f"same seed, same table (default {made['seed']})")
 
 
@@ -654,6 +655,7 @@ SYNTHETIC_ROWS = 10_000
 
 
 def run_synthetic(args) -> int:
+    from .monitor import stderr_printer
     from .output import write_table
     from .synthetic import planted_representations
 
@@ -661,10 +663,10 @@ def run_synthetic(args) -> int:
                      group_size=tuple(args.group_size) if args.group_size else None)
     table = planted_representations(args.rows, **settings)
     write_table(table, args.out)
-    groups = table["planted"].max() + 1 if len(table) else 0
-    print(f"raregal: wrote {args.out}: {len(table)} rows, "
-          f"{table.columns.str.startswith('feat_').sum()} features, {groups} planted groups",
-          file=sys.stderr)
+    features = int(table.columns.str.startswith("feat_").sum())
+    groups = int(table["planted"].max()) + 1 if len(table) else 0
+    stderr_printer(not args.quiet)(f"wrote {args.out}: {len(table)} rows, {features} "
+                                   f"features, {groups} planted groups")
     return 0
 
 
