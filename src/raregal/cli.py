@@ -17,7 +17,8 @@ SEARCH_HELP = f"""\
 Find rare galaxy classes in a table of representations, as Walmsley & Scaife
 (2023): drop featureless, edge-on and artifact galaxies by their predicted vote
 fractions, embed with UMAP (n_neighbors={defaults.UMAP_N_NEIGHBORS}, {defaults.UMAP_N_COMPONENTS}-D) and take the leaves of
-HDBSCAN's condensed tree (min_samples={defaults.HDBSCAN_MIN_SAMPLES}, min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes.
+HDBSCAN's condensed tree (min_samples={defaults.HDBSCAN_MIN_SAMPLES} at the paper's 632k
+galaxies, scaled to the sample; min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes.
 A separate 2-D UMAP is made for the map.
 
 Inputs: Parquet, CSV, FITS tables, Zoobot HDF5 (predictions, id_str,
@@ -35,9 +36,15 @@ NaN rule: the GZ DESI catalogue masks a fraction (NaN) where too few volunteers
 were asked the question (edge-on wherever featured-or-disk < 0.5). With
 --nan-rule keep (default) a NaN never triggers a cut; with drop it removes the galaxy.
 
-Small samples: min_samples=300 suits the paper's 632k galaxies. --min-samples scaled
-uses 300*sqrt(N/632k) (27 at 5k, 84 at 50k; floored at min_cluster_size), the
-classic sqrt(N) rule for nearest-neighbour density estimates.
+min_samples: 300 suits the paper's 632k galaxies. The default (scaled) uses
+300*sqrt(N/632k) (27 at 5k, 84 at 50k, 300 at 632k; floored at min_cluster_size,
+capped at 300), the classic sqrt(N) rule for nearest-neighbour density estimates;
+--min-samples 300 forces the paper's value. run.json records the value and why.
+
+Which classes are real: each class gets a stability (mean best-match Jaccard
+over --stability-seeds layout reruns on the same neighbour graph), a density
+contrast in the representation itself, and a credible flag (classes.csv;
+--credible-only writes only those). See raregal.credibility.
 
 Speed: above 10,000 galaxies the layout starts from the principal components
 and runs half of umap-learn's epochs; the 2-D map is laid out on the 5-D
@@ -143,6 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     method = _add_method_options(search)
     method.add_argument("--seed", type=int, help="make a rerun identical (see below)")
+    method.add_argument("--stability-seeds", type=int, default=defaults.STABILITY_SEEDS,
+                        metavar="K", help="layout reruns for class stability; 0: none "
+                                          "(default %(default)s)")
+    method.add_argument("--credible-only", action="store_true",
+                        help="write only the classes the credible rule keeps")
 
     embed = commands.add_parser(
         "embed", help="turn galaxy images into representations and vote fractions",
@@ -258,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--quiet", action="store_true")
 
     add_explore(commands)
+    add_compare(commands)
 
     demo = commands.add_parser(
         "demo", help="the whole search on 5,000 bundled SDSS galaxies, offline",
@@ -422,8 +435,8 @@ def _add_method_options(parser, many_min_samples=False):
                         help="UMAP layout epochs (default auto: 500 up to 10,000 galaxies, as "
                              "umap-learn, 100 above)")
     method.add_argument("--min-samples", type=_integer_or("scaled"), nargs="+" if many_min_samples
-                        else None, default=[defaults.HDBSCAN_MIN_SAMPLES] if many_min_samples
-                        else defaults.HDBSCAN_MIN_SAMPLES, metavar="N|scaled",
+                        else None, default=[defaults.MIN_SAMPLES] if many_min_samples
+                        else defaults.MIN_SAMPLES, metavar="N|scaled",
                         help="HDBSCAN min_samples (default %(default)s)"
                              + ("; several: compared on one embedding" if many_min_samples
                                 else ""))
@@ -442,13 +455,15 @@ def run_search(args) -> int:
     artifact = None if args.keep_artifacts else args.artifact_cut
     cuts: list[Cut] = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
                                  artifact=artifact)
-    finder = _finder(args, min_samples=args.min_samples, seed=args.seed)
+    finder = _finder(args, min_samples=args.min_samples, seed=args.seed,
+                     stability_seeds=args.stability_seeds)
     search(args.representations, args.out, predictions=args.predictions,
            id_column=args.id_col, features=args.features, ids=args.ids, cuts=cuts,
            nan_policy=args.nan_rule, where=args.where, finder=finder,
            catalogues=args.catalogue, predictions_id_column=args.predictions_id_col,
            catalogue_id_column=args.catalogue_id_col,
-           overwrite=args.overwrite, verbose=not args.quiet, command=["raregal", *args.argv])
+           overwrite=args.overwrite, verbose=not args.quiet, command=["raregal", *args.argv],
+           credible_only=args.credible_only)
     return 0
 
 
@@ -627,7 +642,8 @@ def main(argv=None) -> int:
         return {"search": run_search, "embed": run_embed, "train": run_train,
                 "report": run_report, "demo": run_demo, "synthetic": run_synthetic,
                 "inject": run_inject, "evaluate": run_evaluate,
-                "baseline": run_baseline, "explore": run_explore}[args.command](args)
+                "baseline": run_baseline, "explore": run_explore,
+                "compare": run_compare}[args.command](args)
     except ParameterError as exc:  # named as the user typed it
         print(f"raregal: error: {flag_name(args.command, exc.parameter)}: {exc.reason}",
               file=sys.stderr)
@@ -644,6 +660,38 @@ def main(argv=None) -> int:
         print(f"raregal: interrupted; {kept}", file=sys.stderr)
         return 130
 
+
+
+def add_compare(commands) -> None:
+    """``raregal compare RUN_A RUN_B``: do two searches find the same classes?"""
+    compare = commands.add_parser(
+        "compare", help="match the classes of two search runs over their shared galaxies",
+        description=fill("Match each class of RUN_A to the class of RUN_B sharing the "
+                         "largest Jaccard index over the galaxies both searched, and score "
+                         "the two partitions by the adjusted Rand index. Works for two "
+                         "seeds, two models, or a model and the pixel baseline."),
+        epilog="Writes DIR/matches.csv (A's classes: best match in B, Jaccard, also_found),\n"
+               "matches_b.csv (B's against A), contingency.csv and compare.json.\n\n"
+               "example:\n  raregal compare run_convnext/ run_pixels/ --out compare/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("run_a", metavar="RUN_A", help="folder written by raregal search")
+    compare.add_argument("run_b", metavar="RUN_B", help="folder written by raregal search")
+    compare.add_argument("--out", metavar="DIR", help="folder to write the tables to")
+    compare.add_argument("--also-found-at", type=float, default=defaults.ALSO_FOUND_JACCARD,
+                         metavar="J", help="best-match Jaccard from which a class counts as "
+                                           "found in both (default %(default)s)")
+    compare.add_argument("--overwrite", action="store_true", help="replace DIR")
+
+
+def run_compare(args) -> int:
+    from .compare import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, args.out, threshold=args.also_found_at,
+                          overwrite=args.overwrite)
+    print(result.summary(), end="")
+    if args.out:
+        print(f"raregal: wrote {args.out}/", file=sys.stderr)
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main())
