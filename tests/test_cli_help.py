@@ -28,7 +28,7 @@ def _help(capsys, *command) -> str:
 
 
 def test_one_add_function_per_command():
-    assert len(COMMANDS) == len(_commands()) == 10
+    assert len(COMMANDS) == len(_commands()) == 11
 
 
 @pytest.mark.parametrize("command", sorted(_commands()))
@@ -53,8 +53,9 @@ def test_search_help_says_what_the_code_does(capsys):
     assert "2-D map is laid out on the 5-D embedding's own neighbour graph" in text
     assert "raregal embed" in text and "raregal report DIR" in text
     from raregal.cluster import scaled_min_samples
-    assert (f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k;"
-            in text)
+    assert (f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k, "
+            f"{defaults.HDBSCAN_MIN_SAMPLES} at 632k;" in text)
+    assert "HDBSCAN min_samples (default scaled: see below; 300: the paper's)" in text
     assert f"UMAP neighbours (default {defaults.UMAP_N_NEIGHBORS})" in text
 
 

@@ -141,7 +141,8 @@ def _search_description() -> str:
         f"(2023): drop featureless, edge-on and artifact galaxies by their predicted vote "
         f"fractions, embed with UMAP (n_neighbors={defaults.UMAP_N_NEIGHBORS}, "
         f"{defaults.UMAP_N_COMPONENTS}-D) and take the leaves of HDBSCAN's condensed tree "
-        f"(min_samples={defaults.HDBSCAN_MIN_SAMPLES}, "
+        f"(min_samples={defaults.HDBSCAN_MIN_SAMPLES} at the paper's "
+        f"{defaults.PAPER_SAMPLE_SIZE // 1000}k galaxies, scaled to the sample; "
         f"min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes. The 2-D map "
         f"is laid out on the {defaults.UMAP_N_COMPONENTS}-D embedding's own neighbour "
         f"graph, for pictures only.",
@@ -173,12 +174,19 @@ def _search_epilog() -> str:
         "NaN rule: the GZ DESI catalogue masks a fraction (NaN) where too few volunteers "
         "were asked the question (edge-on wherever featured-or-disk < 0.5). With --nan-rule "
         "keep (default) a NaN never triggers a cut; with drop it removes the galaxy.",
-        f"Small samples: min_samples={defaults.HDBSCAN_MIN_SAMPLES} suits the paper's "
-        f"{defaults.PAPER_SAMPLE_SIZE // 1000}k galaxies. --min-samples scaled uses "
+        f"min_samples: {defaults.HDBSCAN_MIN_SAMPLES} suits the paper's "
+        f"{defaults.PAPER_SAMPLE_SIZE // 1000}k galaxies. By default it is scaled: "
         f"{defaults.HDBSCAN_MIN_SAMPLES}*sqrt(N/{defaults.PAPER_SAMPLE_SIZE // 1000}k) "
-        f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k; floored "
-        f"at min_cluster_size), the classic sqrt(N) rule for nearest-neighbour density "
-        f"estimates.",
+        f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k, "
+        f"{scaled_min_samples(defaults.PAPER_SAMPLE_SIZE)} at "
+        f"{defaults.PAPER_SAMPLE_SIZE // 1000}k; floored at min_cluster_size, capped at "
+        f"{defaults.HDBSCAN_MIN_SAMPLES}), the classic sqrt(N) rule for nearest-neighbour "
+        f"density estimates; --min-samples {defaults.HDBSCAN_MIN_SAMPLES} forces the "
+        f"paper's value. run.json records the value and why.",
+        "Which classes are real: each class gets a stability (mean best-match Jaccard "
+        "over --stability-seeds layout reruns on the same neighbour graph), a density "
+        "contrast in the representation itself, and a credible flag (classes.csv; "
+        "--credible-only writes only those). See raregal.credibility.",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
@@ -241,6 +249,11 @@ def add_search(commands) -> None:
     method = add_method_options(search, scaled="see below")
     method.add_argument("--seed", type=int, metavar="N",
                         help="make a rerun identical (default: unseeded; see below)")
+    method.add_argument("--stability-seeds", type=int, metavar="K",
+                        help=f"layout reruns for each class's stability; 0: none (default "
+                             f"{defaults.STABILITY_SEEDS})")
+    method.add_argument("--credible-only", action="store_true",
+                        help="write only the classes the credible rule keeps")
 
 
 def add_method_options(parser, many_min_samples: bool = False,
@@ -271,8 +284,8 @@ def add_method_options(parser, many_min_samples: bool = False,
     several = "; several: compared on one embedding" if many_min_samples else ""
     method.add_argument("--min-samples", type=_integer_or("scaled"), metavar="N|scaled",
                         nargs="+" if many_min_samples else None,
-                        help=f"HDBSCAN min_samples (default {defaults.HDBSCAN_MIN_SAMPLES}; "
-                             f"scaled: {scaled}){several}")
+                        help=f"HDBSCAN min_samples (default {shown(defaults.MIN_SAMPLES)}: "
+                             f"{scaled}; {defaults.HDBSCAN_MIN_SAMPLES}: the paper's){several}")
     method.add_argument("--min-cluster-size", type=int, metavar="N",
                         help=f"HDBSCAN min_cluster_size (default "
                              f"{defaults.HDBSCAN_MIN_CLUSTER_SIZE})")
@@ -297,7 +310,8 @@ def run_search(args) -> int:
     artifact = None if args.keep_artifacts else args.artifact_cut
     cuts = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
                       artifact=artifact)
-    finder = _finder(args, min_samples=args.min_samples, seed=args.seed)
+    finder = _finder(args, min_samples=args.min_samples, seed=args.seed,
+                     stability_seeds=args.stability_seeds)
     result = search(args.representations, args.out, cuts=cuts, finder=finder,
                     overwrite=args.overwrite, verbose=not args.quiet,
                     command=["raregal", *args.argv], **given(
@@ -305,7 +319,8 @@ def run_search(args) -> int:
                         features=args.features, ids=args.ids, nan_policy=args.nan_rule,
                         where=args.where, catalogues=args.catalogue,
                         predictions_id_column=args.predictions_id_col,
-                        catalogue_id_column=args.catalogue_id_col))
+                        catalogue_id_column=args.catalogue_id_col,
+                        credible_only=args.credible_only or None))
     if not args.quiet:
         print(f"raregal: next: raregal report {result.out}  (galleries, map, index.html); "
               f"raregal explore {result.out}  (in the browser)", file=sys.stderr)
@@ -597,6 +612,37 @@ def run_explore(args) -> int:
     return 0
 
 
+def add_compare(commands) -> None:
+    compare = _command(
+        commands, "compare", "match the classes of two search runs over their shared galaxies",
+        text("Match each class of RUN_A to the class of RUN_B sharing the largest Jaccard "
+             "index over the galaxies both searched, and score the two partitions by the "
+             "adjusted Rand index. Works for two seeds, two models, or a model and the "
+             "pixel baseline."),
+        text("Writes DIR/matches.csv (A's classes: best match in B, Jaccard, also_found), "
+             "matches_b.csv (B's against A), contingency.csv and compare.json.",
+             "example:\n  raregal compare run_convnext/ run_pixels/ --out compare/"),
+        run_compare)
+    compare.add_argument("run_a", metavar="RUN_A", help="folder written by raregal search")
+    compare.add_argument("run_b", metavar="RUN_B", help="folder written by raregal search")
+    compare.add_argument("--also-found-at", type=float, metavar="J",
+                         help=f"best-match Jaccard from which a class counts as found in "
+                              f"both (default {defaults.ALSO_FOUND_JACCARD:g})")
+    add_shared(compare, out="folder for the tables (default: print the summary only)",
+               out_required=False)
+
+
+def run_compare(args) -> int:
+    from .compare import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, args.out, overwrite=args.overwrite,
+                          **given(threshold=args.also_found_at))
+    print(result.summary(), end="")
+    if args.out and not args.quiet:
+        print(f"raregal: wrote {args.out}/", file=sys.stderr)
+    return 0
+
+
 # --- the demo and synthetic tables ----------------------------------------------------
 
 def add_demo(commands) -> None:
@@ -802,8 +848,8 @@ def run_evaluate(args) -> int:
 # --- the program ----------------------------------------------------------------------
 
 #: The commands, in the order ``raregal --help`` lists them.
-COMMANDS = (add_search, add_embed, add_train, add_report, add_explore, add_demo,
-            add_synthetic, add_inject, add_evaluate, add_baseline)
+COMMANDS = (add_search, add_embed, add_train, add_report, add_explore, add_compare,
+            add_demo, add_synthetic, add_inject, add_evaluate, add_baseline)
 
 #: What an interrupted command keeps (default: nothing was written).
 INTERRUPTED = {"embed": "finished shards are kept: rerun with --resume",

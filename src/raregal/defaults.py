@@ -140,3 +140,21 @@ TRAIN_EPOCHS = 10
 TRAIN_BATCH_SIZE = 64
 TRAIN_LEARNING_RATE = 1e-3  # AdamW's (torch's) own default rate
 TRAIN_VAL_FRACTION = 0.2
+
+# --- Which classes are real (raregal's choices, not the paper's; issue 14) ---------------
+# min_samples by default follows the sample size (raregal.cluster.scaled_min_samples:
+# 300 * sqrt(n / 632k), the paper's 300 at its 632k); an integer forces a value, e.g. the
+# paper's 300. Injection-recovery behind it: bench/credibility.py and the issue-14 note.
+MIN_SAMPLES = "scaled"
+# Layout reruns for each class's stability (raregal.credibility): each reuses the
+# neighbour graph and costs one layout and one HDBSCAN. 0 disables stability.
+STABILITY_SEEDS = 3
+# The credible rule: mean best-match Jaccard over the reruns at least this (a class
+# that keeps most of its members when only the layout's randomness changes) ...
+CREDIBLE_STABILITY = 0.5
+# ... and a density contrast (shell / member k-th neighbour distance in the input
+# representation) at least this; splits of a structureless synthetic bulk measure below.
+CREDIBLE_CONTRAST = 1.1
+# raregal compare: a class of run A is "also found" in run B when its best match there
+# has at least this Jaccard index (the recovery threshold's one-half, in Jaccard terms).
+ALSO_FOUND_JACCARD = 0.5

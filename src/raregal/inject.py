@@ -366,7 +366,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     """
     from sklearn.base import clone
 
-    from .cluster import leaf_clusters, scaled_min_samples
+    from .cluster import leaf_clusters, resolve_min_samples
     from .search import RareClassFinder
 
     started = time.time()
@@ -377,7 +377,8 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     target = prepare(out, kind="inject", inputs=inputs, overwrite=overwrite)
     log = StageLog(quiet=not verbose)
     settings = [finder.min_samples] if not min_samples else list(min_samples)
-    finder.set_params(seed=seed, make_map=False, min_samples=settings[0])
+    # credibility is scored against planted truth by bench/credibility.py, not here
+    finder.set_params(seed=seed, make_map=False, min_samples=settings[0], stability_seeds=0)
 
     with log.stage("plant", f"{len(grid)} groups in {len(features)} galaxies"):
         injection = plant_groups(features, grid, k=k, seed=seed)
@@ -385,8 +386,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     n, d = injection.features.shape
     labelings = {finder.min_samples_: finder.labels_}
     for setting in settings[1:]:
-        used = (scaled_min_samples(n, finder.min_cluster_size) if setting == "scaled"
-                else int(setting))
+        used = resolve_min_samples(setting, n, finder.min_cluster_size)
         with log.stage(f"hdbscan_{used}", f"min_samples={used} on the same embedding"):
             labelings[used] = leaf_clusters(finder.embedding_, min_samples=used,
                                             min_cluster_size=finder.min_cluster_size,

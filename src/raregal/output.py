@@ -56,7 +56,8 @@ RECORDED_PACKAGES = ("raregal", "numpy", "pandas", "pyarrow", "scikit-learn", "u
 
 #: The file that makes a folder a raregal output, and says of which command.
 MARKER = ".raregal-output.json"
-KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject", "demo")
+KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject", "demo",
+         "compare")
 #: Room kept in PATH_MAX for the files a command writes inside its folder.
 INNER_PATH_ROOM = 64
 #: Lock file -> the Target of this process that holds it.

@@ -188,7 +188,8 @@ def umap_map(features: np.ndarray, embedding: np.ndarray, model, *,
 
     with _quiet_umap():
         layout, _ = simplicial_set_embedding(
-            data=features, graph=model.graph_, n_components=defaults.MAP_N_COMPONENTS,
+            # a copy: umap-learn prunes the graph it is given in place, by n_epochs
+            data=features, graph=model.graph_.copy(), n_components=defaults.MAP_N_COMPONENTS,
             initial_alpha=model.learning_rate, a=model._a, b=model._b,
             gamma=model.repulsion_strength, negative_sample_rate=model.negative_sample_rate,
             n_epochs=n_epochs, init=map_start(embedding),

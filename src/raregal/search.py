@@ -21,7 +21,8 @@ from sklearn.utils.validation import check_array
 from . import defaults
 from .backends import BACKENDS, resolve_backend
 from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
-from .cluster import leaf_clusters, scaled_min_samples
+from .cluster import leaf_clusters, min_samples_reason, resolve_min_samples
+from .credibility import assess, keep_credible
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
@@ -58,9 +59,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         and 100 above, half of umap-learn's 200, enough from a PCA start
         (:mod:`raregal.defaults`). 200 with ``init="spectral"`` is umap-learn's
         own layout.
-    min_samples : int or "scaled", default 300
-        "scaled" scales the paper's value to smaller samples as sqrt(n)
-        (:func:`raregal.cluster.scaled_min_samples`).
+    min_samples : int or "scaled", default "scaled"
+        "scaled" scales the paper's 300 at 632k galaxies to the sample as sqrt(n)
+        (:func:`raregal.cluster.scaled_min_samples`); an integer forces it (300:
+        the paper's).
     min_cluster_size : int, default 10
     pca_components : int, optional
         Project onto this many principal components before UMAP.
@@ -69,6 +71,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         single-threaded UMAP layout and HDBSCAN tree.
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
+    stability_seeds : int, default 3
+        Layout reruns that measure each class's stability (:mod:`raregal.credibility`);
+        0 skips them (the credible rule then uses the density contrast alone).
     verbose : bool, default False
         Stage progress and timings on stderr.
     make_map : bool, default True
@@ -93,10 +98,15 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     redundancy_ : raregal.redundancy.Redundancy
     min_samples_ : int
         The min_samples used.
+    credibility_ : raregal.credibility.Credibility
+        Each class's stability, density contrast and credible flag.
     backend_ : str
         The backend that ran.
     stages_ : dict
         Seconds and peak memory (MiB) per stage.
+    umap_ : umap.UMAP or None
+        The fitted 5-D model (CPU), whose fuzzy graph the stability reruns reuse
+        (:mod:`raregal.credibility`); None on the GPU.
     neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
         itself first) and distances (:func:`raregal.export.neighbour_graph`).
@@ -105,9 +115,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     def __init__(self, n_neighbors=defaults.UMAP_N_NEIGHBORS,
                  n_components=defaults.UMAP_N_COMPONENTS, min_dist=defaults.UMAP_MIN_DIST,
                  init=defaults.UMAP_INIT, n_epochs="auto",
-                 min_samples=defaults.HDBSCAN_MIN_SAMPLES,
+                 min_samples=defaults.MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
-                 seed=None, backend="auto", verbose=False, make_map=True):
+                 seed=None, backend="auto", verbose=False, make_map=True,
+                 stability_seeds=defaults.STABILITY_SEEDS):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -120,6 +131,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.backend = backend
         self.verbose = verbose
         self.make_map = make_map
+        self.stability_seeds = stability_seeds
 
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
@@ -135,6 +147,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "backend": [Options(*BACKENDS)],
         "verbose": [FLAG],
         "make_map": [FLAG],
+        "stability_seeds": [Interval(Integral, 0, None)],
     }
 
     def _validate_params(self) -> None:
@@ -143,9 +156,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         validate(self.get_params(), self._parameter_constraints, type(self).__name__)
 
     def _resolve_min_samples(self, n: int) -> int:
-        if self.min_samples == "scaled":
-            return scaled_min_samples(n, self.min_cluster_size)
-        return int(self.min_samples)
+        return resolve_min_samples(self.min_samples, n, self.min_cluster_size)
 
     def _resolve_epochs(self, n: int) -> int | None:
         if self.n_epochs != "auto":
@@ -161,6 +172,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         n, d = X.shape
         log = stage_log or StageLog(quiet=not self.verbose)
         self.min_samples_ = self._resolve_min_samples(n)
+        self.min_samples_reason_, self.min_samples_warning_ = min_samples_reason(
+            self.min_samples, n, self.min_cluster_size)
+        if self.min_samples_warning_:
+            log.say(f"warning: {self.min_samples_warning_}")
         if n <= self.min_samples_:
             raise InputError(f"{n} galaxies to search, not more than min_samples="
                              f"{self.min_samples_}; lower --min-samples or use "
@@ -192,6 +207,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
+        self.umap_ = model
         self.map_ = self.map_n_epochs_ = None
         if self.make_map and model is None:  # cuML: its own 2-D UMAP costs seconds on a GPU
             with log.stage("map", "2-D UMAP for the map"):
@@ -212,6 +228,13 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                              reproducible=self.seed is not None)
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
+        with log.stage("credibility", f"{self.stability_seeds} layout reruns, density "
+                                      f"contrast of {self.clustering_.n_classes} classes"):
+            self.credibility_ = assess(
+                X, model, self.labels_, self.neighbours_, k=self.stability_seeds,
+                seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
+                min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
+                say=log.say)
         self.stages_ = log.stages
         return self
 
@@ -238,7 +261,7 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
            ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(), catalogues=(),
            predictions_id_column=None, catalogue_id_column=None,
            finder: RareClassFinder | None = None, overwrite=False, verbose=True,
-           command=None) -> SearchResult:
+           command=None, credible_only=False) -> SearchResult:
     """Search a representation file for rare classes and write a run folder.
 
     Parameters
@@ -271,6 +294,10 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         Progress and timings on stderr.
     command : list of str, optional
         The command line, recorded in run.json.
+    credible_only : bool
+        Write only the classes the credible rule keeps (:mod:`raregal.credibility`),
+        renumbered; the others' galaxies get class -1 and classes.csv keeps each
+        class's number in the full search as ``search_class``.
     """
     started = time.time()
     finder = finder if finder is not None else RareClassFinder()
@@ -285,12 +312,13 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
                        predictions_id_column=predictions_id_column,
                        catalogue_id_column=catalogue_id_column, features=features, ids=ids,
                        cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
-                       where=where, finder=finder, verbose=verbose, command=command)
+                       where=where, finder=finder, verbose=verbose, command=command,
+                       credible_only=credible_only)
 
 
 def _search(target, started, representations, *, predictions, catalogues, id_column,
             predictions_id_column, catalogue_id_column, features, ids, cuts, nan_policy,
-            where, finder, verbose, command) -> SearchResult:
+            where, finder, verbose, command, credible_only) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
     with log.stage("read", "ids and the columns the cuts name"):
@@ -322,6 +350,9 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_
     labels = finder.labels_
+    credibility = finder.credibility_.table
+    log.say(f"credible: {int(credibility['credible'].sum())} of {clustering.n_classes} classes "
+            f"({finder.credibility_.record()['rule']})")
     n_in_classes = int(np.sum(labels >= 0))
     if clustering.n_classes == 0:
         log.say(f"no classes found among {n_searched} galaxies (a normal result); "
@@ -341,7 +372,14 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = class_summary(labels, clustering, fractions)
+    summary = pd.concat([class_summary(labels, clustering, fractions), credibility], axis=1)
+    if credible_only:
+        labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
+        classes["class"] = labels
+        classes.loc[labels < 0, "probability"] = 0.0
+        summary = summary.iloc[kept].reset_index(drop=True)
+        summary.insert(1, "search_class", kept)
+        summary["class"] = np.arange(len(kept))
 
     described = {"representations": _describe_input(representations, inputs.n_rows)}
     if predictions is not None:
@@ -369,11 +407,15 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                        "backend_used": finder.backend_,
                        "map_n_components": defaults.MAP_N_COMPONENTS,
                        "map_n_epochs": finder.map_n_epochs_,
-                       "cluster_selection_method": defaults.HDBSCAN_SELECTION},
+                       "cluster_selection_method": defaults.HDBSCAN_SELECTION,
+                       "min_samples_reason": finder.min_samples_reason_,
+                       "min_samples_warning": finder.min_samples_warning_},
+        "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
         "seed": finder.seed,
         "redundancy": finder.redundancy_.as_dict(),
         "result": {"classes": clustering.n_classes, "galaxies_in_classes": n_in_classes,
-                   "fraction_in_classes": n_in_classes / n_searched},
+                   "fraction_in_classes": n_in_classes / n_searched,
+                   "classes_written": len(summary)},
     }
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),

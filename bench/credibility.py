@@ -1,0 +1,156 @@
+"""Which credibility measure separates real classes from bulk splits, and its cost.
+
+For each N: a synthetic 128-d bulk (raregal.inject.synthetic_bulk) with planted
+groups (raregal.inject.plant_groups: sizes x tightness x repeats), searched
+once with the CPU path (seeded); then
+
+- K layout reruns on the search's own fuzzy graph (raregal.credibility.layout_rerun),
+- B bootstrap searches of 80 % of the galaxies (the whole search, neighbours
+  included; raregal.credibility.bootstrap_stability's variant),
+
+and for every min_samples setting, the first embedding and every rerun are
+clustered with it. Each class is labelled *real* when it recovers a planted
+group (raregal.inject.score_groups: >= 50 % of the group and >= 50 % of the
+class) and scored by: persistence, layout stability, bootstrap stability,
+density contrast, and the credible rule.
+
+Printed per N and min_samples: classes, real ones, the ROC AUC of each measure
+for real vs not (sklearn), and for the rule: share of real classes kept, of the
+others dropped, and of the credible ones that are real; the seconds of one
+layout rerun, one HDBSCAN, one bootstrap search, and the density contrast.
+
+    python bench/credibility.py --sizes 50000 --min-samples scaled 30 --out bench/out/cred
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from raregal import defaults
+from raregal.cluster import leaf_clusters, resolve_min_samples
+from raregal.compare import best_match_jaccard
+from raregal.credibility import credible_rule, density_contrast, layout_rerun, rerun_seeds
+from raregal.inject import group_grid, plant_groups, score_groups, synthetic_bulk
+from raregal.search import RareClassFinder
+
+MEASURES = ("persistence", "stability", "stability_bootstrap", "density_contrast")
+
+
+def real_classes(scored: pd.DataFrame, n_classes: int) -> np.ndarray:
+    """(k,) bool: the class recovers a planted group."""
+    real = np.zeros(n_classes, dtype=bool)
+    real[scored.loc[scored["recovered"], "class"].to_numpy(int)] = True
+    return real
+
+
+def separation(table: pd.DataFrame) -> dict:
+    """ROC AUC of each measure for real vs not, and the rule's keep/drop/precision."""
+    from sklearn.metrics import roc_auc_score
+
+    real = table["real"].to_numpy()
+    row = {"classes": len(table), "real": int(real.sum())}
+    for measure in MEASURES:
+        values = np.nan_to_num(table[measure].to_numpy(float), nan=0.0, posinf=1e9)
+        both = 0 < real.sum() < len(real)
+        row[f"auc_{measure}"] = round(float(roc_auc_score(real, values)), 3) if both else None
+    credible = table["credible"].to_numpy()
+    row["credible"] = int(credible.sum())
+    row["real_kept"] = f"{int((credible & real).sum())}/{int(real.sum())}"
+    row["spurious_dropped"] = f"{int((~credible & ~real).sum())}/{int((~real).sum())}"
+    row["credible_real"] = f"{int((credible & real).sum())}/{int(credible.sum())}"
+    return row
+
+
+def run(n: int, settings, k: int, boots: int, repeats: int, seed: int, out: Path):
+    bulk = synthetic_bulk(n, seed=seed).filter(like="feat_").to_numpy(np.float32)
+    grid = group_grid(defaults.INJECT_SIZES, defaults.INJECT_TIGHTNESS, repeats)
+    injection = plant_groups(bulk, grid, seed=seed)
+    X = injection.features
+    times = {}
+    started = time.time()
+    finder = RareClassFinder(min_samples=settings[0], seed=seed, stability_seeds=0,
+                             make_map=False).fit(X)
+    times["search"] = time.time() - started
+    reruns = []
+    for rerun_seed in rerun_seeds(seed, k):
+        started = time.time()
+        reruns.append(layout_rerun(X, finder.umap_, init=finder.init_,
+                                   n_epochs=finder.n_epochs_, seed=rerun_seed, parallel=False))
+        times.setdefault("layout_rerun", []).append(time.time() - started)
+    boot = []  # (rows, embedding) of each bootstrap search
+    for b in range(boots):
+        started = time.time()
+        rows = np.sort(np.random.default_rng(1000 + b).choice(n, int(0.8 * n), replace=False))
+        sub = RareClassFinder(min_samples=settings[0], seed=1000 + b, stability_seeds=0,
+                              make_map=False).fit(X[rows])
+        boot.append((rows, sub.embedding_))
+        times.setdefault("bootstrap_search", []).append(time.time() - started)
+
+    tables, rows_out = [], []
+    for setting in settings:
+        used = resolve_min_samples(setting, n, finder.min_cluster_size)
+
+        def cluster(embedding, used=used):
+            started = time.time()
+            labels = leaf_clusters(embedding, min_samples=used, reproducible=True).labels
+            times.setdefault(f"hdbscan_{used}", []).append(time.time() - started)
+            return labels
+
+        clustering = leaf_clusters(finder.embedding_, min_samples=used, reproducible=True)
+        labels = clustering.labels
+        n_classes = clustering.n_classes
+        scored, _ = score_groups(injection.groups, injection.planted, labels)
+        started = time.time()
+        contrast = density_contrast(labels, *finder.neighbours_, features=X)
+        times.setdefault("density_contrast", []).append(time.time() - started)
+        stab = [best_match_jaccard(labels, cluster(e), n_classes)[0] for e in reruns]
+        boot_stab = [best_match_jaccard(labels[r], cluster(e), n_classes)[0] for r, e in boot]
+        table = pd.DataFrame({
+            "n": n, "min_samples": used, "class": np.arange(n_classes),
+            "size": np.bincount(labels[labels >= 0], minlength=n_classes),
+            "persistence": clustering.persistence,
+            "stability": np.mean(stab, axis=0) if stab else np.nan,
+            "stability_bootstrap": np.nanmean(boot_stab, axis=0) if boot_stab else np.nan,
+            "density_contrast": contrast,
+            "real": real_classes(scored, n_classes)})
+        table["credible"] = credible_rule(table["stability"].to_numpy(), contrast)
+        tables.append(table)
+        rows_out.append({"n": n, "min_samples": used,
+                         "groups_recovered": f"{int(scored['recovered'].sum())}/{len(grid)}",
+                         **separation(table)})
+    cost = {key: round(float(np.mean(v)), 2) if isinstance(v, list) else round(v, 2)
+            for key, v in times.items()}
+    return pd.concat(tables, ignore_index=True), rows_out, cost
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000])
+    parser.add_argument("--min-samples", nargs="+", default=["scaled", "30"])
+    parser.add_argument("--k", type=int, default=defaults.STABILITY_SEEDS)
+    parser.add_argument("--bootstrap", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("bench/out/credibility"))
+    args = parser.parse_args()
+    settings = [s if s == "scaled" else int(s) for s in args.min_samples]
+    args.out.mkdir(parents=True, exist_ok=True)
+    for n in args.sizes:
+        table, rows, cost = run(n, settings, args.k, args.bootstrap, args.repeats, args.seed,
+                                args.out)
+        table.to_csv(args.out / f"classes_{n}.csv", index=False)
+        (args.out / f"separation_{n}.json").write_text(json.dumps(
+            {"rows": rows, "seconds": cost}, indent=2))
+        print(pd.DataFrame(rows).to_string(index=False))
+        print("seconds:", json.dumps(cost))
+
+
+if __name__ == "__main__":
+    main()

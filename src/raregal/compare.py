@@ -1,0 +1,220 @@
+"""Match the classes of two partitions of the same galaxies.
+
+Two searches -- two seeds, two models, a model and the pixel baseline -- each
+split their galaxies into classes (-1: none). Over the galaxies both searched,
+each class of run A is matched to the class of run B that shares the largest
+Jaccard index (|A ∩ B| / |A ∪ B|), and the two partitions are compared as a
+whole by the adjusted Rand index (scikit-learn) and a contingency table.
+:func:`raregal.credibility.layout_stability` uses the same matching on reruns.
+
+``raregal compare RUN_A RUN_B --out DIR`` writes (:func:`compare_runs`):
+
+``matches.csv``
+    One row per class of A: ``class``, ``size`` (shared galaxies), ``match_class``
+    (its best class in B, -1 if none), ``match_size``, ``shared`` (galaxies in
+    both), ``jaccard``, ``also_found`` (``jaccard >= also_found_at``); and the
+    same for B's classes with the runs' roles swapped in ``matches_b.csv``.
+``contingency.csv``
+    Galaxies in each (class of A, class of B) pair, -1 included, pairs with none
+    left out.
+``compare.json``
+    The runs, shared galaxies, ARI (over all shared galaxies, and over those in a
+    class in both runs), classes found by both, the threshold.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import defaults
+from .errors import InputError
+from .output import atomic_dir, prepare, write_json
+
+
+def contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Counts of galaxies in each class pair.
+
+    Parameters
+    ----------
+    a, b : ndarray of int, shape (n,)
+        Two labellings of the same galaxies, -1 for none.
+
+    Returns
+    -------
+    ndarray of int, shape (ka + 1, kb + 1)
+        Row ``i + 1`` is class ``i`` of ``a``, row 0 its unclassified; columns alike.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    ka = int(a.max()) + 2 if len(a) else 1
+    kb = int(b.max()) + 2 if len(b) else 1
+    return np.bincount((a + 1) * kb + (b + 1), minlength=ka * kb).reshape(ka, kb)
+
+
+def best_match_jaccard(a: np.ndarray, b: np.ndarray, n_classes: int | None = None):
+    """For each class of ``a``, its best-matching class of ``b`` by Jaccard index.
+
+    Parameters
+    ----------
+    a, b : ndarray of int, shape (n,)
+        Labellings of the same galaxies, -1 for none.
+    n_classes : int, optional
+        Classes of ``a`` (default ``a.max() + 1``); a class with no galaxies here
+        (e.g. outside a subsample) gets NaN.
+
+    Returns
+    -------
+    jaccard : ndarray of float, shape (n_classes,)
+    match : ndarray of int, shape (n_classes,)
+        The class of ``b`` (-1 when no member of the class is in a class of ``b``).
+    """
+    n_classes = int(np.max(a, initial=-1)) + 1 if n_classes is None else n_classes
+    table = contingency(np.where(a < n_classes, a, -1), b)[1:, 1:]
+    table = np.pad(table, ((0, max(0, n_classes - table.shape[0])), (0, 0)))[:n_classes]
+    size_a = np.bincount(a[(a >= 0) & (a < n_classes)], minlength=n_classes)
+    size_b = np.bincount(b[b >= 0], minlength=table.shape[1])
+    union = size_a[:, None] + size_b[None, :] - table
+    with np.errstate(invalid="ignore", divide="ignore"):
+        jaccard = np.where(union > 0, table / np.maximum(union, 1), 0.0)
+    if jaccard.shape[1] == 0:
+        best = np.zeros(n_classes)
+        match = np.full(n_classes, -1)
+    else:
+        match = jaccard.argmax(axis=1)
+        best = jaccard[np.arange(n_classes), match]
+        match = np.where(best > 0, match, -1)
+    best = np.where(size_a > 0, best, np.nan)
+    return best.astype(float), match.astype(np.int64)
+
+
+def match_table(a: np.ndarray, b: np.ndarray, threshold: float) -> pd.DataFrame:
+    """One row per class of ``a``: its best match in ``b`` (see the module docstring)."""
+    n_classes = int(np.max(a, initial=-1)) + 1
+    jaccard, match = best_match_jaccard(a, b, n_classes)
+    table = contingency(a, b)
+    sizes_b = np.bincount(b[b >= 0], minlength=int(np.max(b, initial=-1)) + 1)
+    shared = np.where(match >= 0, table[np.arange(n_classes) + 1, match + 1], 0)
+    return pd.DataFrame({
+        "class": np.arange(n_classes),
+        "size": np.bincount(a[a >= 0], minlength=n_classes),
+        "match_class": match,
+        "match_size": np.where(match >= 0, sizes_b[np.maximum(match, 0)] if len(sizes_b)
+                               else 0, 0),
+        "shared": shared,
+        "jaccard": np.nan_to_num(jaccard),
+        "also_found": np.nan_to_num(jaccard) >= threshold,
+    })
+
+
+def adjusted_rand(a: np.ndarray, b: np.ndarray) -> dict:
+    """ARI of two labellings (scikit-learn), over all galaxies (-1 a class of its own)
+    and over the galaxies in a class in both (NaN when fewer than two)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    both = (a >= 0) & (b >= 0)
+    return {"ari": float(adjusted_rand_score(a, b)),
+            "ari_in_classes": (float(adjusted_rand_score(a[both], b[both]))
+                               if both.sum() >= 2 else float("nan")),
+            "galaxies_in_classes_in_both": int(both.sum())}
+
+
+def shared_labels(ids_a, labels_a, ids_b, labels_b, names=("A", "B")):
+    """Both runs' labels over the galaxies they share, in A's order.
+
+    Returns
+    -------
+    a, b : ndarray of int, shape (m,)
+    """
+    ids_a = pd.Index(np.asarray(ids_a).astype(str))
+    ids_b = pd.Index(np.asarray(ids_b).astype(str))
+    for name, ids in zip(names, (ids_a, ids_b)):
+        if ids.has_duplicates:
+            raise InputError(f"{name}: {int(ids.duplicated().sum())} galaxy ids appear twice; "
+                             f"cannot match galaxies")
+    rows = ids_b.get_indexer(ids_a)
+    here = rows >= 0
+    if not here.any():
+        raise InputError(f"{names[0]} and {names[1]} share no galaxy ids "
+                         f"(e.g. {ids_a[0]!r} and {ids_b[0]!r}); nothing to compare")
+    return (np.asarray(labels_a)[here].astype(np.int64),
+            np.asarray(labels_b)[rows[here]].astype(np.int64))
+
+
+@dataclass
+class Comparison:
+    """Two partitions of their shared galaxies, compared.
+
+    Attributes
+    ----------
+    matches, matches_b : pandas.DataFrame
+        :func:`match_table` for A's classes against B, and B's against A.
+    contingency : pandas.DataFrame
+        Columns ``class_a``, ``class_b``, ``galaxies`` (pairs with galaxies only).
+    record : dict
+        What compare.json holds.
+    """
+
+    matches: pd.DataFrame
+    matches_b: pd.DataFrame
+    contingency: pd.DataFrame
+    record: dict
+
+    def summary(self) -> str:
+        r = self.record
+        found = self.matches[self.matches["also_found"]]
+        lines = [f"{r['shared_galaxies']} shared galaxies; ARI {r['ari']:.3f} "
+                 f"(in classes in both: {r['ari_in_classes']:.3f})",
+                 f"{r['found_by_both']} of A's {r['classes_a']} classes found in B "
+                 f"(best-match Jaccard >= {r['also_found_at']:g}); B has {r['classes_b']}"]
+        lines += [f"  A class {row['class']} ({row['size']}) ~ B class {row['match_class']} "
+                  f"({row['match_size']}): Jaccard {row['jaccard']:.2f}"
+                  for _, row in found.iterrows()]
+        return "\n".join(lines) + "\n"
+
+
+def compare_labels(a: np.ndarray, b: np.ndarray, *,
+                   threshold: float = defaults.ALSO_FOUND_JACCARD) -> Comparison:
+    """Compare two labellings of the same (m,) galaxies."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    matches, matches_b = match_table(a, b, threshold), match_table(b, a, threshold)
+    table = contingency(a, b)
+    rows, cols = np.nonzero(table)
+    pairs = pd.DataFrame({"class_a": rows - 1, "class_b": cols - 1,
+                          "galaxies": table[rows, cols]})
+    record = {"shared_galaxies": len(a), **adjusted_rand(a, b),
+              "classes_a": len(matches), "classes_b": len(matches_b),
+              "found_by_both": int(matches["also_found"].sum()),
+              "also_found_at": threshold}
+    return Comparison(matches=matches, matches_b=matches_b, contingency=pairs, record=record)
+
+
+def compare_runs(run_a, run_b, out=None, *, threshold: float = defaults.ALSO_FOUND_JACCARD,
+                 overwrite: bool = False) -> Comparison:
+    """Compare two search run folders over their shared galaxies; write ``out`` if given
+    (see the module docstring)."""
+    from .run import SearchResult
+
+    if not 0 < threshold <= 1:
+        raise InputError(f"--also-found-at must be in (0, 1], not {threshold}")
+    target = prepare(out, kind="compare", inputs=[run_a, run_b],
+                     overwrite=overwrite) if out is not None else None
+    with target if target is not None else nullcontext():
+        runs = [SearchResult.read(run) for run in (run_a, run_b)]
+        a, b = shared_labels(runs[0].classes[runs[0].id_column], runs[0].classes["class"],
+                             runs[1].classes[runs[1].id_column], runs[1].classes["class"],
+                             names=(str(run_a), str(run_b)))
+        result = compare_labels(a, b, threshold=threshold)
+        result.record = {"run_a": str(Path(run_a).resolve()),
+                         "run_b": str(Path(run_b).resolve()), **result.record}
+        if target is not None:
+            with atomic_dir(target) as tmp:
+                result.matches.to_csv(tmp / "matches.csv", index=False)
+                result.matches_b.to_csv(tmp / "matches_b.csv", index=False)
+                result.contingency.to_csv(tmp / "contingency.csv", index=False)
+                write_json(tmp / "compare.json", result.record)
+    return result

@@ -1,0 +1,280 @@
+"""Which classes are real: stability, density contrast and the credible rule.
+
+A leaf of HDBSCAN's condensed tree may be a population or a split of the smooth
+bulk. Two measures, one row per class (:func:`assess`):
+
+``stability``
+    The layout is rerun with ``K`` other seeds on the *same* fuzzy neighbour
+    graph (no neighbour search: a rerun costs one layout and one HDBSCAN) and
+    clustered with the same settings; a class's stability is the mean over the
+    reruns of its best-match Jaccard index (:func:`raregal.compare.best_match_jaccard`).
+    A bulk split moves with the layout's randomness; a population stays.
+``density_contrast``
+    In the input representation itself (the neighbour graph's distances, not
+    UMAP space): the median distance of the galaxies around the class (its
+    *shell*: non-members among its members' neighbours) to their k-th nearest
+    neighbour, divided by the members' median k-th neighbour distance, with
+    k = half the class size, at most the graph's. Null: in a smooth density
+    members and shell sample the same density, ratio 1; a dense population
+    gives > 1. A leaf of a structureless bulk sits on a noise peak, so measured
+    splits of a synthetic bulk reach above 1 too; the threshold
+    (:data:`raregal.defaults.CREDIBLE_CONTRAST`) is set above them (bench/credibility.py).
+    A class with no shell in the graph (no member has a non-member among its
+    neighbours) is isolated at the graph's scale; its shell is then the K
+    non-members nearest to the class's mean, found by brute force (one pass over
+    the n galaxies per such class).
+
+``credible`` (:func:`credible_rule`): stability >= :data:`raregal.defaults.CREDIBLE_STABILITY`
+and density_contrast >= :data:`raregal.defaults.CREDIBLE_CONTRAST`; with K = 0 the
+contrast alone. The condensed tree's ``persistence`` is reported beside them
+but not used (it did not separate: bench note).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from . import defaults
+from .cluster import leaf_clusters
+from .compare import best_match_jaccard
+
+
+def rerun_seeds(seed: int | None, k: int) -> list[int]:
+    """The K rerun seeds: after the search's own (0 when unseeded), so a seeded
+    search gets the same reruns every time."""
+    base = 0 if seed is None else int(seed)
+    return [base + 1 + i for i in range(k)]
+
+
+def layout_rerun(features: np.ndarray, model, *, init, n_epochs: int | None, seed: int,
+                 parallel: bool) -> np.ndarray:
+    """The UMAP layout of ``model``'s fuzzy graph again, from another seed.
+
+    Parameters
+    ----------
+    features : ndarray, shape (n, d)
+        What ``model`` (a fitted umap.UMAP) was fitted on.
+    init : {"pca", "spectral"}
+    n_epochs : int or None
+        None: umap-learn's default for n.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, model.n_components)
+    """
+    from umap.umap_ import simplicial_set_embedding
+
+    from .reduce import _quiet_umap
+
+    with _quiet_umap():
+        layout, _ = simplicial_set_embedding(
+            data=features, graph=model.graph_.copy(), n_components=model.n_components,
+            initial_alpha=model.learning_rate, a=model._a, b=model._b,
+            gamma=model.repulsion_strength, negative_sample_rate=model.negative_sample_rate,
+            n_epochs=n_epochs, init=init, random_state=np.random.RandomState(seed),
+            metric="euclidean", metric_kwds={}, densmap=False, densmap_kwds={},
+            output_dens=False, parallel=parallel)
+    return np.asarray(layout, dtype=np.float32)
+
+
+def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samples,
+                     min_cluster_size, reproducible: bool, say=None):
+    """Each class's mean best-match Jaccard over layout reruns.
+
+    Parameters
+    ----------
+    features : ndarray, shape (n, d)
+    model : umap.UMAP
+        The search's fitted model (its graph is reused).
+    labels : ndarray of int, shape (n,)
+        The search's classes.
+    seeds : list of int
+        One rerun each.
+    min_samples, min_cluster_size : int
+        The search's HDBSCAN settings.
+    reproducible : bool
+        Single-threaded, seeded layout and HDBSCAN (a seeded search).
+
+    Returns
+    -------
+    stability : ndarray of float, shape (k,)
+        NaN when ``seeds`` is empty.
+    seconds : list of float
+        Wall time of each rerun.
+    """
+    n_classes = int(np.max(labels, initial=-1)) + 1
+    scores, seconds = [], []
+    for seed in seeds:
+        started = time.time()
+        layout = layout_rerun(features, model, init=init, n_epochs=n_epochs, seed=seed,
+                              parallel=not reproducible)
+        rerun = leaf_clusters(layout, min_samples=min_samples,
+                              min_cluster_size=min_cluster_size,
+                              reproducible=reproducible).labels
+        scores.append(best_match_jaccard(labels, rerun, n_classes)[0])
+        seconds.append(time.time() - started)
+        if say is not None:
+            say(f"stability rerun {len(seconds)}/{len(seeds)} (seed {seed}): "
+                f"{seconds[-1]:.1f} s")
+    if not scores:
+        return np.full(n_classes, np.nan), seconds
+    return np.mean(scores, axis=0), seconds
+
+
+def bootstrap_stability(features, labels, fit_labels, *, seeds, fraction: float = 0.8):
+    """Each class's mean best-match Jaccard over searches of random subsamples.
+
+    The alternative to :func:`layout_stability` (bench/credibility.py compares
+    them): each rerun searches ``fraction`` of the galaxies from scratch
+    (neighbours included) and the Jaccard is taken over the galaxies it kept.
+
+    Parameters
+    ----------
+    features : ndarray, shape (n, d)
+    labels : ndarray of int, shape (n,)
+    fit_labels : callable
+        ``fit_labels(features_subset, seed)`` -> labels of the subset, shape (m,).
+    seeds : list of int
+
+    Returns
+    -------
+    ndarray of float, shape (k,)
+    """
+    n_classes = int(np.max(labels, initial=-1)) + 1
+    scores = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        rows = np.sort(rng.choice(len(labels), size=int(fraction * len(labels)),
+                                  replace=False))
+        scores.append(best_match_jaccard(labels[rows], fit_labels(features[rows], seed),
+                                         n_classes)[0])
+    return np.nanmean(scores, axis=0) if scores else np.full(n_classes, np.nan)
+
+
+def nearest_outsiders(features: np.ndarray, members: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` galaxies outside ``members`` nearest to the members' mean, shape (count,)."""
+    centre = features[members].mean(axis=0)
+    distance = np.einsum("ij,ij->i", features - centre, features - centre)
+    distance[members] = np.inf
+    count = min(count, len(features) - len(members))
+    return np.argpartition(distance, count - 1)[:count] if count > 0 else np.zeros(0, int)
+
+
+def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndarray,
+                     features: np.ndarray | None = None) -> np.ndarray:
+    """Each class's shell-to-member ratio of k-th neighbour distances (module docstring).
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n,)
+    indices, distances : ndarray, shape (n, K)
+        The k-nearest-neighbour graph in the input representation, each galaxy
+        itself first (:func:`raregal.export.neighbour_graph`).
+    features : ndarray, shape (n, d), optional
+        The representation, to find the shell of a class isolated in the graph;
+        without it such a class gets infinity.
+
+    Returns
+    -------
+    ndarray of float, shape (k,)
+    """
+    n_classes = int(np.max(labels, initial=-1)) + 1
+    width = indices.shape[1]
+    contrast = np.full(n_classes, np.nan)
+    for c in range(n_classes):
+        members = np.flatnonzero(labels == c)
+        k = int(np.clip(len(members) // 2, 1, width - 1))
+        around = np.unique(indices[members, 1:])
+        shell = around[labels[around] != c]
+        if len(shell) == 0 and features is not None:
+            shell = nearest_outsiders(features, members, width)
+        inner = np.median(distances[members, k])
+        outer = np.median(distances[shell, k]) if len(shell) else np.inf
+        contrast[c] = outer / inner if inner > 0 else np.inf
+    return contrast
+
+
+def credible_rule(stability: np.ndarray, contrast: np.ndarray, *,
+                  min_stability: float = defaults.CREDIBLE_STABILITY,
+                  min_contrast: float = defaults.CREDIBLE_CONTRAST) -> np.ndarray:
+    """The documented rule, shape (k,): stable (where measured) and dense."""
+    dense = np.nan_to_num(contrast, nan=0.0) >= min_contrast
+    stable = np.isnan(stability) | (stability >= min_stability)
+    return dense & stable
+
+
+def rule_text(k: int) -> str:
+    """The rule in words, for run.json."""
+    dense = f"density_contrast >= {defaults.CREDIBLE_CONTRAST:g}"
+    if k == 0:
+        return f"{dense} (stability not measured: 0 reruns)"
+    return f"stability >= {defaults.CREDIBLE_STABILITY:g} over {k} layout reruns and {dense}"
+
+
+@dataclass
+class Credibility:
+    """The credibility of k classes.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per class: ``stability``, ``density_contrast``, ``credible``.
+    seeds : list of int
+        The layout reruns' seeds.
+    seconds : list of float
+        Each rerun's wall time.
+    contrast_seconds : float
+    """
+
+    table: pd.DataFrame
+    seeds: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+    contrast_seconds: float = 0.0
+
+    def record(self) -> dict:
+        """What run.json keeps: K, seeds, the rule, thresholds and costs."""
+        k = len(self.seeds)
+        return {"stability_seeds": k, "seeds": self.seeds, "rule": rule_text(k),
+                "min_stability": defaults.CREDIBLE_STABILITY,
+                "min_contrast": defaults.CREDIBLE_CONTRAST,
+                "credible": int(self.table["credible"].sum()),
+                "seconds_per_rerun": [round(s, 2) for s in self.seconds],
+                "contrast_seconds": round(self.contrast_seconds, 2)}
+
+
+def assess(features, model, labels, neighbours, *, k: int, seed, init, n_epochs,
+           min_samples, min_cluster_size, say=None) -> Credibility:
+    """Stability over ``k`` layout reruns, density contrast and the rule for each class.
+
+    ``model`` None (cuML) skips stability (no graph to rerun), as ``k=0`` does.
+    """
+    seeds = rerun_seeds(seed, k) if model is not None else []
+    stability, seconds = layout_stability(
+        features, model, labels, seeds=seeds, init=init, n_epochs=n_epochs,
+        min_samples=min_samples, min_cluster_size=min_cluster_size,
+        reproducible=seed is not None, say=say)
+    started = time.time()
+    contrast = density_contrast(labels, *neighbours, features=features)
+    table = pd.DataFrame({"stability": stability, "density_contrast": contrast,
+                          "credible": credible_rule(stability, contrast)})
+    return Credibility(table=table, seeds=seeds, seconds=seconds,
+                       contrast_seconds=time.time() - started)
+
+
+def keep_credible(labels: np.ndarray, credible: np.ndarray):
+    """Labels with only the credible classes, renumbered in order.
+
+    Returns
+    -------
+    labels : ndarray of int, shape (n,)
+    kept : ndarray of int, shape (k_credible,)
+        The original number of each kept class.
+    """
+    kept = np.flatnonzero(credible)
+    renumber = np.full(len(credible) + 1, -1, dtype=np.int64)
+    renumber[kept] = np.arange(len(kept))
+    return renumber[labels], kept

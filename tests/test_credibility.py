@@ -1,0 +1,170 @@
+"""Which classes are real: stability, density contrast, the credible rule, and the
+min_samples default."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+import raregal
+from raregal.cli import main
+from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
+from raregal.credibility import credible_rule, density_contrast, keep_credible
+from raregal.synthetic import planted_representations, recovery
+
+from .conftest import features_of
+
+
+def graph(points, k=30):
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(points).kneighbors(points)
+    return indices, distances
+
+
+def test_dense_group_has_contrast_and_bulk_halves_do_not():
+    """A tight blob in a uniform cube stands out; two halves of the cube do not."""
+    rng = np.random.default_rng(0)
+    bulk = rng.uniform(size=(3000, 3))
+    blob = 0.5 + 0.02 * rng.standard_normal((60, 3))
+    points = np.vstack([bulk, blob])
+    labels = np.full(len(points), -1)
+    labels[3000:] = 0  # the blob
+    labels[:3000][bulk[:, 0] < 0.3] = 1  # a slab of the bulk
+    labels[:3000][(bulk[:, 0] > 0.7)] = 2  # another
+    contrast = density_contrast(labels, *graph(points))
+    assert contrast[0] > 1.5  # the shell, next to the blob, is denser than the bulk
+    assert contrast[1:] == pytest.approx([1, 1], abs=0.1)
+
+
+def test_isolated_class_measured_against_its_nearest_outsiders():
+    rng = np.random.default_rng(1)
+    bulk = rng.uniform(size=(500, 2))
+    points = np.vstack([bulk, 3 + 0.01 * rng.standard_normal((40, 2))])
+    labels = np.r_[np.full(500, -1), np.zeros(40, int)]
+    indices, distances = graph(points, k=20)  # the 40 members' 20 neighbours: all members
+    assert (labels[indices[500:]] == 0).all()
+    outsiders = np.argsort(np.linalg.norm(bulk - points[500:].mean(axis=0), axis=1))[:20]
+    expected = np.median(distances[outsiders, 19]) / np.median(distances[500:, 19])
+    assert density_contrast(labels, indices, distances, points)[0] == pytest.approx(expected)
+    assert density_contrast(labels, indices, distances)[0] == np.inf
+
+
+def test_rule_and_keep_credible():
+    stability = np.array([0.9, 0.2, 0.9, np.nan])
+    contrast = np.array([2.0, 2.0, 1.0, 2.0])
+    assert credible_rule(stability, contrast).tolist() == [True, False, False, True]
+    labels, kept = keep_credible(np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False,
+                                                                          False, True]))
+    assert labels.tolist() == [-1, 0, -1, -1, 1, 1] and kept.tolist() == [0, 3]
+
+
+def test_min_samples_resolved_once_and_explained():
+    assert resolve_min_samples("scaled", 632_000) == 300
+    assert resolve_min_samples("scaled", 50_000) == scaled_min_samples(50_000) == 84
+    assert resolve_min_samples(300, 5_000) == 300
+    reason, warning = min_samples_reason("scaled", 5_000)
+    assert "= 27" in reason and warning is None
+    reason, warning = min_samples_reason(300, 4_341)
+    assert reason == "given: 300"
+    assert "fewer than about 300 members will not be found" in warning
+    assert "is 25" in warning
+    assert min_samples_reason(300, 632_000)[1] is None
+
+
+#: A search with bulk splits to tell apart: min_samples 10 on 1,500 galaxies, a PCA
+#: start (recovers the 8 planted groups, with about 10 bulk splits beside them).
+SMALL = dict(init="pca", n_epochs=200, min_samples=10, seed=0, stability_seeds=3,
+             make_map=False)
+
+
+@pytest.fixture(scope="module")
+def small(planted):
+    return planted
+
+
+@pytest.fixture(scope="module")
+def fitted(small):
+    return raregal.RareClassFinder(**SMALL).fit(features_of(small))
+
+
+def _recovers(planted, labels):
+    """For each class: does it recover a planted group (raregal.synthetic.recovery)?"""
+    truth = planted["planted"].to_numpy()
+    out = np.zeros(labels.max() + 1, dtype=bool)
+    for g in np.unique(truth[truth >= 0]):
+        members = truth == g
+        best = np.bincount(labels[members & (labels >= 0)], minlength=len(out)).argmax()
+        share = np.sum(members & (labels == best))
+        if share >= 0.5 * members.sum() and share >= 0.5 * np.sum(labels == best):
+            out[best] = True
+    return out
+
+
+@pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
+def test_planted_groups_stable_and_credible_bulk_splits_not(fitted, small):
+    table = fitted.credibility_.table
+    real = _recovers(small, fitted.labels_)
+    assert recovery(small["planted"], fitted.labels_)["recovered"] == 7  # 2 groups merge
+    assert real.sum() == 7 and (~real).sum() >= 5  # bulk splits to judge
+    assert table["stability"][real].min() >= 0.6
+    assert table["stability"][real].mean() > table["stability"][~real].mean()
+    assert table["density_contrast"][real].min() > 2 > table["density_contrast"][~real].max()
+    assert table["credible"][real].all()
+    assert table["credible"][~real].mean() <= 0.2
+    assert fitted.credibility_.seeds == [1, 2, 3]
+
+
+@pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
+def test_seeded_credibility_repeats(fitted, small):
+    again = raregal.RareClassFinder(**SMALL).fit(features_of(small))
+    pd.testing.assert_frame_equal(again.credibility_.table, fitted.credibility_.table)
+
+
+@pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
+def test_search_writes_credibility_and_credible_only(small, tmp_path):
+    small.to_parquet(tmp_path / "reps.parquet", index=False)
+    base = ["search", str(tmp_path / "reps.parquet"), "--quiet", "--seed", "0",
+            "--min-samples", "10", "--stability-seeds", "2", "--init", "pca",
+            "--n-epochs", "200"]
+    assert main([*base, "--out", str(tmp_path / "all")]) == 0
+    assert main([*base, "--out", str(tmp_path / "credible"), "--credible-only"]) == 0
+    full = raregal.SearchResult.read(tmp_path / "all")
+    kept = raregal.SearchResult.read(tmp_path / "credible")
+    assert {"stability", "density_contrast", "credible"} <= set(full.summary.columns)
+    record = full.run["credibility"]
+    assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
+    assert "stability >= 0.5 over 2 layout reruns" in record["rule"]
+    assert full.run["parameters"]["min_samples_reason"] == "given: 10"
+    credible = full.summary[full.summary["credible"]]
+    assert len(kept.summary) == len(credible) < len(full.summary)
+    assert kept.summary["search_class"].tolist() == credible["class"].tolist()
+    for new, old in zip(kept.summary["class"], kept.summary["search_class"]):
+        assert (kept.classes["class"] == new).sum() == (full.classes["class"] == old).sum()
+    assert json.loads((tmp_path / "credible" / "run.json").read_text())[
+        "credibility"]["credible_only"] is True
+
+
+@pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
+def test_default_min_samples_is_scaled_and_recorded(small):
+    finder = raregal.RareClassFinder(**{**SMALL, "stability_seeds": 0})
+    finder.set_params(min_samples=raregal.RareClassFinder().min_samples)
+    assert finder.min_samples == "scaled"
+    finder.fit(features_of(small))
+    assert finder.min_samples_ == scaled_min_samples(len(small)) == 15
+    assert np.isnan(finder.credibility_.table["stability"]).all()
+    assert finder.credibility_.record()["rule"].startswith("density_contrast >=")
+
+
+def test_bad_input_one_line(planted, tmp_path, capsys):
+    planted.to_parquet(tmp_path / "reps.parquet", index=False)
+    command = ["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "out"),
+               "--quiet", "--stability-seeds"]
+    assert main([*command, "-1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["raregal: error: --stability-seeds: must be an integer >= 0, not -1"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "two"])
+    assert exit_.value.code == 2
+    assert "--stability-seeds: invalid int value: 'two'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
