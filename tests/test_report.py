@@ -213,7 +213,7 @@ def test_class_table_shows_columns_a_newer_search_adds(sky_run, tmp_path):
     summary.to_csv(copy / "classes.csv", index=False)
     assert main(["report", str(copy), "--quiet"]) == 0
     page = (copy / "report" / "index.html").read_text()
-    for title in ("stability", "credible", "also in run b", "persistence", "size"):
+    for title in ("stability", "credible", "also in run b", "persistence", "size", "class number"):
         assert f"<th>{title}</th>" in page
     assert "<th>tree node</th>" not in page and "_fraction_diff" not in page
     table = pd.read_csv(copy / "report" / "class_table.csv")

@@ -451,6 +451,8 @@ RUN_TABLES = {"classes.fits": "every searched galaxy (FITS, TOPCAT/astropy)",
               "neighbours.parquet": "each galaxy's nearest neighbours in the representation",
               "condensed_tree.parquet": "HDBSCAN's condensed tree",
               "run.json": "parameters, inputs, selection and timings"}
+
+
 def _hidden(column: str) -> bool:
     """classes.csv columns left out of the class table: the vote fractions' means and
     differences (summarised as the differing vote fractions) and the tree node."""
@@ -460,6 +462,8 @@ def _hidden(column: str) -> bool:
 #: Formats of the class table's known columns; other columns get a generic one
 #: (:func:`_cell`), so that columns a newer search adds appear without changes here.
 FORMATS = {"persistence": "{:.3f}", "stability": "{:.2f}", "density_contrast": "{:.2f}"}
+#: Column titles other than the column's name with spaces for underscores.
+TITLES = {"class": "class number"}
 
 
 def class_table(order: pd.DataFrame, differences: dict, members: dict) -> pd.DataFrame:
@@ -483,7 +487,7 @@ def _cell(column: str, value) -> dict:
         if not np.isfinite(value):
             return {"text": "–", "sort": ""}
         return {"text": FORMATS.get(column, "{:.3g}").format(value), "sort": float(value)}
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    text = "" if value is None else str(value)
     return {"text": text, "sort": text}
 
 
@@ -556,7 +560,7 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
                      "cells": [_cell(c, row[c]) for c in shown],
                      "size": int(row["size"]), "persistence": f"{row['persistence']:.3f}",
                      "differences": row["differing_vote_fractions"],
-                     "unexplained": row["differing_vote_fractions"].startswith("none"),
+                     "unexplained": row["differing_vote_fractions"] == describe_differences([]),
                      "members_csv": row["members_csv"], "png": figures.get(f"gallery_{letter}"),
                      "members": [{"id": g, "thumb": thumbs.get(g), "link": links.get(g)}
                                  for g in galleries[letter][id_column]]})
@@ -570,7 +574,8 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
         images_from=Path(images_from).name if images_from else None,
         has_positions={"ra", "dec"} <= set(classes.columns),
         figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree")},
-        effect=f"{defaults.LABEL_EFFECT_SIZE:g}", columns=[c.replace("_", " ") for c in shown],
+        effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
+        columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
         classes=rows, tables=tables, command=public_command(run.get("command", [])),
         version=str(run.get("raregal", "")))
 
