@@ -153,6 +153,25 @@ def test_without_neighbours_parquet_the_umap_columns_serve(run_folder, tmp_path)
     assert [r for r, _ in data.neighbours(7, k=5)] == [r for r in expected[0] if r != 7][:5]
 
 
+def test_class_table_and_colours_follow_the_run_and_the_report(run_folder, tmp_path):
+    from raregal.explore.app import NO_CLASS
+    from raregal.explore.data import RunData
+    from raregal.report import class_colours
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)
+    summary = pd.read_csv(run / "classes.csv")
+    summary["stability"] = np.linspace(0, 1, len(summary))
+    summary.to_csv(run / "classes.csv", index=False)
+    data = RunData(run)
+    table = data.class_table()
+    assert [c["letter"] for c in table] == data.order["letter"].tolist()
+    by_class = summary.set_index("class")["stability"]
+    assert [c["stability"] for c in table] == pytest.approx(by_class[data.order["class"]].tolist())
+    assert not any(k.endswith("_fraction") for k in table[0])
+    assert NO_CLASS not in class_colours(len(table))  # no class looks like "no class"
+
+
 def test_a_foreign_neighbours_parquet_is_one_line(run_folder, tmp_path):
     from raregal.explore.data import RunData
 
