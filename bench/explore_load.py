@@ -87,9 +87,12 @@ def write_run(folder: Path, n: int) -> tuple[Path, Path]:
         run / "condensed_tree.parquet")
     (run / "run.json").write_text(json.dumps({"id_column": "id_str", "synthetic": True}))
     files = sorted(IMAGES.glob("*.jpg"))[:200]
+    (folder / "images").mkdir()
+    for path in files:  # a catalogue's images lie in its folder (raregal.embed.table_paths)
+        shutil.copy(path, folder / "images" / path.name)
     catalogue = folder / "images.csv"
     pd.DataFrame({"id_str": classes["id_str"][:len(files)],
-                  "file_loc": [str(p) for p in files]}).to_csv(catalogue, index=False)
+                  "file_loc": [f"images/{p.name}" for p in files]}).to_csv(catalogue, index=False)
     return run, catalogue
 
 

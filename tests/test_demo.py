@@ -45,6 +45,14 @@ def test_demo_embeds_searches_and_reports(demo_dir, capsys):
     assert len(thumbs) == summary["size"].clip(upper=defaults.GALLERY_SIZE).sum()
     for letter in pd.read_csv(report / "class_table.csv")["letter"]:
         assert (report / f"gallery_{letter}.png").is_file()
+    # a page made to be shared names no folder of this machine, and says how far the
+    # demo is from the paper (a small sample, far more than 2 % in classes)
+    page = (report / "index.html").read_text()
+    for private in (str(demo_dir.parent), "/work/", "site-packages", ".venv", "/home/",
+                    "/root/"):
+        assert private not in page, private
+    assert page.count('<p class="caveat">') == 2
+    assert f"{run['result']['fraction_in_classes']:.0%} of the searched galaxies" in page
     # without --images, report finds the images through raregal embed's manifest
     again = demo_dir.parent / "again"
     assert main(["report", str(demo_dir / "run"), "--out", str(again), "--per-class", "3",

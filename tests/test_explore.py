@@ -153,6 +153,25 @@ def test_without_neighbours_parquet_the_umap_columns_serve(run_folder, tmp_path)
     assert [r for r, _ in data.neighbours(7, k=5)] == [r for r in expected[0] if r != 7][:5]
 
 
+def test_class_table_and_colours_follow_the_run_and_the_report(run_folder, tmp_path):
+    from raregal.explore.app import NO_CLASS
+    from raregal.explore.data import RunData
+    from raregal.report import class_colours
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)
+    summary = pd.read_csv(run / "classes.csv")
+    summary["stability"] = np.linspace(0, 1, len(summary))
+    summary.to_csv(run / "classes.csv", index=False)
+    data = RunData(run)
+    table = data.class_table()
+    assert [c["letter"] for c in table] == data.order["letter"].tolist()
+    by_class = summary.set_index("class")["stability"]
+    assert [c["stability"] for c in table] == pytest.approx(by_class[data.order["class"]].tolist())
+    assert not any(k.endswith("_fraction") for k in table[0])
+    assert NO_CLASS not in class_colours(len(table))  # no class looks like "no class"
+
+
 def test_a_foreign_neighbours_parquet_is_one_line(run_folder, tmp_path):
     from raregal.explore.data import RunData
 
@@ -242,6 +261,31 @@ def test_foreign_host_header_is_refused(served):
     assert raw_get(served, "/api/run", host="evil.example")[0] == 400
 
 
+def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
+    from types import SimpleNamespace
+
+    from raregal.explore import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
+    assert allowed_hosts("192.0.2.7") == ["127.0.0.1", "localhost", "[::1]", "192.0.2.7"]
+    assert "*" not in allowed_hosts("0.0.0.0") and socket.gethostname() in allowed_hosts("0.0.0.0")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0",
+         "--host", "0.0.0.0"], stderr=subprocess.PIPE, text=True)
+    try:
+        warning = process.stderr.readline()
+        assert warning.startswith("raregal: warning: serving on 0.0.0.0") and "no login" in warning
+        assert socket.gethostname() in warning  # the names it answers are said
+        url = process.stderr.readline().rsplit("open ", 1)[1].split()[0]
+        server = SimpleNamespace(port=int(url.rstrip("/").rsplit(":", 1)[1]))
+        assert raw_get(server, "/api/run")[0] == 200
+        assert raw_get(server, "/api/run", host=f"{socket.gethostname()}:{server.port}")[0] == 200
+        assert raw_get(server, "/api/run", host="evil.example")[0] == 400  # still refused
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def test_load_200_concurrent_requests(served, run_folder):
     """200 requests at once: map data, thumbnails (cold and cached) and neighbours."""
     classes = pd.read_parquet(run_folder[0] / "classes.parquet")
@@ -314,6 +358,23 @@ def _browser():
     return pytest.importorskip("playwright.sync_api")
 
 
+def _lasso_box(page):
+    """(x0, y0, x1, y1), canvas pixels, of the lasso drawn on the map: the pixels that
+    change when only the lasso's colour does."""
+    from PIL import Image
+
+    shots = []
+    for colour in ("#ff00ff", "#00ffff"):
+        page.evaluate(f"window.explore.state.scatter.set({{lassoColor: '{colour}'}})")
+        page.wait_for_timeout(300)
+        shots.append(np.asarray(Image.open(io.BytesIO(page.locator("#map").screenshot()))
+                                .convert("RGB")).astype(int))
+    ys, xs = np.nonzero(np.abs(shots[0] - shots[1]).sum(axis=-1) > 60)
+    assert len(xs) > 50, "no lasso on the map"
+    page.evaluate("window.explore.state.scatter.set({lassoColor: '#2a5db0'})")
+    return xs.min(), ys.min(), xs.max(), ys.max()
+
+
 def _open(browser, url, problems):
     page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
@@ -379,6 +440,24 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             count = int(page.locator("#selection-count").inner_text().split()[0])
             assert inside > 10 and abs(count - inside) <= 2, (count, inside)
             page.click("#mode-pan")
+
+            # a stable lasso: the outline stays after the selection and is drawn where
+            # the galaxies are, so it grows with them when the map is zoomed
+            drawn = _lasso_box(page)
+            assert drawn[2] - drawn[0] == pytest.approx(80, abs=12)
+            pair = [int(r) for r in np.flatnonzero(np.all((screen > low) & (screen < high), 1))]
+            far = max(pair, key=lambda r: np.linalg.norm(screen[r] - screen[pair[0]]))
+            page.mouse.move(canvas["x"] + centre[0], canvas["y"] + centre[1])
+            page.mouse.wheel(0, -400)
+            page.wait_for_timeout(1000)
+            moved = np.array([page.evaluate(f"window.explore.screenPosition({r})")
+                              for r in (pair[0], far)])
+            zoom = np.linalg.norm(moved[1] - moved[0]) / np.linalg.norm(screen[far] - screen[pair[0]])
+            zoomed = _lasso_box(page)
+            assert zoom > 1.3  # the wheel zoomed in
+            assert (zoomed[2] - zoomed[0]) / (drawn[2] - drawn[0]) == pytest.approx(zoom, rel=0.15)
+            page.screenshot(path=str(ARTIFACTS / "explore-lasso-zoomed.png"))
+            page.click("#reset-view")
 
             # the URL hook: a galaxy by id, its card and its neighbours' gallery
             page.evaluate("location.hash = 'galaxy=100008'")

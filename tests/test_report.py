@@ -1,7 +1,11 @@
-"""`raregal report`: lettering, label differences, the tree layout, and a report made
-from RA/Dec alone (viewer links, no images)."""
+"""`raregal report`: lettering, label differences, the tree layout, the class palette,
+and a report made from RA/Dec alone (viewer links, no images): its member lists,
+table links, cuts, caveats, generic class columns, and its sortable table in Chromium."""
 
+import json
 import re
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,7 +15,8 @@ from raregal import defaults
 from raregal.cli import main
 from raregal.errors import InputError
 from raregal.export import viewer_layer
-from raregal.report import class_letters, label_differences, lettered, report, tree_layout
+from raregal.report import (RESERVED_COLOURS, _lab, class_colours, class_letters,
+                            label_differences, lettered, report, tree_layout, viewer_links)
 from raregal.run import SearchResult
 
 FEATURES = [f"feat_{i}" for i in range(16)]
@@ -69,6 +74,39 @@ def test_tree_layout_of_a_small_tree():
     assert layout.loc[10, "size"] == 22
 
 
+def _lab_of(colours):
+    return _lab(np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in colours]))
+
+
+def test_thirty_classes_get_thirty_distinct_colours():
+    colours = class_colours(30)
+    assert len(set(colours)) == 30 and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
+    lab = _lab_of(colours)
+    gaps = np.linalg.norm(lab[:, None] - lab[None], axis=-1)[np.triu_indices(30, 1)]
+    # CIELAB distance: ~2.3 is just noticeable; tab20's closest pair is ~20
+    assert gaps.min() > 15
+    to_reserved = np.linalg.norm(lab[:, None] - _lab_of(RESERVED_COLOURS)[None], axis=-1)
+    assert to_reserved.min() > 15  # none looks like the background or the density greys
+    assert class_colours(12) == colours[:12]  # a class keeps its colour as classes are added
+    assert class_colours(30) == colours  # deterministic
+    assert len(set(class_colours(300))) == 300
+
+
+def test_viewer_links_are_the_scalar_links_vectorised():
+    rng = np.random.default_rng(1)
+    ra, dec = rng.uniform(0, 360, 50), rng.uniform(-30, 80, 50)
+    ra[3], dec[7] = np.nan, np.nan
+    links = viewer_links(ra, dec)
+    layers = viewer_layer(ra, dec)
+    for i in range(50):
+        if i in (3, 7):
+            assert links[i] is None
+        else:
+            assert links[i] == defaults.VIEWER_URL.format(ra=ra[i], dec=dec[i],
+                                                          layer=str(layers[i]))
+    assert {"ls-dr9", "ls-dr10"} <= {str(x) for x in layers}  # both regions exercised
+
+
 @pytest.fixture(scope="module")
 def sky_run(planted, tmp_path_factory):
     """A seeded search of a table with RA/Dec and no images."""
@@ -111,21 +149,126 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
     table_csv = pd.read_csv(out / "class_table.csv")
     assert table_csv["letter"].tolist() == order["letter"].tolist()
     assert table_csv["size"].sum() == (data.classes["class"] >= 0).sum()
+    # each class's full member list, linked from the page, most confident first
+    for _, row in table_csv.iterrows():
+        members = pd.read_csv(out / row["members_csv"], dtype={"id_str": str})
+        expected = data.classes[data.classes["class"] == row["class"]]
+        assert len(members) == row["size"] == len(expected)
+        assert set(members["id_str"]) == set(expected["id_str"])
+        assert members["probability"].is_monotonic_decreasing
+        assert not any(c.startswith("umap_") for c in members.columns)
+        assert f'<a href="{row["members_csv"]}">{row["letter"]}.csv</a>' in page
+    # the class swatches are the palette's colours in letter order
+    assert re.findall(r'class="swatch" style="background:(#[0-9a-f]{6})"', page) == \
+        class_colours(len(order))
+
+
+def test_report_links_tables_lists_cuts_and_warns(sky_run):
+    run_dir, _ = sky_run
+    out = run_dir.parent / "shared-report"
+    assert main(["report", str(run_dir), "--out", str(out), "--quiet"]) == 0
+    page = (out / "index.html").read_text()
+    run = json.loads((run_dir / "run.json").read_text())
+    # the run's tables, linked relative to the report and resolving to the files
+    hrefs = re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', page)
+    names = {name for _, name in hrefs}
+    assert {"classes.fits", "class_members.vot", "neighbours.parquet", "run.json",
+            "class_table.csv"} <= names
+    for href, name in hrefs:
+        assert not href.startswith("/") and (out / href).resolve().is_file(), href
+    # every cut with its counts, and what was left after each
+    steps = run["selection"]["steps"]
+    assert steps, "the paper's cuts ran"
+    cuts = re.findall(r"<tr><td>([^<]*)</td><td><code>([^<]*)</code></td>"
+                      r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td>'
+                      r'<td class="num">([^<]*)</td></tr>', page)
+    assert cuts[0] == ("read", "", "", "", str(run["selection"]["rows_read"]))
+    assert [(n, r.replace("&gt;", ">"), int(rm), int(na), int(lf))
+            for n, r, rm, na, lf in cuts[1:]] == \
+        [(s["name"], s["rule"], s["removed"], s["nan"], s["left"]) for s in steps]
+    assert int(cuts[-1][4]) == run["selection"]["rows_searched"]
+    # no folder of this machine on a page made to be shared
+    for private in (str(run_dir.parent), "/tmp/", "site-packages", ".venv", "/home/", "/root"):
+        assert private not in page, private
+    assert "reps.parquet" in page  # the command still names its input
+    # 1,500 galaxies, a large share in classes: both caveats, above the classes
+    n, in_classes = run["selection"]["rows_searched"], run["result"]["galaxies_in_classes"]
+    assert n < defaults.SMALL_SAMPLE
+    assert in_classes / n > defaults.CAVEAT_FRACTION_IN_CLASSES
+    caveats = re.findall(r'<p class="caveat"><b>Caveat:</b> ([^<]*)</p>', page)
+    assert len(caveats) == 2
+    assert f"{n:,} galaxies searched" in caveats[0]
+    assert f"{in_classes / n:.0%} of the searched galaxies" in caveats[1]
+    assert page.index('class="caveat"') < page.index('id="class-table"')
+
+
+def test_class_table_shows_columns_a_newer_search_adds(sky_run, tmp_path):
+    run_dir, _ = sky_run
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("report", "*report*"))
+    summary = pd.read_csv(copy / "classes.csv")
+    summary["stability"] = np.linspace(0.1, 0.9, len(summary))
+    summary["credible"] = summary["stability"] > 0.5
+    summary["also_in_run_b"] = ["B"] * len(summary)
+    summary.to_csv(copy / "classes.csv", index=False)
+    assert main(["report", str(copy), "--quiet"]) == 0
+    page = (copy / "report" / "index.html").read_text()
+    for title in ("stability", "credible", "also in run b", "persistence", "size", "class number"):
+        assert f"<th>{title}</th>" in page
+    assert "<th>tree node</th>" not in page and "_fraction_diff" not in page
+    table = pd.read_csv(copy / "report" / "class_table.csv")
+    assert {"stability", "credible", "also_in_run_b"} <= set(table.columns)
+    first = lettered(summary).iloc[0]
+    assert f'data-sort="{first["stability"]}">{first["stability"]:.2f}</td>' in page
+    assert f'data-sort="{int(first["credible"])}">{"yes" if first["credible"] else "no"}' in page
+
+
+def test_class_table_sorts_in_chromium_from_file(sky_run):
+    from .test_demo import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    sync_api = require_chromium()
+    run_dir, _ = sky_run
+    assert main(["report", str(run_dir), "--quiet"]) == 0
+    problems = []
+    sizes = "Array.from(document.querySelectorAll('#class-table tbody tr'))" \
+            ".map(r => Number(r.cells[2].textContent))"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto((run_dir / "report" / "index.html").as_uri())
+        assert page.locator("#class-table th").nth(2).text_content() == "size"
+        page.locator("#class-table th").nth(2).click()
+        ascending = page.evaluate(sizes)
+        page.locator("#class-table th").nth(2).click()
+        descending = page.evaluate(sizes)
+        page.locator("#class-table th").nth(0).click()  # back to letter order
+        letters = page.evaluate("Array.from(document.querySelectorAll('#class-table tbody tr'))"
+                                ".map(r => r.cells[0].textContent)")
+        browser.close()
+    table = pd.read_csv(run_dir / "report" / "class_table.csv")
+    assert problems == []
+    assert ascending == sorted(table["size"]) and descending == sorted(table["size"])[::-1]
+    assert letters == table["letter"].tolist()
 
 
 def test_report_with_images_that_do_not_match_fails_cleanly(sky_run, tmp_path, capsys):
     from PIL import Image
 
     run_dir, _ = sky_run
-    Image.new("RGB", (32, 32)).save(tmp_path / "unrelated.png")
-    before = (run_dir / "report" / "index.html").read_bytes() \
-        if (run_dir / "report").exists() else None
-    assert main(["report", str(run_dir), "--images", str(tmp_path), "--quiet"]) == 2
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "images" / "unrelated.png")
+    out = tmp_path / "report"
+    assert main(["report", str(run_dir), "--out", str(out), "--per-class", "2", "--quiet"]) == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert len(before) > 5 and "<h1>" in before[Path("index.html")].decode()
+    capsys.readouterr()
+    assert main(["report", str(run_dir), "--images", str(tmp_path / "images"), "--out", str(out),
+                 "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none of the" in err[0] and "gallery galaxies" in err[0]
-    after = (run_dir / "report" / "index.html").read_bytes() \
-        if (run_dir / "report").exists() else None
-    assert before == after  # an old report is left as it was
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # the old report is left as it was, file for file
 
 
 def test_not_a_run_folder(tmp_path, capsys):

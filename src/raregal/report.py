@@ -5,11 +5,16 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 ``RUN_DIR/report/``:
 
 ``index.html``
-    One page that works offline: relative links, no scripts, no CDN. Rendered from
-    ``templates/report.html`` with autoescaping, so that no value of a run folder
-    (which may come from someone else) is ever read as HTML.
+    One page that works offline: relative links, no CDN, and one small inline script
+    (the sortable class table). Rendered from ``templates/report.html`` with
+    autoescaping, so that no value of a run folder (which may come from someone
+    else) is ever read as HTML. It lists the selection's cuts with their counts,
+    links to the run's tables and each class's members, shows a caveat when the
+    sample is small or far more of it is in classes than in the paper
+    (:func:`caveats`), and names no folder of this machine (:func:`public_command`).
 ``map.png``
-    The 2-D map: the searched sample drawn as density, classes coloured and lettered.
+    The 2-D map: the searched sample drawn as density, classes coloured
+    (:func:`class_colours`, distinct beyond 20 classes) and lettered.
 ``galleries.png``, ``gallery_A.png`` …
     Each class's most confident members (highest HDBSCAN membership probability)
     with their ids: all classes a row each, and one figure per class.
@@ -18,8 +23,12 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 ``tree.png``
     HDBSCAN's condensed tree, with the class leaves lettered.
 ``class_table.csv``
-    Letter, class number, size, persistence, and the predicted vote fractions in
-    which the class differs from the whole searched sample.
+    Letter, every per-class column of the run's classes.csv but the vote fractions'
+    class means (so columns a newer search adds appear), the predicted vote
+    fractions in which the class differs from the searched sample, and the file of
+    its members (:func:`class_table`).
+``members/A.csv`` …
+    Each class's full member list, most confident first (:func:`write_members`).
 ``thumbs/``
     The gallery thumbnails, so that the folder can be copied or sent as it is
     (one file per id: :func:`thumbnail_names`). Only images inside the catalogue's
@@ -32,8 +41,10 @@ viewer.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -213,9 +224,51 @@ def _pyplot():
     return plt
 
 
-def class_colours(n: int) -> list:
-    plt = _pyplot()
-    palette = plt.get_cmap("tab20").colors
+#: Colours the class palette keeps away from: the page's white, the map's density
+#: greys (:func:`plot_map`) and the explorer's grey for galaxies in no class.
+RESERVED_COLOURS = ("#ffffff", "#e4e4e4", "#6a6a6a", "#cfcfcf", "#000000")
+
+
+def _lab(rgb: np.ndarray) -> np.ndarray:
+    """CIELAB (D65) of sRGB colours in [0, 1], shape (..., 3): distances there are
+    roughly what the eye sees."""
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                             [0.0193, 0.1192, 0.9505]]).T / [0.95047, 1.0, 1.08883]
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
+                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+@functools.lru_cache(maxsize=1)
+def _palette() -> tuple[str, ...]:
+    """Every colour of the class palette, in order (Glasbey et al. 2007's greedy
+    construction): from a 16-level sRGB grid of mid lightness (L* 30-80, readable on
+    white and on the density greys), each next colour is the one farthest in CIELAB
+    from all chosen so far and from :data:`RESERVED_COLOURS`. Deterministic, and
+    each prefix is itself the palette for fewer classes."""
+    levels = np.linspace(0, 1, 16)
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    lab = _lab(grid)
+    keep = (lab[:, 0] >= 30) & (lab[:, 0] <= 80)
+    grid, lab = grid[keep], lab[keep]
+    reserved = _lab(np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+                              for c in RESERVED_COLOURS]))
+    nearest = np.min(np.linalg.norm(lab[:, None] - reserved[None], axis=-1), axis=1)
+    chosen = []
+    for _ in range(len(grid)):
+        best = int(np.argmax(nearest))  # first of equals: deterministic
+        chosen.append(best)
+        nearest = np.minimum(nearest, np.linalg.norm(lab - lab[best], axis=1))
+        nearest[best] = -1.0
+    return tuple("#" + "".join(f"{round(v * 255):02x}" for v in grid[i]) for i in chosen)
+
+
+def class_colours(n: int) -> list[str]:
+    """n class colours as '#rrggbb', one per class in letter order, distinct for up
+    to a few thousand classes (then repeating): :func:`_palette`. The map picture,
+    the report page and the explorer all take their colours from here."""
+    palette = _palette()
     return [palette[i % len(palette)] for i in range(n)]
 
 
@@ -357,14 +410,27 @@ def plot_tree(tree: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
 
 # --- the page --------------------------------------------------------------------------
 
-def viewer_link(ra, dec) -> str | None:
-    """The Legacy Surveys viewer at (ra, dec), in the layer of that sky region."""
+def viewer_links(ra, dec) -> list[str | None]:
+    """The Legacy Surveys viewer at each (ra, dec), in the layer of its sky region;
+    None where a position is missing. Vectorised: one coordinate transform for all."""
     from .export import viewer_layer
 
-    if ra is None or dec is None or not (np.isfinite(ra) and np.isfinite(dec)):
+    ra = np.atleast_1d(np.asarray(ra, dtype=float))
+    dec = np.atleast_1d(np.asarray(dec, dtype=float))
+    known = np.isfinite(ra) & np.isfinite(dec)
+    links: list[str | None] = [None] * len(ra)
+    if known.any():
+        layers = viewer_layer(ra[known], dec[known])
+        for i, r, d, layer in zip(np.flatnonzero(known), ra[known], dec[known], layers):
+            links[i] = defaults.VIEWER_URL.format(ra=float(r), dec=float(d), layer=str(layer))
+    return links
+
+
+def viewer_link(ra, dec) -> str | None:
+    """The viewer link of one position (:func:`viewer_links`)."""
+    if ra is None or dec is None:
         return None
-    return defaults.VIEWER_URL.format(ra=float(ra), dec=float(dec),
-                                      layer=str(viewer_layer(ra, dec)))
+    return viewer_links([ra], [dec])[0]
 
 
 def _template():
@@ -377,38 +443,155 @@ def _template():
     return environment.get_template("report.html")
 
 
-def _card(row, id_column: str, thumbs: dict) -> dict:
-    galaxy = row[id_column]
-    return {"id": galaxy, "thumb": thumbs.get(galaxy),
-            "link": viewer_link(row.get("ra"), row.get("dec"))}
+#: Files of a run folder the page links to, when present, and what each holds.
+RUN_TABLES = {"classes.fits": "every searched galaxy (FITS, TOPCAT/astropy)",
+              "class_members.vot": "the class members (VOTable)",
+              "classes.parquet": "every searched galaxy (Parquet)",
+              "classes.csv": "one row per class, with the vote fractions' class means",
+              "neighbours.parquet": "each galaxy's nearest neighbours in the representation",
+              "condensed_tree.parquet": "HDBSCAN's condensed tree",
+              "run.json": "parameters, inputs, selection and timings"}
 
 
-def render_page(data: SearchResult, order: pd.DataFrame, differences: dict, galleries: dict,
-                thumbs: dict, images_from: str | None, figures: dict) -> str:
+def _hidden(column: str) -> bool:
+    """classes.csv columns left out of the class table: the vote fractions' means and
+    differences (summarised as the differing vote fractions) and the tree node."""
+    return column == "tree_node" or column.endswith(("_fraction", "_fraction_diff"))
+
+
+#: Formats of the class table's known columns; other columns get a generic one
+#: (:func:`_cell`), so that columns a newer search adds appear without changes here.
+FORMATS = {"persistence": "{:.3f}", "stability": "{:.2f}", "density_contrast": "{:.2f}"}
+#: Column titles other than the column's name with spaces for underscores.
+TITLES = {"class": "class number"}
+
+
+def class_table(order: pd.DataFrame, differences: dict, members: dict) -> pd.DataFrame:
+    """The class table: letter, every per-class column of classes.csv but the vote
+    fractions' means (:func:`_hidden`), the differing vote fractions, and the file
+    of each class's full member list."""
+    table = order[[c for c in order.columns if not _hidden(str(c))]].copy()
+    table["differing_vote_fractions"] = [
+        describe_differences(differences.get(int(c), [])) for c in order["class"]]
+    table["members_csv"] = [members.get(letter, "") for letter in order["letter"]]
+    return table
+
+
+def _cell(column: str, value) -> dict:
+    """A table cell: its text and the key it sorts by (numbers numerically)."""
+    if isinstance(value, (bool, np.bool_)):
+        return {"text": "yes" if value else "no", "sort": int(value)}
+    if isinstance(value, (int, np.integer)):
+        return {"text": str(int(value)), "sort": int(value)}
+    if isinstance(value, (float, np.floating)):
+        if not np.isfinite(value):
+            return {"text": "–", "sort": ""}
+        return {"text": FORMATS.get(column, "{:.3g}").format(value), "sort": float(value)}
+    text = "" if value is None else str(value)
+    return {"text": text, "sort": text}
+
+
+def caveats(n_searched: int, in_classes: int) -> list[str]:
+    """Warnings the page shows above everything: a small sample, or a share of
+    galaxies in classes far above the paper's (:data:`defaults.SMALL_SAMPLE`,
+    :data:`defaults.CAVEAT_FRACTION_IN_CLASSES`)."""
+    found = []
+    if n_searched < defaults.SMALL_SAMPLE:
+        found.append(f"Small sample: {n_searched:,} galaxies searched, fewer than "
+                     f"{defaults.SMALL_SAMPLE:,} (a tenth of the paper's "
+                     f"{defaults.PAPER_SAMPLE_SIZE:,}). The paper's parameters were chosen "
+                     f"for that size; classes here are a demonstration, not rare populations.")
+    share = in_classes / max(n_searched, 1)
+    if share > defaults.CAVEAT_FRACTION_IN_CLASSES:
+        found.append(f"{share:.0%} of the searched galaxies are in a class, against the "
+                     f"paper's < {defaults.PAPER_FRACTION_IN_CLASSES:.0%}: these classes "
+                     f"are common structure of this sample (small, or the set the model "
+                     f"was trained on), not rare populations.")
+    return found
+
+
+def selection_steps(run: dict) -> list[dict]:
+    """The search's cuts in order, with the galaxies each removed and those left."""
+    selection = run.get("selection", {})
+    left = selection.get("rows_read")
+    steps = [{"name": "read", "rule": "", "removed": "", "nan": "", "left": left}]
+    for step in selection.get("steps", []):
+        removed = step.get("removed", "")
+        if "left" in step:
+            left = step["left"]
+        elif isinstance(left, int) and isinstance(removed, int):  # runs before "left"
+            left -= removed
+        steps.append({"name": step.get("name", ""), "rule": step.get("rule", ""),
+                      "removed": removed, "nan": step.get("nan", ""), "left": left})
+    return steps
+
+
+def public_command(command: list) -> str:
+    """The run's command with absolute paths cut to their last part: the page is made
+    to be shared, and the machine's folders are nobody else's business."""
+    def short(arg: str) -> str:
+        key, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        if os.path.isabs(value):
+            value = f".../{Path(value).name}"
+        return key + sep + value
+    return " ".join(short(str(arg)) for arg in command)
+
+
+def run_tables(run_dir: Path, report_dir: Path) -> list[dict]:
+    """Links, relative to the report folder, to the run's tables that exist."""
+    return [{"name": name, "href": Path(os.path.relpath(run_dir / name, report_dir)).as_posix(),
+             "about": about} for name, about in RUN_TABLES.items() if (run_dir / name).is_file()]
+
+
+def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links: dict,
+                thumbs: dict, images_from: str | None, figures: dict, tables: list) -> str:
     """The report's index.html (``templates/report.html``)."""
     run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
     in_classes = int((classes["class"] >= 0).sum())
     params = run.get("parameters", {})
+    shown = [c for c in table.columns
+             if c not in ("letter", "differing_vote_fractions", "members_csv")]
+    colours = dict(zip(table["letter"], class_colours(len(table))))
     rows = []
-    for _, row in order.iterrows():
-        found = differences.get(int(row["class"]), [])
-        png = figures.get(f"gallery_{row['letter']}")
-        rows.append({"letter": row["letter"], "size": int(row["size"]),
-                     "persistence": f"{row['persistence']:.3f}",
-                     "differences": describe_differences(found), "unexplained": not found,
-                     "png": png, "members": [_card(m, id_column, thumbs)
-                                             for _, m in galleries[row["letter"]].iterrows()]})
+    for _, row in table.iterrows():
+        letter = row["letter"]
+        rows.append({"letter": letter, "colour": colours[letter],
+                     "cells": [_cell(c, row[c]) for c in shown],
+                     "size": int(row["size"]), "persistence": f"{row['persistence']:.3f}",
+                     "differences": row["differing_vote_fractions"],
+                     "unexplained": row["differing_vote_fractions"] == describe_differences([]),
+                     "members_csv": row["members_csv"], "png": figures.get(f"gallery_{letter}"),
+                     "members": [{"id": g, "thumb": thumbs.get(g), "link": links.get(g)}
+                                 for g in galleries[letter][id_column]]})
     return _template().render(
         name="/".join(Path(data.out).resolve().parts[-2:]), searched=n,
         rows_read=run.get("selection", {}).get("rows_read", n), in_classes=in_classes,
-        share=f"{in_classes / max(n, 1):.1%}",
+        share=f"{in_classes / max(n, 1):.1%}", caveats=caveats(n, in_classes),
+        steps=selection_steps(run), notes=run.get("selection", {}).get("notes", []),
         params={key: params.get(key) for key in ("n_neighbors", "n_components",
                                                  "min_samples_used", "min_cluster_size")},
-        images_from=images_from, has_positions={"ra", "dec"} <= set(classes.columns),
+        images_from=Path(images_from).name if images_from else None,
+        has_positions={"ra", "dec"} <= set(classes.columns),
         figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree")},
-        effect=f"{defaults.LABEL_EFFECT_SIZE:g}", classes=rows,
-        command=" ".join(map(str, run.get("command", []))), version=str(run.get("raregal", "")))
+        effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
+        columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
+        classes=rows, tables=tables, command=public_command(run.get("command", [])),
+        version=str(run.get("raregal", "")))
+
+
+def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
+                  id_column: str) -> dict[str, str]:
+    """Each class's full member list as ``members/<letter>.csv`` (most confident
+    first; every column but the 5-D ``umap_*``). Returns letter -> relative path."""
+    folder.mkdir(exist_ok=True)
+    columns = [c for c in classes.columns if not str(c).startswith("umap_")]
+    written = {}
+    for _, row in order.iterrows():
+        members = gallery_members(classes, row["class"], id_column, len(classes))
+        members[columns].to_csv(folder / f"{row['letter']}.csv", index=False)
+        written[row["letter"]] = f"members/{row['letter']}.csv"
+    return written
 
 
 # --- the stage -------------------------------------------------------------------------
@@ -491,13 +674,15 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
         if len(data.tree):
             plot_tree(data.tree, order, tmp / "tree.png")
             figures["tree"] = "tree.png"
-        table = order.copy()
-        table["differing_vote_fractions"] = [
-            describe_differences(differences.get(int(c), [])) for c in order["class"]]
-        table[["letter", "class", "size", "persistence", "tree_node",
-               "differing_vote_fractions"]].to_csv(tmp / "class_table.csv", index=False)
-        (tmp / "index.html").write_text(render_page(data, order, differences, galleries,
-                                                    thumbs, images_from, figures))
+        members = write_members(tmp / "members", classes, order, id_column)
+        table = class_table(order, differences, members)
+        table.to_csv(tmp / "class_table.csv", index=False)
+        shown_rows = pd.concat(galleries.values()) if galleries else classes.head(0)
+        links = dict(zip(shown_rows[id_column], viewer_links(shown_rows["ra"], shown_rows["dec"])
+                         )) if {"ra", "dec"} <= set(classes.columns) else {}
+        (tmp / "index.html").write_text(render_page(
+            data, table, galleries, links, thumbs, images_from, figures,
+            run_tables(Path(data.out), target.path)))
     say(f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
         f"{(target.path / 'index.html').resolve()}")
     return target.path / "index.html"

@@ -20,6 +20,7 @@ from ..errors import InputError
 
 DEFAULT_PORT = 8765
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+WILDCARD = ("0.0.0.0", "::", "")
 
 
 def _require_web_extra() -> None:
@@ -32,16 +33,33 @@ def _require_web_extra() -> None:
                          ) from exc
 
 
+def allowed_hosts(host: str) -> list[str]:
+    """The Host headers the app answers, a guard against DNS rebinding (a page on
+    another site whose name re-resolves to this server, read through a visitor's
+    browser; that matters on a LAN too, where the attacker's page cannot reach the
+    server but the visitor's browser can). Always the loopback names; for a
+    non-loopback ``host`` also that address, and for a wildcard (0.0.0.0, ::) this
+    machine's name and addresses. Any other name gets 400 "Invalid host header"."""
+    names = set()
+    if host in WILDCARD:
+        names = {socket.gethostname(), socket.getfqdn()}
+        try:
+            names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+        except OSError:  # a machine whose own name does not resolve
+            pass
+    elif host not in LOOPBACK:
+        names = {host}
+    loopback = ["127.0.0.1", "localhost", "[::1]"]
+    return loopback + sorted(f"[{n}]" if ":" in n else n for n in names - set(loopback))
+
+
 def build(run_dir, *, images=None, host: str = "127.0.0.1"):
     """The explorer's Starlette app for a run folder (for tests and other servers)."""
     _require_web_extra()
     from .app import create_app
     from .data import RunData
 
-    hosts = ["127.0.0.1", "localhost", "[::1]"]
-    if host not in LOOPBACK:
-        hosts = ["*"]  # served to the network: the user chose its names
-    return create_app(RunData(run_dir, images=images), allowed_hosts=hosts)
+    return create_app(RunData(run_dir, images=images), allowed_hosts=allowed_hosts(host))
 
 
 def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -57,7 +75,8 @@ def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAUL
         run's representations were embedded from.
     host : str
         Interface to bind; 127.0.0.1 (this machine only) by default. Anything
-        else serves the run, and its tags, to the network: a warning is printed.
+        else serves the run, and its tags, to the network: a warning is printed,
+        and requests must name this host (:func:`allowed_hosts`).
     port : int
         0 picks a free port.
     open_browser : bool
@@ -73,7 +92,8 @@ def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAUL
 
     if host not in LOOPBACK:
         say(f"warning: serving on {host}: anyone who can reach this machine can read the "
-            f"run and change its tags (no login)")
+            f"run and change its tags (no login); answering only Host names "
+            f"{', '.join(allowed_hosts(host))}")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -84,7 +104,7 @@ def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAUL
                          f"(--port 0 picks a free port)") from exc
     sock.listen(2048)  # connections made as soon as the URL is printed wait in the backlog
     bound = sock.getsockname()[1]
-    shown = f"[{host}]" if ":" in host else host
+    shown = socket.gethostname() if host in WILDCARD else f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{bound}/"
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     say(f"exploring {run_dir} ({time.perf_counter() - started:.1f} s to load): open {url} "

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import InputError
+from ..report import class_colours
 from .data import THUMB_SIZES, RunData
 from .tags import KINDS, TAGS, TagStore
 
@@ -35,6 +36,9 @@ STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
           "style.css": "text/css", "regl-scatterplot.bundle.min.js": "text/javascript",
           "THIRD-PARTY-LICENSES.txt": "text/plain; charset=utf-8"}
 PAGE_SIZE = 100
+#: Map colour of galaxies in no class (kept away from the class palette:
+#: raregal.report.RESERVED_COLOURS).
+NO_CLASS = "#cfcfcf"
 #: Selections kept for paging and export (oldest dropped first).
 SELECTIONS = 64
 #: Largest selection whose rows are sent back to be highlighted on the map.
@@ -155,6 +159,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
         return _json({"name": "/".join(data.dir.resolve().parts[-2:]), "n": len(data.table),
                       "id_column": data.id_column, "columns": ["class", *data.numeric],
                       "classes": data.class_table(), "neighbours": data.neighbour_source,
+                      "colours": class_colours(len(data.order)), "no_class_colour": NO_CLASS,
                       "images": len(data.image_of), "positions": has_position,
                       "in_classes": int((data.table["class"] >= 0).sum()),
                       "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})

@@ -10,6 +10,7 @@ catalogue lists (``report.image_paths``), read by id.
 from __future__ import annotations
 
 import ast
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -23,7 +24,7 @@ from .. import defaults
 from ..errors import InputError
 from ..images import ImageError, load_rgb, preprocess
 from ..export import read_neighbours
-from ..report import (describe_differences, embed_manifest, fraction_columns, image_paths,
+from ..report import (class_table, embed_manifest, fraction_columns, image_paths,
                       label_differences, lettered, viewer_link)
 from ..run import SearchResult
 
@@ -121,10 +122,12 @@ class RunData:
     # --- classes --------------------------------------------------------------------
 
     def class_table(self) -> list[dict]:
-        return [{"letter": row["letter"], "class": int(row["class"]), "size": int(row["size"]),
-                 "persistence": float(row["persistence"]),
-                 "differences": describe_differences(self.differences.get(int(row["class"]), []))}
-                for _, row in self.order.iterrows()]
+        """One record per class, in letter order: the report's class table
+        (:func:`raregal.report.class_table`, so every per-class column of classes.csv,
+        credibility included), with ``differences`` as text."""
+        table = class_table(self.order, self.differences, {}).drop(columns="members_csv")
+        table = table.rename(columns={"differing_vote_fractions": "differences"})
+        return json.loads(table.to_json(orient="records"))
 
     def class_rows(self, letter: str) -> np.ndarray:
         """Rows of a class's members, most confident first."""

@@ -39,24 +39,10 @@ const fmt = (v, digits = 3) => (v === null || v === undefined ? "–"
 
 // --- colours ------------------------------------------------------------------------
 
-function hslHex(h, s, l) {
-  s /= 100; l /= 100;
-  const k = (n) => (n + h / 30) % 12;
-  const a = s * Math.min(l, 1 - l);
-  const f = (n) => l - a * Math.max(-1, Math.min(k(n) - 3, Math.min(9 - k(n), 1)));
-  return "#" + [f(0), f(8), f(4)].map((x) => Math.round(x * 255).toString(16)
-    .padStart(2, "0")).join("");
-}
-
-// Distinct colours for any number of classes: hues a golden angle apart, cycling
-// through three lightness and saturation levels; grey for galaxies in no class.
-function classPalette(k) {
-  const colours = ["#cfcfcf"];
-  for (let i = 0; i < k; i++) {
-    colours.push(hslHex((i * 137.508) % 360, [80, 65, 95][Math.floor(i / 3) % 3],
-                        [45, 32, 60][i % 3]));
-  }
-  return colours;
+// Class colours come from the server (raregal.report.class_colours, the report's
+// palette): distinct for any number of classes; grey for galaxies in no class.
+function classPalette() {
+  return [state.run.no_class_colour, ...state.run.colours];
 }
 
 // viridis, sampled: continuous columns.
@@ -101,7 +87,7 @@ async function colourBy(column) {
   if (meta.kind === "continuous") {
     for (let i = 0; i < values.length; i++) if (values[i] < 0) { values[i] = 0; missing++; }
   }
-  const palette = meta.kind === "categorical" ? classPalette(meta.categories - 1) : VIRIDIS;
+  const palette = meta.kind === "categorical" ? classPalette() : VIRIDIS;
   state.colour = { column, meta, palette };
   state.scatter.set({ colorBy: "valueA", pointColor: palette });
   await state.scatter.draw({ x: state.xy.x, y: state.xy.y, valueA: values },
@@ -235,9 +221,13 @@ function drawClassTable() {
     const order = a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0;
     return descending ? -order : order;
   });
-  const palette = classPalette(state.run.classes.length);
+  const palette = classPalette();
   const colourOf = Object.fromEntries(state.run.classes.map((c, i) => [c.letter, palette[i + 1]]));
+  // every per-class column the run has (credibility too), the internal class number aside
+  const extra = Object.keys(state.run.classes[0] || {}).filter(
+    (k) => !["letter", "class", "size", "persistence", "differences"].includes(k));
   const columns = [["letter", "class"], ["size", "size"], ["persistence", "persistence"],
+                   ...extra.map((k) => [k, k.replace(/_/g, " ")]),
                    ["differences", "vote fractions that differ from the sample"]];
   const table = $("class-table");
   table.replaceChildren(el("tr", {}, ...columns.map(([k, title]) => el("th", {
@@ -250,8 +240,8 @@ function drawClassTable() {
                             onclick: () => selectBy({ class: c.letter }) },
       el("td", {}, el("span", { class: "swatch", style: `background:${colourOf[c.letter]}` }),
          c.letter),
-      el("td", {}, String(c.size)), el("td", {}, c.persistence.toFixed(3)),
-      el("td", {}, c.differences)));
+      ...columns.slice(1).map(([k]) => el("td", {}, typeof c[k] === "boolean"
+        ? (c[k] ? "yes" : "no") : fmt(c[k])))));
   }
 }
 
