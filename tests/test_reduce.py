@@ -5,10 +5,10 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from raregal import RareClassFinder
+from raregal import RareClassFinder, defaults
 from raregal.errors import InputError
-from raregal.reduce import (layout_epochs, layout_init, map_start, nearest_neighbours,
-                            umap_embed, umap_map)
+from raregal.reduce import (approximate_neighbours, exact_neighbours, layout_epochs,
+                            layout_init, map_start, nearest_neighbours, umap_embed, umap_map)
 from raregal.synthetic import planted_representations, recovery
 
 from .conftest import features_of
@@ -16,7 +16,7 @@ from .conftest import features_of
 
 @pytest.fixture(scope="module")
 def table():
-    """6,000 rows: above umap-learn's exact-neighbour size, so NN-descent runs.
+    """6,000 rows: above umap-learn's exact-neighbour size, so raregal's neighbours run.
 
     Groups of 100 to 150, at least twice UMAP's 50 neighbours, so a member's
     neighbours are its own group's: with 60 to 120, the bulk pulled into a small
@@ -41,14 +41,55 @@ def test_layout_epochs_keep_umap_learns_below_10000():
     assert layout_init(500, "pca") == "pca"
 
 
-def test_nearest_neighbours_agree_with_exact(table):
+def _exact_reference(X, k):
+    """The k nearest by the full distance matrix (scipy), ties by row: nearest first."""
+    from scipy.spatial.distance import cdist
+
+    full = cdist(X, X)
+    order = np.argsort(full, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(full, order, 1)
+
+
+def test_exact_neighbours_match_the_full_distance_matrix(table):
+    X = features_of(table)[:2000].copy()
+    X[7] = X[3]  # a duplicate: at distance exactly 0, as umap-learn's local scale needs
+    indices, distances = exact_neighbours(X, 50)
+    assert indices.shape == distances.shape == (2000, 50) and distances.dtype == np.float32
+    ref_i, ref_d = _exact_reference(X.astype(np.float64), 50)
+    np.testing.assert_allclose(distances, ref_d, rtol=1e-5, atol=1e-5)
+    # Equal up to ties within float rounding at the 50th place.
+    same = np.mean([len(np.intersect1d(a, b)) == 50 for a, b in zip(indices, ref_i)])
+    assert same > 0.99
+    assert np.all(distances[:, 0] == 0) and np.all(np.diff(distances, axis=1) >= 0)
+    assert set(indices[3, :2]) == set(indices[7, :2]) == {3, 7}
+    assert all(i in row for i, row in enumerate(indices))
+
+
+@pytest.mark.slow  # NN-descent's numba compilation: ~23 s idle in a new process
+def test_nn_descent_agrees_with_exact(table):
     X = features_of(table)
-    indices, distances = nearest_neighbours(X, 50, seed=0)
+    indices, distances = approximate_neighbours(X, 50, seed=0)
     assert indices.shape == distances.shape == (6000, 50)
-    exact_d, exact_i = NearestNeighbors(n_neighbors=50).fit(X).kneighbors(X)
+    exact_i, exact_d = exact_neighbours(X, 50)
     recall = np.mean([len(np.intersect1d(a, b)) / 50 for a, b in zip(indices, exact_i)])
     assert recall > 0.99
     assert np.allclose(np.sort(distances, axis=1)[:, -1], exact_d[:, -1], rtol=1e-3, atol=1e-4)
+
+
+def test_exact_up_to_the_threshold_then_nn_descent(table, monkeypatch):
+    """The switch, and umap-learn's graph built on raregal's exact neighbours."""
+    X = features_of(table)
+    assert defaults.UMAP_SMALL_DATA < len(X) <= defaults.EXACT_NEIGHBOURS_MAX
+    called = []
+    monkeypatch.setattr("raregal.reduce.approximate_neighbours",
+                        lambda *args: called.append(len(args[0])))
+    indices, _ = nearest_neighbours(X, 50, seed=0)
+    _, model = umap_embed(X, n_epochs=1, seed=0)
+    np.testing.assert_array_equal(model._knn_indices, indices)
+    assert called == []
+    monkeypatch.setattr(defaults, "EXACT_NEIGHBOURS_MAX", len(X) - 1)
+    nearest_neighbours(X, 50, seed=0)
+    assert called == [len(X)]
 
 
 def test_map_start_is_the_first_two_principal_components(table):

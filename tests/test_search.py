@@ -252,10 +252,13 @@ def test_real_galaxy_zoo_2_table_searched_as_is(data_dir, tmp_path):
     assert record["redundancy"]["dims"] == 14
 
 
-def test_seeded_search_is_identical_under_load(cpu_load):
+@pytest.mark.slow
+def test_seeded_search_is_identical_under_load(cpu_load, monkeypatch):
     """The seeded stages rerun bit for bit on a loaded machine: pynndescent's
-    neighbours (used from 4,096 rows), the layout from a PCA start and HDBSCAN.
-    (The map is umap-learn's serial seeded layout; the demo's rerun covers it.)"""
+    neighbours (made to run here from 4,096 rows, as above EXACT_NEIGHBOURS_MAX), the
+    layout from a PCA start and HDBSCAN. (The map is umap-learn's serial seeded
+    layout; the demo's rerun covers it.)"""
+    monkeypatch.setattr(raregal.defaults, "EXACT_NEIGHBOURS_MAX", 4096)
     table = planted_representations(4500, dim=16, n_groups=6, group_size=(60, 90),
                                     tightness=0.03, seed=2)
     X = table.filter(like="feat_").to_numpy(np.float32)

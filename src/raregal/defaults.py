@@ -48,6 +48,19 @@ UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200
 # neighbour purity of 0.90 on the map against 0.91 for umap-learn's own 2-D layout.
 MAP_N_EPOCHS = 50  # above 10,000 galaxies; 500 below
 
+# --- Sizes that switch the CPU path (raregal.reduce; issue 17) ---------------------
+# umap-learn's own: below 4,096 points it computes all pairwise distances itself
+# ("Handle small cases efficiently", umap/umap_.py); up to 10,000 it runs 500 layout
+# epochs (200 above), where raregal keeps its layout (see Speed above).
+UMAP_SMALL_DATA = 4096
+UMAP_LARGE_DATA = 10_000
+UMAP_SMALL_EPOCHS = 500
+# Exact neighbours (scikit-learn, brute force) up to this many points, NN-descent
+# above: exact ones need no numba compilation (which pynndescent's NN-descent pays in
+# every new process) and no seed. Where exact costs less than compilation plus
+# NN-descent: bench/neighbours.py.
+EXACT_NEIGHBOURS_MAX = 20_000
+
 # --- Clustering (section 2.3) ------------------------------------------------------
 HDBSCAN_MIN_SAMPLES = 300
 HDBSCAN_MIN_CLUSTER_SIZE = 10

@@ -5,9 +5,11 @@ HDBSCAN's cache order (:mod:`raregal.cluster`), bring the paper's 632k search to
 0.44 of the paper's stack's time on 2 cores, finding the same planted groups
 (``bench/search.py``; numbers in :mod:`raregal.defaults`):
 
-- the nearest neighbours come from pynndescent with its own default forest
-  (12 trees at 632k) instead of umap-learn's provisional 45, the same
-  NN-descent with a cheaper start;
+- the nearest neighbours are exact (scikit-learn, brute force) from umap-learn's
+  own exact-neighbour size up to ``defaults.EXACT_NEIGHBOURS_MAX`` points, where
+  they cost less than NN-descent's numba compilation alone; above, they come from
+  pynndescent with its own default forest (12 trees at 632k) instead of
+  umap-learn's provisional 45, the same NN-descent with a cheaper start;
 - above 10,000 points the layout starts from the principal components
   instead of a spectral embedding of the graph, and runs half of umap-learn's
   epochs;
@@ -30,29 +32,81 @@ import numpy as np
 
 from . import defaults
 
-#: Below this many rows umap-learn computes exact neighbours itself.
-_SMALL_DATA = 4096
-
+#: Below this many rows umap-learn computes all distances itself (umap_.py, "Handle
+#: small cases efficiently"): no neighbours are handed to it there.
+_SMALL_DATA = defaults.UMAP_SMALL_DATA
 
 #: Up to this many points umap-learn's own layout costs seconds and is kept.
-LARGE_DATA = 10_000
+LARGE_DATA = defaults.UMAP_LARGE_DATA
 
 
 def layout_epochs(n: int, large: int) -> int:
-    """Layout epochs for n points: umap-learn's own 500 up to 10,000 points, where
-    they cost seconds, and ``large`` above (where umap-learn runs 200)."""
-    return 500 if n <= LARGE_DATA else large
+    """Layout epochs for n points: umap-learn's own up to ``LARGE_DATA`` points,
+    where they cost seconds, and ``large`` above (where umap-learn runs 200)."""
+    return defaults.UMAP_SMALL_EPOCHS if n <= LARGE_DATA else large
 
 
 def layout_init(n: int, init: str) -> str:
     """The layout start for n points: "auto" is umap-learn's spectral start up to
-    10,000 points and the principal components above."""
+    ``LARGE_DATA`` points and the principal components above."""
     if init == "auto":
         return "spectral" if n <= LARGE_DATA else "pca"
     return init
 
 
+def exact_neighbours(features: np.ndarray, n_neighbors: int):
+    """Exact k-nearest neighbours by brute force (scikit-learn), nearest first.
+
+    No numba compilation and no randomness: the same graph on any machine, whatever
+    the seed. Costs O(n^2 d) arithmetic, in blocks of bounded memory.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n, n_neighbors)
+    distances : ndarray of float32, shape (n, n_neighbors)
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    search = NearestNeighbors(n_neighbors=min(n_neighbors, len(features)), algorithm="brute")
+    # Querying the fitted points themselves keeps each point among its own neighbours,
+    # as in umap-learn's and pynndescent's graphs.
+    _, indices = search.fit(features).kneighbors(features)
+    distances = _pair_distances(features, indices)
+    order = np.argsort(distances, axis=1, kind="stable")
+    return np.take_along_axis(indices, order, 1), np.take_along_axis(distances, order, 1)
+
+
+def _pair_distances(features: np.ndarray, indices: np.ndarray, block: int = 2**24):
+    """Distances from each row to its listed neighbours, by differences (float32).
+
+    scikit-learn's brute force expands |x - y|^2 = |x|^2 + |y|^2 - 2 x.y, which leaves
+    a point ~1e-7 from itself; umap-learn takes the first non-zero distance as a
+    point's local scale, so a point and its duplicates must be at exactly 0."""
+    n, k = indices.shape
+    distances = np.empty((n, k), dtype=np.float32)
+    rows = max(1, block // (k * features.shape[1]))
+    for start in range(0, n, rows):
+        part = slice(start, start + rows)
+        diff = features[indices[part]] - features[part, None, :]
+        distances[part] = np.sqrt(np.einsum("rkd,rkd->rk", diff, diff))
+    return distances
+
+
 def nearest_neighbours(features: np.ndarray, n_neighbors: int, seed: int | None = None):
+    """k-nearest neighbours: exact up to ``defaults.EXACT_NEIGHBOURS_MAX`` points
+    (:func:`exact_neighbours`), NN-descent above (:func:`approximate_neighbours`).
+
+    Returns
+    -------
+    indices : ndarray of int, shape (n, n_neighbors)
+    distances : ndarray of float32, shape (n, n_neighbors)
+    """
+    if len(features) <= defaults.EXACT_NEIGHBOURS_MAX:
+        return exact_neighbours(features, n_neighbors)
+    return approximate_neighbours(features, n_neighbors, seed)
+
+
+def approximate_neighbours(features: np.ndarray, n_neighbors: int, seed: int | None = None):
     """Approximate k-nearest neighbours by NN-descent (pynndescent).
 
     umap-learn builds its NN-descent start from ``5 + sqrt(n) / 20`` random
