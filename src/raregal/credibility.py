@@ -9,6 +9,9 @@ bulk. Two measures, one row per class (:func:`assess`):
     clustered with the same settings; a class's stability is the mean over the
     reruns of its best-match Jaccard index (:func:`raregal.compare.best_match_jaccard`).
     A bulk split moves with the layout's randomness; a population stays.
+    Layout reruns separated planted groups from bulk splits better than searches
+    of bootstrap subsamples (ROC AUC 1.00 / 0.97 against 0.99 / 0.89 at 20k), at
+    a fraction of the cost (no neighbour search).
 ``density_contrast``
     In the input representation itself (the neighbour graph's distances, not
     UMAP space): the median distance of the galaxies around the class (its
@@ -17,7 +20,7 @@ bulk. Two measures, one row per class (:func:`assess`):
     k = half the class size, at most the graph's. Null: in a smooth density
     members and shell sample the same density, ratio 1; a dense population
     gives > 1. A leaf of a structureless bulk sits on a noise peak, so measured
-    splits of a synthetic bulk reach above 1 too; the threshold
+    splits of a synthetic bulk reach above 1 too (at most 1.08 at 20k); the threshold
     (:data:`raregal.defaults.CREDIBLE_CONTRAST`) is set above them (bench/credibility.py).
     A class with no shell in the graph (no member has a non-member among its
     neighbours) is isolated at the graph's scale; its shell is then the K
