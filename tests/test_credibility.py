@@ -51,9 +51,10 @@ def test_isolated_class_measured_against_its_nearest_outsiders():
 
 
 def test_rule_and_keep_credible():
-    stability = np.array([0.9, 0.2, 0.9, np.nan])
-    contrast = np.array([2.0, 2.0, 1.0, 2.0])
-    assert credible_rule(stability, contrast).tolist() == [True, False, False, True]
+    stability = np.array([0.9, 0.2, 0.9, 0.2, np.nan, np.nan])
+    contrast = np.array([2.0, 2.0, 1.0, 1.0, 2.0, 1.0])
+    assert credible_rule(stability, contrast).tolist() == [True, True, True, False, True,
+                                                           False]
     labels, kept = keep_credible(np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False,
                                                                           False, True]))
     assert labels.tolist() == [-1, 0, -1, -1, 1, 1] and kept.tolist() == [0, 3]
@@ -134,7 +135,7 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     assert {"stability", "density_contrast", "credible"} <= set(full.summary.columns)
     record = full.run["credibility"]
     assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
-    assert "stability >= 0.5 over 2 layout reruns" in record["rule"]
+    assert "stability >= 0.8 over 2 layout reruns, or density_contrast >= 1.5" in record["rule"]
     assert full.run["parameters"]["min_samples_reason"] == "given: 10"
     credible = full.summary[full.summary["credible"]]
     assert len(kept.summary) == len(credible) < len(full.summary)

@@ -9,6 +9,9 @@ bulk. Two measures, one row per class (:func:`assess`):
     clustered with the same settings; a class's stability is the mean over the
     reruns of its best-match Jaccard index (:func:`raregal.compare.best_match_jaccard`).
     A bulk split moves with the layout's randomness; a population stays.
+    Layout reruns separated planted groups from bulk splits better than searches
+    of bootstrap subsamples (ROC AUC 1.00 / 0.97 against 0.99 / 0.89 at 20k), at
+    a fraction of the cost (no neighbour search).
 ``density_contrast``
     In the input representation itself (the neighbour graph's distances, not
     UMAP space): the median distance of the galaxies around the class (its
@@ -17,17 +20,21 @@ bulk. Two measures, one row per class (:func:`assess`):
     k = half the class size, at most the graph's. Null: in a smooth density
     members and shell sample the same density, ratio 1; a dense population
     gives > 1. A leaf of a structureless bulk sits on a noise peak, so measured
-    splits of a synthetic bulk reach above 1 too; the threshold
+    splits of a synthetic bulk reach above 1 too (at most 1.08 at 20k); the threshold
     (:data:`raregal.defaults.CREDIBLE_CONTRAST`) is set above them (bench/credibility.py).
     A class with no shell in the graph (no member has a non-member among its
     neighbours) is isolated at the graph's scale; its shell is then the K
     non-members nearest to the class's mean, found by brute force (one pass over
     the n galaxies per such class).
 
-``credible`` (:func:`credible_rule`): stability >= :data:`raregal.defaults.CREDIBLE_STABILITY`
-and density_contrast >= :data:`raregal.defaults.CREDIBLE_CONTRAST`; with K = 0 the
-contrast alone. The condensed tree's ``persistence`` is reported beside them
-but not used (it did not separate: bench note).
+``credible`` (:func:`credible_rule`): stable (stability >=
+:data:`raregal.defaults.CREDIBLE_STABILITY`) or dense (density_contrast >=
+:data:`raregal.defaults.CREDIBLE_CONTRAST`): either is evidence that a class is not
+a split of a smooth bulk, whose splits are neither; with K = 0 the contrast alone.
+Stability separates best (bench/credibility.py: ROC AUC 1.00 and 0.97 at 20k with
+min_samples 53 and 10, against 0.85-0.87 for the contrast and 0.95-0.96 for the
+condensed tree's ``persistence``, which is reported but not used); the contrast
+adds tight groups whose leaf the layout reruns split.
 """
 
 from __future__ import annotations
@@ -201,10 +208,10 @@ def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndar
 def credible_rule(stability: np.ndarray, contrast: np.ndarray, *,
                   min_stability: float = defaults.CREDIBLE_STABILITY,
                   min_contrast: float = defaults.CREDIBLE_CONTRAST) -> np.ndarray:
-    """The documented rule, shape (k,): stable (where measured) and dense."""
+    """The documented rule, shape (k,): stable (where measured) or dense."""
     dense = np.nan_to_num(contrast, nan=0.0) >= min_contrast
-    stable = np.isnan(stability) | (stability >= min_stability)
-    return dense & stable
+    stable = np.nan_to_num(stability, nan=0.0) >= min_stability
+    return dense | stable
 
 
 def rule_text(k: int) -> str:
@@ -212,7 +219,7 @@ def rule_text(k: int) -> str:
     dense = f"density_contrast >= {defaults.CREDIBLE_CONTRAST:g}"
     if k == 0:
         return f"{dense} (stability not measured: 0 reruns)"
-    return f"stability >= {defaults.CREDIBLE_STABILITY:g} over {k} layout reruns and {dense}"
+    return f"stability >= {defaults.CREDIBLE_STABILITY:g} over {k} layout reruns, or {dense}"
 
 
 @dataclass
