@@ -242,6 +242,7 @@ def test_foreign_host_header_is_refused(served):
     assert raw_get(served, "/api/run", host="evil.example")[0] == 400
 
 
+@pytest.mark.slow
 def test_load_200_concurrent_requests(served, run_folder):
     """200 requests at once: map data, thumbnails (cold and cached) and neighbours."""
     classes = pd.read_parquet(run_folder[0] / "classes.parquet")
@@ -326,6 +327,7 @@ def _open(browser, url, problems):
     return page
 
 
+@pytest.mark.slow
 def test_explore_in_headless_chromium(run_folder, tmp_path):
     sync_api = _browser()
     from astropy.table import Table
