@@ -61,8 +61,8 @@ UMAP_SMALL_EPOCHS = 500
 # no seed. bench/neighbours.py, 50 neighbours, 128-d planted tables, 2 cores shared
 # at load 12-16: exact 8.7 / 25.1 / 48.1 s against NN-descent's search alone 14.4 /
 # 27.1 / 36.3 s at 5k / 10k / 20k, recall 1.000, plus 627 s of compilation at that
-# load. At 20k exact costs 1.3x the search alone and saves the compilation; the
-# n^2 cost overtakes the compilation beyond.
+# load. At 20k exact costs 1.3x the search alone and saves the compilation; its
+# n^2 cost quadruples with each doubling of n (40k was not measured).
 EXACT_NEIGHBOURS_MAX = 20_000
 
 # --- Clustering (section 2.3) ------------------------------------------------------
