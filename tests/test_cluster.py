@@ -97,6 +97,7 @@ def test_tree_order_changes_nothing_but_ties(blobs):
     assert np.mean(np.isclose(ours.probabilities, probabilities, atol=1e-6)) > 0.99
 
 
+@pytest.mark.slow
 def test_seeded_clustering_is_identical_under_load(cpu_load):
     """A seeded search must give the same classes on every rerun, also when other
     processes compete for the cores. fast_hdbscan's reproducible Boruvka did not,

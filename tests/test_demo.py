@@ -13,6 +13,9 @@ from raregal import defaults
 from raregal.cli import main
 from raregal.demo import DEMO_SAMPLE
 
+#: The demo embeds 5,000 images and searches them: minutes, shared by every test here.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Screenshots kept for people to look at (CI uploads or prints this folder).
 ARTIFACTS = Path(os.environ.get("RAREGAL_TEST_ARTIFACTS",

@@ -81,6 +81,7 @@ def test_local_folder_and_weights_file_load_the_same_network(models):
         load_model(models["root"] / "empty")
 
 
+@pytest.mark.slow
 def test_zoobot_name_read_offline_from_the_hugging_face_cache(models, tmp_path):
     expected = models["encoder"](_probe()).detach().numpy()
     np.save(tmp_path / "expected.npy", expected)
@@ -188,6 +189,7 @@ def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
     assert failures["reason"].tolist()[1] == "constant image: every pixel is 40"
 
 
+@pytest.mark.slow
 def test_run_killed_midway_resumes_to_the_same_table(models, data_dir, tmp_path):
     images = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:160]
     pd.DataFrame({"GalaxyID": [p.stem for p in images], "file_loc": [str(p) for p in images]}
@@ -219,6 +221,7 @@ def test_run_killed_midway_resumes_to_the_same_table(models, data_dir, tmp_path)
     assert record["resumed_shards"] == finished
 
 
+@pytest.mark.slow
 def test_dask_run_equals_single_process_run(models, catalogue, tmp_path):
     common = dict(model=str(models["with_head"]), batch_size=4, shard_size=8, verbose=False)
     embed(catalogue, tmp_path / "single", workers=0, **common)

@@ -286,6 +286,7 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_load_200_concurrent_requests(served, run_folder):
     """200 requests at once: map data, thumbnails (cold and cached) and neighbours."""
     classes = pd.read_parquet(run_folder[0] / "classes.parquet")
@@ -387,6 +388,7 @@ def _open(browser, url, problems):
     return page
 
 
+@pytest.mark.slow
 def test_explore_in_headless_chromium(run_folder, tmp_path):
     sync_api = _browser()
     from astropy.table import Table

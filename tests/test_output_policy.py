@@ -430,6 +430,7 @@ def test_similar_ids_get_their_own_thumbnails(tampered_report):
     assert colours["gal/357"][1] > 150 and colours["gal_357"][2] > 150  # green, blue
 
 
+@pytest.mark.slow
 def test_tampered_report_runs_no_script_in_chromium(tampered_report):
     sync_api = require_chromium()
     dialogs = []

@@ -56,9 +56,13 @@ UMAP_SMALL_DATA = 4096
 UMAP_LARGE_DATA = 10_000
 UMAP_SMALL_EPOCHS = 500
 # Exact neighbours (scikit-learn, brute force) up to this many points, NN-descent
-# above: exact ones need no numba compilation (which pynndescent's NN-descent pays in
-# every new process) and no seed. Where exact costs less than compilation plus
-# NN-descent: bench/neighbours.py.
+# above: exact ones need no numba compilation, which NN-descent pays in every new
+# process (~23 s on 2 idle cores; numba does not cache pynndescent's NN-descent), and
+# no seed. bench/neighbours.py, 50 neighbours, 128-d planted tables, 2 cores shared
+# at load 12-16: exact 8.7 / 25.1 / 48.1 s against NN-descent's search alone 14.4 /
+# 27.1 / 36.3 s at 5k / 10k / 20k, recall 1.000, plus 627 s of compilation at that
+# load. At 20k exact costs 1.3x the search alone and saves the compilation; its
+# n^2 cost quadruples with each doubling of n (40k was not measured).
 EXACT_NEIGHBOURS_MAX = 20_000
 
 # --- Clustering (section 2.3) ------------------------------------------------------
