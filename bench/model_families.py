@@ -160,7 +160,7 @@ def rare_types(model, folder: Path, pixels_repr: Path) -> dict:
     embedded = folder / "embedded" / "representations.parquet"
     if not (folder / "search_pixels").is_dir():  # kept from an earlier measurement
         write_representations(model, folder / "embedded")
-        finder = lambda: RareClassFinder(min_samples="scaled", seed=0, make_map=False)  # noqa: E731
+        finder = lambda: RareClassFinder(min_samples="scaled", seed=0)  # noqa: E731
         search(embedded, folder / "search", finder=finder(), verbose=False)
         search(pixels_repr, folder / "search_pixels", predictions=embedded, finder=finder(),
                verbose=False)

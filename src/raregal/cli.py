@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="where {id}.jpg lie, for tables without a path column")
     train.add_argument("--schema", default="gz2", help="gz2 or gz_desi (default %(default)s)")
     train.add_argument("--questions", metavar="Q,Q", help="train on these questions only")
-    train.add_argument("--arch", default="efficientnet_b0", help="timm architecture")
+    train.add_argument("--arch", default="efficientnet_b0",
+                       help="timm architecture, or raregal_cnn / raregal_resnet (small, for CPUs)")
     train.add_argument("--bottleneck", type=lambda t: None if t == "none" else int(t),
                        default=defaults.BOTTLENECK, metavar="D|none",
                        help="representation dims "

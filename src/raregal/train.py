@@ -298,10 +298,14 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     schema, questions
         A built-in schema name and, optionally, the questions to train on.
     arch, bottleneck
-        timm architecture and representation dims (None: the architecture's own).
+        An architecture (:func:`raregal.models.create_encoder`: a timm name, or
+        ``raregal_cnn`` / ``raregal_resnet``) and the representation dims of its
+        :class:`~raregal.models.Bottleneck` (None: the architecture's pooled features).
     input_size, crop_fraction
         Preprocessing, stored with the model.
     epochs, batch_size, learning_rate, seed
+        ``learning_rate`` is the peak of :func:`cosine_rate`; training views are
+        :func:`augment`-ed, validation images are exactly what ``raregal embed`` sees.
     pseudo_count : float
         Volunteers assumed per galaxy when only fractions are given.
     val_fraction : float
@@ -378,7 +382,8 @@ def train(labels, out, *, schema: str = "gz2", questions=None, arch: str = "effi
     target.make_dir()  # only once the labels, images and split are usable
     pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
                   "usable": usable}).to_csv(out / "split.csv", index=False)
-    x_train, x_val = (torch.from_numpy(np.stack([decoded[i] for i in np.flatnonzero(side & usable)]))
+    x_train, x_val = (torch.from_numpy(np.stack([decoded[i] for i in
+                                                 np.flatnonzero(side & usable)]))
                       for side in (~is_val, is_val))
     y_train = torch.from_numpy(counts[~is_val & usable])
     y_val = torch.from_numpy(counts[is_val & usable])
