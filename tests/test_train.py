@@ -152,3 +152,15 @@ def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
     assert AUGMENT_MARGIN * size == m
     again = augment(batch, size, torch.Generator().manual_seed(1))
     torch.testing.assert_close(views, again)
+
+
+def test_a_last_batch_of_one_image_is_skipped_not_fatal_to_batch_norm():
+    from raregal.train import _epoch_loss, build_model
+
+    schema = GZ2.subset(QUESTIONS)
+    model, _ = build_model("raregal_cnn", 8, schema, input_size=32, crop_fraction=0.5)
+    images = torch.randint(0, 256, (5, 3, 40, 40), dtype=torch.uint8)
+    counts = torch.full((5, len(schema.answers)), 10.0)
+    optimiser = torch.optim.AdamW([*model.encoder.parameters(), *model.head.parameters()])
+    loss = _epoch_loss(model, images, counts, 4, True, optimiser, torch.Generator().manual_seed(0))
+    assert np.isfinite(loss) and loss > 0

@@ -262,6 +262,8 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
     total, seen = 0.0, 0
     for start in range(0, len(images), batch_size):
         index = order[start:start + batch_size]
+        if train and len(index) == 1:  # batch norm cannot train on one image; the
+            continue                   # shuffle leaves out a different one each epoch
         batch = images[index].float() / 255.0
         if train:
             batch = augment(batch, model.input_size, generator, margin)
