@@ -48,8 +48,8 @@ TRAIN_CONSTRAINTS = {
     "schema": [Options(*SCHEMAS)],
     "questions": [Each(Satisfies(lambda q: isinstance(q, str) and q != "", "names")),
                   Options(None)],
-    "arch": [Satisfies(is_architecture, "raregal_cnn, raregal_resnet or a timm architecture "
-                                         "(timm.list_models())")],
+    # raregal_cnn and raregal_resnet are accepted too (--help names them)
+    "arch": [Satisfies(is_architecture, "a timm architecture (timm.list_models())")],
     "bottleneck": [Interval(Integral, 1, None), Options(None)],
     "input_size": [INPUT_SIZE],
     "crop_fraction": [CROP_FRACTION],
