@@ -72,9 +72,11 @@ A small galaxy encoder with a 128-d representation and a Dirichlet head, bundled
 with raregal so that `raregal embed` works offline. It is *not* Zoobot: it was
 trained in minutes on a CPU on 5,000 galaxies, for tests, demos and first looks.
 
-- **Architecture:** timm `{arch}`, trained from scratch, with a linear 128-d
-  bottleneck after pooling (timm's classifier with `num_classes=128`) and a Dirichlet
+- **Architecture:** `{arch}`, trained from scratch, with a 128-d bottleneck after
+  pooling (linear, batch norm, tanh: `raregal.models.Bottleneck`) and a Dirichlet
   head (dropout 0.2, linear, sigmoid·100+1). {params:,} parameters, {size_mb:.1f} MB.
+  Trained with rotation, flip, zoom, shift, colour and noise augmentation
+  (`raregal.train.augment`) and a cosine learning rate.
 - **Input:** RGB, central {crop:.2f} of each side, resized to {size}×{size}, values
   in [0, 1], no normalisation.
 - **Data and credits:** the first 5,000 galaxies of the Galaxy Challenge training set

@@ -1,41 +1,76 @@
-"""The bundled default model: loads offline, gives finite 128-d vectors, and its
-predicted smooth fraction follows the volunteers' on galaxies it never trained on."""
+"""The bundled default model: small, loads offline with the shapes its config
+states, reproduces its card's validation figure, and (issue 13) gives a
+well-conditioned representation on the shared data."""
+
+import json
+import re
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
-from scipy.stats import spearmanr
+from scipy.stats import pearsonr
 
 from raregal.embed import embed
 from raregal.images import load_rgb, preprocess
 from raregal.models import DEFAULT_MODEL, load_model
 
 
-def test_bundle_is_small_and_documented():
-    size = sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir())
-    assert size <= 10 * 1024 ** 2
-    card = (DEFAULT_MODEL / "MODEL_CARD.md").read_text()
-    for needed in ("Galaxy Zoo 2", "raregal train", "held-out", "images/s"):
-        assert needed in card
+def _pixels(folder, names, model):
+    return torch.from_numpy(np.stack([
+        preprocess(load_rgb(folder / name), size=model.input_size,
+                   crop_fraction=model.crop_fraction) for name in names]))
 
 
-def test_default_model_on_held_out_galaxies(data_dir):
+def test_bundle_is_small_and_loads_with_the_shapes_its_config_states():
+    assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) <= 10 * 1024 ** 2
+    config = json.loads((DEFAULT_MODEL / "config.json").read_text())["raregal"]
     model = load_model()
-    assert model.name == "default" and model.dim == 128
+    assert model.name == "default" and model.dim == config["dim"] == 128
+    assert (model.input_size, model.crop_fraction) == (config["input_size"],
+                                                       config["crop_fraction"])
     assert [q.name for q in model.schema.questions] == [
         "smooth-or-featured", "disk-edge-on", "how-rounded"]
-    held_out = (DEFAULT_MODEL / "validation_ids.txt").read_text().split()[:300]
+    features, fractions = model.predict(torch.rand(3, 3, model.input_size, model.input_size))
+    assert features.shape == (3, 128) and torch.isfinite(features).all()
+    assert fractions.shape == (3, len(model.schema.answers))
+    for part in model.schema.slices:
+        torch.testing.assert_close(fractions[:, part].sum(dim=1), torch.ones(3))
+
+
+def test_card_figure_is_reproduced_on_the_held_out_galaxies(data_dir):
+    """The card's validation smooth-fraction Pearson r, recomputed on its 1,000
+    held-out galaxies the way bench/bottleneck_table.py measured it."""
+    card = (DEFAULT_MODEL / "MODEL_CARD.md").read_text()
+    stated = float(re.search(r"smooth fraction: Pearson (\d\.\d+)", card).group(1))
+    model = load_model()
+    held_out = (DEFAULT_MODEL / "validation_ids.txt").read_text().split()
     labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv",
                          dtype={"GalaxyID": str}).set_index("GalaxyID").loc[held_out]
-    pixels = torch.from_numpy(np.stack([
-        preprocess(load_rgb(data_dir / "gz-kaggle-5000" / "images" / f"{i}.jpg"),
-                   size=model.input_size, crop_fraction=model.crop_fraction)
-        for i in held_out]))
-    features, fractions = model.predict(pixels)
-    assert features.shape == (300, 128) and torch.isfinite(features).all()
+    pixels = _pixels(data_dir / "gz-kaggle-5000" / "images", [f"{i}.jpg" for i in held_out],
+                     model)
+    torch.manual_seed(0)
+    _, fractions = model.predict(pixels)
     smooth = fractions[:, model.schema.answers.index("smooth-or-featured_smooth")].numpy()
-    rho = spearmanr(smooth, labels["Class1.1"]).statistic
-    assert rho > 0.6, f"rank correlation with volunteers {rho:.2f}"
+    assert len(held_out) == 1000
+    assert pearsonr(smooth, labels["Class1.1"])[0] == pytest.approx(stated, abs=0.0015)
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13: the bundled model's representation is "
+                   "degenerate (PC1 99.8 %, norms to 250x the median; MODEL_CARD.md)")
+@pytest.mark.parametrize("folder", ["gz-kaggle-5000", "gz-decals-rings-470"])
+def test_representation_is_well_conditioned_on_shared_data(data_dir, folder):
+    """No principal component above half the variance, and the 99.9th-percentile
+    feature norm within 5x the median (issue 13's targets), on up to 1,000
+    galaxies of each shared set."""
+    model = load_model()
+    names = sorted(p.name for p in (data_dir / folder / "images").iterdir())[:1000]
+    features, _ = model.predict(_pixels(data_dir / folder / "images", names, model), passes=1)
+    features = features.double().numpy()
+    variance = np.linalg.svd(features - features.mean(axis=0), compute_uv=False) ** 2
+    norms = np.linalg.norm(features, axis=1)
+    assert variance[0] / variance.sum() < 0.5
+    assert np.percentile(norms, 99.9) <= 5 * np.median(norms)
 
 
 def test_embed_uses_the_default_model_when_none_is_named(data_dir, tmp_path):

@@ -59,7 +59,7 @@ def labels(data_dir, tmp_path_factory):
 def _train(labels, data_dir, out, epochs, resume=False):
     return train(labels, out, images=data_dir / "gz-kaggle-5000" / "images", schema="gz2",
                  questions=QUESTIONS, arch="test_efficientnet", bottleneck=16, input_size=48,
-                 crop_fraction=0.5, epochs=epochs, batch_size=32, learning_rate=3e-3,
+                 crop_fraction=0.5, epochs=epochs, batch_size=32, learning_rate=1e-2,
                  seed=0, resume=resume, verbose=False)
 
 
@@ -81,9 +81,24 @@ def test_short_training_lowers_validation_loss_and_exports(labels, data_dir, tmp
         torch.testing.assert_close(fractions[:, part].sum(dim=1), torch.ones(5))
 
 
-def test_resume_continues_to_the_same_result(labels, data_dir, tmp_path):
+def test_resume_after_a_crash_continues_to_the_same_result(labels, data_dir, tmp_path,
+                                                           monkeypatch):
     _train(labels, data_dir, tmp_path / "straight", epochs=3)
-    _train(labels, data_dir, tmp_path / "stopped", epochs=2)
+    import raregal.train as train_module
+
+    real, calls = train_module._epoch_loss, []
+
+    def crash_in_third_epoch(*args, **kwargs):  # validation, epoch 1 train + val, epoch 2 ...
+        calls.append(kwargs)
+        if len(calls) == 6:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_epoch_loss", crash_in_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        _train(labels, data_dir, tmp_path / "stopped", epochs=3)
+    monkeypatch.setattr(train_module, "_epoch_loss", real)
+    assert len(pd.read_csv(tmp_path / "stopped" / "metrics.csv")) == 3  # epochs 0-2
     with pytest.raises(InputError, match="add --resume"):
         _train(labels, data_dir, tmp_path / "stopped", epochs=3)
     _train(labels, data_dir, tmp_path / "stopped", epochs=3, resume=True)
@@ -111,3 +126,41 @@ def test_cli_train_then_embed_with_the_trained_model(labels, data_dir, tmp_path)
     table = pd.read_parquet(tmp_path / "emb" / "representations.parquet")
     assert table.filter(like="feat_").shape == (6, 8)
     assert "smooth-or-featured_smooth_fraction" in table.columns
+
+
+def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
+    """A round blob in the middle of an image decoded with the margin stays in the
+    middle of every view (shift <= 5 %), at a size within the zoom range, and the
+    views are seeded."""
+    from raregal.train import AUGMENT_MARGIN, ZOOM, augment
+
+    size, m = 32, 40  # a 40-px decode with a 1.25 margin holds the 32-px view
+    y, x = np.mgrid[:m, :m] + 0.5 - m / 2
+    blob = torch.from_numpy(np.exp(-(x ** 2 + y ** 2) / (2 * 4.0 ** 2))).float()
+    batch = blob.expand(64, 3, m, m).contiguous()
+    views = augment(batch, size, torch.Generator().manual_seed(1))
+    assert views.shape == (64, 3, size, size)
+    assert views.min() >= 0 and views.max() <= 1
+    weight = views.mean(dim=1).clamp(min=0.05) - 0.05  # above the noise
+    grid = torch.arange(size) + 0.5 - size / 2
+    cy = (weight.sum(dim=2) * grid).sum(dim=1) / weight.sum(dim=(1, 2))
+    cx = (weight.sum(dim=1) * grid).sum(dim=1) / weight.sum(dim=(1, 2))
+    assert cx.abs().max() < 0.05 * size * ZOOM + 1 and cy.abs().max() < 0.05 * size * ZOOM + 1
+    # the blob's apparent width follows the zoom: sigma 4 px * size/m * margin = 4 px at 1x
+    width = torch.sqrt((weight.sum(dim=1) * grid ** 2).sum(dim=1) / weight.sum(dim=(1, 2)))
+    assert width.min() > 2.5 and width.max() < 5.5 and width.std() > 0.1
+    assert AUGMENT_MARGIN * size == m
+    again = augment(batch, size, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(views, again)
+
+
+def test_a_last_batch_of_one_image_is_skipped_not_fatal_to_batch_norm():
+    from raregal.train import _epoch_loss, build_model
+
+    schema = GZ2.subset(QUESTIONS)
+    model, _ = build_model("raregal_cnn", 8, schema, input_size=32, crop_fraction=0.5)
+    images = torch.randint(0, 256, (5, 3, 40, 40), dtype=torch.uint8)
+    counts = torch.full((5, len(schema.answers)), 10.0)
+    optimiser = torch.optim.AdamW([*model.encoder.parameters(), *model.head.parameters()])
+    loss = _epoch_loss(model, images, counts, 4, True, optimiser, torch.Generator().manual_seed(0))
+    assert np.isfinite(loss) and loss > 0

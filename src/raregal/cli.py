@@ -455,7 +455,8 @@ def add_train(commands) -> None:
                         help=f"volunteers per galaxy for fraction labels (default "
                              f"{defaults.PSEUDO_COUNT:g})")
     labels.add_argument("--arch", metavar="NAME",
-                        help=f"timm architecture (default {defaults.TRAIN_ARCH})")
+                        help=f"timm architecture, or raregal_cnn / raregal_resnet (small, "
+                             f"for CPUs) (default {defaults.TRAIN_ARCH})")
     labels.add_argument("--bottleneck", type=lambda t: "none" if t == "none" else int(t),
                         metavar="N|none",
                         help=f"representation dimensions (default {defaults.BOTTLENECK}; "

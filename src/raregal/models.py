@@ -130,6 +130,105 @@ class GalaxyModel:
         return features, fractions
 
 
+class Bottleneck(nn.Module):
+    """A backbone's pooled vector mapped to ``dim`` bounded, batch-normalised dims.
+
+    Linear -> BatchNorm1d -> tanh, after global pooling: every coordinate of the
+    representation lies in (-1, 1), so no galaxy's vector can be thousands of
+    times longer than the median -- which a bare linear map of an unnormalised
+    pooled vector allows (issue 13: the first bundled model's norms ran from 8 to
+    22,695). The paper's EfficientNet ends the same way: a 128-channel head with
+    batch norm and a bounded-slope activation before pooling.
+    """
+
+    def __init__(self, backbone: nn.Module, dim: int):
+        super().__init__()
+        self.backbone = backbone
+        self.project = nn.Sequential(nn.Linear(pooled_dim(backbone), dim),
+                                     nn.BatchNorm1d(dim), nn.Tanh())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.project(self.backbone(x))
+
+
+def backbone_of(encoder: nn.Module) -> nn.Module:
+    """The timm-like network inside an encoder (itself, without a :class:`Bottleneck`)."""
+    return encoder.backbone if isinstance(encoder, Bottleneck) else encoder
+
+
+class PlainCNN(nn.Module):
+    """A plain convolutional network: a stride-2 conv3x3-BN-ReLU, then stages of
+    conv3x3-BN-ReLU blocks, each stage halving the image (max-pool) and doubling
+    the channels, then global average
+    pooling. Follows timm's interface (``num_features``, ``forward_features``,
+    ``forward_head``), so raregal treats it like any timm encoder.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        Channels of each stage.
+    depths : sequence of int
+        conv-BN-ReLU blocks per stage.
+    """
+
+    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 2, 2, 2), in_chans: int = 3,
+                 num_classes: int = 0):
+        super().__init__()
+        layers, channels = [], in_chans
+        for stage, (width, depth) in enumerate(zip(widths, depths)):
+            if stage:
+                layers.append(nn.MaxPool2d(2))
+            for block in range(depth):
+                # The first convolution has stride 2: a quarter of the cost on CPUs.
+                layers += [nn.Conv2d(channels, width, 3, stride=1 + (stage == block == 0),
+                                     padding=1, bias=False),
+                           nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                channels = width
+        self.features = nn.Sequential(*layers)
+        self.num_features = channels
+        self.fc = nn.Linear(channels, num_classes) if num_classes else nn.Identity()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        pooled = x.mean(dim=(2, 3))
+        return pooled if pre_logits else self.fc(pooled)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _small_resnet(**kwargs) -> nn.Module:
+    """timm's ResNet with basic blocks, one per stage, at a quarter of ResNet-18's
+    widths (32-256 channels): a small residual family for CPU training."""
+    from timm.models.resnet import BasicBlock, ResNet
+
+    return ResNet(block=BasicBlock, layers=(1, 1, 1, 1), channels=(32, 64, 128, 256),
+                  stem_width=16, stem_type="deep", **kwargs)
+
+
+#: raregal's own encoder families, by name, beside timm's registry.
+ARCHITECTURES = {"raregal_cnn": PlainCNN, "raregal_resnet": _small_resnet}
+
+
+def create_encoder(arch: str, **kwargs) -> nn.Module:
+    """An untrained encoder by name: one of :data:`ARCHITECTURES` or any timm name."""
+    if arch in ARCHITECTURES:
+        kwargs.pop("pretrained", None)
+        return ARCHITECTURES[arch](**kwargs)
+    import timm
+
+    return timm.create_model(arch, **kwargs)
+
+
+def is_architecture(name) -> bool:
+    """Whether :func:`create_encoder` knows ``name``."""
+    import timm
+
+    return isinstance(name, str) and (name in ARCHITECTURES or bool(timm.is_model(name)))
+
+
 def pooled_dim(encoder: nn.Module) -> int:
     """Dims of a timm encoder's output with ``num_classes=0``: its head's hidden size
     where it has one (MobileNetV3's conv head), else ``num_features``."""
@@ -163,15 +262,18 @@ def _from_timm(create_name: str, name: str, **kwargs) -> GalaxyModel:
 
 def _from_raregal_folder(folder: Path, config: dict) -> GalaxyModel:
     """raregal's layout: config.json {"architecture", "model_args", "raregal": {...}}
-    and model.safetensors holding ``encoder.*`` and ``head.*`` tensors."""
-    import timm
+    and model.safetensors holding ``encoder.*`` and ``head.*`` tensors; with
+    ``"bottleneck": D`` under "raregal", the encoder is a :class:`Bottleneck`."""
     from safetensors.torch import load_file
 
     meta = config["raregal"]
-    # model_args may set num_classes: a linear bottleneck trained as timm's classifier.
+    # model_args may set num_classes: the first bundled model's bottleneck was a bare
+    # linear map trained as timm's classifier; newer models have a Bottleneck.
     model_args = {"num_classes": 0, **config.get("model_args", {})}
-    encoder = timm.create_model(config["architecture"], pretrained=False, **model_args)
-    dim = model_args["num_classes"] or pooled_dim(encoder)
+    encoder = create_encoder(config["architecture"], pretrained=False, **model_args)
+    if meta.get("bottleneck"):
+        encoder = Bottleneck(encoder, meta["bottleneck"])
+    dim = meta.get("bottleneck") or model_args["num_classes"] or pooled_dim(encoder)
     state = load_file(folder / RAREGAL_WEIGHTS)
     encoder.load_state_dict({k[len("encoder."):]: v for k, v in state.items()
                              if k.startswith("encoder.")})
@@ -255,6 +357,8 @@ def save_model(model: GalaxyModel, folder: str | Path, *, architecture: str,
     meta = {"input_size": model.input_size, "in_chans": model.in_chans,
             "crop_fraction": model.crop_fraction, "dim": model.dim,
             "schema": model.schema.as_dict() if model.schema else None, **(extra or {})}
+    if isinstance(model.encoder, Bottleneck):
+        meta["bottleneck"] = model.dim
     if model.head is not None:
         state.update({f"head.{k}": v.detach().contiguous().cpu()
                       for k, v in model.head.state_dict().items()})

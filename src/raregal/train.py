@@ -35,7 +35,8 @@ from . import defaults
 from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .monitor import stderr_printer
-from .models import DirichletHead, GalaxyModel, pooled_dim, save_model
+from .models import (Bottleneck, DirichletHead, GalaxyModel, create_encoder, is_architecture,
+                     pooled_dim, save_model)
 from .output import prepare
 from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral, Interval, Options,
                      ParameterError, Real, Satisfies, validate)
@@ -43,18 +44,13 @@ from .run import record_header
 from .schemas import SCHEMAS, Schema, get_schema, kaggle_column
 
 
-def _timm_architecture(name) -> bool:
-    import timm
-
-    return isinstance(name, str) and bool(timm.is_model(name))
-
-
 #: :func:`train`'s parameters, checked before the labels are read.
 TRAIN_CONSTRAINTS = {
     "schema": [Options(*SCHEMAS)],
     "questions": [Each(Satisfies(lambda q: isinstance(q, str) and q != "", "names")),
                   Options(None)],
-    "arch": [Satisfies(_timm_architecture, "a timm architecture (timm.list_models())")],
+    # raregal_cnn and raregal_resnet are accepted too (--help names them)
+    "arch": [Satisfies(is_architecture, "a timm architecture (timm.list_models())")],
     "bottleneck": [Interval(Integral, 1, None), Options(None)],
     "input_size": [INPUT_SIZE],
     "crop_fraction": [CROP_FRACTION],
@@ -151,17 +147,17 @@ def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float,
 
 def build_model(arch: str, bottleneck: int | None, schema: Schema, input_size: int,
                 crop_fraction: float, pretrained: bool = False) -> tuple[GalaxyModel, dict]:
-    """A timm encoder with a ``bottleneck``-dim representation, and a Dirichlet head.
+    """An encoder with a ``bottleneck``-dim representation, and a Dirichlet head.
 
     The paper set EfficientNet's ``num_features`` to 128; timm 1.x builders fix
-    that argument, so the bottleneck here is timm's own classifier with
-    ``num_classes=bottleneck``: a learned linear map of the pooled features to D
-    dims, trained end to end, for any architecture. None keeps the pooled features.
+    that argument, so the bottleneck here follows the pooled features: a
+    :class:`~raregal.models.Bottleneck` (linear, batch norm, tanh), trained end to
+    end, for any architecture. None keeps the pooled features.
     """
-    import timm
-
-    model_args = {"num_classes": bottleneck or 0}
-    encoder = timm.create_model(arch, pretrained=pretrained, **model_args)
+    model_args = {"num_classes": 0}
+    encoder = create_encoder(arch, pretrained=pretrained, **model_args)
+    if bottleneck:
+        encoder = Bottleneck(encoder, bottleneck)
     dim = bottleneck or pooled_dim(encoder)
     head = DirichletHead(dim, len(schema.answers))
     model = GalaxyModel(encoder=encoder, name=arch, dim=dim, input_size=input_size,
@@ -187,15 +183,79 @@ def decode_all(paths, input_size, crop_fraction, say) -> tuple[list, list]:
     return decoded, failed
 
 
-def _augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Galaxies have no preferred orientation: random flips and right-angle turns."""
-    if torch.rand(1, generator=generator) < 0.5:
-        batch = batch.flip(3)
-    return torch.rot90(batch, int(torch.randint(4, (1,), generator=generator)), dims=(2, 3))
+#: Training images are decoded with this much more of each side than the model sees,
+#: so that zooming out (scale jitter) and turning show real sky, not padding.
+AUGMENT_MARGIN = 1.25
+#: Scale jitter: the view's side, relative to the model's crop, is drawn log-uniformly
+#: in [1/ZOOM, ZOOM] -- galaxies fill SDSS and DECaLS cutouts differently.
+ZOOM = 1.25
+SHIFT = 0.05  # centre jitter, as a fraction of the view's side
+#: Mild colour and noise jitter: brightness x U(0.9, 1.1), each band x U(0.95, 1.05),
+#: Gaussian noise with sigma U(0, 0.02) (pixels in [0, 1]); surveys differ in both.
+BRIGHTNESS, BAND_GAIN, NOISE = 0.1, 0.05, 0.02
+
+
+def _uniform(n, low, high, generator, *shape):
+    return low + (high - low) * torch.rand(n, *shape, generator=generator)
+
+
+def augment(batch: torch.Tensor, size: int, generator: torch.Generator,
+            margin: float = AUGMENT_MARGIN) -> torch.Tensor:
+    """Random views of a batch decoded with :data:`AUGMENT_MARGIN`.
+
+    Galaxies have no preferred orientation or framing: each image is turned by
+    any angle, flipped half the time, zoomed (:data:`ZOOM`) and shifted
+    (:data:`SHIFT`), resampled to ``size`` pixels (bilinear; corners beyond the
+    decoded frame are mirrored sky), then jittered in colour and noise.
+
+    Parameters
+    ----------
+    batch : Tensor, shape (n, 3, m, m), values in [0, 1]
+        Images decoded at ``crop_fraction * margin`` of each side.
+    size : int
+        The model's input side; the un-jittered view is the central ``1/margin``.
+    margin : float
+        See :data:`AUGMENT_MARGIN` (less where the crop nears the whole image).
+
+    Returns
+    -------
+    Tensor, shape (n, 3, size, size), values in [0, 1]
+    """
+    import math
+
+    import torch.nn.functional as F
+
+    n = len(batch)
+    angle = _uniform(n, 0, 2 * math.pi, generator)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    scale = torch.exp(_uniform(n, -math.log(ZOOM), math.log(ZOOM), generator)) / margin
+    cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
+    shift = _uniform(n, -SHIFT, SHIFT, generator, 2) * 2 * scale[:, None]
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta, (n, batch.shape[1], size, size), align_corners=False)
+    views = F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection",
+                          align_corners=False)
+    gain = (_uniform(n, 1 - BRIGHTNESS, 1 + BRIGHTNESS, generator, 1, 1, 1)
+            * _uniform(n, 1 - BAND_GAIN, 1 + BAND_GAIN, generator, batch.shape[1], 1, 1))
+    noise = _uniform(n, 0, NOISE, generator, 1, 1, 1) * torch.randn(views.shape,
+                                                                   generator=generator)
+    return (views * gain + noise).clamp(0, 1)
+
+
+def cosine_rate(peak: float, epoch: int, epochs: int) -> float:
+    """The learning rate of ``epoch`` (1-based) of ``epochs``: a cosine from ``peak`` at
+    epoch 1 down to a tenth of it at the last epoch, so that a short budget ends
+    on a settled model. It depends only on the epoch, so a resumed run matches an
+    uninterrupted one; resuming with more epochs stretches the rest of the curve."""
+    import math
+
+    progress = (epoch - 1) / max(epochs - 1, 1)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, generator=None,
-                progress=None):
+                progress=None, margin=AUGMENT_MARGIN):
     model.encoder.train(train)
     model.head.train(train)
     order = (torch.randperm(len(images), generator=generator) if train
@@ -203,9 +263,11 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
     total, seen = 0.0, 0
     for start in range(0, len(images), batch_size):
         index = order[start:start + batch_size]
+        if train and len(index) == 1:  # batch norm cannot train on one image; the
+            continue                   # shuffle leaves out a different one each epoch
         batch = images[index].float() / 255.0
         if train:
-            batch = _augment(batch, generator)
+            batch = augment(batch, model.input_size, generator, margin)
         with torch.set_grad_enabled(train):
             loss = dirichlet_multinomial_nll(model.head(model.encoder(batch)), counts[index],
                                              model.schema)
@@ -241,10 +303,14 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     schema, questions
         A built-in schema name and, optionally, the questions to train on.
     arch, bottleneck
-        timm architecture and representation dims (None: the architecture's own).
+        An architecture (:func:`raregal.models.create_encoder`: a timm name, or
+        ``raregal_cnn`` / ``raregal_resnet``) and the representation dims of its
+        :class:`~raregal.models.Bottleneck` (None: the architecture's pooled features).
     input_size, crop_fraction
         Preprocessing, stored with the model.
     epochs, batch_size, learning_rate, seed
+        ``learning_rate`` is the peak of :func:`cosine_rate`; training views are
+        :func:`augment`-ed, validation images are exactly what ``raregal embed`` sees.
     pseudo_count : float
         Volunteers assumed per galaxy when only fractions are given.
     val_fraction : float
@@ -291,17 +357,27 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
         paths = [_find_image(Path(images), i) for i in ids]
     check_ids(ids, id_name, Path(labels).name)
     counts = vote_counts(table.to_pandas(), chosen, pseudo_count, Path(labels).name)
-    decoded, failed = decode_all(paths, input_size, crop_fraction, say)
+    # Split by id, seeded: the same ids always land on the same side.
+    rng = np.random.default_rng(seed)
+    is_val = np.zeros(len(ids), bool)
+    is_val[rng.permutation(len(ids))[: round(val_fraction * len(ids))]] = True
+    margin = min(AUGMENT_MARGIN, 1 / crop_fraction)
+    # Validation images exactly as `raregal embed` sees them; training images with
+    # a margin of sky for the augmentation's zoom and turns.
+    decoded, failed = [None] * len(ids), []
+    for side, crop, size in ((is_val, crop_fraction, input_size),
+                             (~is_val, crop_fraction * margin, round(input_size * margin))):
+        rows = np.flatnonzero(side)
+        images_, bad = decode_all([paths[i] for i in rows], size, crop, say)
+        for row, image in zip(rows, images_):
+            decoded[row] = image
+        failed += [(rows[i], reason) for i, reason in bad]
     usable = np.array([img is not None for img in decoded])
     if not usable.any():
         raise InputError(f"{Path(labels).name}: none of the {len(paths)} images could be "
                          f"read (first: {paths[failed[0][0]]}: {failed[0][1]})")
     if failed:
         say(f"{len(failed)} images could not be read and are left out")
-    # Split by id, seeded: the same ids always land on the same side.
-    rng = np.random.default_rng(seed)
-    is_val = np.zeros(len(ids), bool)
-    is_val[rng.permutation(len(ids))[: round(val_fraction * len(ids))]] = True
     for side, members in (("training", ~is_val & usable), ("validation", is_val & usable)):
         if not members.any():
             raise InputError(f"{Path(labels).name}: {int(usable.sum())} readable images leave "
@@ -309,11 +385,11 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     target.make_dir()  # only once the labels, images and split are usable
     pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
                   "usable": usable}).to_csv(out / "split.csv", index=False)
-    pixels = torch.from_numpy(np.stack([img for img in decoded if img is not None]))
-    votes = torch.from_numpy(counts[usable])
-    train_mask = torch.from_numpy(~is_val[usable])
-    x_train, y_train = pixels[train_mask], votes[train_mask]
-    x_val, y_val = pixels[~train_mask], votes[~train_mask]
+    x_train, x_val = (torch.from_numpy(np.stack([decoded[i] for i in
+                                                 np.flatnonzero(side & usable)]))
+                      for side in (~is_val, is_val))
+    y_train = torch.from_numpy(counts[~is_val & usable])
+    y_val = torch.from_numpy(counts[is_val & usable])
     say(f"{len(x_train)} training and {len(x_val)} validation galaxies, "
         f"{len(chosen.answers)} answers in {len(chosen.questions)} questions")
 
@@ -342,10 +418,12 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
 
     for epoch in range(len(history), epochs + 1):
         tic = time.time()
+        for group in optimiser.param_groups:
+            group["lr"] = cosine_rate(learning_rate, epoch, epochs)
         with tqdm(total=len(x_train), unit="img", desc=f"epoch {epoch}/{epochs}",
                   disable=not verbose, file=sys.stderr, leave=False) as progress:
             train_loss = _epoch_loss(model, x_train, y_train, batch_size, True, optimiser,
-                                     generator, progress)
+                                     generator, progress, margin)
         with torch.no_grad():
             val = _epoch_loss(model, x_val, y_val, batch_size, train=False)
         history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
