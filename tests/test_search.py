@@ -170,6 +170,16 @@ def test_no_classes_is_a_normal_result(planted, tmp_path, capsys):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["result"]["classes"] == 0
 
 
+def test_a_finder_without_a_map_writes_a_run_without_map_columns(planted, tmp_path):
+    planted.iloc[:600].to_parquet(tmp_path / "reps.parquet")
+    finder = raregal.RareClassFinder(min_samples=15, seed=0, make_map=False,
+                                     stability_seeds=0)
+    result = raregal.search(tmp_path / "reps.parquet", tmp_path / "run", finder=finder,
+                            verbose=False)
+    assert "map_x" not in result.classes.columns
+    assert len(raregal.SearchResult.read(tmp_path / "run").classes) == len(result.classes)
+
+
 @pytest.mark.parametrize("case, message", [
     ("nan", "bad.parquet: 2 rows have NaN or infinite features"),
     ("duplicate", "bad.parquet: 2 rows share an id"),

@@ -367,7 +367,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                             "class": labels, "probability": finder.probabilities_})
     for j in range(finder.embedding_.shape[1]):
         classes[f"umap_{j}"] = finder.embedding_[:, j]
-    classes["map_x"], classes["map_y"] = finder.map_[:, 0], finder.map_[:, 1]
+    if finder.map_ is not None:  # make_map=False: a run without a map (report skips it)
+        classes["map_x"], classes["map_y"] = finder.map_[:, 0], finder.map_[:, 1]
     for column in POSITION_COLUMNS:
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
