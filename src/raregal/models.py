@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from . import defaults
-from .errors import InputError
+from .errors import InputError, first_line
 from .schemas import Schema
 
 ZOOBOT_HUB = "hf_hub:mwalmsley/zoobot-encoder-"
@@ -236,7 +236,7 @@ def pooled_dim(encoder: nn.Module) -> int:
 
 
 def _unreachable(name: str, exc: Exception) -> InputError:
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    reason = first_line(exc)
     return InputError(
         f"cannot load model '{name}' ({reason}). Without the Hub, download it once where "
         f"it is reachable (it is then read from the Hugging Face cache, HF_HOME), or point "
@@ -252,7 +252,7 @@ def _from_timm(create_name: str, name: str, **kwargs) -> GalaxyModel:
     except (OSError, RuntimeError, ValueError) as exc:
         if isinstance(exc, RuntimeError) and "size mismatch" in str(exc):
             raise InputError(f"model '{name}': weights do not fit the architecture: "
-                             f"{str(exc).splitlines()[0]}") from exc
+                             f"{first_line(exc)}") from exc
         raise _unreachable(name, exc) from exc
     cfg = getattr(encoder, "pretrained_cfg", {}) or {}
     in_chans, height, _ = cfg.get("input_size", (3, defaults.INPUT_SIZE, defaults.INPUT_SIZE))

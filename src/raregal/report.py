@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from . import defaults
+from .catalogue import fraction_columns
 from .embed import image_catalogue
 from .errors import InputError
 from .images import ImageError, load_rgb, preprocess
@@ -83,10 +84,6 @@ def lettered(summary: pd.DataFrame) -> pd.DataFrame:
                                   ascending=[False, False, True]).reset_index(drop=True)
     ordered.insert(0, "letter", class_letters(len(ordered)))
     return ordered
-
-
-def fraction_columns(classes: pd.DataFrame) -> list[str]:
-    return [c for c in classes.columns if str(c).endswith("_fraction")]
 
 
 def label_differences(classes: pd.DataFrame, effect: float = defaults.LABEL_EFFECT_SIZE

@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from .. import defaults
+from ..catalogue import fraction_columns
 from ..errors import InputError
 from ..images import ImageError, load_rgb, preprocess
 from ..export import read_neighbours
-from ..report import (class_table, embed_manifest, fraction_columns, image_paths,
-                      label_differences, lettered, viewer_link)
+from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
+                      viewer_link)
 from ..run import SearchResult
 
 #: Neighbours kept per galaxy by the fallback index and offered in "more like this".
