@@ -99,6 +99,7 @@ def injected(bulk, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_recovered_above_and_not_below_the_limit(injected):
     table = pd.read_csv(injected / "a" / "injection.csv")
     by = table.set_index(["min_samples", "size", "tightness"])
@@ -125,6 +126,7 @@ def test_recovered_above_and_not_below_the_limit(injected):
     assert (injected / "a" / "injection.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_same_seed_same_table(injected):
     first = (injected / "a" / "injection.csv").read_bytes()
     assert first == (injected / "b" / "injection.csv").read_bytes()
