@@ -107,6 +107,7 @@ except InputError as exc:
     assert "point --model at a local folder" in done.stdout
 
 
+@pytest.mark.slow
 def test_embed_real_images_with_a_head(models, catalogue, tmp_path):
     manifest = embed(catalogue, tmp_path / "out", model=str(models["with_head"]),
                      batch_size=8, shard_size=16, workers=1, verbose=False)

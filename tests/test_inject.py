@@ -99,6 +99,7 @@ def injected(bulk, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_recovered_above_and_not_below_the_limit(injected):
     table = pd.read_csv(injected / "a" / "injection.csv")
     by = table.set_index(["min_samples", "size", "tightness"])
@@ -167,6 +168,7 @@ def test_read_bulk_from_a_table_or_synthetic(bulk, tmp_path):
     assert read.ids.tolist() == bulk["id_str"].tolist()
 
 
+@pytest.mark.slow
 def test_same_seed_same_table(injected):
     first = (injected / "a" / "injection.csv").read_bytes()
     assert first == (injected / "b" / "injection.csv").read_bytes()

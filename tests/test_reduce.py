@@ -113,6 +113,7 @@ def test_map_keeps_planted_groups_together_and_is_repeatable(table):
     assert _member_purity(first, planted) > 0.9 * _member_purity(embedding, planted)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("init, n_epochs, start", [("auto", "auto", "spectral"),
                                                    ("pca", "auto", "pca"),
                                                    ("spectral", 200, "spectral")])

@@ -242,6 +242,7 @@ def test_real_catalogue_as_predictions(data_dir, tmp_path):
     assert set(loaded.ids[selection.mask]) == set(by_hand["id_str"].astype(str))
 
 
+@pytest.mark.slow
 def test_real_galaxy_zoo_2_table_searched_as_is(data_dir, tmp_path):
     """The GZ2 labels file (unnamed index column, integer GalaxyID, dotted column
     names) searched on its vote fractions with a catalogue cut, straight from disk."""

@@ -63,6 +63,7 @@ def _train(labels, data_dir, out, epochs, resume=False):
                  seed=0, resume=resume, verbose=False)
 
 
+@pytest.mark.slow
 def test_short_training_lowers_validation_loss_and_exports(labels, data_dir, tmp_path):
     summary = _train(labels, data_dir, tmp_path / "run", epochs=4)
     history = pd.read_csv(tmp_path / "run" / "metrics.csv")
@@ -81,6 +82,7 @@ def test_short_training_lowers_validation_loss_and_exports(labels, data_dir, tmp
         torch.testing.assert_close(fractions[:, part].sum(dim=1), torch.ones(5))
 
 
+@pytest.mark.slow
 def test_resume_after_a_crash_continues_to_the_same_result(labels, data_dir, tmp_path,
                                                            monkeypatch):
     _train(labels, data_dir, tmp_path / "straight", epochs=3)
