@@ -192,9 +192,10 @@ def _search_epilog() -> str:
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
         f"{layout_epochs(LARGE_DATA, defaults.UMAP_N_EPOCHS)} epochs. --init spectral "
         f"--n-epochs 200 gives umap-learn's own layout at any size, as in the paper "
-        f"(bench/search.py compares the two). At the paper's 632k the search takes 0.44 "
-        f"of the paper's stack's time on 2 cores and finds the same planted groups "
-        f"(bench/search.py).",
+        f"(bench/search.py compares the two). At the paper's 632k the search without "
+        f"the credibility reruns (--stability-seeds 0) takes 0.44 of the paper's stack's "
+        f"time on 2 cores and finds the same planted groups (bench/search.py); each "
+        f"rerun costs about one layout.",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
