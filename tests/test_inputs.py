@@ -318,7 +318,8 @@ def test_leading_zero_ids_survive_csv_to_run_and_the_exports(planted, tmp_path):
     out = tmp_path / "run"
     assert main(["search", str(tmp_path / "reps.csv"), "--out", str(out), "--quiet",
                  "--min-samples", "5", "--n-neighbors", "10", "--edge-on-cut", "off",
-                 "--featureless-cut", "off", "--artifact-cut", "off", "--seed", "0"]) == 0
+                 "--featureless-cut", "off", "--artifact-cut", "off", "--seed", "0",
+                 "--stability-seeds", "0"]) == 0
     classes = pd.read_parquet(out / "classes.parquet")
     assert classes["id_str"].tolist() == table["id_str"].tolist()
     assert {"000003", "7", "007"} <= set(classes["id_str"])

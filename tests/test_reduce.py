@@ -119,7 +119,8 @@ def test_map_keeps_planted_groups_together_and_is_repeatable(table):
                                                    ("spectral", 200, "spectral")])
 def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
     X, planted = features_of(table), table["planted"].to_numpy()
-    finder = RareClassFinder(init=init, n_epochs=n_epochs, min_samples=30, seed=0).fit(X)
+    finder = RareClassFinder(init=init, n_epochs=n_epochs, min_samples=30, seed=0,
+                             stability_seeds=0).fit(X)  # reruns: test_credibility
     assert finder.init_ == start  # 6,000 rows: "auto" keeps umap-learn's spectral start
     assert finder.n_epochs_ == (500 if n_epochs == "auto" else 200)
     assert finder.map_n_epochs_ == 500

@@ -29,8 +29,8 @@ def run(planted, tmp_path_factory):
     planted.drop(columns=FEATURES).to_csv(folder / "predictions.csv", index=False)
     code = main(["search", str(folder / "reps.parquet"), "--predictions",
                  str(folder / "predictions.csv"), "--out", str(folder / "run"),
-                 "--min-samples", "20", "--seed", "0", "--quiet"])
-    assert code == 0
+                 "--min-samples", "20", "--seed", "0", "--stability-seeds", "0", "--quiet"])
+    assert code == 0  # --stability-seeds 0: the reruns are tested in test_credibility.py
     return folder
 
 
@@ -112,7 +112,7 @@ def test_planted_groups_recovered(run, planted):
 def test_api_matches_cli_and_seed_repeats(run, planted):
     """The Python API on the same rows with the same seed gives the CLI's classes."""
     kept = _expected_kept(planted)
-    finder = raregal.RareClassFinder(min_samples=20, seed=0, backend="cpu")
+    finder = raregal.RareClassFinder(min_samples=20, seed=0, backend="cpu", stability_seeds=0)
     labels = finder.fit_predict(features_of(planted)[kept])
     classes = pd.read_parquet(run / "run" / "classes.parquet")
     np.testing.assert_array_equal(labels, classes["class"].to_numpy())
@@ -137,7 +137,8 @@ def test_overwrite_replaces_and_failure_writes_nothing(planted, tmp_path, monkey
     (out / ".raregal-output.json").write_text('{"kind": "search"}')  # an earlier search
     (out / "stale.txt").write_text("from an older run")
     args = ["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--overwrite",
-            "--min-samples", "15", "--min-cluster-size", "300", "--seed", "1", "--quiet"]
+            "--min-samples", "15", "--min-cluster-size", "300", "--seed", "1", "--quiet",
+            "--stability-seeds", "0"]
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")
@@ -159,7 +160,8 @@ def test_no_classes_is_a_normal_result(planted, tmp_path, capsys):
     table = table.drop(columns=[c for c in table.columns if c.endswith("_fraction")])
     table.to_parquet(tmp_path / "reps.parquet")
     code = main(["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run"),
-                 "--min-samples", "15", "--min-cluster-size", "300", "--seed", "1"])
+                 "--min-samples", "15", "--min-cluster-size", "300", "--seed", "1",
+                 "--stability-seeds", "0"])
     assert code == 0
     err = capsys.readouterr().err
     assert "no classes found among 400 galaxies" in err
@@ -250,7 +252,7 @@ def test_real_galaxy_zoo_2_table_searched_as_is(data_dir, tmp_path):
     code = main(["search", str(labels), "--features", "Class[2678].*",
                  "--where", "`Class1.2` > 0.6",
                  "--min-samples", "scaled", "--seed", "0", "--out", str(tmp_path / "run"),
-                 "--quiet"])
+                 "--stability-seeds", "0", "--quiet"])
     assert code == 0
     table = pd.read_csv(labels)
     expected = table.loc[table["Class1.2"] > 0.6, "GalaxyID"].astype(str).tolist()
