@@ -557,10 +557,10 @@ def add_report(commands) -> None:
              "without it, the images the run's representations were embedded from (raregal "
              "embed's manifest). Galaxies with RA/Dec in the run link to the Legacy Surveys "
              "viewer.",
-             "Other runs: --compare RUN_B (repeatable) adds to the class table, per run, the "
-             "class of RUN_B that best matches each class over the galaxies both searched "
-             "(its letter in RUN_B's own report, and the Jaccard index), as raregal compare "
-             "matches them. RUN_B is only read.",
+             "Other runs: --compare RUN (repeatable) adds to the class table, per run, the "
+             "class of RUN that best matches each class over the galaxies both searched (its "
+             "letter in RUN's own report, and the Jaccard index), as raregal compare matches "
+             "them. RUN is only read.",
              "examples:\n  raregal report run/ --images cutouts.csv\n"
              "  raregal report run_seed0/ --compare run_seed1/ --compare run_pixels/"),
         run_report)
@@ -572,7 +572,7 @@ def add_report(commands) -> None:
                              "absolute paths); off because thumbs/ is made to be shared")
     report.add_argument("--per-class", type=int, metavar="N",
                         help=f"galaxies shown per class (default {defaults.GALLERY_SIZE})")
-    report.add_argument("--compare", action="append", metavar="RUN_B",
+    report.add_argument("--compare", action="append", metavar="RUN",
                         help="another search run folder: show which of its classes each "
                              "class matches (repeatable)")
     report.add_argument("--also-found-at", type=float, metavar="J",
