@@ -164,20 +164,27 @@ def test_api_refuses_a_jaccard_outside_0_1(runs):
         report(runs[0], compare=[runs[1]], also_found_at=1.5, verbose=False)
 
 
-def test_credible_only_switch_marks_rows_and_galleries(compared, tmp_path):
-    folder, plain = compared  # run A has no credible column: no switch
-    assert 'id="credible-only"' not in (folder / "index.html").read_text()
-    assert all("data-credible" not in attrs for attrs, _ in plain.rows)
-    assert not any("data-credible" in attrs for attrs in plain.sections)
-
-    result = small_run(tmp_path / "plain")
+@pytest.fixture(scope="module")
+def rated(tmp_path_factory):
+    """A run whose classes.csv has the credibility columns: classes 0 and 2 credible."""
+    root = tmp_path_factory.mktemp("rated")
+    result = small_run(root / "plain")
     result.summary["stability"] = [0.9, 0.3, 0.5]
     result.summary["density_contrast"] = [1.1, 1.0, 2.0]
     result.summary["credible"] = [True, False, True]
     result.run["credibility"] = {"rule": "stability >= 0.8 over 3 layout reruns, or "
                                          "density_contrast >= 1.5"}
-    result.write(tmp_path / "rated")
-    page = report(tmp_path / "rated", verbose=False).read_text()
+    result.write(root / "rated")
+    return report(root / "rated", verbose=False)
+
+
+def test_credible_only_switch_marks_rows_and_galleries(compared, rated):
+    folder, plain = compared  # run A has no credible column: no switch
+    assert 'id="credible-only"' not in (folder / "index.html").read_text()
+    assert all("data-credible" not in attrs for attrs, _ in plain.rows)
+    assert not any("data-credible" in attrs for attrs in plain.sections)
+
+    page = rated.read_text()
     parsed = TableRows(page)
     flags = {cells[0][1].strip(): attrs.get("data-credible") for attrs, cells in parsed.rows[1:]}
     assert flags == {"A": "1", "B": "0", "C": "1"}  # classes 0, 1, 2 by persistence
@@ -186,3 +193,31 @@ def test_credible_only_switch_marks_rows_and_galleries(compared, tmp_path):
     assert 'id="credible-only"' in text
     assert ('<span id="credible-count">2</span> of 3; credible: stability >= 0.8 over 3 '
             'layout reruns, or density_contrast >= 1.5') in text.replace("&gt;", ">")
+
+
+def test_credible_only_switch_hides_in_chromium(rated):
+    from .test_demo import CHROMIUM, CHROMIUM_ARGS, require_chromium
+
+    sync_api = require_chromium()
+    shown = ("Array.from(document.querySelectorAll('#class-table tbody tr, section.class'))"
+             ".filter(e => e.offsetParent !== null).map(e => e.tagName + ' ' + "
+             "e.querySelector(e.tagName === 'TR' ? 'a' : 'h3').textContent.slice(0, 1))")
+    problems = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(rated.as_uri())
+        everything = page.evaluate(shown)
+        page.locator("#credible-only").check()
+        credible = page.evaluate(shown)
+        page.locator("#class-table th").nth(1).click()  # sorting keeps the filter
+        sorted_credible = page.evaluate(shown)
+        page.locator("#credible-only").uncheck()
+        again = page.evaluate(shown)
+        browser.close()
+    assert problems == []
+    assert everything == again == ["TR A", "TR B", "TR C", "SECTION A", "SECTION B",
+                                   "SECTION C"]
+    assert credible == ["TR A", "TR C", "SECTION A", "SECTION C"]
+    assert sorted(sorted_credible) == sorted(credible)
