@@ -16,8 +16,9 @@ class) and scored by: persistence, layout stability, bootstrap stability,
 density contrast, and the credible rule.
 
 Printed per N and min_samples: classes, real ones, the ROC AUC of each measure
-for real vs not (sklearn), and for the rule: share of real classes kept, of the
-others dropped, and of the credible ones that are real; the seconds of one
+for real vs not (sklearn), and for the rule (and for each of its halves alone,
+dense_only_* and stable_only_*): share of real classes kept, of the others
+dropped, and of the credible ones that are real; the seconds of one
 layout rerun, one HDBSCAN, one bootstrap search, and the density contrast.
 
     python bench/credibility.py --sizes 50000 --min-samples scaled 30 --out bench/out/cred
@@ -64,10 +65,19 @@ def separation(table: pd.DataFrame) -> dict:
         row[f"auc_{measure}"] = round(float(roc_auc_score(real, values)), 3) if both else None
     credible = table["credible"].to_numpy()
     row["credible"] = int(credible.sum())
-    row["real_kept"] = f"{int((credible & real).sum())}/{int(real.sum())}"
-    row["spurious_dropped"] = f"{int((~credible & ~real).sum())}/{int((~real).sum())}"
-    row["credible_real"] = f"{int((credible & real).sum())}/{int(credible.sum())}"
+    row.update(kept_dropped(credible, real))
+    # each half of the rule alone: which half lets the spurious classes through
+    for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
+                        ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY)):
+        row.update(kept_dropped(alone.to_numpy(), real, prefix=f"{name}_only_"))
     return row
+
+
+def kept_dropped(credible: np.ndarray, real: np.ndarray, prefix: str = "") -> dict:
+    """A rule's real classes kept, spurious ones dropped, and credible ones that are real."""
+    return {f"{prefix}real_kept": f"{int((credible & real).sum())}/{int(real.sum())}",
+            f"{prefix}spurious_dropped": f"{int((~credible & ~real).sum())}/{int((~real).sum())}",
+            f"{prefix}credible_real": f"{int((credible & real).sum())}/{int(credible.sum())}"}
 
 
 def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed: int):
