@@ -195,6 +195,7 @@ def test_credible_only_switch_marks_rows_and_galleries(compared, rated):
             'layout reruns, or density_contrast >= 1.5') in text.replace("&gt;", ">")
 
 
+@pytest.mark.slow  # a browser start: 5.7 s at load 5.5
 def test_credible_only_switch_hides_in_chromium(rated):
     from .test_demo import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
