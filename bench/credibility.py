@@ -61,7 +61,8 @@ def separation(table: pd.DataFrame) -> dict:
     row = {"classes": len(table), "real": int(real.sum())}
     for measure in MEASURES:
         values = np.nan_to_num(table[measure].to_numpy(float), nan=0.0, posinf=1e9)
-        both = 0 < real.sum() < len(real)
+        # not measured (--bootstrap 0, --k 0): no AUC, rather than a constant's 0.5
+        both = 0 < real.sum() < len(real) and table[measure].notna().any()
         row[f"auc_{measure}"] = round(float(roc_auc_score(real, values)), 3) if both else None
     credible = table["credible"].to_numpy()
     row["credible"] = int(credible.sum())
