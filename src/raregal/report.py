@@ -686,7 +686,7 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
         effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
         columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
         compared=compared_runs(others, len(table)),
-        credible_rule=run.get("credibility", {}).get("rule") if "credible" in table else None,
+        has_credible="credible" in table, credible_rule=run.get("credibility", {}).get("rule"),
         classes=rows, tables=tables, command=public_command(run.get("command", [])),
         version=str(run.get("raregal", "")))
 
