@@ -1,8 +1,9 @@
 """Which credibility measure separates real classes from bulk splits, and its cost.
 
-For each N: a synthetic 128-d bulk (raregal.inject.synthetic_bulk) with planted
-groups (raregal.inject.plant_groups: sizes x tightness x repeats), searched
-once with the CPU path (seeded); then
+For each N: a synthetic 128-d bulk (raregal.inject.synthetic_bulk) -- or, with
+--bulk, a real representation table (raregal.inject.read_bulk: every row, no
+cuts) -- with planted groups (raregal.inject.plant_groups: sizes x tightness x
+repeats), searched once with the CPU path (seeded); then
 
 - K layout reruns on the search's own fuzzy graph (raregal.credibility.layout_rerun),
 - B bootstrap searches of 80 % of the galaxies (the whole search, neighbours
@@ -15,11 +16,14 @@ class) and scored by: persistence, layout stability, bootstrap stability,
 density contrast, and the credible rule.
 
 Printed per N and min_samples: classes, real ones, the ROC AUC of each measure
-for real vs not (sklearn), and for the rule: share of real classes kept, of the
-others dropped, and of the credible ones that are real; the seconds of one
+for real vs not (sklearn), and for the rule (and for each of its halves alone,
+dense_only_* and stable_only_*): share of real classes kept, of the others
+dropped, and of the credible ones that are real; the seconds of one
 layout rerun, one HDBSCAN, one bootstrap search, and the density contrast.
 
     python bench/credibility.py --sizes 50000 --min-samples scaled 30 --out bench/out/cred
+    python bench/credibility.py --bulk raregal-demo/embedded/representations.parquet \
+        --group-sizes 15 30 60 120 --min-samples scaled 10 --out bench/out/cred-real
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from raregal import defaults
 from raregal.cluster import leaf_clusters, resolve_min_samples
 from raregal.compare import best_match_jaccard
 from raregal.credibility import credible_rule, density_contrast, layout_rerun, rerun_seeds
-from raregal.inject import group_grid, plant_groups, score_groups, synthetic_bulk
+from raregal.inject import group_grid, plant_groups, read_bulk, score_groups, synthetic_bulk
 from raregal.search import RareClassFinder
 
 MEASURES = ("persistence", "stability", "stability_bootstrap", "density_contrast")
@@ -57,19 +61,29 @@ def separation(table: pd.DataFrame) -> dict:
     row = {"classes": len(table), "real": int(real.sum())}
     for measure in MEASURES:
         values = np.nan_to_num(table[measure].to_numpy(float), nan=0.0, posinf=1e9)
-        both = 0 < real.sum() < len(real)
+        # not measured (--bootstrap 0, --k 0): no AUC, rather than a constant's 0.5
+        both = 0 < real.sum() < len(real) and table[measure].notna().any()
         row[f"auc_{measure}"] = round(float(roc_auc_score(real, values)), 3) if both else None
     credible = table["credible"].to_numpy()
     row["credible"] = int(credible.sum())
-    row["real_kept"] = f"{int((credible & real).sum())}/{int(real.sum())}"
-    row["spurious_dropped"] = f"{int((~credible & ~real).sum())}/{int((~real).sum())}"
-    row["credible_real"] = f"{int((credible & real).sum())}/{int(credible.sum())}"
+    row.update(kept_dropped(credible, real))
+    # each half of the rule alone: which half lets the spurious classes through
+    for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
+                        ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY)):
+        row.update(kept_dropped(alone.to_numpy(), real, prefix=f"{name}_only_"))
     return row
 
 
-def run(n: int, settings, k: int, boots: int, repeats: int, seed: int, out: Path):
-    bulk = synthetic_bulk(n, seed=seed).filter(like="feat_").to_numpy(np.float32)
-    grid = group_grid(defaults.INJECT_SIZES, defaults.INJECT_TIGHTNESS, repeats)
+def kept_dropped(credible: np.ndarray, real: np.ndarray, prefix: str = "") -> dict:
+    """A rule's real classes kept, spurious ones dropped, and credible ones that are real."""
+    return {f"{prefix}real_kept": f"{int((credible & real).sum())}/{int(real.sum())}",
+            f"{prefix}spurious_dropped": f"{int((~credible & ~real).sum())}/{int((~real).sum())}",
+            f"{prefix}credible_real": f"{int((credible & real).sum())}/{int(credible.sum())}"}
+
+
+def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed: int):
+    """Plant ``grid``'s groups in ``bulk`` (n, d), search, and score every class."""
+    n = len(bulk)
     injection = plant_groups(bulk, grid, seed=seed)
     X = injection.features
     times = {}
@@ -132,7 +146,15 @@ def run(n: int, settings, k: int, boots: int, repeats: int, seed: int, out: Path
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000])
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--sizes", type=int, nargs="+", default=[50_000],
+                        help="synthetic bulks of these sizes")
+    source.add_argument("--bulk", type=Path, metavar="TABLE",
+                        help="plant into this representation table instead (all its rows)")
+    parser.add_argument("--group-sizes", type=int, nargs="+",
+                        default=list(defaults.INJECT_SIZES))
+    parser.add_argument("--tightness", type=float, nargs="+",
+                        default=list(defaults.INJECT_TIGHTNESS))
     parser.add_argument("--min-samples", nargs="+", default=["scaled", "30"])
     parser.add_argument("--k", type=int, default=defaults.STABILITY_SEEDS)
     parser.add_argument("--bootstrap", type=int, default=2)
@@ -142,12 +164,19 @@ def main() -> None:
     args = parser.parse_args()
     settings = [s if s == "scaled" else int(s) for s in args.min_samples]
     args.out.mkdir(parents=True, exist_ok=True)
-    for n in args.sizes:
-        table, rows, cost = run(n, settings, args.k, args.bootstrap, args.repeats, args.seed,
-                                args.out)
-        table.to_csv(args.out / f"classes_{n}.csv", index=False)
-        (args.out / f"separation_{n}.json").write_text(json.dumps(
-            {"rows": rows, "seconds": cost}, indent=2))
+    grid = group_grid(args.group_sizes, args.tightness, args.repeats)
+    if args.bulk is not None:
+        bulks = {args.bulk.stem: lambda: read_bulk(args.bulk).features}
+    else:
+        bulks = {str(n): lambda n=n: synthetic_bulk(n, seed=args.seed).filter(
+            like="feat_").to_numpy(np.float32) for n in args.sizes}
+    for name, make in bulks.items():
+        table, rows, cost = run(make(), settings, args.k, args.bootstrap, grid, args.seed)
+        table.to_csv(args.out / f"classes_{name}.csv", index=False)
+        (args.out / f"separation_{name}.json").write_text(json.dumps(
+            {"bulk": str(args.bulk or "synthetic"), "groups": len(grid),
+             "rows_planted": int(grid["size"].sum()), "seed": args.seed,
+             "rows": rows, "seconds": cost}, indent=2))
         print(pd.DataFrame(rows).to_string(index=False))
         print("seconds:", json.dumps(cost))
 

@@ -8,8 +8,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from raregal.cli import main
-from raregal.compare import best_match_jaccard, compare_labels, contingency, shared_labels
+from raregal.compare import (best_match_jaccard, compare_labels, compare_runs, contingency,
+                             shared_labels)
 from raregal.errors import InputError
+from raregal.params import ParameterError
 
 
 def test_contingency_counts_every_pair():
@@ -91,7 +93,9 @@ def test_cli_writes_tables_and_summary(two_runs, tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["compare", "{a}", "{missing}"], "no such run folder"),
     (["compare", "{a}", "{notrun}"], "not a raregal run folder"),
-    (["compare", "{a}", "{b}", "--also-found-at", "0"], "--also-found-at must be in (0, 1]"),
+    (["compare", "{a}", "{b}", "--also-found-at", "0"],
+     "--also-found-at: must be a number in (0, 1], not 0"),
+    (["compare", "{a}", "{b}", "--also-found-at", "nan"], "--also-found-at: must be a number"),
     (["compare", "{a}", "{b}", "--out", "{a}"], "raregal never writes over its inputs"),
 ])
 def test_bad_input_one_line(two_runs, tmp_path, capsys, argv, message):
@@ -103,3 +107,13 @@ def test_bad_input_one_line(two_runs, tmp_path, capsys, argv, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_api_checks_also_found_at_before_reading(two_runs):
+    run_a, run_b = two_runs
+    for bad in (0, 1.5, float("inf"), True):
+        with pytest.raises(ParameterError, match="also_found_at") as caught:
+            compare_runs(run_a, run_b, also_found_at=bad)
+        assert caught.value.parameter == "also_found_at"
+    # 1 is allowed: only identical classes count
+    assert compare_runs(run_a, run_b, also_found_at=1).record["found_by_both"] == 1

@@ -557,7 +557,12 @@ def add_report(commands) -> None:
              "without it, the images the run's representations were embedded from (raregal "
              "embed's manifest). Galaxies with RA/Dec in the run link to the Legacy Surveys "
              "viewer.",
-             "example:\n  raregal report run/ --images cutouts.csv"),
+             "Other runs: --compare RUN (repeatable) adds to the class table, per run, the "
+             "class of RUN that best matches each class over the galaxies both searched (its "
+             "letter in RUN's own report, and the Jaccard index), as raregal compare matches "
+             "them. RUN is only read.",
+             "examples:\n  raregal report run/ --images cutouts.csv\n"
+             "  raregal report run_seed0/ --compare run_seed1/ --compare run_pixels/"),
         run_report)
     _images_option(report)
     add_shared(report, out="report folder (default RUN_DIR/report)", out_required=False,
@@ -567,13 +572,20 @@ def add_report(commands) -> None:
                              "absolute paths); off because thumbs/ is made to be shared")
     report.add_argument("--per-class", type=int, metavar="N",
                         help=f"galaxies shown per class (default {defaults.GALLERY_SIZE})")
+    report.add_argument("--compare", action="append", metavar="RUN",
+                        help="another search run folder: show which of its classes each "
+                             "class matches (repeatable)")
+    report.add_argument("--also-found-at", type=float, metavar="J",
+                        help=f"best-match Jaccard from which a class counts as also found "
+                             f"in a --compare run (default {defaults.ALSO_FOUND_JACCARD:g})")
 
 
 def run_report(args) -> int:
     from .report import report
 
     report(args.run, allow_outside_paths=args.allow_outside_paths, verbose=not args.quiet,
-           **given(images=args.images, out=args.out, per_class=args.per_class))
+           **given(images=args.images, out=args.out, per_class=args.per_class,
+                   compare=args.compare, also_found_at=args.also_found_at))
     return 0
 
 
@@ -638,7 +650,7 @@ def run_compare(args) -> int:
     from .compare import compare_runs
 
     result = compare_runs(args.run_a, args.run_b, args.out, overwrite=args.overwrite,
-                          **given(threshold=args.also_found_at))
+                          **given(also_found_at=args.also_found_at))
     print(result.summary(), end="")
     if args.out and not args.quiet:
         print(f"raregal: wrote {args.out}/", file=sys.stderr)

@@ -12,7 +12,8 @@ whole by the adjusted Rand index (scikit-learn) and a contingency table.
 ``matches.csv``
     One row per class of A: ``class``, ``size`` (shared galaxies), ``match_class``
     (its best class in B, -1 if none), ``match_size``, ``shared`` (galaxies in
-    both), ``jaccard``, ``also_found`` (``jaccard >= also_found_at``); and the
+    both), ``jaccard``, ``also_found`` (``jaccard >= also_found_at``, default
+    :data:`raregal.defaults.ALSO_FOUND_JACCARD`); and the
     same for B's classes with the runs' roles swapped in ``matches_b.csv``.
 ``contingency.csv``
     Galaxies in each (class of A, class of B) pair, -1 included, pairs with none
@@ -20,6 +21,9 @@ whole by the adjusted Rand index (scikit-learn) and a contingency table.
 ``compare.json``
     The runs, shared galaxies, ARI (over all shared galaxies, and over those in a
     class in both runs), classes found by both, the threshold.
+
+``raregal report RUN_A --compare RUN_B`` shows the same match (:func:`compare_results`)
+as a column of the report's class table.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ import pandas as pd
 from . import defaults
 from .errors import InputError
 from .output import atomic_dir, prepare, write_json
+from .params import JACCARD, validate
+
+#: :func:`compare_runs`' and the report's ``also_found_at``.
+CONSTRAINTS = {"also_found_at": [JACCARD]}
 
 
 def contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -178,10 +186,11 @@ class Comparison:
 
 
 def compare_labels(a: np.ndarray, b: np.ndarray, *,
-                   threshold: float = defaults.ALSO_FOUND_JACCARD) -> Comparison:
+                   also_found_at: float = defaults.ALSO_FOUND_JACCARD) -> Comparison:
     """Compare two labellings of the same (m,) galaxies."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    matches, matches_b = match_table(a, b, threshold), match_table(b, a, threshold)
+    matches = match_table(a, b, also_found_at)
+    matches_b = match_table(b, a, also_found_at)
     table = contingency(a, b)
     rows, cols = np.nonzero(table)
     pairs = pd.DataFrame({"class_a": rows - 1, "class_b": cols - 1,
@@ -189,26 +198,33 @@ def compare_labels(a: np.ndarray, b: np.ndarray, *,
     record = {"shared_galaxies": len(a), **adjusted_rand(a, b),
               "classes_a": len(matches), "classes_b": len(matches_b),
               "found_by_both": int(matches["also_found"].sum()),
-              "also_found_at": threshold}
+              "also_found_at": also_found_at}
     return Comparison(matches=matches, matches_b=matches_b, contingency=pairs, record=record)
 
 
-def compare_runs(run_a, run_b, out=None, *, threshold: float = defaults.ALSO_FOUND_JACCARD,
+def compare_results(run_a, run_b, *, also_found_at: float = defaults.ALSO_FOUND_JACCARD,
+                    names=("A", "B")) -> Comparison:
+    """Compare two read runs (:class:`raregal.run.SearchResult`) over the galaxies they
+    share, matched by id; ``names`` name them in errors. No shared id, or an id twice
+    in a run, is an :class:`InputError`."""
+    a, b = shared_labels(run_a.classes[run_a.id_column], run_a.classes["class"],
+                         run_b.classes[run_b.id_column], run_b.classes["class"], names=names)
+    return compare_labels(a, b, also_found_at=also_found_at)
+
+
+def compare_runs(run_a, run_b, out=None, *, also_found_at: float = defaults.ALSO_FOUND_JACCARD,
                  overwrite: bool = False) -> Comparison:
     """Compare two search run folders over their shared galaxies; write ``out`` if given
     (see the module docstring)."""
     from .run import SearchResult
 
-    if not 0 < threshold <= 1:
-        raise InputError(f"--also-found-at must be in (0, 1], not {threshold}")
+    validate({"also_found_at": also_found_at}, CONSTRAINTS, "compare_runs")
     target = prepare(out, kind="compare", inputs=[run_a, run_b],
                      overwrite=overwrite) if out is not None else None
     with target if target is not None else nullcontext():
         runs = [SearchResult.read(run) for run in (run_a, run_b)]
-        a, b = shared_labels(runs[0].classes[runs[0].id_column], runs[0].classes["class"],
-                             runs[1].classes[runs[1].id_column], runs[1].classes["class"],
-                             names=(str(run_a), str(run_b)))
-        result = compare_labels(a, b, threshold=threshold)
+        result = compare_results(*runs, also_found_at=also_found_at,
+                                 names=(str(run_a), str(run_b)))
         result.record = {"run_a": str(Path(run_a).resolve()),
                          "run_b": str(Path(run_b).resolve()), **result.record}
         if target is not None:

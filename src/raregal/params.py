@@ -26,7 +26,7 @@ from typing import Callable
 from .errors import InputError
 
 __all__ = ["Interval", "Options", "Satisfies", "Each", "ParameterError", "validate",
-           "Integral", "Real", "SEED", "FLAG", "CROP_FRACTION", "INPUT_SIZE"]
+           "Integral", "Real", "SEED", "FLAG", "CROP_FRACTION", "INPUT_SIZE", "JACCARD"]
 
 
 class ParameterError(InputError):
@@ -199,3 +199,5 @@ FLAG = Options(True, False)
 CROP_FRACTION = Interval(Real, 0, 1, closed="right")
 #: Pixels a side of a model's input; timm's networks downsample by up to 32.
 INPUT_SIZE = Interval(Integral, 32, None)
+#: A Jaccard index from which two classes count as the same (raregal compare, report).
+JACCARD = Interval(Real, 0, 1, closed="right")

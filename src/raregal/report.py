@@ -6,7 +6,8 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 
 ``index.html``
     One page that works offline: relative links, no CDN, and one small inline script
-    (the sortable class table). Rendered from ``templates/report.html`` with
+    (the sortable class table, and a "credible classes only" switch when the run
+    has the ``credible`` column). Rendered from ``templates/report.html`` with
     autoescaping, so that no value of a run folder (which may come from someone
     else) is ever read as HTML. It lists the selection's cuts with their counts,
     links to the run's tables and each class's members, shows a caveat when the
@@ -26,7 +27,13 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
     Letter, every per-class column of the run's classes.csv but the vote fractions'
     class means (so columns a newer search adds appear), the predicted vote
     fractions in which the class differs from the searched sample, and the file of
-    its members (:func:`class_table`).
+    its members (:func:`class_table`). With ``compare`` (other run folders), per
+    other run NAME: ``match_in_NAME``, the letter of its best-matching class in
+    that run's own report ('' if none), and ``jaccard_in_NAME``, their Jaccard
+    index over the galaxies both runs searched (empty when none of the class's
+    members is in the other run): :func:`compare_with`. The page calls a class
+    *also found* there from ``also_found_at`` (default
+    :data:`defaults.ALSO_FOUND_JACCARD`) up, as ``raregal compare`` does.
 ``members/A.csv`` …
     Each class's full member list, most confident first (:func:`write_members`).
 ``thumbs/``
@@ -45,6 +52,7 @@ import functools
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,11 +60,13 @@ import pandas as pd
 
 from . import defaults
 from .catalogue import fraction_columns
+from .compare import CONSTRAINTS as COMPARE_CONSTRAINTS, Comparison, compare_results
 from .embed import image_catalogue
 from .errors import InputError
 from .images import ImageError, load_rgb, preprocess
 from .monitor import stderr_printer
 from .output import atomic_dir, prepare
+from .params import validate
 from .run import SearchResult
 
 #: Classes drawn in galleries.png (each also has its own gallery_X.png).
@@ -126,6 +136,92 @@ def gallery_members(classes: pd.DataFrame, cls: int, id_column: str, n: int) -> 
     """A class's n most confident members (highest membership probability, then id)."""
     members = classes[classes["class"] == cls]
     return members.sort_values(["probability", id_column], ascending=[False, True]).head(n)
+
+
+# --- other runs: "also found in run B" ---------------------------------------------------
+
+@dataclass
+class OtherRun:
+    """Another search run the report is compared with (:func:`compare_with`).
+
+    Attributes
+    ----------
+    name : str
+        Its folder's name, with as many parent folders as tell the runs apart.
+    comparison : raregal.compare.Comparison
+        The reported run (A) against this one (B), over the galaxies both searched.
+    letters : dict
+        This run's class number -> its letter in this run's own report.
+    """
+
+    name: str
+    comparison: Comparison
+    letters: dict
+
+    @property
+    def columns(self) -> tuple[str, str]:
+        """Its two columns of the class table."""
+        return f"match_in_{self.name}", f"jaccard_in_{self.name}"
+
+
+def run_names(paths) -> list[str]:
+    """Short distinct names for run folders: each folder's name, with as many of its
+    parents as it takes to tell them apart (``s0/run`` and ``s1/run``)."""
+    parts = [Path(p).resolve().parts for p in paths]
+    twice = [p for i, p in enumerate(paths) if parts[i] in parts[:i]]
+    if twice:
+        raise InputError(f"{twice[0]}: given twice to --compare")
+    for depth in range(1, max(map(len, parts), default=1) + 1):
+        names = ["/".join(p[-depth:]) for p in parts]
+        if len(set(names)) == len(names):
+            return names
+    return []  # no paths
+
+
+def compare_with(data: SearchResult, others, *,
+                 also_found_at: float = defaults.ALSO_FOUND_JACCARD) -> list[OtherRun]:
+    """Read each other run folder and match the reported run's classes to its classes
+    over the galaxies both searched (:func:`raregal.compare.compare_results`: best-match
+    Jaccard, matched by id). A folder that is not a run, or shares no id, is an
+    :class:`InputError`."""
+    others = list(others)
+    found = []
+    for path, name in zip(others, run_names(others)):
+        other = SearchResult.read(path)
+        comparison = compare_results(data, other, also_found_at=also_found_at,
+                                     names=(str(data.out), str(path)))
+        order = lettered(other.summary)
+        found.append(OtherRun(name=name, comparison=comparison,
+                              letters=dict(zip(order["class"], order["letter"]))))
+    return found
+
+
+def also_found_columns(order: pd.DataFrame, others: list[OtherRun]) -> pd.DataFrame:
+    """The class table's columns for the other runs (see the module docstring), one row
+    per class of ``order``."""
+    columns = {}
+    for other in others:
+        matches = other.comparison.matches.set_index("class").reindex(order["class"])
+        compared = matches["size"].fillna(0).to_numpy() > 0
+        match = matches["match_class"].fillna(-1).to_numpy(int)
+        match_column, jaccard_column = other.columns
+        columns[match_column] = [other.letters.get(m, "") if ok else ""
+                                 for m, ok in zip(match, compared)]
+        columns[jaccard_column] = np.where(compared, matches["jaccard"], np.nan)
+    return pd.DataFrame(columns, index=order.index)
+
+
+def also_found_cell(letter: str, jaccard: float, also_found_at: float) -> dict:
+    """A cell of a run's "also found in" column: the matching class and the Jaccard
+    index, or why none counts; sorted by the Jaccard index."""
+    if not np.isfinite(jaccard):
+        return {"text": "–", "sort": "", "title": "no member among the shared galaxies"}
+    if letter and jaccard >= also_found_at:
+        return {"text": f"{letter} ({jaccard:.2f})", "sort": float(jaccard),
+                "title": f"class {letter} there, Jaccard {jaccard:.3f}"}
+    best = f" (best: {letter}, {jaccard:.2f})" if letter else ""
+    return {"text": f"none{best}", "sort": float(jaccard),
+            "title": f"no class there with Jaccard >= {also_found_at:g}"}
 
 
 # --- images ----------------------------------------------------------------------------
@@ -423,13 +519,6 @@ def viewer_links(ra, dec) -> list[str | None]:
     return links
 
 
-def viewer_link(ra, dec) -> str | None:
-    """The viewer link of one position (:func:`viewer_links`)."""
-    if ra is None or dec is None:
-        return None
-    return viewer_links([ra], [dec])[0]
-
-
 def _template():
     """The page template, with autoescaping: values are escaped by construction."""
     import jinja2
@@ -463,11 +552,14 @@ FORMATS = {"persistence": "{:.3f}", "stability": "{:.2f}", "density_contrast": "
 TITLES = {"class": "class number"}
 
 
-def class_table(order: pd.DataFrame, differences: dict, members: dict) -> pd.DataFrame:
+def class_table(order: pd.DataFrame, differences: dict, members: dict,
+                others: list[OtherRun] = ()) -> pd.DataFrame:
     """The class table: letter, every per-class column of classes.csv but the vote
-    fractions' means (:func:`_hidden`), the differing vote fractions, and the file
-    of each class's full member list."""
+    fractions' means (:func:`_hidden`), each other run's match
+    (:func:`also_found_columns`), the differing vote fractions, and the file of each
+    class's full member list."""
     table = order[[c for c in order.columns if not _hidden(str(c))]].copy()
+    table = table.join(also_found_columns(order, list(others)))
     table["differing_vote_fractions"] = [
         describe_differences(differences.get(int(c), [])) for c in order["class"]]
     table["members_csv"] = [members.get(letter, "") for letter in order["letter"]]
@@ -540,21 +632,41 @@ def run_tables(run_dir: Path, report_dir: Path) -> list[dict]:
              "about": about} for name, about in RUN_TABLES.items() if (run_dir / name).is_file()]
 
 
+def compared_runs(others: list[OtherRun], n_classes: int) -> list[dict]:
+    """What the page says of each other run: shared galaxies, classes found in both."""
+    said = []
+    for other in others:
+        record = other.comparison.record
+        said.append({"name": other.name, "shared": record["shared_galaxies"],
+                     "found": record["found_by_both"], "of": n_classes,
+                     "classes": len(other.letters), "ari": f"{record['ari']:.3f}",
+                     "at": f"{record['also_found_at']:g}"})
+    return said
+
+
 def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links: dict,
-                thumbs: dict, images_from: str | None, figures: dict, tables: list) -> str:
+                thumbs: dict, images_from: str | None, figures: dict, tables: list,
+                others: list[OtherRun] = ()) -> str:
     """The report's index.html (``templates/report.html``)."""
     run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
     in_classes = int((classes["class"] >= 0).sum())
     params = run.get("parameters", {})
+    also = [other.columns for other in others]
     shown = [c for c in table.columns
-             if c not in ("letter", "differing_vote_fractions", "members_csv")]
+             if c not in ("letter", "differing_vote_fractions", "members_csv")
+             and not any(c in pair for pair in also)]
     colours = dict(zip(table["letter"], class_colours(len(table))))
     rows = []
     for _, row in table.iterrows():
         letter = row["letter"]
+        credible = row.get("credible")
         rows.append({"letter": letter, "colour": colours[letter],
                      "cells": [_cell(c, row[c]) for c in shown],
+                     "also": [also_found_cell(row[m], row[j], other.comparison.record[
+                         "also_found_at"]) for (m, j), other in zip(also, others)],
+                     "credible": None if credible is None or pd.isna(credible)
+                     else int(bool(credible)),
                      "size": int(row["size"]), "persistence": f"{row['persistence']:.3f}",
                      "differences": row["differing_vote_fractions"],
                      "unexplained": row["differing_vote_fractions"] == describe_differences([]),
@@ -573,6 +685,8 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
         figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree")},
         effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
         columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
+        compared=compared_runs(others, len(table)),
+        has_credible="credible" in table, credible_rule=run.get("credibility", {}).get("rule"),
         classes=rows, tables=tables, command=public_command(run.get("command", [])),
         version=str(run.get("raregal", "")))
 
@@ -594,7 +708,8 @@ def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
 # --- the stage -------------------------------------------------------------------------
 
 def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_SIZE,
-           allow_outside_paths: bool = False, verbose: bool = True) -> Path:
+           allow_outside_paths: bool = False, compare=(),
+           also_found_at: float = defaults.ALSO_FOUND_JACCARD, verbose: bool = True) -> Path:
     """Write the report of a search run; return the path of its ``index.html``.
 
     Parameters
@@ -616,21 +731,32 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
         Let a catalogue name images outside its own folder (``../``, absolute
         paths). Off by default: the report copies the images into ``thumbs/``,
         a folder made to be shared.
+    compare : sequence of path-like
+        Other run folders (two seeds, another model, the pixel baseline): the class
+        table gets, per run, the class there that best matches each class over the
+        galaxies both searched, and its Jaccard index (:func:`compare_with`). They
+        are only read.
+    also_found_at : float
+        Jaccard index from which a class counts as also found in another run, in
+        (0, 1], as in ``raregal compare``.
     """
+    validate({"also_found_at": also_found_at}, COMPARE_CONSTRAINTS, "report")
     if per_class < 1:
         raise InputError(f"--per-class must be at least 1, not {per_class}")
     data = SearchResult.read(run_dir)
+    others = compare_with(data, compare, also_found_at=also_found_at)
     manifest = embed_manifest(data.run)
     source = images if images is not None else (manifest or {}).get("source")
     target = prepare(out if out is not None else data.out / "report", kind="report",
-                     inputs=[run_dir, source], overwrite=True)
+                     inputs=[run_dir, source, *compare], overwrite=True)
     with target:
         return _write_report(target, data, images, manifest, per_class=per_class,
-                             allow_outside=allow_outside_paths, say=stderr_printer(verbose))
+                             allow_outside=allow_outside_paths, others=others,
+                             say=stderr_printer(verbose))
 
 
 def _write_report(target, data: SearchResult, images, manifest, *, per_class: int,
-                  allow_outside: bool, say) -> Path:
+                  allow_outside: bool, others: list[OtherRun], say) -> Path:
     classes, id_column = data.classes, data.id_column
     order = lettered(data.summary)
     differences = label_differences(classes)
@@ -672,14 +798,14 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
             plot_tree(data.tree, order, tmp / "tree.png")
             figures["tree"] = "tree.png"
         members = write_members(tmp / "members", classes, order, id_column)
-        table = class_table(order, differences, members)
+        table = class_table(order, differences, members, others)
         table.to_csv(tmp / "class_table.csv", index=False)
         shown_rows = pd.concat(galleries.values()) if galleries else classes.head(0)
         links = dict(zip(shown_rows[id_column], viewer_links(shown_rows["ra"], shown_rows["dec"])
                          )) if {"ra", "dec"} <= set(classes.columns) else {}
         (tmp / "index.html").write_text(render_page(
             data, table, galleries, links, thumbs, images_from, figures,
-            run_tables(Path(data.out), target.path)))
+            run_tables(Path(data.out), target.path), others))
     say(f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
         f"{(target.path / 'index.html').resolve()}")
     return target.path / "index.html"

@@ -26,7 +26,7 @@ from ..errors import InputError
 from ..images import ImageError, load_rgb, preprocess
 from ..export import read_neighbours
 from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
-                      viewer_link)
+                      viewer_links)
 from ..run import SearchResult
 
 #: Neighbours kept per galaxy by the fallback index and offered in "more like this".
@@ -170,7 +170,7 @@ class RunData:
                 "probability": float(record["probability"]),
                 "ra": position[0] if position else None, "dec": position[1] if position else None,
                 "position_from": source,
-                "viewer": viewer_link(*position) if position else None,
+                "viewer": viewer_links(*position)[0] if position else None,
                 "fractions": {c: _number(record[c]) for c in self.fractions},
                 "image": galaxy in self.image_of}
 
