@@ -135,3 +135,27 @@ def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
 def test_bad_layout_settings_are_refused(table, setting, message):
     with pytest.raises(InputError, match=message):
         RareClassFinder(min_samples=30, **setting).fit(features_of(table))
+
+
+#: A small seeded layout in a new process; prints the layout's numba cache counts and
+#: a checksum of the embedding.
+_NEW_PROCESS = """
+import numpy as np, umap.layouts
+from raregal.reduce import umap_embed
+X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+embedding, _ = umap_embed(X, n_epochs=20, seed=0)
+stats = umap.layouts._nb_optimize_layout_euclidean_single_epoch.stats
+print(sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), embedding.sum())
+"""
+
+
+@pytest.mark.slow  # two new processes: ~10 s each with a warm cache
+def test_a_second_process_loads_umaps_layout_from_the_disk_cache():
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", _NEW_PROCESS], capture_output=True,
+                           text=True, check=True).stdout.split() for _ in range(2)]
+    hits, misses, checksum = runs[1]
+    assert int(hits) >= 1 and int(misses) == 0  # loaded, not compiled
+    assert checksum == runs[0][2]  # the cached machine code gives the same layout
