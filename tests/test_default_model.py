@@ -56,6 +56,7 @@ def test_card_figure_is_reproduced_on_the_held_out_galaxies(data_dir):
     assert pearsonr(smooth, labels["Class1.1"])[0] == pytest.approx(stated, abs=0.0015)
 
 
+@pytest.mark.slow  # embeds up to 1,000 real images per set with the bundled model
 @pytest.mark.xfail(strict=True, reason="issue 13: the bundled model's representation is "
                    "degenerate (PC1 99.8 %, norms to 250x the median; MODEL_CARD.md)")
 @pytest.mark.parametrize("folder", ["gz-kaggle-5000", "gz-decals-rings-470"])

@@ -90,6 +90,7 @@ def test_without_cuml_auto_is_cpu_and_gpu_is_refused():
         resolve_backend("gpu")
 
 
+@pytest.mark.slow  # the stand-ins run umap-learn's own layout twice and hdbscan: ~20 s
 def test_gpu_route_glue(standin, planted):
     X = features_of(planted)
     finder = RareClassFinder(min_samples=20, seed=0, stability_seeds=0).fit(X)

@@ -101,6 +101,7 @@ def test_map_start_is_the_first_two_principal_components(table):
         assert abs(np.corrcoef(start[:, j], reference[:, j])[0, 1]) > 0.9999
 
 
+@pytest.mark.slow  # three layouts of 6,000 rows: ~10 s
 def test_map_keeps_planted_groups_together_and_is_repeatable(table):
     X, planted = features_of(table), table["planted"].to_numpy()
     embedding, model = umap_embed(X, n_epochs=100, seed=0)
