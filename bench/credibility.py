@@ -20,10 +20,21 @@ for real vs not (sklearn), and for the rule (and for each of its halves alone,
 dense_only_* and stable_only_*): share of real classes kept, of the others
 dropped, and of the credible ones that are real; the seconds of one
 layout rerun, one HDBSCAN, one bootstrap search, and the density contrast.
+Each run writes classes_<bulk>.csv (one row per class and min_samples, with the
+planted truth in ``real``) and separation_<bulk>.json.
+
+--rules reads such class tables instead of searching: each (file, min_samples)
+is one run; every candidate rule's free thresholds are fitted on the --rules
+runs (grid search, maximising the mean over runs of min(real kept, spurious
+dropped)) and the fitted rules are scored on the --held-out runs: real kept,
+spurious dropped, credible that are real, and the last at min_samples below
+the scaled default (the issue's low-min_samples target).
 
     python bench/credibility.py --sizes 50000 --min-samples scaled 30 --out bench/out/cred
     python bench/credibility.py --bulk raregal-demo/embedded/representations.parquet \
         --group-sizes 15 30 60 120 --min-samples scaled 10 --out bench/out/cred-real
+    python bench/credibility.py --rules out/cred20k/classes_20000.csv ... \
+        --held-out out/cred-real-s1/classes_representations.csv ...
 """
 
 from __future__ import annotations
@@ -69,7 +80,8 @@ def separation(table: pd.DataFrame) -> dict:
     row.update(kept_dropped(credible, real))
     # each half of the rule alone: which half lets the spurious classes through
     for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
-                        ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY)):
+                        ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY),
+                        ("persistent", table["persistence"] >= defaults.CREDIBLE_PERSISTENCE)):
         row.update(kept_dropped(alone.to_numpy(), real, prefix=f"{name}_only_"))
     return row
 
@@ -133,7 +145,8 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
             "stability_bootstrap": np.nanmean(boot_stab, axis=0) if boot_stab else np.nan,
             "density_contrast": contrast,
             "real": real_classes(scored, n_classes)})
-        table["credible"] = credible_rule(table["stability"].to_numpy(), contrast)
+        table["credible"] = credible_rule(table["stability"].to_numpy(), contrast,
+                                          clustering.persistence)
         tables.append(table)
         rows_out.append({"n": n, "min_samples": used,
                          "groups_recovered": f"{int(scored['recovered'].sum())}/{len(grid)}",
@@ -141,6 +154,123 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     cost = {key: round(float(np.mean(v)), 2) if isinstance(v, list) else round(v, 2)
             for key, v in times.items()}
     return pd.concat(tables, ignore_index=True), rows_out, cost
+
+
+def relative(persistence: pd.Series) -> pd.Series:
+    """Persistence over the run's median: a scale-free variant (persistence's scale
+    moves with N and min_samples)."""
+    return persistence / persistence.median()
+
+
+def stable_and(t: pd.DataFrame, s: float, c: float, persistent: pd.Series) -> pd.Series:
+    """contrast >= c, or stability >= s and ``persistent``."""
+    return (t.density_contrast >= c) | ((t.stability >= s) & persistent)
+
+
+#: Candidate rules: name -> (function of a class table and thresholds, grid of thresholds).
+#: A grid of one point is not fitted.
+CONTRASTS = np.round(np.arange(1.05, 2.01, 0.05), 2)
+PERSISTENCES = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15)
+RATIOS = (1.5, 2, 3, 4, 5, 6, 8)
+S, C = [defaults.CREDIBLE_STABILITY], [defaults.CREDIBLE_CONTRAST]
+CANDIDATES = {
+    "previous: stability >= s or contrast >= c": (
+        lambda t, s, c: (t.stability >= s) | (t.density_contrast >= c), {"s": S, "c": C}),
+    "contrast >= c (with K = 0, the rule)": (lambda t, c: t.density_contrast >= c, {"c": C}),
+    "contrast >= c": (lambda t, c: t.density_contrast >= c, {"c": CONTRASTS}),
+    "persistence >= p": (lambda t, p: t.persistence >= p, {"p": PERSISTENCES}),
+    "persistence >= r x run median": (lambda t, r: relative(t.persistence) >= r,
+                                      {"r": RATIOS}),
+    "contrast >= c or persistence >= r x run median": (
+        lambda t, c, r: (t.density_contrast >= c) | (relative(t.persistence) >= r),
+        {"c": CONTRASTS[::2], "r": RATIOS}),
+    "contrast >= c or (stability >= s and persistence >= r x run median)": (
+        lambda t, s, c, r: stable_and(t, s, c, relative(t.persistence) >= r),
+        {"s": S, "c": C, "r": RATIOS}),
+    "the same, all three refitted (relative)": (
+        lambda t, s, c, r: stable_and(t, s, c, relative(t.persistence) >= r),
+        {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "r": RATIOS}),
+    "shipped: contrast >= c or (stability >= s and persistence >= p)": (
+        lambda t, s, c, p: stable_and(t, s, c, t.persistence >= p),
+        {"s": S, "c": C, "p": PERSISTENCES}),
+    "the same, all three refitted (absolute)": (
+        lambda t, s, c, p: stable_and(t, s, c, t.persistence >= p),
+        {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "p": PERSISTENCES}),
+}
+
+
+def read_runs(paths) -> dict:
+    """{"<folder>/<file> ms<min_samples>": class table} from the bench's classes CSVs."""
+    runs = {}
+    for path in paths:
+        for used, table in pd.read_csv(path).groupby("min_samples"):
+            runs[f"{path.parent.name}/{path.stem} ms{used}"] = table.reset_index(drop=True)
+    return runs
+
+
+def rule_counts(runs: dict, rule, **thresholds) -> np.ndarray:
+    """(runs, 5) int: real kept, real, spurious dropped, spurious, credible."""
+    out = []
+    for table in runs.values():
+        credible, real = np.asarray(rule(table, **thresholds), bool), table["real"].to_numpy()
+        out.append([(credible & real).sum(), real.sum(), (~credible & ~real).sum(),
+                    (~real).sum(), credible.sum()])
+    return np.array(out, dtype=int).reshape(-1, 5)
+
+
+def balance(counts: np.ndarray) -> float:
+    """Mean over runs of min(share of real kept, share of spurious dropped)."""
+    kept = np.divide(counts[:, 0], counts[:, 1], out=np.ones(len(counts)), where=counts[:, 1] > 0)
+    drop = np.divide(counts[:, 2], counts[:, 3], out=np.ones(len(counts)), where=counts[:, 3] > 0)
+    return float(np.mean(np.minimum(kept, drop)))
+
+
+def fit_rule(runs: dict, rule, grid: dict) -> tuple[dict, float]:
+    """The grid point with the best :func:`balance` (the first, in grid order, of ties)."""
+    import itertools
+
+    best, best_score = None, -1.0
+    for values in itertools.product(*grid.values()):
+        thresholds = dict(zip(grid, (float(v) for v in values)))
+        score = balance(rule_counts(runs, rule, **thresholds))
+        if score > best_score + 1e-9:
+            best, best_score = thresholds, score
+    return best, best_score
+
+
+def share(a: int, b: int) -> str:
+    return f"{a}/{b} ({100 * a / b:.0f} %)" if b else f"{a}/{b}"
+
+
+def below_scaled(table: pd.DataFrame) -> bool:
+    """The run's min_samples is below the scaled default for its N (finds smaller groups)."""
+    return table["min_samples"].iloc[0] < resolve_min_samples("scaled", table["n"].iloc[0])
+
+
+def compare_rules(fit: dict, held: dict) -> pd.DataFrame:
+    """Each candidate fitted on ``fit`` and scored on ``fit`` and ``held`` (module docstring)."""
+    rows = []
+    for name, (rule, grid) in CANDIDATES.items():
+        thresholds, score = fit_rule(fit, rule, grid)
+        for label, runs in (("fit", fit), ("held-out", held)):
+            if not runs:
+                continue
+            total = rule_counts(runs, rule, **thresholds).sum(axis=0)
+            small = {k: t for k, t in runs.items() if below_scaled(t)}
+            lows = rule_counts(small, rule, **thresholds).sum(axis=0)
+            rows.append({"rule": name, "thresholds": thresholds, "fit balance": round(score, 3),
+                         "runs": label, "real kept": share(total[0], total[1]),
+                         "spurious dropped": share(total[2], total[3]),
+                         "credible real": share(total[0], total[4]),
+                         "credible real, min_samples < scaled": share(lows[0], lows[4])})
+    return pd.DataFrame(rows)
+
+
+def markdown(table: pd.DataFrame) -> str:
+    """A pipe table (pandas' to_markdown needs tabulate, not a dependency)."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -161,7 +291,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/out/credibility"))
+    source.add_argument("--rules", type=Path, nargs="+", metavar="CSV",
+                        help="fit the candidate rules on these classes_*.csv instead")
+    parser.add_argument("--held-out", type=Path, nargs="*", default=[], metavar="CSV",
+                        help="with --rules: score the fitted rules on these")
     args = parser.parse_args()
+    if args.rules:
+        table = compare_rules(read_runs(args.rules), read_runs(args.held_out))
+        print(markdown(table))
+        return
     settings = [s if s == "scaled" else int(s) for s in args.min_samples]
     args.out.mkdir(parents=True, exist_ok=True)
     grid = group_grid(args.group_sizes, args.tightness, args.repeats)

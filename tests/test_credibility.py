@@ -11,7 +11,7 @@ from sklearn.neighbors import NearestNeighbors
 import raregal
 from raregal.cli import main
 from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
-from raregal.credibility import credible_rule, density_contrast, keep_credible
+from raregal.credibility import credible_rule, density_contrast, keep_credible, rule_text
 from raregal.synthetic import planted_representations, recovery
 
 from .conftest import features_of
@@ -51,13 +51,35 @@ def test_isolated_class_measured_against_its_nearest_outsiders():
 
 
 def test_rule_and_keep_credible():
-    stability = np.array([0.9, 0.2, 0.9, 0.2, np.nan, np.nan])
-    contrast = np.array([2.0, 2.0, 1.0, 1.0, 2.0, 1.0])
-    assert credible_rule(stability, contrast).tolist() == [True, True, True, False, True,
-                                                           False]
+    """Dense, or stable and persistent (>= 0.05): stable alone is not enough."""
+    stability = np.array([0.9, 0.2, 0.9, 0.9, 0.2, np.nan, np.nan, 0.79, 0.8, 0.95])
+    contrast = np.array([2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.49, np.nan])
+    persistence = np.array([0.01, 0.01, 0.04, 0.2, 0.6, 0.0, 0.6, 0.6, 0.05, np.nan])
+    assert credible_rule(stability, contrast, persistence).tolist() == [
+        True,   # dense, though neither stable nor persistent
+        True,   # dense
+        False,  # stable, persistence 0.04: a stable bulk leaf
+        True,   # stable and persistent
+        False,  # persistent but unstable
+        True,   # no reruns: the contrast alone
+        False,  # no reruns, not dense
+        False,  # persistent, stability just under 0.8
+        True,   # stability 0.8 and persistence 0.05, on the thresholds
+        False]  # stable, persistence and contrast not measured
+    assert credible_rule(stability, contrast, persistence, min_contrast=2.5,
+                         min_persistence=0.3).tolist() == [False] * 7 + [False, False, False]
+    assert credible_rule(stability, contrast, persistence, min_stability=0.1,
+                         min_contrast=9, min_persistence=0.5).tolist() == [
+        False, False, False, False, True, False, False, True, False, False]
     labels, kept = keep_credible(np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False,
                                                                           False, True]))
     assert labels.tolist() == [-1, 0, -1, -1, 1, 1] and kept.tolist() == [0, 3]
+
+
+def test_rule_text_names_every_threshold():
+    assert rule_text(0) == "density_contrast >= 1.5 (stability not measured: 0 reruns)"
+    assert rule_text(3) == ("density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
+                            "reruns and persistence >= 0.05")
 
 
 def test_min_samples_resolved_once_and_explained():
@@ -113,6 +135,9 @@ def test_planted_groups_stable_and_credible_bulk_splits_not(fitted, small):
     assert table["density_contrast"][real].min() > 2 > table["density_contrast"][~real].max()
     assert table["credible"][real].all()
     assert table["credible"][~real].mean() <= 0.2
+    expected = credible_rule(table["stability"], table["density_contrast"],
+                             fitted.clustering_.persistence)
+    assert table["credible"].tolist() == expected.tolist()
     assert fitted.credibility_.seeds == [1, 2, 3]
 
 
@@ -135,7 +160,10 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     assert {"stability", "density_contrast", "credible"} <= set(full.summary.columns)
     record = full.run["credibility"]
     assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
-    assert "stability >= 0.8 over 2 layout reruns, or density_contrast >= 1.5" in record["rule"]
+    assert record["rule"] == rule_text(2) and record["min_persistence"] == 0.05
+    assert full.summary["credible"].tolist() == credible_rule(
+        full.summary["stability"], full.summary["density_contrast"],
+        full.summary["persistence"]).tolist()
     assert full.run["parameters"]["min_samples_reason"] == "given: 10"
     credible = full.summary[full.summary["credible"]]
     assert len(kept.summary) == len(credible) < len(full.summary)

@@ -231,7 +231,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         with log.stage("credibility", f"{self.stability_seeds} layout reruns, density "
                                       f"contrast of {self.clustering_.n_classes} classes"):
             self.credibility_ = assess(
-                X, model, self.labels_, self.neighbours_, k=self.stability_seeds,
+                X, model, self.labels_, self.neighbours_, self.clustering_.persistence,
+                k=self.stability_seeds,
                 seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
                 say=log.say)
