@@ -85,25 +85,25 @@ def test_short_training_lowers_validation_loss_and_exports(labels, data_dir, tmp
 @pytest.mark.slow
 def test_resume_after_a_crash_continues_to_the_same_result(labels, data_dir, tmp_path,
                                                            monkeypatch):
-    _train(labels, data_dir, tmp_path / "straight", epochs=3)
+    _train(labels, data_dir, tmp_path / "straight", epochs=2)
     import raregal.train as train_module
 
     real, calls = train_module._epoch_loss, []
 
-    def crash_in_third_epoch(*args, **kwargs):  # validation, epoch 1 train + val, epoch 2 ...
+    def crash_in_second_epoch(*args, **kwargs):  # validation, epoch 1 train + val, epoch 2
         calls.append(kwargs)
-        if len(calls) == 6:
+        if len(calls) == 4:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "_epoch_loss", crash_in_third_epoch)
+    monkeypatch.setattr(train_module, "_epoch_loss", crash_in_second_epoch)
     with pytest.raises(KeyboardInterrupt):
-        _train(labels, data_dir, tmp_path / "stopped", epochs=3)
+        _train(labels, data_dir, tmp_path / "stopped", epochs=2)
     monkeypatch.setattr(train_module, "_epoch_loss", real)
-    assert len(pd.read_csv(tmp_path / "stopped" / "metrics.csv")) == 3  # epochs 0-2
+    assert len(pd.read_csv(tmp_path / "stopped" / "metrics.csv")) == 2  # epochs 0-1
     with pytest.raises(InputError, match="add --resume"):
-        _train(labels, data_dir, tmp_path / "stopped", epochs=3)
-    _train(labels, data_dir, tmp_path / "stopped", epochs=3, resume=True)
+        _train(labels, data_dir, tmp_path / "stopped", epochs=2)
+    _train(labels, data_dir, tmp_path / "stopped", epochs=2, resume=True)
     straight = pd.read_csv(tmp_path / "straight" / "metrics.csv")
     resumed = pd.read_csv(tmp_path / "stopped" / "metrics.csv")
     pd.testing.assert_frame_equal(straight.drop(columns="seconds"),
