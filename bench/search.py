@@ -241,6 +241,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the tables' seed")
     parser.add_argument("--no-agreement", action="store_true",
                         help="skip hdbscan on raregal's embedding")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        help="skip the untimed small run (numba's caches already warm)")
     parser.add_argument("--keep", type=Path,
                         help="write tables, truth and results here instead of a temporary folder")
     parser.add_argument("--json", type=Path, help="also write the rows here")
@@ -259,7 +261,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        warm_up(folder, args.stacks)
+        if not args.no_warm_up:
+            warm_up(folder, args.stacks)
         for n in args.sizes:
             for kind in args.tables:
                 rows.append(benchmark(kind, n, args.dim, args.seed, folder, args.runs,
