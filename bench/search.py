@@ -1,37 +1,44 @@
 """Benchmark `raregal search` against the paper's reference stack, side by side.
 
-For each N: a synthetic 128-d representation table with planted small dense
-groups (raregal.synthetic), then, each in a fresh process so that imports,
-numba compilation and peak memory are counted honestly:
+For each table kind (bench/tables.py: ``current``, ``curved``, ``multiscale``) and
+each N: a synthetic 128-d representation table with planted groups (the truth
+saved beside it), then, each in a fresh process so that imports, numba compilation
+and peak memory are counted honestly, ``--runs`` runs of each stack:
 
 - raregal: `raregal.search` on the CPU with its defaults, end to end from the
   Parquet file to the run folder (PCA report; 5-D UMAP from pynndescent's
   neighbours, a PCA start and half of umap-learn's epochs; the 2-D map laid
-  out on the same graph; fast_hdbscan leaf clusters; all outputs);
+  out on the same graph; fast_hdbscan leaf clusters; all outputs), without the
+  credibility reruns (the paper's stack has none; bench/credibility.py times them);
 - reference: the same file read with pandas, umap-learn (5-D) + the hdbscan
   library, leaf selection, same parameters, labels written; no map.
 
-With --rerun-reference the reference runs a second time (a different UMAP
-run, as any unseeded rerun), which calibrates how much recovery, spurious classes
-and the ARI move from run to run with no change of method.
+Each run of a stack is a different UMAP run (unseeded, as both stacks run by
+default; with --seeded raregal's run k uses seed k), so two runs measure how much
+recovery, spurious classes and the ARI move from run to run with no change of
+method: the spread any speed-up's change must be read against.
 
 Both stacks first run once, untimed, on a small table so that numba's on-disk
 caches are warm for both.
 
-Printed per N: wall time and peak memory per stage, process wall time and
-raregal's share of the reference's, planted groups recovered and spurious
-classes for each, the adjusted Rand index between the two, and -- on raregal's
-own embedding -- between fast_hdbscan and hdbscan.
+Printed per (table, N): wall time and peak memory per stage, process wall time and
+raregal's share of the reference's (mean of the runs), planted groups recovered and
+spurious classes for each run, the adjusted Rand index between the stacks and
+between runs of each, and -- on raregal's first embedding -- between fast_hdbscan
+and hdbscan; the 1-minute load average before and after each process (other work
+on the machine slows both stacks: compare ratios within one run).
 min_samples is the paper's 300 at 632k and raregal's sqrt(N) scaling below.
 
-    python bench/search.py                       # 50k, 200k, 632k (about an hour on 2 cores)
-    python bench/search.py --sizes 20000 --json bench/out/search.json
+    python bench/search.py                       # 3 tables x 50k, 200k, 632k x 2 runs: hours
+    python bench/search.py --sizes 50000 --tables curved --json bench/out/search.json
+    python bench/search.py --sizes 50000 --set n_epochs=50   # a RareClassFinder setting
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -40,21 +47,24 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).parent))
+from tables import TABLES, make_table  # noqa: E402
 
-def make_data(n: int, dim: int, seed: int, folder: Path) -> Path:
-    from raregal.synthetic import planted_representations
 
-    # Groups of 0.05-0.2% of N: rare, from below to above the detection limit.
-    low, high = max(10, n // 2000), max(20, n // 500)
-    table = planted_representations(n, dim=dim, n_groups=20, group_size=(low, high),
-                                    fractions=False, seed=seed)
-    path = folder / f"data_{n}.parquet"
-    table.drop(columns="planted").to_parquet(path)
-    np.save(path.with_suffix(".planted.npy"), table["planted"].to_numpy())
+def make_data(kind: str, n: int, dim: int, seed: int, folder: Path) -> Path:
+    """Write the table (features and ids) as Parquet, its planted truth beside it."""
+    import pandas as pd
+
+    features, planted = make_table(kind, n, dim, seed)
+    path = folder / f"{kind}_{n}.parquet"
+    table = pd.DataFrame(features, columns=[f"feat_{j}" for j in range(dim)])
+    table.insert(0, "id_str", [f"synth_{i:07d}" for i in range(n)])
+    table.to_parquet(path)
+    np.save(path.with_suffix(".planted.npy"), planted)
     return path
 
 
-def worker_raregal(data: Path, min_samples: int, result: Path) -> None:
+def worker_raregal(data: Path, min_samples: int, result: Path, params: dict) -> None:
     """End to end: the representation file to the run folder, as `raregal search`."""
     import pandas as pd
 
@@ -63,8 +73,8 @@ def worker_raregal(data: Path, min_samples: int, result: Path) -> None:
     out = result.with_suffix(".run")
     # The paper's stack has no credibility step; its layout reruns (issue 14) are timed by
     # bench/credibility.py, so this compares the same work on both sides.
-    finder = raregal.RareClassFinder(min_samples=min_samples, backend="cpu", stability_seeds=0)
-    raregal.search(data, out, finder=finder, overwrite=True)
+    settings = {"min_samples": min_samples, "backend": "cpu", "stability_seeds": 0, **params}
+    raregal.search(data, out, finder=raregal.RareClassFinder(**settings), overwrite=True)
     classes = pd.read_parquet(out / "classes.parquet")
     np.savez(result, labels=classes["class"].to_numpy(),
              embedding=classes.filter(like="umap_").to_numpy())
@@ -72,7 +82,7 @@ def worker_raregal(data: Path, min_samples: int, result: Path) -> None:
     result.with_suffix(".json").write_text(json.dumps(stages))
 
 
-def worker_reference(data: Path, min_samples: int, result: Path) -> None:
+def worker_reference(data: Path, min_samples: int, result: Path, params: dict) -> None:
     """The paper's stack: read the same file, umap-learn 5-D, hdbscan, write labels."""
     import hdbscan
     import pandas as pd
@@ -96,7 +106,7 @@ def worker_reference(data: Path, min_samples: int, result: Path) -> None:
     result.with_suffix(".json").write_text(json.dumps(log.stages))
 
 
-def worker_agreement(data: Path, min_samples: int, result: Path) -> None:
+def worker_agreement(data: Path, min_samples: int, result: Path, params: dict) -> None:
     """hdbscan on raregal's own embedding: same input, two clustering libraries."""
     import hdbscan
 
@@ -106,119 +116,162 @@ def worker_agreement(data: Path, min_samples: int, result: Path) -> None:
     np.savez(result, labels=labels)
 
 
+STACKS = ("raregal", "reference")
 WORKERS = {"raregal": worker_raregal, "reference": worker_reference,
            "agreement": worker_agreement}
 
 
-def run_worker(name: str, data: Path, min_samples: int, result: Path) -> float:
-    start = time.perf_counter()
+def load() -> float:
+    """The 1-minute load average: how busy the shared cores were."""
+    return float(Path("/proc/loadavg").read_text().split()[0]) if Path(
+        "/proc/loadavg").exists() else float("nan")
+
+
+def run_worker(name: str, data: Path, min_samples: int, result: Path,
+               params: dict | None = None) -> dict:
+    """Run one worker in a fresh process; its wall time and the load around it."""
+    before, start = load(), time.perf_counter()
     subprocess.run([sys.executable, __file__, "--worker", name, "--data", str(data),
-                    "--min-samples", str(min_samples), "--result", str(result)], check=True)
-    return time.perf_counter() - start
+                    "--min-samples", str(min_samples), "--result", str(result),
+                    "--params", json.dumps(params or {})], check=True)
+    return {"process_s": round(time.perf_counter() - start, 1), "load": [before, load()]}
 
 
-def benchmark(n: int, dim: int, seed: int, folder: Path, agreement: bool,
-              rerun_reference: bool) -> dict:
+def run_stack(stack: str, run: int, data: Path, planted: np.ndarray, min_samples: int,
+              folder: Path, params: dict, seeded: bool) -> dict:
+    """One run of one stack: times, stages, recovery; labels and embedding in the npz."""
+    from raregal.synthetic import recovery
+
+    result = folder / f"{data.stem}_{stack}_{run}.npz"
+    params = {**params, "seed": run} if stack == "raregal" and seeded else params
+    out = run_worker(stack, data, min_samples, result, params if stack == "raregal" else {})
+    out["stages"] = json.loads(result.with_suffix(".json").read_text())
+    labels = np.load(result)["labels"]
+    rec = recovery(planted, labels)
+    out.update(recovered=rec["recovered"], classes=rec["classes"], spurious=rec["spurious"],
+               in_classes=round(float(np.mean(labels >= 0)), 4), npz=str(result))
+    return out
+
+
+def benchmark(kind: str, n: int, dim: int, seed: int, folder: Path, runs: int,
+              stacks: list[str], agreement: bool, params: dict, seeded: bool) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     from raregal.cluster import scaled_min_samples
-    from raregal.synthetic import recovery
 
-    data = make_data(n, dim, seed, folder)
+    data = make_data(kind, n, dim, seed, folder)
     planted = np.load(data.with_suffix(".planted.npy"))
     min_samples = scaled_min_samples(n)
-    row = {"n": n, "dim": dim, "min_samples": min_samples,
-           "planted_groups": int(planted.max() + 1)}
-    labels = {}
-    names = ("raregal", "reference") + (("reference_rerun",) if rerun_reference else ())
-    for name in names:
-        result = folder / f"{name}_{n}.npz"
-        worker = "reference" if name == "reference_rerun" else name
-        row[f"{name}_process_s"] = round(run_worker(worker, data, min_samples, result), 1)
-        row[f"{name}_stages"] = json.loads(result.with_suffix(".json").read_text())
-        labels[name] = np.load(result)["labels"]
-        rec = recovery(planted, labels[name])
-        row[f"{name}_recovered"], row[f"{name}_classes"] = rec["recovered"], rec["classes"]
-        row[f"{name}_spurious"] = rec["spurious"]
-        row[f"{name}_in_classes"] = round(float(np.mean(labels[name] >= 0)), 4)
-    row["ari_raregal_vs_reference"] = round(adjusted_rand_score(labels["raregal"],
-                                                                labels["reference"]), 3)
-    if rerun_reference:
-        row["ari_reference_vs_rerun"] = round(adjusted_rand_score(labels["reference"],
-                                                                  labels["reference_rerun"]), 3)
-    if agreement:
-        result = folder / f"agreement_{n}.npz"
-        run_worker("agreement", folder / f"raregal_{n}.npz", min_samples, result)
-        row["ari_same_embedding"] = round(adjusted_rand_score(
-            labels["raregal"], np.load(result)["labels"]), 3)
+    row = {"table": kind, "n": n, "dim": dim, "min_samples": min_samples, "seed": seed,
+           "planted_groups": int(planted.max() + 1), "raregal_params": params, "runs": {}}
+    for run in range(1, runs + 1):  # alternate the stacks: a load change hits both
+        for stack in stacks:
+            row["runs"][f"{stack}_{run}"] = run_stack(stack, run, data, planted, min_samples,
+                                                      folder, params, seeded)
+    labels = {name: np.load(r["npz"])["labels"] for name, r in row["runs"].items()}
+    pairs = [("raregal_1", "reference_1")] * (len(stacks) == 2) + [
+        (f"{stack}_1", f"{stack}_{run}") for stack in stacks for run in range(2, runs + 1)]
+    row["ari"] = {f"{a} vs {b}": round(adjusted_rand_score(labels[a], labels[b]), 3)
+                  for a, b in pairs}
+    if agreement and "raregal" in stacks:
+        result = folder / f"{data.stem}_agreement.npz"
+        run_worker("agreement", Path(row["runs"]["raregal_1"]["npz"]), min_samples, result)
+        row["ari"]["fast_hdbscan vs hdbscan on raregal_1's embedding"] = round(
+            adjusted_rand_score(labels["raregal_1"], np.load(result)["labels"]), 3)
     return row
 
 
 def print_row(row: dict) -> None:
     def stages(s):
-        return ", ".join(f"{k} {v['seconds']:.1f}s/{v['peak_rss_mib'] / 1024:.2f}GiB"
-                         for k, v in s.items())
-    print(f"\nN={row['n']:,}  d={row['dim']}  min_samples={row['min_samples']}  "
-          f"planted={row['planted_groups']}")
-    for name in [k[:-len("_process_s")] for k in row if k.endswith("_process_s")]:
-        peak = max(v["peak_rss_mib"] for v in row[f"{name}_stages"].values()) / 1024
-        print(f"  {name:15s} process {row[f'{name}_process_s']:7.1f} s, peak {peak:.2f} GiB | "
-              f"{stages(row[f'{name}_stages'])}")
-        print(f"  {'':15s} recovered {row[f'{name}_recovered']}/{row['planted_groups']}, "
-              f"classes {row[f'{name}_classes']}, spurious {row[f'{name}_spurious']}, "
-              f"in classes {row[f'{name}_in_classes']:.1%}")
-    share = row["raregal_process_s"] / row["reference_process_s"]
-    print(f"  raregal / reference wall time: {share:.2f}")
-    print(f"  ARI raregal vs reference (different UMAP runs): "
-          f"{row['ari_raregal_vs_reference']}")
-    if "ari_reference_vs_rerun" in row:
-        print(f"  ARI reference vs its rerun (run-to-run variation): "
-              f"{row['ari_reference_vs_rerun']}")
-    if "ari_same_embedding" in row:
-        print(f"  ARI fast_hdbscan vs hdbscan on the same embedding: "
-              f"{row['ari_same_embedding']}")
+        return ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in s.items())
+
+    print(f"\n{row['table']} table  N={row['n']:,}  d={row['dim']}  "
+          f"min_samples={row['min_samples']}  planted={row['planted_groups']}  "
+          f"raregal settings {row['raregal_params'] or 'default'}")
+    print(f"  {'run':12s} {'wall s':>7s} {'peak GiB':>8s} {'load':>9s} {'rec':>5s} "
+          f"{'spur':>5s} {'in cl':>6s}  stages")
+    for name, r in row["runs"].items():
+        peak = max(v["peak_rss_mib"] for v in r["stages"].values()) / 1024
+        print(f"  {name:12s} {r['process_s']:7.1f} {peak:8.2f} "
+              f"{r['load'][0]:4.1f}-{r['load'][1]:<4.1f} "
+              f"{r['recovered']:>2d}/{row['planted_groups']:<2d} {r['spurious']:5d} "
+              f"{r['in_classes']:6.1%}  {stages(r['stages'])}")
+    walls = {stack: [r["process_s"] for name, r in row["runs"].items()
+                     if name.startswith(stack)] for stack in STACKS}
+    if all(walls.values()):
+        print(f"  raregal / reference wall time (means): "
+              f"{np.mean(walls['raregal']) / np.mean(walls['reference']):.2f}")
+    for pair, ari in row["ari"].items():
+        print(f"  ARI {pair}: {ari}")
     sys.stdout.flush()
 
 
-def warm_up(folder: Path) -> None:
+def warm_up(folder: Path, stacks: list[str]) -> None:
     """Run both stacks once on a small table, untimed, so that numba's on-disk
     caches are filled and neither side pays a compilation the other skipped."""
-    data = make_data(5000, 16, 0, folder)
-    for name in ("raregal", "reference"):
+    data = make_data("current", 5000, 16, 0, folder)
+    for name in stacks:
         run_worker(name, data, 20, folder / f"warm_{name}.npz")
+
+
+def setting(text: str) -> tuple[str, object]:
+    """``key=value`` with a JSON value (a bare word is a string): a RareClassFinder setting."""
+    key, _, value = text.partition("=")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000, 632_000])
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES),
+                        help="table kinds (bench/tables.py); default all")
+    parser.add_argument("--runs", type=int, default=2,
+                        help="runs of each stack per table, for the run-to-run spread")
+    parser.add_argument("--stacks", nargs="+", choices=STACKS, default=list(STACKS),
+                        help="which stacks to run (raregal alone: a setting's recovery)")
+    parser.add_argument("--seeded", action="store_true",
+                        help="raregal's run k with seed=k (single-threaded; reproducible)")
+    parser.add_argument("--set", type=setting, action="append", default=[], metavar="KEY=VALUE",
+                        help="a RareClassFinder setting for raregal, e.g. n_epochs=50")
     parser.add_argument("--dim", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the tables' seed")
     parser.add_argument("--no-agreement", action="store_true",
                         help="skip hdbscan on raregal's embedding")
-    parser.add_argument("--rerun-reference", action="store_true",
-                        help="run the reference twice, to show run-to-run variation")
+    parser.add_argument("--no-warm-up", action="store_true",
+                        help="skip the untimed small run (numba's caches already warm)")
+    parser.add_argument("--keep", type=Path,
+                        help="write tables, truth and results here instead of a temporary folder")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--min-samples", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--params", type=json.loads, default={}, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        WORKERS[args.worker](args.data, args.min_samples, args.result)
+        WORKERS[args.worker](args.data, args.min_samples, args.result, args.params)
         return
-    import os
-    print(f"bench/search.py on {os.cpu_count()} cores; sizes {args.sizes}")
+    print(f"bench/search.py on {os.cpu_count()} cores; tables {args.tables}; sizes "
+          f"{args.sizes}; {args.runs} runs; load {Path('/proc/loadavg').read_text().strip()}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        warm_up(Path(tmp))
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not args.no_warm_up:
+            warm_up(folder, args.stacks)
         for n in args.sizes:
-            rows.append(benchmark(n, args.dim, args.seed, Path(tmp), not args.no_agreement,
-                                  args.rerun_reference))
-            print_row(rows[-1])
-            if args.json:
-                args.json.parent.mkdir(parents=True, exist_ok=True)
-                args.json.write_text(json.dumps(rows, indent=1))
+            for kind in args.tables:
+                rows.append(benchmark(kind, n, args.dim, args.seed, folder, args.runs,
+                                      args.stacks, not args.no_agreement, dict(args.set),
+                                      args.seeded))
+                print_row(rows[-1])
+                if args.json:
+                    args.json.parent.mkdir(parents=True, exist_ok=True)
+                    args.json.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
