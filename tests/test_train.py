@@ -166,3 +166,20 @@ def test_a_last_batch_of_one_image_is_skipped_not_fatal_to_batch_norm():
     optimiser = torch.optim.AdamW([*model.encoder.parameters(), *model.head.parameters()])
     loss = _epoch_loss(model, images, counts, 4, True, optimiser, torch.Generator().manual_seed(0))
     assert np.isfinite(loss) and loss > 0
+
+
+def test_a_nan_loss_is_written_as_strict_json(labels, data_dir, tmp_path, monkeypatch):
+    """training.json and the model's config.json are read by other tools: a diverged
+    (NaN) loss is null in both, not NaN."""
+    import raregal.train as train_module
+
+    monkeypatch.setattr(train_module, "_epoch_loss", lambda *args, **kwargs: float("nan"))
+    _train(labels, data_dir, tmp_path / "run", epochs=1)
+
+    def refuse(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+    record = json.loads((tmp_path / "run" / "training.json").read_text(), parse_constant=refuse)
+    assert record["history"][0]["val_loss"] is None
+    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text(),
+                        parse_constant=refuse)
+    assert config["raregal"]["val_loss"] is None

@@ -669,7 +669,7 @@ def add_demo(commands) -> None:
              "Galaxy Challenge; credits in raregal/data/demo-sdss/README.md) with the bundled "
              "default model, search them with the paper's cuts and min_samples scaled to the "
              "sample, and write the report. Needs the embed extra (torch); no download. "
-             "About 3.5 minutes on 2 CPU cores the first time (numba compiles)."),
+             "About 3.5 minutes on 2 CPU cores the first time (numba compiles), about 2 after."),
         text(f"example:\n  raregal demo\n  raregal explore {default_out}/run"),
         run_demo)
     add_shared(demo, out=f"output folder (default {default_out})", out_required=False,

@@ -28,6 +28,7 @@ from torch import nn
 
 from . import defaults
 from .errors import InputError, first_line
+from .output import write_json
 from .schemas import Schema
 
 ZOOBOT_HUB = "hf_hub:mwalmsley/zoobot-encoder-"
@@ -365,5 +366,5 @@ def save_model(model: GalaxyModel, folder: str | Path, *, architecture: str,
         meta["dropout"] = model.head.dropout.p
     save_file(state, folder / RAREGAL_WEIGHTS)
     config = {"architecture": architecture, "model_args": model_args or {}, "raregal": meta}
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_json(folder / "config.json", config)  # strict JSON: a NaN val_loss is null
     return folder

@@ -20,7 +20,6 @@ much one galaxy's votes are trusted.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -37,7 +36,7 @@ from .errors import InputError
 from .monitor import stderr_printer
 from .models import (Bottleneck, DirichletHead, GalaxyModel, create_encoder, is_architecture,
                      pooled_dim, save_model)
-from .output import prepare
+from .output import prepare, write_json
 from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral, Interval, Options,
                      ParameterError, Real, Satisfies, validate)
 from .run import record_header
@@ -447,7 +446,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
                "history": history, "train_galaxies": int(len(x_train)),
                "val_galaxies": int(len(x_val)), "unreadable": len(failed),
                "wall_seconds": round(time.time() - started, 1)}
-    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(out / "training.json", summary)  # strict JSON: a NaN loss is null
     target.release()
     return summary
 
