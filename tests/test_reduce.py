@@ -139,6 +139,20 @@ def test_bad_layout_settings_are_refused(table, setting, message):
         RareClassFinder(min_samples=30, **setting).fit(features_of(table))
 
 
+def test_only_the_serial_layout_is_cached_never_its_parallel_twin():
+    import umap.layouts
+    from numba.core.caching import NullCache
+
+    from raregal.reduce import cache_umap_compilation
+
+    cache_umap_compilation()
+    serial = umap.layouts._nb_optimize_layout_euclidean_single_epoch
+    twin = umap.layouts._nb_optimize_layout_euclidean_single_epoch_parallel
+    assert serial.py_func is twin.py_func  # why: one cache file would serve both
+    assert not isinstance(serial._cache, NullCache)
+    assert isinstance(twin._cache, NullCache)
+
+
 #: A small seeded layout in a new process; prints the layout's numba cache counts and
 #: a checksum of the embedding.
 _NEW_PROCESS = """

@@ -143,12 +143,13 @@ def _quiet_umap():
 
 #: umap-learn's numba functions on raregal's path that umap-learn compiles again in
 #: every process (it does not ask numba to cache them): ~26 s of each search's start
-#: on 2 cores, measured at 600 rows. Names of several umap-learn versions; absent
-#: ones are skipped.
+#: on 2 cores, measured at 600 rows (umap-learn 0.5.12; absent names are skipped).
+#: Only the serial layout epoch, the one seeded runs use: umap-learn makes its
+#: parallel twin from the same Python function, and numba's cache keys a function's
+#: file by that function and its signature, not by ``parallel`` -- cached too, the two
+#: could load each other's machine code, and a seeded run the parallel one.
 _UNCACHED_UMAP_FUNCTIONS = {
-    "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",
-                     "_nb_optimize_layout_euclidean_single_epoch_parallel",
-                     "_optimize_layout_euclidean_single_epoch"),
+    "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",),
     "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths", "fast_knn_indices"),
     "umap.utils": ("fast_knn_indices",),
 }
