@@ -56,18 +56,11 @@ def plant(latent: np.ndarray, sizes: np.ndarray, tightness: float,
     nearest bulk point, so a group is denser than the bulk around it wherever it
     lands (a dense sub-cluster or a sparse tail). Returns each row's planted label.
     """
-    n, d = latent.shape
-    planted = np.full(n, -1, dtype=np.int64)
-    rows = rng.permutation(n)
-    start = 0
-    for g, size in enumerate(sizes):
-        members = rows[start:start + size]
-        start += size
-        centre = latent[rng.integers(n)].copy()
-        sigma = tightness * local_scale(latent, centre) / np.sqrt(d)
-        latent[members] = centre + rng.standard_normal((size, d)) * sigma
-        planted[members] = g
-    return planted
+    from raregal.synthetic import plant_blobs
+
+    d = latent.shape[1]
+    return plant_blobs(latent, sizes, rng,
+                       lambda centre: tightness * local_scale(latent, centre) / np.sqrt(d))
 
 
 def current(n: int, dim: int, seed: int):

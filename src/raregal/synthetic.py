@@ -29,6 +29,26 @@ CONSTRAINTS = {
 }
 
 
+def plant_blobs(latent: np.ndarray, sizes, rng: np.random.Generator, spread) -> np.ndarray:
+    """Replace rows of ``latent`` (n, d), in place, by Gaussian blobs, one per size.
+
+    Each blob takes ``size`` random rows and is centred on a random row, somewhere
+    the bulk already is; ``spread(centre)`` gives its standard deviation, a scalar
+    or shape (d,). Returns each row's group, -1 for the bulk, shape (n,).
+    """
+    n, d = latent.shape
+    planted = np.full(n, -1, dtype=np.int64)
+    rows = rng.permutation(n)
+    start = 0
+    for g, size in enumerate(sizes):
+        members = rows[start:start + size]
+        start += size
+        centre = latent[rng.integers(n)].copy()
+        latent[members] = centre + rng.standard_normal((size, d)) * spread(centre)
+        planted[members] = g
+    return planted
+
+
 def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
                             group_size: int | tuple[int, int] = (50, 200),
                             latent_dim: int = 12, tightness: float = 0.05,
@@ -80,15 +100,7 @@ def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
 
     scales = np.exp(-np.arange(latent_dim) / 4.0)  # a falling PCA spectrum
     latent = rng.standard_normal((n, latent_dim)) * scales
-    planted = np.full(n, -1, dtype=np.int64)
-    rows = rng.permutation(n)
-    start = 0
-    for g, size in enumerate(sizes):
-        members = rows[start:start + size]
-        start += size
-        centre = latent[rng.integers(n)]  # somewhere the bulk already is
-        latent[members] = centre + rng.standard_normal((size, latent_dim)) * scales * tightness
-        planted[members] = g
+    planted = plant_blobs(latent, sizes, rng, lambda centre: scales * tightness)
 
     basis, _ = np.linalg.qr(rng.standard_normal((dim, latent_dim)))
     features = latent @ basis.T + rng.standard_normal((n, dim)) * noise
