@@ -167,6 +167,13 @@ def stable_and(t: pd.DataFrame, s: float, c: float, persistent: pd.Series) -> pd
     return (t.density_contrast >= c) | ((t.stability >= s) & persistent)
 
 
+def shipped(t: pd.DataFrame, s: float, c: float, p: float) -> np.ndarray:
+    """raregal's own rule (:func:`raregal.credibility.credible_rule`) at thresholds s, c, p."""
+    return credible_rule(t.stability.to_numpy(), t.density_contrast.to_numpy(),
+                         t.persistence.to_numpy(), min_stability=s, min_contrast=c,
+                         min_persistence=p)
+
+
 #: Candidate rules: name -> (function of a class table and thresholds, grid of thresholds).
 #: A grid of one point is not fitted.
 CONTRASTS = np.round(np.arange(1.05, 2.01, 0.05), 2)
@@ -191,11 +198,9 @@ CANDIDATES = {
         lambda t, s, c, r: stable_and(t, s, c, relative(t.persistence) >= r),
         {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "r": RATIOS}),
     "shipped: contrast >= c or (stability >= s and persistence >= p)": (
-        lambda t, s, c, p: stable_and(t, s, c, t.persistence >= p),
-        {"s": S, "c": C, "p": PERSISTENCES}),
+        shipped, {"s": S, "c": C, "p": PERSISTENCES}),
     "the same, all three refitted (absolute)": (
-        lambda t, s, c, p: stable_and(t, s, c, t.persistence >= p),
-        {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "p": PERSISTENCES}),
+        shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "p": PERSISTENCES}),
 }
 
 
