@@ -116,8 +116,7 @@ def test_map_keeps_planted_groups_together_and_is_repeatable(table):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("init, n_epochs, start, make_map", [("auto", "auto", "spectral", True),
-                                                             ("pca", "auto", "pca", False),
-                                                             ("spectral", 200, "spectral", False)])
+                                                             ("pca", 200, "pca", False)])
 def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start, make_map):
     X, planted = features_of(table), table["planted"].to_numpy()
     # the map once, with the defaults; the reruns are tested in test_credibility
