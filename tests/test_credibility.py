@@ -9,9 +9,11 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 import raregal
+from raregal import defaults
 from raregal.cli import main
 from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
-from raregal.credibility import credible_rule, density_contrast, keep_credible, rule_text
+from raregal.credibility import (credible_rule, density_contrast, keep_credible,
+                                 resolve_stability_seeds, rule_text)
 from raregal.synthetic import planted_representations, recovery
 
 from .conftest import features_of
@@ -51,33 +53,36 @@ def test_isolated_class_measured_against_its_nearest_outsiders():
 
 
 def test_rule_and_keep_credible():
-    """Dense, or stable and persistent (>= 0.05): stable alone is not enough."""
-    stability = np.array([0.9, 0.2, 0.9, 0.9, 0.2, np.nan, np.nan, 0.79, 0.8, 0.95])
-    contrast = np.array([2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.49, np.nan])
-    persistence = np.array([0.01, 0.01, 0.04, 0.2, 0.6, 0.0, 0.6, 0.6, 0.05, np.nan])
+    """Dense, or stable and persistent (>= 0.05): stable alone is not enough; without
+    reruns, dense or persistent."""
+    stability = np.array([0.9, 0.2, 0.9, 0.9, 0.2, np.nan, np.nan, 0.79, 0.8, 0.95, np.nan])
+    contrast = np.array([2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.49, np.nan, 1.0])
+    persistence = np.array([0.01, 0.01, 0.04, 0.2, 0.6, 0.0, 0.6, 0.6, 0.05, np.nan, 0.01])
     assert credible_rule(stability, contrast, persistence).tolist() == [
         True,   # dense, though neither stable nor persistent
         True,   # dense
         False,  # stable, persistence 0.04: a stable bulk leaf
         True,   # stable and persistent
         False,  # persistent but unstable
-        True,   # no reruns: the contrast alone
-        False,  # no reruns, not dense
+        True,   # no reruns, dense
+        True,   # no reruns, persistent
         False,  # persistent, stability just under 0.8
         True,   # stability 0.8 and persistence 0.05, on the thresholds
-        False]  # stable, persistence and contrast not measured
+        False,  # stable, persistence and contrast not measured
+        False]  # no reruns, neither dense nor persistent
     assert credible_rule(stability, contrast, persistence, min_contrast=2.5,
-                         min_persistence=0.3).tolist() == [False] * 7 + [False, False, False]
+                         min_persistence=0.3).tolist() == [False] * 6 + [True] + [False] * 4
     assert credible_rule(stability, contrast, persistence, min_stability=0.1,
                          min_contrast=9, min_persistence=0.5).tolist() == [
-        False, False, False, False, True, False, False, True, False, False]
+        False, False, False, False, True, False, True, True, False, False, False]
     labels, kept = keep_credible(np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False,
                                                                           False, True]))
     assert labels.tolist() == [-1, 0, -1, -1, 1, 1] and kept.tolist() == [0, 3]
 
 
 def test_rule_text_names_every_threshold():
-    assert rule_text(0) == "density_contrast >= 1.5 (stability not measured: 0 reruns)"
+    assert rule_text(0) == ("density_contrast >= 1.5, or persistence >= 0.05 (stability "
+                            "not measured: 0 reruns)")
     assert rule_text(3) == ("density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
                             "reruns and persistence >= 0.05")
 
@@ -174,15 +179,27 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
         "credibility"]["credible_only"] is True
 
 
+def test_stability_reruns_by_default_up_to_the_auto_limit():
+    assert raregal.RareClassFinder().stability_seeds == "auto"
+    limit = defaults.STABILITY_AUTO_MAX
+    assert resolve_stability_seeds("auto", limit) == defaults.STABILITY_SEEDS == 3
+    assert resolve_stability_seeds("auto", limit + 1) == 0
+    assert resolve_stability_seeds(2, 632_000) == 2 and resolve_stability_seeds(0, 10) == 0
+
+
 @pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
-def test_default_min_samples_is_scaled_and_recorded(small):
-    finder = raregal.RareClassFinder(**{**SMALL, "stability_seeds": 0})
-    finder.set_params(min_samples=raregal.RareClassFinder().min_samples)
-    assert finder.min_samples == "scaled"
+def test_defaults_scale_min_samples_and_reruns_and_are_recorded(small, monkeypatch):
+    default = raregal.RareClassFinder()
+    finder = raregal.RareClassFinder(**SMALL)
+    finder.set_params(min_samples=default.min_samples, stability_seeds=default.stability_seeds)
+    assert finder.min_samples == "scaled" and finder.stability_seeds == "auto"
+    # these 1,500 galaxies stand for a sample above the limit: no reruns
+    monkeypatch.setattr(defaults, "STABILITY_AUTO_MAX", len(small) - 1)
     finder.fit(features_of(small))
     assert finder.min_samples_ == scaled_min_samples(len(small)) == 15
+    assert finder.stability_seeds_ == 0 and finder.credibility_.seeds == []
     assert np.isnan(finder.credibility_.table["stability"]).all()
-    assert finder.credibility_.record()["rule"].startswith("density_contrast >=")
+    assert finder.credibility_.record()["rule"] == rule_text(0)
 
 
 def test_bad_input_one_line(planted, tmp_path, capsys):
@@ -191,9 +208,11 @@ def test_bad_input_one_line(planted, tmp_path, capsys):
                "--quiet", "--stability-seeds"]
     assert main([*command, "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["raregal: error: --stability-seeds: must be an integer >= 0, not -1"]
+    assert err == ["raregal: error: --stability-seeds: must be an integer >= 0 or 'auto', "
+                   "not -1"]
     with pytest.raises(SystemExit) as exit_:
         main([*command, "two"])
     assert exit_.value.code == 2
-    assert "--stability-seeds: invalid int value: 'two'" in capsys.readouterr().err
+    assert ("--stability-seeds: expected an integer or 'auto', not 'two'"
+            in capsys.readouterr().err)
     assert not (tmp_path / "out").exists()

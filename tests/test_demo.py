@@ -66,16 +66,21 @@ def test_demo_embeds_searches_and_reports(demo_dir, capsys):
     assert "already exists" in capsys.readouterr().err
 
 
-def test_demo_rerun_reuses_the_embedding(demo_dir, capsys):
+def test_demo_rerun_reuses_the_embedding(demo_dir, capsys, monkeypatch):
+    """The rerun's search and report are the first run's, tested above (and the
+    seeded search's repeat in test_search.py); here only what it reuses."""
+    calls = []
+    monkeypatch.setattr("raregal.embed.embed", lambda *a, **k: calls.append("embed"))
+    monkeypatch.setattr("raregal.search.search",
+                        lambda source, out, **k: calls.append(("search", source, out)))
+    monkeypatch.setattr("raregal.report.report", lambda run, **k: run / "report.html")
     moved = demo_dir.parent / "first-run"
     (demo_dir / "run").rename(moved)
     try:
         assert main(["demo", "--out", str(demo_dir)]) == 0
-        err = capsys.readouterr().err
-        assert f"reusing {demo_dir / 'embedded'}/" in err and "open " in err
-        first = pd.read_parquet(moved / "classes.parquet")
-        again = pd.read_parquet(demo_dir / "run" / "classes.parquet")
-        assert again["class"].tolist() == first["class"].tolist()  # seeded: same classes
+        assert f"reusing {demo_dir / 'embedded'}/" in capsys.readouterr().err
+        assert calls == [("search", demo_dir / "embedded" / "representations.parquet",
+                          demo_dir / "run")]
     finally:
         if not (demo_dir / "run").exists():
             moved.rename(demo_dir / "run")

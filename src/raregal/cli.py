@@ -192,10 +192,11 @@ def _search_epilog() -> str:
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
         f"{layout_epochs(LARGE_DATA, defaults.UMAP_N_EPOCHS)} epochs. --init spectral "
         f"--n-epochs 200 gives umap-learn's own layout at any size, as in the paper "
-        f"(bench/search.py compares the two). At the paper's 632k the search without "
-        f"the credibility reruns (--stability-seeds 0) takes 0.44 of the paper's stack's "
-        f"time on 2 cores and finds the same planted groups (bench/search.py); each "
-        f"rerun costs about one layout.",
+        f"(bench/search.py compares the two). At the paper's 632k the search (by default "
+        f"without credibility reruns above {defaults.STABILITY_AUTO_MAX:,} galaxies) "
+        f"takes 0.44 of the paper's stack's time on 2 cores and finds the same planted "
+        f"groups (bench/search.py); each rerun (--stability-seeds K) costs about one "
+        f"layout.",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
@@ -250,9 +251,10 @@ def add_search(commands) -> None:
     method = add_method_options(search, scaled="see below")
     method.add_argument("--seed", type=int, metavar="N",
                         help="make a rerun identical (default: unseeded; see below)")
-    method.add_argument("--stability-seeds", type=int, metavar="K",
-                        help=f"layout reruns for each class's stability; 0: none (default "
-                             f"{defaults.STABILITY_SEEDS})")
+    method.add_argument("--stability-seeds", type=_integer_or("auto"), metavar="K|auto",
+                        help=f"layout reruns for each class's stability; 0: none (default auto: "
+                             f"{defaults.STABILITY_SEEDS} up to "
+                             f"{defaults.STABILITY_AUTO_MAX:,} galaxies, 0 above)")
     method.add_argument("--credible-only", action="store_true",
                         help="write only the classes the credible rule keeps")
 

@@ -22,7 +22,7 @@ from . import defaults
 from .backends import BACKENDS, resolve_backend
 from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
 from .cluster import leaf_clusters, min_samples_reason, resolve_min_samples
-from .credibility import assess, keep_credible
+from .credibility import assess, keep_credible, resolve_stability_seeds
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
@@ -71,9 +71,12 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         single-threaded UMAP layout and HDBSCAN tree.
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
-    stability_seeds : int, default 3
+    stability_seeds : int or "auto", default "auto"
         Layout reruns that measure each class's stability (:mod:`raregal.credibility`);
-        0 skips them (the credible rule then uses the density contrast alone).
+        0 skips them (the credible rule is then dense or persistent). "auto":
+        :data:`~raregal.defaults.STABILITY_SEEDS` up to
+        :data:`~raregal.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
+        rerun costs a full layout (:func:`raregal.credibility.resolve_stability_seeds`).
     verbose : bool, default False
         Stage progress and timings on stderr.
     make_map : bool, default True
@@ -98,6 +101,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     redundancy_ : raregal.redundancy.Redundancy
     min_samples_ : int
         The min_samples used.
+    stability_seeds_ : int
+        The layout reruns made (0 on the GPU, which keeps no graph to rerun).
     credibility_ : raregal.credibility.Credibility
         Each class's stability, density contrast and credible flag.
     backend_ : str
@@ -118,7 +123,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                  min_samples=defaults.MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
                  seed=None, backend="auto", verbose=False, make_map=True,
-                 stability_seeds=defaults.STABILITY_SEEDS):
+                 stability_seeds="auto"):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -147,7 +152,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "backend": [Options(*BACKENDS)],
         "verbose": [FLAG],
         "make_map": [FLAG],
-        "stability_seeds": [Interval(Integral, 0, None)],
+        "stability_seeds": [Interval(Integral, 0, None), Options("auto")],
     }
 
     def _validate_params(self) -> None:
@@ -228,14 +233,16 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                              reproducible=self.seed is not None)
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
-        with log.stage("credibility", f"{self.stability_seeds} layout reruns, density "
-                                      f"contrast of {self.clustering_.n_classes} classes"):
+        k = resolve_stability_seeds(self.stability_seeds, n)
+        with log.stage("credibility", f"{k} layout reruns, density contrast of "
+                                      f"{self.clustering_.n_classes} classes"):
             self.credibility_ = assess(
                 X, model, self.labels_, self.neighbours_, self.clustering_.persistence,
-                k=self.stability_seeds,
+                k=k,
                 seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
                 say=log.say)
+        self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
         return self
 
