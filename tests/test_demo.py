@@ -1,6 +1,7 @@
 """`raregal demo` end to end on the bundled real galaxies, and its report rendered in
 headless Chromium (Debian's chromium package, driven by Playwright)."""
 
+import importlib
 import json
 import os
 import shutil
@@ -70,10 +71,13 @@ def test_demo_rerun_reuses_the_embedding(demo_dir, capsys, monkeypatch):
     """The rerun's search and report are the first run's, tested above (and the
     seeded search's repeat in test_search.py); here only what it reuses."""
     calls = []
-    monkeypatch.setattr("raregal.embed.embed", lambda *a, **k: calls.append("embed"))
-    monkeypatch.setattr("raregal.search.search",
+    # the modules themselves: raregal.search and raregal.report also name functions
+    embed, search, report = (importlib.import_module(f"raregal.{name}")
+                             for name in ("embed", "search", "report"))
+    monkeypatch.setattr(embed, "embed", lambda *a, **k: calls.append("embed"))
+    monkeypatch.setattr(search, "search",
                         lambda source, out, **k: calls.append(("search", source, out)))
-    monkeypatch.setattr("raregal.report.report", lambda run, **k: run / "report.html")
+    monkeypatch.setattr(report, "report", lambda run, **k: run / "report.html")
     moved = demo_dir.parent / "first-run"
     (demo_dir / "run").rename(moved)
     try:
