@@ -180,10 +180,12 @@ STABILITY_SEEDS = 3
 # The default ("auto") makes STABILITY_SEEDS reruns up to this many galaxies and none
 # above. Cost: a rerun is one full layout, 982 s at 632k seeded on 2 idle cores
 # (bench/credibility.py, issue-14 note), so 3 reruns would add 49 minutes to the
-# search. Quality: at 50k (min_samples 30, 84, 300) dense-or-persistent,
-# the rule without reruns, kept 33/36 planted classes and dropped 171/177 others, the
-# rule with them 30/36 and 175/177; at 20k and below the reruns dropped more bulk
-# splits (issue-14 note).
+# search. Quality: at 632k with the paper's min_samples 300, dense-or-persistent (the
+# rule without reruns) kept 7/8 planted classes and dropped 68/68 others, as the rule
+# with 3 reruns did; at 50k (min_samples 30, 84, 300) 33/36 and 171/177, with reruns
+# 30/36 and 175/177. At a low min_samples the reruns matter: at 632k and min_samples
+# 30, 10 of the 16 classes marked credible without them recover a planted group, 10 of
+# 11 with them; at 20k and below they dropped more bulk splits (issue-14 note).
 STABILITY_AUTO_MAX = 50_000
 # The credible rule (raregal.credibility.credible_rule): a class is credible when it is
 # dense -- density contrast (shell / member k-th neighbour distance in the input
