@@ -234,7 +234,7 @@ def credible_rule(stability: np.ndarray, contrast: np.ndarray, persistence: np.n
     """
     stability = np.asarray(stability, dtype=float)
     dense = np.nan_to_num(contrast, nan=0.0) >= min_contrast
-    stable = np.isnan(stability) | (np.nan_to_num(stability, nan=0.0) >= min_stability)
+    stable = np.isnan(stability) | (stability >= min_stability)
     return dense | (stable & (np.nan_to_num(persistence, nan=0.0) >= min_persistence))
 
 
