@@ -2,6 +2,7 @@
 states, reproduces its card's validation figure, and (issue 13) gives a
 well-conditioned representation on the shared data."""
 
+import functools
 import json
 import re
 
@@ -56,22 +57,37 @@ def test_card_figure_is_reproduced_on_the_held_out_galaxies(data_dir):
     assert pearsonr(smooth, labels["Class1.1"])[0] == pytest.approx(stated, abs=0.0015)
 
 
+@pytest.fixture(scope="module")
+def representation(data_dir):
+    """The bundled model's representation of up to 1,000 galaxies of a shared set,
+    computed once per set for the tests below."""
+    @functools.cache
+    def of(folder):
+        model = load_model()
+        names = sorted(p.name for p in (data_dir / folder / "images").iterdir())[:1000]
+        features, _ = model.predict(_pixels(data_dir / folder / "images", names, model),
+                                    passes=1)
+        return features.double().numpy()
+    return of
+
+
 @pytest.mark.slow  # embeds up to 1,000 real images per set with the bundled model
-@pytest.mark.xfail(strict=True, reason="issue 13: the bundled model's representation is "
-                   "degenerate (PC1 99.8 %, norms to 250x the median; MODEL_CARD.md)")
 @pytest.mark.parametrize("folder", ["gz-kaggle-5000", "gz-decals-rings-470"])
-def test_representation_is_well_conditioned_on_shared_data(data_dir, folder):
-    """No principal component above half the variance, and the 99.9th-percentile
-    feature norm within 5x the median (issue 13's targets), on up to 1,000
-    galaxies of each shared set."""
-    model = load_model()
-    names = sorted(p.name for p in (data_dir / folder / "images").iterdir())[:1000]
-    features, _ = model.predict(_pixels(data_dir / folder / "images", names, model), passes=1)
-    features = features.double().numpy()
-    variance = np.linalg.svd(features - features.mean(axis=0), compute_uv=False) ** 2
-    norms = np.linalg.norm(features, axis=1)
-    assert variance[0] / variance.sum() < 0.5
+def test_no_galaxy_dominates_the_representation(representation, folder):
+    """The 99.9th-percentile feature norm within 5x the median (issue 13's target;
+    the first bundled model's ran to 250x on SDSS and 1,335x on DECaLS)."""
+    norms = np.linalg.norm(representation(folder), axis=1)
     assert np.percentile(norms, 99.9) <= 5 * np.median(norms)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder", ["gz-kaggle-5000", "gz-decals-rings-470"])
+def test_no_principal_component_holds_half_the_variance(representation, folder):
+    """Issue 13's target: PC1 below 50 % of the variance on every shared set (the
+    first bundled model's held 99.8 and 100 %)."""
+    features = representation(folder)
+    variance = np.linalg.svd(features - features.mean(axis=0), compute_uv=False) ** 2
+    assert variance[0] / variance.sum() < 0.5
 
 
 def test_embed_uses_the_default_model_when_none_is_named(data_dir, tmp_path):
