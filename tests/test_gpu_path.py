@@ -91,10 +91,14 @@ def test_without_cuml_auto_is_cpu_and_gpu_is_refused():
 
 
 @pytest.mark.slow  # the stand-ins run umap-learn's own layout twice and hdbscan: ~20 s
-def test_gpu_route_glue(standin, planted):
+def test_gpu_route_glue(standin, planted, capsys):
     X = features_of(planted)
-    finder = RareClassFinder(min_samples=20, seed=0, stability_seeds=0).fit(X)
+    # Reruns asked for, but cuML keeps no graph to rerun: none are made, and the
+    # log says so.
+    finder = RareClassFinder(min_samples=20, seed=0, stability_seeds=3, verbose=True).fit(X)
     assert finder.backend_ == "gpu"
+    assert finder.stability_seeds_ == 0
+    assert "credibility: 0 layout reruns" in capsys.readouterr().err
     calls = [json.loads(line) for line in standin.read_text().splitlines()]
     assert calls == [
         {"umap": {"n_neighbors": 50, "n_components": 5, "min_dist": 0.1, "n_epochs": None,

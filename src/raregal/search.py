@@ -233,7 +233,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                              reproducible=self.seed is not None)
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
-        k = resolve_stability_seeds(self.stability_seeds, n)
+        # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
+        k = resolve_stability_seeds(self.stability_seeds, n) if model is not None else 0
         with log.stage("credibility", f"{k} layout reruns, density contrast of "
                                       f"{self.clustering_.n_classes} classes"):
             self.credibility_ = assess(
