@@ -45,10 +45,9 @@ def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
 
     umap-learn keeps it as ``model._knn_indices``/``_knn_dists`` when the neighbours
     were searched (raregal gives them precomputed above 4,096 galaxies); below that
-    umap-learn works from the full distance matrix and keeps no graph, so the exact
-    neighbours are computed here (scikit-learn, cheap at that size). cuML keeps
-    none either (``model`` None): above 4,096 galaxies they are then searched as the
-    CPU path does (:func:`raregal.reduce.nearest_neighbours`).
+    umap-learn works from the full distance matrix and keeps no graph, and cuML
+    keeps none (``model`` None), so the neighbours are then searched as the CPU path
+    does (:func:`raregal.reduce.nearest_neighbours`: exact at these sizes).
 
     Returns
     -------
@@ -60,15 +59,9 @@ def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
     distances = getattr(model, "_knn_dists", None)
     if indices is not None and distances is not None and len(indices) == len(features):
         return np.asarray(indices), np.asarray(distances, dtype=np.float32)
-    from .reduce import _SMALL_DATA, nearest_neighbours
+    from .reduce import nearest_neighbours
 
-    if len(features) >= _SMALL_DATA:
-        return nearest_neighbours(features, n_neighbors)
-    from sklearn.neighbors import NearestNeighbors
-
-    search = NearestNeighbors(n_neighbors=min(n_neighbors, len(features))).fit(features)
-    distances, indices = search.kneighbors(features)
-    return indices, distances.astype(np.float32)
+    return nearest_neighbours(features, n_neighbors)
 
 
 def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
