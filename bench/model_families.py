@@ -67,7 +67,7 @@ KAGGLE, RINGS = SHARED / "gz-kaggle-5000", SHARED / "gz-decals-rings-470"
 QUESTIONS = ["smooth-or-featured", "disk-edge-on", "how-rounded"]
 RECIPE = dict(schema="gz2", questions=QUESTIONS, bottleneck=128, input_size=64,
               crop_fraction=0.5, batch_size=64)
-#: Epochs per family for about the same training time (~6 minutes with one thread,
+#: Epochs per family for about the same training time (4-6 minutes with one thread,
 #: two runs side by side on the otherwise idle 2 cores): one epoch of 4,000 images
 #: took 16.4 s (raregal_cnn), 17.1 s (raregal_resnet), 29.9 s (mobilenetv3_small_100)
 #: and 34.1 s (mobilevit_xxs) with two threads on an idle machine.
