@@ -44,7 +44,6 @@ def train_and_measure(seed: int, root: Path, pixels_repr: Path,
                       threads: int) -> tuple[Path, dict]:
     torch.set_num_threads(threads)
     run, row = mf.train_family(FAMILY, seed, root, RECIPE)
-    torch.set_num_threads(threads)  # a search resets torch's OpenMP pool
     summary = json.loads((run / "training.json").read_text())
     row.update(mf.measure(load_model(run / "model"), mf.val_ids_of(run), run, pixels_repr))
     row.update(validation_metrics(run), wall_min=summary["wall_seconds"] / 60,
@@ -86,8 +85,7 @@ def spread(rows: list[dict], key: str) -> str:
 CARD = Path(__file__).with_name("default_model_card.md")
 
 
-def write_card(run: Path, rows: list[dict], seeds: list[int], rate: float,
-               threads: int) -> None:
+def write_card(rows: list[dict], seeds: list[int], rate: float, threads: int) -> None:
     model = load_model(DEFAULT_MODEL)
     first = rows[0]
     params = sum(p.numel() for p in model.encoder.parameters()) + sum(
@@ -122,7 +120,7 @@ def export(run: Path, rows: list[dict], seeds: list[int], threads: int) -> None:
     shutil.rmtree(DEFAULT_MODEL, ignore_errors=True)
     shutil.copytree(run / "model", DEFAULT_MODEL)
     (DEFAULT_MODEL / "validation_ids.txt").write_text("\n".join(val_ids) + "\n")
-    write_card(run, rows, seeds, rate, threads)
+    write_card(rows, seeds, rate, threads)
     print(f"exported {DEFAULT_MODEL} ({rate:.0f} images/s)")
 
 

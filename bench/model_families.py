@@ -165,9 +165,13 @@ def rare_types(model, folder: Path, pixels_repr: Path) -> dict:
         # themselves do not depend on the reruns.
         finder = lambda: RareClassFinder(min_samples="scaled", seed=0,  # noqa: E731
                                          stability_seeds=0)
+        threads = torch.get_num_threads()
         search(embedded, folder / "search", finder=finder(), verbose=False)
         search(pixels_repr, folder / "search_pixels", predictions=embedded, finder=finder(),
                verbose=False)
+        # A search (numba, OpenMP) leaves torch's OpenMP pool at more threads than
+        # asked: two benches side by side would then oversubscribe the cores.
+        torch.set_num_threads(threads)
     types = {t: PRESETS["gz2-odd"][t] for t in RARE}
     table = evaluate([folder / "search", folder / "search_pixels"], KAGGLE / "labels.csv",
                      types=types, names=["model", "pixels"], say=lambda *_: None).table
@@ -269,11 +273,7 @@ def main() -> None:
             print(pd.DataFrame(rows).round(3).to_string(index=False), flush=True)
         for family in [] if args.only_reference else args.families:
             for seed in args.seeds:
-                # A search (numba, OpenMP) leaves torch's OpenMP pool at more threads
-                # than asked: two such runs side by side then oversubscribe the cores.
-                torch.set_num_threads(args.threads)
                 run, row = train_family(family, seed, root)
-                torch.set_num_threads(args.threads)
                 row.update(measure(load_model(run / "model"), val_ids_of(run), run,
                                    pixels_repr))
                 rows.append(row)

@@ -296,9 +296,9 @@ def assess(features, model, labels, neighbours, persistence, *, k: int, seed, in
 
     ``persistence`` (k,) is the search's condensed-tree persistence of each class.
 
-    ``model`` None (cuML) skips stability (no graph to rerun), as ``k=0`` does.
+    ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
     """
-    seeds = rerun_seeds(seed, k) if model is not None else []
+    seeds = rerun_seeds(seed, k)
     stability, seconds = layout_stability(
         features, model, labels, seeds=seeds, init=init, n_epochs=n_epochs,
         min_samples=min_samples, min_cluster_size=min_cluster_size,

@@ -47,7 +47,8 @@ def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
     were searched (raregal gives them precomputed above 4,096 galaxies); below that
     umap-learn works from the full distance matrix and keeps no graph, and cuML
     keeps none (``model`` None), so the neighbours are then searched as the CPU path
-    does (:func:`raregal.reduce.nearest_neighbours`: exact at these sizes).
+    does (:func:`raregal.reduce.nearest_neighbours`: exact up to
+    ``defaults.EXACT_NEIGHBOURS_MAX`` galaxies, NN-descent above).
 
     Returns
     -------
