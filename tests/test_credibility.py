@@ -133,8 +133,10 @@ def _recovers(planted, labels):
 def test_planted_groups_stable_and_credible_bulk_splits_not(fitted, small):
     table = fitted.credibility_.table
     real = _recovers(small, fitted.labels_)
-    assert recovery(small["planted"], fitted.labels_)["recovered"] == 7  # 2 groups merge
-    assert real.sum() == 7 and (~real).sum() >= 5  # bulk splits to judge
+    # all 8, or 7 where a seed's layout merges two (float rounding decides which)
+    recovered = recovery(small["planted"], fitted.labels_)["recovered"]
+    assert recovered >= 7
+    assert real.sum() == recovered and (~real).sum() >= 5  # bulk splits to judge
     assert table["stability"][real].min() >= 0.6
     assert table["stability"][real].mean() > table["stability"][~real].mean()
     assert table["density_contrast"][real].min() > 2 > table["density_contrast"][~real].max()

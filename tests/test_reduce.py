@@ -16,7 +16,7 @@ from .conftest import features_of
 
 @pytest.fixture(scope="module")
 def table():
-    """6,000 rows: above umap-learn's exact-neighbour size, so raregal's neighbours run.
+    """6,000 rows, 6 planted groups in a bulk (at 3,000 the bulk pulls in half a group).
 
     Groups of 100 to 150, at least twice UMAP's 50 neighbours, so a member's
     neighbours are its own group's: with 60 to 120, the bulk pulled into a small
@@ -76,10 +76,25 @@ def test_nn_descent_agrees_with_exact(table):
     assert np.allclose(np.sort(distances, axis=1)[:, -1], exact_d[:, -1], rtol=1e-3, atol=1e-4)
 
 
+def test_small_tables_get_umap_learns_own_graph_from_raregals_neighbours(table):
+    """Below 4,096 points umap-learn builds its graph from all pairwise distances;
+    raregal hands it the exact neighbours instead (the pairs cost seconds in Python):
+    the same graph, weights equal to float rounding."""
+    import umap
+
+    X = features_of(table)[:800]
+    _, model = umap_embed(X, n_epochs=1, seed=0)
+    reference = umap.UMAP(n_neighbors=50, n_epochs=1, random_state=0).fit(X)
+    assert reference._small_data and not model._small_data  # the two paths, as claimed
+    ours, theirs = model.graph_.toarray(), reference.graph_.toarray()
+    np.testing.assert_array_equal(ours > 0, theirs > 0)
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
 def test_exact_up_to_the_threshold_then_nn_descent(table, monkeypatch):
     """The switch, and umap-learn's graph built on raregal's exact neighbours."""
     X = features_of(table)
-    assert defaults.UMAP_SMALL_DATA < len(X) <= defaults.EXACT_NEIGHBOURS_MAX
+    assert len(X) <= defaults.EXACT_NEIGHBOURS_MAX
     called = []
     monkeypatch.setattr("raregal.reduce.approximate_neighbours",
                         lambda *args: called.append(len(args[0])))
@@ -115,16 +130,15 @@ def test_map_keeps_planted_groups_together_and_is_repeatable(table):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("init, n_epochs, start, make_map", [("auto", "auto", "spectral", True),
-                                                             ("pca", 200, "pca", False)])
-def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start, make_map):
+@pytest.mark.parametrize("init, n_epochs, start", [("auto", "auto", "spectral"),
+                                                   ("pca", 200, "pca")])
+def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
     X, planted = features_of(table), table["planted"].to_numpy()
-    # the map once, with the defaults; the reruns are tested in test_credibility
+    # the map and the reruns are tested in test_search and test_credibility
     finder = RareClassFinder(init=init, n_epochs=n_epochs, min_samples=30, seed=0,
-                             make_map=make_map, stability_seeds=0).fit(X)
+                             make_map=False, stability_seeds=0).fit(X)
     assert finder.init_ == start  # 6,000 rows: "auto" keeps umap-learn's spectral start
     assert finder.n_epochs_ == (500 if n_epochs == "auto" else 200)
-    assert finder.map_n_epochs_ == (500 if make_map else None)
     assert recovery(planted, finder.labels_)["recovered"] == 6
 
 

@@ -16,7 +16,8 @@ from raregal.cli import main
 from raregal.errors import InputError
 from raregal.export import viewer_layer
 from raregal.report import (RESERVED_COLOURS, _lab, class_colours, class_letters,
-                            label_differences, lettered, report, tree_layout, viewer_links)
+                            label_differences, lettered, plot_gallery, report, tree_layout,
+                            viewer_links)
 from raregal.run import SearchResult
 
 FEATURES = [f"feat_{i}" for i in range(16)]
@@ -105,6 +106,35 @@ def test_viewer_links_are_the_scalar_links_vectorised():
             assert links[i] == defaults.VIEWER_URL.format(ra=ra[i], dec=dec[i],
                                                           layer=str(layers[i]))
     assert {"ls-dr9", "ls-dr10"} <= {str(x) for x in layers}  # both regions exercised
+
+
+def test_gallery_shows_every_thumbnail_whole_in_reading_order(tmp_path):
+    """Solid-colour thumbnails, 10 for A and 3 for B, 4 to a line: each appears once,
+    as a square block of its own colour at least 100 px wide, A's in order on three
+    lines, then B's on a fourth."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, size=(13, 3))
+    thumbs = []
+    for i, colour in enumerate(colours):
+        thumbs.append((f"g{i}", tmp_path / f"g{i}.png"))
+        Image.new("RGB", (128, 128), tuple(int(c) for c in colour)).save(thumbs[-1][1])
+    plot_gallery([("A", thumbs[:10]), ("B", thumbs[10:])], tmp_path / "gallery.png", columns=4)
+    with Image.open(tmp_path / "gallery.png") as image:
+        pixels = np.asarray(image.convert("RGB")).astype(int)
+    boxes = []
+    for colour in colours:
+        ys, xs = np.nonzero(np.all(np.abs(pixels - colour) <= 1, axis=2))
+        side = ys.max() - ys.min() + 1
+        assert side == xs.max() - xs.min() + 1 >= 100
+        assert len(ys) >= 0.95 * side ** 2  # one whole block (an id's text may touch it)
+        boxes.append((ys.min(), xs.min()))
+    rows = sorted({top for top, _ in boxes})
+    assert len(rows) == 4
+    assert [rows.index(top) for top, _ in boxes] == [0] * 4 + [1] * 4 + [2] * 2 + [3] * 3
+    lefts = [left for _, left in boxes]
+    assert lefts[:4] == sorted(lefts[:4]) and lefts[:4] == lefts[4:8] == lefts[10:] + [lefts[3]]
 
 
 @pytest.fixture(scope="module")

@@ -49,10 +49,8 @@ UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200
 MAP_N_EPOCHS = 50  # above 10,000 galaxies; 500 below
 
 # --- Sizes that switch the CPU path (raregal.reduce; issue 17) ---------------------
-# umap-learn's own: below 4,096 points it computes all pairwise distances itself
-# ("Handle small cases efficiently", umap/umap_.py); up to 10,000 it runs 500 layout
-# epochs (200 above), where raregal keeps its layout (see Speed above).
-UMAP_SMALL_DATA = 4096
+# umap-learn's own: up to 10,000 points it runs 500 layout epochs (200 above), where
+# raregal keeps its layout (see Speed above).
 UMAP_LARGE_DATA = 10_000
 UMAP_SMALL_EPOCHS = 500
 # Exact neighbours (scikit-learn, brute force) up to this many points, NN-descent

@@ -43,11 +43,9 @@ UNITS = {"ra": "deg", "dec": "deg"}
 def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
     """The k-nearest-neighbour graph the UMAP was built on.
 
-    umap-learn keeps it as ``model._knn_indices``/``_knn_dists`` when the neighbours
-    were searched (raregal gives them precomputed above 4,096 galaxies); below that
-    umap-learn works from the full distance matrix and keeps no graph, and cuML
-    keeps none (``model`` None), so the neighbours are then searched as the CPU path
-    does (:func:`raregal.reduce.nearest_neighbours`: exact up to
+    umap-learn keeps the neighbours raregal hands it as ``model._knn_indices`` and
+    ``_knn_dists``; cuML keeps none (``model`` None), so they are then searched as
+    the CPU path does (:func:`raregal.reduce.nearest_neighbours`: exact up to
     ``defaults.EXACT_NEIGHBOURS_MAX`` galaxies, NN-descent above).
 
     Returns
