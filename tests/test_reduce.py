@@ -82,7 +82,7 @@ def test_small_tables_get_umap_learns_own_graph_from_raregals_neighbours(table):
     the same graph, weights equal to float rounding."""
     import umap
 
-    X = features_of(table)[:800]
+    X = features_of(table)[:300]
     _, model = umap_embed(X, n_epochs=1, seed=0)
     reference = umap.UMAP(n_neighbors=50, n_epochs=1, random_state=0).fit(X)
     assert reference._small_data and not model._small_data  # the two paths, as claimed

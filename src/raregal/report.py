@@ -400,39 +400,42 @@ def plot_gallery(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path,
                  columns: int = OVERVIEW_COLUMNS) -> None:
     """A grid of thumbnails: one block per (letter, [(id, thumbnail)]), ids above.
 
-    The thumbnails are pasted into one image that the figure shows pixel for pixel
-    (GALLERY_CELL_PX each, at 100 dpi), ids and letters as figure text: an axes per
-    thumbnail cost ~3 s a gallery in matplotlib's layout, 83 s of the demo's 91 s
-    report (cProfile); now ~0.3 s a gallery of 16.
+    Drawn with Pillow, GALLERY_CELL_PX a thumbnail, in matplotlib's DejaVu Sans: an
+    axes per thumbnail cost ~3 s a gallery in matplotlib's layout (83 s of the demo's
+    91 s report, cProfile), and one matplotlib figure image of the overview ~0.5 GB.
     """
-    plt = _pyplot()
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
     lines = [(letter, members[i:i + columns]) for letter, members in rows
              for i in range(0, max(len(members), 1), columns)]
     cell = GALLERY_CELL_PX
     pitch_x, pitch_y = cell + 6, cell + 18  # a margin between cells, a caption above
-    canvas = np.full((pitch_y * len(lines), pitch_x * (columns + 1), 3), 255, np.uint8)
-    texts, previous = [], None
+    canvas = Image.new("RGB", (pitch_x * (columns + 1), pitch_y * len(lines)), "white")
+    draw = ImageDraw.Draw(canvas)
+    previous = None
     for row, (letter, members) in enumerate(lines):
         top = row * pitch_y
         if letter != previous:
-            texts.append((pitch_x / 2, top + pitch_y / 2, letter,
-                          {"fontsize": 20, "fontweight": "bold", "va": "center"}))
+            draw.text((pitch_x / 2, top + pitch_y / 2), letter, fill="black",
+                      font=_font(28, bold=True), anchor="mm")
         previous = letter
         for column, (galaxy, thumb) in enumerate(members, start=1):
             x, y = column * pitch_x + 3, top + pitch_y - cell
             with Image.open(thumb) as image:
-                canvas[y:y + cell, x:x + cell] = np.asarray(
-                    image.convert("RGB").resize((cell, cell)))
-            texts.append((x + cell / 2, y - 3, galaxy, {"fontsize": 6, "va": "bottom"}))
-    height, width = canvas.shape[:2]
-    fig = plt.figure(figsize=(width / 100, height / 100), dpi=100)
-    fig.figimage(canvas, origin="upper")  # pixel for pixel, no resampling
-    for x, y, text, style in texts:  # in pixels from the top left, as the canvas
-        fig.text(x / width, 1 - y / height, text, ha="center", **style)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+                canvas.paste(image.convert("RGB").resize((cell, cell)), (x, y))
+            draw.text((x + cell / 2, y - 3), galaxy, fill="black", font=_font(9), anchor="md")
+    canvas.save(path)
+
+
+@functools.cache
+def _font(size: int, bold: bool = False):
+    """matplotlib's own DejaVu Sans at ``size`` pixels, for Pillow."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    weight = "bold" if bold else "normal"
+    return ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(
+        family="DejaVu Sans", weight=weight)), size)
 
 
 def plot_variance(redundancy: dict, path: Path) -> None:
