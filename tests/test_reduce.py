@@ -65,7 +65,7 @@ def test_exact_neighbours_match_the_full_distance_matrix(table):
     assert all(i in row for i, row in enumerate(indices))
 
 
-@pytest.mark.slow  # NN-descent's numba compilation: ~23 s idle in a new process
+@pytest.mark.slow  # NN-descent's numba compilation: 45-50 s idle in a new process
 def test_nn_descent_agrees_with_exact(table):
     X = features_of(table)
     indices, distances = approximate_neighbours(X, 50, seed=0)

@@ -55,7 +55,8 @@ UMAP_LARGE_DATA = 10_000
 UMAP_SMALL_EPOCHS = 500
 # Exact neighbours (scikit-learn, brute force) up to this many points, NN-descent
 # above: exact ones need no numba compilation, which NN-descent pays in every new
-# process (~23 s on 2 idle cores; numba does not cache pynndescent's NN-descent), and
+# process (~23 s on 2 idle cores with pynndescent 0.5, 45-50 s with 0.7.0 at 6,000
+# points, 2026-11-29; numba does not cache pynndescent's NN-descent), and
 # no seed. bench/neighbours.py, 50 neighbours, 128-d planted tables, 2 cores shared
 # at load 12-16: exact 8.7 / 25.1 / 48.1 s against NN-descent's search alone 14.4 /
 # 27.1 / 36.3 s at 5k / 10k / 20k, recall 1.000, plus 627 s of compilation at that

@@ -400,9 +400,10 @@ def plot_gallery(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path,
                  columns: int = OVERVIEW_COLUMNS) -> None:
     """A grid of thumbnails: one block per (letter, [(id, thumbnail)]), ids above.
 
-    Drawn with Pillow, GALLERY_CELL_PX a thumbnail, in matplotlib's DejaVu Sans: an
-    axes per thumbnail cost ~3 s a gallery in matplotlib's layout (83 s of the demo's
-    91 s report, cProfile), and one matplotlib figure image of the overview ~0.5 GB.
+    Drawn with Pillow, GALLERY_CELL_PX a thumbnail, in matplotlib's DejaVu Sans. In
+    matplotlib an axes per thumbnail cost ~3 s a gallery (83 s of the demo's 91 s
+    report, cProfile), and one figure image per gallery took the report's peak memory
+    from 0.3 to 0.8 GB.
     """
     from PIL import Image, ImageDraw
 
