@@ -37,6 +37,7 @@ def _member_purity(layout, planted, k=10):
 def test_layout_epochs_keep_umap_learns_below_10000():
     assert layout_epochs(632_000, 100) == 100 and layout_epochs(10_001, 50) == 50
     assert layout_epochs(10_000, 100) == 500 and layout_epochs(1_866, 50) == 500
+    assert layout_epochs(10_000, 50, 200) == 200 and layout_epochs(10_001, 50, 200) == 50
     assert layout_init(10_000, "auto") == "spectral" and layout_init(10_001, "auto") == "pca"
     assert layout_init(500, "pca") == "pca"
 

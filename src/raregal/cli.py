@@ -145,7 +145,8 @@ def _search_description() -> str:
         f"{defaults.PAPER_SAMPLE_SIZE // 1000}k galaxies, scaled to the sample; "
         f"min_cluster_size={defaults.HDBSCAN_MIN_CLUSTER_SIZE}) as classes. The 2-D map "
         f"is laid out on the {defaults.UMAP_N_COMPONENTS}-D embedding's own neighbour "
-        f"graph, for pictures only.",
+        f"graph ({defaults.MAP_SMALL_EPOCHS} epochs up to {defaults.UMAP_LARGE_DATA:,} "
+        f"galaxies, {defaults.MAP_N_EPOCHS} above), for pictures only.",
         f"Inputs: Parquet, CSV, FITS tables, Zoobot HDF5 (predictions, id_str, label_cols), "
         f"or .npy with --ids. Each table's id column is the unique one of "
         f"{', '.join(ID_COLUMNS)} (GZ DESI's objid numbers objects within a brick, so its "

@@ -36,10 +36,11 @@ from . import defaults
 LARGE_DATA = defaults.UMAP_LARGE_DATA
 
 
-def layout_epochs(n: int, large: int) -> int:
-    """Layout epochs for n points: umap-learn's own up to ``LARGE_DATA`` points,
-    where they cost seconds, and ``large`` above (where umap-learn runs 200)."""
-    return defaults.UMAP_SMALL_EPOCHS if n <= LARGE_DATA else large
+def layout_epochs(n: int, large: int, small: int = defaults.UMAP_SMALL_EPOCHS) -> int:
+    """Layout epochs for n points: ``small`` up to ``LARGE_DATA`` points (by default
+    umap-learn's own, which cost seconds there), ``large`` above (where umap-learn
+    runs 200)."""
+    return small if n <= LARGE_DATA else large
 
 
 def layout_init(n: int, init: str) -> str:

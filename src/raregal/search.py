@@ -81,7 +81,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Stage progress and timings on stderr.
     make_map : bool, default True
         Also make the 2-D map (a layout of the 5-D embedding's graph, from
-        its principal components; :func:`raregal.reduce.umap_map`).
+        its principal components, in :data:`~raregal.defaults.MAP_SMALL_EPOCHS` epochs
+        up to 10,000 galaxies and :data:`~raregal.defaults.MAP_N_EPOCHS` above;
+        :func:`raregal.reduce.umap_map`).
         Injection-recovery, which never looks at it, skips it.
 
     Attributes
@@ -220,7 +222,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                           n_neighbors=self.n_neighbors, min_dist=self.min_dist,
                                           seed=self.seed, backend=self.backend_)
         elif self.make_map:
-            self.map_n_epochs_ = layout_epochs(n, defaults.MAP_N_EPOCHS)
+            self.map_n_epochs_ = layout_epochs(n, defaults.MAP_N_EPOCHS, defaults.MAP_SMALL_EPOCHS)
             with log.stage("map", f"2-D layout of the {self.n_components}-D embedding's graph, "
                                   f"{self.map_n_epochs_} epochs"):
                 self.map_ = umap_map(X, self.embedding_, model, n_epochs=self.map_n_epochs_,
