@@ -23,10 +23,12 @@ caches are warm for both.
 
 Printed per (table, N): wall time and peak memory per stage, process wall time and
 raregal's share of the reference's (mean of the runs), planted groups recovered and
-spurious classes for each run, the adjusted Rand index between the stacks and
-between runs of each, and -- on raregal's first embedding -- between fast_hdbscan
-and hdbscan; the 1-minute load average before and after each process (other work
-on the machine slows both stacks: compare ratios within one run).
+spurious classes for each run (on the ``multiscale`` table also the bulk's own leaf
+sub-clusters recovered by the same rule: there, most "spurious" classes are real
+structure of the bulk), the adjusted Rand index between the stacks and between runs
+of each, and -- on raregal's first embedding -- between fast_hdbscan and hdbscan;
+the 1-minute load average before and after each process (other work on the machine
+slows both stacks: compare ratios within one run).
 min_samples is the paper's 300 at 632k and raregal's sqrt(N) scaling below.
 
     python bench/search.py                       # 3 tables x 50k, 200k, 632k x 2 runs: hours
@@ -52,15 +54,18 @@ from tables import TABLES, make_table  # noqa: E402
 
 
 def make_data(kind: str, n: int, dim: int, seed: int, folder: Path) -> Path:
-    """Write the table (features and ids) as Parquet, its planted truth beside it."""
+    """Write the table (features and ids) as Parquet, its planted truth beside it (and
+    the bulk's leaf sub-clusters, where the table kind has them)."""
     import pandas as pd
 
-    features, planted = make_table(kind, n, dim, seed)
+    features, planted, bulk = make_table(kind, n, dim, seed)
     path = folder / f"{kind}_{n}.parquet"
     table = pd.DataFrame(features, columns=[f"feat_{j}" for j in range(dim)])
     table.insert(0, "id_str", [f"synth_{i:07d}" for i in range(n)])
     table.to_parquet(path)
     np.save(path.with_suffix(".planted.npy"), planted)
+    if bulk is not None:
+        np.save(path.with_suffix(".bulk.npy"), bulk)
     return path
 
 
@@ -150,6 +155,10 @@ def run_stack(stack: str, run: int, data: Path, planted: np.ndarray, min_samples
     rec = recovery(planted, labels)
     out.update(recovered=rec["recovered"], classes=rec["classes"], spurious=rec["spurious"],
                in_classes=round(float(np.mean(labels >= 0)), 4), npz=str(result))
+    bulk = data.with_suffix(".bulk.npy")
+    if bulk.exists():
+        leaves = recovery(np.load(bulk), labels)
+        out.update(bulk_leaves=leaves["groups"], bulk_recovered=leaves["recovered"])
     return out
 
 
@@ -185,17 +194,20 @@ def print_row(row: dict) -> None:
     def stages(s):
         return ", ".join(f"{k} {v['seconds']:.1f}s" for k, v in s.items())
 
+    def bulk(r):  # the bulk's leaf sub-clusters recovered, where the table has them
+        return f"{r['bulk_recovered']}/{r['bulk_leaves']}" if "bulk_leaves" in r else "-"
+
     print(f"\n{row['table']} table  N={row['n']:,}  d={row['dim']}  "
           f"min_samples={row['min_samples']}  planted={row['planted_groups']}  "
           f"raregal settings {row['raregal_params'] or 'default'}")
     print(f"  {'run':12s} {'wall s':>7s} {'peak GiB':>8s} {'load':>9s} {'rec':>5s} "
-          f"{'spur':>5s} {'in cl':>6s}  stages")
+          f"{'spur':>5s} {'in cl':>6s} {'bulk':>7s}  stages")
     for name, r in row["runs"].items():
         peak = max(v["peak_rss_mib"] for v in r["stages"].values()) / 1024
         print(f"  {name:12s} {r['process_s']:7.1f} {peak:8.2f} "
               f"{r['load'][0]:4.1f}-{r['load'][1]:<4.1f} "
               f"{r['recovered']:>2d}/{row['planted_groups']:<2d} {r['spurious']:5d} "
-              f"{r['in_classes']:6.1%}  {stages(r['stages'])}")
+              f"{r['in_classes']:6.1%} {bulk(r):>7s}  {stages(r['stages'])}")
     walls = {stack: [r["process_s"] for name, r in row["runs"].items()
                      if name.startswith(stack)] for stack in STACKS}
     if all(walls.values()):

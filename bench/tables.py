@@ -1,8 +1,10 @@
 """Synthetic representation tables of several kinds, for bench/search.py (issue 18).
 
 Each generator returns ``(features, planted)``: float32 features of shape (n, dim)
-and the planted group of each row (int64, -1 for the bulk). All are seeded: the same
-arguments give the same table on any machine.
+and the planted group of each row (int64, -1 for the bulk); ``multiscale`` also
+returns the bulk's own leaf sub-cluster of each row, the truth for the classes a
+search finds in its bulk. All are seeded: the same arguments give the same table on
+any machine.
 
 - ``current``: raregal.synthetic.planted_representations as bench/search.py has
   always used it (a Gaussian bulk on a 12-D linear subspace with a falling spectrum,
@@ -22,6 +24,8 @@ smallest structure, so that it does not wash the groups out.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -114,14 +118,21 @@ def student_t_ball(size: int, d: int, width: float, df: float,
 
 
 def hierarchy(n: int, d: int, rng: np.random.Generator, depth: int = 3,
-              branching: tuple[int, int] = (2, 6), df: float = 3.0) -> np.ndarray:
+              branching: tuple[int, int] = (2, 6), df: float = 3.0):
     """n latent points from a tree of sub-clusters: each node splits its points
     among 2-6 children with very unequal shares (Dirichlet 0.5), each child centred
     at a heavy-tailed offset from its parent with a width 0.2-0.5 of the parent's;
-    the leaves are Student-t balls. Structure at ``depth`` scales, heavy tails."""
+    the leaves are Student-t balls. Structure at ``depth`` scales, heavy tails.
+
+    Returns the points, shape (n, d), and each point's leaf, shape (n,): the bulk's
+    own finest sub-clusters, which a search may rightly find as classes."""
+    leaf_numbers = itertools.count()
+
     def node(count, centre, width, level):
         if level == depth or count < 50:
-            return centre + student_t_ball(count, d, width, df, rng)
+            # the leaf's number rides along as a last column, through the permutation
+            return np.hstack([centre + student_t_ball(count, d, width, df, rng),
+                              np.full((count, 1), float(next(leaf_numbers)))])
         k = int(rng.integers(branching[0], branching[1] + 1))
         shares = rng.multinomial(count, rng.dirichlet(np.full(k, 0.5)))
         parts = []
@@ -133,23 +144,28 @@ def hierarchy(n: int, d: int, rng: np.random.Generator, depth: int = 3,
                               level + 1))
         return np.concatenate(parts)
 
-    return rng.permutation(node(n, np.zeros(d), 1.0, 0))
+    points = rng.permutation(node(n, np.zeros(d), 1.0, 0))
+    return np.ascontiguousarray(points[:, :d]), points[:, d].astype(np.int64)
 
 
 def multiscale(n: int, dim: int, seed: int, noise: float = 0.002, tightness: float = 0.25):
-    """A hierarchical, heavy-tailed 16-D bulk in ``dim`` dimensions, 9 planted groups."""
+    """A hierarchical, heavy-tailed 16-D bulk in ``dim`` dimensions, 9 planted groups;
+    also the bulk's leaf sub-cluster of each row (-1 for planted rows)."""
     rng = np.random.default_rng(seed)
-    latent = hierarchy(n, 16, rng)
+    latent, leaf = hierarchy(n, 16, rng)
     planted = plant(latent, group_sizes(n, rng), tightness, rng)
     basis, _ = np.linalg.qr(rng.standard_normal((dim, latent.shape[1])))
     features = (latent @ basis.T).astype(np.float32)
     features += rng.standard_normal(features.shape).astype(np.float32) * noise
-    return features, planted
+    return features, planted, np.where(planted >= 0, -1, leaf)
 
 
 TABLES = {"current": current, "curved": curved, "multiscale": multiscale}
 
 
 def make_table(kind: str, n: int, dim: int, seed: int):
-    """``(features, planted)`` of the named table kind."""
-    return TABLES[kind](n, dim, seed)
+    """``(features, planted, bulk)`` of the named table kind: ``bulk`` is the bulk's
+    own sub-cluster of each row (-1 for planted rows) where the kind has one
+    (``multiscale``), else None."""
+    table = TABLES[kind](n, dim, seed)
+    return table if len(table) == 3 else (*table, None)
