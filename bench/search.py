@@ -142,8 +142,9 @@ def run_worker(name: str, data: Path, min_samples: int, result: Path,
     return {"process_s": round(time.perf_counter() - start, 1), "load": [before, load()]}
 
 
-def run_stack(stack: str, run: int, data: Path, planted: np.ndarray, min_samples: int,
-              folder: Path, params: dict, seeded: bool) -> dict:
+def run_stack(stack: str, run: int, data: Path, planted: np.ndarray,
+              bulk: np.ndarray | None, min_samples: int, folder: Path, params: dict,
+              seeded: bool) -> dict:
     """One run of one stack: times, stages, recovery; labels and embedding in the npz."""
     from raregal.synthetic import recovery
 
@@ -155,9 +156,8 @@ def run_stack(stack: str, run: int, data: Path, planted: np.ndarray, min_samples
     rec = recovery(planted, labels)
     out.update(recovered=rec["recovered"], classes=rec["classes"], spurious=rec["spurious"],
                in_classes=round(float(np.mean(labels >= 0)), 4), npz=str(result))
-    bulk = data.with_suffix(".bulk.npy")
-    if bulk.exists():
-        leaves = recovery(np.load(bulk), labels)
+    if bulk is not None:
+        leaves = recovery(bulk, labels)
         out.update(bulk_leaves=leaves["groups"], bulk_recovered=leaves["recovered"])
     return out
 
@@ -170,13 +170,15 @@ def benchmark(kind: str, n: int, dim: int, seed: int, folder: Path, runs: int,
 
     data = make_data(kind, n, dim, seed, folder)
     planted = np.load(data.with_suffix(".planted.npy"))
+    bulk_path = data.with_suffix(".bulk.npy")
+    bulk = np.load(bulk_path) if bulk_path.exists() else None
     min_samples = scaled_min_samples(n)
     row = {"table": kind, "n": n, "dim": dim, "min_samples": min_samples, "seed": seed,
            "planted_groups": int(planted.max() + 1), "raregal_params": params, "runs": {}}
     for run in range(1, runs + 1):  # alternate the stacks: a load change hits both
         for stack in stacks:
-            row["runs"][f"{stack}_{run}"] = run_stack(stack, run, data, planted, min_samples,
-                                                      folder, params, seeded)
+            row["runs"][f"{stack}_{run}"] = run_stack(stack, run, data, planted, bulk,
+                                                      min_samples, folder, params, seeded)
     labels = {name: np.load(r["npz"])["labels"] for name, r in row["runs"].items()}
     pairs = [("raregal_1", "reference_1")] * (len(stacks) == 2) + [
         (f"{stack}_1", f"{stack}_{run}") for stack in stacks for run in range(2, runs + 1)]

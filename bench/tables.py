@@ -1,10 +1,10 @@
 """Synthetic representation tables of several kinds, for bench/search.py (issue 18).
 
-Each generator returns ``(features, planted)``: float32 features of shape (n, dim)
-and the planted group of each row (int64, -1 for the bulk); ``multiscale`` also
-returns the bulk's own leaf sub-cluster of each row, the truth for the classes a
-search finds in its bulk. All are seeded: the same arguments give the same table on
-any machine.
+Each generator returns ``(features, planted, bulk)``: float32 features of shape
+(n, dim), the planted group of each row (int64, -1 for the bulk) and, where the kind
+has one (``multiscale``; else None), the bulk's own leaf sub-cluster of each row
+(-1 for planted rows): the truth for the classes a search finds in its bulk. All are
+seeded: the same arguments give the same table on any machine.
 
 - ``current``: raregal.synthetic.planted_representations as bench/search.py has
   always used it (a Gaussian bulk on a 12-D linear subspace with a falling spectrum,
@@ -76,7 +76,7 @@ def current(n: int, dim: int, seed: int):
     table = planted_representations(n, dim=dim, n_groups=20, group_size=(low, high),
                                     fractions=False, seed=seed)
     return (table.filter(like="feat_").to_numpy(np.float32),
-            table["planted"].to_numpy(np.int64))
+            table["planted"].to_numpy(np.int64), None)
 
 
 def smooth_map(latent: np.ndarray, dim: int, rng: np.random.Generator,
@@ -106,7 +106,7 @@ def curved(n: int, dim: int, seed: int, noise: float = 0.05, tightness: float = 
     planted = plant(latent, group_sizes(n, rng), tightness, rng)
     features = smooth_map(latent, dim, rng)
     features += rng.standard_normal(features.shape).astype(np.float32) * noise
-    return features, planted
+    return features, planted, None
 
 
 def student_t_ball(size: int, d: int, width: float, df: float,
@@ -164,8 +164,5 @@ TABLES = {"current": current, "curved": curved, "multiscale": multiscale}
 
 
 def make_table(kind: str, n: int, dim: int, seed: int):
-    """``(features, planted, bulk)`` of the named table kind: ``bulk`` is the bulk's
-    own sub-cluster of each row (-1 for planted rows) where the kind has one
-    (``multiscale``), else None."""
-    table = TABLES[kind](n, dim, seed)
-    return table if len(table) == 3 else (*table, None)
+    """``(features, planted, bulk)`` of the named table kind (see the module docstring)."""
+    return TABLES[kind](n, dim, seed)
