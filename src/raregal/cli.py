@@ -195,9 +195,10 @@ def _search_epilog() -> str:
         f"--n-epochs 200 gives umap-learn's own layout at any size, as in the paper "
         f"(bench/search.py compares the two). At the paper's 632k the search (by default "
         f"without credibility reruns above {defaults.STABILITY_AUTO_MAX:,} galaxies) "
-        f"takes 0.44 of the paper's stack's time on 2 cores and finds the same planted "
-        f"groups (bench/search.py); each rerun (--stability-seeds K) costs about one "
-        f"layout.",
+        f"takes about half of the paper's stack's time on 2 cores (0.39-0.51 on three "
+        f"kinds of table) and finds the same planted groups (bench/search.py); "
+        f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
+        f"Each rerun (--stability-seeds K) costs about one layout.",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"

@@ -2,8 +2,9 @@
 
 On the CPU the work is umap-learn's, with three changes of setting that, with
 HDBSCAN's cache order (:mod:`raregal.cluster`), bring the paper's 632k search to
-0.44 of the paper's stack's time on 2 cores, finding the same planted groups
-(``bench/search.py``; numbers in :mod:`raregal.defaults`):
+about half of the paper's stack's time on 2 cores (0.39-0.51 on three kinds of
+table), finding the same planted groups (``bench/search.py``; numbers in
+:mod:`raregal.defaults`):
 
 - the nearest neighbours are exact (scikit-learn, brute force) from umap-learn's
   own exact-neighbour size up to ``defaults.EXACT_NEIGHBOURS_MAX`` points, where
