@@ -1,5 +1,7 @@
 """UMAP stage: neighbours, layout start and epochs, and the 2-D map (raregal.reduce)."""
 
+import importlib
+
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
@@ -157,14 +159,33 @@ def test_only_the_serial_layout_is_cached_never_its_parallel_twin():
     import umap.layouts
     from numba.core.caching import NullCache
 
-    from raregal.reduce import cache_umap_compilation
+    from raregal.reduce import cache_numba_compilation
 
-    cache_umap_compilation()
+    cache_numba_compilation()
     serial = umap.layouts._nb_optimize_layout_euclidean_single_epoch
     twin = umap.layouts._nb_optimize_layout_euclidean_single_epoch_parallel
     assert serial.py_func is twin.py_func  # why: one cache file would serve both
     assert not isinstance(serial._cache, NullCache)
     assert isinstance(twin._cache, NullCache)
+
+
+def test_nn_descent_caches_only_what_takes_no_distance_function():
+    import inspect
+
+    from numba.core.caching import NullCache
+
+    from raregal.reduce import _UNCACHED_FUNCTIONS, cache_numba_compilation
+
+    cache_numba_compilation()
+    import pynndescent.pynndescent_
+
+    named = [getattr(importlib.import_module(module), name)
+             for module, names in _UNCACHED_FUNCTIONS.items() if module.startswith("pynndescent")
+             for name in names]
+    assert len(named) == 6 and all(not isinstance(f._cache, NullCache) for f in named)
+    # why: a function given `dist` misses the cache in every process and adds a copy
+    assert all("dist" not in inspect.signature(f.py_func).parameters for f in named)
+    assert isinstance(pynndescent.pynndescent_.process_candidates._cache, NullCache)
 
 
 #: A small seeded layout in a new process; prints the layout's numba cache counts and

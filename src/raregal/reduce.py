@@ -121,6 +121,7 @@ def approximate_neighbours(features: np.ndarray, n_neighbors: int, seed: int | N
     """
     from pynndescent import NNDescent
 
+    cache_numba_compilation()
     index = NNDescent(features, n_neighbors=n_neighbors, metric="euclidean",
                       random_state=seed, max_candidates=60, low_memory=True, compressed=False)
     return index.neighbor_graph
@@ -139,32 +140,42 @@ def _quiet_umap():
         yield
 
 
-#: umap-learn's numba functions on raregal's path that umap-learn compiles again in
-#: every process (it does not ask numba to cache them): ~26 s of each search's start
-#: on 2 cores, measured at 600 rows (umap-learn 0.5.12; absent names are skipped).
-#: Only the serial layout epoch, the one seeded runs use: umap-learn makes its
-#: parallel twin from the same Python function, and numba's cache keys a function's
-#: file by that function and its signature, not by ``parallel`` -- cached too, the two
-#: could load each other's machine code, and a seeded run the parallel one.
-_UNCACHED_UMAP_FUNCTIONS = {
+#: umap-learn's and pynndescent's numba functions on raregal's path that they compile
+#: again in every process (they do not ask numba to cache them): ~26 s of each search's
+#: start on 2 cores for umap-learn, measured at 600 rows (umap-learn 0.5.12), and about
+#: half of NN-descent's compilation (pynndescent 0.7.0, 6,000 rows, cores shared with a
+#: benchmark: 45.5 s to 26.6 s a process; absent names are skipped). Left out on purpose:
+#: - umap-learn's parallel layout epoch: umap-learn makes it from the same Python function
+#:   as the serial one, and numba's cache keys a function's file by that function and its
+#:   signature, not by ``parallel`` -- cached too, the two could load each other's
+#:   machine code, and a seeded run the parallel one;
+#: - every pynndescent function that takes the distance function (``dist``): numba types
+#:   that argument with its address, so each process misses the cache and writes one more
+#:   copy to disk (pynndescent's own reason for not caching them, its pull request 226).
+_UNCACHED_FUNCTIONS = {
     "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",),
     "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths", "fast_knn_indices"),
     "umap.utils": ("fast_knn_indices",),
+    "pynndescent.utils": ("build_candidates_owner", "apply_graph_update_array",
+                          "sort_updates_by_block", "apply_sorted_graph_update_array",
+                          "deheap_sort"),
+    "pynndescent.kernels": ("generate_graph_update_array_batched",),
 }
 
 
-def cache_umap_compilation() -> int:
-    """Let numba keep umap-learn's compiled layout and graph functions on disk (in
-    umap's ``__pycache__``, or numba's user cache where that is read-only), so only
-    the first process on a machine compiles them. The machine code is the same, so
-    seeded results are too. Returns how many functions now cache."""
+def cache_numba_compilation() -> int:
+    """Let numba keep umap-learn's compiled layout and graph functions, and the part of
+    pynndescent's NN-descent that can be, on disk (beside their modules, or in numba's
+    user cache where that is read-only), so only the first process on a machine
+    compiles them. The machine code is the same, so seeded results are too. Returns how
+    many functions now cache."""
     import importlib
 
     from numba.core.caching import NullCache
     from numba.core.dispatcher import Dispatcher
 
     cached = 0
-    for module, names in _UNCACHED_UMAP_FUNCTIONS.items():
+    for module, names in _UNCACHED_FUNCTIONS.items():
         for name in names:
             function = getattr(importlib.import_module(module), name, None)
             if not isinstance(function, Dispatcher) or not isinstance(function._cache, NullCache):
@@ -181,7 +192,7 @@ def cache_umap_compilation() -> int:
 def _umap_class():
     import umap
 
-    cache_umap_compilation()
+    cache_numba_compilation()
 
     class UMAP(umap.UMAP):
         def __repr__(self, N_CHAR_MAX=700):
@@ -280,7 +291,7 @@ def umap_map(features: np.ndarray, embedding: np.ndarray, model, *,
     """
     from umap.umap_ import simplicial_set_embedding
 
-    cache_umap_compilation()
+    cache_numba_compilation()
     with _quiet_umap():
         layout, _ = simplicial_set_embedding(
             # a copy: umap-learn prunes the graph it is given in place, by n_epochs
