@@ -187,7 +187,11 @@ def _search_epilog() -> str:
         "Which classes are real: each class gets a stability (mean best-match Jaccard "
         "over --stability-seeds layout reruns on the same neighbour graph), a density "
         "contrast in the representation itself, and a credible flag (classes.csv; "
-        "--credible-only writes only those). See raregal.credibility.",
+        "--credible-only writes only those). See raregal.credibility. Above "
+        f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
+        "flag rests on contrast and persistence; at a low --min-samples there, "
+        "--stability-seeds 3 marks far fewer bulk splits credible (measured at 200k and "
+        "632k in the README).",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
