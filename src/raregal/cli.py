@@ -677,7 +677,8 @@ def add_demo(commands) -> None:
              "Galaxy Challenge; credits in raregal/data/demo-sdss/README.md) with the bundled "
              "default model, search them with the paper's cuts and min_samples scaled to the "
              "sample, and write the report. Needs the embed extra (torch); no download. "
-             "About 3.5 minutes on 2 CPU cores the first time (numba compiles), about 2 after."),
+             "2 to 3.5 minutes on 2 CPU cores the first time (numba compiles), 1 to 1.5 "
+             "after (measured in the README)."),
         text(f"example:\n  raregal demo\n  raregal explore {default_out}/run"),
         run_demo)
     add_shared(demo, out=f"output folder (default {default_out})", out_required=False,
