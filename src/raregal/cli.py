@@ -190,8 +190,8 @@ def _search_epilog() -> str:
         "--credible-only writes only those). See raregal.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
         "flag rests on contrast and persistence; at a low --min-samples there, "
-        "--stability-seeds 3 marks far fewer bulk splits credible (measured at 200k and "
-        "632k in the README).",
+        f"--stability-seeds {defaults.STABILITY_SEEDS} marks far fewer bulk splits "
+        "credible (measured at 200k and 632k in the README).",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
