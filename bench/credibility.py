@@ -17,9 +17,10 @@ density contrast, and the credible rule.
 
 Printed per N and min_samples: classes, real ones, the ROC AUC of each measure
 for real vs not (sklearn), and for the rule (and for each of its halves alone,
-dense_only_* and stable_only_*): share of real classes kept, of the others
-dropped, and of the credible ones that are real; the seconds of one
-layout rerun, one HDBSCAN, one bootstrap search, and the density contrast.
+dense_only_*, stable_only_* and persistent_only_*; and as a search applies it
+without reruns, no_reruns_*): share of real classes kept, of the others dropped,
+and of the credible ones that are real; the seconds of one layout rerun, one
+HDBSCAN, one bootstrap search, and the density contrast.
 Each run writes classes_<bulk>.csv (one row per class and min_samples, with the
 planted truth in ``real``) and separation_<bulk>.json.
 
@@ -78,6 +79,11 @@ def separation(table: pd.DataFrame) -> dict:
     credible = table["credible"].to_numpy()
     row["credible"] = int(credible.sum())
     row.update(kept_dropped(credible, real))
+    # the rule as a search applies it without reruns (the default above
+    # STABILITY_AUTO_MAX galaxies): stability not measured
+    free = credible_rule(np.full(len(table), np.nan), table["density_contrast"].to_numpy(),
+                         table["persistence"].to_numpy())
+    row.update(kept_dropped(free, real, prefix="no_reruns_"))
     # each half of the rule alone: which half lets the spurious classes through
     for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
                         ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY),
