@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from raregal.images import load_rgb, preprocess
+from raregal.images import model_input
 from raregal.models import load_model
 from raregal.train import train
 
@@ -43,8 +43,8 @@ def validation_metrics(run: Path) -> dict:
     val_ids = split.loc[(split["split"] == "val") & split["usable"], "GalaxyID"]
     labels = pd.read_csv(DATA / "labels.csv", dtype={"GalaxyID": str}).set_index("GalaxyID")
     pixels = torch.from_numpy(np.stack([
-        preprocess(load_rgb(DATA / "images" / f"{i}.jpg"), size=model.input_size,
-                   crop_fraction=model.crop_fraction) for i in val_ids]))
+        model_input(DATA / "images" / f"{i}.jpg", size=model.input_size,
+                    crop_fraction=model.crop_fraction) for i in val_ids]))
     torch.manual_seed(0)
     _, fractions = model.predict(pixels)
     predicted = pd.DataFrame(fractions.numpy(), columns=model.schema.answers)

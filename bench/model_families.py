@@ -58,7 +58,7 @@ import raregal.train as train_module
 from model_geometry import geometry
 from raregal.baseline import baseline
 from raregal.evaluate import PRESETS, evaluate
-from raregal.images import load_rgb, preprocess
+from raregal.images import model_input
 from raregal.models import DEFAULT_MODEL, load_model
 from raregal.search import RareClassFinder, search
 
@@ -94,7 +94,7 @@ def shared_pixels(folder: Path, size: int, crop: float) -> tuple[list[str], torc
     """A set's ids (file stems, sorted) and images, preprocessed as embed does."""
     paths = sorted((folder / "images").iterdir())
     return [p.stem for p in paths], torch.from_numpy(np.stack([
-        preprocess(load_rgb(p), size=size, crop_fraction=crop) for p in paths]))
+        model_input(p, size=size, crop_fraction=crop) for p in paths]))
 
 
 def predict(model, pixels: torch.Tensor, batch: int = 500):

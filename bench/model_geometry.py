@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from raregal.images import load_rgb, preprocess
+from raregal.images import model_input
 from raregal.models import DEFAULT_MODEL, load_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -38,7 +38,7 @@ def load_pixels(folder: Path, model, limit: int | None) -> torch.Tensor:
     """The set's images, sorted by name, preprocessed as ``raregal embed`` does."""
     paths = sorted(folder.iterdir())[:limit]
     return torch.from_numpy(np.stack([
-        preprocess(load_rgb(p), size=model.input_size, crop_fraction=model.crop_fraction)
+        model_input(p, size=model.input_size, crop_fraction=model.crop_fraction)
         for p in paths]))
 
 

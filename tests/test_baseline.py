@@ -10,7 +10,7 @@ import pytest
 from raregal.baseline import default_crop_fraction, pixel_matrix
 from raregal.catalogue import load_representations
 from raregal.cli import main
-from raregal.images import load_rgb, preprocess
+from raregal.images import model_input
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +49,7 @@ def test_layout_ids_and_failures(run, images):
 def test_pca_matches_an_exact_svd(run, images):
     """The features are the pixels' projections on their top principal components."""
     paths = sorted(p for p in images.glob("*.jpg") if p.stem != "999999")
-    pixels = np.stack([preprocess(load_rgb(p), crop_fraction=0.5, size=16).ravel()
+    pixels = np.stack([model_input(p, crop_fraction=0.5, size=16).ravel()
                        for p in paths]).astype(np.float64)
     centred = pixels - pixels.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
@@ -68,8 +68,7 @@ def test_sees_the_default_models_pixels(images):
     paths = sorted(str(p) for p in images.glob("*.jpg"))[:3]
     matrix, done, failed = pixel_matrix(paths, crop_fraction=0.5, size=16, verbose=False)
     assert done.tolist() == [0, 1, 2] and failed == []
-    assert np.array_equal(matrix[1], preprocess(load_rgb(paths[1]), crop_fraction=0.5,
-                                                size=16).ravel())
+    assert np.array_equal(matrix[1], model_input(paths[1], crop_fraction=0.5, size=16).ravel())
 
 
 def test_too_many_components_is_one_line(images, tmp_path, capsys):

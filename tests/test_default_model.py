@@ -13,14 +13,15 @@ import torch
 from scipy.stats import pearsonr
 
 from raregal.embed import embed
-from raregal.images import load_rgb, preprocess
+from raregal.images import model_input
 from raregal.models import DEFAULT_MODEL, load_model
 
 
 def _pixels(folder, names, model):
+    """The images as ``raregal embed`` decodes them."""
     return torch.from_numpy(np.stack([
-        preprocess(load_rgb(folder / name), size=model.input_size,
-                   crop_fraction=model.crop_fraction) for name in names]))
+        model_input(folder / name, size=model.input_size,
+                    crop_fraction=model.crop_fraction) for name in names]))
 
 
 def test_bundle_is_small_and_loads_with_the_shapes_its_config_states():

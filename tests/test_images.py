@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from raregal.images import ImageError, legacy_rgb, load_rgb, preprocess
+from raregal.images import ImageError, legacy_rgb, load_rgb, model_input, preprocess
 
 
 def test_legacy_rgb_matches_the_mapping_by_hand():
@@ -124,3 +124,42 @@ def test_unusable_pixels_are_reported(tmp_path):
     Image.new("RGB", (40, 40), (12, 12, 12)).save(tmp_path / "flat.png")
     with pytest.raises(ImageError, match="constant image: every pixel is 12"):
         load_rgb(tmp_path / "flat.png")
+
+
+def test_small_views_of_large_jpegs_are_decoded_at_reduced_scale(data_dir, tmp_path):
+    # The bundled model sees 64 px of the central half of a 424-px SDSS cutout: a
+    # half-scale decode has 106 px there, and gives what decoding the whole image does,
+    # up to JPEG's own rounding. Zoobot's 224 px of the central 1/1.2 needs every pixel.
+    paths = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))[:50]
+    assert not np.array_equal(model_input(paths[0], crop_fraction=0.5, size=64),
+                              preprocess(load_rgb(paths[0]), crop_fraction=0.5, size=64))
+    assert load_rgb(paths[0], at_least=(128, 128)).size == (212, 212)
+    assert load_rgb(paths[0], at_least=(269, 269)).size == (424, 424)
+    fast = np.stack([model_input(p, crop_fraction=0.5, size=64) for p in paths])
+    whole = np.stack([preprocess(load_rgb(p), crop_fraction=0.5, size=64) for p in paths])
+    levels = np.abs(fast - whole) * 255
+    assert levels.mean() < 0.5 and np.percentile(levels, 99) <= 1.5
+    assert np.array_equal(model_input(paths[0]), preprocess(load_rgb(paths[0])))
+
+    # unequal sides: reduced by the coarsest scale that divides both (1/4 here); odd
+    # sides are read whole, as a reduction would shift the crop by a fraction of a pixel
+    for width, height, decoded, most in ((424, 300, (106, 75), 2), (425, 301, (425, 301), 0)):
+        y, x = np.mgrid[0:height, 0:width]
+        ramp = np.stack([x / width, y / height, (x + y) / (width + height)], -1) * 255
+        Image.fromarray(ramp.astype(np.uint8)).save(tmp_path / "ramp.jpg", quality=95)
+        assert load_rgb(tmp_path / "ramp.jpg", at_least=(64, 64)).size == decoded
+        levels = np.abs(model_input(tmp_path / "ramp.jpg", crop_fraction=0.5, size=32)
+                        - preprocess(load_rgb(tmp_path / "ramp.jpg"), crop_fraction=0.5,
+                                     size=32)) * 255
+        assert levels.max() <= most + 1e-4
+
+    # straight to the model's side a scaled decode is sharper than the resize the
+    # model was trained with: the demo's 128-px thumbnails, seen at 64 px, are read whole
+    Image.open(paths[0]).resize((128, 128)).save(tmp_path / "thumb.jpg", quality=90)
+    assert np.array_equal(model_input(tmp_path / "thumb.jpg", crop_fraction=1.0, size=64),
+                          preprocess(load_rgb(tmp_path / "thumb.jpg"), crop_fraction=1.0,
+                                     size=64))
+
+    # other formats are read whole
+    Image.open(paths[0]).save(tmp_path / "g.png")
+    assert load_rgb(tmp_path / "g.png", at_least=(128, 128)).size == (424, 424)

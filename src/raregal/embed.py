@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 from . import defaults
 from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
 from .errors import InputError
-from .images import IMAGE_SUFFIXES, ImageError, load_rgb, preprocess
+from .images import IMAGE_SUFFIXES, ImageError, model_input
 from .monitor import stderr_printer
 from .output import prepare, write_json
 from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Integral, Interval, Options,
@@ -179,8 +179,8 @@ class ImageDataset:
 
     def __getitem__(self, i):
         try:
-            pixels = preprocess(load_rgb(self.paths[i]), crop_fraction=self.crop_fraction,
-                                size=self.size, greyscale_model=self.greyscale)
+            pixels = model_input(self.paths[i], crop_fraction=self.crop_fraction,
+                                 size=self.size, greyscale_model=self.greyscale)
             return self.rows[i], pixels, ""
         except ImageError as exc:
             return self.rows[i], None, str(exc)

@@ -63,7 +63,7 @@ from .catalogue import fraction_columns
 from .compare import CONSTRAINTS as COMPARE_CONSTRAINTS, Comparison, compare_results
 from .embed import image_catalogue
 from .errors import InputError
-from .images import ImageError, load_rgb, preprocess
+from .images import ImageError, model_input
 from .monitor import stderr_printer
 from .output import atomic_dir, prepare
 from .params import validate
@@ -299,7 +299,7 @@ def write_thumbnails(ids, paths: dict, folder: Path, crop: float,
     written = {}
     for galaxy, name in names.items():
         try:
-            pixels = preprocess(load_rgb(paths[galaxy]), crop_fraction=crop, size=size)
+            pixels = model_input(paths[galaxy], crop_fraction=crop, size=size)
         except ImageError:
             continue
         Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(

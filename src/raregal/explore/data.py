@@ -23,7 +23,7 @@ import pandas as pd
 from .. import defaults
 from ..catalogue import fraction_columns
 from ..errors import InputError
-from ..images import ImageError, load_rgb, preprocess
+from ..images import ImageError, model_input
 from ..export import read_neighbours
 from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
                       viewer_links)
@@ -240,7 +240,7 @@ class RunData:
         from PIL import Image
 
         try:
-            pixels = preprocess(load_rgb(path), crop_fraction=self.crop, size=size)
+            pixels = model_input(path, crop_fraction=self.crop, size=size)
         except ImageError:
             return None
         buffer = BytesIO()
