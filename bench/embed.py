@@ -65,11 +65,12 @@ def whole(path, *, crop_fraction, size, greyscale_model=False):
 
 
 def end_to_end(catalogue: Path, out: Path, model: str, args, workers: int) -> float:
+    """Seconds of one ``raregal embed`` run into a fresh ``out``."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
     embed(catalogue, out, model=model, batch_size=args.batch_size, workers=workers,
           device=args.device, verbose=False)
-    return args.images_read / (time.perf_counter() - start)
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -87,7 +88,6 @@ def main() -> None:
     args = parser.parse_args()
 
     paths = sorted((DATA / "images").iterdir())[: args.images]
-    args.images_read = len(paths)
     print(f"bench/embed.py: {len(paths)} SDSS JPEGs, {args.arch}, batch {args.batch_size}, "
           f"{args.device}, {os.cpu_count()} cores, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads)")
@@ -107,9 +107,11 @@ def main() -> None:
         for _ in range(args.repeats):
             for workers in args.workers:
                 for name, decode in list(decodes.items())[:2 if args.whole else 1]:
+                    # embed's dataset calls raregal.embed.model_input; its decoding
+                    # workers fork from this process, so they see the swap too
                     raregal.embed.model_input = decode
-                    rate = end_to_end(tmp / "catalogue.csv", tmp / "out", str(model), args,
-                                      workers)
+                    rate = len(paths) / end_to_end(tmp / "catalogue.csv", tmp / "out",
+                                                   str(model), args, workers)
                     print(f"  end to end, {workers} decoding worker(s), {name}: "
                           f"{rate:7.1f} images/s = {rate / top:.0%} of the ceiling")
         raregal.embed.model_input = model_input
