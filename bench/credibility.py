@@ -105,7 +105,7 @@ def separation(table: pd.DataFrame) -> dict:
     free = credible_rule(np.full(len(table), np.nan), table["density_contrast"].to_numpy(),
                          table["persistence"].to_numpy())
     row.update(kept_dropped(free, real, prefix="no_reruns_"))
-    # each half of the rule alone: which half lets the spurious classes through
+    # each part of the rule alone: which part lets the spurious classes through
     for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
                         ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY),
                         ("persistent", table["persistence"] >= defaults.CREDIBLE_PERSISTENCE),
@@ -220,8 +220,8 @@ CANDIDATES = {
         lambda t, s, c: (t.stability >= s) | (t.density_contrast >= c), {"s": S, "c": C}),
     "contrast >= c (the first rule without reruns)": (
         lambda t, c: t.density_contrast >= c, {"c": C}),
-    "contrast >= c or persistence >= p (the rule without reruns)": (
-        lambda t, c, p: (t.density_contrast >= c) | (t.persistence >= p),
+    "shipped without reruns: contrast >= c or persistence >= p": (
+        lambda t, c, p: shipped(t.assign(stability=np.nan), S[0], c, p),
         {"c": C, "p": [defaults.CREDIBLE_PERSISTENCE]}),
     "contrast >= c or purity >= q": (
         lambda t, c, q: (t.density_contrast >= c) | (purity(t) >= q),
