@@ -37,7 +37,7 @@ from raregal.embed import embed
 from raregal.models import DEFAULT_MODEL, load_model
 
 FAMILY = "raregal_resnet"
-RECIPE = {"epochs": 40, "learning_rate": 3e-3}
+RECIPE = {"epochs": 80, "learning_rate": 3e-3}
 
 
 def train_and_measure(seed: int, root: Path, pixels_repr: Path,
