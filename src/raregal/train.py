@@ -191,10 +191,10 @@ ZOOM = 1.25
 SHIFT = 0.05  # centre jitter, as a fraction of the view's side
 #: Colour and noise jitter: brightness x U(0.6, 1.4), each band x U(0.95, 1.05),
 #: Gaussian noise with sigma U(0, 0.02) (pixels in [0, 1]); surveys differ in both.
-#: Brightness is strong on purpose: at +-0.1 the bundled model's first principal
-#: component on DECaLS followed image brightness (r -0.66) and held 51-53 % of the
-#: variance; at +-0.4 it holds 45-49 % and agrees better with DECaLS volunteers
-#: (issue 13's note: ``python bench/default_model.py --seeds 0 1 2``).
+#: Brightness is strong on purpose: trained 80 epochs at +-0.1, the bundled family's
+#: first principal component on DECaLS followed image brightness (r -0.66) and held
+#: 51-53 % of the variance over 3 seeds; at +-0.4 it holds 45-49 % and agrees better
+#: with DECaLS volunteers (the model card's "Why this recipe").
 BRIGHTNESS, BAND_GAIN, NOISE = 0.4, 0.05, 0.02
 
 
