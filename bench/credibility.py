@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -121,6 +122,11 @@ def kept_dropped(credible: np.ndarray, real: np.ndarray, prefix: str = "") -> di
             f"{prefix}credible_real": f"{int((credible & real).sum())}/{int(credible.sum())}"}
 
 
+def progress(step: str, seconds: float) -> None:
+    """One line per step on stderr: a 632k run takes one to two hours."""
+    print(f"{time.strftime('%H:%M:%S')} {step}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed: int):
     """Plant ``grid``'s groups in ``bulk`` (n, d), search, and score every class."""
     n = len(bulk)
@@ -131,12 +137,14 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     finder = RareClassFinder(min_samples=settings[0], seed=seed, stability_seeds=0,
                              make_map=False).fit(X)
     times["search"] = time.time() - started
+    progress(f"search of {n} galaxies", times["search"])
     reruns = []
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()
         reruns.append(layout_rerun(X, finder.umap_, init=finder.init_,
                                    n_epochs=finder.n_epochs_, seed=rerun_seed, parallel=False))
         times.setdefault("layout_rerun", []).append(time.time() - started)
+        progress(f"layout rerun {len(reruns)}/{k}", times["layout_rerun"][-1])
     boot = []  # (rows, embedding) of each bootstrap search
     for b in range(boots):
         started = time.time()
@@ -145,6 +153,7 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
                               make_map=False).fit(X[rows])
         boot.append((rows, sub.embedding_))
         times.setdefault("bootstrap_search", []).append(time.time() - started)
+        progress(f"bootstrap search {b + 1}/{boots}", times["bootstrap_search"][-1])
 
     tables, rows_out = [], []
     for setting in settings:
@@ -154,6 +163,7 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
             started = time.time()
             labels = leaf_clusters(embedding, min_samples=used, reproducible=True).labels
             times.setdefault(f"hdbscan_{used}", []).append(time.time() - started)
+            progress(f"HDBSCAN, min_samples {used}", times[f"hdbscan_{used}"][-1])
             return labels
 
         clustering = leaf_clusters(finder.embedding_, min_samples=used, reproducible=True)

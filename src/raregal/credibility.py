@@ -47,9 +47,10 @@ bulks) the rule kept 110 of 124 planted classes and dropped 470 of 526 others,
 against 113 and 364 for stable-or-dense; without reruns, dense-or-persistent kept 115
 and dropped 424 (the contrast alone: 86 and 520). Persistence against the run's own median
 separated more on planted groups but marked 0 of 25 classes credible in a real
-search (gz-kaggle-5000), where stable-or-dense and this rule agree. At 632k (one
-synthetic run, issue-14 note) the rule kept 7/8 planted classes and dropped 68/68
-others at min_samples 300; at min_samples 30 10 of its 11 credible classes were real.
+search (gz-kaggle-5000), where stable-or-dense and this rule agree. At 632k (two
+synthetic runs, seeds 0 and 1, issue-14 notes) the rule kept 7/8 and 8/9 planted
+classes and dropped 68/68 and 61/62 others at min_samples 300; at min_samples 30, 10 of
+its 11 and 11 of its 11 credible classes were real.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ def resolve_stability_seeds(k, n: int) -> int:
     """The layout reruns for ``n`` galaxies: an integer as given; "auto" is
     :data:`raregal.defaults.STABILITY_SEEDS` up to
     :data:`raregal.defaults.STABILITY_AUTO_MAX` galaxies and 0 above, where a
-    rerun costs one full layout (about 16 minutes at 632k, seeded, on 2 cores)."""
+    rerun costs one full layout (12 to 16 minutes at 632k, seeded, on 2 cores)."""
     if k != "auto":
         return int(k)
     return defaults.STABILITY_SEEDS if n <= defaults.STABILITY_AUTO_MAX else 0

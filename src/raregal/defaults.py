@@ -187,14 +187,15 @@ MIN_SAMPLES = "scaled"
 # neighbour graph and costs one layout and one HDBSCAN. 0 disables stability.
 STABILITY_SEEDS = 3
 # The default ("auto") makes STABILITY_SEEDS reruns up to this many galaxies and none
-# above. Cost: a rerun is one full layout, 982 s at 632k seeded on 2 idle cores
-# (bench/credibility.py, issue-14 note), so 3 reruns would add 49 minutes to the
-# search. Quality: at 632k with the paper's min_samples 300, dense-or-persistent (the
-# rule without reruns) kept 7/8 planted classes and dropped 68/68 others, as the rule
-# with 3 reruns did; at 50k (min_samples 30, 84, 300) 33/36 and 171/177, with reruns
-# 30/36 and 175/177. At a low min_samples the reruns matter: at 632k and min_samples
-# 30, 10 of the 16 classes marked credible without them recover a planted group, 10 of
-# 11 with them; at 20k and below they dropped more bulk splits (issue-14 note).
+# above. Cost: a rerun is one full layout, 982 s and 701 s at 632k seeded on 2 cores
+# (bench/credibility.py, seeds 0 and 1, issue-14 notes), so 3 reruns would add 35-49
+# minutes to the search. Quality: at 632k with the paper's min_samples 300, dense-or-
+# persistent (the rule without reruns) kept 7/8 and 8/9 planted classes and dropped
+# 68/68 and 61/62 others, as the rule with 3 reruns did; at 50k (min_samples 30, 84,
+# 300) 33/36 and 171/177, with reruns 30/36 and 175/177. At a low min_samples the
+# reruns matter: at 632k and min_samples 30, 10 and 11 of the 16 classes marked
+# credible without them recover a planted group, 10/11 and 11/11 with them; at 20k and
+# below they dropped more bulk splits (issue-14 note).
 STABILITY_AUTO_MAX = 50_000
 # The credible rule (raregal.credibility.credible_rule): a class is credible when it is
 # dense -- density contrast (shell / member k-th neighbour distance in the input
