@@ -122,8 +122,11 @@ def kept_dropped(credible: np.ndarray, real: np.ndarray, prefix: str = "") -> di
             f"{prefix}credible_real": f"{int((credible & real).sum())}/{int(credible.sum())}"}
 
 
-def progress(step: str, seconds: float) -> None:
-    """One line per step on stderr: a 632k run takes one to two hours."""
+def lap(times: dict, key: str, started: float, step: str) -> None:
+    """Add the seconds since ``started`` to ``times[key]`` and say so on stderr, one
+    line per step: a 632k run takes one to two hours."""
+    seconds = time.time() - started
+    times.setdefault(key, []).append(seconds)
     print(f"{time.strftime('%H:%M:%S')} {step}: {seconds:.1f} s", file=sys.stderr, flush=True)
 
 
@@ -136,15 +139,13 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     started = time.time()
     finder = RareClassFinder(min_samples=settings[0], seed=seed, stability_seeds=0,
                              make_map=False).fit(X)
-    times["search"] = time.time() - started
-    progress(f"search of {n} galaxies", times["search"])
+    lap(times, "search", started, f"search of {n} galaxies")
     reruns = []
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()
         reruns.append(layout_rerun(X, finder.umap_, init=finder.init_,
                                    n_epochs=finder.n_epochs_, seed=rerun_seed, parallel=False))
-        times.setdefault("layout_rerun", []).append(time.time() - started)
-        progress(f"layout rerun {len(reruns)}/{k}", times["layout_rerun"][-1])
+        lap(times, "layout_rerun", started, f"layout rerun {len(reruns)}/{k}")
     boot = []  # (rows, embedding) of each bootstrap search
     for b in range(boots):
         started = time.time()
@@ -152,8 +153,7 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
         sub = RareClassFinder(min_samples=settings[0], seed=1000 + b, stability_seeds=0,
                               make_map=False).fit(X[rows])
         boot.append((rows, sub.embedding_))
-        times.setdefault("bootstrap_search", []).append(time.time() - started)
-        progress(f"bootstrap search {b + 1}/{boots}", times["bootstrap_search"][-1])
+        lap(times, "bootstrap_search", started, f"bootstrap search {b + 1}/{boots}")
 
     tables, rows_out = [], []
     for setting in settings:
@@ -162,8 +162,7 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
         def cluster(embedding, used=used):
             started = time.time()
             labels = leaf_clusters(embedding, min_samples=used, reproducible=True).labels
-            times.setdefault(f"hdbscan_{used}", []).append(time.time() - started)
-            progress(f"HDBSCAN, min_samples {used}", times[f"hdbscan_{used}"][-1])
+            lap(times, f"hdbscan_{used}", started, f"HDBSCAN, min_samples {used}")
             return labels
 
         clustering = leaf_clusters(finder.embedding_, min_samples=used, reproducible=True)
@@ -172,7 +171,7 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
         scored, _ = score_groups(injection.groups, injection.planted, labels)
         started = time.time()
         contrast = density_contrast(labels, *finder.neighbours_, features=X)
-        times.setdefault("density_contrast", []).append(time.time() - started)
+        lap(times, "density_contrast", started, "density contrast of every class")
         stab = [best_match_jaccard(labels, cluster(e), n_classes)[0] for e in reruns]
         boot_stab = [best_match_jaccard(labels[r], cluster(e), n_classes)[0] for r, e in boot]
         table = pd.DataFrame({
@@ -190,8 +189,7 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
         rows_out.append({"n": n, "min_samples": used,
                          "groups_recovered": f"{int(scored['recovered'].sum())}/{len(grid)}",
                          **separation(table)})
-    cost = {key: round(float(np.mean(v)), 2) if isinstance(v, list) else round(v, 2)
-            for key, v in times.items()}
+    cost = {key: round(float(np.mean(v)), 2) for key, v in times.items()}
     return pd.concat(tables, ignore_index=True), rows_out, cost
 
 
