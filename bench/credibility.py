@@ -12,12 +12,12 @@ repeats), searched once with the CPU path (seeded); then
 and for every min_samples setting, the first embedding and every rerun are
 clustered with it. Each class is labelled *real* when it recovers a planted
 group (raregal.inject.score_groups: >= 50 % of the group and >= 50 % of the
-class) and scored by: persistence, layout stability, bootstrap stability,
+class) and scored by: persistence, significance, layout stability, bootstrap stability,
 density contrast, neighbour purity, and the credible rule.
 
 Printed per N and min_samples: classes, real ones, the ROC AUC of each measure
 for real vs not (sklearn), and for the rule (and for each of its parts alone,
-dense_only_*, stable_only_*, persistent_only_* and pure_only_*; and as a search applies
+dense_only_*, stable_only_*, significant_only_* and pure_only_*; and as a search applies
 it without reruns, no_reruns_*): share of real classes kept, of the others dropped,
 and of the credible ones that are real; the seconds of one layout rerun, one
 HDBSCAN, one bootstrap search, and the density contrast.
@@ -56,7 +56,8 @@ from raregal.credibility import credible_rule, density_contrast, layout_rerun, r
 from raregal.inject import group_grid, plant_groups, read_bulk, score_groups, synthetic_bulk
 from raregal.search import RareClassFinder
 
-MEASURES = ("persistence", "stability", "stability_bootstrap", "density_contrast", "purity")
+MEASURES = ("persistence", "significance", "stability", "stability_bootstrap",
+            "density_contrast", "purity")
 
 
 #: Not in raregal: neighbour purity (below) separated planted groups from bulk splits
@@ -104,12 +105,12 @@ def separation(table: pd.DataFrame) -> dict:
     # the rule as a search applies it without reruns (the default above
     # STABILITY_AUTO_MAX galaxies): stability not measured
     free = credible_rule(np.full(len(table), np.nan), table["density_contrast"].to_numpy(),
-                         table["persistence"].to_numpy())
+                         table["significance"].to_numpy())
     row.update(kept_dropped(free, real, prefix="no_reruns_"))
     # each part of the rule alone: which part lets the spurious classes through
     for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
                         ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY),
-                        ("persistent", table["persistence"] >= defaults.CREDIBLE_PERSISTENCE),
+                        ("significant", table["significance"] >= defaults.CREDIBLE_SIGNIFICANCE),
                         ("pure", table["purity"] >= PURE)):
         row.update(kept_dropped(alone.to_numpy(), real, prefix=f"{name}_only_"))
     return row
@@ -178,13 +179,14 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
             "n": n, "min_samples": used, "class": np.arange(n_classes),
             "size": np.bincount(labels[labels >= 0], minlength=n_classes),
             "persistence": clustering.persistence,
+            "significance": clustering.significance,
             "stability": np.mean(stab, axis=0) if stab else np.nan,
             "stability_bootstrap": np.nanmean(boot_stab, axis=0) if boot_stab else np.nan,
             "density_contrast": contrast,
             "purity": neighbour_purity(labels, finder.neighbours_[0]),
             "real": real_classes(scored, n_classes)})
         table["credible"] = credible_rule(table["stability"].to_numpy(), contrast,
-                                          clustering.persistence)
+                                          clustering.significance)
         tables.append(table)
         rows_out.append({"n": n, "min_samples": used,
                          "groups_recovered": f"{int(scored['recovered'].sum())}/{len(grid)}",
@@ -193,22 +195,16 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     return pd.concat(tables, ignore_index=True), rows_out, cost
 
 
-def relative(persistence: pd.Series) -> pd.Series:
-    """Persistence over the run's median: a scale-free variant (persistence's scale
-    moves with N and min_samples)."""
-    return persistence / persistence.median()
+def stable_and(t: pd.DataFrame, s: float, c: float, passes: pd.Series) -> pd.Series:
+    """contrast >= c, or stability >= s (where measured) and ``passes``."""
+    return (t.density_contrast >= c) | ((t.stability.isna() | (t.stability >= s)) & passes)
 
 
-def stable_and(t: pd.DataFrame, s: float, c: float, persistent: pd.Series) -> pd.Series:
-    """contrast >= c, or stability >= s and ``persistent``."""
-    return (t.density_contrast >= c) | ((t.stability >= s) & persistent)
-
-
-def shipped(t: pd.DataFrame, s: float, c: float, p: float) -> np.ndarray:
-    """raregal's own rule (:func:`raregal.credibility.credible_rule`) at thresholds s, c, p."""
+def shipped(t: pd.DataFrame, s: float, c: float, z: float) -> np.ndarray:
+    """raregal's own rule (:func:`raregal.credibility.credible_rule`) at thresholds s, c, z."""
     return credible_rule(t.stability.to_numpy(), t.density_contrast.to_numpy(),
-                         t.persistence.to_numpy(), min_stability=s, min_contrast=c,
-                         min_persistence=p)
+                         t.significance.to_numpy(), min_stability=s, min_contrast=c,
+                         min_significance=z)
 
 
 def purity(t: pd.DataFrame) -> np.ndarray:
@@ -217,41 +213,38 @@ def purity(t: pd.DataFrame) -> np.ndarray:
 
 
 #: Candidate rules: name -> (function of a class table and thresholds, grid of thresholds).
-#: A grid of one point is not fitted.
+#: A grid of one point is not fitted. "without reruns" is the rule as a search applies
+#: it above STABILITY_AUTO_MAX galaxies (stability not measured).
 CONTRASTS = np.round(np.arange(1.05, 2.01, 0.05), 2)
 PERSISTENCES = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15)
+SIGNIFICANCES = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
 PURITIES = np.round(np.arange(0.5, 0.96, 0.05), 2)
-RATIOS = (1.5, 2, 3, 4, 5, 6, 8)
 S, C = [defaults.CREDIBLE_STABILITY], [defaults.CREDIBLE_CONTRAST]
+NO_RERUNS = {"stability": np.nan}
 CANDIDATES = {
     "previous: stability >= s or contrast >= c": (
         lambda t, s, c: (t.stability >= s) | (t.density_contrast >= c), {"s": S, "c": C}),
     "contrast >= c (the first rule without reruns)": (
         lambda t, c: t.density_contrast >= c, {"c": C}),
-    "shipped without reruns: contrast >= c or persistence >= p": (
-        lambda t, c, p: shipped(t.assign(stability=np.nan), S[0], c, p),
-        {"c": C, "p": [defaults.CREDIBLE_PERSISTENCE]}),
     "contrast >= c or purity >= q": (
         lambda t, c, q: (t.density_contrast >= c) | (purity(t) >= q),
         {"c": C, "q": PURITIES}),
-    "purity >= q": (lambda t, q: purity(t) >= q, {"q": PURITIES}),
     "contrast >= c": (lambda t, c: t.density_contrast >= c, {"c": CONTRASTS}),
     "persistence >= p": (lambda t, p: t.persistence >= p, {"p": PERSISTENCES}),
-    "persistence >= r x run median": (lambda t, r: relative(t.persistence) >= r,
-                                      {"r": RATIOS}),
-    "contrast >= c or persistence >= r x run median": (
-        lambda t, c, r: (t.density_contrast >= c) | (relative(t.persistence) >= r),
-        {"c": CONTRASTS[::2], "r": RATIOS}),
-    "contrast >= c or (stability >= s and persistence >= r x run median)": (
-        lambda t, s, c, r: stable_and(t, s, c, relative(t.persistence) >= r),
-        {"s": S, "c": C, "r": RATIOS}),
-    "the same, all three refitted (relative)": (
-        lambda t, s, c, r: stable_and(t, s, c, relative(t.persistence) >= r),
-        {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "r": RATIOS}),
-    "shipped: contrast >= c or (stability >= s and persistence >= p)": (
-        shipped, {"s": S, "c": C, "p": PERSISTENCES}),
-    "the same, all three refitted (absolute)": (
-        shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "p": PERSISTENCES}),
+    "significance >= z": (lambda t, z: t.significance >= z, {"z": SIGNIFICANCES}),
+    "previous: contrast >= c or (stability >= s and persistence >= p)": (
+        lambda t, s, c, p: stable_and(t, s, c, t.persistence >= p),
+        {"s": S, "c": C, "p": PERSISTENCES}),
+    "the same without reruns, at the previous p": (
+        lambda t, s, c, p: stable_and(t.assign(**NO_RERUNS), s, c, t.persistence >= p),
+        {"s": S, "c": C, "p": [0.05]}),
+    "shipped: contrast >= c or (stability >= s and significance >= z)": (
+        shipped, {"s": S, "c": C, "z": SIGNIFICANCES}),
+    "shipped without reruns": (
+        lambda t, s, c, z: shipped(t.assign(**NO_RERUNS), s, c, z),
+        {"s": S, "c": C, "z": [defaults.CREDIBLE_SIGNIFICANCE]}),
+    "the same, all three refitted": (
+        shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "z": SIGNIFICANCES}),
 }
 
 

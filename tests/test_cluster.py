@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from raregal.cluster import leaf_clusters, scaled_min_samples, spatial_order
+from raregal.cluster import (TREE_DTYPE, leaf_clusters, leaf_significance, scaled_min_samples,
+                             spatial_order)
 from raregal.synthetic import recovery
 
 
@@ -33,6 +34,44 @@ def test_leaf_classes_agree_with_hdbscan_library(blobs):
                for k in range(reference.labels_.max() + 1)]
     np.testing.assert_allclose(ours.persistence[matched], reference.cluster_persistence_,
                                atol=0.05)
+
+
+def test_significance_of_a_known_tree():
+    """Six galaxies under root 6: leaf 7 born at lambda 1 (galaxies leave at 2, 4 and
+    inf, which counts as the largest finite lambda, 4), leaf 8 born at 2 (all leave at
+    2): mean log rise 5 ln 2 / 3 and 0, times sqrt(min_samples); in any node order."""
+    tree = np.array([(6, 7, 1.0, 3), (6, 8, 2.0, 3), (7, 0, 2.0, 1), (7, 1, 4.0, 1),
+                     (7, 2, np.inf, 1), (8, 3, 2.0, 1), (8, 4, 2.0, 1), (8, 5, 2.0, 1)],
+                    dtype=TREE_DTYPE)
+    expected = [5 * np.log(2) / 3 * 3, 0.0]
+    np.testing.assert_allclose(leaf_significance(tree, np.array([7, 8]), 9), expected)
+    np.testing.assert_allclose(leaf_significance(tree, np.array([8, 7]), 9), expected[::-1])
+    assert leaf_significance(tree, np.array([6]), 4)[0] == np.inf  # the root: born at 0
+    assert leaf_significance(tree, np.zeros(0, int), 4).shape == (0,)
+
+
+def test_planted_groups_are_more_significant_than_bulk_splits(blobs):
+    points, truth = blobs
+    ours = leaf_clusters(points, min_samples=10, min_cluster_size=10)  # splits the bulk
+    groups = [np.bincount(ours.labels[truth == g]).argmax() for g in range(12)]
+    splits = np.setdiff1d(np.arange(ours.n_classes), groups)
+    assert ours.significance.shape == (ours.n_classes,) and len(splits) >= 1
+    assert ours.significance[groups].min() > 10 * ours.significance[splits].max()
+
+
+def test_significance_ignores_a_denser_group_elsewhere(blobs):
+    """Persistence divides by the tree's largest lambda, so a very tight group added
+    far away shrinks every other class's; their significance barely moves."""
+    points, _ = blobs
+    before = leaf_clusters(points, min_samples=10, min_cluster_size=10)
+    tight = 6.0 + np.random.default_rng(0).normal(size=(60, 5)) * 5e-4
+    after = leaf_clusters(np.vstack([points, tight]), min_samples=10, min_cluster_size=10)
+    assert after.n_classes == before.n_classes + 1
+    labels = after.labels[:len(points)]
+    same = [np.bincount(labels[(before.labels == k) & (labels >= 0)]).argmax()
+            for k in range(before.n_classes)]
+    np.testing.assert_allclose(after.significance[same], before.significance, atol=0.15)
+    assert np.all(after.persistence[same] < before.persistence / 10)
 
 
 def test_planted_groups_are_recovered(blobs):
@@ -66,7 +105,7 @@ def test_no_classes_in_structureless_data():
     points = np.random.default_rng(0).uniform(size=(800, 5))
     ours = leaf_clusters(points, min_samples=300, min_cluster_size=10)
     assert ours.n_classes == 0 and np.all(ours.labels == -1)
-    assert len(ours.persistence) == 0
+    assert len(ours.persistence) == 0 and len(ours.significance) == 0
 
 
 def test_scaled_min_samples():

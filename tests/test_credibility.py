@@ -53,27 +53,29 @@ def test_isolated_class_measured_against_its_nearest_outsiders():
 
 
 def test_rule_and_keep_credible():
-    """Dense, or stable and persistent (>= 0.05): stable alone is not enough; without
-    reruns, dense or persistent."""
+    """Dense, or stable and significant (>= Z): stable alone is not enough; without
+    reruns, dense or significant."""
+    z = defaults.CREDIBLE_SIGNIFICANCE
     stability = np.array([0.9, 0.2, 0.9, 0.9, 0.2, np.nan, np.nan, 0.79, 0.8, 0.95, np.nan])
     contrast = np.array([2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.49, np.nan, 1.0])
-    persistence = np.array([0.01, 0.01, 0.04, 0.2, 0.6, 0.0, 0.6, 0.6, 0.05, np.nan, 0.01])
-    assert credible_rule(stability, contrast, persistence).tolist() == [
-        True,   # dense, though neither stable nor persistent
+    significance = np.array([0.1, 0.1, z - 0.01, 2 * z, 5 * z, 0.0, 5 * z, 5 * z, z, np.nan,
+                             0.1])
+    assert credible_rule(stability, contrast, significance).tolist() == [
+        True,   # dense, though neither stable nor significant
         True,   # dense
-        False,  # stable, persistence 0.04: a stable bulk leaf
-        True,   # stable and persistent
-        False,  # persistent but unstable
+        False,  # stable, significance just under Z: a stable bulk leaf
+        True,   # stable and significant
+        False,  # significant but unstable
         True,   # no reruns, dense
-        True,   # no reruns, persistent
-        False,  # persistent, stability just under 0.8
-        True,   # stability 0.8 and persistence 0.05, on the thresholds
-        False,  # stable, persistence and contrast not measured
-        False]  # no reruns, neither dense nor persistent
-    assert credible_rule(stability, contrast, persistence, min_contrast=2.5,
-                         min_persistence=0.3).tolist() == [False] * 6 + [True] + [False] * 4
-    assert credible_rule(stability, contrast, persistence, min_stability=0.1,
-                         min_contrast=9, min_persistence=0.5).tolist() == [
+        True,   # no reruns, significant
+        False,  # significant, stability just under 0.8
+        True,   # stability 0.8 and significance Z, on the thresholds
+        False,  # stable, significance and contrast not measured
+        False]  # no reruns, neither dense nor significant
+    assert credible_rule(stability, contrast, significance, min_contrast=2.5,
+                         min_significance=3 * z).tolist() == [False] * 6 + [True] + [False] * 4
+    assert credible_rule(stability, contrast, significance, min_stability=0.1,
+                         min_contrast=9, min_significance=4 * z).tolist() == [
         False, False, False, False, True, False, True, True, False, False, False]
     labels, kept = keep_credible(np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False,
                                                                           False, True]))
@@ -81,10 +83,10 @@ def test_rule_and_keep_credible():
 
 
 def test_rule_text_names_every_threshold():
-    assert rule_text(0) == ("density_contrast >= 1.5, or persistence >= 0.05 (stability "
+    assert rule_text(0) == ("density_contrast >= 1.5, or significance >= 2 (stability "
                             "not measured: 0 reruns)")
     assert rule_text(3) == ("density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
-                            "reruns and persistence >= 0.05")
+                            "reruns and significance >= 2")
 
 
 def test_min_samples_resolved_once_and_explained():
@@ -142,8 +144,12 @@ def test_planted_groups_stable_and_credible_bulk_splits_not(fitted, small):
     assert table["density_contrast"][real].min() > 2 > table["density_contrast"][~real].max()
     assert table["credible"][real].all()
     assert table["credible"][~real].mean() <= 0.2
+    # significance alone: 1.98-13.2 for the groups, at most 1.25 for the splits (seed 0)
+    significance = fitted.clustering_.significance
+    assert (significance[~real] < defaults.CREDIBLE_SIGNIFICANCE).all()
+    assert np.mean(significance[real] >= defaults.CREDIBLE_SIGNIFICANCE) >= 0.75
     expected = credible_rule(table["stability"], table["density_contrast"],
-                             fitted.clustering_.persistence)
+                             fitted.clustering_.significance)
     assert table["credible"].tolist() == expected.tolist()
     assert fitted.credibility_.seeds == [1, 2, 3]
 
@@ -167,10 +173,11 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     assert {"stability", "density_contrast", "credible"} <= set(full.summary.columns)
     record = full.run["credibility"]
     assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
-    assert record["rule"] == rule_text(2) and record["min_persistence"] == 0.05
+    assert record["rule"] == rule_text(2)
+    assert record["min_significance"] == defaults.CREDIBLE_SIGNIFICANCE
     assert full.summary["credible"].tolist() == credible_rule(
         full.summary["stability"], full.summary["density_contrast"],
-        full.summary["persistence"]).tolist()
+        full.summary["significance"]).tolist()
     assert full.run["parameters"]["min_samples_reason"] == "given: 10"
     credible = full.summary[full.summary["credible"]]
     assert len(kept.summary) == len(credible) < len(full.summary)

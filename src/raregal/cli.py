@@ -186,12 +186,11 @@ def _search_epilog() -> str:
         f"paper's value. run.json records the value and why.",
         "Which classes are real: each class gets a stability (mean best-match Jaccard "
         "over --stability-seeds layout reruns on the same neighbour graph), a density "
-        "contrast in the representation itself, and a credible flag (classes.csv; "
+        "contrast in the representation itself, a significance (its density's rise in "
+        "the condensed tree, in units of the density noise) and a credible flag (classes.csv; "
         "--credible-only writes only those). See raregal.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
-        "flag rests on contrast and persistence; at a low --min-samples there, "
-        f"--stability-seeds {defaults.STABILITY_SEEDS} marks far fewer bulk splits "
-        "credible (measured at 200k and 632k in the README).",
+        "flag rests on contrast and significance (measured at 200k and 632k in the README).",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "

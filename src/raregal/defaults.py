@@ -190,29 +190,33 @@ STABILITY_SEEDS = 3
 # above. Cost: a rerun is one full layout, 982 s and 701 s at 632k seeded on 2 cores
 # (bench/credibility.py, seeds 0 and 1, issue-14 notes), so 3 reruns would add 35-49
 # minutes to the search. Quality: at 632k with the paper's min_samples 300, dense-or-
-# persistent (the rule without reruns) kept 7/8 and 8/9 planted classes and dropped
-# 68/68 and 61/62 others, as the rule with 3 reruns did; at 50k (min_samples 30, 84,
-# 300) 33/36 and 171/177, with reruns 30/36 and 175/177. At a low min_samples the
-# reruns matter: at 632k and min_samples 30, 10 and 11 of the 16 classes marked
-# credible without them recover a planted group, 10/11 and 11/11 with them; at 20k and
-# below they dropped more bulk splits (issue-14 note).
+# significant (the rule without reruns) kept 8/8 and 9/9 planted classes and dropped
+# 67/68 and 61/62 others (seed 1 with reruns: the same); at 200k (min_samples 169)
+# 9/9 and 8/8, dropping 65/66 and 53/55 (with reruns 66/66 and 55/55). At min_samples 30
+# the reruns matter little at 200k and above: 15/18, 16/16, 16/17 and 16/16 of the
+# classes marked credible without them recover a planted group (632k seeds 0 and 1, 200k
+# seeds 0 and 1), and with them 15/15 (632k seed 1), 14/14 and 15/15. At 20k and below
+# the reruns drop more bulk splits (issue-14 note).
 STABILITY_AUTO_MAX = 50_000
 # The credible rule (raregal.credibility.credible_rule): a class is credible when it is
 # dense -- density contrast (shell / member k-th neighbour distance in the input
 # representation) at least CREDIBLE_CONTRAST -- or stable -- mean best-match Jaccard over
-# the reruns at least CREDIBLE_STABILITY -- and persistent -- the condensed tree's
-# persistence at least CREDIBLE_PERSISTENCE.
+# the reruns at least CREDIBLE_STABILITY -- and significant -- its density rise in the
+# condensed tree over the density noise (raregal.cluster.leaf_significance) at least
+# CREDIBLE_SIGNIFICANCE.
 # CREDIBLE_STABILITY and CREDIBLE_CONTRAST were set at 20k (synthetic bulk, 36 planted
 # groups; issue-14 note: bulk splits reached stability 0.744 and contrast 1.08 at most).
-# CREDIBLE_PERSISTENCE was fitted with `bench/credibility.py --rules` on 7 runs: synthetic
+# CREDIBLE_SIGNIFICANCE was fitted with `bench/credibility.py --rules` on 7 runs: synthetic
 # 20k (min_samples 10, 53) and 50k (30, 84, 300), seed 0, and groups planted in the demo's
 # real 5,000 x 128 table, seed 0 (10, 27); the grid's best mean over runs of min(real kept,
-# spurious dropped). Tested on runs held out from the fit (the real table with seeds 1-3,
-# synthetic 5k seed 0 and 8k seed 1; issue-14 note): kept 110/124 planted classes and
-# dropped 470/526 others (stability-or-contrast: 113/124, 364/526). Not measured above 50k.
+# spurious dropped). On 18 held-out runs (the real table with seeds 1-3, synthetic 5k
+# seed 0, 8k seed 1, 200k and 632k seeds 0 and 1, each at two min_samples; issue-14
+# note) it kept 206/240 planted classes and dropped 2,665/2,694 others, and without reruns
+# 213/240 and 2,660/2,694, against 192/240 and 2,642/2,694 (without reruns 203/240 and
+# 2,578/2,694) for the rule it replaced, with persistence >= 0.05 in place of significance.
 CREDIBLE_STABILITY = 0.8
 CREDIBLE_CONTRAST = 1.5
-CREDIBLE_PERSISTENCE = 0.05
+CREDIBLE_SIGNIFICANCE = 2.0
 # raregal compare: a class of run A is "also found" in run B when its best match there
 # has at least this Jaccard index (the recovery threshold's one-half, in Jaccard terms).
 ALSO_FOUND_JACCARD = 0.5

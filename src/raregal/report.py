@@ -565,7 +565,8 @@ def _hidden(column: str) -> bool:
 
 #: Formats of the class table's known columns; other columns get a generic one
 #: (:func:`_cell`), so that columns a newer search adds appear without changes here.
-FORMATS = {"persistence": "{:.3f}", "stability": "{:.2f}", "density_contrast": "{:.2f}"}
+FORMATS = {"persistence": "{:.3f}", "significance": "{:.2f}", "stability": "{:.2f}",
+           "density_contrast": "{:.2f}"}
 #: Column titles other than the column's name with spaces for underscores.
 TITLES = {"class": "class number"}
 

@@ -10,8 +10,9 @@ naming the file and the problem instead of a traceback further on.
     for none), ``probability``, ``umap_*``, ``map_x``, ``map_y``, the vote
     fractions and, when present, ``ra``/``dec`` (degrees).
 ``classes.csv``
-    One row per class: ``class``, ``size``, ``persistence``, ``tree_node``, and the
-    vote fractions' class means and differences.
+    One row per class: ``class``, ``size``, ``persistence``, ``significance`` (runs
+    written since it was added), ``tree_node``, the vote fractions' class means and
+    differences, and the credibility columns.
 ``condensed_tree.parquet``
     HDBSCAN's condensed tree: ``parent``, ``child``, ``lambda_val``, ``child_size``.
 ``run.json``

@@ -99,7 +99,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         (GPU, ``n_epochs="auto"``) and for no map.
     map_ : ndarray of float32, shape (n, 2), or None without ``make_map``
     clustering_ : raregal.cluster.Clustering
-        Condensed tree, class nodes and persistence.
+        Condensed tree, class nodes, persistence and significance.
     redundancy_ : raregal.redundancy.Redundancy
     min_samples_ : int
         The min_samples used.
@@ -240,9 +240,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         with log.stage("credibility", f"{k} layout reruns, density contrast of "
                                       f"{self.clustering_.n_classes} classes"):
             self.credibility_ = assess(
-                X, model, self.labels_, self.neighbours_, self.clustering_.persistence,
-                k=k,
-                seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
+                X, model, self.labels_, self.neighbours_, self.clustering_.significance,
+                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
                 say=log.say)
         self.stability_seeds_ = len(self.credibility_.seeds)
@@ -251,11 +250,12 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
 
 
 def class_summary(labels, clustering, fractions: pd.DataFrame) -> pd.DataFrame:
-    """One row per class: size, persistence, tree node, and vote-fraction means
+    """One row per class: size, persistence, significance, tree node, and vote-fraction means
     against the searched sample's means (``{column}_diff``)."""
     rows = {"class": np.arange(clustering.n_classes),
             "size": np.bincount(labels[labels >= 0], minlength=clustering.n_classes),
             "persistence": clustering.persistence,
+            "significance": clustering.significance,
             "tree_node": clustering.nodes}
     summary = pd.DataFrame(rows)
     if fractions.shape[1]:
