@@ -58,8 +58,9 @@ credible classes were real.
 In real searches it is strict: on gz-kaggle-5000 with the bundled model (2,045
 galaxies after the paper's cuts, min_samples 17) it marks 1, 0 and 0 of 30, 25 and 24
 classes credible for three training seeds, against 12, 6 and 4 with persistence; those
-classes have contrasts near 1 and significances of 0.7-1.8, where bulk splits lie, and
-other seeds' models find them at a best-match Jaccard of about 0.2 (issue-14 note).
+classes have contrasts of 0.74-1.15 and significances below 1.8 (one 3.5), where bulk
+splits lie, and other seeds' models find them at a best-match Jaccard of about 0.2
+(issue-14 note).
 """
 
 from __future__ import annotations
