@@ -245,6 +245,11 @@ CANDIDATES = {
         {"s": S, "c": C, "z": [defaults.CREDIBLE_SIGNIFICANCE]}),
     "the same, all three refitted": (
         shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "z": SIGNIFICANCES}),
+    # persistence's scale moves with N, significance is strict on shallow real classes
+    # (issue-14 note): either one, as a compromise
+    "contrast >= c or (stability >= s and (persistence >= p or significance >= z))": (
+        lambda t, s, c, p, z: stable_and(t, s, c, (t.persistence >= p) | (t.significance >= z)),
+        {"s": S, "c": C, "p": PERSISTENCES, "z": SIGNIFICANCES}),
 }
 
 
