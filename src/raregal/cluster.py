@@ -210,21 +210,14 @@ def leaf_persistence(tree: np.ndarray, nodes: np.ndarray, labels: np.ndarray) ->
 
     Stability of a node is the sum over the galaxies leaving it of
     (lambda_leave - lambda_birth); persistence divides it by the class size and
-    the tree's largest finite lambda.
+    the tree's largest finite lambda (1 where either is 0).
     """
-    lam = tree["lambda_val"]
-    finite = np.isfinite(lam)
-    max_lambda = lam[finite].max() if finite.any() else 0.0
+    top, birth, leave, k, size = _leaf_rows(tree, nodes)
+    stability = np.bincount(k, weights=(leave - birth[k]) * size, minlength=len(nodes))
+    members = np.bincount(labels[labels >= 0], minlength=len(nodes))[:len(nodes)]
     result = np.ones(len(nodes))
-    for k, node in enumerate(nodes):
-        birth_row = tree["child"] == node
-        birth = lam[birth_row][0] if birth_row.any() else 0.0
-        rows = tree["parent"] == node
-        leave = np.minimum(lam[rows], max_lambda)
-        stability = np.sum((leave - birth) * tree["child_size"][rows])
-        size = int(np.sum(labels == k))
-        if max_lambda > 0 and size > 0:
-            result[k] = stability / (size * max_lambda)
+    if top > 0:
+        np.divide(stability, members * top, out=result, where=members > 0)
     return result
 
 
@@ -244,19 +237,39 @@ def leaf_significance(tree: np.ndarray, nodes: np.ndarray, min_samples: int) -> 
     """
     if len(nodes) == 0:
         return np.zeros(0)
-    lam = tree["lambda_val"]
-    finite = np.isfinite(lam)
-    top = lam[finite].max() if finite.any() else 0.0
-    birth = np.zeros(len(nodes))  # no birth row: the root, born at density 0
-    born, at_birth = _rows_of(nodes, tree["child"])
-    birth[at_birth] = lam[born]
-    rows, k = _rows_of(nodes, tree["parent"])
-    size = tree["child_size"][rows]
+    _, birth, leave, k, size = _leaf_rows(tree, nodes)
     with np.errstate(divide="ignore"):
-        span = np.log(np.minimum(lam[rows], top) / birth[k]) * size
+        span = np.log(leave / birth[k]) * size
     mean = np.bincount(k, weights=span, minlength=len(nodes)) / np.bincount(
         k, weights=size, minlength=len(nodes))
     return mean * np.sqrt(min_samples)
+
+
+def _leaf_rows(tree: np.ndarray, nodes: np.ndarray):
+    """What both leaf measures read from the condensed tree.
+
+    Returns
+    -------
+    top : float
+        The tree's largest finite lambda (0 if none).
+    birth : ndarray of float, shape (k,)
+        Each node's lambda at birth; 0 for a node with no birth row (the root).
+    leave : ndarray of float, shape (m,)
+        The lambda of each of the m rows leaving one of the nodes, capped at ``top``
+        (infinite lambdas are duplicates).
+    k, size : ndarray of int, shape (m,)
+        Each such row's node (its index in ``nodes``) and ``child_size``.
+    """
+    lam = tree["lambda_val"]
+    finite = np.isfinite(lam)
+    top = lam[finite].max() if finite.any() else 0.0
+    birth = np.zeros(len(nodes))
+    if len(nodes) == 0:
+        return top, birth, np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    born, at_birth = _rows_of(nodes, tree["child"])
+    birth[at_birth] = lam[born]
+    rows, k = _rows_of(nodes, tree["parent"])
+    return top, birth, np.minimum(lam[rows], top), k, tree["child_size"][rows]
 
 
 def _rows_of(nodes: np.ndarray, column: np.ndarray):
