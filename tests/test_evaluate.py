@@ -82,6 +82,29 @@ def test_hypergeometric_and_benjamini_hochberg_by_hand(hand):
     assert hand.in_classes == pytest.approx(14 / 20)
 
 
+def test_credible_against_dropped_by_hand():
+    """Class 0 credible: a has 3 of its 5 (0.6 / 0.3 = 2.0x) against 2 of the other 9
+    members (0.741x); b has none of its 5 against 5 of 9 (0 and 2.222x). A credible
+    class past the last labelled one counts as a class but adds no members."""
+    flags = pd.DataFrame({"a": A, "b": B})
+    for credible in ([True, False, False], [True, False, False, True]):
+        result = evaluate_labels(CLASSES, flags, min_class_size=5, permutations=10,
+                                 credible=np.array(credible))
+        types = result.types.set_index("type")
+        assert types["credible_classes"].tolist() == [sum(credible)] * 2
+        assert types["in_credible"].tolist() == [3, 0]
+        assert types["credible_enrichment"].tolist() == pytest.approx([2.0, 0.0])
+        assert types["dropped_enrichment"].tolist() == pytest.approx([2 / 9 / 0.3, 5 / 9 / 0.25])
+        assert result.classes.set_index(["type", "class"])["credible"].to_dict() == {
+            (t, c): c == 0 for t in "ab" for c in range(3)}
+    # none credible: nothing to pool on that side; without the rule, no columns at all
+    none = evaluate_labels(CLASSES, flags, permutations=10, credible=np.zeros(3, bool))
+    assert none.types["credible_enrichment"].isna().all()
+    assert none.types["dropped_enrichment"].tolist() == pytest.approx([5 / 14 / 0.3, 5 / 14 / 0.25])
+    plain = evaluate_labels(CLASSES, flags, permutations=10)
+    assert "credible_enrichment" not in plain.types and "credible" not in plain.classes
+
+
 def test_benjamini_hochberg_keeps_monotone_order():
     q = benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.20]))
     # sorted 0.01, 0.03, 0.04, 0.20 -> p*4/rank = 0.04, 0.06, 0.0533, 0.20; the 0.06 is
@@ -165,6 +188,26 @@ def test_cli_side_by_side(tmp_path, capsys):
     assert {p.name for p in (tmp_path / "eval").iterdir()} == {
         "evaluation.csv", "class_enrichment.csv", "summary.txt", "evaluation.json",
         ".raregal-output.json"}
+
+
+def test_cli_reads_the_runs_credible_classes(tmp_path, capsys):
+    ids = [str(100000 + i) for i in range(20)]
+    run = small_run(tmp_path / "plain", ids, CLASSES)
+    run.summary["credible"] = [False, True, False]
+    run.write(tmp_path / "ruled")
+    pd.DataFrame({"GalaxyID": [int(i) for i in ids], "fb": B.astype(float)}).to_csv(
+        tmp_path / "labels.csv")
+    code = main(["evaluate", str(tmp_path / "ruled"), str(tmp_path / "plain"), "--labels",
+                 str(tmp_path / "labels.csv"), "--type", "b=fb > 0.5", "--permutations", "10",
+                 "--out", str(tmp_path / "eval")])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "eval" / "evaluation.csv").set_index("run")
+    # class 1 (all of b) is the credible one: 5/5 / 0.25 against 0/9
+    assert table.loc["ruled", ["credible_classes", "in_credible"]].tolist() == [1, 5]
+    assert table.loc["ruled", ["credible_enrichment", "dropped_enrichment"]].tolist() == \
+        pytest.approx([4.0, 0.0])
+    assert table.loc["plain", ["credible_classes", "credible_enrichment"]].isna().all()
+    assert "credible/dropped" in capsys.readouterr().out
 
 
 def test_cli_bad_input_is_one_line(tmp_path, capsys):

@@ -813,9 +813,11 @@ def add_evaluate(commands) -> None:
              "95th, 99th percentile) and its p-value; and how many of the type's galaxies sit "
              "in classes where it is significantly enriched (hypergeometric upper tail, "
              "Benjamini-Hochberg over all class x type tests at --fdr). Also: classes "
-             f"dominated (>{defaults.DOMINANCE_SHARE:.0%}) by one type, and the share of "
-             "galaxies in any class. Several runs (say, the model and the pixel baseline) are "
-             "shown side by side. Classes are named by their report letter (raregal report).",
+             f"dominated (>{defaults.DOMINANCE_SHARE:.0%}) by one type, the share of "
+             "galaxies in any class, and, for runs that mark classes credible, the type's "
+             "enrichment pooled over the credible classes and over the others. Several runs "
+             "(say, the model and the pixel baseline) are shown side by side. Classes are "
+             "named by their report letter (raregal report).",
              "Writes DIR/evaluation.csv, class_enrichment.csv, summary.txt and "
              "evaluation.json."),
         text("Types: --type NAME=EXPR (a pandas expression; backquote odd names: "

@@ -16,7 +16,10 @@ ring flag). For each type and run:
   ``P(X >= k)`` for ``X ~ Hypergeom(N, K, n)``, with the Benjamini-Hochberg
   correction over all class x type tests of the run (false-discovery rate
   ``fdr``), and how many of the type's galaxies sit in significant classes;
-- how many classes the type dominates (holds more than half of).
+- how many classes the type dominates (holds more than half of);
+- when the run marks classes credible (:mod:`raregal.credibility`), the type's
+  enrichment pooled over the credible classes and over the others: does the rule
+  keep the classes that gather the type?
 
 Per run: the share of searched galaxies placed in any class, and the number of
 classes dominated by any one type.
@@ -227,7 +230,8 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
                     min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
                     permutations: int = defaults.EVAL_PERMUTATIONS,
                     fdr: float = defaults.EVAL_FDR, seed: int = defaults.SEED,
-                    in_classes: float | None = None) -> Evaluation:
+                    in_classes: float | None = None,
+                    credible: np.ndarray | None = None) -> Evaluation:
     """Enrichment of every type over the classes of one run.
 
     Parameters
@@ -246,6 +250,10 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
         Seeds the permutations (type t uses seed + t).
     in_classes : float, optional
         Share of *all* searched galaxies in classes; default: over these N.
+    credible : ndarray of bool, shape (n_classes,), optional
+        Whether each class is credible. Adds ``credible_classes``, ``in_credible``
+        and the type's pooled ``credible_enrichment`` / ``dropped_enrichment``
+        (hits over members of those classes, / base rate; NaN where there are none).
     """
     classes = np.asarray(classes, dtype=np.int64)
     n_total = len(classes)
@@ -269,6 +277,7 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
             "purity": np.divide(hits, sizes, out=np.zeros(n_classes), where=sizes > 0),
             "p": hypergeometric_p(hits, sizes, n_positive, n_total)}))
         per_class[-1]["enrichment"] = enrichment(per_class[-1]["purity"])
+        pooled = _pooled(sizes, hits, credible, enrichment)
         rows.append({
             "type": name, "galaxies": n_total, "positives": n_positive, "base_rate": base,
             "classes": n_classes, "eligible_classes": int(np.sum(sizes >= min_class_size)),
@@ -281,7 +290,7 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
             "null_p99": enrichment(np.percentile(null, 99)) if len(null) else np.nan,
             "p_value": permutation_p(purity, null) if len(null) else np.nan,
             "dominated_classes": int(np.sum((sizes > 0) & (hits > defaults.DOMINANCE_SHARE
-                                                          * sizes)))})
+                                                          * sizes))), **pooled})
     table = pd.concat(per_class, ignore_index=True)
     table["q"] = benjamini_hochberg(table["p"].to_numpy())
     table["significant"] = table["q"] <= fdr
@@ -294,8 +303,27 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
     dominant = table["hits"] > defaults.DOMINANCE_SHARE * table["size"]
     dominated_by_any = table.loc[dominant, "class"].nunique()
     share = float(np.mean(classes >= 0)) if in_classes is None else in_classes
+    if credible is not None:
+        table["credible"] = np.asarray(credible, bool)[table["class"].to_numpy()]
     return Evaluation(types=types, classes=table, in_classes=share,
                       dominated=int(dominated_by_any))
+
+
+def _pooled(sizes, hits, credible, enrichment) -> dict:
+    """A type's enrichment pooled over the credible classes and over the others."""
+    if credible is None:
+        return {}
+    every = np.asarray(credible, bool)
+    if len(every) < len(sizes):
+        raise ValueError(f"credible has {len(every)} classes, the labels {len(sizes)}")
+    # classes past the last one with a labelled member add no members and no hits
+    kept = every[: len(sizes)]
+
+    def over(part):
+        n = sizes[part].sum()
+        return enrichment(hits[part].sum() / n) if n else np.nan
+    return {"credible_classes": int(every.sum()), "in_credible": int(hits[kept].sum()),
+            "credible_enrichment": over(kept), "dropped_enrichment": over(~kept)}
 
 
 # --- runs on disk --------------------------------------------------------------------
@@ -324,6 +352,9 @@ def _format_row(row) -> dict:
         "p": "-" if pd.isna(row["p_value"]) else f"{row['p_value']:.3f}",
         "in signif.": f"{row['in_significant']} ({row['in_significant_share']:.0%})"
                       if row["positives"] else "-",
+        "credible/dropped": "-" if pd.isna(row.get("credible_classes", np.nan)) else
+                            f"{times(row['credible_enrichment'])}/"
+                            f"{times(row['dropped_enrichment'])}",
     }
 
 
@@ -339,7 +370,9 @@ def format_summary(table: pd.DataFrame, runs: pd.DataFrame, *, min_class_size: i
     lines.append(f"best class: highest purity among classes of >= {min_class_size}; null: "
                  f"{permutations} label permutations over the same classes (enrichment "
                  f"median/95th/99th); in signif.: type members in classes enriched at "
-                 f"Benjamini-Hochberg FDR {fdr:g} (hypergeometric, all class x type tests)")
+                 f"Benjamini-Hochberg FDR {fdr:g} (hypergeometric, all class x type tests); "
+                 f"credible/dropped: the type's enrichment pooled over the classes the "
+                 f"run's rule marks credible / over the others")
     first = table.drop_duplicates("type").set_index("type")
     left = pd.DataFrame({"positives": first["positives"].astype(str),
                          "base": first["base_rate"].map(lambda x: f"{x:.2%}")})
@@ -404,7 +437,8 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
                 classes_table.to_csv(tmp / "class_enrichment.csv", index=False)
                 (tmp / "summary.txt").write_text(summary)
                 write_json(tmp / "evaluation.json", {
-                    **record_header(command), "runs": run_rows, "labels": str(Path(labels).resolve()), "types": types,
+                    **record_header(command), "runs": run_rows,
+                    "labels": str(Path(labels).resolve()), "types": types,
                     "min_class_size": min_class_size, "permutations": permutations,
                     "seed": seed, "fdr": fdr, "dominance_share": defaults.DOMINANCE_SHARE,
                     "correction": "Benjamini-Hochberg over all class x type hypergeometric "
@@ -434,6 +468,16 @@ def with_letters(result: Evaluation, letters: dict[int, str]) -> Evaluation:
                       dominated=result.dominated)
 
 
+def _credible(summary: pd.DataFrame, n_classes: int) -> np.ndarray | None:
+    """Credible per class number, or None for a run without the column (runs
+    searched before raregal.credibility, or with no classes)."""
+    if "credible" not in summary or not n_classes:
+        return None
+    kept = np.zeros(n_classes, bool)
+    kept[summary["class"].to_numpy(int)] = summary["credible"].fillna(False).to_numpy(bool)
+    return kept
+
+
 def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, permutations,
                    fdr, seed, say):
     """The per-type and per-class tables of all runs, and one summary row per run."""
@@ -449,7 +493,8 @@ def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, per
         flags = type_flags(rows, types, Path(labels).name)
         result = evaluate_labels(classes[matched], flags, min_class_size=min_class_size,
                                  permutations=permutations, fdr=fdr, seed=seed,
-                                 in_classes=float(np.mean(classes >= 0)))
+                                 in_classes=float(np.mean(classes >= 0)),
+                                 credible=_credible(run.summary, len(run.summary)))
         result = with_letters(result, class_letters(run.summary))
         run_rows.append({"run": name, "path": str(run_dir), "searched": len(ids),
                          "labelled": int(matched.sum()),
