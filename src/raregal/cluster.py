@@ -235,8 +235,6 @@ def leaf_significance(tree: np.ndarray, nodes: np.ndarray, min_samples: int) -> 
     while at 20k they reached 0.18 (issue-14 note). Infinite lambdas
     (duplicates) count as the tree's largest finite one.
     """
-    if len(nodes) == 0:
-        return np.zeros(0)
     _, birth, leave, k, size = _leaf_rows(tree, nodes)
     with np.errstate(divide="ignore"):
         span = np.log(leave / birth[k]) * size
