@@ -468,12 +468,12 @@ def with_letters(result: Evaluation, letters: dict[int, str]) -> Evaluation:
                       dominated=result.dominated)
 
 
-def _credible(summary: pd.DataFrame, n_classes: int) -> np.ndarray | None:
+def _credible(summary: pd.DataFrame) -> np.ndarray | None:
     """Credible per class number, or None for a run without the column (runs
     searched before raregal.credibility, or with no classes)."""
-    if "credible" not in summary or not n_classes:
+    if "credible" not in summary or summary.empty:
         return None
-    kept = np.zeros(n_classes, bool)
+    kept = np.zeros(len(summary), bool)
     kept[summary["class"].to_numpy(int)] = summary["credible"].fillna(False).to_numpy(bool)
     return kept
 
@@ -494,7 +494,7 @@ def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, per
         result = evaluate_labels(classes[matched], flags, min_class_size=min_class_size,
                                  permutations=permutations, fdr=fdr, seed=seed,
                                  in_classes=float(np.mean(classes >= 0)),
-                                 credible=_credible(run.summary, len(run.summary)))
+                                 credible=_credible(run.summary))
         result = with_letters(result, class_letters(run.summary))
         run_rows.append({"run": name, "path": str(run_dir), "searched": len(ids),
                          "labelled": int(matched.sum()),
