@@ -191,6 +191,14 @@ def _search_epilog() -> str:
         "--credible-only writes only those). See raregal.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
         "flag rests on contrast and significance (measured at 200k and 632k in the README).",
+        "Several scales (--scales K): one min_samples finds groups of about min_samples "
+        "members and more; a small one finds small tight groups but cuts large ones into "
+        "leaves. With K > 1 the same embedding is clustered again at min_samples halved "
+        f"each step (never below {defaults.SCALE_FLOOR}); every class of the first scale "
+        "is kept, and each finer scale adds the credible classes whose galaxies are mostly "
+        "in no credible class yet (taking them from classes that are not credible). "
+        "classes.csv gives each class's min_samples and the finer scales that found it "
+        "again (also_at); run.json what each scale found and kept. See raregal.scales.",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
@@ -261,6 +269,11 @@ def add_search(commands) -> None:
                         help=f"layout reruns for each class's stability; 0: none (default auto: "
                              f"{defaults.STABILITY_SEEDS} up to "
                              f"{defaults.STABILITY_AUTO_MAX:,} galaxies, 0 above)")
+    method.add_argument("--scales", type=int, metavar="K",
+                        help=f"cluster at K density scales: min_samples halved each step "
+                             f"down to {defaults.SCALE_FLOOR}, adding each finer scale's new "
+                             f"credible classes (default {defaults.SCALES}: the paper's one "
+                             f"scale; see below)")
     method.add_argument("--credible-only", action="store_true",
                         help="write only the classes the credible rule keeps")
 
@@ -320,7 +333,7 @@ def run_search(args) -> int:
     cuts = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
                       artifact=artifact)
     finder = _finder(args, min_samples=args.min_samples, seed=args.seed,
-                     stability_seeds=args.stability_seeds)
+                     stability_seeds=args.stability_seeds, scales=args.scales)
     result = search(args.representations, args.out, cuts=cuts, finder=finder,
                     overwrite=args.overwrite, verbose=not args.quiet,
                     command=["raregal", *args.argv], **given(

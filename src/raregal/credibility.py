@@ -119,7 +119,7 @@ def layout_rerun(features: np.ndarray, model, *, init, n_epochs: int | None, see
 
 
 def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samples,
-                     min_cluster_size, reproducible: bool, say=None):
+                     min_cluster_size, reproducible: bool, say=None, layouts=None):
     """Each class's mean best-match Jaccard over layout reruns.
 
     Parameters
@@ -135,6 +135,9 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
         The search's HDBSCAN settings.
     reproducible : bool
         Single-threaded, seeded layout and HDBSCAN (a seeded search).
+    layouts : dict, optional
+        Rerun layouts by seed, filled and reused: the scales of a multi-scale search
+        (:mod:`raregal.scales`) cluster the same reruns.
 
     Returns
     -------
@@ -147,8 +150,12 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
     scores, seconds = [], []
     for seed in seeds:
         started = time.time()
-        layout = layout_rerun(features, model, init=init, n_epochs=n_epochs, seed=seed,
-                              parallel=not reproducible)
+        layout = None if layouts is None else layouts.get(seed)
+        if layout is None:
+            layout = layout_rerun(features, model, init=init, n_epochs=n_epochs, seed=seed,
+                                  parallel=not reproducible)
+        if layouts is not None:
+            layouts[seed] = layout
         rerun = leaf_clusters(layout, min_samples=min_samples,
                               min_cluster_size=min_cluster_size,
                               reproducible=reproducible).labels
@@ -306,19 +313,20 @@ class Credibility:
 
 
 def assess(features, model, labels, neighbours, significance, *, k: int, seed, init,
-           n_epochs, min_samples, min_cluster_size, say=None) -> Credibility:
+           n_epochs, min_samples, min_cluster_size, say=None, layouts=None) -> Credibility:
     """Stability over ``k`` layout reruns, density contrast and the rule for each class.
 
     ``significance`` (k,) is each class's :func:`raregal.cluster.leaf_significance`
     in the search's condensed tree.
 
     ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
+    ``layouts`` keeps the reruns for another scale (:func:`layout_stability`).
     """
     seeds = rerun_seeds(seed, k)
     stability, seconds = layout_stability(
         features, model, labels, seeds=seeds, init=init, n_epochs=n_epochs,
         min_samples=min_samples, min_cluster_size=min_cluster_size,
-        reproducible=seed is not None, say=say)
+        reproducible=seed is not None, say=say, layouts=layouts)
     started = time.time()
     contrast = density_contrast(labels, *neighbours, features=features)
     table = pd.DataFrame({"stability": stability, "density_contrast": contrast,

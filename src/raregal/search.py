@@ -22,7 +22,7 @@ from . import defaults
 from .backends import BACKENDS, resolve_backend
 from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
 from .cluster import leaf_clusters, min_samples_reason, resolve_min_samples
-from .credibility import assess, keep_credible, resolve_stability_seeds
+from .credibility import Credibility, assess, keep_credible, resolve_stability_seeds
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
@@ -31,6 +31,7 @@ from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
 from .run import SearchResult, record_header
+from .scales import Scale, combine, scale_ladder
 from .select import apply_cuts, paper_cuts
 
 #: Catalogue columns carried into classes.parquet when present, for maps and links.
@@ -77,6 +78,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         :data:`~raregal.defaults.STABILITY_SEEDS` up to
         :data:`~raregal.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
         rerun costs a full layout (:func:`raregal.credibility.resolve_stability_seeds`).
+    scales : int, default 1
+        Density scales clustered: 1 is the paper's single min_samples; more clusters
+        the same embedding again at min_samples halved each step down to
+        :data:`~raregal.defaults.SCALE_FLOOR`, keeping the finer scales' new credible
+        classes (:mod:`raregal.scales`).
     verbose : bool, default False
         Stage progress and timings on stderr.
     make_map : bool, default True
@@ -99,7 +105,15 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         (GPU, ``n_epochs="auto"``) and for no map.
     map_ : ndarray of float32, shape (n, 2), or None without ``make_map``
     clustering_ : raregal.cluster.Clustering
-        Condensed tree, class nodes, persistence and significance.
+        Condensed tree, class nodes, persistence and significance of the first scale.
+    class_table_ : pandas.DataFrame
+        One row per class: ``persistence``, ``significance``, ``tree_node`` (-1 for a
+        class from a finer scale, whose tree is not kept) and, with several scales,
+        ``min_samples``, ``scale_class`` and ``also_at`` (:func:`raregal.scales.combine`).
+    scales_ : list of int
+        The min_samples clustered, first the search's own.
+    scale_results_ : list of raregal.scales.Scale
+        Each scale's own classes and credibility, before :func:`raregal.scales.combine`.
     redundancy_ : raregal.redundancy.Redundancy
     min_samples_ : int
         The min_samples used.
@@ -125,7 +139,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                  min_samples=defaults.MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
                  seed=None, backend="auto", verbose=False, make_map=True,
-                 stability_seeds="auto"):
+                 stability_seeds="auto", scales=defaults.SCALES):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -139,6 +153,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.make_map = make_map
         self.stability_seeds = stability_seeds
+        self.scales = scales
 
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
@@ -155,6 +170,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "verbose": [FLAG],
         "make_map": [FLAG],
         "stability_seeds": [Interval(Integral, 0, None), Options("auto")],
+        "scales": [Interval(Integral, 1, defaults.MAX_SCALES)],
     }
 
     def _validate_params(self) -> None:
@@ -244,20 +260,79 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
                 say=log.say)
+        self.class_table_ = self._class_table(self.clustering_)
+        self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
+        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_,
+                                           self.credibility_)]
+        if len(self.scales_) > 1:
+            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, "
+                                     f"{k} reruns each"):
+                self._add_scales(X, model, k, log)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
         return self
 
+    @staticmethod
+    def _class_table(clustering) -> pd.DataFrame:
+        return pd.DataFrame({"persistence": clustering.persistence,
+                             "significance": clustering.significance,
+                             "tree_node": clustering.nodes})
 
-def class_summary(labels, clustering, fractions: pd.DataFrame) -> pd.DataFrame:
-    """One row per class: size, persistence, significance, tree node, and vote-fraction means
+    def _add_scales(self, X, model, k: int, log: StageLog) -> None:
+        """Cluster the embedding at the finer scales and combine their credible
+        classes with the first scale's (:func:`raregal.scales.combine`)."""
+        layouts: dict = {}
+        found = self.scale_results_
+        seconds = list(self.credibility_.seconds)
+        for min_samples in self.scales_[1:]:
+            clustering = leaf_clusters(self.embedding_, min_samples=min_samples,
+                                       min_cluster_size=self.min_cluster_size,
+                                       backend=self.backend_,
+                                       reproducible=self.seed is not None)
+            credibility = assess(
+                X, model, clustering.labels, self.neighbours_, clustering.significance,
+                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
+                min_samples=min_samples, min_cluster_size=self.min_cluster_size,
+                say=log.say, layouts=layouts)
+            seconds += credibility.seconds
+            found.append(self._scale(min_samples, clustering, credibility))
+            log.say(f"min_samples={min_samples}: {clustering.n_classes} classes, "
+                    f"{int(credibility.table['credible'].sum())} credible")
+        labels, probabilities, table = combine(found, self.min_cluster_size, self.neighbours_, X)
+        self.labels_, self.probabilities_ = labels, probabilities
+        self.class_table_ = table[["persistence", "significance", "tree_node", "min_samples",
+                                   "scale_class", "also_at"]]
+        self.credibility_ = Credibility(
+            table=table[["stability", "density_contrast", "credible"]],
+            seeds=self.credibility_.seeds, seconds=seconds,
+            contrast_seconds=self.credibility_.contrast_seconds)
+
+    @staticmethod
+    def _scale(min_samples, clustering, credibility) -> Scale:
+        classes = pd.concat([RareClassFinder._class_table(clustering), credibility.table],
+                            axis=1)
+        return Scale(min_samples, clustering.labels, clustering.probabilities, classes)
+
+
+def scale_counts(finder) -> list[dict]:
+    """What each scale found and what the search kept of it, for run.json."""
+    kept = finder.class_table_.get("min_samples")
+    return [{"min_samples": int(scale.min_samples), "classes": len(scale.classes),
+             "credible": int(scale.classes["credible"].sum()),
+             "classes_kept": int(len(finder.class_table_) if kept is None
+                                 else (kept == scale.min_samples).sum())}
+            for scale in finder.scale_results_]
+
+
+def class_summary(labels, class_table: pd.DataFrame, fractions: pd.DataFrame) -> pd.DataFrame:
+    """One row per class: size, the class table's columns (persistence, significance,
+    tree node; with several scales, each class's scale), and vote-fraction means
     against the searched sample's means (``{column}_diff``)."""
-    rows = {"class": np.arange(clustering.n_classes),
-            "size": np.bincount(labels[labels >= 0], minlength=clustering.n_classes),
-            "persistence": clustering.persistence,
-            "significance": clustering.significance,
-            "tree_node": clustering.nodes}
-    summary = pd.DataFrame(rows)
+    n_classes = len(class_table)
+    summary = pd.concat([pd.DataFrame({
+        "class": np.arange(n_classes),
+        "size": np.bincount(labels[labels >= 0], minlength=n_classes)}),
+        class_table.reset_index(drop=True)], axis=1)
     if fractions.shape[1]:
         sample_mean = fractions.mean()
         means = fractions[labels >= 0].groupby(labels[labels >= 0]).mean()
@@ -362,14 +437,15 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     clustering = finder.clustering_
     labels = finder.labels_
     credibility = finder.credibility_.table
-    log.say(f"credible: {int(credibility['credible'].sum())} of {clustering.n_classes} classes "
+    n_classes = len(finder.class_table_)
+    log.say(f"credible: {int(credibility['credible'].sum())} of {n_classes} classes "
             f"({finder.credibility_.record()['rule']})")
     n_in_classes = int(np.sum(labels >= 0))
-    if clustering.n_classes == 0:
+    if n_classes == 0:
         log.say(f"no classes found among {n_searched} galaxies (a normal result); "
                 f"min_samples={finder.min_samples_} may be too large for this sample")
     else:
-        log.say(f"{clustering.n_classes} classes holding {n_in_classes} of {n_searched} "
+        log.say(f"{n_classes} classes holding {n_in_classes} of {n_searched} "
                 f"galaxies ({n_in_classes / n_searched:.1%})")
 
     kept = reps.columns
@@ -384,7 +460,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = pd.concat([class_summary(labels, clustering, fractions), credibility], axis=1)
+    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility], axis=1)
     if credible_only:
         labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
         classes["class"] = labels
@@ -421,11 +497,13 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                        "map_n_epochs": finder.map_n_epochs_,
                        "cluster_selection_method": defaults.HDBSCAN_SELECTION,
                        "min_samples_reason": finder.min_samples_reason_,
+                       "scales_used": finder.scales_,
                        "min_samples_warning": finder.min_samples_warning_},
         "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
+        "scales": scale_counts(finder),
         "seed": finder.seed,
         "redundancy": finder.redundancy_.as_dict(),
-        "result": {"classes": clustering.n_classes, "galaxies_in_classes": n_in_classes,
+        "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
                    "fraction_in_classes": n_in_classes / n_searched,
                    "classes_written": len(summary)},
     }
