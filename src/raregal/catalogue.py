@@ -629,7 +629,7 @@ class TableSource:
             if found is not None and canonical not in stored:
                 self.stored[canonical] = found
                 del self.stored[found]
-        self.vectors = [n for n in self.stored if _is_vector(self.schema.field(self.stored[n]).type)]
+        self.vectors = [n for n, s in self.stored.items() if _is_vector(self.schema.field(s).type)]
         for name in self.vectors:
             del self.stored[name]
         self.elements: dict[str, tuple[str, int]] = {}  # {name}_{i} -> (list column, i)
@@ -723,13 +723,14 @@ class TableSource:
                              f"embedding column holds vectors of one length")
         return width
 
-    def _batch_arrays(self, batch, columns, widths) -> list[np.ndarray]:
+    def _batch_arrays(self, batch, columns, widths, check=True) -> list[np.ndarray]:
         """Each column of a batch as numbers: (rows,) or, for a list, (rows, width)."""
         out = []
         for j, name in enumerate(columns):
             column = batch.column(j)
             if name in widths:
-                self._check_lengths(name, column, widths[name])
+                if check:
+                    self._check_lengths(name, column, widths[name])
                 flat = (column.flatten() if not isinstance(column, pa.ChunkedArray)
                         else pa.concat_arrays([c.flatten() for c in column.chunks]))
                 out.append(flat.to_numpy(zero_copy_only=False).reshape(-1, widths[name]))
@@ -747,6 +748,7 @@ class TableSource:
         where = [self.elements.get(n, (self.stored.get(n), None)) for n in names]
         stored = list(dict.fromkeys(column for column, _ in where))
         widths = {c: self.widths[c] for c in stored if c in self.vectors}
+        runs = _runs([(stored.index(column), i) for column, i in where])
         if self._file is not None:
             # one row group at a time: iter_batches held ~2x the file's bytes at 1M
             # rows (1.35 GiB peak against 0.49 GiB, and 2x slower; bench/read_scale.py)
@@ -758,18 +760,18 @@ class TableSource:
         for batch in batches:
             rows = slice(offset, offset + batch.num_rows)
             offset += batch.num_rows
-            arrays = self._batch_arrays(batch, stored, widths)
-            for values in arrays:  # every row is checked, kept or not
+            for values in self._batch_arrays(batch, stored, widths):  # every row, kept or not
                 finite = np.isfinite(values)
                 bad[rows] |= ~(finite if finite.ndim == 1 else finite.all(axis=1))
             if mask is not None:
                 if not mask[rows].any():
                     continue
-                arrays = [values[mask[rows]] for values in arrays]
-            count = len(arrays[0]) if arrays else 0
-            for j, (column, i) in enumerate(where):
-                values = arrays[stored.index(column)]
-                out[filled:filled + count, j] = values if i is None else values[:, i]
+                batch = batch.filter(pa.array(mask[rows]))  # Arrow's filter: 1.3 s, not 1.8
+            arrays = self._batch_arrays(batch, stored, widths, check=False)
+            count = batch.num_rows
+            for j, at, i, length in runs:
+                block = out[filled:filled + count, j:j + length]
+                block[:] = arrays[at][:, None] if i is None else arrays[at][:, i:i + length]
             filled += count
         return out, bad
 
@@ -882,6 +884,21 @@ class TableSource:
         hide = ~(np.asarray(proportion, dtype=np.float64) >= defaults.ASKED_THRESHOLD)
         self.masked[fraction] = int((hide & ~np.isnan(values)).sum())
         return np.where(hide, np.nan, values)
+
+
+def _runs(sources) -> list[tuple[int, int, int | None, int]]:
+    """Output columns as blocks to copy: (first column, source, first element or None
+    for a scalar, length); a list's consecutive elements go in one copy (128 column
+    copies took 2.1 s where 1.3 s read as many scalar columns)."""
+    runs: list[list] = []
+    for j, (at, i) in enumerate(sources):
+        last = runs[-1] if runs else None
+        if (last and i is not None and last[1] == at and last[2] is not None
+                and last[2] + last[3] == i):
+            last[3] += 1
+        else:
+            runs.append([j, at, i, 1])
+    return [tuple(run) for run in runs]
 
 
 def _is_vector(kind: pa.DataType) -> bool:
@@ -1145,6 +1162,8 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
             inputs.id_choices.setdefault("catalogues", []).append(entry)
     inputs.has_fractions = predictions is not None or bool(fraction_columns(inputs.names))
     _check_campaigns(inputs, campaign)
+    for table in [reps] + [j.table for j in inputs.joined]:
+        inputs.notes.extend(table.notes)
     if inputs.has_fractions:
         inputs.notes.append(inputs.describe_fractions())
     inputs.want(_available(want, inputs.names))
@@ -1163,7 +1182,6 @@ def _check_campaigns(inputs: Inputs, campaign: str | None) -> None:
     for table in tables:
         if id(table) in owners:
             table.require_one_campaign()
-        inputs.notes.extend(table.notes)
 
 
 def _available(names, available) -> list[str]:
