@@ -7,13 +7,20 @@ layouts in detail"):
 - FITS binary tables (``.fits``, ``.fit``, ``.fits.gz``); a vector column of shape
   (n, d) is expanded into ``{name}_0 … {name}_{d-1}``;
 - Zoobot's HDF5 layout (``.h5``, ``.hdf5``): datasets ``predictions`` of shape
-  (n, d) or (n, d, passes), ``id_str`` and, optionally, ``label_cols`` naming the d
-  columns (default ``feat_{i}``). When ``label_cols`` are Galaxy Zoo answers
+  (n, d), (n, d, passes) or, as zoobot-predictions groups models, (n, d, models,
+  passes), ``id_str`` and, optionally, ``label_cols`` naming the d columns (default
+  ``feat_{i}``). When ``label_cols`` are Galaxy Zoo answers
   (``smooth-or-featured-dr8_smooth`` …) the values are Dirichlet concentrations and
-  are turned into vote fractions as Zoobot does (:func:`concentrations_to_fractions`);
-  otherwise they are features and passes are averaged;
-- Zoobot's prediction CSV: answer columns whose cells are numbers or JSON lists of
-  one number per pass (``"[1.0, 0.9]"``), read as concentrations like the HDF5;
+  are turned into vote fractions as Zoobot does (:func:`concentrations_to_fractions`:
+  the mean over every model's every pass), each with its question's
+  ``_proportion-asked``; otherwise they are features and the draws are averaged;
+- Zoobot's prediction CSV (``predictions_to_csv``: ``{label}_pred`` columns, read
+  under their label): cells that are numbers or JSON lists of one number per pass
+  (``"[1.0, 0.9]"``), read as concentrations like the HDF5; a JSON list column that is
+  not an answer is a vector (an embedding);
+- Galaxy Zoo answers under any campaign suffix of galaxy-datasets, volunteer vote
+  counts, GZ DESI's friendly mask and list-valued embedding columns, as
+  :class:`TableSource` describes;
 - a NumPy array (``.npy``, shape (n, d)) with its ids given separately, as a text
   file of one id per line or as any table above with an id column.
 
