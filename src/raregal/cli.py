@@ -151,7 +151,8 @@ def _search_description() -> str:
         f"or .npy with --ids. Each table's id column is the unique one of "
         f"{', '.join(ID_COLUMNS)} (GZ DESI's objid numbers objects within a brick, so its "
         f"table resolves to dr8_id); ids are text (000003 stays 000003). Features are "
-        f"{', '.join(FEATURE_PATTERNS)}. Only the columns the cuts need are read for every "
+        f"{', '.join(FEATURE_PATTERNS)}, or the one list column of a table without them "
+        f"(Hugging Face embeddings). Only the columns the cuts need are read for every "
         f"galaxy; the features only for the galaxies kept. A folder of images is embedded "
         f"first: raregal embed FOLDER --out DIR.",
         "Writes DIR/classes.parquet, classes.csv, condensed_tree.parquet and run.json; "
@@ -239,7 +240,9 @@ def add_search(commands) -> None:
                         help="id column of the predictions (default: found)")
     inputs.add_argument("--catalogue-id-col", metavar="NAME",
                         help="id column of the --catalogue tables (default: found)")
-    inputs.add_argument("--features", metavar="GLOB", help="feature columns, e.g. 'emb_*'")
+    inputs.add_argument("--features", metavar="GLOB",
+                        help="feature columns, e.g. 'emb_*', or list columns (Hugging Face "
+                             "embeddings: pooled_features_block_4)")
     inputs.add_argument("--ids", metavar="FILE", help="ids of a .npy array: one per line, "
                                                        "or a table with an id column")
 
