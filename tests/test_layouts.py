@@ -39,7 +39,9 @@ from raregal.catalogue import open_inputs
 from raregal.cli import main
 from raregal.select import apply_cuts, paper_cuts
 
-DIM = 8
+from .test_inputs import DIM
+from .test_inputs import _representations as representations
+
 N_EACH = 10
 CUT_COLUMNS = [cut.column for cut in paper_cuts()]
 
@@ -113,14 +115,6 @@ def kind_of(ids):
 
 def galaxy_ids():
     return [f"330000_{g}" for g in range(len(KINDS) * N_EACH)]
-
-
-def representations(ids, seed=0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    table = pd.DataFrame(rng.normal(size=(len(ids), DIM)).astype(np.float32),
-                         columns=[f"feat_{i}" for i in range(DIM)])
-    table.insert(0, "id_str", list(ids))
-    return table
 
 
 def concentrations(label_cols=DR8, question_suffix="-dr8", featured="featured-or-disk",
@@ -438,6 +432,7 @@ def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
                           "ra": 1.0, "dec": 2.0})
     table["id_str"] = table["dr7objid"]
     table["iauname"] = [f"J{i:06d}" if i % 7 == 0 else None for i in range(len(ids))]
+    table["file_loc"] = [f"{i}.png" if i % 2 else None for i in range(len(ids))]  # text, empty
     for question, answers in pairs.items():
         q = f"{question}-gz2"
         total = sum(counts[f"{q}_{a}"] for a in answers)
@@ -453,8 +448,11 @@ def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
     inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "gz2.csv",
                          want=CUT_COLUMNS)
     assert inputs.id_choices["predictions"]["column"] == "id_str"
+    assert "'iauname' repeats" in inputs.id_choices["predictions"]["reason"]  # its empties
     selection = apply_cuts(inputs.selection_columns, paper_cuts(), fractions_given=True)
     assert {s.name: s.removed for s in selection.steps} == EXPECTED
+    kept = inputs.load(selection.mask).columns
+    assert kept["file_loc"].isna().sum() == (np.flatnonzero(selection.mask) % 2 == 0).sum()
 
 
 # --- bad input: one line naming the file and the column ----------------------------------
