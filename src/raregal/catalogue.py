@@ -825,9 +825,10 @@ class TableSource:
                                  f"but the table has no '{total}' to divide them by; give "
                                  f"that column or the fractions ('{fraction}')")
             self.derived[fraction] = lambda a=answer, t=total: self._share(a, t)
-        self.notes.append(f"{self.source}: volunteer vote counts read as vote fractions "
-                          f"(the answer's votes / the question's {TOTAL_VOTES}, as GZ DESI's "
-                          f"volunteer catalogue; NaN where no one voted)")
+        if self.derived:
+            self.notes.append(f"{self.source}: volunteer vote counts read as vote fractions "
+                              f"(the answer's votes / the question's {TOTAL_VOTES}, as GZ "
+                              f"DESI's volunteer catalogue; NaN where no one voted)")
 
     def _share(self, answer: str, total: str) -> np.ndarray:
         votes, totals = self.values(answer), self.values(total)
