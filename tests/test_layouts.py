@@ -331,6 +331,9 @@ def test_grouped_hdf5_is_the_mean_over_models_and_passes(tmp_path):
     smooth = inputs.selection_columns["smooth-or-featured-dr8_smooth_fraction"]
     g = np.array(kind_of(galaxy_ids()[::-1])) == "G"
     np.testing.assert_allclose(smooth[g], 0.45, rtol=1e-6)
+    assert any(note.startswith("grouped_across_models.hdf5: predictions of shape (60, 34, 2, 5)"
+                               " (galaxy, answer, model, pass): each value is the mean over the"
+                               " 2 models' 5 passes") for note in inputs.notes)
 
 
 def test_the_mask_is_said_and_counted(tmp_path):

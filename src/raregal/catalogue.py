@@ -87,6 +87,9 @@ TABLE_SUFFIXES = {
 TOTAL_VOTES = "_total-votes"
 ASKED = "_proportion-asked"
 
+#: Arrow schema metadata key of a line for the log that a reader left with the table.
+NOTE = "raregal.note"
+
 #: Rows per batch when the features of an in-memory table are streamed.
 STREAM_ROWS = 131_072
 
@@ -294,10 +297,16 @@ def _read_zoobot_hdf5(path: Path) -> pa.Table:
         names = [f"feat_{i}" for i in range(values.shape[1])]
     # zoobot-predictions' grouped file is (galaxy, answer, model, pass): every model's
     # every pass is one draw, averaged alike (zoobot's expected_value_of_dirichlet_mixture)
-    values = values.reshape(len(values), values.shape[1], -1)
+    shape, values = values.shape, values.reshape(len(values), values.shape[1], -1)
     columns = {"id_str": ids}
     columns.update({name: values[:, i] for i, name in enumerate(names)})
-    return _columns_to_arrow(_concentrations_as_fractions(columns, path.name, names))
+    table = _columns_to_arrow(_concentrations_as_fractions(columns, path.name, names))
+    if len(shape) < 4:
+        return table
+    return table.replace_schema_metadata({NOTE: (
+        f"{path.name}: predictions of shape {shape} (galaxy, answer, model, pass): each "
+        f"value is the mean over the {shape[2]} models' {shape[3]} passes, as Zoobot's "
+        f"expected_value_of_dirichlet_mixture")})
 
 
 def _concentrations_as_fractions(columns: dict, source: str, head=()) -> dict:
@@ -644,7 +653,8 @@ class TableSource:
         self.derived: dict = {}  # name -> function giving the whole column
         self._values: dict[str, np.ndarray] = {}
         self.masked: dict[str, int] = {}  # fraction column -> values masked, once read
-        self.notes: list[str] = []
+        metadata = self.schema.metadata or {}
+        self.notes = [metadata[NOTE.encode()].decode()] if NOTE.encode() in metadata else []
         self.campaign, self.campaigns = campaign, self._campaigns(campaign)
         self._votes_as_fractions()
         self.mask_record = self._mask_unasked(mask_unasked)
