@@ -420,6 +420,12 @@ def test_hugging_face_embeddings_list_column(tmp_path):
     np.testing.assert_array_equal(loaded.features, values)
     assert len(open_inputs(tmp_path / "two.parquet", features="pooled_*").feature_columns) \
         == 2 * DIM
+    # the same vectors as JSON lists in a CSV: a vector column, not passes to average
+    pd.DataFrame({"id_str": ids, "pooled_features_block_4": [json.dumps(v.tolist())
+                                                             for v in values]}).to_csv(
+        tmp_path / "embeddings.csv", index=False)
+    np.testing.assert_array_equal(open_inputs(tmp_path / "embeddings.csv").load().features,
+                                  values)
 
 
 def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
