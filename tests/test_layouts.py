@@ -528,3 +528,14 @@ def test_search_log_and_run_json_state_the_mask(tmp_path, capsys):
     assert mask["files"]["grouped_across_models.hdf5"]["masked"][
         "disk-edge-on-dr8_yes_fraction"] == 30
     assert record["selection"]["rows_searched"] == 3 * N_EACH
+
+
+def test_campaign_of_set_aside_fractions_is_no_obstacle(tmp_path):
+    """With --predictions the representation table's own fractions (here of dr5) are
+    set aside, so --campaign dr8 is asked of the predictions only."""
+    reps = representations(galaxy_ids())
+    reps["smooth-or-featured-dr5_smooth_fraction"] = np.float32(0.0)
+    reps.to_parquet(tmp_path / "reps.parquet", index=False)
+    inputs = open_inputs(tmp_path / "reps.parquet", predictions=write_all_campaigns(tmp_path),
+                         campaign="dr8", want=CUT_COLUMNS)
+    assert cut(inputs) == (EXPECTED, KEPT)

@@ -1141,7 +1141,9 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
         (:meth:`TableSource._mask_unasked`).
     """
     options = {"campaign": campaign, "mask_unasked": mask_unasked}
-    reps = TableSource(representations, ids=ids, id_column=id_column, **options)
+    # with --predictions the representations' own fractions are set aside: any campaign
+    reps = TableSource(representations, ids=ids, id_column=id_column, mask_unasked=mask_unasked,
+                       campaign=campaign if predictions is None else None)
     if reps.n_rows == 0:
         raise InputError(f"{reps.source}: the table has no rows")
     choice = choose_id_column(reps.names, reps.column, id_column, reps.source, "--id-col")
