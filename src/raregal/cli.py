@@ -151,7 +151,8 @@ def _search_description() -> str:
         f"or .npy with --ids. Each table's id column is the unique one of "
         f"{', '.join(ID_COLUMNS)} (GZ DESI's objid numbers objects within a brick, so its "
         f"table resolves to dr8_id); ids are text (000003 stays 000003). Features are "
-        f"{', '.join(FEATURE_PATTERNS)}. Only the columns the cuts need are read for every "
+        f"{', '.join(FEATURE_PATTERNS)}, or the one list column of a table without them "
+        f"(Hugging Face embeddings). Only the columns the cuts need are read for every "
         f"galaxy; the features only for the galaxies kept. A folder of images is embedded "
         f"first: raregal embed FOLDER --out DIR.",
         "Writes DIR/classes.parquet, classes.csv, condensed_tree.parquet and run.json; "
@@ -175,6 +176,14 @@ def _search_epilog() -> str:
         "NaN rule: the GZ DESI catalogue masks a fraction (NaN) where too few volunteers "
         "were asked the question (edge-on wherever featured-or-disk < 0.5). With --nan-rule "
         "keep (default) a NaN never triggers a cut; with drop it removes the galaxy.",
+        f"One mask whatever the file: where the probability that a question was asked is "
+        f"known (Zoobot's advanced table's _proportion-asked; the fractions raregal computes "
+        f"from concentrations or vote counts: the product of the fractions of the answers "
+        f"leading to it), a fraction asked below {defaults.ASKED_THRESHOLD:g} is NaN, as in "
+        f"the friendly table, so that the same predictions give the same sample from every "
+        f"layout; the log and run.json say which files were masked. --no-mask-unasked keeps "
+        f"the raw fractions. Vote counts (a {{question}}_total-votes column, or whole "
+        f"numbers) are divided by the question's total votes.",
         f"min_samples: {defaults.HDBSCAN_MIN_SAMPLES} suits the paper's "
         f"{defaults.PAPER_SAMPLE_SIZE // 1000}k galaxies. By default it is scaled: "
         f"{defaults.HDBSCAN_MIN_SAMPLES}*sqrt(N/{defaults.PAPER_SAMPLE_SIZE // 1000}k) "
@@ -239,7 +248,9 @@ def add_search(commands) -> None:
                         help="id column of the predictions (default: found)")
     inputs.add_argument("--catalogue-id-col", metavar="NAME",
                         help="id column of the --catalogue tables (default: found)")
-    inputs.add_argument("--features", metavar="GLOB", help="feature columns, e.g. 'emb_*'")
+    inputs.add_argument("--features", metavar="GLOB",
+                        help="feature columns, e.g. 'emb_*', or list columns (Hugging Face "
+                             "embeddings: pooled_features_block_4)")
     inputs.add_argument("--ids", metavar="FILE", help="ids of a .npy array: one per line, "
                                                        "or a table with an id column")
 
@@ -256,6 +267,13 @@ def add_search(commands) -> None:
     cuts.add_argument("--nan-rule", choices=NAN_POLICIES,
                       help=f"what a NaN fraction does (default {defaults.NAN_POLICY}; "
                            f"see below)")
+    cuts.add_argument("--campaign", metavar="NAME",
+                      help="for tables with several campaigns' answers side by side "
+                           "(smooth-or-featured-dr12_..., -dr5_..., -dr8_...): the one to read")
+    cuts.add_argument("--no-mask-unasked", dest="mask_unasked", action="store_false",
+                      help="keep fractions of questions asked with probability below "
+                           f"{defaults.ASKED_THRESHOLD:g} (default: NaN, as GZ DESI's "
+                           "friendly table; see below)")
     cuts.add_argument("--where", action="append", metavar="EXPR",
                       help="keep rows where EXPR holds (pandas' query syntax for columns, numbers, "
                            "comparisons, arithmetic and and/or/not, read and never run as "
@@ -342,7 +360,8 @@ def run_search(args) -> int:
                         where=args.where, catalogues=args.catalogue,
                         predictions_id_column=args.predictions_id_col,
                         catalogue_id_column=args.catalogue_id_col,
-                        credible_only=args.credible_only or None))
+                        credible_only=args.credible_only or None, campaign=args.campaign,
+                        mask_unasked=args.mask_unasked))
     if not args.quiet:
         print(f"raregal: next: raregal report {result.out}  (galleries, map, index.html); "
               f"raregal explore {result.out}  (in the browser)", file=sys.stderr)

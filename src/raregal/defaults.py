@@ -22,6 +22,13 @@ ARTIFACT_THRESHOLD = 0.3  # artifacts; kept in the paper's artifact experiment
 # featured-or-disk < 0.5). A NaN is no evidence *for* the property the cut removes,
 # so by default a NaN never triggers a cut ("keep"); "drop" removes such rows instead.
 NAN_POLICY = "keep"
+# That mask, as Zoobot makes the friendly table from the predictions
+# (shared/load_predictions.py, prediction_hdf5_to_summary_parquet: a fraction is kept
+# where proportion_asked >= 0.5, NaN below), is laid by raregal on every fraction whose
+# proportion asked it knows (the advanced table's, its own from concentrations or
+# votes), so that every layout of the same predictions gives the same sample.
+ASKED_THRESHOLD = 0.5
+MASK_UNASKED = True
 
 # --- Dimensionality reduction (section 2.2) ----------------------------------------
 UMAP_N_NEIGHBORS = 50

@@ -347,7 +347,8 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
            ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(), catalogues=(),
            predictions_id_column=None, catalogue_id_column=None,
            finder: RareClassFinder | None = None, overwrite=False, verbose=True,
-           command=None, credible_only=False) -> SearchResult:
+           command=None, credible_only=False, campaign=None,
+           mask_unasked=defaults.MASK_UNASKED) -> SearchResult:
     """Search a representation file for rare classes and write a run folder.
 
     Parameters
@@ -384,6 +385,13 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         Write only the classes the credible rule keeps (:mod:`raregal.credibility`),
         renumbered; the others' galaxies get class -1 and classes.csv keeps each
         class's number in the full search as ``search_class``.
+    campaign : str, optional
+        For tables with several campaigns' answers side by side (``dr12``, ``dr5``,
+        ``dr8``): the one to read (:class:`raregal.catalogue.TableSource`).
+    mask_unasked : bool
+        GZ DESI's friendly mask on every fraction whose proportion asked is known
+        (fraction NaN where the question was asked with probability below 0.5);
+        recorded in run.json (``selection.mask_unasked``).
     """
     started = time.time()
     finder = finder if finder is not None else RareClassFinder()
@@ -399,21 +407,24 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
                        catalogue_id_column=catalogue_id_column, features=features, ids=ids,
                        cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
                        where=where, finder=finder, verbose=verbose, command=command,
-                       credible_only=credible_only)
+                       credible_only=credible_only, campaign=campaign,
+                       mask_unasked=mask_unasked)
 
 
 def _search(target, started, representations, *, predictions, catalogues, id_column,
             predictions_id_column, catalogue_id_column, features, ids, cuts, nan_policy,
-            where, finder, verbose, command, credible_only) -> SearchResult:
+            where, finder, verbose, command, credible_only, campaign,
+            mask_unasked) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
     with log.stage("read", "ids and the columns the cuts name"):
         inputs = open_inputs(representations, predictions=predictions, catalogues=catalogues,
                              id_column=id_column, predictions_id_column=predictions_id_column,
                              catalogue_id_column=catalogue_id_column, features=features,
-                             ids=ids, want=[cut.column for cut in cuts])
+                             ids=ids, want=[cut.column for cut in cuts], campaign=campaign,
+                             mask_unasked=mask_unasked)
         inputs.want(where_names(where, inputs.names))
-        for note in inputs.notes:
+        for note in inputs.notes + inputs.describe_masked():
             log.say(note)
     with log.stage("select"):
         selection = apply_cuts(inputs.selection_columns, cuts, nan_policy=nan_policy,
@@ -487,7 +498,10 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                             "first": reps.feature_columns[0],
                             "last": reps.feature_columns[-1]},
         "selection": {"rows_read": inputs.n_rows, "rows_searched": n_searched,
-                      "nan_policy": nan_policy,
+                      "nan_policy": nan_policy, "campaign": campaign,
+                      "mask_unasked": {"applied": mask_unasked,
+                                       "threshold": defaults.ASKED_THRESHOLD,
+                                       "files": inputs.masking()},
                       "steps": [asdict(step) for step in selection.steps],
                       "notes": selection.notes},
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
