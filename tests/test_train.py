@@ -130,6 +130,39 @@ def test_cli_train_then_embed_with_the_trained_model(labels, demo_images, tmp_pa
     assert "smooth-or-featured_smooth_fraction" in table.columns
 
 
+def test_images_folder_is_read_with_every_suffix_embed_reads(labels, demo_images, tmp_path):
+    """`train --images` finds the images `embed` reads: .fit, .fits.gz, .fits.fz and
+    .JPG cutouts too (train once had its own list of four suffixes and left these out)."""
+    from astropy.io import fits
+    from PIL import Image
+
+    from raregal.embed import image_catalogue
+
+    table = pd.read_csv(labels).head(12)
+    ids = table["GalaxyID"].astype(str).tolist()
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    suffixes = [".jpg", ".png", ".fits", ".fit", ".fits.gz", ".fits.fz", ".JPG", ".jpeg"]
+    for i, galaxy in enumerate(ids):
+        suffix, thumb = suffixes[i % len(suffixes)], Image.open(demo_images / f"{galaxy}.jpg")
+        grey = np.asarray(thumb.convert("L"), np.float32) / 255  # a one-band cutout
+        if suffix == ".fits.fz":
+            fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(grey)]).writeto(
+                folder / f"{galaxy}{suffix}")
+        elif suffix.startswith(".fit"):
+            fits.writeto(folder / f"{galaxy}{suffix}", grey)
+        else:
+            thumb.save(folder / f"{galaxy}{suffix}", "PNG" if suffix == ".png" else "JPEG")
+    assert sorted(image_catalogue(folder)[0]) == sorted(ids)  # embed reads all 12
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    assert main(["train", str(tmp_path / "labels.csv"), "--images", str(folder),
+                 "--questions", ",".join(QUESTIONS), "--arch", "test_efficientnet",
+                 "--bottleneck", "8", "--size", "32", "--epochs", "1", "--out",
+                 str(tmp_path / "run"), "--quiet"]) == 0
+    split = pd.read_csv(tmp_path / "run" / "split.csv", dtype={"GalaxyID": str})
+    assert split["GalaxyID"].tolist() == ids and split["usable"].all()
+
+
 def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
     """A round blob in the middle of an image decoded with the margin stays in the
     middle of every view (shift <= 5 %), at a size within the zoom range, and the
