@@ -57,6 +57,9 @@ def labels(data_dir, tmp_path_factory):
 
 
 def _train(labels, demo_images, out, epochs, resume=False):
+    # the thumbnails are each cutout's central half; a crop of 0.5 of them still
+    # leaves the augmentation its margin of sky (val loss 74.2 -> 62.7 in 4 epochs,
+    # 74.2 -> 63.5 from the 424-px cutouts)
     return train(labels, out, images=demo_images, schema="gz2",
                  questions=QUESTIONS, arch="test_efficientnet", bottleneck=16, input_size=48,
                  crop_fraction=0.5, epochs=epochs, batch_size=32, learning_rate=1e-2,
