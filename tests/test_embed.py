@@ -48,7 +48,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def catalogue(data_dir, tmp_path_factory):
-    """24 SDSS JPEGs, 12 DECaLS ring cutouts and the 2 grz FITS cutouts, with
+    """24 SDSS JPEGs, 12 DECaLS ring thumbnails and the 2 grz FITS cutouts, with
     paths relative to the catalogue, as Zoobot's id_str/file_loc."""
     folder = tmp_path_factory.mktemp("catalogue")
     sdss = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:24]
@@ -191,8 +191,8 @@ def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_killed_midway_resumes_to_the_same_table(models, data_dir, tmp_path, capsys):
-    images = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:160]
+def test_run_killed_midway_resumes_to_the_same_table(models, demo_images, tmp_path, capsys):
+    images = sorted(demo_images.iterdir())[:160]
     pd.DataFrame({"GalaxyID": [p.stem for p in images], "file_loc": [str(p) for p in images]}
                  ).to_csv(tmp_path / "cat.csv", index=False)
     args = ["embed", str(tmp_path / "cat.csv"), "--model", str(models["with_head"]),

@@ -126,11 +126,11 @@ def test_shuffled_labels_show_the_trap():
 
 
 def test_types_thresholds_expressions_and_presets(data_dir):
-    labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv")
+    labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv.gz")
     flags = type_flags(labels, parse_types(["Class6.1>0.5", "spiky=`Class1.3` >= 0.3"],
                                            ["gz2-odd"]))
     counts = flags.sum()
-    # the counts of ../shared/data/README.md
+    # the counts of tests/data/README.md (all 5,000 galaxies)
     assert counts[["merger", "ring", "irregular", "other", "disturbed", "artifact"]].tolist() \
         == [159, 97, 82, 78, 13, 9]
     assert counts["Class6.1"] == int((labels["Class6.1"] > 0.5).sum())

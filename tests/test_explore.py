@@ -2,7 +2,7 @@
 headless Chromium (Playwright driving Debian's chromium, as the report test does).
 
 The run: a seeded search of 800 planted galaxies, 50 of them given real SDSS images
-from ../shared/data/gz-kaggle-5000 through an image catalogue, one with an id that
+from the bundled demo sample through an image catalogue, one with an id that
 is HTML, one with an IAU name and no RA/Dec.
 """
 
@@ -41,7 +41,7 @@ N_IMAGES = 50
 
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory, data_dir):
+def run_folder(tmp_path_factory, demo_images):
     """(run folder, image catalogue) of a small seeded search with real images."""
     folder = tmp_path_factory.mktemp("explore")
     table = planted_representations(800, dim=16, n_groups=6, group_size=(40, 60),
@@ -49,7 +49,7 @@ def run_folder(tmp_path_factory, data_dir):
     rng = np.random.default_rng(0)
     table["ra"] = rng.uniform(0, 360, len(table))
     table["dec"] = rng.uniform(-20, 60, len(table))
-    files = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))[:N_IMAGES]
+    files = sorted(demo_images.glob("*.jpg"))[:N_IMAGES]
     (folder / "images").mkdir()
     members = table.index[table["planted"] >= 0].to_numpy()
     # images spread over the planted groups, so that classes and neighbours have some

@@ -245,6 +245,7 @@ def test_real_catalogue_as_predictions(data_dir, tmp_path):
         apply_cuts(loaded.columns, paper_cuts())
     selection = apply_cuts(loaded.columns, paper_cuts(edge_on=None))
     by_hand = votes[(votes[SMOOTH] < 0.5) & (votes[ARTIFACT] < 0.3)]
+    assert 0 < len(by_hand) < len(votes)  # the cut keeps some rows and drops some
     assert selection.mask.sum() == len(by_hand)
     assert set(loaded.ids[selection.mask]) == set(by_hand["id_str"].astype(str))
 
@@ -254,7 +255,7 @@ def test_real_galaxy_zoo_2_table_searched_as_is(data_dir, tmp_path):
     """The GZ2 labels file (unnamed index column, integer GalaxyID, dotted column
     names) searched on its vote fractions with a catalogue cut, straight from disk
     (100 layout epochs: the layout is tested elsewhere)."""
-    labels = data_dir / "gz-kaggle-5000" / "labels.csv"
+    labels = data_dir / "gz-kaggle-5000" / "labels.csv.gz"
     code = main(["search", str(labels), "--features", "Class[2678].*",
                  "--where", "`Class1.2` > 0.6",
                  "--min-samples", "scaled", "--seed", "0", "--out", str(tmp_path / "run"),

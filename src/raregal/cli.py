@@ -485,7 +485,7 @@ def add_train(commands) -> None:
     train.add_argument("--path-col", metavar="NAME",
                        help="image path column of LABELS (default: file_loc, path, …)")
     train.add_argument("--images", metavar="FOLDER",
-                       help="where {id}.jpg lie, for tables without a path column")
+                       help="where {id}.jpg (.png, .fits…) lie, for labels without a path column")
     labels = train.add_argument_group("labels and model")
     labels.add_argument("--schema", metavar="NAME",
                         help=f"the label table's decision tree: {' or '.join(SCHEMAS)} "

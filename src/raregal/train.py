@@ -332,7 +332,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
         Share of galaxies, split by id with ``seed``, held out for validation.
     images : path-like, optional
         For label tables without a path column (the Galaxy Challenge's): the folder
-        holding ``{id}.jpg`` (or .png, .fits).
+        holding ``{id}`` with any suffix ``raregal embed`` reads (.jpg, .png, .fits, …).
     resume : bool
         Continue from ``out/checkpoint.pt``.
 
@@ -341,7 +341,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     dict
         The summary written to ``out/training.json``.
     """
-    from .embed import table_paths
+    from .embed import image_catalogue, table_paths
 
     validate(locals(), TRAIN_CONSTRAINTS, "train")
     started = time.time()
@@ -369,7 +369,9 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     else:
         id_name = find_id_column(table, id_column, Path(labels).name)
         ids = ids_as_strings(table.column(id_name))
-        paths = [_find_image(Path(images), i) for i in ids]
+        # the folder read as embed reads it, so that both find the same images
+        found = dict(zip(*image_catalogue(images)[:2]))
+        paths = [found.get(i, str(Path(images) / f"{i}.jpg")) for i in ids]  # missing: a failure
     check_ids(ids, id_name, Path(labels).name)
     counts = vote_counts(table.to_pandas(), chosen, pseudo_count, Path(labels).name)
     # Split by id, seeded: the same ids always land on the same side.
@@ -465,13 +467,6 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     write_json(out / "training.json", summary)  # strict JSON: a NaN loss is null
     target.release()
     return summary
-
-
-def _find_image(folder: Path, galaxy_id: str) -> str:
-    for suffix in (".jpg", ".jpeg", ".png", ".fits"):
-        if (folder / f"{galaxy_id}{suffix}").is_file():
-            return str(folder / f"{galaxy_id}{suffix}")
-    return str(folder / f"{galaxy_id}.jpg")  # reported as missing when decoded
 
 
 def _write_metrics(path: Path, history) -> None:
