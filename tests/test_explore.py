@@ -8,6 +8,7 @@ is HTML, one with an IAU name and no RA/Dec.
 
 import http.client
 import io
+import json
 import os
 import shutil
 import socket
@@ -348,6 +349,87 @@ def test_cli_prints_url_binds_loopback_and_refuses_a_bad_folder(run_folder, tmp_
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+# --- odd requests: 4xx, never 5xx ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_served(tmp_path_factory):
+    """The explorer on a hand-made run of 60 galaxies in 3 classes (no search, no images)."""
+    from .run_folders import small_run
+
+    run = tmp_path_factory.mktemp("explore-small") / "run"
+    small_run(run)
+    server = Served(run, None)
+    yield server
+    server.stop()
+
+
+def raw_request(served, method, path, body=None):
+    """(status, body) of a request sent exactly as written, JSON body as given (bytes)."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    connection.putrequest(method, path, skip_host=True)
+    connection.putheader("Host", f"127.0.0.1:{served.port}")
+    if body is not None:
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    answer = response.read()
+    connection.close()
+    return response.status, answer
+
+
+#: Path parts a row, tag id, class, column, key or format never is: unicode digits
+#: (str.isdigit() is true for ², int() refuses it), numbers beyond int64, NUL,
+#: bytes that are not UTF-8, a lone surrogate, traversal, very long.
+ODD_PARTS = ["%C2%B2", "%D9%A3", "%EF%BC%91", "1" * 30, "9" * 400, "-1", "+1", "1e3", "0x10",
+             "1.5", "NaN", "%00", "1%00", "%FF", "%ED%A0%80", "%E2%80%AE", "..%2F..%2Fetc",
+             "..", "%2e%2e", "%20", "a" * 5000, "0", "59", "60"]
+ODD_BODIES = ['{"rows": ["\\u00b2"]}', '{"rows": [1e400]}', '{"rows": [100000000000000000000000]}',
+              '{"rows": [[1]]}', '{"rows": {"a": 1}}', '{"rows": [0.5]}', '{"class": "\\ud800"}',
+              '{"class": ["A"]}', '{"query": "\\ud800 > 1"}', '{"query": "' + "(" * 5000 + '"}',
+              '{"kind": "galaxy", "target": "g000", "tag": "note", "note": "\\ud800"}',
+              '{"kind": "galaxy", "target": "\\ud800", "tag": "note"}',
+              '{"kind": "\\u0000", "target": "A", "tag": "note"}', "[" * 100_000, '"\\ud800"',
+              "\\xff\\xfe", '{"rows": []}']
+
+
+def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
+    """Every route, every method, with each odd path part in each of its places, odd
+    query values and odd JSON bodies: a client error or an answer, never a 500."""
+    from starlette.routing import Route
+
+    routes = [r for r in small_served.server.config.app.routes if isinstance(r, Route)]
+    query = "?" + "&".join(f"{name}={value}"
+                           for name in ("page", "k", "size", "kind", "target", "id")
+                           for value in ("%C2%B2", "1" * 30, "%ED%A0%80"))
+    failures = []
+    for route in routes:
+        for method in sorted(route.methods - {"HEAD"}):
+            params = list(route.param_convertors)
+            for odd in ODD_PARTS:
+                path = route.path
+                for name in params:
+                    path = path.replace("{" + name + "}", odd)
+                for suffix in ("", query):
+                    bodies = ODD_BODIES if method == "POST" else [None]
+                    for body in bodies:
+                        status, _ = raw_request(small_served, method, path + suffix,
+                                                None if body is None else body.encode())
+                        if status >= 500:
+                            failures.append((method, (path + suffix)[:80], body and body[:40],
+                                             status))
+                if not params:
+                    break
+    status, answer = raw_request(small_served, "POST", "/api/select", b'{"class": "A"}')
+    key = json.loads(answer)["selection"]
+    for odd in ODD_PARTS:  # the page and the format of a selection that exists
+        for path in (f"/api/selection/{key}?page={odd}", f"/api/selection/{key}/export.{odd}"):
+            status, _ = raw_request(small_served, "GET", path)
+            if status >= 500:
+                failures.append(("GET", path[:80], None, status))
+    assert not failures, "\n".join(map(str, failures))
 
 
 # --- in the browser ----------------------------------------------------------------------

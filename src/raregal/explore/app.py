@@ -78,8 +78,16 @@ class Selections:
             return self._kept[key]
 
 
+class AsciiJSON(JSONResponse):
+    """JSON with every non-ASCII character escaped: text echoed from a request (a lone
+    surrogate such as "\\ud800" is valid JSON but not UTF-8) cannot break the answer."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _json(data, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
+    return AsciiJSON(data, status_code=status, headers=SECURITY_HEADERS)
 
 
 def _not_found(what: str = "not found") -> PlainTextResponse:
@@ -94,16 +102,24 @@ async def _json_body(request: Request) -> dict | None:
         return None
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: [[[[… nested beyond the parser
         return None
     return body if isinstance(body, dict) else None
 
 
-def _row(data: RunData, text: str) -> int | None:
-    """A row index from a path part: digits only, inside the table."""
-    if not text.isdigit() or int(text) >= len(data.table):
+def _count(text: str | None) -> int | None:
+    """A non-negative integer from a path part or query value, or None: ASCII digits
+    only (str.isdigit() also passes "²", which int() refuses), at most 18 of them
+    (an int64, as sqlite and numpy take)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text)
+
+
+def _row(data: RunData, text: str) -> int | None:
+    """A row index from a path part: inside the table."""
+    row = _count(text)
+    return row if row is not None and row < len(data.table) else None
 
 
 def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | None = None) -> dict:
@@ -191,8 +207,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
 
     def thumbnail(request: Request):
         row = _row(data, request.path_params["row"])
-        size_text = request.query_params.get("size", str(THUMB_SIZES[0]))
-        size = int(size_text) if size_text.isdigit() else 0
+        size = _count(request.query_params.get("size", str(THUMB_SIZES[0])))
         if row is None or size not in THUMB_SIZES:
             return _not_found("no such thumbnail")
         jpeg = data.thumbnail(row, size)
@@ -205,8 +220,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
         row = _row(data, request.path_params["row"])
         if row is None:
             return _not_found("no such galaxy")
-        k = request.query_params.get("k", "12")
-        found = data.neighbours(row, int(k) if k.isdigit() else 12)
+        k = _count(request.query_params.get("k"))
+        found = data.neighbours(row, 12 if k is None else k)
         return _json({"source": data.neighbour_source, "neighbours": [
             {"row": r, "id": data.ids.iloc[r], "class": data.letters.iloc[r], "distance": d,
              "image": data.ids.iloc[r] in data.image_of} for r, d in found]})
@@ -230,7 +245,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
                 return _json({"error": "give rows, class or query"}, 400)
         except KeyError:
             return _not_found("no such class")
-        except (InputError, TypeError, ValueError) as exc:
+        except (InputError, TypeError, ValueError, OverflowError) as exc:
             return _json({"error": str(exc)}, 400)
         key = selections.add(rows, label)
         page = _page(data, rows, 0, label, key)
@@ -242,9 +257,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
             kept = selections.get(request.path_params["key"])
         except KeyError:
             return _not_found("selection expired: select again")
-        page = request.query_params.get("page", "0")
-        return _json(_page(data, kept["rows"], int(page) if page.isdigit() else 0,
-                           kept["label"], request.path_params["key"]))
+        page = _count(request.query_params.get("page")) or 0
+        return _json(_page(data, kept["rows"], page, kept["label"], request.path_params["key"]))
 
     def export(request: Request):
         kind = request.path_params["kind"]
@@ -277,16 +291,16 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _json({"error": f"no {kind} '{target}' in this run"}, 400)
         try:
             return _json(tags.add(kind, target, tag, note))
-        except InputError as exc:
+        except (InputError, UnicodeEncodeError) as exc:  # a note sqlite cannot store as UTF-8
             return _json({"error": str(exc)}, 400)
         except sqlite3.Error as exc:  # e.g. a read-only run folder
             return _json({"error": f"cannot write {tags.path}: {exc}"}, 503)
 
     def remove_tag(request: Request):
-        text = request.path_params["tag_id"]
-        if not text.isdigit() or not tags.remove(int(text)):
+        tag_id = _count(request.path_params["tag_id"])
+        if tag_id is None or not tags.remove(tag_id):
             return _not_found("no such tag")
-        return _json({"removed": int(text)})
+        return _json({"removed": tag_id})
 
     def export_tags(request: Request):
         return Response(tags.csv(), media_type="text/csv", headers={
