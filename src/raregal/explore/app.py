@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import InputError
+from ..export import spreadsheet_safe
 from ..report import class_colours
 from .data import THUMB_SIZES, RunData
 from .tags import KINDS, TAGS, TagStore
@@ -135,10 +136,11 @@ def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | Non
 
 
 def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
-    """A selection as CSV, FITS or VOTable (ra/dec in degrees)."""
+    """A selection as CSV (text cells safe in spreadsheets), FITS or VOTable (ra/dec in
+    degrees)."""
     table = data.rows_table(rows)
     if kind == "csv":
-        return table.to_csv(index=False).encode()
+        return spreadsheet_safe(table).to_csv(index=False).encode()
     from astropy import units as u
     from astropy.table import Table
 

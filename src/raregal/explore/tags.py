@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import InputError
+from ..export import spreadsheet_cell
 
 FILE_NAME = "explore-tags.sqlite"
 KINDS = ("class", "galaxy")
@@ -94,9 +95,12 @@ class TagStore:
         return [dict(row) for row in rows]
 
     def csv(self) -> str:
-        """Every tag ever made, removed ones with their removal time."""
+        """Every tag ever made, removed ones with their removal time; a note or id that
+        a spreadsheet would run as a formula gets a leading quote (the store keeps the
+        real text)."""
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows(self.list(include_removed=True))
+        writer.writerows({key: spreadsheet_cell(value) for key, value in tag.items()}
+                         for tag in self.list(include_removed=True))
         return buffer.getvalue()
