@@ -270,7 +270,13 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
 
     assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
     assert allowed_hosts("192.0.2.7") == ["127.0.0.1", "localhost", "[::1]", "192.0.2.7"]
-    assert "*" not in allowed_hosts("0.0.0.0") and socket.gethostname() in allowed_hosts("0.0.0.0")
+    assert "*" not in allowed_hosts("0.0.0.0")
+    assert socket.gethostname().lower() in allowed_hosts("0.0.0.0")
+    # the machine's own addresses, as its interfaces have them (not only its name's)
+    import psutil
+
+    own = [a.address for addresses in psutil.net_if_addrs().values() for a in addresses
+           if a.family == socket.AF_INET and not a.address.startswith("127.")]
     process = subprocess.Popen(
         [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0",
          "--host", "0.0.0.0"], stderr=subprocess.PIPE, text=True)
@@ -278,10 +284,18 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
         warning = process.stderr.readline()
         assert warning.startswith("raregal: warning: serving on 0.0.0.0") and "no login" in warning
         assert socket.gethostname() in warning  # the names it answers are said
-        url = process.stderr.readline().rsplit("open ", 1)[1].split()[0]
+        line = process.stderr.readline()
+        url = line.rsplit("open ", 1)[1].split()[0]
         server = SimpleNamespace(port=int(url.rstrip("/").rsplit(":", 1)[1]))
         assert raw_get(server, "/api/run")[0] == 200
         assert raw_get(server, "/api/run", host=f"{socket.gethostname()}:{server.port}")[0] == 200
+        for address in own:  # reached at the address, as a browser elsewhere does
+            connection = http.client.HTTPConnection(address, server.port, timeout=30)
+            connection.request("GET", "/api/run")
+            assert connection.getresponse().status == 200, address
+            connection.close()
+        if own:  # and the URL to open from elsewhere is said
+            assert any(f"http://{a}:{server.port}/ from other machines" in line for a in own), line
         assert raw_get(server, "/api/run", host="evil.example")[0] == 400  # still refused
     finally:
         process.terminate()
