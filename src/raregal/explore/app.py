@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 import threading
 import uuid
@@ -66,10 +67,11 @@ class Selections:
         self._kept: OrderedDict[str, dict] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, rows: np.ndarray, label: str) -> str:
+    def add(self, rows: np.ndarray, label: str, name: str) -> str:
+        """Keep ``rows``; ``label`` is shown in the page, ``name`` names its exports."""
         key = uuid.uuid4().hex[:12]
         with self._lock:
-            self._kept[key] = {"rows": rows, "label": label}
+            self._kept[key] = {"rows": rows, "label": label, "name": name}
             while len(self._kept) > SELECTIONS:
                 self._kept.popitem(last=False)
         return key
@@ -123,6 +125,13 @@ def _row(data: RunData, text: str) -> int | None:
     return row if row is not None and row < len(data.table) else None
 
 
+def file_name(*parts: str) -> str:
+    """A download's name from the run's and the selection's: ASCII letters, digits,
+    '.', '_' and '-' only (a header holds no other; a name cannot climb folders)."""
+    text = "-".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._-") for part in parts)
+    return text[:120] or "raregal"
+
+
 def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | None = None) -> dict:
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = int(np.clip(page, 0, pages - 1))
@@ -165,6 +174,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     tags = tags or TagStore(data.dir)
     selections = Selections()
     map_bytes = data.map_xy().tobytes()
+    run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…
 
     def static(request: Request):
         name = request.path_params.get("name", "index.html")
@@ -238,18 +248,21 @@ def create_app(data: RunData, tags: TagStore | None = None,
                 rows = np.asarray(body["rows"], dtype=np.int64)
                 if rows.ndim != 1 or (rows < 0).any() or (rows >= len(data.table)).any():
                     return _json({"error": "rows outside the table"}, 400)
-                rows, label = np.unique(rows), f"{len(np.unique(rows))} galaxies drawn on the map"
+                rows = np.unique(rows)
+                label, name = f"{len(rows)} galaxies drawn on the map", f"lasso-{len(rows)}"
             elif "class" in body:
                 rows, label = data.class_rows(str(body["class"])), f"class {body['class']}"
+                name = f"class-{body['class']}"
             elif "query" in body:
                 rows, label = data.query_rows(str(body["query"])), f"query: {body['query']}"
+                name = f"query-{str(body['query'])[:60]}"
             else:
                 return _json({"error": "give rows, class or query"}, 400)
         except KeyError:
             return _not_found("no such class")
         except (InputError, TypeError, ValueError, OverflowError) as exc:
             return _json({"error": str(exc)}, 400)
-        key = selections.add(rows, label)
+        key = selections.add(rows, label, file_name(*run_name, name))
         page = _page(data, rows, 0, label, key)
         page["highlight"] = rows.tolist() if len(rows) <= HIGHLIGHT_MAX else []
         return _json(page)
@@ -270,7 +283,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _not_found("selection expired: select again")
         if kind not in EXPORTS:
             return _not_found("formats: csv, fits, vot")
-        name = f"raregal-selection.{'xml' if kind == 'vot' else kind}"
+        name = f"{kept['name']}.{'xml' if kind == 'vot' else kind}"
         return Response(export_table(data, kept["rows"], kind), media_type=EXPORTS[kind],
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": f'attachment; filename="{name}"'})
@@ -307,7 +320,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     def export_tags(request: Request):
         return Response(tags.csv(), media_type="text/csv", headers={
             **SECURITY_HEADERS,
-            "Content-Disposition": 'attachment; filename="raregal-tags.csv"'})
+            "Content-Disposition": f'attachment; filename="{file_name(*run_name, "tags")}.csv"'})
 
     routes = [
         Route("/", static), Route("/static/{name}", static),
