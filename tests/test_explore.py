@@ -365,6 +365,22 @@ def test_cli_prints_url_binds_loopback_and_refuses_a_bad_folder(run_folder, tmp_
         process.wait(timeout=30)
 
 
+def test_the_demo_ends_by_saying_how_to_explore_its_run(tmp_path, capsys, monkeypatch):
+    """The demo's last line is the explore command for its run, ready to paste."""
+    import importlib
+
+    from raregal.demo import demo
+
+    embed, search, report = (importlib.import_module(f"raregal.{name}")
+                             for name in ("embed", "search", "report"))
+    monkeypatch.setattr(embed, "embed", lambda *a, **k: None)  # the steps: test_demo.py
+    monkeypatch.setattr(search, "search", lambda *a, **k: None)
+    monkeypatch.setattr(report, "report", lambda run, **k: run / "report" / "index.html")
+    demo(tmp_path / "my demo")
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"raregal explore '{tmp_path / 'my demo' / 'run'}'"), last
+
+
 # --- odd requests: 4xx, never 5xx ------------------------------------------------------------
 
 @pytest.fixture(scope="module")
