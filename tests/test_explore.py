@@ -726,3 +726,81 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             browser.close()
             server.stop()
     assert problems == []
+
+
+@pytest.mark.slow
+def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
+    """In the page: a lasso closed where it began keeps its selection (it was replaced
+    by the galaxy under the pointer); a tag that cannot be saved says so; a run without
+    classes draws its galaxies dark enough to see."""
+    sync_api = _browser()
+    from PIL import Image
+
+    from .run_folders import small_run
+
+    run, classless = tmp_path / "run", tmp_path / "classless"
+    small_run(run)
+    small_run(classless, classes=np.full(60, -1))
+    problems = []
+    server = Served(run, None)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, server.url + "/", problems)
+            canvas = page.locator("#map").bounding_box()
+            screen = np.array(page.evaluate(
+                "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"))
+            # a rectangle round class 1 (rows 10-19) that starts and ends on a galaxy
+            start = 10 + int(np.argmin(screen[10:20, 0]))
+            low, high = screen[10:20].min(0) - 15, screen[10:20].max(0) + 15
+            sx, sy = screen[start]
+            path = [(sx, sy), (sx, low[1]), (high[0], low[1]), high, (sx, high[1]), (sx, sy)]
+            page.click("#mode-lasso")
+            page.mouse.move(canvas["x"] + sx, canvas["y"] + sy)  # hovering that galaxy
+            page.wait_for_timeout(300)
+            page.mouse.down()
+            for a, b in zip(path[:-1], path[1:]):
+                for t in np.linspace(0, 1, 8)[1:]:
+                    x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
+                    page.mouse.move(canvas["x"] + x, canvas["y"] + y)
+            page.mouse.up()
+            page.wait_for_function("document.querySelector('#selection-label').textContent"
+                                   ".includes('drawn on the map')")
+            page.wait_for_timeout(1000)  # what the library's click did has happened
+            inside = np.all((screen > [sx, low[1]]) & (screen < high), axis=1)
+            count = int(page.locator("#selection-count").inner_text().split()[0])
+            assert count >= 10 and abs(count - inside.sum()) <= 1, (count, inside.sum())
+            assert page.locator("#card").is_hidden()  # no card for the galaxy at the start
+            assert page.evaluate("window.explore.state.scatter.get('selectedPoints').length") \
+                == count
+            page.click("#mode-pan")
+
+            # a tag that cannot be saved (the run folder moved away) says so in the page
+            page.evaluate("window.explore.selectBy({class: 'B'})")
+            page.wait_for_selector("#class-tagger select")
+            page.fill("#class-tagger input", "kept in the box")
+            run.rename(tmp_path / "moved")
+            try:
+                page.click("#class-tagger button")
+                page.wait_for_function("document.querySelector('#class-tagger .error')"
+                                       ".textContent.startsWith('Tag not saved')")
+            finally:
+                (tmp_path / "moved").rename(run)
+            assert page.input_value("#class-tagger input") == "kept in the box"
+            problems[:] = [p for p in problems if "503" not in p]  # the refused request itself
+            server.stop()
+
+            # no classes: every galaxy in the "no class" colour, which must show on white
+            server = Served(classless, None)
+            page = _open(browser, server.url + "/", problems)
+            screen = np.array(page.evaluate(
+                "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"))
+            pixels = np.asarray(Image.open(io.BytesIO(page.locator("#map").screenshot()))
+                                .convert("L")).astype(int)
+            shown = [pixels[int(round(y)), int(round(x))] for x, y in screen
+                     if 0 <= x < pixels.shape[1] and 0 <= y < pixels.shape[0]]
+            assert len(shown) == 60 and np.median(shown) < 150, np.median(shown)
+        finally:
+            browser.close()
+            server.stop()
+    assert problems == []

@@ -41,6 +41,9 @@ PAGE_SIZE = 100
 #: Map colour of galaxies in no class (kept away from the class palette:
 #: raregal.report.RESERVED_COLOURS).
 NO_CLASS = "#cfcfcf"
+#: Their colour in a run without classes: that pale grey lets classes stand out, and
+#: alone (1.5:1 on white, 2-3 px dots at 10,000 galaxies and more) the map looked blank.
+NO_CLASS_ALONE = "#6a6a6a"
 #: Selections kept for paging and export (oldest dropped first).
 SELECTIONS = 64
 #: Largest selection whose rows are sent back to be highlighted on the map.
@@ -187,7 +190,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
         return _json({"name": "/".join(data.dir.resolve().parts[-2:]), "n": len(data.table),
                       "id_column": data.id_column, "columns": ["class", *data.numeric],
                       "classes": data.class_table(), "neighbours": data.neighbour_source,
-                      "colours": class_colours(len(data.order)), "no_class_colour": NO_CLASS,
+                      "colours": class_colours(len(data.order)),
+                      "no_class_colour": NO_CLASS if len(data.order) else NO_CLASS_ALONE,
                       "images": len(data.image_of), "positions": has_position,
                       "in_classes": int((data.table["class"] >= 0).sum()),
                       "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})
