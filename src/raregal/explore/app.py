@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import InputError
-from ..export import spreadsheet_safe
+from ..export import astropy_table, spreadsheet_safe
 from ..report import class_colours
 from .data import THUMB_SIZES, RunData
 from .tags import KINDS, TAGS, TagStore
@@ -153,14 +153,8 @@ def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
     table = data.rows_table(rows)
     if kind == "csv":
         return spreadsheet_safe(table).to_csv(index=False).encode()
-    from astropy import units as u
-    from astropy.table import Table
-
-    astro = Table.from_pandas(table)
-    for column in ("ra", "dec"):
-        if column in astro.colnames:
-            astro[column].unit = u.deg
-    astro.meta["RUN"] = data.dir.name
+    astro = astropy_table(table)
+    astro.meta["RUN"] = data.dir.name.encode("ascii", "replace").decode()  # FITS: ASCII
     buffer = io.BytesIO()
     if kind == "fits":
         astro.write(buffer, format="fits")
@@ -288,7 +282,12 @@ def create_app(data: RunData, tags: TagStore | None = None,
         if kind not in EXPORTS:
             return _not_found("formats: csv, fits, vot")
         name = f"{kept['name']}.{'xml' if kind == 'vot' else kind}"
-        return Response(export_table(data, kept["rows"], kind), media_type=EXPORTS[kind],
+        try:
+            exported = export_table(data, kept["rows"], kind)
+        except UnicodeEncodeError as exc:  # FITS text is ASCII
+            return _json({"error": f"FITS holds ASCII text only, and this selection has "
+                                   f"'{exc.object}': export CSV or VOTable"}, 422)
+        return Response(exported, media_type=EXPORTS[kind],
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": f'attachment; filename="{name}"'})
 
