@@ -140,7 +140,7 @@ def test_types_thresholds_expressions_and_presets(data_dir):
         parse_types([], ["gz3"])
     with pytest.raises(InputError, match="cannot evaluate type 'bad'"):
         type_flags(labels, {"bad": "`Class9.9` > 1"})
-    with pytest.raises(InputError, match="not a true/false test"):
+    with pytest.raises(InputError, match="type .sum. .*does not give one True/False per row"):
         type_flags(labels, {"sum": "`Class1.1` + 1"})
 
 

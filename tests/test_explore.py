@@ -258,6 +258,17 @@ def test_queries_are_conditions_only_and_posts_need_json(served, tmp_path):
                      content_type="text/plain")[0] == 400
 
 
+def test_queries_name_class_and_class_letter(run_folder):
+    from raregal.explore.data import RunData
+
+    data = RunData(*run_folder)
+    in_a = data.query_rows("class_letter == 'A' and probability >= 0")
+    assert len(in_a) > 0
+    np.testing.assert_array_equal(in_a, np.sort(data.class_rows("A")))
+    np.testing.assert_array_equal(data.query_rows("class >= 0"),
+                                  np.flatnonzero(data.table["class"] >= 0))
+
+
 def test_foreign_host_header_is_refused(served):
     # a page on another site resolving its name to 127.0.0.1 (DNS rebinding)
     assert raw_get(served, "/api/run", host="evil.example")[0] == 400

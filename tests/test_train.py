@@ -183,3 +183,26 @@ def test_a_nan_loss_is_written_as_strict_json(labels, data_dir, tmp_path, monkey
     config = json.loads((tmp_path / "run" / "model" / "config.json").read_text(),
                         parse_constant=refuse)
     assert config["raregal"]["val_loss"] is None
+
+
+def test_a_tampered_checkpoint_runs_no_code(tmp_path):
+    """Resuming reads the checkpoint with torch's weights-only unpickler: a pickle
+    that would run a command is refused in one line, and the command never runs."""
+    import os
+    import pickle
+
+    from raregal.train import load_checkpoint
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    checkpoint = tmp_path / "checkpoint.pt"
+    torch.save({"params": Payload()}, checkpoint, pickle_module=pickle)
+    with pytest.raises(InputError, match="not a raregal training checkpoint"):
+        load_checkpoint(checkpoint)
+    assert not marker.exists()
+    torch.save({"params": {"epochs": 2}, "history": [1.5]}, tmp_path / "good.pt")
+    assert load_checkpoint(tmp_path / "good.pt") == {"params": {"epochs": 2}, "history": [1.5]}

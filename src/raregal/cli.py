@@ -249,9 +249,10 @@ def add_search(commands) -> None:
                       help=f"what a NaN fraction does (default {defaults.NAN_POLICY}; "
                            f"see below)")
     cuts.add_argument("--where", action="append", metavar="EXPR",
-                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r_desi < 19' "
-                           "with --catalogue; backquote odd names: '`Class1.1` < 0.5'); "
-                           "repeatable")
+                      help="keep rows where EXPR holds (pandas' query syntax for columns, numbers, "
+                           "comparisons, arithmetic and and/or/not, read and never run as "
+                           "code; e.g. 'mag_r_desi < 19' with --catalogue; backquote odd "
+                           "names: '`Class1.1` < 0.5'); repeatable")
 
     method = add_method_options(search, scaled="see below")
     method.add_argument("--seed", type=int, metavar="N",
@@ -605,7 +606,7 @@ def add_explore(commands) -> None:
              "(pan, zoom, colour by class or any column, lasso), each galaxy's card with its "
              "image, vote fractions, a Legacy Surveys link and its nearest neighbours (more "
              "like this), the sortable class table with every class's members, selections "
-             "(lasso, class or pandas query) exported as CSV, FITS or VOTable, and tags and "
+             "(lasso, class or query on columns) exported as CSV, FITS or VOTable, and tags and "
              "notes on classes and galaxies kept in RUN_DIR/explore-tags.sqlite. Prints the "
              "URL to open; Ctrl-C stops. Everything it needs ships with raregal (works "
              "offline)."),
@@ -820,7 +821,8 @@ def add_evaluate(commands) -> None:
              "named by their report letter (raregal report).",
              "Writes DIR/evaluation.csv, class_enrichment.csv, summary.txt and "
              "evaluation.json."),
-        text("Types: --type NAME=EXPR (a pandas expression; backquote odd names: "
+        text("Types: --type NAME=EXPR (a condition on columns in pandas' query syntax, "
+             "never run as code; backquote odd names: "
              "'ring=`Class8.1` > 0.5 * `Class6.1`') or --type COLUMN>X (also >=, <, <=, ==).",
              "Presets:\n" + "\n".join(f"  {name}: {', '.join(types)}"
                                       for name, types in PRESETS.items()),

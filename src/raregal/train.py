@@ -20,6 +20,7 @@ much one galaxy's votes are trusted.
 from __future__ import annotations
 
 import csv
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from . import defaults
 from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
-from .errors import InputError
+from .errors import InputError, first_line
 from .monitor import stderr_printer
 from .models import (Bottleneck, DirichletHead, GalaxyModel, create_encoder, is_architecture,
                      pooled_dim, save_model)
@@ -285,6 +286,17 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
     return total / seen
 
 
+
+def load_checkpoint(path: Path) -> dict:
+    """A training checkpoint written by :func:`train`: tensors, numbers, strings and
+    containers only (``weights_only``), so that a tampered file in an output folder
+    cannot run code when a run resumes."""
+    try:
+        return torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise InputError(f"{path}: not a raregal training checkpoint "
+                         f"({first_line(exc)})") from None
+
 def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
           arch: str = defaults.TRAIN_ARCH, bottleneck: int | None = defaults.BOTTLENECK,
           input_size: int = defaults.INPUT_SIZE, crop_fraction: float = defaults.CROP_FRACTION,
@@ -403,7 +415,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     generator = torch.Generator().manual_seed(seed)
     history, best = [], None
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = load_checkpoint(checkpoint)
         if {**state["params"], "epochs": epochs} != asdict(params):  # more epochs is fine
             raise InputError(f"{checkpoint}: was trained with other settings; resume with "
                              f"the same ones")
