@@ -610,6 +610,21 @@ def _lasso_box(page):
     return xs.min(), ys.min(), xs.max(), ys.max()
 
 
+def _draw_lasso(page, corners):
+    """Press at the first corner (canvas pixels), drag through the others in steps,
+    release, and wait for the page's lasso selection."""
+    canvas = page.locator("#map").bounding_box()
+    page.mouse.move(canvas["x"] + corners[0][0], canvas["y"] + corners[0][1])
+    page.mouse.down()
+    for a, b in zip(corners[:-1], corners[1:]):
+        for t in np.linspace(0, 1, 8)[1:]:
+            x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
+            page.mouse.move(canvas["x"] + x, canvas["y"] + y)
+    page.mouse.up()
+    page.wait_for_function("document.querySelector('#selection-label').textContent"
+                           ".includes('drawn on the map')")
+
+
 def _open(browser, url, problems):
     page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
@@ -662,16 +677,7 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
                 f"window.explore.screenPosition(i))"))
             centre = screen[classes["class"].to_numpy() == classes.loc[target, "class"]].mean(0)
             low, high = centre - 40, centre + 40
-            corners = [low, (high[0], low[1]), high, (low[0], high[1]), low]
-            page.mouse.move(canvas["x"] + low[0], canvas["y"] + low[1])
-            page.mouse.down()
-            for a, b in zip(corners[:-1], corners[1:]):
-                for t in np.linspace(0, 1, 8)[1:]:
-                    x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
-                    page.mouse.move(canvas["x"] + x, canvas["y"] + y)
-            page.mouse.up()
-            page.wait_for_function("document.querySelector('#selection-label').textContent"
-                                   ".includes('drawn on the map')")
+            _draw_lasso(page, [low, (high[0], low[1]), high, (low[0], high[1]), low])
             inside = int(np.all((screen > low) & (screen < high), axis=1).sum())
             count = int(page.locator("#selection-count").inner_text().split()[0])
             assert inside > 10 and abs(count - inside) <= 2, (count, inside)
@@ -808,14 +814,7 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
             page.click("#mode-lasso")
             page.mouse.move(canvas["x"] + sx, canvas["y"] + sy)  # hovering that galaxy
             page.wait_for_timeout(300)
-            page.mouse.down()
-            for a, b in zip(path[:-1], path[1:]):
-                for t in np.linspace(0, 1, 8)[1:]:
-                    x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
-                    page.mouse.move(canvas["x"] + x, canvas["y"] + y)
-            page.mouse.up()
-            page.wait_for_function("document.querySelector('#selection-label').textContent"
-                                   ".includes('drawn on the map')")
+            _draw_lasso(page, path)
             page.wait_for_timeout(1000)  # what the library's click did has happened
             inside = np.all((screen > [sx, low[1]]) & (screen < high), axis=1)
             count = int(page.locator("#selection-count").inner_text().split()[0])
