@@ -464,6 +464,7 @@ def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
                 if not params:
                     break
     status, answer = raw_request(small_served, "POST", "/api/select", b'{"class": "A"}')
+    assert status == 200
     key = json.loads(answer)["selection"]
     for odd in ODD_PARTS:  # the page and the format of a selection that exists
         for path in (f"/api/selection/{key}?page={odd}", f"/api/selection/{key}/export.{odd}"):
