@@ -311,3 +311,35 @@ def test_not_a_run_folder(tmp_path, capsys):
     assert err.count("\n") == 0 and "missing classes.csv" in err
     with pytest.raises(InputError, match="at least 1"):
         report(tmp_path, per_class=0)
+
+
+def test_gallery_thumbnails_open_the_whole_image_and_member_lists_hold_no_formula(tmp_path):
+    """Each gallery thumbnail links to the galaxy's whole image, written into the report
+    (424 px here, the thumbnail 128 px of the central crop); a member list's id that a
+    spreadsheet would run as a formula is quoted (OWASP), a numeric id is not."""
+    from PIL import Image
+
+    from raregal.demo import DEMO_SAMPLE
+
+    from .run_folders import small_run
+
+    files = sorted((DEMO_SAMPLE / "images").glob("*.jpg"))[:30]
+    (tmp_path / "images").mkdir()
+    for path in files:  # the bundled 128 px thumbnails, enlarged to an SDSS cutout's size
+        Image.open(path).resize((424, 424)).save(tmp_path / "images" / path.name)
+    ids = [p.stem for p in files] + [f"g{i:03d}" for i in range(30)]
+    ids[:2] = ["=HYPERLINK(\"http://evil.example\")", "-5"]
+    pd.DataFrame({"id_str": ids[2:30], "file_loc": [f"images/{p.name}" for p in files[2:]]}
+                 ).to_csv(tmp_path / "catalogue.csv", index=False)
+    small_run(tmp_path / "run", ids=ids)
+    page = report(tmp_path / "run", images=tmp_path / "catalogue.csv", verbose=False,
+                  per_class=10).read_text()
+    out = tmp_path / "run" / "report"
+    links = re.findall(r'<a href="images/([^"]+)"[^>]*><img src="thumbs/([^"]+)"', page)
+    assert len(links) == 28 and all(whole == thumb for whole, thumb in links)
+    for name, _ in links:
+        assert Image.open(out / "images" / name).size == (424, 424)
+        assert Image.open(out / "thumbs" / name).size == (128, 128)
+    members = pd.read_csv(out / "members" / "A.csv", dtype={"id_str": str})
+    assert {"'=HYPERLINK(\"http://evil.example\")", "-5"} <= set(members["id_str"])
+    assert SearchResult.read(tmp_path / "run").classes["id_str"].iloc[0] == ids[0]

@@ -21,11 +21,13 @@ A search run folder gets, besides ``classes.parquet``:
     first, the galaxy itself left out. For "more like this" tools.
 
 And the Legacy Surveys viewer layer that suits a galaxy's sky region
-(:func:`viewer_layer`).
+(:func:`viewer_layer`), and CSV cells a spreadsheet shows as text, never runs as a
+formula (:func:`spreadsheet_safe`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +110,37 @@ def read_neighbours(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     if n and (len(rows) % n or len(dists) != len(rows) or rows.min() < 0 or rows.max() >= n):
         raise InputError(f"{path}: neighbour rows are not rows of the run's {n} galaxies")
     return rows.reshape(n, -1), dists.reshape(n, -1)
+
+
+#: How a cell starts that a spreadsheet reads as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """``value``, with a single quote in front if it is text a spreadsheet would run as a
+    formula (``=HYPERLINK(…)`` in a tag's note, an id ``@SUM(…)``): OWASP's rule. Plain
+    numbers written as text (an id ``-5``) are left alone: a spreadsheet reads them as
+    numbers, and the id stays the id."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        if math.isfinite(float(value)):
+            return value
+    except ValueError:
+        pass
+    return "'" + value
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` for a CSV that people open in spreadsheets: every text cell,
+    and every column name, through :func:`spreadsheet_cell`. The run's own files keep
+    the real text."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(c) for c in out.columns]
+    return out
 
 
 def astropy_table(classes: pd.DataFrame):

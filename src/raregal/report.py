@@ -40,6 +40,9 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
     The gallery thumbnails, so that the folder can be copied or sent as it is
     (one file per id: :func:`thumbnail_names`). Only images inside the catalogue's
     folder are copied, unless ``allow_outside_paths``.
+``images/``
+    Each gallery galaxy's whole image at its own resolution (JPEG, same names), which
+    its thumbnail links to.
 
 Classes are lettered A, B, C … by persistence, most distinct first (ties: larger
 first). Galaxies without a local image but with RA/Dec link to the Legacy Surveys
@@ -63,7 +66,8 @@ from .catalogue import fraction_columns
 from .compare import CONSTRAINTS as COMPARE_CONSTRAINTS, Comparison, compare_results
 from .embed import image_catalogue
 from .errors import InputError
-from .images import ImageError, model_input
+from .export import spreadsheet_safe
+from .images import ImageError, load_rgb, model_input
 from .monitor import stderr_printer
 from .output import atomic_dir, prepare
 from .params import validate
@@ -288,18 +292,25 @@ def thumbnail_names(ids) -> dict[str, str]:
 
 
 def write_thumbnails(ids, paths: dict, folder: Path, crop: float,
-                     size: int = defaults.THUMBNAIL_PX) -> dict[str, str]:
+                     size: int = defaults.THUMBNAIL_PX, whole: Path | None = None
+                     ) -> dict[str, str]:
     """Save each id's image, cropped as the model saw it, under ``folder``
-    (:func:`thumbnail_names`). Returns id -> file name for the images that could be read.
+    (:func:`thumbnail_names`), and, given ``whole``, the whole image as read (any
+    format raregal reads, as JPEG) under that folder with the same name. Returns
+    id -> file name for the images that could be read.
     """
     from PIL import Image
 
-    folder.mkdir(exist_ok=True)
+    for made in (folder, whole):
+        if made is not None:
+            made.mkdir(exist_ok=True)
     names = thumbnail_names(galaxy for galaxy in ids if galaxy in paths)
     written = {}
     for galaxy, name in names.items():
         try:
             pixels = model_input(paths[galaxy], crop_fraction=crop, size=size)
+            if whole is not None:
+                load_rgb(paths[galaxy]).save(whole / name, "JPEG", quality=90)
         except ImageError:
             continue
         Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
@@ -713,13 +724,14 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
 def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
                   id_column: str) -> dict[str, str]:
     """Each class's full member list as ``members/<letter>.csv`` (most confident
-    first; every column but the 5-D ``umap_*``). Returns letter -> relative path."""
+    first; every column but the 5-D ``umap_*``; text safe in spreadsheets). Returns
+    letter -> relative path."""
     folder.mkdir(exist_ok=True)
     columns = [c for c in classes.columns if not str(c).startswith("umap_")]
     written = {}
     for _, row in order.iterrows():
         members = gallery_members(classes, row["class"], id_column, len(classes))
-        members[columns].to_csv(folder / f"{row['letter']}.csv", index=False)
+        spreadsheet_safe(members[columns]).to_csv(folder / f"{row['letter']}.csv", index=False)
         written[row["letter"]] = f"members/{row['letter']}.csv"
     return written
 
@@ -789,7 +801,8 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
                          f"image there (ids are matched on {id_column})")
 
     with atomic_dir(target) as tmp:
-        thumbs = write_thumbnails(shown, paths, tmp / "thumbs", crop) if images_from else {}
+        thumbs = write_thumbnails(shown, paths, tmp / "thumbs", crop,
+                                  whole=tmp / "images") if images_from else {}
         unreadable = len(set(shown) & set(paths)) - len(thumbs)
         if missing or unreadable:
             say(f"{missing} gallery galaxies have no image in {images_from}, "

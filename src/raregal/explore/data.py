@@ -187,7 +187,14 @@ class RunData:
         if path.is_file():
             self._neighbours = read_neighbours(path, len(self.table))
             return "neighbours.parquet (the search's neighbours in the representation)"
+        if self._index_columns()[0] == "map_x":
+            return "the run's 2-D map (no neighbours.parquet nor umap_* columns in the run folder)"
         return "the run's 5-D UMAP, umap_0… (no neighbours.parquet in the run folder)"
+
+    def _index_columns(self) -> list[str]:
+        """The fallback index's space: the 5-D UMAP, else the 2-D map (a hand-made or
+        trimmed run folder)."""
+        return [c for c in self.table.columns if str(c).startswith("umap_")] or ["map_x", "map_y"]
 
     def neighbours(self, row: int, k: int = 12) -> list[tuple[int, float | None]]:
         """(row, distance) of a galaxy's k nearest neighbours, nearest first.
@@ -219,8 +226,7 @@ class RunData:
             if self._index is None:
                 from sklearn.neighbors import NearestNeighbors
 
-                columns = [c for c in self.table.columns if str(c).startswith("umap_")]
-                self._points = self.table[columns].to_numpy(np.float32)
+                self._points = self.table[self._index_columns()].to_numpy(np.float32)
                 self._index = NearestNeighbors().fit(self._points)
         return self._index
 
