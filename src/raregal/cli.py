@@ -329,6 +329,10 @@ def add_method_options(parser, many_min_samples: bool = False,
     method.add_argument("--min-cluster-size", type=int, metavar="N",
                         help=f"HDBSCAN min_cluster_size (default "
                              f"{defaults.HDBSCAN_MIN_CLUSTER_SIZE})")
+    method.add_argument("--layout", choices=defaults.LAYOUTS,
+                        help=f"the layout's gradient descent: umap-learn's (one thread when "
+                             f"seeded), or raregal's deterministic parallel one, the same for "
+                             f"a seed on any number of threads (default {defaults.LAYOUT})")
     method.add_argument("--backend", choices=BACKENDS,
                         help="auto: cuML on a GPU when installed, else cpu (default auto)")
     return method
@@ -340,7 +344,7 @@ def _finder(args, **settings):
     return RareClassFinder(**given(
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
         init=args.init, n_epochs=args.n_epochs, min_cluster_size=args.min_cluster_size,
-        pca_components=args.pca, backend=args.backend, **settings))
+        pca_components=args.pca, backend=args.backend, layout=args.layout, **settings))
 
 
 def run_search(args) -> int:

@@ -53,6 +53,10 @@ UMAP_MIN_DIST = 0.1
 # planted group of 80 that the spectral start kept (leaf selection, min_samples 10).
 UMAP_INIT = "auto"  # spectral up to 10,000 galaxies, pca above
 UMAP_INITS = ("auto", "pca", "spectral")  # the starts raregal offers
+# The layout's gradient descent (raregal.layout, issue 37): umap-learn's (the paper's; one
+# thread when seeded) until the deterministic parallel one is measured at 50k-632k.
+LAYOUT = "umap-learn"
+LAYOUTS = ("umap-learn", "deterministic")
 UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200
 # The 2-D map starts from the 5-D embedding's first two principal components, which
 # already hold its classes apart; at 200k, 50 epochs gave planted groups a 10-nearest-

@@ -30,6 +30,7 @@ from .output import prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
+from .layout import deterministic_layout
 from .run import SearchResult, record_header
 from .scales import Scale, combine, scale_ladder
 from .select import apply_cuts, paper_cuts
@@ -83,6 +84,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         the same embedding again at min_samples halved each step down to
         :data:`~raregal.defaults.SCALE_FLOOR`, keeping the finer scales' new credible
         classes (:mod:`raregal.scales`).
+    layout : {"umap-learn", "deterministic"}, default "umap-learn"
+        The layout's gradient descent (5-D embedding, map, reruns): umap-learn's, on
+        one thread when seeded, or :mod:`raregal.layout`'s, parallel and the same for
+        a seed on any number of threads.
     verbose : bool, default False
         Stage progress and timings on stderr.
     make_map : bool, default True
@@ -139,7 +144,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                  min_samples=defaults.MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
                  seed=None, backend="auto", verbose=False, make_map=True,
-                 stability_seeds="auto", scales=defaults.SCALES):
+                 stability_seeds="auto", scales=defaults.SCALES, layout=defaults.LAYOUT):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -154,6 +159,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.make_map = make_map
         self.stability_seeds = stability_seeds
         self.scales = scales
+        self.layout = layout
 
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
@@ -171,6 +177,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "make_map": [FLAG],
         "stability_seeds": [Interval(Integral, 0, None), Options("auto")],
         "scales": [Interval(Integral, 1, defaults.MAX_SCALES)],
+        "layout": [Options(*defaults.LAYOUTS)],
     }
 
     def _validate_params(self) -> None:
@@ -191,7 +198,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     def fit(self, X, y=None, stage_log: StageLog | None = None):
         """Find classes in X, an (n, d) array of representations."""
         self._validate_params()
-        X = check_array(X, dtype=np.float32)
+        with deterministic_layout(self.layout == "deterministic"):
+            return self._fit(check_array(X, dtype=np.float32), stage_log)
+
+    def _fit(self, X, stage_log):
         n, d = X.shape
         log = stage_log or StageLog(quiet=not self.verbose)
         self.min_samples_ = self._resolve_min_samples(n)
