@@ -160,6 +160,7 @@ def _search_description() -> str:
 
 def _search_epilog() -> str:
     from .cluster import scaled_min_samples
+    from .rarity import definition as rarity_definition
     from .reduce import LARGE_DATA, layout_epochs
 
     small, large = f"{LARGE_DATA:,}", LARGE_DATA + 1
@@ -202,6 +203,10 @@ def _search_epilog() -> str:
         f"kinds of table) and finds the same planted groups (bench/search.py); "
         f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
+        f"Rarity: classes.parquet's rarity column is each galaxy's "
+        f"{rarity_definition()}, read off the neighbour graph UMAP is built on (no extra "
+        f"cost); the report shows the rarest galaxies. It ranks whatever is unusual, "
+        f"artifacts too: the artifact cut removes most of those (README).",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
