@@ -15,7 +15,7 @@ from raregal import defaults
 from raregal.cli import main
 from raregal.errors import InputError
 from raregal.export import viewer_layer
-from raregal.report import (RESERVED_COLOURS, _lab, class_colours, class_letters,
+from raregal.report import (RAREST_SHOWN, RESERVED_COLOURS, _lab, class_colours, class_letters,
                             label_differences, lettered, plot_gallery, report, tree_layout,
                             viewer_links)
 from raregal.run import SearchResult
@@ -173,7 +173,8 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
             assert f'<a href="{url}">{galaxy}</a>' in page
             shown += 1
         assert f'id="class-{row["letter"]}"' in page
-    assert len(re.findall(r"legacysurvey\.org/viewer\?", page)) == shown
+    rarest = min(RAREST_SHOWN, len(data.classes))  # the rarest galaxies' gallery links too
+    assert len(re.findall(r"legacysurvey\.org/viewer\?", page)) == shown + rarest
     assert "thumbs/" not in page and not (out / "thumbs").exists()
     assert "No local images" in page
     for figure in ("map.png", "tree.png", "variance.png"):
@@ -194,6 +195,24 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
     # the class swatches are the palette's colours in letter order
     assert re.findall(r'class="swatch" style="background:(#[0-9a-f]{6})"', page) == \
         class_colours(len(order))
+
+
+def test_report_shows_the_rarest_galaxies_rarest_first(sky_run):
+    run_dir, _ = sky_run
+    assert main(["report", str(run_dir), "--per-class", "5", "--quiet"]) == 0
+    out = run_dir / "report"
+    page = (out / "index.html").read_text()
+    classes = SearchResult.read(run_dir).classes
+    expected = classes.sort_values(["rarity", "id_str"], ascending=[False, True]).head(
+        RAREST_SHOWN)
+    rarest = pd.read_csv(out / "rarest.csv", dtype={"id_str": str})
+    assert list(rarest.columns) == ["id_str", "rarity", "rank", "class"]
+    assert rarest["id_str"].tolist() == expected["id_str"].tolist()
+    assert rarest["rank"].tolist() == list(range(1, RAREST_SHOWN + 1))
+    section = page[page.index('<div class="gallery" id="rarest">'):]
+    section = section[:section.index("<h2>")]
+    assert re.findall(r'">([^<]+)</a> \(', section) == expected["id_str"].tolist()
+    assert "10th nearest neighbour" in page and 'href="rarest.csv"' in page
 
 
 def test_report_links_tables_lists_cuts_and_warns(sky_run):

@@ -104,6 +104,20 @@ def test_run_json_records_everything(run, planted):
     assert record["command"][:2] == ["raregal", "search"]
 
 
+def test_rarity_is_the_10th_neighbour_distance_everywhere(run):
+    out = run / "run"
+    classes = pd.read_parquet(out / "classes.parquet")
+    graph = pd.read_parquet(out / "neighbours.parquet")  # itself left out
+    tenth = np.stack(graph["neighbour_distances"].to_numpy())[:, 9]
+    np.testing.assert_allclose(classes["rarity"], tenth, rtol=1e-6)
+    record = json.loads((out / "run.json").read_text())
+    assert record["rarity"] == {"k": 10, "definition": "distance to the galaxy's 10th "
+                                "nearest neighbour in the searched representation (higher = "
+                                "rarer)"}
+    from astropy.table import Table
+    np.testing.assert_allclose(Table.read(out / "classes.fits")["rarity"], classes["rarity"])
+
+
 def test_planted_groups_recovered(run, planted):
     classes = pd.read_parquet(run / "run" / "classes.parquet")
     truth = planted.set_index("id_str").loc[classes["id_str"], "planted"].to_numpy()

@@ -398,15 +398,7 @@ def _read_npy(path: Path, ids_path: Path) -> pa.Table:
     values = np.load(path, mmap_mode="r")
     if values.ndim != 2:
         raise InputError(f"{path}: expected an array of shape (n, d), got {values.shape}")
-    if ids_path.suffix.lower() in {".txt", ".lst", ".ids", ""}:
-        ids = np.array(ids_path.read_text().split(), dtype=object)
-        id_name = "id_str"
-    elif table_format(ids_path) == "npy":
-        raise InputError(f"{ids_path}: ids must be a text file or a table, not .npy")
-    else:
-        id_table = read_table(ids_path)
-        id_name = find_id_column(id_table, None, ids_path)
-        ids = np.asarray(id_table.column(id_name).to_pylist(), dtype=object)
+    ids, id_name = read_id_file(ids_path, named=True)
     if len(ids) != len(values):
         raise InputError(f"{ids_path}: {len(ids)} ids for {len(values)} rows of {path}")
     columns = {id_name: ids}
@@ -415,6 +407,25 @@ def _read_npy(path: Path, ids_path: Path) -> pa.Table:
 
 
 # --- ids -----------------------------------------------------------------------------
+
+def read_id_file(path, *, id_column: str | None = None, named: bool = False):
+    """The ids a file lists: one per line (``.txt``, ``.lst``, ``.ids`` or no suffix),
+    or a table's id column (``id_column`` when the table has it, else found as
+    :func:`find_id_column` does). Returns an array of str (and, with ``named``, the
+    column's name, ``id_str`` for a text file)."""
+    path = Path(path)
+    if path.suffix.lower() in {".txt", ".lst", ".ids", ""}:
+        require_file(path)
+        ids, name = np.array(path.read_text().split(), dtype=object), "id_str"
+    elif table_format(path) == "npy":
+        raise InputError(f"{path}: ids must be a text file or a table, not .npy")
+    else:
+        table = read_table(path, id_column=id_column)
+        name = find_id_column(table, id_column if id_column in table.column_names else None,
+                              path)
+        ids = ids_as_strings(table.column(name))
+    return (ids, name) if named else ids
+
 
 @dataclass(frozen=True)
 class IdChoice:

@@ -161,6 +161,7 @@ def _search_description() -> str:
 
 def _search_epilog() -> str:
     from .cluster import scaled_min_samples
+    from .rarity import definition as rarity_definition
     from .reduce import LARGE_DATA, layout_epochs
 
     small, large = f"{LARGE_DATA:,}", LARGE_DATA + 1
@@ -219,6 +220,10 @@ def _search_epilog() -> str:
         f"kinds of table) and finds the same planted groups (bench/search.py); "
         f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
+        f"Rarity: classes.parquet's rarity column is each galaxy's "
+        f"{rarity_definition()}, read off the neighbour graph UMAP is built on (no extra "
+        f"cost); the report shows the rarest galaxies. It ranks whatever is unusual, "
+        f"artifacts too: the artifact cut removes most of those (README).",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
@@ -701,6 +706,51 @@ def run_compare(args) -> int:
     return 0
 
 
+# --- more like these: rank -----------------------------------------------------------
+
+def add_rank(commands) -> None:
+    rank = _command(
+        commands, "rank", "more like these: rank galaxies by likeness to your examples",
+        text("Rank every galaxy of SOURCE that is not already labelled by how likely it is "
+             "to be of the kind the --like examples show, and write the top K: the id, "
+             "score (higher = more alike), rank (from 1) and, when SOURCE is a run folder, "
+             "the class it is in. SOURCE is a representation table (as raregal search "
+             "reads) or a run folder (its searched galaxies, with the features of the "
+             "table it searched). IDS is a file of ids, one per line, or a table with an "
+             "id column.",
+             f"Method: a logistic regression on the standardised features, the examples "
+             f"against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} random "
+             f"unlabelled galaxies as background (C={defaults.RANK_C:g}, the classes "
+             f"balanced), chosen over the nearest examples and a mix of the two by "
+             f"bench/discovery.py (README). Label the suggestions and rank again: it "
+             f"improves as labels accumulate. Same inputs and --seed, same table."),
+        text("An empty --unlike file is fine (the first round has no negatives).",
+             "example:\n  raregal rank run/ --like mergers.txt --top 20 --out next.csv\n"
+             "  raregal rank run/ --like mergers.txt --unlike not_mergers.txt --out next2.csv"),
+        run_rank)
+    rank.add_argument("source", metavar="SOURCE", help="representation table or run folder")
+    rank.add_argument("--like", metavar="IDS",
+                      help="ids of galaxies of the kind wanted (required)")
+    rank.add_argument("--unlike", metavar="IDS", help="ids of galaxies not of the kind")
+    rank.add_argument("--top", type=int, metavar="K",
+                      help=f"galaxies written (default {defaults.RANK_TOP})")
+    rank.add_argument("--out", required=True, metavar="FILE",
+                      help="new .csv or .parquet file to write")
+    add_shared(rank, overwrite=None,
+               seed=f"seeds the background sample (default {defaults.SEED})")
+
+
+def run_rank(args) -> int:
+    from .monitor import stderr_printer
+    from .rank import rank
+
+    table = rank(args.source, args.like, args.unlike, out=args.out,
+                 **given(top=args.top, seed=args.seed))
+    stderr_printer(not args.quiet)(f"wrote {args.out}: the {len(table)} galaxies most like "
+                                   f"{args.like}")
+    return 0
+
+
 # --- the demo and synthetic tables ----------------------------------------------------
 
 def add_demo(commands) -> None:
@@ -911,7 +961,7 @@ def run_evaluate(args) -> int:
 
 #: The commands, in the order ``raregal --help`` lists them.
 COMMANDS = (add_search, add_embed, add_train, add_report, add_explore, add_compare,
-            add_demo, add_synthetic, add_inject, add_evaluate, add_baseline)
+            add_rank, add_demo, add_synthetic, add_inject, add_evaluate, add_baseline)
 
 #: What an interrupted command keeps (default: nothing was written).
 INTERRUPTED = {"embed": "finished shards are kept: rerun with --resume",

@@ -239,3 +239,21 @@ MAX_SCALES = 8
 # raregal compare: a class of run A is "also found" in run B when its best match there
 # has at least this Jaccard index (the recovery threshold's one-half, in Jaccard terms).
 ALSO_FOUND_JACCARD = 0.5
+# --- raregal rank: more like these (raregal's choices, not the paper's) ------------
+# bench/discovery.py chose the method and these numbers (README, "Finding more like
+# these"): the galaxies shown and how many of them were of the kind.
+RANK_TOP = 100  # galaxies written; the benchmark counts the first 100 shown
+RANK_METHOD = "logistic"
+# Unlabelled galaxies drawn (seeded) as the background of the logistic regression: a
+# sample keeps the fit to a second at 632k.
+RANK_BACKGROUND = 20_000
+# Inverse L2 strength of the logistic regression on standardised features: on
+# gz-kaggle-5000 (mergers, rings, irregulars; 5 draws, 5 examples then 10 rounds of 10)
+# C = 0.01 showed 27.2, 32.0 and 21.6 of the type among 100 suggested, against 25.0,
+# 31.8, 20.0 at 0.1, 22.4, 31.6, 15.6 at 1, 17.4, 29.8, 15.4 at 10 and 19.2, 25.4, 21.4
+# at 0.001.
+RANK_C = 0.01
+# --- The rarity score (raregal.rarity; raregal's choice, bench/discovery.py) --------
+# The distance to the k-th nearest neighbour in the searched representation, read off
+# the search's neighbour graph (UMAP_N_NEIGHBORS wide, the galaxy itself first).
+RARITY_K = 10

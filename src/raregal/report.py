@@ -19,6 +19,10 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 ``galleries.png``, ``gallery_A.png`` …
     Each class's most confident members (highest HDBSCAN membership probability)
     with their ids: all classes a row each, and one figure per class.
+``rarest.png``, ``rarest.csv``
+    The galaxies of highest rarity (the run's ``rarity`` column, :mod:`raregal.rarity`),
+    rarest first, as a gallery and a table (id, rarity, rank, class); runs written
+    before the column was added have none.
 ``variance.png``
     The PCA variance curve of the representation (how redundant it is).
 ``tree.png``
@@ -76,6 +80,8 @@ from .run import SearchResult
 #: Classes drawn in galleries.png (each also has its own gallery_X.png).
 OVERVIEW_CLASSES = 30
 OVERVIEW_COLUMNS = 8
+#: Galaxies in the rarest-galaxies gallery.
+RAREST_SHOWN = 32
 #: A thumbnail's side in the gallery figures, in pixels.
 GALLERY_CELL_PX = 124
 
@@ -142,6 +148,15 @@ def gallery_members(classes: pd.DataFrame, cls: int, id_column: str, n: int) -> 
     """A class's n most confident members (highest membership probability, then id)."""
     members = classes[classes["class"] == cls]
     return members.sort_values(["probability", id_column], ascending=[False, True]).head(n)
+
+
+def rarest_members(classes: pd.DataFrame, id_column: str, n: int) -> pd.DataFrame:
+    """The n galaxies of highest rarity (then id), with their rank; none without the
+    ``rarity`` column."""
+    if "rarity" not in classes.columns:
+        return classes.head(0).assign(rank=[])
+    rarest = classes.sort_values(["rarity", id_column], ascending=[False, True]).head(n)
+    return rarest.assign(rank=np.arange(1, len(rarest) + 1))
 
 
 # --- other runs: "also found in run B" ---------------------------------------------------
@@ -676,7 +691,7 @@ def compared_runs(others: list[OtherRun], n_classes: int) -> list[dict]:
 
 def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links: dict,
                 thumbs: dict, images_from: str | None, figures: dict, tables: list,
-                others: list[OtherRun] = ()) -> str:
+                others: list[OtherRun] = (), rarest: pd.DataFrame | None = None) -> str:
     """The report's index.html (``templates/report.html``)."""
     run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
@@ -712,7 +727,12 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
                                                  "min_samples_used", "min_cluster_size")},
         images_from=Path(images_from).name if images_from else None,
         has_positions={"ra", "dec"} <= set(classes.columns),
-        figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree")},
+        figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree",
+                                                   "rarest")},
+        rarest=[] if rarest is None else [
+            {"id": g, "thumb": thumbs.get(g), "link": links.get(g), "rarity": f"{r:.3g}"}
+            for g, r in zip(rarest[id_column], rarest["rarity"])],
+        rarity_definition=run.get("rarity", {}).get("definition"),
         effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
         columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
         compared=compared_runs(others, len(table)),
@@ -793,8 +813,9 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
     differences = label_differences(classes)
     galleries = {row["letter"]: gallery_members(classes, row["class"], id_column, per_class)
                  for _, row in order.iterrows()}
+    rarest = rarest_members(classes, id_column, RAREST_SHOWN)
     paths, crop, images_from = image_paths(images, manifest, allow_outside)
-    shown = pd.concat(galleries.values())[id_column] if galleries else pd.Series(dtype=str)
+    shown = pd.concat([*galleries.values(), rarest])[id_column].drop_duplicates()
     missing = int((~shown.isin(paths.keys())).sum()) if images_from else 0
     if images_from and len(shown) and missing == len(shown):
         raise InputError(f"{images_from}: none of the {len(shown)} gallery galaxies has an "
@@ -823,6 +844,13 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
                               for letter, members in rows[:OVERVIEW_CLASSES]],
                              tmp / "galleries.png")
                 figures["galleries"] = "galleries.png"
+        rare = [(g, tmp / "thumbs" / thumbs[g]) for g in rarest[id_column] if g in thumbs]
+        if rare:
+            plot_gallery([("", rare)], tmp / "rarest.png")
+            figures["rarest"] = "rarest.png"
+        if len(rarest):
+            rarest[[id_column, "rarity", "rank", "class"]].to_csv(tmp / "rarest.csv",
+                                                                 index=False)
         if data.run.get("redundancy", {}).get("cumulative_explained"):
             plot_variance(data.run["redundancy"], tmp / "variance.png")
             figures["variance"] = "variance.png"
@@ -832,12 +860,12 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
         members = write_members(tmp / "members", classes, order, id_column)
         table = class_table(order, differences, members, others)
         table.to_csv(tmp / "class_table.csv", index=False)
-        shown_rows = pd.concat(galleries.values()) if galleries else classes.head(0)
+        shown_rows = pd.concat([*galleries.values(), rarest])
         links = dict(zip(shown_rows[id_column], viewer_links(shown_rows["ra"], shown_rows["dec"])
                          )) if {"ra", "dec"} <= set(classes.columns) else {}
         (tmp / "index.html").write_text(render_page(
             data, table, galleries, links, thumbs, images_from, figures,
-            run_tables(Path(data.out), target.path), others))
+            run_tables(Path(data.out), target.path), others, rarest))
     say(f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
         f"{(target.path / 'index.html').resolve()}")
     return target.path / "index.html"

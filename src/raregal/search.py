@@ -28,6 +28,8 @@ from .export import neighbour_graph
 from .monitor import StageLog
 from .output import prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
+from .rarity import definition as rarity_definition
+from .rarity import rarity
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
 from .layout import deterministic_layout
@@ -136,6 +138,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
         itself first) and distances (:func:`raregal.export.neighbour_graph`).
+    rarity_ : ndarray of float32, shape (n,)
+        Each galaxy's rarity, higher = rarer: the distance to its
+        :data:`~raregal.defaults.RARITY_K`-th neighbour in that graph
+        (:mod:`raregal.rarity`).
     """
 
     def __init__(self, n_neighbors=defaults.UMAP_N_NEIGHBORS,
@@ -240,6 +246,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
+        self.rarity_ = rarity(self.neighbours_[1])
         self.umap_ = model
         self.map_ = self.map_n_epochs_ = None
         if self.make_map and model is None:  # cuML: its own 2-D UMAP costs seconds on a GPU
@@ -472,7 +479,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     kept = reps.columns
     fractions = kept[fraction_columns(kept.columns)].apply(pd.to_numeric, errors="coerce")
     classes = pd.DataFrame({reps.id_column: reps.ids.astype(str),
-                            "class": labels, "probability": finder.probabilities_})
+                            "class": labels, "probability": finder.probabilities_,
+                            "rarity": finder.rarity_})
     for j in range(finder.embedding_.shape[1]):
         classes[f"umap_{j}"] = finder.embedding_[:, j]
     if finder.map_ is not None:  # make_map=False: a run without a map (report skips it)
@@ -525,6 +533,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                        "min_samples_warning": finder.min_samples_warning_},
         "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
         "scales": scale_counts(finder),
+        "rarity": {"definition": rarity_definition(), "k": defaults.RARITY_K},
         "seed": finder.seed,
         "redundancy": finder.redundancy_.as_dict(),
         "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
