@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -433,7 +434,8 @@ ODD_BODIES = ['{"rows": ["\\u00b2"]}', '{"rows": [1e400]}', '{"rows": [100000000
               '{"kind": "galaxy", "target": "g000", "tag": "note", "note": "\\ud800"}',
               '{"kind": "galaxy", "target": "\\ud800", "tag": "note"}',
               '{"kind": "\\u0000", "target": "A", "tag": "note"}', "[" * 100_000, '"\\ud800"',
-              "\\xff\\xfe", '{"rows": []}']
+              "\\xff\\xfe", '{"rows": []}', '{"k": 1e400}', '{"k": "\\ud800"}', '{"k": [[1]]}',
+              '{"k": 100000000000000000000000}']
 
 
 def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
@@ -582,6 +584,188 @@ def test_csv_exports_never_hand_a_spreadsheet_a_formula(tmp_path):
         ["'" + FORMULA_ID, "-5", "'+cmd|' /C calc'!A0", "'\t=1+1", *ids[4:10]])
     classes = pd.read_parquet(run / "classes.parquet").iloc[:10]
     assert sorted(exported["probability"]) == sorted(classes["probability"])  # numbers as they are
+
+
+# --- suggest next: the loop of tags and rankings --------------------------------------------
+
+def ranked_run(folder, ids=None):
+    """A small run (tests/run_folders.small_run: classes A, B, C of rows 0-9, 10-19, 20-29,
+    30 galaxies in no class) whose run.json names a representation table of its
+    galaxies: 8 features, each class a tight group in a wide bulk; rarity grows with the
+    row (the rarest: rows 59, 58, …)."""
+    from .run_folders import small_run
+
+    ids = [f"g{i:03d}" for i in range(60)] if ids is None else ids
+    rng = np.random.default_rng(1)
+    group = np.r_[np.repeat([0, 1, 2], 10), np.full(30, 3)]
+    features = (rng.normal(size=(4, 8)) * 5)[group] \
+        + rng.normal(size=(60, 8)) * np.where(group < 3, 0.1, 3)[:, None]
+    table = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
+    table.insert(0, "id_str", ids)
+    table.to_parquet(folder / "representations.parquet")
+    run = folder / "run"
+    small_run(run, ids=ids, run={"inputs": {"representations": {
+        "path": str((folder / "representations.parquet").resolve())}}})
+    classes = pd.read_parquet(run / "classes.parquet")
+    classes["rarity"] = np.arange(60) / 60
+    classes.to_parquet(run / "classes.parquet")
+    return run, features
+
+
+def tag(server, target, name):
+    body = json.dumps({"kind": "galaxy", "target": target, "tag": name}).encode()
+    assert raw_request(server, "POST", "/api/tags", body)[0] == 200
+
+
+def suggest(server, expect=200):
+    status, answer = raw_request(server, "POST", "/api/suggest", b"{}")
+    assert status == expect, answer
+    return json.loads(answer)
+
+
+def shown(view, number):
+    return [g["id"] for g in view["rounds"][number - 1]["galaxies"]]
+
+
+def test_suggestion_rounds_are_a_table_beside_an_older_tag_file(tmp_path):
+    """A tag file from before the rounds: its tags table is left as it was, the rounds
+    table is added, and rounds asked at once get numbers of their own."""
+    import sqlite3
+
+    from raregal.explore.tags import TagStore
+
+    old = "CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, " \
+          "target TEXT NOT NULL, tag TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', " \
+          "created TEXT NOT NULL, removed TEXT)"
+    with sqlite3.connect(tmp_path / "explore-tags.sqlite") as db:
+        db.execute(old)
+        db.execute("INSERT INTO tags (kind, target, tag, note, created) VALUES "
+                   "('galaxy', 'g001', 'interesting', 'old', '2026-01-01T00:00:00+00:00')")
+    db.close()
+    store = TagStore(tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        numbers = list(pool.map(lambda i: store.add_round([f"g{i}", "g9"], [2.0, 1.0], "rank",
+                                                          1, 0), range(4)))
+    assert sorted(numbers) == [1, 2, 3, 4]
+    rounds = store.rounds()
+    assert [(r["round"], r["position"]) for r in rounds] == [(n, p) for n in (1, 2, 3, 4)
+                                                             for p in (1, 2)]
+    first = {r["round"]: r["target"] for r in rounds if r["position"] == 1}
+    assert sorted(first.values()) == ["g0", "g1", "g2", "g3"]
+    assert [(t["target"], t["note"]) for t in store.list()] == [("g001", "old")]
+    with closing(sqlite3.connect(tmp_path / "explore-tags.sqlite")) as db:
+        schema = db.execute("SELECT sql FROM sqlite_master WHERE name = 'tags'").fetchone()[0]
+    assert schema == old
+
+
+def test_labels_come_from_galaxy_and_class_tags_and_what_was_passed_over(tmp_path):
+    from raregal.explore.data import RunData
+    from raregal.explore.suggest import labels
+
+    from .run_folders import small_run
+
+    small_run(tmp_path / "run")
+    data = RunData(tmp_path / "run")
+    tags = [{"kind": "class", "target": "B", "tag": "interesting"},  # rows 10-19
+            {"kind": "galaxy", "target": "g012", "tag": "artifact"},  # its own tag wins
+            {"kind": "galaxy", "target": "g040", "tag": "interesting"},
+            {"kind": "galaxy", "target": "g041", "tag": "interesting"},
+            {"kind": "galaxy", "target": "g041", "tag": "not real"},  # both: negative
+            {"kind": "galaxy", "target": "g045", "tag": "note"},  # looked at: left out
+            {"kind": "class", "target": "A", "tag": "merge"}]  # says nothing of A's kind
+    like, unlike, leave_out = labels(data, tags, shown=np.array([40, 50, 51]))
+    assert like.tolist() == [10, 11, *range(13, 20), 40]
+    assert unlike.tolist() == [12, 41, 50, 51]  # 50, 51: shown and not tagged interesting
+    assert leave_out.tolist() == sorted([*like, *unlike, 45])
+
+
+def test_suggest_next_ranks_from_the_tags_and_resumes_after_a_restart(tmp_path):
+    """Round 1 (no positive yet): the rarest galaxies. Two of class B tagged interesting
+    and a round-1 galaxy not real: round 2 is raregal.rank's top 10 from those labels,
+    the rest of class B first, nothing shown or tagged before. After a restart the
+    rounds and their yields are read back, round 3 leaves out every galaxy shown or
+    tagged, and rounds.csv has each suggestion with its tags, spreadsheet-safe."""
+    from raregal.rank import scores, standardise, top_rows
+
+    ids = [f"g{i:03d}" for i in range(59)] + [FORMULA_ID]
+    run, features = ranked_run(tmp_path, ids)
+    server = Served(run, None)
+    try:
+        view = get_json(server, "/api/suggest")
+        assert view["rounds"] == [] and "rarest" in view["start"] and view["problem"] is None
+        first = suggest(server)
+        assert shown(first, 1) == ids[50:][::-1]  # rarity grows with the row
+        assert first["rounds"][0]["basis"] == "rarity"
+        tag(server, "g010", "interesting")
+        tag(server, "g011", "interesting")
+        tag(server, "g055", "not real")
+        second = suggest(server)
+    finally:
+        server.stop()
+    like, unlike = [10, 11], list(range(50, 60))
+    expected = top_rows(scores(standardise(features), like, unlike), like + unlike, 10)
+    assert shown(second, 2) == [ids[r] for r in expected]
+    assert set(shown(second, 2)[:8]) == {f"g0{i}" for i in range(12, 20)}  # class B
+    assert second["rounds"][1]["basis"] == "rank" and second["positives"] == 2
+    assert second["rounds"][1]["basis_text"].startswith("ranked by raregal rank from 2 "
+                                                        "positive and 10 negative")
+    server = Served(run, None)  # a restart: the session resumes
+    try:
+        view = get_json(server, "/api/suggest")
+        assert [r["summary"] for r in view["rounds"]] == [
+            "round 1: 0 of 10 tagged interesting, 1 not real or artifact",
+            "round 2: 0 of 10 tagged interesting"]
+        assert shown(view, 2) == shown(second, 2)
+        for target in shown(view, 2)[:4]:
+            tag(server, target, "interesting")
+        third = suggest(server)
+        status, answer = raw_request(server, "GET", "/api/rounds.csv")
+    finally:
+        server.stop()
+    assert third["rounds"][1]["summary"] == "round 2: 4 of 10 tagged interesting"
+    assert third["positives"] == 6 and len(shown(third, 3)) == 10
+    assert not set(shown(third, 3)) & {*shown(view, 1), *shown(view, 2), "g010", "g011"}
+    rounds = pd.read_csv(io.BytesIO(answer), dtype={"id_str": str}, keep_default_na=False)
+    assert status == 200 and len(rounds) == 30
+    assert rounds["round"].tolist() == [1] * 10 + [2] * 10 + [3] * 10
+    assert rounds.loc[0, "id_str"] == "'" + FORMULA_ID  # the rarest: a spreadsheet's formula
+    assert rounds.set_index("id_str").loc["g055", "tags"] == "not real"
+    assert (rounds["tags"] == "interesting").sum() == 4
+    assert set(rounds.loc[rounds["round"] == 2, "basis"]) == {"rank"}
+
+
+def test_suggest_next_without_the_representation_table_says_so(tmp_path):
+    """The representation table moved away: the view says so in one line, the rarest
+    still make a first round, a round from tags is refused (409, that line), and the
+    rest of the explorer works."""
+    run, _ = ranked_run(tmp_path)
+    (tmp_path / "representations.parquet").rename(tmp_path / "moved.parquet")
+    server = Served(run, None)
+    try:
+        view = get_json(server, "/api/suggest")
+        assert view["problem"].startswith("suggestions from tags are off: ")
+        assert "is not there" in view["problem"] and "\n" not in view["problem"]
+        assert shown(suggest(server), 1) == [f"g0{i}" for i in range(59, 49, -1)]
+        tag(server, "g010", "interesting")
+        refused = suggest(server, expect=409)
+        assert "representations.parquet" in refused["error"] and "is not there" in refused["error"]
+        assert get_json(server, "/api/galaxy/3")["id"] == "g003"
+        assert raw_request(server, "POST", "/api/select", b'{"class": "A"}')[0] == 200
+    finally:
+        server.stop()
+
+
+def test_suggest_next_without_positives_nor_rarity_asks_for_tags(small_served):
+    """A run without the rarity column: no round until a galaxy is tagged interesting;
+    a round size outside 1-100 is a client error."""
+    view = get_json(small_served, "/api/suggest")
+    assert view["start"].startswith("Tag some galaxies interesting first")
+    assert "tagged interesting" in suggest(small_served, expect=409)["error"]
+    for k in ('"10"', "0", "101", "-1", "1.5", "true", "1e400", "null", "[1]"):
+        status, answer = raw_request(small_served, "POST", "/api/suggest",
+                                     f'{{"k": {k}}}'.encode())
+        assert status == 400 and b"must be an integer in [1, 100]" in answer, (k, answer)
+    assert raw_request(small_served, "POST", "/api/suggest", b'{"k": 5}')[0] == 409
 
 
 # --- in the browser ----------------------------------------------------------------------

@@ -253,6 +253,11 @@ RANK_BACKGROUND = 20_000
 # 31.8, 20.0 at 0.1, 22.4, 31.6, 15.6 at 1, 17.4, 29.8, 15.4 at 10 and 19.2, 25.4, 21.4
 # at 0.001.
 RANK_C = 0.01
+# The explorer's "suggest next": galaxies per round, as in the loop bench/discovery.py
+# measures (5 examples, then rounds of 10 labelled suggestions; issue 35); at most
+# SUGGEST_MAX a round, a page of thumbnails.
+SUGGEST_PER_ROUND = 10
+SUGGEST_MAX = 100
 # --- The rarity score (raregal.rarity; raregal's choice, bench/discovery.py) --------
 # The distance to the k-th nearest neighbour in the searched representation, read off
 # the search's neighbour graph (UMAP_N_NEIGHBORS wide, the galaxy itself first).

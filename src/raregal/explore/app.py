@@ -21,16 +21,20 @@ from importlib import resources
 import numpy as np
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .. import defaults
 from ..errors import InputError
 from ..export import astropy_table, spreadsheet_safe
+from ..params import Integral, Interval, validate
 from ..report import class_colours
 from .data import THUMB_SIZES, RunData
+from .suggest import Suggester
 from .tags import KINDS, TAGS, TagStore
 
 #: The files the page loads, read from the package once: name -> media type.
@@ -56,6 +60,10 @@ SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-
                                                "script-src 'self' 'unsafe-eval'; "
                                                "img-src 'self' data:; object-src 'none'; "
                                                "base-uri 'none'; frame-ancestors 'none'"}
+
+
+#: A "suggest next" request's round size.
+SUGGEST_CONSTRAINTS = {"k": [Interval(Integral, 1, defaults.SUGGEST_MAX)]}
 
 
 def static_files() -> dict[str, bytes]:
@@ -171,6 +179,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     tags = tags or TagStore(data.dir)
     tags.check()
     selections = Selections()
+    suggester = Suggester(data, tags)
     map_bytes = data.map_xy().tobytes()
     run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…
 
@@ -326,6 +335,32 @@ def create_app(data: RunData, tags: TagStore | None = None,
             **SECURITY_HEADERS,
             "Content-Disposition": f'attachment; filename="{file_name(*run_name, "tags")}.csv"'})
 
+    def suggestions(request: Request):
+        return _json(suggester.state())
+
+    async def suggest_next(request: Request):
+        body = await _json_body(request)
+        if body is None:
+            return _json({"error": "expected a JSON object (Content-Type: application/json)"},
+                         400)
+        k = body.get("k", defaults.SUGGEST_PER_ROUND)
+        try:
+            validate({"k": k}, SUGGEST_CONSTRAINTS, "suggest")
+        except InputError as exc:
+            return _json({"error": str(exc)}, 400)
+        try:  # a thread: a ranking at 632k takes a second, the other routes go on
+            await run_in_threadpool(suggester.next_round, int(k))
+        except InputError as exc:  # nothing to rank from, or the features are gone
+            return _json({"error": str(exc)}, 409)
+        except sqlite3.Error as exc:  # e.g. a read-only run folder
+            return _json({"error": f"cannot write {tags.path}: {exc}"}, 503)
+        return _json(suggester.state())
+
+    def export_rounds(request: Request):
+        return Response(suggester.csv(), media_type="text/csv", headers={
+            **SECURITY_HEADERS, "Content-Disposition":
+                f'attachment; filename="{file_name(*run_name, "rounds")}.csv"'})
+
     routes = [
         Route("/", static), Route("/static/{name}", static),
         Route("/api/run", run_info), Route("/api/map", map_points),
@@ -338,6 +373,9 @@ def create_app(data: RunData, tags: TagStore | None = None,
         Route("/api/tags", list_tags), Route("/api/tags", add_tag, methods=["POST"]),
         Route("/api/tags/{tag_id}", remove_tag, methods=["DELETE"]),
         Route("/api/tags.csv", export_tags),
+        Route("/api/suggest", suggestions),
+        Route("/api/suggest", suggest_next, methods=["POST"]),
+        Route("/api/rounds.csv", export_rounds),
     ]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
     return Starlette(routes=routes, middleware=[

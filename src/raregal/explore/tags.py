@@ -4,6 +4,12 @@
 updated in place; removing a tag marks it removed. SQLite's own locking (WAL
 journal) lets several browser tabs, or two explorers on one run, write at once,
 and tags survive restarts.
+
+The same file keeps the rounds of "suggest next" (:mod:`raregal.explore.suggest`)
+in a table of its own, ``suggestions``: one row per galaxy suggested, with its
+round, its place in the round, its score, what the round was ranked by and from
+how many labels, and when. A file from before that table gets it on first use;
+the ``tags`` table is never changed.
 """
 
 from __future__ import annotations
@@ -29,6 +35,12 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS tags (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, target TEXT NOT NULL,
     tag TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', created TEXT NOT NULL,
     removed TEXT)"""
+#: Added after the tags table: CREATE IF NOT EXISTS leaves older files' tags as they were.
+SUGGESTIONS_SCHEMA = """CREATE TABLE IF NOT EXISTS suggestions (
+    round INTEGER NOT NULL, position INTEGER NOT NULL, target TEXT NOT NULL,
+    score REAL, basis TEXT NOT NULL, likes INTEGER NOT NULL, unlikes INTEGER NOT NULL,
+    created TEXT NOT NULL, PRIMARY KEY (round, position))"""
+ROUND_FIELDS = ("round", "position", "target", "score", "basis", "likes", "unlikes", "created")
 
 
 class TagStore:
@@ -47,6 +59,7 @@ class TagStore:
             if not self._ready:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute(SCHEMA)
+                connection.execute(SUGGESTIONS_SCHEMA)
                 self._ready = True
             with connection:
                 yield connection
@@ -75,7 +88,7 @@ class TagStore:
             raise InputError(f"tag must be one of {', '.join(TAGS)}, not '{tag}'")
         if len(note) > NOTE_MAX:
             raise InputError(f"note longer than {NOTE_MAX} characters")
-        created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        created = _now()
         with self._connect() as connection:
             cursor = connection.execute(
                 "INSERT INTO tags (kind, target, tag, note, created) VALUES (?, ?, ?, ?, ?)",
@@ -85,7 +98,7 @@ class TagStore:
                 "created": created, "removed": None}
 
     def remove(self, tag_id: int) -> bool:
-        removed = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        removed = _now()
         with self._connect() as connection:
             cursor = connection.execute(
                 "UPDATE tags SET removed = ? WHERE id = ? AND removed IS NULL", (removed, tag_id))
@@ -109,6 +122,31 @@ class TagStore:
             rows = connection.execute(f"SELECT * FROM tags{where} ORDER BY id", values).fetchall()
         return [dict(row) for row in rows]
 
+    def add_round(self, targets, scores, basis: str, likes: int, unlikes: int) -> int:
+        """Keep one round of suggestions (``targets`` best first) and return its number:
+        one more than the last, taken in the same write transaction, so that two tabs
+        asking at once get two rounds."""
+        created = _now()
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")  # no other writer between max() and insert
+            last = connection.execute("SELECT max(round) FROM suggestions").fetchone()[0]
+            number = (last or 0) + 1
+            connection.executemany(
+                "INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(number, position, str(target), float(score), basis, int(likes), int(unlikes),
+                  created)
+                 for position, (target, score) in enumerate(zip(targets, scores), start=1)])
+        return number
+
+    def rounds(self) -> list[dict]:
+        """Every suggestion kept, by round then position."""
+        if not self.path.is_file():
+            return []
+        with self._connect() as connection:
+            rows = connection.execute(
+                "SELECT * FROM suggestions ORDER BY round, position").fetchall()
+        return [dict(row) for row in rows]
+
     def csv(self) -> str:
         """Every tag ever made, removed ones with their removal time; a note or id that
         a spreadsheet would run as a formula gets a leading quote (the store keeps the
@@ -119,3 +157,7 @@ class TagStore:
         writer.writerows({key: spreadsheet_cell(value) for key, value in tag.items()}
                          for tag in self.list(include_removed=True))
         return buffer.getvalue()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -246,6 +246,57 @@ async function drawTagTable() {
   }
 }
 
+// --- suggest next -------------------------------------------------------------------
+
+// The rounds, newest first: each galaxy with its tags and buttons to tag it here; the
+// server ranks the next round from every tag (raregal.explore.suggest).
+async function drawSuggestions(view = null) {
+  view = view || await getJSON("/api/suggest");
+  $("suggest-status").textContent = view.status;
+  $("suggest-start").textContent = view.start || "";
+  $("suggest-problem").textContent = view.problem || "";
+  $("suggest-next").textContent = `suggest next ${view.per_round}`;
+  const rounds = $("suggest-rounds");
+  rounds.replaceChildren();
+  for (const r of [...view.rounds].reverse()) {
+    const gallery = el("div", { class: "gallery" },
+                       ...r.galaxies.map((g) => suggestionFigure(g, view.label_tags)));
+    rounds.append(el("section", { class: "round", "data-round": String(r.round) },
+      el("h3", {}, r.summary), el("p", { class: "small" }, `${r.basis_text}; ${r.created}`),
+      gallery));
+  }
+}
+
+function suggestionFigure(g, labelTags) {
+  const tag = async (name) => {
+    try {
+      await postJSON("/api/tags", { kind: "galaxy", target: g.id, tag: name });
+    } catch (e) {
+      $("suggest-error").textContent = `Tag not saved: ${e.message}`;
+      return;
+    }
+    drawSuggestions();
+  };
+  return el("figure", { "data-row": String(g.row), "data-id": g.id },
+    el("div", { onclick: () => showGalaxy(g.row) }, thumbnail(g.row, g.image)),
+    el("figcaption", {}, g.class ? `${g.id} (${g.class})` : g.id),
+    el("div", { class: "said" }, g.tags.length ? g.tags.join(", ") : "untagged"),
+    el("div", { class: "quick" }, ...labelTags.map((name) => el("button", {
+      type: "button", "data-tag": name, onclick: () => tag(name) }, name))));
+}
+
+async function suggestNext() {
+  $("suggest-error").textContent = "";
+  $("suggest-next").disabled = true;
+  try {
+    await drawSuggestions(await postJSON("/api/suggest", {}));
+  } catch (e) {
+    $("suggest-error").textContent = e.message;
+  } finally {
+    $("suggest-next").disabled = false;
+  }
+}
+
 // --- classes ------------------------------------------------------------------------
 
 function drawClassTable() {
@@ -324,6 +375,10 @@ function openTab(name) {
   }
   for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== `tab-${name}`;
   if (name === "tags") drawTagTable();
+  if (name === "suggest") {
+    $("suggest-error").textContent = "";
+    drawSuggestions().catch((e) => { $("suggest-error").textContent = e.message; });
+  }
 }
 
 async function followHash() {
@@ -365,6 +420,7 @@ async function start() {
     e.preventDefault();
     selectBy({ query: $("query").value });
   });
+  $("suggest-next").addEventListener("click", suggestNext);
   $("page-prev").addEventListener("click", () => selectionPage(state.selection.page - 1));
   $("page-next").addEventListener("click", () => selectionPage(state.selection.page + 1));
   window.addEventListener("hashchange", followHash);
@@ -377,7 +433,8 @@ async function start() {
   await followHash();
 }
 
-window.explore = { showGalaxy, showGalaxyById, selectBy, colourBy, screenPosition, state };
+window.explore = { showGalaxy, showGalaxyById, selectBy, colourBy, screenPosition, openTab,
+                   state };
 start().catch((error) => {
   document.body.dataset.ready = "error";
   $("run-summary").textContent = `Could not load the run: ${error.message}`;
