@@ -1048,3 +1048,91 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
             browser.close()
             server.stop()
     assert problems == []
+
+
+@pytest.mark.slow
+def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
+    """The loop in the page: the rarest galaxies first, two galaxies of a planted group
+    tagged interesting on their card and one suggestion not real in the list, a round
+    ranked from them (the planted group), more tagged in the list; after a restart the
+    rounds and their yields are there and the next round shows none of what was shown
+    or tagged."""
+    sync_api = _browser()
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)  # its tags and rounds are this test's own
+    images = run_folder[1]
+    classes = pd.read_parquet(run / "classes.parquet")
+    planted = pd.read_parquet(run_folder[0].parent / "representations.parquet").set_index(
+        "id_str").loc[classes["id_str"], "planted"].to_numpy()
+    rarest = classes.sort_values(["rarity", "id_str"], ascending=[False, True])["id_str"]
+    problems = []
+    server = Served(run, images)
+
+    def round_ids(page, number):
+        figures = page.locator(f"#suggest-rounds section[data-round='{number}'] figure")
+        return [figures.nth(i).get_attribute("data-id") for i in range(figures.count())]
+
+    def suggest_next(page, number):
+        page.click("#suggest-next")
+        page.wait_for_function(f"document.querySelectorAll(\"#suggest-rounds "
+                               f"section[data-round='{number}'] figure\").length == 10")
+        return round_ids(page, number)
+
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, server.url + "/", problems)
+            page.click("#tabs button[data-tab=suggest]")
+            page.wait_for_function("document.querySelector('#suggest-start').textContent"
+                                   ".includes('rarest')")
+            first = suggest_next(page, 1)
+            assert first == rarest.head(10).tolist()
+            group = int(pd.Series(planted[planted >= 0]).value_counts().index[0])
+            members = [g for g, p in zip(classes["id_str"], planted) if p == group]
+            liked = [g for g in members if g not in first][:2]
+            for galaxy in liked:  # on the galaxy card
+                page.evaluate(f"window.explore.showGalaxyById({galaxy!r})")
+                page.wait_for_function(f"document.querySelector('#galaxy-tagger')"
+                                       f".dataset.target == {galaxy!r}")
+                page.select_option("#galaxy-tagger select", "interesting")
+                page.click("#galaxy-tagger button")
+                page.wait_for_selector("#galaxy-tagger .tag")
+            page.click("#tabs button[data-tab=suggest]")
+            page.wait_for_selector("#suggest-rounds figure")
+            # in the list: the first of round 1 is not real
+            page.click(f"#suggest-rounds figure[data-id={first[0]!r}] button[data-tag='not real']")
+            page.wait_for_function("document.querySelector('#suggest-rounds h3').textContent"
+                                   ".endsWith('1 not real or artifact')")
+            second = suggest_next(page, 2)
+            assert not set(second) & {*first, *liked}
+            assert sum(g in members for g in second) >= 8, second  # the group's others
+            for galaxy in second[:3]:  # tag again, in the list
+                page.click(f"#suggest-rounds figure[data-id={galaxy!r}] "
+                           f"button[data-tag='interesting']")
+                page.wait_for_function(f"document.querySelector(\"#suggest-rounds "
+                                       f"figure[data-id='{galaxy}'] .said\").textContent"
+                                       f" == 'interesting'")
+            page.screenshot(path=str(ARTIFACTS / "explore-suggest.png"))
+            server.stop()
+
+            server = Served(run, images)  # a restart: resume
+            page = _open(browser, server.url + "/", problems)
+            page.click("#tabs button[data-tab=suggest]")
+            page.wait_for_selector("#suggest-rounds h3")
+            assert page.locator("#suggest-rounds h3").all_inner_texts() == [
+                "round 2: 3 of 10 tagged interesting",
+                "round 1: 0 of 10 tagged interesting, 1 not real or artifact"]
+            assert round_ids(page, 1) == first and round_ids(page, 2) == second
+            third = suggest_next(page, 3)
+            assert not set(third) & {*first, *second, *liked}
+            assert page.locator("#suggest-rounds h3").first.inner_text() == \
+                "round 3: 0 of 10 tagged interesting"
+            with page.expect_download() as download:
+                page.click("#rounds-csv")
+            rounds = pd.read_csv(download.value.path(), dtype={"id_str": str})
+            assert rounds["id_str"].tolist() == first + second + third
+            assert rounds["basis"].tolist() == ["rarity"] * 10 + ["rank"] * 20
+        finally:
+            browser.close()
+            server.stop()
+    assert problems == []

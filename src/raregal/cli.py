@@ -648,9 +648,13 @@ def add_explore(commands) -> None:
              "image, vote fractions, a Legacy Surveys link and its nearest neighbours (more "
              "like this), the sortable class table with every class's members, selections "
              "(lasso, class or query on columns) exported as CSV, FITS or VOTable, and tags and "
-             "notes on classes and galaxies kept in RUN_DIR/explore-tags.sqlite. Prints the "
-             "URL to open; Ctrl-C stops. Everything it needs ships with raregal (works "
-             "offline)."),
+             "notes on classes and galaxies kept in RUN_DIR/explore-tags.sqlite, and "
+             "'suggest next': rounds of the galaxies most like those tagged interesting "
+             "(not real and artifact, and those shown and left untagged, against), ranked "
+             "by raregal rank on the features of the table the run searched, the rarest "
+             "first before any tag; the rounds are kept in the same file, resume after a "
+             "restart, and export as CSV. Prints the URL to open; Ctrl-C stops. "
+             "Everything it needs ships with raregal (works offline)."),
         text("Images: as for raregal report (--images, else the images the run was embedded "
              "from). Safety: binds to 127.0.0.1 (this machine only); --host 0.0.0.0 serves "
              "the run, and lets anyone who reaches it change its tags.",

@@ -5,7 +5,9 @@ regl-scatterplot, shipped in the package), coloured by class or any numeric
 column; a galaxy's card with its image, position, vote fractions, a Legacy
 Surveys viewer link and "more like this"; the class table and each class's full
 member list; selections (lasso, class or query) exported as CSV, FITS or
-VOTable; and tags and notes stored in ``RUN_DIR/explore-tags.sqlite``.
+VOTable; tags and notes stored in ``RUN_DIR/explore-tags.sqlite``; and "suggest
+next", rounds ranked by :mod:`raregal.rank` from those tags
+(:mod:`raregal.explore.suggest`), kept in the same file.
 
 Served by Starlette on uvicorn, bound to 127.0.0.1 unless told otherwise.
 """

@@ -289,7 +289,10 @@ async function suggestNext() {
   $("suggest-error").textContent = "";
   $("suggest-next").disabled = true;
   try {
-    await drawSuggestions(await postJSON("/api/suggest", {}));
+    const view = await postJSON("/api/suggest", {});
+    await drawSuggestions(view);
+    const latest = view.rounds[view.rounds.length - 1];  // where the new round lies
+    state.scatter.select(latest.galaxies.map((g) => g.row), { preventEvent: true });
   } catch (e) {
     $("suggest-error").textContent = e.message;
   } finally {
