@@ -79,10 +79,10 @@ def run_folder(tmp_path_factory, demo_images):
 class Served:
     """The explorer app on a free loopback port, in a thread of this process."""
 
-    def __init__(self, run, images):
+    def __init__(self, run, images, app=None):
         from raregal.explore import build
 
-        self.server = uvicorn.Server(uvicorn.Config(build(run, images=images),
+        self.server = uvicorn.Server(uvicorn.Config(app or build(run, images=images),
                                                     log_level="warning"))
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -753,6 +753,35 @@ def test_suggest_next_without_the_representation_table_says_so(tmp_path):
         assert raw_request(server, "POST", "/api/select", b'{"class": "A"}')[0] == 200
     finally:
         server.stop()
+
+
+def test_suggest_routes_say_when_the_tag_file_cannot_be_used(tmp_path):
+    """A tag file sqlite cannot open or extend (an older one in a read-only folder): the
+    suggest routes answer 503 saying which file, not 500."""
+    import sqlite3
+
+    from raregal.explore.app import create_app
+    from raregal.explore.data import RunData
+    from raregal.explore.tags import TagStore
+
+    from .run_folders import small_run
+
+    class Unwritable(TagStore):
+        def _connect(self):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    small_run(tmp_path / "run")
+    (tmp_path / "run" / "explore-tags.sqlite").touch()
+    data = RunData(tmp_path / "run")
+    server = Served(None, None, app=create_app(data, Unwritable(tmp_path / "run")))
+    try:
+        answers = [raw_request(server, "GET", "/api/suggest"),
+                   raw_request(server, "POST", "/api/suggest", b"{}"),
+                   raw_request(server, "GET", "/api/rounds.csv")]
+    finally:
+        server.stop()
+    for status, answer in answers:
+        assert status == 503 and b"explore-tags.sqlite: attempt to write a readonly" in answer
 
 
 def test_suggest_next_without_positives_nor_rarity_asks_for_tags(small_served):

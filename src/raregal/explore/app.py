@@ -335,8 +335,14 @@ def create_app(data: RunData, tags: TagStore | None = None,
             **SECURITY_HEADERS,
             "Content-Disposition": f'attachment; filename="{file_name(*run_name, "tags")}.csv"'})
 
+    def unreadable(exc: sqlite3.Error):  # e.g. an older tag file in a read-only folder
+        return _json({"error": f"cannot use {tags.path}: {exc}"}, 503)
+
     def suggestions(request: Request):
-        return _json(suggester.state())
+        try:
+            return _json(suggester.state())
+        except sqlite3.Error as exc:
+            return unreadable(exc)
 
     async def suggest_next(request: Request):
         body = await _json_body(request)
@@ -352,12 +358,16 @@ def create_app(data: RunData, tags: TagStore | None = None,
             await run_in_threadpool(suggester.next_round, int(k))
         except InputError as exc:  # nothing to rank from, or the features are gone
             return _json({"error": str(exc)}, 409)
-        except sqlite3.Error as exc:  # e.g. a read-only run folder
-            return _json({"error": f"cannot write {tags.path}: {exc}"}, 503)
+        except sqlite3.Error as exc:
+            return unreadable(exc)
         return _json(suggester.state())
 
     def export_rounds(request: Request):
-        return Response(suggester.csv(), media_type="text/csv", headers={
+        try:
+            rounds = suggester.csv()
+        except sqlite3.Error as exc:
+            return unreadable(exc)
+        return Response(rounds, media_type="text/csv", headers={
             **SECURITY_HEADERS, "Content-Disposition":
                 f'attachment; filename="{file_name(*run_name, "rounds")}.csv"'})
 
