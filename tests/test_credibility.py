@@ -84,9 +84,11 @@ def test_rule_and_keep_credible():
 
 def test_rule_text_names_every_threshold():
     assert rule_text(0) == ("density_contrast >= 1.5, or significance >= 2 (stability "
-                            "not measured: 0 reruns)")
+                            "not measured: 0 reruns); never a class 50% or more duplicate "
+                            "representations")
     assert rule_text(3) == ("density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
-                            "reruns and significance >= 2")
+                            "reruns and significance >= 2; never a class 50% or more "
+                            "duplicate representations")
 
 
 def test_min_samples_resolved_once_and_explained():

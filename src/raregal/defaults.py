@@ -217,6 +217,11 @@ STABILITY_AUTO_MAX = 50_000
 CREDIBLE_STABILITY = 0.8
 CREDIBLE_CONTRAST = 1.5
 CREDIBLE_SIGNIFICANCE = 2.0
+# A class of which at least this share of the members repeat another member's exact
+# representation is never credible (issue 39): copies are at distance 0, so HDBSCAN's
+# density, the condensed tree's significance and the reruns' Jaccard all measure the
+# copies. Not fitted: "mostly duplicates" taken literally.
+CREDIBLE_MAX_DUPLICATES = 0.5
 # raregal compare: a class of run A is "also found" in run B when its best match there
 # has at least this Jaccard index (the recovery threshold's one-half, in Jaccard terms).
 ALSO_FOUND_JACCARD = 0.5

@@ -23,6 +23,7 @@ from .backends import BACKENDS, resolve_backend
 from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
 from .cluster import leaf_clusters, min_samples_reason, resolve_min_samples
 from .credibility import assess, keep_credible, resolve_stability_seeds
+from .duplicates import Duplicates, find_duplicates
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
@@ -105,8 +106,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         The min_samples used.
     stability_seeds_ : int
         The layout reruns made (0 on the GPU, which keeps no graph to rerun).
+    duplicates_ : raregal.duplicates.Duplicates
+        The rows whose representation repeats an earlier row's.
     credibility_ : raregal.credibility.Credibility
-        Each class's stability, density contrast and credible flag.
+        Each class's stability, density contrast, duplicates and credible flag.
     backend_ : str
         The backend that ran.
     stages_ : dict
@@ -172,11 +175,14 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             return None
         return layout_epochs(n, defaults.UMAP_N_EPOCHS)
 
-    def fit(self, X, y=None, stage_log: StageLog | None = None):
-        """Find classes in X, an (n, d) array of representations."""
+    def fit(self, X, y=None, stage_log: StageLog | None = None,
+            duplicates: Duplicates | None = None):
+        """Find classes in X, an (n, d) array of representations (``duplicates``: its
+        duplicate rows, when already found)."""
         self._validate_params()
         X = check_array(X, dtype=np.float32)
         n, d = X.shape
+        self.duplicates_ = find_duplicates(X) if duplicates is None else duplicates
         log = stage_log or StageLog(quiet=not self.verbose)
         self.min_samples_ = self._resolve_min_samples(n)
         self.min_samples_reason_, self.min_samples_warning_ = min_samples_reason(
@@ -192,9 +198,14 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                              f"{self.n_neighbors}")
         if self.pca_components is not None and self.pca_components > d:
             raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
-        if np.ptp(X, axis=0).max() == 0:
+        distinct = self.duplicates_.n_distinct
+        if distinct == 1:
             raise InputError(f"all {n} galaxies to search have the same representation: "
                              f"nothing to tell apart")
+        if distinct <= self.n_neighbors:  # UMAP would see nothing but copies
+            raise InputError(f"{n} galaxies to search hold only {distinct} distinct "
+                             f"representations ({n - distinct} duplicates), not more than "
+                             f"n_neighbors={self.n_neighbors}")
         self.backend_ = resolve_backend(self.backend)
         self.n_epochs_ = self._resolve_epochs(n)
         self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
@@ -243,7 +254,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 X, model, self.labels_, self.neighbours_, self.clustering_.significance,
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
-                say=log.say)
+                say=log.say, duplicates=self.duplicates_)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
         return self
@@ -354,9 +365,12 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                          f"({'; '.join(s.rule for s in selection.steps if s.removed)})")
     with log.stage("read features", f"{n_searched} galaxies kept"):
         reps = inputs.load(selection.mask)  # only the kept galaxies' rows
+        duplicates = find_duplicates(reps.features)
+    if duplicates.n_copies:
+        log.say(duplicates.describe(reps.ids))
 
     try:
-        finder.fit(reps.features, stage_log=log)
+        finder.fit(reps.features, stage_log=log, duplicates=duplicates)
     except InputError as exc:  # name the file the searched rows came from
         raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_
@@ -414,6 +428,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                       "nan_policy": nan_policy,
                       "steps": [asdict(step) for step in selection.steps],
                       "notes": selection.notes},
+        "duplicates": duplicates.record(reps.ids),
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
                        "init_used": finder.init_, "n_epochs_used": finder.n_epochs_,
                        "backend_used": finder.backend_,
