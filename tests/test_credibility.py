@@ -219,8 +219,8 @@ def test_bad_input_one_line(planted, tmp_path, capsys):
                "--quiet", "--stability-seeds"]
     assert main([*command, "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["raregal: error: --stability-seeds: must be an integer >= 0 or 'auto', "
-                   "not -1"]
+    assert err == ["raregal: error: --stability-seeds: must be an integer in [0, 100] or "
+                   "'auto', not -1"]
     with pytest.raises(SystemExit) as exit_:
         main([*command, "two"])
     assert exit_.value.code == 2

@@ -28,7 +28,7 @@ from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
 from .output import prepare, sha256
-from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
+from .params import FLAG, SEED, Integral, Interval, Options, Real, seeds_fit, validate
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
 from .run import SearchResult, record_header
@@ -146,10 +146,13 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 2, None)],      # UMAP needs a neighbour
-        "n_components": [Interval(Integral, 1, None)],
+        # the paper clusters in 5-D and HDBSCAN's density fades in many dimensions;
+        # the layout holds n x n_components floats
+        "n_components": [Interval(Integral, 1, 100)],
         "min_dist": [Interval(Real, 0, 1)],                # umap-learn: <= spread (1)
         "init": [Options(*defaults.UMAP_INITS)],
-        "n_epochs": [Interval(Integral, 1, None), Options("auto")],
+        # umap-learn's defaults are 200 and 500; an epoch is ~10 s at 632k, seeded
+        "n_epochs": [Interval(Integral, 1, 10_000), Options("auto")],
         "min_samples": [Interval(Integral, 1, None), Options("scaled")],
         "min_cluster_size": [Interval(Integral, 2, None)],  # HDBSCAN's smallest cluster
         "pca_components": [Interval(Integral, 1, None), Options(None)],
@@ -157,13 +160,18 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "backend": [Options(*BACKENDS)],
         "verbose": [FLAG],
         "make_map": [FLAG],
-        "stability_seeds": [Interval(Integral, 0, None), Options("auto")],
+        # each rerun is a full layout (701-982 s at 632k): 100 would take a day there
+        "stability_seeds": [Interval(Integral, 0, 100), Options("auto")],
     }
 
     def _validate_params(self) -> None:
         """Raise :class:`raregal.params.ParameterError` for the first parameter out of
-        its constraints (NaN and infinities included)."""
+        its constraints (NaN and infinities included), and for a seed whose reruns'
+        seeds would leave numpy's range."""
         validate(self.get_params(), self._parameter_constraints, type(self).__name__)
+        most = (defaults.STABILITY_SEEDS if self.stability_seeds == "auto"
+                else self.stability_seeds)
+        seeds_fit(self.seed, most, type(self).__name__)
 
     def _resolve_min_samples(self, n: int) -> int:
         return resolve_min_samples(self.min_samples, n, self.min_cluster_size)
