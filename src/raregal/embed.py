@@ -44,8 +44,8 @@ from .errors import InputError
 from .images import IMAGE_SUFFIXES, ImageError, model_input
 from .monitor import stderr_printer
 from .output import prepare, write_json
-from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Integral, Interval, Options,
-                     Satisfies, validate)
+from .params import (BATCH_SIZE, CROP_FRACTION, FLAG, INPUT_SIZE, SEED, WORKERS, Integral,
+                     Interval, Options, Satisfies, validate)
 from .run import record_header
 
 #: Path columns recognised without ``path_column``: Zoobot's, then common names.
@@ -74,14 +74,15 @@ DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 EMBED_CONSTRAINTS = {
     "crop_fraction": [CROP_FRACTION, Options(None)],
     "input_size": [INPUT_SIZE, Options(None)],
-    "passes": [Interval(Integral, 1, None)],
-    "batch_size": [Interval(Integral, 1, None)],
-    "shard_size": [Interval(Integral, 1, None)],
-    "workers": [Interval(Integral, 0, None), Options(None)],
+    "passes": [Interval(Integral, 1, 100)],  # each pass runs the model on every image again
+    "batch_size": [BATCH_SIZE],
+    # a shard is held in memory until written: 10^6 x 1,280 features are 5 GB
+    "shard_size": [Interval(Integral, 1, 1_000_000)],
+    "workers": [Interval(Integral, 0, WORKERS), Options(None)],
     "device": [Satisfies(lambda d: DEVICE.fullmatch(d) is not None,
                          "auto, cpu, mps, cuda or cuda:N")],
     "seed": [SEED],
-    "dask_workers": [Interval(Integral, 1, None), Options(None)],
+    "dask_workers": [Interval(Integral, 1, WORKERS), Options(None)],
     "resume": [FLAG], "overwrite": [FLAG], "verbose": [FLAG],
 }
 
