@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, first_line
 
 #: Libraries whose versions are recorded in run.json.
 RECORDED_PACKAGES = ("raregal", "numpy", "pandas", "pyarrow", "scikit-learn", "umap-learn",
@@ -150,7 +150,7 @@ def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,
     _check_name(path, Path(os.path.abspath(path)))  # first: a stat of it could fail
     if path.is_symlink():
         raise InputError(f"{path}: is a symbolic link; give the folder it points to as --out")
-    real = path.resolve()
+    real = _resolve(path)
     if real.parent == real:
         raise InputError(f"{path}: cannot write over the file system's root")
     _check_name(path, real)
@@ -217,13 +217,22 @@ def _check_inputs(path: Path, real: Path, inputs) -> None:
     for given in inputs:
         if given is None:
             continue
-        source = Path(given).resolve()
+        source = _resolve(Path(given))
         if source == real:
             raise InputError(f"{path}: is the command's input {given}; raregal never "
                              f"writes over its inputs: choose another --out")
         if real in source.parents:
             raise InputError(f"{path}: holds the command's input {given}; raregal never "
                              f"writes over its inputs: choose another --out")
+
+
+def _resolve(path: Path) -> Path:
+    """``path`` with its symlinks resolved; a loop among them is one line."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, then ELOOP
+        raise InputError(f"{path}: lies inside a loop of symbolic links "
+                         f"({first_line(exc)}); choose another path") from None
 
 
 def _check_name(path: Path, real: Path) -> None:
