@@ -62,6 +62,14 @@ KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject",
 INNER_PATH_ROOM = 64
 #: Lock file -> the Target of this process that holds it.
 _HELD: dict = {}
+#: What this process set out to write (folders and files), the latest last: a write
+#: error that names no file (a full disk met by write(2)) is blamed on the latest.
+_WRITING: list = []
+#: File-system refusals of a write that no retry by raregal can fix: one line each
+#: (:func:`write_failure`), never a traceback.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EIO, errno.EFBIG, errno.ELOOP, errno.ENAMETOOLONG,
+                          errno.EBUSY, errno.EXDEV})
 _TEMPORARY = re.compile(r"^\.rg-(?P<key>[0-9a-f]{10})-(?P<pid>\d+)\.(?P<state>new|old|del)$")
 
 
@@ -164,6 +172,7 @@ def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,
         raise
     target = Target(path, real, kind, overwrite, lock_fd, lock_path)
     _HELD[lock_path] = weakref.ref(target)
+    _WRITING.append((real, path))
     try:
         _recover(target)
         _check_existing(target, in_place)
@@ -200,6 +209,29 @@ def atomic_dir(target: Target):
             _rename(tmp, target.real)
     finally:
         target.release()
+
+
+def write_failure(exc: OSError) -> str | None:
+    """The one line for a file system's refusal of a write (:data:`WRITE_ERRNOS`):
+    the file, or the output being written, and the cause; None for any other error."""
+    if exc.errno not in WRITE_ERRNOS:
+        return None
+    cause = os.strerror(exc.errno)
+    if exc.filename is not None:
+        return f"{_as_given(Path(os.fsdecode(exc.filename)))}: {cause}"
+    if not _WRITING:
+        return cause
+    return f"{cause[0].lower()}{cause[1:]} writing {_WRITING[-1][1]}"
+
+
+def _as_given(file: Path) -> Path:
+    """A file inside a temporary folder, as it would be named in the output."""
+    for real, path in reversed(_WRITING):
+        for up in file.parents:
+            match = _TEMPORARY.match(up.name)
+            if real and match and match["key"] == _key(real) and up.parent == real.parent:
+                return path / file.relative_to(up)
+    return file
 
 
 def read_marker(folder) -> dict | None:
@@ -414,6 +446,8 @@ def write_table(table, path) -> None:
     path = Path(path)
     if path.suffix.lower() not in {".parquet", ".csv"}:
         raise InputError(f"{path}: write .parquet or .csv")
+    _resolve(path)
+    _WRITING.append((None, path))
     if path.exists():
         raise InputError(f"{path}: exists; choose another name (raregal never "
                          "replaces a file it did not create)")
