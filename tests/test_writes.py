@@ -209,7 +209,7 @@ def test_tags_in_the_leftover_of_a_killed_overwrite_are_carried(tmp_path):
 
 def _dead_pid() -> str:
     return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def test_a_later_command_in_the_parent_cleans_dead_commands_temporaries(tmp_path, capsys):

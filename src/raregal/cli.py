@@ -3,8 +3,8 @@
 One ``add_<command>(commands)`` per command builds its parser and names its
 ``run_<command>`` (``set_defaults(handler=...)``); :func:`main` calls it and turns
 :class:`raregal.errors.InputError` into one line and exit status 2 (a file system's
-refusal of a write, :func:`raregal.output.write_failure`, into one line and 1). A new command
-is one more ``add_`` function listed in :data:`COMMANDS`.
+refusal of a write, :func:`raregal.output.write_failure`, into one line and 1). A new
+command is one more ``add_`` function listed in :data:`COMMANDS`.
 
 Options default to None, so the Python function's own default applies (once, in
 its signature); the help shows that default, read from :mod:`raregal.defaults`.

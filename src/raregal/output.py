@@ -521,7 +521,7 @@ def _tell_carried(target: Target, carried: list[Path]) -> None:
     files = [str(p) for p in carried if not re.search(r"-(wal|shm|journal)$", p.name)]
     if files:
         _notice(f"{target.path}: kept your explorer tags ({', '.join(files)}) from the "
-                f"folder it replaces")
+                f"folder it replaces (tags on classes name the old run's class numbers)")
 
 
 def _recover(target: Target) -> None:
