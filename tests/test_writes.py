@@ -4,6 +4,7 @@ symlink loop, temporaries of dead commands, the user's files in a replaced folde
 and a broken shard of an interrupted embed."""
 
 import errno
+import io
 import os
 import shutil
 import socket
@@ -11,11 +12,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from astropy.table import Table
 
 from raregal import output
 from raregal.cli import main
+from raregal.explore.app import export_table
+from raregal.explore.data import RunData
 from raregal.explore.tags import TagStore
 
 from .run_folders import small_run
@@ -30,6 +34,8 @@ def test_non_ascii_ids_are_exported_to_fits_and_read_back(tmp_path):
     assert [str(v) for v in fits["id_str"]] == ids
     vot = Table.read(tmp_path / "run" / "class_members.vot")
     assert "Þór-α" in [str(v) for v in vot["id_str"]]
+    explored = export_table(RunData(tmp_path / "run"), np.arange(5), "fits")  # the explorer's
+    assert [str(v) for v in Table.read(io.BytesIO(explored), format="fits")["id_str"]] == ids[:5]
 
 
 def test_an_out_inside_a_symlink_loop_is_one_line(tmp_path, capsys):
