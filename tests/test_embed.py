@@ -272,3 +272,14 @@ def test_a_shard_broken_at_the_merge_is_named_and_deleted_for_resume(tmp_path):
     with pytest.raises(InputError, match="part-00003.parquet: unreadable .*--resume"):
         _read_shard(shard)
     assert not shard.exists()
+
+
+def test_an_empty_folder_such_as_a_mount_point_is_embedded_into(models, tmp_path):
+    demo = Path(raregal.__file__).parent / "data" / "demo-sdss"
+    listed = pd.read_csv(demo / "catalogue.csv", dtype=str).iloc[:2]
+    listed["file_loc"] = [str(demo / p) for p in listed["file_loc"]]
+    listed.to_csv(tmp_path / "cat.csv", index=False)
+    (tmp_path / "mount").mkdir()
+    assert main(["embed", str(tmp_path / "cat.csv"), "--model", str(models["timm"]),
+                 "--out", str(tmp_path / "mount"), "--workers", "0", "--quiet"]) == 0
+    assert len(pd.read_parquet(tmp_path / "mount" / "representations.parquet")) == 2

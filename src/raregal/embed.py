@@ -340,6 +340,8 @@ def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
     manifest = out / "manifest.json"
     if not out.exists() or overwrite:  # overwrite: output.Target.make_dir replaces it
         return
+    if not any(out.iterdir()):  # an empty folder, such as a mount point: nothing to lose
+        return
     if not manifest.is_file():
         raise InputError(f"{out}: exists and is not a raregal embed folder; choose another "
                          f"--out or add --overwrite")
