@@ -5,6 +5,7 @@ and a broken shard of an interrupted embed."""
 
 import errno
 import io
+import json
 import os
 import shutil
 import socket
@@ -238,3 +239,21 @@ def test_a_later_command_in_the_parent_cleans_dead_commands_temporaries(tmp_path
     assert "finished the replacement" in capsys.readouterr().err
     assert (finished / "result.txt").read_text() == "new"
     assert _temporaries(tmp_path) == [live.name, users.name]
+
+
+def test_a_result_left_beside_a_mount_point_is_moved_into_it(tmp_path, monkeypatch, capsys):
+    """Before this fix the finished result stayed in a hidden .new folder beside the
+    mount point (EBUSY), which the next command deleted; now it is moved in."""
+    mount = tmp_path / "mount"
+    mount.mkdir()
+    small_run(tmp_path / "finished")
+    left = tmp_path / f".rg-{output._key(mount)}-{_dead_pid()}.new"
+    (tmp_path / "finished").rename(left)
+    marker = json.loads((left / output.MARKER).read_text())
+    del marker["name"]  # as an older raregal wrote it
+    (left / output.MARKER).write_text(json.dumps(marker))
+    _a_mount_point(monkeypatch, mount)
+    small_run(tmp_path / "run")  # any later command in the parent
+    assert "finished the replacement" in capsys.readouterr().err
+    assert (mount / "classes.parquet").is_file() and output.read_marker(mount)
+    assert _temporaries(tmp_path) == []

@@ -37,7 +37,8 @@ What no rename can lose:
 - **A folder that cannot be renamed** (a mount point such as ``docker -v``'s,
   :data:`CANNOT_RENAME`): the finished files are moved into it, under the lock,
   the marker last; if that fails too (a full mount) the finished result is kept,
-  visible, as ``<out>.kept-<pid>`` and the error says so.
+  visible, as ``<out>.kept-<pid>`` and the error says so. A complete result that
+  an older raregal left beside such a folder is moved into it by the next command.
 - **The user's files** inside a replaced folder (the explorer's tags,
   :data:`USER_FILES`) are carried into the new one, and the log says so.
 - **A file system's refusal** of a write (a full disk, a read-only mount) is one
@@ -444,6 +445,18 @@ def _swap(tmp: Path, target: Target) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _put(tmp: Path, real: Path) -> None:
+    """Rename the complete folder ``tmp`` to ``real``, absent or an empty folder, or
+    move its files into ``real`` where that cannot be renamed onto (a mount point)."""
+    try:
+        _rename(tmp, real)
+    except OSError as exc:
+        if exc.errno not in CANNOT_RENAME:
+            raise
+        _move_into(tmp, real)
+        shutil.rmtree(tmp)
+
+
 def _fill_in_place(tmp: Path, target: Target) -> None:
     """Replace the target's files by ``tmp``'s, in the target itself, under its lock.
 
@@ -571,13 +584,16 @@ def _dead_temporaries(parent: Path, key: str) -> dict[str, list[Path]]:
 
 
 def _folder_of(parent: Path, key: str) -> Path | None:
-    """The folder whose temporaries these are, as their markers name it."""
+    """The folder whose temporaries these are, as their markers name it, or the
+    folder of the parent whose name has their key (markers of older raregals name
+    none)."""
     for entries in _dead_temporaries(parent, key).values():
         for entry in entries:
             name = (read_marker(entry) or {}).get("name")
             if isinstance(name, str) and _key(parent / name) == key:
                 return parent / name
-    return None
+    return next((entry for entry in parent.iterdir()
+                 if not entry.name.startswith(".rg-") and _key(entry) == key), None)
 
 
 def _recover_folder(real: Path, shown: Path) -> None:
@@ -587,8 +603,10 @@ def _recover_folder(real: Path, shown: Path) -> None:
         return
     by_age = lambda p: p.lstat().st_mtime  # noqa: E731
     complete = sorted((p for p in left["new"] if read_marker(p) is not None), key=by_age)
-    if not os.path.lexists(real) and complete:
-        _rename(complete[-1], real)
+    vacant = not os.path.lexists(real) or (real.is_dir() and not real.is_symlink()
+                                           and not any(real.iterdir()))
+    if vacant and complete:  # an empty folder too: a mount point that refused the rename
+        _put(complete[-1], real)
         _notice(f"{shown}: finished the replacement that an interrupted raregal "
                 f"command left half done")
     elif not os.path.lexists(real) and left["old"]:
