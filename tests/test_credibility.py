@@ -14,7 +14,7 @@ from raregal.cli import main
 from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
 from raregal.credibility import (credible_rule, density_contrast, keep_credible,
                                  resolve_stability_seeds, rule_text)
-from raregal.synthetic import planted_representations, recovery
+from raregal.synthetic import recovery
 
 from .conftest import features_of
 
@@ -84,9 +84,11 @@ def test_rule_and_keep_credible():
 
 def test_rule_text_names_every_threshold():
     assert rule_text(0) == ("density_contrast >= 1.5, or significance >= 2 (stability "
-                            "not measured: 0 reruns)")
+                            "not measured: 0 reruns); never a class 50% or more duplicate "
+                            "representations")
     assert rule_text(3) == ("density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
-                            "reruns and significance >= 2")
+                            "reruns and significance >= 2; never a class 50% or more "
+                            "duplicate representations")
 
 
 def test_min_samples_resolved_once_and_explained():
@@ -217,8 +219,8 @@ def test_bad_input_one_line(planted, tmp_path, capsys):
                "--quiet", "--stability-seeds"]
     assert main([*command, "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["raregal: error: --stability-seeds: must be an integer >= 0 or 'auto', "
-                   "not -1"]
+    assert err == ["raregal: error: --stability-seeds: must be an integer in [0, 100] or "
+                   "'auto', not -1"]
     with pytest.raises(SystemExit) as exit_:
         main([*command, "two"])
     assert exit_.value.code == 2

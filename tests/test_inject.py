@@ -185,4 +185,4 @@ def test_bad_input(bulk, tmp_path, capsys):
     code = main(["inject", "--synthetic", "500", "--sizes", "1", "--out", str(tmp_path / "x")])
     assert code == 2
     assert capsys.readouterr().err.strip() == ("raregal: error: --sizes: must be a list, "
-                                               "each an integer >= 2, not 1")
+                                               "each an integer in [2, 10000000], not 1")

@@ -52,6 +52,20 @@ def test_finder_parameters_are_all_constrained_and_checked_before_fitting():
             RareClassFinder(**{name: value}).fit(np.zeros((3, 2)))
 
 
+def test_seed_leaves_room_for_the_reruns():
+    """The reruns use seed+1 to seed+K (raregal.credibility.rerun_seeds); numpy takes
+    seeds up to 2**32 - 1 (issue 39: --seed 4294967294 failed after the layout)."""
+    top = 2**32 - 1
+    RareClassFinder(seed=top - 3)._validate_params()  # "auto": up to 3 reruns
+    RareClassFinder(seed=top, stability_seeds=0)._validate_params()
+    RareClassFinder(seed=top - 100, stability_seeds=100)._validate_params()
+    for finder in (RareClassFinder(seed=top - 2), RareClassFinder(seed=top - 1, stability_seeds=2),
+                   RareClassFinder(seed=top - 99, stability_seeds=100)):
+        with pytest.raises(ParameterError) as error:
+            finder._validate_params()
+        assert error.value.parameter == "seed"
+
+
 def test_flag_names_follow_the_command_line():
     assert flag_name("search", "min_cluster_size") == "--min-cluster-size"
     assert flag_name("search", "pca_components") == "--pca"

@@ -148,7 +148,8 @@ def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
 @pytest.mark.parametrize("setting, message", [
     ({"init": "random"}, "init .RareClassFinder.: must be one of 'auto', 'pca', 'spectral', "
                          "not 'random'"),
-    ({"n_epochs": 0}, "n_epochs .RareClassFinder.: must be an integer >= 1 or 'auto', not 0"),
+    ({"n_epochs": 0}, r"n_epochs .RareClassFinder.: must be an integer in \[1, 10000\] or "
+                      "'auto', not 0"),
 ])
 def test_bad_layout_settings_are_refused(table, setting, message):
     with pytest.raises(InputError, match=message):

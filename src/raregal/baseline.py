@@ -36,7 +36,7 @@ from .run import record_header
 
 #: :func:`baseline`'s parameters, checked before any image is read.
 CONSTRAINTS = {
-    "size": [Interval(Integral, 1, None)],
+    "size": [Interval(Integral, 1, 256)],  # the PCA sees 3 x size^2 pixels: 196,608 at 256
     "components": [Interval(Integral, 1, None)],  # and <= images, checked on them
     "crop_fraction": [CROP_FRACTION, Options(None)],
     "seed": [SEED],

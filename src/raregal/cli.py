@@ -2,8 +2,9 @@
 
 One ``add_<command>(commands)`` per command builds its parser and names its
 ``run_<command>`` (``set_defaults(handler=...)``); :func:`main` calls it and turns
-:class:`raregal.errors.InputError` into one line and exit status 2. A new command
-is one more ``add_`` function listed in :data:`COMMANDS`.
+:class:`raregal.errors.InputError` into one line and exit status 2 (a file system's
+refusal of a write, :func:`raregal.output.write_failure`, into one line and 1). A new
+command is one more ``add_`` function listed in :data:`COMMANDS`.
 
 Options default to None, so the Python function's own default applies (once, in
 its signature); the help shows that default, read from :mod:`raregal.defaults`.
@@ -1000,6 +1001,14 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only mount: what failed, where, why
+        from .output import write_failure
+
+        line = write_failure(exc)
+        if line is None:
+            raise
+        print(f"raregal: error: {line}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         kept = INTERRUPTED.get(args.command, "nothing was written")
         print(f"raregal: interrupted; {kept}", file=sys.stderr)

@@ -17,7 +17,8 @@ bulk. The measures, one row per class (:func:`assess`):
     UMAP space): the median distance of the galaxies around the class (its
     *shell*: non-members among its members' neighbours) to their k-th nearest
     neighbour, divided by the members' median k-th neighbour distance, with
-    k = half the class size, at most the graph's. Null: in a smooth density
+    k = half the class size, at most the graph's; duplicate representations count
+    once, as members, as shell and as neighbours. Null: in a smooth density
     members and shell sample the same density, ratio 1; a dense population
     gives > 1. A leaf of a structureless bulk sits on a noise peak, so measured
     splits of a synthetic bulk reach above 1 too (at most 1.08 at 20k); the threshold
@@ -42,7 +43,11 @@ bulk. The measures, one row per class (:func:`assess`):
 :data:`raregal.defaults.CREDIBLE_STABILITY`) *and* significant (significance >=
 :data:`raregal.defaults.CREDIBLE_SIGNIFICANCE`); with K = 0 (the default above
 :data:`raregal.defaults.STABILITY_AUTO_MAX` galaxies, and on the GPU) stability is not
-measured, and the rule is dense or significant.
+measured, and the rule is dense or significant. A class of which at least
+:data:`raregal.defaults.CREDIBLE_MAX_DUPLICATES` of the members repeat another
+member's representation (``duplicates``, :mod:`raregal.duplicates`) is never
+credible: copies sit at distance 0, so its significance and stability measure the
+copies (issue 39: 40 copies of one row made a class marked credible).
 Stability alone let bulk splits through -- large bulk leaves at 50k and, with
 groups planted in a real representation (the demo's 5,000 x 128 table), a third
 of the classes that recover no planted group, at contrast ~1 -- and most of them
@@ -78,6 +83,7 @@ import pandas as pd
 from . import defaults
 from .cluster import leaf_clusters
 from .compare import best_match_jaccard
+from .duplicates import Duplicates
 
 
 def rerun_seeds(seed: int | None, k: int) -> list[int]:
@@ -209,8 +215,14 @@ def nearest_outsiders(features: np.ndarray, members: np.ndarray, count: int) -> 
 
 
 def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndarray,
-                     features: np.ndarray | None = None) -> np.ndarray:
+                     features: np.ndarray | None = None, first: np.ndarray | None = None
+                     ) -> np.ndarray:
     """Each class's shell-to-member ratio of k-th neighbour distances (module docstring).
+
+    Duplicate representations count once: members and shell are distinct
+    representations, and a galaxy's k-th neighbour is its k-th nearest *other*
+    representation (:func:`_kth_distinct`), so copies, at distance 0, neither make
+    a member infinitely dense nor fill its neighbour count.
 
     Parameters
     ----------
@@ -221,53 +233,98 @@ def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndar
     features : ndarray, shape (n, d), optional
         The representation, to find the shell of a class isolated in the graph;
         without it such a class gets infinity.
+    first : ndarray of int, shape (n,), optional
+        Each galaxy's first galaxy with the same representation
+        (:class:`raregal.duplicates.Duplicates`); default: all distinct.
 
     Returns
     -------
     ndarray of float, shape (k,)
+        NaN where the graph holds too few distinct neighbours to measure (a class
+        of copies of one representation).
     """
     n_classes = int(np.max(labels, initial=-1)) + 1
     width = indices.shape[1]
+    first = np.arange(len(labels)) if first is None else np.asarray(first)
     contrast = np.full(n_classes, np.nan)
     for c in range(n_classes):
-        members = np.flatnonzero(labels == c)
+        rows = np.flatnonzero(labels == c)
+        members = np.unique(first[rows])
         k = int(np.clip(len(members) // 2, 1, width - 1))
-        around = np.unique(indices[members, 1:])
+        around = np.setdiff1d(first[indices[members, 1:]], members)
         shell = around[labels[around] != c]
         if len(shell) == 0 and features is not None:
-            shell = nearest_outsiders(features, members, width)
-        inner = np.median(distances[members, k])
-        outer = np.median(distances[shell, k]) if len(shell) else np.inf
-        contrast[c] = outer / inner if inner > 0 else np.inf
+            shell = np.setdiff1d(first[nearest_outsiders(features, rows, width)], members)
+        inner = _median(_kth_distinct(members, k, indices, distances, first))
+        outer = (_median(_kth_distinct(shell, k, indices, distances, first))
+                 if len(shell) else np.inf)
+        contrast[c] = outer / inner if inner > 0 else np.nan
     return contrast
 
 
-def credible_rule(stability: np.ndarray, contrast: np.ndarray, significance: np.ndarray, *,
+def _kth_distinct(rows, k: int, indices, distances, first) -> np.ndarray:
+    """Each row's distance to its k-th nearest representation other than its own,
+    counting copies of one representation once; NaN where the graph holds fewer."""
+    neighbours = indices[rows, 1:]
+    group = first[neighbours]
+    # the nearest entry of each representation in the row (stable: nearest first)
+    order = np.argsort(group, axis=1, kind="stable")
+    ranked = np.take_along_axis(group, order, axis=1)
+    seen = np.zeros_like(ranked, dtype=bool)
+    seen[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    repeat = np.empty_like(seen)
+    np.put_along_axis(repeat, order, seen, axis=1)
+    new = ~repeat & (group != first[rows][:, None])
+    count = np.cumsum(new, axis=1)
+    column = np.argmax(count >= k, axis=1)
+    out = distances[rows, 1 + column].astype(float)
+    out[count[:, -1] < k] = np.nan
+    return out
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of the measured values, NaN when none is."""
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if len(values) else np.nan
+
+
+def credible_rule(stability: np.ndarray, contrast: np.ndarray, significance: np.ndarray,
+                  duplicate_share: np.ndarray | None = None, *,
                   min_stability: float = defaults.CREDIBLE_STABILITY,
                   min_contrast: float = defaults.CREDIBLE_CONTRAST,
-                  min_significance: float = defaults.CREDIBLE_SIGNIFICANCE) -> np.ndarray:
-    """The documented rule, shape (k,): dense, or stable (where measured) and significant.
+                  min_significance: float = defaults.CREDIBLE_SIGNIFICANCE,
+                  max_duplicates: float = defaults.CREDIBLE_MAX_DUPLICATES) -> np.ndarray:
+    """The documented rule, shape (k,): dense, or stable (where measured) and significant;
+    never a class at least ``max_duplicates`` made of duplicate representations.
 
     Parameters
     ----------
     stability, contrast, significance : ndarray of float, shape (k,)
         A NaN contrast or significance counts as not passing; a NaN stability (no
         reruns) as not measured, which leaves dense or significant.
+    duplicate_share : ndarray of float, shape (k,), optional
+        The share of each class's members that repeat another member's
+        representation; default: none do.
     """
     stability = np.asarray(stability, dtype=float)
     dense = np.nan_to_num(contrast, nan=0.0) >= min_contrast
     stable = np.isnan(stability) | (stability >= min_stability)
-    return dense | (stable & (np.nan_to_num(significance, nan=0.0) >= min_significance))
+    credible = dense | (stable & (np.nan_to_num(significance, nan=0.0) >= min_significance))
+    if duplicate_share is not None:
+        credible &= np.asarray(duplicate_share, dtype=float) < max_duplicates
+    return credible
 
 
 def rule_text(k: int) -> str:
     """The rule in words, for run.json and the report."""
     dense = f"density_contrast >= {defaults.CREDIBLE_CONTRAST:g}"
     significant = f"significance >= {defaults.CREDIBLE_SIGNIFICANCE:g}"
+    copies = (f"; never a class {defaults.CREDIBLE_MAX_DUPLICATES:.0%} or more duplicate "
+              f"representations")
     if k == 0:
-        return f"{dense}, or {significant} (stability not measured: 0 reruns)"
+        return f"{dense}, or {significant} (stability not measured: 0 reruns){copies}"
     return (f"{dense}, or stability >= {defaults.CREDIBLE_STABILITY:g} over {k} layout "
-            f"reruns and {significant}")
+            f"reruns and {significant}{copies}")
 
 
 def resolve_stability_seeds(k, n: int) -> int:
@@ -287,7 +344,8 @@ class Credibility:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per class: ``stability``, ``density_contrast``, ``credible``.
+        One row per class: ``stability``, ``density_contrast``, ``duplicates`` (members
+        that repeat another member's representation), ``credible``.
     seeds : list of int
         The layout reruns' seeds.
     seconds : list of float
@@ -307,17 +365,20 @@ class Credibility:
                 "min_stability": defaults.CREDIBLE_STABILITY,
                 "min_contrast": defaults.CREDIBLE_CONTRAST,
                 "min_significance": defaults.CREDIBLE_SIGNIFICANCE,
+                "max_duplicates": defaults.CREDIBLE_MAX_DUPLICATES,
                 "credible": int(self.table["credible"].sum()),
                 "seconds_per_rerun": [round(s, 2) for s in self.seconds],
                 "contrast_seconds": round(self.contrast_seconds, 2)}
 
 
 def assess(features, model, labels, neighbours, significance, *, k: int, seed, init,
-           n_epochs, min_samples, min_cluster_size, say=None, layouts=None) -> Credibility:
+           n_epochs, min_samples, min_cluster_size, say=None, layouts=None,
+           duplicates: Duplicates | None = None) -> Credibility:
     """Stability over ``k`` layout reruns, density contrast and the rule for each class.
 
     ``significance`` (k,) is each class's :func:`raregal.cluster.leaf_significance`
-    in the search's condensed tree.
+    in the search's condensed tree; ``duplicates``, the features' duplicate rows
+    (default: none).
 
     ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
     ``layouts`` keeps the reruns for another scale (:func:`layout_stability`).
@@ -328,11 +389,24 @@ def assess(features, model, labels, neighbours, significance, *, k: int, seed, i
         min_samples=min_samples, min_cluster_size=min_cluster_size,
         reproducible=seed is not None, say=say, layouts=layouts)
     started = time.time()
-    contrast = density_contrast(labels, *neighbours, features=features)
-    table = pd.DataFrame({"stability": stability, "density_contrast": contrast,
-                          "credible": credible_rule(stability, contrast, significance)})
+    table = judge(features, labels, neighbours, stability, significance, duplicates)
     return Credibility(table=table, seeds=seeds, seconds=seconds,
                        contrast_seconds=time.time() - started)
+
+
+def judge(features, labels, neighbours, stability, significance,
+          duplicates: Duplicates | None = None) -> pd.DataFrame:
+    """The density contrast, duplicate count and credible flag of each class, beside its
+    ``stability``, one row per class: what :func:`assess` adds to the reruns, and what
+    a multi-scale search measures again on its final classes (:mod:`raregal.scales`)."""
+    if duplicates is None:
+        duplicates = Duplicates(first=np.arange(len(labels)))
+    contrast = density_contrast(labels, *neighbours, features=features, first=duplicates.first)
+    copies = duplicates.per_class(labels, len(contrast))
+    share = copies / np.maximum(np.bincount(labels[labels >= 0], minlength=len(copies)), 1)
+    return pd.DataFrame({"stability": stability, "density_contrast": contrast,
+                         "duplicates": copies,
+                         "credible": credible_rule(stability, contrast, significance, share)})
 
 
 def keep_credible(labels: np.ndarray, credible: np.ndarray):

@@ -236,6 +236,11 @@ CREDIBLE_SIGNIFICANCE = 2.0
 SCALES = 1
 SCALE_FLOOR = 15
 MAX_SCALES = 8
+# A class of which at least this share of the members repeat another member's exact
+# representation is never credible (issue 39): copies are at distance 0, so HDBSCAN's
+# density, the condensed tree's significance and the reruns' Jaccard all measure the
+# copies. Not fitted: "mostly duplicates" taken literally.
+CREDIBLE_MAX_DUPLICATES = 0.5
 # raregal compare: a class of run A is "also found" in run B when its best match there
 # has at least this Jaccard index (the recovery threshold's one-half, in Jaccard terms).
 ALSO_FOUND_JACCARD = 0.5

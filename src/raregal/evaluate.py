@@ -39,6 +39,7 @@ from . import defaults
 from .catalogue import find_id_column, ids_as_strings, read_table
 from .errors import InputError
 from .expression import evaluate as evaluate_expression
+from .params import SEED, Integral, Interval, Real, validate
 
 #: Named rare-type sets for the project's real label tables (../shared/data/README.md).
 #: Galaxy Zoo 2's answers are cumulative: an odd-feature answer counts when most
@@ -384,6 +385,16 @@ def format_summary(table: pd.DataFrame, runs: pd.DataFrame, *, min_class_size: i
     return "\n".join(lines) + "\n"
 
 
+#: :func:`evaluate`'s parameters, checked before any file is read.
+CONSTRAINTS = {
+    "min_class_size": [Interval(Integral, 1, None)],
+    # p-values down to 1e-6; each permutation shuffles the type over every galaxy
+    "permutations": [Interval(Integral, 0, 1_000_000)],
+    "fdr": [Interval(Real, 0, 1, closed="neither")],
+    "seed": [SEED],
+}
+
+
 def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_column=None,
              min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
              permutations: int = defaults.EVAL_PERMUTATIONS, fdr: float = defaults.EVAL_FDR,
@@ -413,9 +424,8 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
     from .output import atomic_dir, prepare, write_json
     from .run import record_header
 
-    if min_class_size < 1 or permutations < 0 or not 0 < fdr < 1:
-        raise InputError("--min-class-size must be >= 1, --permutations >= 0 and --fdr "
-                         "in (0, 1)")
+    validate({"min_class_size": min_class_size, "permutations": permutations, "fdr": fdr,
+              "seed": seed}, CONSTRAINTS, "evaluate")
     runs = [Path(r) for r in runs]
     names = list(names) if names else [r.name for r in runs]
     if len(names) != len(runs) or len(set(names)) != len(names):

@@ -4,7 +4,10 @@ A search run folder gets, besides ``classes.parquet``:
 
 ``classes.fits``
     The same per-galaxy table as a FITS binary table (TOPCAT, Aladin, astropy), with
-    units: ``ra``/``dec`` in degrees, everything else dimensionless.
+    units: ``ra``/``dec`` in degrees, everything else dimensionless. FITS text is
+    ASCII; a text column holding other characters (an id such as ``NGC 4414²``) is
+    written as its UTF-8 bytes, which astropy reads back as the same text and other
+    readers show unchanged wherever it is ASCII (:func:`fits_text`).
 ``class_members.vot``
     The galaxies in a class (``class`` >= 0), same columns and units, as a VOTable
     (BINARY2). Only the members: astropy's VOTable writer converts row by row
@@ -157,6 +160,17 @@ def astropy_table(classes: pd.DataFrame):
     return table
 
 
+def fits_text(table):
+    """``table`` (astropy) with each text column that is not all ASCII encoded as
+    UTF-8 bytes, in place: FITS cannot hold such text as text, and refusing a whole
+    search for one exported id would lose the work (astropy decodes it back)."""
+    for name in table.colnames:
+        values = np.asarray(table[name])
+        if values.dtype.kind == "U" and not all(value.isascii() for value in values):
+            table[name] = np.char.encode(values, "utf-8")
+    return table
+
+
 def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
                   neighbours: tuple[np.ndarray, np.ndarray] | None) -> None:
     """Write classes.fits, class_members.vot and (given the graph) neighbours.parquet."""
@@ -169,7 +183,7 @@ def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
         # GZ column names hold '-', which FITS only recommends against; TOPCAT and
         # astropy read them back unchanged.
         warnings.simplefilter("ignore", VerifyWarning)
-        table.write(folder / "classes.fits", format="fits")
+        fits_text(table.copy(copy_data=False)).write(folder / "classes.fits", format="fits")
     members = table[np.asarray(table["class"]) >= 0]
     members.write(folder / "class_members.vot", format="votable", tabledata_format="binary2")
     if neighbours is not None:

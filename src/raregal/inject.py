@@ -45,7 +45,7 @@ from . import defaults
 from .errors import InputError
 from .monitor import StageLog
 from .output import atomic_dir, prepare, write_json
-from .params import SEED, Each, Integral, Interval, Options, Real, validate
+from .params import MAX_DIM, MAX_ROWS, SEED, Each, Integral, Interval, Options, Real, validate
 from .run import record_header
 from .synthetic import planted_representations, recovery
 
@@ -73,9 +73,10 @@ class Injection:
 
 #: The planting's parameters (:func:`group_grid`, :func:`inject`).
 GRID_CONSTRAINTS = {
-    "sizes": [Each(Interval(Integral, 2, None))],  # a group of one is no group
+    "sizes": [Each(Interval(Integral, 2, MAX_ROWS))],  # a group of one is no group
     "tightness": [Each(Interval(Real, 0, None, closed="neither"))],
-    "repeats": [Interval(Integral, 1, None)],
+    # each repeat plants every size x tightness again, all in one bulk
+    "repeats": [Interval(Integral, 1, 1000)],
 }
 INJECT_CONSTRAINTS = {
     "k": [Interval(Integral, 1, None)],
@@ -290,8 +291,9 @@ def synthetic_bulk(n: int, dim: int = 128, seed: int = defaults.SEED) -> pd.Data
 
     ``n`` must leave room for neighbourhoods of :data:`raregal.defaults.INJECT_DENSITY_K`.
     """
-    validate({"n": n}, {"n": [Interval(Integral, defaults.INJECT_DENSITY_K + 1, None)]},
-             "synthetic_bulk")
+    validate({"n": n, "dim": dim},
+             {"n": [Interval(Integral, defaults.INJECT_DENSITY_K + 1, MAX_ROWS)],
+              "dim": [Interval(Integral, 1, MAX_DIM)]}, "synthetic_bulk")
     return planted_representations(n, dim=dim, n_groups=0, fractions=False, seed=seed)
 
 

@@ -26,7 +26,8 @@ from typing import Callable
 from .errors import InputError
 
 __all__ = ["Interval", "Options", "Satisfies", "Each", "ParameterError", "validate",
-           "Integral", "Real", "SEED", "FLAG", "CROP_FRACTION", "INPUT_SIZE", "JACCARD"]
+           "Integral", "Real", "SEED", "FLAG", "CROP_FRACTION", "INPUT_SIZE", "JACCARD",
+           "MAX_ROWS", "MAX_DIM", "BATCH_SIZE", "WORKERS", "seeds_fit"]
 
 
 class ParameterError(InputError):
@@ -197,7 +198,36 @@ SEED = Interval(Integral, 0, 2**32 - 1)
 FLAG = Options(True, False)
 #: Central fraction of each side of a cutout that is kept.
 CROP_FRACTION = Interval(Real, 0, 1, closed="right")
-#: Pixels a side of a model's input; timm's networks downsample by up to 32.
-INPUT_SIZE = Interval(Integral, 32, None)
+#: Pixels a side of a model's input; timm's networks downsample by up to 32. At most
+#: 2,048: GZ DESI's cutouts are 424 pixels, and one 2,048-pixel image is 50 MB as floats.
+INPUT_SIZE = Interval(Integral, 32, 2048)
+
+# Upper bounds of the counts that size memory or time, so that an absurd value is
+# refused in one line before any work instead of running out of memory hours later
+# (issue 39). Each is far above what a real use needs; the reason is beside it.
+
+#: Rows of a synthetic table: GZ DESI, the largest catalogue, has 8.7 million galaxies.
+MAX_ROWS = 10_000_000
+#: Features of a synthetic table: foundation models' representations have 128 to 1,536.
+MAX_DIM = 4096
+#: Images a batch: 8,192 RGB images of 224 pixels are 4.9 GB as floats, past a GPU's memory.
+BATCH_SIZE = Interval(Integral, 1, 8192)
+#: Worker processes: more than any machine's cores.
+WORKERS = 1024
+
+
+def seeds_fit(seed, count: int, owner: str) -> None:
+    """Refuse ``seed`` when ``seed + count`` (the seeds of ``count`` reruns after it)
+    leaves numpy's range, before any work (issue 39: the reruns failed after the search).
+
+    Raises
+    ------
+    ParameterError
+        Naming ``seed``.
+    """
+    if seed is not None and count and seed + count > SEED.high:
+        raise ParameterError("seed", f"must be at most {SEED.high - count} for {count} reruns "
+                                     f"(seeds seed+1 to seed+{count} <= {SEED.high}), not "
+                                     f"{seed}", owner)
 #: A Jaccard index from which two classes count as the same (raregal compare, report).
 JACCARD = Interval(Real, 0, 1, closed="right")

@@ -153,8 +153,8 @@ def gallery_members(classes: pd.DataFrame, cls: int, id_column: str, n: int) -> 
 def rarest_members(classes: pd.DataFrame, id_column: str, n: int) -> pd.DataFrame:
     """The n galaxies of highest rarity (then id), with their rank; none without the
     ``rarity`` column."""
-    if "rarity" not in classes.columns:
-        return classes.head(0).assign(rank=[])
+    if "rarity" not in classes.columns:  # a run written before the column existed
+        return classes.head(0).assign(rarity=[], rank=[])
     rarest = classes.sort_values(["rarity", id_column], ascending=[False, True]).head(n)
     return rarest.assign(rank=np.arange(1, len(rarest) + 1))
 

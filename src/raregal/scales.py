@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .credibility import credible_rule, density_contrast
+from .credibility import judge
 
 #: Jaccard index at which a class found again at a finer scale is the same class.
 SAME_CLASS_JACCARD = 0.5
@@ -59,7 +59,8 @@ class Scale:
     classes: pd.DataFrame
 
 
-def combine(scales: list[Scale], min_cluster_size: int, neighbours, features):
+def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
+            duplicates=None):
     """The classes of several scales as one set (module docstring), with the credible
     rule applied again to the final classes.
 
@@ -72,6 +73,8 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features):
         The neighbour graph's indices and distances, for the density contrast
         (:func:`raregal.credibility.density_contrast`).
     features : ndarray, shape (n, d)
+    duplicates : raregal.duplicates.Duplicates, optional
+        The features' duplicate rows, which the rule never rewards.
 
     Returns
     -------
@@ -80,8 +83,9 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features):
     classes : pandas.DataFrame
         One row per final class: the columns of its scale's row, ``min_samples`` (the
         scale it came from), ``scale_class`` (its number there), ``also_at`` (the
-        finer scales that found it again, comma-separated), and ``density_contrast``
-        and ``credible`` for its final members; ``tree_node`` is -1 for a class of a
+        finer scales that found it again, comma-separated), and ``density_contrast``,
+        ``duplicates`` and ``credible`` for its final members
+        (:func:`raregal.credibility.judge`); ``tree_node`` is -1 for a class of a
         finer scale (the search keeps the first scale's tree).
     """
     first = scales[0]
@@ -110,10 +114,10 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features):
     table = pd.concat(rows, ignore_index=True)
     table.loc[table["min_samples"] != first.min_samples, "tree_node"] = -1
     labels, probabilities, table = _renumber(labels, probabilities, table, min_cluster_size)
-    table["density_contrast"] = density_contrast(labels, *neighbours, features=features)
-    table["credible"] = credible_rule(table["stability"].to_numpy(float),
-                                      table["density_contrast"].to_numpy(float),
-                                      table["significance"].to_numpy(float))
+    judged = judge(features, labels, neighbours, table["stability"].to_numpy(float),
+                   table["significance"].to_numpy(float), duplicates)
+    for column in judged.columns:
+        table[column] = judged[column].to_numpy()
     return labels, probabilities, table
 
 

@@ -23,11 +23,12 @@ from .backends import BACKENDS, resolve_backend
 from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
 from .cluster import leaf_clusters, min_samples_reason, resolve_min_samples
 from .credibility import Credibility, assess, keep_credible, resolve_stability_seeds
+from .duplicates import Duplicates, find_duplicates
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
 from .output import prepare, sha256
-from .params import FLAG, SEED, Integral, Interval, Options, Real, validate
+from .params import FLAG, SEED, Integral, Interval, Options, Real, seeds_fit, validate
 from .rarity import definition as rarity_definition
 from .rarity import rarity
 from .redundancy import pca_reduce, pca_redundancy
@@ -126,8 +127,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         The min_samples used.
     stability_seeds_ : int
         The layout reruns made (0 on the GPU, which keeps no graph to rerun).
+    duplicates_ : raregal.duplicates.Duplicates
+        The rows whose representation repeats an earlier row's.
     credibility_ : raregal.credibility.Credibility
-        Each class's stability, density contrast and credible flag.
+        Each class's stability, density contrast, duplicates and credible flag.
     backend_ : str
         The backend that ran.
     stages_ : dict
@@ -170,10 +173,13 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 2, None)],      # UMAP needs a neighbour
-        "n_components": [Interval(Integral, 1, None)],
+        # the paper clusters in 5-D and HDBSCAN's density fades in many dimensions;
+        # the layout holds n x n_components floats
+        "n_components": [Interval(Integral, 1, 100)],
         "min_dist": [Interval(Real, 0, 1)],                # umap-learn: <= spread (1)
         "init": [Options(*defaults.UMAP_INITS)],
-        "n_epochs": [Interval(Integral, 1, None), Options("auto")],
+        # umap-learn's defaults are 200 and 500; an epoch is ~10 s at 632k, seeded
+        "n_epochs": [Interval(Integral, 1, 10_000), Options("auto")],
         "min_samples": [Interval(Integral, 1, None), Options("scaled")],
         "min_cluster_size": [Interval(Integral, 2, None)],  # HDBSCAN's smallest cluster
         "pca_components": [Interval(Integral, 1, None), Options(None)],
@@ -181,15 +187,20 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "backend": [Options(*BACKENDS)],
         "verbose": [FLAG],
         "make_map": [FLAG],
-        "stability_seeds": [Interval(Integral, 0, None), Options("auto")],
+        # each rerun is a full layout (701-982 s at 632k): 100 would take a day there
+        "stability_seeds": [Interval(Integral, 0, 100), Options("auto")],
         "scales": [Interval(Integral, 1, defaults.MAX_SCALES)],
         "layout": [Options(*defaults.LAYOUTS)],
     }
 
     def _validate_params(self) -> None:
         """Raise :class:`raregal.params.ParameterError` for the first parameter out of
-        its constraints (NaN and infinities included)."""
+        its constraints (NaN and infinities included), and for a seed whose reruns'
+        seeds would leave numpy's range."""
         validate(self.get_params(), self._parameter_constraints, type(self).__name__)
+        most = (defaults.STABILITY_SEEDS if self.stability_seeds == "auto"
+                else self.stability_seeds)
+        seeds_fit(self.seed, most, type(self).__name__)
 
     def _resolve_min_samples(self, n: int) -> int:
         return resolve_min_samples(self.min_samples, n, self.min_cluster_size)
@@ -201,14 +212,17 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             return None
         return layout_epochs(n, defaults.UMAP_N_EPOCHS)
 
-    def fit(self, X, y=None, stage_log: StageLog | None = None):
-        """Find classes in X, an (n, d) array of representations."""
+    def fit(self, X, y=None, stage_log: StageLog | None = None,
+            duplicates: Duplicates | None = None):
+        """Find classes in X, an (n, d) array of representations (``duplicates``: its
+        duplicate rows, when already found)."""
         self._validate_params()
         with deterministic_layout(self.layout == "deterministic"):
-            return self._fit(check_array(X, dtype=np.float32), stage_log)
+            return self._fit(check_array(X, dtype=np.float32), stage_log, duplicates)
 
-    def _fit(self, X, stage_log):
+    def _fit(self, X, stage_log, duplicates):
         n, d = X.shape
+        self.duplicates_ = find_duplicates(X) if duplicates is None else duplicates
         log = stage_log or StageLog(quiet=not self.verbose)
         self.min_samples_ = self._resolve_min_samples(n)
         self.min_samples_reason_, self.min_samples_warning_ = min_samples_reason(
@@ -224,9 +238,14 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                              f"{self.n_neighbors}")
         if self.pca_components is not None and self.pca_components > d:
             raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
-        if np.ptp(X, axis=0).max() == 0:
+        distinct = self.duplicates_.n_distinct
+        if distinct == 1:
             raise InputError(f"all {n} galaxies to search have the same representation: "
                              f"nothing to tell apart")
+        if distinct <= self.n_neighbors:  # UMAP would see nothing but copies
+            raise InputError(f"{n} galaxies to search hold only {distinct} distinct "
+                             f"representations ({n - distinct} duplicates), not more than "
+                             f"n_neighbors={self.n_neighbors}")
         self.backend_ = resolve_backend(self.backend)
         self.n_epochs_ = self._resolve_epochs(n)
         self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
@@ -276,7 +295,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 X, model, self.labels_, self.neighbours_, self.clustering_.significance,
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
-                say=log.say)
+                say=log.say, duplicates=self.duplicates_)
         self.class_table_ = self._class_table(self.clustering_)
         self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
         self.scale_results_ = [self._scale(self.min_samples_, self.clustering_,
@@ -310,17 +329,18 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 X, model, clustering.labels, self.neighbours_, clustering.significance,
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=min_samples, min_cluster_size=self.min_cluster_size,
-                say=log.say, layouts=layouts)
+                say=log.say, layouts=layouts, duplicates=self.duplicates_)
             seconds += credibility.seconds
             found.append(self._scale(min_samples, clustering, credibility))
             log.say(f"min_samples={min_samples}: {clustering.n_classes} classes, "
                     f"{int(credibility.table['credible'].sum())} credible")
-        labels, probabilities, table = combine(found, self.min_cluster_size, self.neighbours_, X)
+        labels, probabilities, table = combine(found, self.min_cluster_size, self.neighbours_, X,
+                                               self.duplicates_)
         self.labels_, self.probabilities_ = labels, probabilities
         self.class_table_ = table[["persistence", "significance", "tree_node", "min_samples",
                                    "scale_class", "also_at"]]
         self.credibility_ = Credibility(
-            table=table[["stability", "density_contrast", "credible"]],
+            table=table[["stability", "density_contrast", "duplicates", "credible"]],
             seeds=self.credibility_.seeds, seconds=seconds,
             contrast_seconds=self.credibility_.contrast_seconds)
 
@@ -457,9 +477,12 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                          f"({'; '.join(s.rule for s in selection.steps if s.removed)})")
     with log.stage("read features", f"{n_searched} galaxies kept"):
         reps = inputs.load(selection.mask)  # only the kept galaxies' rows
+        duplicates = find_duplicates(reps.features)
+    if duplicates.n_copies:
+        log.say(duplicates.describe(reps.ids))
 
     try:
-        finder.fit(reps.features, stage_log=log)
+        finder.fit(reps.features, stage_log=log, duplicates=duplicates)
     except InputError as exc:  # name the file the searched rows came from
         raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_
@@ -522,6 +545,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                                        "files": inputs.masking()},
                       "steps": [asdict(step) for step in selection.steps],
                       "notes": selection.notes},
+        "duplicates": duplicates.record(reps.ids),
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
                        "init_used": finder.init_, "n_epochs_used": finder.n_epochs_,
                        "backend_used": finder.backend_,

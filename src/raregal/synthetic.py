@@ -13,14 +13,19 @@ import numpy as np
 import pandas as pd
 
 from . import defaults
-from .params import FLAG, SEED, Each, Integral, Interval, ParameterError, Real, validate
+from .params import (FLAG, MAX_DIM, MAX_ROWS, SEED, Each, Integral, Interval, ParameterError,
+                     Real, validate)
+
+#: Values in a table: its float64 features then take 16 GB, on the way to float32
+#: (GZ DESI's 8.7M galaxies x 128 features are 1.1e9).
+MAX_VALUES = 2 * 10**9
 
 #: :func:`planted_representations`' parameters.
 CONSTRAINTS = {
-    "n": [Interval(Integral, 2, None)],
-    "dim": [Interval(Integral, 1, None)],
-    "n_groups": [Interval(Integral, 0, None)],
-    "group_size": [Interval(Integral, 1, None), Each(Interval(Integral, 1, None))],
+    "n": [Interval(Integral, 2, MAX_ROWS)],
+    "dim": [Interval(Integral, 1, MAX_DIM)],
+    "n_groups": [Interval(Integral, 0, MAX_ROWS)],  # drawn before they are fitted in n
+    "group_size": [Interval(Integral, 1, MAX_ROWS), Each(Interval(Integral, 1, MAX_ROWS))],
     "latent_dim": [Interval(Integral, 1, None)],
     "tightness": [Interval(Real, 0, None, closed="neither")],
     "noise": [Interval(Real, 0, None)],
@@ -84,6 +89,10 @@ def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
         cut columns.
     """
     validate(locals(), CONSTRAINTS, "planted_representations")
+    if n * dim > MAX_VALUES:
+        raise ParameterError("n", f"must be at most {MAX_VALUES // dim} with {dim} features "
+                                  f"({MAX_VALUES:.0e} values in all), not {n}",
+                             "planted_representations")
     latent_dim = min(latent_dim, dim)
     rng = np.random.default_rng(seed)
     if np.isscalar(group_size):

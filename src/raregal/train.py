@@ -38,8 +38,8 @@ from .monitor import stderr_printer
 from .models import (Bottleneck, DirichletHead, GalaxyModel, create_encoder, is_architecture,
                      pooled_dim, save_model)
 from .output import prepare, write_json
-from .params import (CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral, Interval, Options,
-                     ParameterError, Real, Satisfies, validate)
+from .params import (BATCH_SIZE, CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral,
+                     Interval, Options, ParameterError, Real, Satisfies, validate)
 from .run import record_header
 from .schemas import SCHEMAS, Schema, get_schema, kaggle_column
 
@@ -51,11 +51,12 @@ TRAIN_CONSTRAINTS = {
                   Options(None)],
     # raregal_cnn and raregal_resnet are accepted too (--help names them)
     "arch": [Satisfies(is_architecture, "a timm architecture (timm.list_models())")],
-    "bottleneck": [Interval(Integral, 1, None), Options(None)],
+    # the paper's is 128, encoders' own widths at most 2,048
+    "bottleneck": [Interval(Integral, 1, 8192), Options(None)],
     "input_size": [INPUT_SIZE],
     "crop_fraction": [CROP_FRACTION],
-    "epochs": [Interval(Integral, 1, None)],
-    "batch_size": [Interval(Integral, 1, None)],
+    "epochs": [Interval(Integral, 1, 10_000)],  # Zoobot trains for at most ~150
+    "batch_size": [BATCH_SIZE],
     "learning_rate": [Interval(Real, 0, None, closed="neither")],
     "pseudo_count": [Interval(Real, 0, None, closed="neither")],
     "val_fraction": [Interval(Real, 0, 1, closed="neither")],

@@ -165,7 +165,9 @@ def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
     astro.meta["RUN"] = data.dir.name.encode("ascii", "replace").decode()  # FITS: ASCII
     buffer = io.BytesIO()
     if kind == "fits":
-        astro.write(buffer, format="fits")
+        from ..export import fits_text
+
+        fits_text(astro).write(buffer, format="fits")
     else:
         astro.write(buffer, format="votable")
     return buffer.getvalue()
