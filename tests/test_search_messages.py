@@ -70,3 +70,15 @@ def test_credible_only_says_what_it_writes(small, tmp_path, capsys):
     assert (f"--credible-only: writing the {len(summary)} credible of {found} classes, "
             f"holding {int((classes['class'] >= 0).sum())} of 400 galaxies; the other "
             f"classes' galaxies are written as class -1") in log
+
+
+def test_pca_start_with_fewer_features_than_components_is_one_line(tmp_path, capsys):
+    """The PCA start projects on n_components axes: 3 features cannot give 5 (a
+    traceback from scikit-learn before)."""
+    table = planted_representations(200, dim=3, n_groups=0, latent_dim=3)
+    table.to_parquet(tmp_path / "d3.parquet")
+    assert main(["search", str(tmp_path / "d3.parquet"), "--out", str(tmp_path / "run"),
+                 "--init", "pca", "--quiet", *NO_CUTS]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "raregal: error: d3.parquet: 3 features, fewer than n_components=5, which the PCA "
+        "start needs: give --n-components of at most 3 or --init spectral"]

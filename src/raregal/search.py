@@ -147,8 +147,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 2, None)],      # UMAP needs a neighbour
         # the paper clusters in 5-D and HDBSCAN's density fades in many dimensions;
-        # the layout holds n x n_components floats
-        "n_components": [Interval(Integral, 1, 100)],
+        # the layout holds n x n_components floats; the map starts from the embedding's
+        # first two principal components (1 failed there, after the whole layout)
+        "n_components": [Interval(Integral, 2, 100)],
         "min_dist": [Interval(Real, 0, 1)],                # umap-learn: <= spread (1)
         "init": [Options(*defaults.UMAP_INITS)],
         # umap-learn's defaults are 200 and 500; an epoch is ~10 s at 632k, seeded
@@ -213,6 +214,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.backend_ = resolve_backend(self.backend)
         self.n_epochs_ = self._resolve_epochs(n)
         self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
+        width = self.pca_components or d
+        if self.init_ == "pca" and self.n_components > width:  # its PCA has width axes
+            raise InputError(f"{width} features, fewer than n_components={self.n_components}, "
+                             f"which the PCA start needs: give --n-components of at most "
+                             f"{width} or --init spectral")
 
         with log.stage("redundancy", f"PCA of {n} × {d} representations"):
             self.redundancy_ = pca_redundancy(X)
