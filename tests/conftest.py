@@ -5,10 +5,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from raregal.demo import DEMO_SAMPLE
 from raregal.synthetic import planted_representations
 
-#: The project's real data, beside the checkout (see ../shared/data/README.md).
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+#: Real images and labels copied into the repository by scripts/make_test_data.py
+#: (what, and its credits: tests/data/README.md).
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="session")
@@ -20,9 +22,15 @@ def planted():
 
 @pytest.fixture(scope="session")
 def data_dir():
-    if not DATA.is_dir():
-        pytest.fail(f"the project's real data is missing: {DATA}")
     return DATA
+
+
+@pytest.fixture(scope="session")
+def demo_images():
+    """The package's 5,000 demo thumbnails: the gz-kaggle-5000 galaxies (the same
+    GalaxyIDs as tests/data's labels), central half of each cutout at 128x128, which
+    the default model sees whole (crop fraction 1) as it sees a cutout at its 0.5."""
+    return DEMO_SAMPLE / "images"
 
 
 def features_of(table):

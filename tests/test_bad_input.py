@@ -34,7 +34,7 @@ def files(data_dir, planted, tmp_path_factory):
     nan.loc[[3, 7], features[0]] = np.nan
     nan.to_parquet(root / "nan.parquet", index=False)
 
-    labels = pd.read_csv(data_dir / KAGGLE / "labels.csv").head(4)
+    labels = pd.read_csv(data_dir / KAGGLE / "labels.csv.gz").head(4)
     (root / "images").mkdir()
     for galaxy in labels["GalaxyID"]:
         shutil.copy(data_dir / KAGGLE / "images" / f"{galaxy}.jpg", root / "images")

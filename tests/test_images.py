@@ -25,7 +25,8 @@ def test_legacy_rgb_matches_the_mapping_by_hand():
 
 
 def test_real_grz_fits_cutouts(data_dir):
-    for name, side in (("example_a.fits", 509), ("example_b.fits", 162)):
+    # example_a is the central 127x127 of its 509x509 survey cutout (tests/data/README.md)
+    for name, side in (("example_a.fits", 127), ("example_b.fits", 162)):
         image = load_rgb(data_dir / "decals-fits-cutouts" / name)
         assert image.mode == "RGB" and image.size == (side, side)
         pixels = np.asarray(image)
@@ -130,7 +131,8 @@ def test_small_views_of_large_jpegs_are_decoded_at_reduced_scale(data_dir, tmp_p
     # The bundled model sees 64 px of the central half of a 424-px SDSS cutout: a
     # half-scale decode has 106 px there, and gives what decoding the whole image does,
     # up to JPEG's own rounding. Zoobot's 224 px of the central 1/1.2 needs every pixel.
-    paths = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))[:50]
+    paths = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))
+    assert len(paths) == 24  # every 424-px cutout in tests/data
     assert not np.array_equal(model_input(paths[0], crop_fraction=0.5, size=64),
                               preprocess(load_rgb(paths[0]), crop_fraction=0.5, size=64))
     assert load_rgb(paths[0], at_least=(128, 128)).size == (212, 212)

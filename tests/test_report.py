@@ -15,7 +15,7 @@ from raregal import defaults
 from raregal.cli import main
 from raregal.errors import InputError
 from raregal.export import viewer_layer
-from raregal.report import (RESERVED_COLOURS, _lab, class_colours, class_letters,
+from raregal.report import (RAREST_SHOWN, RESERVED_COLOURS, _lab, class_colours, class_letters,
                             label_differences, lettered, plot_gallery, report, tree_layout,
                             viewer_links)
 from raregal.run import SearchResult
@@ -173,7 +173,8 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
             assert f'<a href="{url}">{galaxy}</a>' in page
             shown += 1
         assert f'id="class-{row["letter"]}"' in page
-    assert len(re.findall(r"legacysurvey\.org/viewer\?", page)) == shown
+    rarest = min(RAREST_SHOWN, len(data.classes))  # the rarest galaxies' gallery links too
+    assert len(re.findall(r"legacysurvey\.org/viewer\?", page)) == shown + rarest
     assert "thumbs/" not in page and not (out / "thumbs").exists()
     assert "No local images" in page
     for figure in ("map.png", "tree.png", "variance.png"):
@@ -194,6 +195,24 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
     # the class swatches are the palette's colours in letter order
     assert re.findall(r'class="swatch" style="background:(#[0-9a-f]{6})"', page) == \
         class_colours(len(order))
+
+
+def test_report_shows_the_rarest_galaxies_rarest_first(sky_run):
+    run_dir, _ = sky_run
+    assert main(["report", str(run_dir), "--per-class", "5", "--quiet"]) == 0
+    out = run_dir / "report"
+    page = (out / "index.html").read_text()
+    classes = SearchResult.read(run_dir).classes
+    expected = classes.sort_values(["rarity", "id_str"], ascending=[False, True]).head(
+        RAREST_SHOWN)
+    rarest = pd.read_csv(out / "rarest.csv", dtype={"id_str": str})
+    assert list(rarest.columns) == ["id_str", "rarity", "rank", "class"]
+    assert rarest["id_str"].tolist() == expected["id_str"].tolist()
+    assert rarest["rank"].tolist() == list(range(1, RAREST_SHOWN + 1))
+    section = page[page.index('<div class="gallery" id="rarest">'):]
+    section = section[:section.index("<h2>")]
+    assert re.findall(r'">([^<]+)</a> \(', section) == expected["id_str"].tolist()
+    assert "10th nearest neighbour" in page and 'href="rarest.csv"' in page
 
 
 def test_report_links_tables_lists_cuts_and_warns(sky_run):
@@ -311,3 +330,35 @@ def test_not_a_run_folder(tmp_path, capsys):
     assert err.count("\n") == 0 and "missing classes.csv" in err
     with pytest.raises(InputError, match="at least 1"):
         report(tmp_path, per_class=0)
+
+
+def test_gallery_thumbnails_open_the_whole_image_and_member_lists_hold_no_formula(tmp_path):
+    """Each gallery thumbnail links to the galaxy's whole image, written into the report
+    (424 px here, the thumbnail 128 px of the central crop); a member list's id that a
+    spreadsheet would run as a formula is quoted (OWASP), a numeric id is not."""
+    from PIL import Image
+
+    from raregal.demo import DEMO_SAMPLE
+
+    from .run_folders import small_run
+
+    files = sorted((DEMO_SAMPLE / "images").glob("*.jpg"))[:30]
+    (tmp_path / "images").mkdir()
+    for path in files:  # the bundled 128 px thumbnails, enlarged to an SDSS cutout's size
+        Image.open(path).resize((424, 424)).save(tmp_path / "images" / path.name)
+    ids = [p.stem for p in files] + [f"g{i:03d}" for i in range(30)]
+    ids[:2] = ["=HYPERLINK(\"http://evil.example\")", "-5"]
+    pd.DataFrame({"id_str": ids[2:30], "file_loc": [f"images/{p.name}" for p in files[2:]]}
+                 ).to_csv(tmp_path / "catalogue.csv", index=False)
+    small_run(tmp_path / "run", ids=ids)
+    page = report(tmp_path / "run", images=tmp_path / "catalogue.csv", verbose=False,
+                  per_class=10).read_text()
+    out = tmp_path / "run" / "report"
+    links = re.findall(r'<a href="images/([^"]+)"[^>]*><img src="thumbs/([^"]+)"', page)
+    assert len(links) == 28 and all(whole == thumb for whole, thumb in links)
+    for name, _ in links:
+        assert Image.open(out / "images" / name).size == (424, 424)
+        assert Image.open(out / "thumbs" / name).size == (128, 128)
+    members = pd.read_csv(out / "members" / "A.csv", dtype={"id_str": str})
+    assert {"'=HYPERLINK(\"http://evil.example\")", "-5"} <= set(members["id_str"])
+    assert SearchResult.read(tmp_path / "run").classes["id_str"].iloc[0] == ids[0]

@@ -104,6 +104,20 @@ def test_run_json_records_everything(run, planted):
     assert record["command"][:2] == ["raregal", "search"]
 
 
+def test_rarity_is_the_10th_neighbour_distance_everywhere(run):
+    out = run / "run"
+    classes = pd.read_parquet(out / "classes.parquet")
+    graph = pd.read_parquet(out / "neighbours.parquet")  # itself left out
+    tenth = np.stack(graph["neighbour_distances"].to_numpy())[:, 9]
+    np.testing.assert_allclose(classes["rarity"], tenth, rtol=1e-6)
+    record = json.loads((out / "run.json").read_text())
+    assert record["rarity"] == {"k": 10, "definition": "distance to the galaxy's 10th "
+                                "nearest neighbour in the searched representation (higher = "
+                                "rarer)"}
+    from astropy.table import Table
+    np.testing.assert_allclose(Table.read(out / "classes.fits")["rarity"], classes["rarity"])
+
+
 def test_planted_groups_recovered(run, planted):
     classes = pd.read_parquet(run / "run" / "classes.parquet")
     truth = planted.set_index("id_str").loc[classes["id_str"], "planted"].to_numpy()
@@ -245,6 +259,7 @@ def test_real_catalogue_as_predictions(data_dir, tmp_path):
         apply_cuts(loaded.columns, paper_cuts())
     selection = apply_cuts(loaded.columns, paper_cuts(edge_on=None))
     by_hand = votes[(votes[SMOOTH] < 0.5) & (votes[ARTIFACT] < 0.3)]
+    assert 0 < len(by_hand) < len(votes)  # the cut keeps some rows and drops some
     assert selection.mask.sum() == len(by_hand)
     assert set(loaded.ids[selection.mask]) == set(by_hand["id_str"].astype(str))
 
@@ -254,7 +269,7 @@ def test_real_galaxy_zoo_2_table_searched_as_is(data_dir, tmp_path):
     """The GZ2 labels file (unnamed index column, integer GalaxyID, dotted column
     names) searched on its vote fractions with a catalogue cut, straight from disk
     (100 layout epochs: the layout is tested elsewhere)."""
-    labels = data_dir / "gz-kaggle-5000" / "labels.csv"
+    labels = data_dir / "gz-kaggle-5000" / "labels.csv.gz"
     code = main(["search", str(labels), "--features", "Class[2678].*",
                  "--where", "`Class1.2` > 0.6",
                  "--min-samples", "scaled", "--seed", "0", "--out", str(tmp_path / "run"),

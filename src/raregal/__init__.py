@@ -9,6 +9,7 @@ vote fractions, UMAP, and the leaves of HDBSCAN's condensed tree.
 ...                         predictions="predictions.parquet")   # doctest: +SKIP
 >>> raregal.report("run/", images="cutouts.csv")   # doctest: +SKIP
 >>> raregal.explore("run/")   # serves http://127.0.0.1:8765/  # doctest: +SKIP
+>>> raregal.rank("run/", like="mergers.txt", top=20)   # more like these  # doctest: +SKIP
 >>> finder = raregal.RareClassFinder(min_samples="scaled").fit(X)  # doctest: +SKIP
 """
 
@@ -22,10 +23,11 @@ except _metadata.PackageNotFoundError:  # running from a source tree
 from .catalogue import Representations, load_representations, read_table  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .explore import explore  # noqa: E402
+from .rank import rank  # noqa: E402
 from .report import report  # noqa: E402
 from .search import RareClassFinder, SearchResult, search  # noqa: E402
 from .select import Cut, apply_cuts, paper_cuts  # noqa: E402
 
 __all__ = ["__version__", "Cut", "InputError", "RareClassFinder", "Representations",
            "SearchResult", "apply_cuts", "explore", "load_representations", "paper_cuts",
-           "read_table", "report", "search"]
+           "rank", "read_table", "report", "search"]

@@ -7,13 +7,20 @@ layouts in detail"):
 - FITS binary tables (``.fits``, ``.fit``, ``.fits.gz``); a vector column of shape
   (n, d) is expanded into ``{name}_0 … {name}_{d-1}``;
 - Zoobot's HDF5 layout (``.h5``, ``.hdf5``): datasets ``predictions`` of shape
-  (n, d) or (n, d, passes), ``id_str`` and, optionally, ``label_cols`` naming the d
-  columns (default ``feat_{i}``). When ``label_cols`` are Galaxy Zoo answers
+  (n, d), (n, d, passes) or, as zoobot-predictions groups models, (n, d, models,
+  passes), ``id_str`` and, optionally, ``label_cols`` naming the d columns (default
+  ``feat_{i}``). When ``label_cols`` are Galaxy Zoo answers
   (``smooth-or-featured-dr8_smooth`` …) the values are Dirichlet concentrations and
-  are turned into vote fractions as Zoobot does (:func:`concentrations_to_fractions`);
-  otherwise they are features and passes are averaged;
-- Zoobot's prediction CSV: answer columns whose cells are numbers or JSON lists of
-  one number per pass (``"[1.0, 0.9]"``), read as concentrations like the HDF5;
+  are turned into vote fractions as Zoobot does (:func:`concentrations_to_fractions`:
+  the mean over every model's every pass), each with its question's
+  ``_proportion-asked``; otherwise they are features and the draws are averaged;
+- Zoobot's prediction CSV (``predictions_to_csv``: ``{label}_pred`` columns, read
+  under their label): cells that are numbers or JSON lists of one number per pass
+  (``"[1.0, 0.9]"``), read as concentrations like the HDF5; a JSON list column that is
+  not an answer is a vector (an embedding);
+- Galaxy Zoo answers under any campaign suffix of galaxy-datasets, volunteer vote
+  counts, GZ DESI's friendly mask and list-valued embedding columns, as
+  :class:`TableSource` describes;
 - a NumPy array (``.npy``, shape (n, d)) with its ids given separately, as a text
   file of one id per line or as any table above with an id column.
 
@@ -44,8 +51,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import defaults
 from .errors import InputError, first_line
-from .schemas import answer_label, resolve_column
+from .schemas import (answer_label, answers_before, campaign_of, proportion_asked,
+                      resolve_column)
 
 #: Id columns recognised without an id option, in order of preference: Zoobot (and
 #: Euclid Q1, ``Q1_R1_<tile>_<objid>``), GZ DESI, GZ DECaLS DR5, Galaxy Zoo 2 /
@@ -72,6 +81,14 @@ TABLE_SUFFIXES = {
     ".h5": "hdf5", ".hdf5": "hdf5",
     ".npy": "npy",
 }
+
+#: GZ DESI's and galaxy-datasets' column suffixes: a question's total of votes, and
+#: (Zoobot's advanced table) the probability that a volunteer was asked it.
+TOTAL_VOTES = "_total-votes"
+ASKED = "_proportion-asked"
+
+#: Arrow schema metadata key of a line for the log that a reader left with the table.
+NOTE = "raregal.note"
 
 #: Rows per batch when the features of an in-memory table are streamed.
 STREAM_ROWS = 131_072
@@ -175,14 +192,28 @@ def _read_csv(path: Path, id_column: str | None) -> pa.Table:
     header = pd.read_csv(path, sep=sep, nrows=0).columns
     text = {name: str for name in header if name in ID_COLUMNS or name == id_column}
     frame = pd.read_csv(path, sep=sep, dtype=text)
+    frame, head = _zoobot_pred_columns(frame)
     columns = {}
     for name in frame.columns:
         values = frame[name]
         if not pd.api.types.is_numeric_dtype(values) and _is_list_column(values):
-            values = _list_cells(values, f"{path.name}: column '{name}'")
+            # Zoobot's cells list one value per pass; any other list is a vector
+            # (an embedding), kept whole for the feature columns
+            passes = name in head or answer_label(str(name)) is not None
+            where = f"{path.name}: column '{name}'"
+            values = _list_cells(values, where) if passes else _vector_cells(values, where)
         columns[name] = values.to_numpy() if isinstance(values, pd.Series) else values
-    columns = _concentrations_as_fractions(columns, path.name)
+    columns = _concentrations_as_fractions(columns, path.name, head)
     return _columns_to_arrow(columns)
+
+
+def _zoobot_pred_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Zoobot's ``predictions_to_csv`` (``shared/save_predictions.py``) names each
+    output ``{label}_pred``: the columns are read under their label, and are all
+    outputs of one head (the second value returned)."""
+    renamed = {n: n[:-len("_pred")] for n in frame.columns
+               if str(n).endswith("_pred") and n[:-len("_pred")] not in frame.columns}
+    return frame.rename(columns=renamed), list(renamed.values())
 
 
 def _is_list_column(values: pd.Series) -> bool:
@@ -200,10 +231,26 @@ def _list_cells(values: pd.Series, where: str) -> np.ndarray:
                          f"of the same length") from exc
 
 
+def _vector_cells(values: pd.Series, where: str) -> pa.Array:
+    """A column of JSON lists that is not Zoobot's passes: an Arrow list column,
+    whatever the lengths (the feature columns check them)."""
+    try:
+        return pa.array([None if pd.isna(cell) else json.loads(cell) for cell in values],
+                        type=pa.list_(pa.float32()))
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{where}: cells are not JSON lists of numbers") from exc
+
+
 def _columns_to_arrow(columns: dict[str, np.ndarray]) -> pa.Table:
     out = {}
     for name, values in columns.items():
+        if isinstance(values, pa.Array):  # a list column, kept as it is
+            out[name] = values
+            continue
         values = np.asarray(values)
+        if values.dtype == object:  # text with empty cells (NaN): nulls, not an error
+            out[name] = pa.array(values, from_pandas=True)
+            continue
         if values.dtype.kind == "S":
             values = np.char.decode(values, "utf-8")
         elif values.dtype.byteorder == ">":  # FITS is big-endian; Arrow wants native
@@ -242,33 +289,72 @@ def _read_zoobot_hdf5(path: Path) -> pa.Table:
         ids = np.asarray(f["id_str"])
         names = ([n.decode() if isinstance(n, bytes) else str(n) for n in f["label_cols"]]
                  if "label_cols" in f else None)
-    if values.ndim not in (2, 3) or len(values) != len(ids):
+    if values.ndim < 2 or len(values) != len(ids):
         raise InputError(f"{path}: 'predictions' has shape {values.shape} but 'id_str' "
-                         f"has {len(ids)} rows; expected (n, d) or (n, d, passes)")
+                         f"has {len(ids)} rows; expected (n, d), (n, d, passes) or "
+                         f"(n, d, models, passes)")
     if names is None or len(names) != values.shape[1]:
         names = [f"feat_{i}" for i in range(values.shape[1])]
+    # zoobot-predictions' grouped file is (galaxy, answer, model, pass): every model's
+    # every pass is one draw, averaged alike (zoobot's expected_value_of_dirichlet_mixture)
+    shape, values = values.shape, values.reshape(len(values), values.shape[1], -1)
     columns = {"id_str": ids}
     columns.update({name: values[:, i] for i, name in enumerate(names)})
-    return _columns_to_arrow(_concentrations_as_fractions(columns, path.name))
+    table = _columns_to_arrow(_concentrations_as_fractions(columns, path.name, names))
+    if len(shape) < 4:
+        return table
+    return table.replace_schema_metadata({NOTE: (
+        f"{path.name}: predictions of shape {shape} (galaxy, answer, model, pass): each "
+        f"value is the mean over the {shape[2]} models' {shape[3]} passes, as Zoobot's "
+        f"expected_value_of_dirichlet_mixture")})
 
 
-def _concentrations_as_fractions(columns: dict, source: str) -> dict:
+def _concentrations_as_fractions(columns: dict, source: str, head=()) -> dict:
     """Replace Galaxy Zoo answer columns of Dirichlet concentrations by vote fractions.
 
     Applies when the table has answer columns (``{question}[-campaign]_{answer}``,
     :func:`raregal.schemas.answer_label`) and no ``_fraction`` column, which is how
-    Zoobot writes predictions. Any other column of several passes (n, passes) is
-    averaged over the passes.
+    Zoobot writes predictions, unless they are volunteer vote counts
+    (:func:`is_vote_table`; :class:`TableSource` divides those). ``head``: the
+    outputs of one Dirichlet head (an HDF5's label_cols, a CSV's ``_pred`` columns),
+    all answers as soon as one is. Each fraction comes with its question's
+    ``{label}_proportion-asked`` (:func:`proportion_columns`), as in Zoobot's
+    advanced table. Any other column of several passes (n, passes) is averaged.
     """
-    answers = [n for n in columns if answer_label(str(n)) is not None]
-    if answers and not fraction_columns(columns):
+    answers = [n for n in columns if answer_label(str(n)) is not None  # not text
+               and np.asarray(columns[n]).dtype.kind in "iuf"]
+    if answers and head:
+        answers = [n for n in head if "_" in str(n)]
+    integer = [n for n in answers if np.asarray(columns[n]).dtype.kind in "iu"]
+    if answers and not fraction_columns(columns) and not is_vote_table(columns, integer):
         stacked = [np.asarray(columns[n], dtype=np.float32) for n in answers]
         values = np.stack([v if v.ndim == 2 else v[:, None] for v in stacked], axis=1)
         fractions = concentrations_to_fractions(values, answers, source)
         columns = {n: v for n, v in columns.items() if n not in answers}
         columns.update(fractions)
+        columns.update(proportion_columns(fractions))
     return {n: (np.asarray(v).mean(axis=1) if np.asarray(v).ndim == 2
                 and np.asarray(v).dtype.kind == "f" else v) for n, v in columns.items()}
+
+
+def is_vote_table(names, integer_answers) -> bool:
+    """Volunteer vote counts, not concentrations: a ``{question}_total-votes`` column
+    (GZ DESI's volunteer catalogue, galaxy-datasets' tables) or answers in whole
+    numbers (concentrations are sigmoid·100 + 1, never stored as integers)."""
+    return bool(integer_answers) or any(str(n).endswith(TOTAL_VOTES) for n in names)
+
+
+def proportion_columns(fractions: dict) -> dict:
+    """``{label}_proportion-asked`` for each ``{label}_fraction`` whose question's
+    proportion asked can be worked out (:func:`raregal.schemas.proportion_asked`)."""
+    by_label = {n[:-len("_fraction")]: v for n, v in fractions.items()}
+    n = len(next(iter(by_label.values())))
+    out = {}
+    for label in by_label:
+        asked = proportion_asked(label.partition("_")[0], by_label.get, n)
+        if asked is not None:
+            out[f"{label}{ASKED}"] = asked.astype(np.float32)
+    return out
 
 
 def concentrations_to_fractions(values: np.ndarray, label_cols: list[str],
@@ -312,15 +398,7 @@ def _read_npy(path: Path, ids_path: Path) -> pa.Table:
     values = np.load(path, mmap_mode="r")
     if values.ndim != 2:
         raise InputError(f"{path}: expected an array of shape (n, d), got {values.shape}")
-    if ids_path.suffix.lower() in {".txt", ".lst", ".ids", ""}:
-        ids = np.array(ids_path.read_text().split(), dtype=object)
-        id_name = "id_str"
-    elif table_format(ids_path) == "npy":
-        raise InputError(f"{ids_path}: ids must be a text file or a table, not .npy")
-    else:
-        id_table = read_table(ids_path)
-        id_name = find_id_column(id_table, None, ids_path)
-        ids = np.asarray(id_table.column(id_name).to_pylist(), dtype=object)
+    ids, id_name = read_id_file(ids_path, named=True)
     if len(ids) != len(values):
         raise InputError(f"{ids_path}: {len(ids)} ids for {len(values)} rows of {path}")
     columns = {id_name: ids}
@@ -329,6 +407,25 @@ def _read_npy(path: Path, ids_path: Path) -> pa.Table:
 
 
 # --- ids -----------------------------------------------------------------------------
+
+def read_id_file(path, *, id_column: str | None = None, named: bool = False):
+    """The ids a file lists: one per line (``.txt``, ``.lst``, ``.ids`` or no suffix),
+    or a table's id column (``id_column`` when the table has it, else found as
+    :func:`find_id_column` does). Returns an array of str (and, with ``named``, the
+    column's name, ``id_str`` for a text file)."""
+    path = Path(path)
+    if path.suffix.lower() in {".txt", ".lst", ".ids", ""}:
+        require_file(path)
+        ids, name = np.array(path.read_text().split(), dtype=object), "id_str"
+    elif table_format(path) == "npy":
+        raise InputError(f"{path}: ids must be a text file or a table, not .npy")
+    else:
+        table = read_table(path, id_column=id_column)
+        name = find_id_column(table, id_column if id_column in table.column_names else None,
+                              path)
+        ids = ids_as_strings(table.column(name))
+    return (ids, name) if named else ids
+
 
 @dataclass(frozen=True)
 class IdChoice:
@@ -472,13 +569,15 @@ def _natural_key(name: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def find_feature_columns(table, pattern: str | None, source) -> list[str]:
+def find_feature_columns(table, pattern: str | None, source, vectors=()) -> list[str]:
     """Feature columns matching ``pattern`` (a glob), or the one family of
     :data:`FEATURE_PATTERNS` present, in natural order (feat_2 before feat_10).
-    ``table`` is an Arrow table or a list of column names."""
+    ``table`` is an Arrow table or a list of column names; ``vectors`` the list
+    columns (:class:`TableSource`), which the glob may name, and which are the
+    features where no family is present and there is one (Hugging Face embeddings)."""
     names = list(getattr(table, "column_names", table))
     if pattern is not None:
-        found = fnmatch.filter(names, pattern)
+        found = fnmatch.filter(names + list(vectors), pattern)
         if not found:
             raise InputError(f"{source}: no columns match --features '{pattern}'")
         return sorted(found, key=_natural_key)
@@ -489,6 +588,11 @@ def find_feature_columns(table, pattern: str | None, source) -> list[str]:
             found = [n for n in found if not fnmatch.fnmatch(n, "feat_pca_*")]
         if found:
             families[family] = sorted(found, key=_natural_key)
+    if not families and len(vectors) == 1:
+        return list(vectors)
+    if not families and vectors:
+        raise InputError(f"{source}: ambiguous feature columns: list columns "
+                         f"{', '.join(vectors)}; choose with --features NAME")
     if not families:
         raise InputError(f"{source}: no feature columns; looked for "
                          f"{', '.join(FEATURE_PATTERNS)}; name them with --features GLOB")
@@ -507,9 +611,25 @@ class TableSource:
     Parquet is read lazily (only the columns asked for, features streamed by row
     group); other formats are read whole, as they are small in practice. Position
     columns of any release are offered under ``ra``/``dec`` (:data:`POSITION_ALIASES`).
+
+    Galaxy Zoo columns are offered as the cuts read them, whatever the layout:
+
+    - ``campaign`` keeps one campaign's answers of a table that holds several
+      (``-dr12``, ``-dr5``, ``-dr8`` side by side) and hides the others';
+    - volunteer vote counts become ``{label}_fraction`` = the answer's votes / the
+      question's ``_total-votes``, as GZ DESI's volunteer catalogue defines them;
+    - with ``mask_unasked`` (default), a fraction is NaN where its question was asked
+      with probability below :data:`raregal.defaults.ASKED_THRESHOLD`: the rule that
+      made GZ DESI's friendly table (:meth:`_mask_unasked`), applied where the table
+      gives the probability (``_proportion-asked``: Zoobot's advanced table, and the
+      fractions raregal computes from concentrations) or raregal derives it (votes).
+
+    A list column (Hugging Face embeddings: ``pooled_features_block_N``) is not a
+    column of :attr:`names`; :meth:`expand` offers its elements as ``{name}_{i}``.
     """
 
-    def __init__(self, paths, *, ids=None, id_column: str | None = None):
+    def __init__(self, paths, *, ids=None, id_column: str | None = None,
+                 campaign: str | None = None, mask_unasked: bool = True):
         paths = expand_paths(paths)
         for path in paths:
             require_file(path)
@@ -536,41 +656,127 @@ class TableSource:
             if found is not None and canonical not in stored:
                 self.stored[canonical] = found
                 del self.stored[found]
+        self.vectors = [n for n, s in self.stored.items() if _is_vector(self.schema.field(s).type)]
+        for name in self.vectors:
+            del self.stored[name]
+        self.elements: dict[str, tuple[str, int]] = {}  # {name}_{i} -> (list column, i)
+        self.widths: dict[str, int] = {}  # list column -> its vectors' length
+        self.derived: dict = {}  # name -> function giving the whole column
+        self._values: dict[str, np.ndarray] = {}
+        self.masked: dict[str, int] = {}  # fraction column -> values masked, once read
+        metadata = self.schema.metadata or {}
+        self.notes = [metadata[NOTE.encode()].decode()] if NOTE.encode() in metadata else []
+        self.campaign, self.campaigns = campaign, self._campaigns(campaign)
+        self._votes_as_fractions()
+        self.mask_record = self._mask_unasked(mask_unasked)
 
     @property
     def names(self) -> list[str]:
-        return list(self.stored)
+        return list(self.stored) + [n for n in self.derived if n not in self.stored]
 
     def type(self, name: str) -> pa.DataType:
+        if name in self.derived:
+            return pa.float64()
+        if name in self.elements:
+            return self.schema.field(self.elements[name][0]).type.value_type
         return self.schema.field(self.stored[name]).type
 
     def column(self, name: str) -> pa.ChunkedArray:
+        if name in self.derived:
+            return pa.chunked_array([pa.array(self.values(name))])
+        return self._stored_column(name)
+
+    def _stored_column(self, name: str) -> pa.ChunkedArray:
         if self._file is None:
             return self._table.column(self.stored[name])
         if self._last[0] != name:  # the id column is asked for several times in a row
             self._last = (name, self._file.read(columns=[self.stored[name]]).column(0))
         return self._last[1]
 
+    def values(self, name: str) -> np.ndarray:
+        """A column as float64 numbers: derived ones computed once, then kept."""
+        if name in self.derived:
+            if name not in self._values:
+                self._values[name] = self.derived[name]()
+            return self._values[name]
+        return self._plain(name)
+
+    def _plain(self, name: str) -> np.ndarray:
+        return self._stored_column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+
     def read(self, names, rows: np.ndarray | None = None, group: int = 8) -> pa.Table:
         """The named columns, at ``rows`` (indices) if given, a few columns at a time."""
-        arrays = []
+        arrays = {}
         take = None if rows is None else pa.array(rows)
-        for start in range(0, len(names), group):
-            part = [self.stored[n] for n in names[start:start + group]]
+        plain = [n for n in names if n not in self.derived]
+        for start in range(0, len(plain), group):
+            part = [self.stored[n] for n in plain[start:start + group]]
             table = (self._file.read(columns=part) if self._file is not None
                      else self._table.select(part))
             if take is not None:
                 table = table.take(take)
-            arrays.extend(table.columns)
-        return pa.table(dict(zip(names, arrays))) if names else pa.table({})
+            arrays.update(zip(plain[start:start + group], table.columns))
+        for name in names:
+            if name in self.derived:
+                values = self.values(name)
+                arrays[name] = pa.array(values if rows is None else values[rows])
+        return pa.table({n: arrays[n] for n in names}) if names else pa.table({})
+
+    # --- list columns --------------------------------------------------------------------
+
+    def expand(self, name: str) -> list[str]:
+        """A list column's elements as ``{name}_{i}`` (registered for :meth:`matrix`);
+        InputError where the lists differ in length."""
+        kind = self.schema.field(name).type
+        if pa.types.is_fixed_size_list(kind):
+            width = kind.list_size
+        else:  # a variable list: its lengths, from the first row group at scale
+            column = (self._file.read_row_group(0, columns=[name]).column(0)
+                      if self._file is not None else self._table.column(name))
+            width = self._check_lengths(name, column, None)
+        names = [f"{name}_{i}" for i in range(width)]
+        self.widths[name] = width
+        self.elements.update({n: (name, i) for i, n in enumerate(names)})
+        return names
+
+    def _check_lengths(self, name: str, column, width: int | None) -> int:
+        lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+        lengths = np.where(np.isnan(lengths.astype(float)), -1, lengths).astype(np.int64)
+        width = int(np.bincount(lengths + 1).argmax()) - 1 if width is None else width
+        other = lengths != width
+        if other.any() or width < 0:
+            found = ", ".join(str(v) if v >= 0 else "none" for v in np.unique(lengths)[:4])
+            raise InputError(f"{self.source}: column '{name}': {int(other.sum())} rows have a "
+                             f"list of another length than {width} (lengths: {found}); an "
+                             f"embedding column holds vectors of one length")
+        return width
+
+    def _batch_arrays(self, batch, columns, widths, check=True) -> list[np.ndarray]:
+        """Each column of a batch as numbers: (rows,) or, for a list, (rows, width)."""
+        out = []
+        for j, name in enumerate(columns):
+            column = batch.column(j)
+            if name in widths:
+                if check:
+                    self._check_lengths(name, column, widths[name])
+                flat = (column.flatten() if not isinstance(column, pa.ChunkedArray)
+                        else pa.concat_arrays([c.flatten() for c in column.chunks]))
+                out.append(flat.to_numpy(zero_copy_only=False).reshape(-1, widths[name]))
+            else:
+                out.append(column.to_numpy(zero_copy_only=False))
+        return out
 
     def matrix(self, names, mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """The named numeric columns as float32 (k, d), keeping rows where ``mask``,
-        and, for every row (kept or not), whether any value is NaN or infinite."""
+        and, for every row (kept or not), whether any value is NaN or infinite.
+        Elements of list columns (:meth:`expand`) are read from their lists."""
         k = self.n_rows if mask is None else int(mask.sum())
         out = np.empty((k, len(names)), dtype=np.float32)
         bad = np.zeros(self.n_rows, dtype=bool)
-        stored = [self.stored[n] for n in names]
+        where = [self.elements.get(n, (self.stored.get(n), None)) for n in names]
+        stored = list(dict.fromkeys(column for column, _ in where))
+        widths = {c: self.widths[c] for c in stored if c in self.vectors}
+        runs = _runs([(stored.index(column), i) for column, i in where])
         if self._file is not None:
             # one row group at a time: iter_batches held ~2x the file's bytes at 1M
             # rows (1.35 GiB peak against 0.49 GiB, and 2x slower; bench/read_scale.py)
@@ -582,17 +788,154 @@ class TableSource:
         for batch in batches:
             rows = slice(offset, offset + batch.num_rows)
             offset += batch.num_rows
-            for j in range(batch.num_columns):  # every row is checked, kept or not
-                bad[rows] |= ~np.isfinite(batch.column(j).to_numpy(zero_copy_only=False))
+            for values in self._batch_arrays(batch, stored, widths):  # every row, kept or not
+                finite = np.isfinite(values)
+                bad[rows] |= ~(finite if finite.ndim == 1 else finite.all(axis=1))
             if mask is not None:
                 if not mask[rows].any():
                     continue
-                batch = batch.filter(pa.array(mask[rows]))
-            for j in range(len(names)):
-                out[filled:filled + batch.num_rows, j] = batch.column(j).to_numpy(
-                    zero_copy_only=False)
-            filled += batch.num_rows
+                batch = batch.filter(pa.array(mask[rows]))  # Arrow's filter: 1.3 s, not 1.8
+            arrays = self._batch_arrays(batch, stored, widths, check=False)
+            count = batch.num_rows
+            for j, at, i, length in runs:
+                block = out[filled:filled + count, j:j + length]
+                block[:] = arrays[at][:, None] if i is None else arrays[at][:, i:i + length]
+            filled += count
         return out, bad
+
+    # --- Galaxy Zoo answers: campaigns, votes, the friendly table's mask -----------------
+
+    def _campaigns(self, campaign: str | None) -> list[str]:
+        """The campaigns whose answers the table holds; with ``campaign``, only that
+        one's columns stay (InputError where it has none)."""
+        found = sorted({c for n in self.names if (c := campaign_of(n)) is not None})
+        if campaign is None or not found:
+            return found
+        if campaign not in found:
+            raise InputError(f"{self.source}: no answers of campaign '{campaign}' (--campaign);"
+                             f" the campaigns found: {', '.join(found)}")
+        for name in [n for n in self.stored if campaign_of(n) not in (None, campaign)]:
+            del self.stored[name]
+        return [campaign]
+
+    def require_one_campaign(self) -> None:
+        """Several campaigns' answers side by side make every cut column ambiguous."""
+        if len(self.campaigns) > 1:
+            examples = [next(n for n in self.names if campaign_of(n) == c)
+                        for c in self.campaigns[:2]]
+            raise InputError(f"{self.source}: answers of {len(self.campaigns)} campaigns side "
+                             f"by side ({', '.join(self.campaigns)}; e.g. '{examples[0]}' and "
+                             f"'{examples[1]}'); choose one with --campaign")
+
+    def _votes_as_fractions(self) -> None:
+        """Vote counts (:func:`is_vote_table`) as fractions: votes / total votes."""
+        names = self.names
+        answers = [n for n in names if answer_label(n) is not None and  # not GZ2's _semantic
+                   (pa.types.is_integer(self.type(n)) or pa.types.is_floating(self.type(n)))]
+        integer = [n for n in answers if pa.types.is_integer(self.type(n))]
+        self.vote_table = bool(answers) and is_vote_table(names, integer)
+        if not self.vote_table:
+            return
+        for answer in answers:
+            question = answer.partition("_")[0]
+            fraction, total = f"{answer}_fraction", f"{question}{TOTAL_VOTES}"
+            if fraction in self.stored:
+                continue
+            if total not in self.stored:
+                raise InputError(f"{self.source}: column '{answer}' holds volunteer vote counts "
+                                 f"but the table has no '{total}' to divide them by; give "
+                                 f"that column or the fractions ('{fraction}')")
+            self.derived[fraction] = lambda a=answer, t=total: self._share(a, t)
+        if self.derived:
+            self.notes.append(f"{self.source}: volunteer vote counts read as vote fractions "
+                              f"(the answer's votes / the question's {TOTAL_VOTES}, as GZ "
+                              f"DESI's volunteer catalogue; NaN where no one voted)")
+
+    def _share(self, answer: str, total: str) -> np.ndarray:
+        votes, totals = self.values(answer), self.values(total)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(totals > 0, votes / totals, np.nan)
+
+    def _mask_unasked(self, on: bool) -> dict | None:
+        """NaN for a fraction whose question was asked with probability below the
+        threshold, as Zoobot's ``prediction_hdf5_to_summary_parquet`` masks GZ DESI's
+        friendly table (``np.where(proportion_asked >= 0.5, fraction, nan)``).
+
+        The probability is the table's ``{label}_proportion-asked`` (Zoobot's advanced
+        table; raregal's own fractions from concentrations carry it), or, for vote
+        fractions, the product of the fractions of the answers leading to the question
+        (:func:`raregal.schemas.proportion_asked`). Tables with neither (a friendly
+        table, already masked; a user's own fractions) are left as they are.
+        Returns the record for run.json, None where the rule does not apply.
+        """
+        fractions = fraction_columns(self.names)
+        asked = {f: f"{f[:-len('_fraction')]}{ASKED}" for f in fractions}
+        asked = {f: a for f, a in asked.items() if a in self.names}
+        if self.vote_table:
+            for fraction in fractions:
+                if fraction not in asked and self._chain_present(fraction):
+                    name = f"{fraction[:-len('_fraction')]}{ASKED}"
+                    self.derived[name] = lambda f=fraction: self._proportion(f)
+                    asked[fraction] = name
+        if not asked:
+            return None
+        unmasked = sorted({f.partition("_")[0] for f in fractions if f not in asked})
+        if on:
+            for fraction, proportion in asked.items():
+                plain = self.derived.get(fraction, lambda f=fraction: self._plain(f))
+                self.derived[fraction] = (lambda f=fraction, p=proportion, v=plain:
+                                          self._masked(f, v(), self.values(p)))
+        rule = (f"a vote fraction is NaN where its question was asked with probability "
+                f"below {defaults.ASKED_THRESHOLD:g} (GZ DESI's friendly table; Zoobot "
+                f"shared/load_predictions.py prediction_hdf5_to_summary_parquet)")
+        self.notes.append(f"{self.source}: " + (
+            f"{rule}: {len(asked)} fraction columns masked" if on else
+            f"fractions not masked (--no-mask-unasked); the friendly rule would mask "
+            f"{len(asked)} columns") + (
+            f"; not masked (tree unknown or an answer on the way absent): "
+            f"{', '.join(unmasked)}" if unmasked else ""))
+        return {"applied": on, "rule": rule, "columns": len(asked), "not_masked": unmasked}
+
+    def _chain_present(self, fraction: str) -> bool:
+        chain = answers_before(fraction.partition("_")[0])
+        return chain is not None and all(f"{a}_fraction" in self.names for a in chain)
+
+    def _proportion(self, fraction: str) -> np.ndarray:
+        """From the unmasked fractions: read before any mask is laid on them."""
+        def unmasked(label):
+            name = f"{label}_fraction"
+            return (self._share(label, f"{label.partition('_')[0]}{TOTAL_VOTES}")
+                    if name not in self.stored else self._plain(name))
+        return proportion_asked(fraction.partition("_")[0], unmasked, self.n_rows)
+
+    def _masked(self, fraction: str, values: np.ndarray, proportion: np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=np.float64)
+        hide = ~(np.asarray(proportion, dtype=np.float64) >= defaults.ASKED_THRESHOLD)
+        self.masked[fraction] = int((hide & ~np.isnan(values)).sum())
+        return np.where(hide, np.nan, values)
+
+
+def _runs(sources) -> list[tuple[int, int, int | None, int]]:
+    """Output columns as blocks to copy: (first column, source, first element or None
+    for a scalar, length); a list's consecutive elements go in one copy (128 column
+    copies took 2.1 s where 1.3 s read as many scalar columns)."""
+    runs: list[list] = []
+    for j, (at, i) in enumerate(sources):
+        last = runs[-1] if runs else None
+        if (last and i is not None and last[1] == at and last[2] is not None
+                and last[2] + last[3] == i):
+            last[3] += 1
+        else:
+            runs.append([j, at, i, 1])
+    return [tuple(run) for run in runs]
+
+
+def _is_vector(kind: pa.DataType) -> bool:
+    """A list column of numbers (an embedding per row)."""
+    lists = (pa.types.is_list(kind) or pa.types.is_large_list(kind)
+             or pa.types.is_fixed_size_list(kind))
+    return lists and (pa.types.is_floating(kind.value_type)
+                      or pa.types.is_integer(kind.value_type))
 
 
 def expand_paths(paths) -> list[Path]:
@@ -730,6 +1073,19 @@ class Inputs:
             f"; the {len(aside)} of {self.reps.source} are set aside (--predictions gives "
             f"them all)" if aside else ""))
 
+    def masking(self) -> dict:
+        """run.json: per file, the friendly mask's rule, whether it was applied, and
+        the values it masked in each column read so far."""
+        tables = [self.reps] + [j.table for j in self.joined]
+        return {t.source: {**t.mask_record, "masked": dict(t.masked)}
+                for t in tables if t.mask_record is not None}
+
+    def describe_masked(self) -> list[str]:
+        """Lines for the log: the values masked in the columns the cuts read."""
+        return [f"{source}: masked (asked below {defaults.ASKED_THRESHOLD:g}) "
+                + ", ".join(f"{n} of {column}" for column, n in record["masked"].items())
+                for source, record in self.masking().items() if record["masked"]]
+
     def load(self, mask: np.ndarray | None = None) -> Representations:
         """The galaxies where ``mask`` (all without one): ids, features, columns.
 
@@ -766,7 +1122,8 @@ def _take_or_null(column: pa.ChunkedArray, rows: pa.ChunkedArray) -> np.ndarray:
 
 def open_inputs(representations, *, predictions=None, catalogues=(), id_column=None,
                 predictions_id_column=None, catalogue_id_column=None, features=None,
-                ids=None, want=()) -> Inputs:
+                ids=None, want=(), campaign=None,
+                mask_unasked=defaults.MASK_UNASKED) -> Inputs:
     """Open the tables of a search and join them on id, reading as little as possible.
 
     Parameters
@@ -787,12 +1144,23 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
         The ids of a ``.npy`` array.
     want : sequence of str
         Columns to read for every galaxy now (the cuts' and ``--where``'s).
+    campaign : str, optional
+        The campaign whose answers to read from tables that hold several
+        (``dr12``, ``dr5``, ``dr8`` …; :class:`TableSource`).
+    mask_unasked : bool
+        GZ DESI's friendly mask on the fractions whose proportion asked is known
+        (:meth:`TableSource._mask_unasked`).
     """
-    reps = TableSource(representations, ids=ids, id_column=id_column)
+    options = {"campaign": campaign, "mask_unasked": mask_unasked}
+    # with --predictions the representations' own fractions are set aside: any campaign
+    reps = TableSource(representations, ids=ids, id_column=id_column, mask_unasked=mask_unasked,
+                       campaign=campaign if predictions is None else None)
     if reps.n_rows == 0:
         raise InputError(f"{reps.source}: the table has no rows")
     choice = choose_id_column(reps.names, reps.column, id_column, reps.source, "--id-col")
-    feature_names = find_feature_columns(reps.names, features, reps.source)
+    feature_names = [element for name in find_feature_columns(reps.names, features,
+                                                              reps.source, reps.vectors)
+                     for element in (reps.expand(name) if name in reps.vectors else [name])]
     if choice.column in feature_names:
         raise InputError(f"{reps.source}: the id column '{choice.column}' matches the "
                          f"feature glob")
@@ -813,7 +1181,7 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
     tables += [("catalogue", path, catalogue_id_column, "--catalogue-id-col")
                for path in catalogues]
     for role, path, own_id, option in tables:
-        table = TableSource(path, id_column=own_id)
+        table = TableSource(path, id_column=own_id, **options)
         own = choose_id_column(table.names, table.column, own_id, table.source, option,
                                match=rep_ids)
         joined = _join(rep_ids, table, own, role, inputs.notes)
@@ -824,10 +1192,27 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
         else:
             inputs.id_choices.setdefault("catalogues", []).append(entry)
     inputs.has_fractions = predictions is not None or bool(fraction_columns(inputs.names))
+    _check_campaigns(inputs, campaign)
+    for table in [reps] + [j.table for j in inputs.joined]:
+        inputs.notes.extend(table.notes)
     if inputs.has_fractions:
         inputs.notes.append(inputs.describe_fractions())
     inputs.want(_available(want, inputs.names))
     return inputs
+
+
+def _check_campaigns(inputs: Inputs, campaign: str | None) -> None:
+    """The table the fractions come from holds one campaign's answers, or
+    ``campaign`` names one; a campaign that no table holds is an error."""
+    tables = [inputs.reps] + [j.table for j in inputs.joined]
+    if campaign is not None and not any(t.campaigns for t in tables):
+        raise InputError(f"--campaign {campaign}: no table has campaign-suffixed answers "
+                         f"({', '.join(t.source for t in tables)})")
+    owners = {id(table) for name, (table, _) in inputs._owners().items()
+              if fraction_columns([name])}
+    for table in tables:
+        if id(table) in owners:
+            table.require_one_campaign()
 
 
 def _available(names, available) -> list[str]:

@@ -2,8 +2,9 @@
 
 One ``add_<command>(commands)`` per command builds its parser and names its
 ``run_<command>`` (``set_defaults(handler=...)``); :func:`main` calls it and turns
-:class:`raregal.errors.InputError` into one line and exit status 2. A new command
-is one more ``add_`` function listed in :data:`COMMANDS`.
+:class:`raregal.errors.InputError` into one line and exit status 2 (a file system's
+refusal of a write, :func:`raregal.output.write_failure`, into one line and 1). A new
+command is one more ``add_`` function listed in :data:`COMMANDS`.
 
 Options default to None, so the Python function's own default applies (once, in
 its signature); the help shows that default, read from :mod:`raregal.defaults`.
@@ -151,7 +152,8 @@ def _search_description() -> str:
         f"or .npy with --ids. Each table's id column is the unique one of "
         f"{', '.join(ID_COLUMNS)} (GZ DESI's objid numbers objects within a brick, so its "
         f"table resolves to dr8_id); ids are text (000003 stays 000003). Features are "
-        f"{', '.join(FEATURE_PATTERNS)}. Only the columns the cuts need are read for every "
+        f"{', '.join(FEATURE_PATTERNS)}, or the one list column of a table without them "
+        f"(Hugging Face embeddings). Only the columns the cuts need are read for every "
         f"galaxy; the features only for the galaxies kept. A folder of images is embedded "
         f"first: raregal embed FOLDER --out DIR.",
         "Writes DIR/classes.parquet, classes.csv, condensed_tree.parquet and run.json; "
@@ -160,6 +162,7 @@ def _search_description() -> str:
 
 def _search_epilog() -> str:
     from .cluster import scaled_min_samples
+    from .rarity import definition as rarity_definition
     from .reduce import LARGE_DATA, layout_epochs
 
     small, large = f"{LARGE_DATA:,}", LARGE_DATA + 1
@@ -175,6 +178,14 @@ def _search_epilog() -> str:
         "NaN rule: the GZ DESI catalogue masks a fraction (NaN) where too few volunteers "
         "were asked the question (edge-on wherever featured-or-disk < 0.5). With --nan-rule "
         "keep (default) a NaN never triggers a cut; with drop it removes the galaxy.",
+        f"One mask whatever the file: where the probability that a question was asked is "
+        f"known (Zoobot's advanced table's _proportion-asked; the fractions raregal computes "
+        f"from concentrations or vote counts: the product of the fractions of the answers "
+        f"leading to it), a fraction asked below {defaults.ASKED_THRESHOLD:g} is NaN, as in "
+        f"the friendly table, so that the same predictions give the same sample from every "
+        f"layout; the log and run.json say which files were masked. --no-mask-unasked keeps "
+        f"the raw fractions. Vote counts (a {{question}}_total-votes column, or whole "
+        f"numbers) are divided by the question's total votes.",
         f"min_samples: {defaults.HDBSCAN_MIN_SAMPLES} suits the paper's "
         f"{defaults.PAPER_SAMPLE_SIZE // 1000}k galaxies. By default it is scaled: "
         f"{defaults.HDBSCAN_MIN_SAMPLES}*sqrt(N/{defaults.PAPER_SAMPLE_SIZE // 1000}k) "
@@ -191,6 +202,14 @@ def _search_epilog() -> str:
         "--credible-only writes only those). See raregal.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
         "flag rests on contrast and significance (measured at 200k and 632k in the README).",
+        "Several scales (--scales K): one min_samples finds groups of about min_samples "
+        "members and more; a small one finds small tight groups but cuts large ones into "
+        "leaves. With K > 1 the same embedding is clustered again at min_samples halved "
+        f"each step (never below {defaults.SCALE_FLOOR}); every class of the first scale "
+        "is kept, and each finer scale adds the credible classes whose galaxies are mostly "
+        "in no credible class yet (taking them from classes that are not credible). "
+        "classes.csv gives each class's min_samples and the finer scales that found it "
+        "again (also_at); run.json what each scale found and kept. See raregal.scales.",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
@@ -202,6 +221,10 @@ def _search_epilog() -> str:
         f"kinds of table) and finds the same planted groups (bench/search.py); "
         f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
+        f"Rarity: classes.parquet's rarity column is each galaxy's "
+        f"{rarity_definition()}, read off the neighbour graph UMAP is built on (no extra "
+        f"cost); the report shows the rarest galaxies. It ranks whatever is unusual, "
+        f"artifacts too: the artifact cut removes most of those (README).",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
@@ -231,7 +254,9 @@ def add_search(commands) -> None:
                         help="id column of the predictions (default: found)")
     inputs.add_argument("--catalogue-id-col", metavar="NAME",
                         help="id column of the --catalogue tables (default: found)")
-    inputs.add_argument("--features", metavar="GLOB", help="feature columns, e.g. 'emb_*'")
+    inputs.add_argument("--features", metavar="GLOB",
+                        help="feature columns, e.g. 'emb_*', or list columns (Hugging Face "
+                             "embeddings: pooled_features_block_4)")
     inputs.add_argument("--ids", metavar="FILE", help="ids of a .npy array: one per line, "
                                                        "or a table with an id column")
 
@@ -248,10 +273,18 @@ def add_search(commands) -> None:
     cuts.add_argument("--nan-rule", choices=NAN_POLICIES,
                       help=f"what a NaN fraction does (default {defaults.NAN_POLICY}; "
                            f"see below)")
+    cuts.add_argument("--campaign", metavar="NAME",
+                      help="for tables with several campaigns' answers side by side "
+                           "(smooth-or-featured-dr12_..., -dr5_..., -dr8_...): the one to read")
+    cuts.add_argument("--no-mask-unasked", dest="mask_unasked", action="store_false",
+                      help="keep fractions of questions asked with probability below "
+                           f"{defaults.ASKED_THRESHOLD:g} (default: NaN, as GZ DESI's "
+                           "friendly table; see below)")
     cuts.add_argument("--where", action="append", metavar="EXPR",
-                      help="keep rows where EXPR holds (pandas syntax, e.g. 'mag_r_desi < 19' "
-                           "with --catalogue; backquote odd names: '`Class1.1` < 0.5'); "
-                           "repeatable")
+                      help="keep rows where EXPR holds (pandas' query syntax for columns, numbers, "
+                           "comparisons, arithmetic and and/or/not, read and never run as "
+                           "code; e.g. 'mag_r_desi < 19' with --catalogue; backquote odd "
+                           "names: '`Class1.1` < 0.5'); repeatable")
 
     method = add_method_options(search, scaled="see below")
     method.add_argument("--seed", type=int, metavar="N",
@@ -260,6 +293,11 @@ def add_search(commands) -> None:
                         help=f"layout reruns for each class's stability; 0: none (default auto: "
                              f"{defaults.STABILITY_SEEDS} up to "
                              f"{defaults.STABILITY_AUTO_MAX:,} galaxies, 0 above)")
+    method.add_argument("--scales", type=int, metavar="K",
+                        help=f"cluster at K density scales: min_samples halved each step "
+                             f"down to {defaults.SCALE_FLOOR}, adding each finer scale's new "
+                             f"credible classes (default {defaults.SCALES}: the paper's one "
+                             f"scale; see below)")
     method.add_argument("--credible-only", action="store_true",
                         help="write only the classes the credible rule keeps")
 
@@ -297,6 +335,10 @@ def add_method_options(parser, many_min_samples: bool = False,
     method.add_argument("--min-cluster-size", type=int, metavar="N",
                         help=f"HDBSCAN min_cluster_size (default "
                              f"{defaults.HDBSCAN_MIN_CLUSTER_SIZE})")
+    method.add_argument("--layout", choices=defaults.LAYOUTS,
+                        help=f"the layout's gradient descent: umap-learn's (one thread when "
+                             f"seeded), or raregal's deterministic parallel one, the same for "
+                             f"a seed on any number of threads (default {defaults.LAYOUT})")
     method.add_argument("--backend", choices=BACKENDS,
                         help="auto: cuML on a GPU when installed, else cpu (default auto)")
     return method
@@ -308,7 +350,7 @@ def _finder(args, **settings):
     return RareClassFinder(**given(
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
         init=args.init, n_epochs=args.n_epochs, min_cluster_size=args.min_cluster_size,
-        pca_components=args.pca, backend=args.backend, **settings))
+        pca_components=args.pca, backend=args.backend, layout=args.layout, **settings))
 
 
 def run_search(args) -> int:
@@ -319,7 +361,7 @@ def run_search(args) -> int:
     cuts = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
                       artifact=artifact)
     finder = _finder(args, min_samples=args.min_samples, seed=args.seed,
-                     stability_seeds=args.stability_seeds)
+                     stability_seeds=args.stability_seeds, scales=args.scales)
     result = search(args.representations, args.out, cuts=cuts, finder=finder,
                     overwrite=args.overwrite, verbose=not args.quiet,
                     command=["raregal", *args.argv], **given(
@@ -328,7 +370,8 @@ def run_search(args) -> int:
                         where=args.where, catalogues=args.catalogue,
                         predictions_id_column=args.predictions_id_col,
                         catalogue_id_column=args.catalogue_id_col,
-                        credible_only=args.credible_only or None))
+                        credible_only=args.credible_only or None, campaign=args.campaign,
+                        mask_unasked=args.mask_unasked))
     if not args.quiet:
         print(f"raregal: next: raregal report {result.out}  (galleries, map, index.html); "
               f"raregal explore {result.out}  (in the browser)", file=sys.stderr)
@@ -452,7 +495,7 @@ def add_train(commands) -> None:
     train.add_argument("--path-col", metavar="NAME",
                        help="image path column of LABELS (default: file_loc, path, …)")
     train.add_argument("--images", metavar="FOLDER",
-                       help="where {id}.jpg lie, for tables without a path column")
+                       help="where {id}.jpg (.png, .fits…) lie, for labels without a path column")
     labels = train.add_argument_group("labels and model")
     labels.add_argument("--schema", metavar="NAME",
                         help=f"the label table's decision tree: {' or '.join(SCHEMAS)} "
@@ -605,7 +648,7 @@ def add_explore(commands) -> None:
              "(pan, zoom, colour by class or any column, lasso), each galaxy's card with its "
              "image, vote fractions, a Legacy Surveys link and its nearest neighbours (more "
              "like this), the sortable class table with every class's members, selections "
-             "(lasso, class or pandas query) exported as CSV, FITS or VOTable, and tags and "
+             "(lasso, class or query on columns) exported as CSV, FITS or VOTable, and tags and "
              "notes on classes and galaxies kept in RUN_DIR/explore-tags.sqlite. Prints the "
              "URL to open; Ctrl-C stops. Everything it needs ships with raregal (works "
              "offline)."),
@@ -661,6 +704,51 @@ def run_compare(args) -> int:
     print(result.summary(), end="")
     if args.out and not args.quiet:
         print(f"raregal: wrote {args.out}/", file=sys.stderr)
+    return 0
+
+
+# --- more like these: rank -----------------------------------------------------------
+
+def add_rank(commands) -> None:
+    rank = _command(
+        commands, "rank", "more like these: rank galaxies by likeness to your examples",
+        text("Rank every galaxy of SOURCE that is not already labelled by how likely it is "
+             "to be of the kind the --like examples show, and write the top K: the id, "
+             "score (higher = more alike), rank (from 1) and, when SOURCE is a run folder, "
+             "the class it is in. SOURCE is a representation table (as raregal search "
+             "reads) or a run folder (its searched galaxies, with the features of the "
+             "table it searched). IDS is a file of ids, one per line, or a table with an "
+             "id column.",
+             f"Method: a logistic regression on the standardised features, the examples "
+             f"against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} random "
+             f"unlabelled galaxies as background (C={defaults.RANK_C:g}, the classes "
+             f"balanced), chosen over the nearest examples and a mix of the two by "
+             f"bench/discovery.py (README). Label the suggestions and rank again: it "
+             f"improves as labels accumulate. Same inputs and --seed, same table."),
+        text("An empty --unlike file is fine (the first round has no negatives).",
+             "example:\n  raregal rank run/ --like mergers.txt --top 20 --out next.csv\n"
+             "  raregal rank run/ --like mergers.txt --unlike not_mergers.txt --out next2.csv"),
+        run_rank)
+    rank.add_argument("source", metavar="SOURCE", help="representation table or run folder")
+    rank.add_argument("--like", metavar="IDS",
+                      help="ids of galaxies of the kind wanted (required)")
+    rank.add_argument("--unlike", metavar="IDS", help="ids of galaxies not of the kind")
+    rank.add_argument("--top", type=int, metavar="K",
+                      help=f"galaxies written (default {defaults.RANK_TOP})")
+    rank.add_argument("--out", required=True, metavar="FILE",
+                      help="new .csv or .parquet file to write")
+    add_shared(rank, overwrite=None,
+               seed=f"seeds the background sample (default {defaults.SEED})")
+
+
+def run_rank(args) -> int:
+    from .monitor import stderr_printer
+    from .rank import rank
+
+    table = rank(args.source, args.like, args.unlike, out=args.out,
+                 **given(top=args.top, seed=args.seed))
+    stderr_printer(not args.quiet)(f"wrote {args.out}: the {len(table)} galaxies most like "
+                                   f"{args.like}")
     return 0
 
 
@@ -820,7 +908,8 @@ def add_evaluate(commands) -> None:
              "named by their report letter (raregal report).",
              "Writes DIR/evaluation.csv, class_enrichment.csv, summary.txt and "
              "evaluation.json."),
-        text("Types: --type NAME=EXPR (a pandas expression; backquote odd names: "
+        text("Types: --type NAME=EXPR (a condition on columns in pandas' query syntax, "
+             "never run as code; backquote odd names: "
              "'ring=`Class8.1` > 0.5 * `Class6.1`') or --type COLUMN>X (also >=, <, <=, ==).",
              "Presets:\n" + "\n".join(f"  {name}: {', '.join(types)}"
                                       for name, types in PRESETS.items()),
@@ -873,7 +962,7 @@ def run_evaluate(args) -> int:
 
 #: The commands, in the order ``raregal --help`` lists them.
 COMMANDS = (add_search, add_embed, add_train, add_report, add_explore, add_compare,
-            add_demo, add_synthetic, add_inject, add_evaluate, add_baseline)
+            add_rank, add_demo, add_synthetic, add_inject, add_evaluate, add_baseline)
 
 #: What an interrupted command keeps (default: nothing was written).
 INTERRUPTED = {"embed": "finished shards are kept: rerun with --resume",
@@ -908,6 +997,14 @@ def main(argv=None) -> int:
     except InputError as exc:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a read-only mount: what failed, where, why
+        from .output import write_failure
+
+        line = write_failure(exc)
+        if line is None:
+            raise
+        print(f"raregal: error: {line}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         kept = INTERRUPTED.get(args.command, "nothing was written")
         print(f"raregal: interrupted; {kept}", file=sys.stderr)

@@ -125,7 +125,7 @@ def layout_rerun(features: np.ndarray, model, *, init, n_epochs: int | None, see
 
 
 def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samples,
-                     min_cluster_size, reproducible: bool, say=None):
+                     min_cluster_size, reproducible: bool, say=None, layouts=None):
     """Each class's mean best-match Jaccard over layout reruns.
 
     Parameters
@@ -141,6 +141,9 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
         The search's HDBSCAN settings.
     reproducible : bool
         Single-threaded, seeded layout and HDBSCAN (a seeded search).
+    layouts : dict, optional
+        Rerun layouts by seed, filled and reused: the scales of a multi-scale search
+        (:mod:`raregal.scales`) cluster the same reruns.
 
     Returns
     -------
@@ -153,8 +156,12 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
     scores, seconds = [], []
     for seed in seeds:
         started = time.time()
-        layout = layout_rerun(features, model, init=init, n_epochs=n_epochs, seed=seed,
-                              parallel=not reproducible)
+        layout = None if layouts is None else layouts.get(seed)
+        if layout is None:
+            layout = layout_rerun(features, model, init=init, n_epochs=n_epochs, seed=seed,
+                                  parallel=not reproducible)
+        if layouts is not None:
+            layouts[seed] = layout
         rerun = leaf_clusters(layout, min_samples=min_samples,
                               min_cluster_size=min_cluster_size,
                               reproducible=reproducible).labels
@@ -382,7 +389,7 @@ class Credibility:
 
 
 def assess(features, model, labels, neighbours, significance, *, k: int, seed, init,
-           n_epochs, min_samples, min_cluster_size, say=None,
+           n_epochs, min_samples, min_cluster_size, say=None, layouts=None,
            duplicates: Duplicates | None = None) -> Credibility:
     """Stability over ``k`` layout reruns, density contrast and the rule for each class.
 
@@ -391,23 +398,32 @@ def assess(features, model, labels, neighbours, significance, *, k: int, seed, i
     (default: none).
 
     ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
+    ``layouts`` keeps the reruns for another scale (:func:`layout_stability`).
     """
     seeds = rerun_seeds(seed, k)
     stability, seconds = layout_stability(
         features, model, labels, seeds=seeds, init=init, n_epochs=n_epochs,
         min_samples=min_samples, min_cluster_size=min_cluster_size,
-        reproducible=seed is not None, say=say)
+        reproducible=seed is not None, say=say, layouts=layouts)
     started = time.time()
+    table = judge(features, labels, neighbours, stability, significance, duplicates)
+    return Credibility(table=table, seeds=seeds, seconds=seconds,
+                       contrast_seconds=time.time() - started)
+
+
+def judge(features, labels, neighbours, stability, significance,
+          duplicates: Duplicates | None = None) -> pd.DataFrame:
+    """The density contrast, duplicate count and credible flag of each class, beside its
+    ``stability``, one row per class: what :func:`assess` adds to the reruns, and what
+    a multi-scale search measures again on its final classes (:mod:`raregal.scales`)."""
     if duplicates is None:
         duplicates = Duplicates(first=np.arange(len(labels)))
     contrast = density_contrast(labels, *neighbours, features=features, first=duplicates.first)
     copies = duplicates.per_class(labels, len(contrast))
     share = copies / np.maximum(np.bincount(labels[labels >= 0], minlength=len(copies)), 1)
-    table = pd.DataFrame({"stability": stability, "density_contrast": contrast,
-                          "duplicates": copies,
-                          "credible": credible_rule(stability, contrast, significance, share)})
-    return Credibility(table=table, seeds=seeds, seconds=seconds,
-                       contrast_seconds=time.time() - started)
+    return pd.DataFrame({"stability": stability, "density_contrast": contrast,
+                         "duplicates": copies,
+                         "credible": credible_rule(stability, contrast, significance, share)})
 
 
 def keep_credible(labels: np.ndarray, credible: np.ndarray):

@@ -22,6 +22,13 @@ ARTIFACT_THRESHOLD = 0.3  # artifacts; kept in the paper's artifact experiment
 # featured-or-disk < 0.5). A NaN is no evidence *for* the property the cut removes,
 # so by default a NaN never triggers a cut ("keep"); "drop" removes such rows instead.
 NAN_POLICY = "keep"
+# That mask, as Zoobot makes the friendly table from the predictions
+# (shared/load_predictions.py, prediction_hdf5_to_summary_parquet: a fraction is kept
+# where proportion_asked >= 0.5, NaN below), is laid by raregal on every fraction whose
+# proportion asked it knows (the advanced table's, its own from concentrations or
+# votes), so that every layout of the same predictions gives the same sample.
+ASKED_THRESHOLD = 0.5
+MASK_UNASKED = True
 
 # --- Dimensionality reduction (section 2.2) ----------------------------------------
 UMAP_N_NEIGHBORS = 50
@@ -46,6 +53,10 @@ UMAP_MIN_DIST = 0.1
 # planted group of 80 that the spectral start kept (leaf selection, min_samples 10).
 UMAP_INIT = "auto"  # spectral up to 10,000 galaxies, pca above
 UMAP_INITS = ("auto", "pca", "spectral")  # the starts raregal offers
+# The layout's gradient descent (raregal.layout, issue 37): umap-learn's (the paper's; one
+# thread when seeded) until the deterministic parallel one is measured at 50k-632k.
+LAYOUT = "umap-learn"
+LAYOUTS = ("umap-learn", "deterministic")
 UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200
 # The 2-D map starts from the 5-D embedding's first two principal components, which
 # already hold its classes apart; at 200k, 50 epochs gave planted groups a 10-nearest-
@@ -217,6 +228,14 @@ STABILITY_AUTO_MAX = 50_000
 CREDIBLE_STABILITY = 0.8
 CREDIBLE_CONTRAST = 1.5
 CREDIBLE_SIGNIFICANCE = 2.0
+# Classes at several scales (raregal.scales, issue 35): SCALES min_samples, halving from the
+# search's own, never below SCALE_FLOOR. 1 is the paper's single scale. The floor: the
+# credible rule's significance was fitted down to min_samples 10 and tested at 30 at 200k
+# and 632k (above); 15 keeps the density estimate's noise, 1/sqrt(min_samples), under 26 %.
+# MAX_SCALES bounds the option: 300 halved 8 times is 1, far below any floor.
+SCALES = 1
+SCALE_FLOOR = 15
+MAX_SCALES = 8
 # A class of which at least this share of the members repeat another member's exact
 # representation is never credible (issue 39): copies are at distance 0, so HDBSCAN's
 # density, the condensed tree's significance and the reruns' Jaccard all measure the
@@ -225,3 +244,21 @@ CREDIBLE_MAX_DUPLICATES = 0.5
 # raregal compare: a class of run A is "also found" in run B when its best match there
 # has at least this Jaccard index (the recovery threshold's one-half, in Jaccard terms).
 ALSO_FOUND_JACCARD = 0.5
+# --- raregal rank: more like these (raregal's choices, not the paper's) ------------
+# bench/discovery.py chose the method and these numbers (README, "Finding more like
+# these"): the galaxies shown and how many of them were of the kind.
+RANK_TOP = 100  # galaxies written; the benchmark counts the first 100 shown
+RANK_METHOD = "logistic"
+# Unlabelled galaxies drawn (seeded) as the background of the logistic regression: a
+# sample keeps the fit to a second at 632k.
+RANK_BACKGROUND = 20_000
+# Inverse L2 strength of the logistic regression on standardised features: on
+# gz-kaggle-5000 (mergers, rings, irregulars; 5 draws, 5 examples then 10 rounds of 10)
+# C = 0.01 showed 27.2, 32.0 and 21.6 of the type among 100 suggested, against 25.0,
+# 31.8, 20.0 at 0.1, 22.4, 31.6, 15.6 at 1, 17.4, 29.8, 15.4 at 10 and 19.2, 25.4, 21.4
+# at 0.001.
+RANK_C = 0.01
+# --- The rarity score (raregal.rarity; raregal's choice, bench/discovery.py) --------
+# The distance to the k-th nearest neighbour in the searched representation, read off
+# the search's neighbour graph (UMAP_N_NEIGHBORS wide, the galaxy itself first).
+RARITY_K = 10

@@ -8,6 +8,8 @@ paper's cuts and min_samples scaled to the sample, and writes the report:
 ``OUT/run/``        the search (``raregal search``)
 ``OUT/run/report/`` galleries, map and ``index.html`` (``raregal report``)
 
+and ends by saying how to open the run in ``raregal explore``.
+
 A rerun reuses a finished ``OUT/embedded/`` and resumes an interrupted one.
 ``OUT`` is a new folder or an earlier demo's (:mod:`raregal.output`); ``--overwrite``
 starts it again from nothing.
@@ -15,6 +17,7 @@ starts it again from nothing.
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 from .errors import InputError
@@ -55,4 +58,6 @@ def demo(out="raregal-demo", *, overwrite: bool = False, verbose: bool = True) -
            overwrite=overwrite, verbose=verbose, command=["raregal", "demo", "--out", str(out)])
     page = report(out / "run", images=catalogue, verbose=verbose)
     target.release()
+    stderr_printer(verbose)(f"to look through the run in the browser (map, cards, tags): "
+                            f"raregal explore {shlex.quote(str(out / 'run'))}")
     return page

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 
 from . import defaults
 from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
-from .errors import InputError
+from .errors import InputError, first_line
 from .images import IMAGE_SUFFIXES, ImageError, model_input
 from .monitor import stderr_printer
 from .output import prepare, write_json
@@ -258,6 +258,28 @@ def _shard_path(folder: Path, index: int) -> Path:
     return folder / SHARD_DIR / f"part-{index:05d}.parquet"
 
 
+def _shard_done(folder: Path, index: int, n_rows: int, say) -> bool:
+    """Whether shard ``index`` is written whole: its table and failures are readable
+    and hold its ``n_rows`` rows between them. One cut short (a file system that lost
+    its end, a disk that filled) is deleted, to be embedded again: it is raregal's
+    own intermediate file, and redoing it costs one shard."""
+    path = _shard_path(folder, index)
+    if not path.exists():
+        return False
+    try:
+        rows = pq.read_metadata(path).num_rows
+        rows += len(pd.read_csv(path.with_suffix(".failures.csv")))
+    except (OSError, ValueError, pa.ArrowException) as exc:  # pandas' parser: ValueError
+        problem = first_line(exc)
+    else:
+        if rows == n_rows:
+            return True
+        problem = f"{rows} of its {n_rows} rows"
+    say(f"{path}: cut short or unreadable ({problem}); embedding its galaxies again")
+    path.unlink()
+    return False
+
+
 def write_shard(folder: Path, index: int, model, result) -> None:
     """The shard's failures, then its table; the table's presence marks it done."""
     done_rows, features, fractions, failed = result
@@ -318,6 +340,8 @@ def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
                   overwrite: bool) -> None:
     manifest = out / "manifest.json"
     if not out.exists() or overwrite:  # overwrite: output.Target.make_dir replaces it
+        return
+    if not any(out.iterdir()):  # an empty folder, such as a mount point: nothing to lose
         return
     if not manifest.is_file():
         raise InputError(f"{out}: exists and is not a raregal embed folder; choose another "
@@ -392,9 +416,10 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     (out / SHARD_DIR).mkdir(parents=True, exist_ok=True)
 
     n = len(ids)
+    say = stderr_printer(verbose)
     shards = [(i, np.arange(start, min(start + shard_size, n)))
               for i, start in enumerate(range(0, n, shard_size))]
-    pending = [(i, rows) for i, rows in shards if not _shard_path(out, i).exists()]
+    pending = [(i, rows) for i, rows in shards if not _shard_done(out, i, len(rows), say)]
     manifest = {**record_header(), "status": "running",
                 "source": str(Path(source).resolve()),  # raregal report finds the images
                 "catalogue_sha256": digest, "rows": n, "id_column": id_name,
@@ -409,7 +434,6 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
                 "resumed_shards": len(shards) - len(pending)}
     write_json(out / "manifest.json", manifest)
 
-    say = stderr_printer(verbose)
     say(f"{n} images, model {params.model} ({loaded.dim}-d"
         f"{', ' + loaded.schema.name + ' head' if loaded.schema else ', no head'}), "
         f"{len(pending)} of {len(shards)} shards to do, on {device}")
@@ -456,9 +480,20 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     return manifest
 
 
+def _read_shard(path: Path) -> pa.Table:
+    """A shard's table; one broken after :func:`_shard_done` checked it is deleted and
+    named in one line, so that ``--resume`` embeds it again."""
+    try:
+        return pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        path.unlink()
+        raise InputError(f"{path}: unreadable ({first_line(exc)}); deleted: run again with "
+                         f"--resume to embed its galaxies again") from None
+
+
 def _merge(out: Path, ids, paths, id_name: str, n_shards: int) -> dict:
     """Join the shards in catalogue order; write the table and failures.csv."""
-    tables = [pq.read_table(_shard_path(out, i)) for i in range(n_shards)]
+    tables = [_read_shard(_shard_path(out, i)) for i in range(n_shards)]
     table = pa.concat_tables(tables)
     order = np.argsort(table.column("row").to_numpy(), kind="stable")
     table = table.take(pa.array(order))

@@ -37,7 +37,8 @@ import pandas as pd
 
 from . import defaults
 from .catalogue import find_id_column, ids_as_strings, read_table
-from .errors import InputError, first_line
+from .errors import InputError
+from .expression import evaluate as evaluate_expression
 from .params import SEED, Integral, Interval, Real, validate
 
 #: Named rare-type sets for the project's real label tables (../shared/data/README.md).
@@ -86,7 +87,8 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
     """One boolean column per type, evaluated on ``labels``.
 
     ``COLUMN>X`` (also >=, <, <=, ==) is compared directly, so column names with dots
-    need no quoting; anything else is a pandas expression (backquote odd names).
+    need no quoting; anything else is a condition on columns (:mod:`raregal.expression`,
+    pandas' query syntax, read and never run as code; backquote odd names).
     """
     flags = {}
     for name, expression in types.items():
@@ -97,15 +99,10 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
                 values = pd.to_numeric(labels[column.strip()], errors="coerce").to_numpy(float)
                 flag = _COMPARE[op](values, float(value))
             else:
-                flag = labels.eval(expression, engine="python")
-        except Exception as exc:
-            raise InputError(f"{source}: cannot evaluate type '{name}' ({expression}): "
-                             f"{first_line(exc)}"
-                             ) from exc
-        flag = np.asarray(flag)
-        if flag.shape != (len(labels),) or flag.dtype != bool:
-            raise InputError(f"{source}: type '{name}' ({expression}) is not a true/false "
-                             f"test of each row")
+                flag = evaluate_expression(expression, labels)
+        except InputError as exc:
+            raise InputError(f"{source}: cannot evaluate type '{name}' ({expression}): {exc}"
+                             ) from None
         flags[name] = flag
     return pd.DataFrame(flags, index=labels.index)
 

@@ -4,7 +4,10 @@ A search run folder gets, besides ``classes.parquet``:
 
 ``classes.fits``
     The same per-galaxy table as a FITS binary table (TOPCAT, Aladin, astropy), with
-    units: ``ra``/``dec`` in degrees, everything else dimensionless.
+    units: ``ra``/``dec`` in degrees, everything else dimensionless. FITS text is
+    ASCII; a text column holding other characters (an id such as ``NGC 4414²``) is
+    written as its UTF-8 bytes, which astropy reads back as the same text and other
+    readers show unchanged wherever it is ASCII (:func:`fits_text`).
 ``class_members.vot``
     The galaxies in a class (``class`` >= 0), same columns and units, as a VOTable
     (BINARY2). Only the members: astropy's VOTable writer converts row by row
@@ -21,11 +24,13 @@ A search run folder gets, besides ``classes.parquet``:
     first, the galaxy itself left out. For "more like this" tools.
 
 And the Legacy Surveys viewer layer that suits a galaxy's sky region
-(:func:`viewer_layer`).
+(:func:`viewer_layer`), and CSV cells a spreadsheet shows as text, never runs as a
+formula (:func:`spreadsheet_safe`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +115,37 @@ def read_neighbours(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     return rows.reshape(n, -1), dists.reshape(n, -1)
 
 
+#: How a cell starts that a spreadsheet reads as a formula (OWASP, "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value):
+    """``value``, with a single quote in front if it is text a spreadsheet would run as a
+    formula (``=HYPERLINK(…)`` in a tag's note, an id ``@SUM(…)``): OWASP's rule. Plain
+    numbers written as text (an id ``-5``) are left alone: a spreadsheet reads them as
+    numbers, and the id stays the id."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    try:
+        if math.isfinite(float(value)):
+            return value
+    except ValueError:
+        pass
+    return "'" + value
+
+
+def spreadsheet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``table`` for a CSV that people open in spreadsheets: every text cell,
+    and every column name, through :func:`spreadsheet_cell`. The run's own files keep
+    the real text."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(spreadsheet_cell)
+    out.columns = [spreadsheet_cell(c) for c in out.columns]
+    return out
+
+
 def astropy_table(classes: pd.DataFrame):
     """The classes table as an astropy Table with units (:data:`UNITS`)."""
     from astropy.table import Table
@@ -121,6 +157,17 @@ def astropy_table(classes: pd.DataFrame):
         if name in UNITS:
             table[name].unit = UNITS[name]
     table.meta["ORIGIN"] = "raregal"
+    return table
+
+
+def fits_text(table):
+    """``table`` (astropy) with each text column that is not all ASCII encoded as
+    UTF-8 bytes, in place: FITS cannot hold such text as text, and refusing a whole
+    search for one exported id would lose the work (astropy decodes it back)."""
+    for name in table.colnames:
+        values = np.asarray(table[name])
+        if values.dtype.kind == "U" and not all(value.isascii() for value in values):
+            table[name] = np.char.encode(values, "utf-8")
     return table
 
 
@@ -136,7 +183,7 @@ def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
         # GZ column names hold '-', which FITS only recommends against; TOPCAT and
         # astropy read them back unchanged.
         warnings.simplefilter("ignore", VerifyWarning)
-        table.write(folder / "classes.fits", format="fits")
+        fits_text(table.copy(copy_data=False)).write(folder / "classes.fits", format="fits")
     members = table[np.asarray(table["class"]) >= 0]
     members.write(folder / "class_members.vot", format="votable", tabledata_format="binary2")
     if neighbours is not None:

@@ -27,7 +27,22 @@ deleted. A reader never sees half a folder. If the process dies in between, the
 next command on the same ``out`` (holding its lock) finishes the swap when the
 new folder is complete (it has the marker) or rolls it back to the old one, and
 deletes the leftovers of dead processes (also the ``.del`` folders that
-:meth:`Target.make_dir` was deleting).
+:meth:`Target.make_dir` was deleting). Any later command writing in the same
+parent does the same for the other folders there, each under its lock, taken
+only when the lock's process (pid and host, written in it) is dead; the marker
+names its folder, so that their temporaries can be told apart.
+
+What no rename can lose:
+
+- **A folder that cannot be renamed** (a mount point such as ``docker -v``'s,
+  :data:`CANNOT_RENAME`): the finished files are moved into it, under the lock,
+  the marker last; if that fails too (a full mount) the finished result is kept,
+  visible, as ``<out>.kept-<pid>`` and the error says so. A complete result that
+  an older raregal left beside such a folder is moved into it by the next command.
+- **The user's files** inside a replaced folder (the explorer's tags,
+  :data:`USER_FILES`) are carried into the new one, and the log says so.
+- **A file system's refusal** of a write (a full disk, a read-only mount) is one
+  line naming the file or output and the cause (:func:`write_failure`).
 """
 
 from __future__ import annotations
@@ -41,6 +56,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import sys
 import time
 import weakref
@@ -48,7 +64,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
-from .errors import InputError
+from .errors import InputError, first_line
 
 #: Libraries whose versions are recorded in run.json.
 RECORDED_PACKAGES = ("raregal", "numpy", "pandas", "pyarrow", "scikit-learn", "umap-learn",
@@ -62,7 +78,23 @@ KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject",
 INNER_PATH_ROOM = 64
 #: Lock file -> the Target of this process that holds it.
 _HELD: dict = {}
+#: What this process set out to write (folders and files), the latest last: a write
+#: error that names no file (a full disk met by write(2)) is blamed on the latest.
+_WRITING: list = []
+#: File-system refusals of a write that no retry by raregal can fix: one line each
+#: (:func:`write_failure`), never a traceback.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                          errno.EIO, errno.EFBIG, errno.ELOOP, errno.ENAMETOOLONG,
+                          errno.EBUSY, errno.EXDEV})
 _TEMPORARY = re.compile(r"^\.rg-(?P<key>[0-9a-f]{10})-(?P<pid>\d+)\.(?P<state>new|old|del)$")
+_LOCK = re.compile(r"^\.rg-(?P<key>[0-9a-f]{10})\.lock$")
+#: The user's own files inside a raregal folder (the explorer's tags,
+#: :data:`raregal.explore.tags.FILE_NAME`, and SQLite's journals of them): carried
+#: into the folder that replaces it, never deleted.
+USER_FILES = re.compile(r"^explore-tags\.sqlite(-wal|-shm|-journal)?$")
+#: A rename of a folder that the file system refuses where it is (a mount point:
+#: EBUSY; another file system: EXDEV; a sticky parent: EPERM): written in place.
+CANNOT_RENAME = frozenset({errno.EBUSY, errno.EXDEV, errno.EPERM})
 
 
 class Target:
@@ -90,11 +122,19 @@ class Target:
         """
         if self.overwrite and self.real.exists():
             doomed = self.temporary("del")  # never restored: it may be half deleted
-            _rename(self.real, doomed)
-            shutil.rmtree(doomed)
+            try:
+                _rename(self.real, doomed)
+            except OSError as exc:
+                if exc.errno not in CANNOT_RENAME:
+                    raise
+                _empty(self.real)  # in place; the user's files stay where they are
+            else:
+                self.real.mkdir()
+                _tell_carried(self, _carry(doomed, self.real))
+                shutil.rmtree(doomed)
         self.real.mkdir(exist_ok=True)
         if not (self.real / MARKER).is_file():
-            _write_marker(self.real, self.kind)
+            _write_marker(self.real, self.kind, self.real.name)
         return self.path
 
     def release(self) -> None:
@@ -102,11 +142,8 @@ class Target:
         if self._lock_fd is None:
             return
         _HELD.pop(self._lock_path, None)
-        try:  # unlinked while still held: a waiter re-checks the inode (see _lock)
-            self._lock_path.unlink(missing_ok=True)
-        finally:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        fd, self._lock_fd = self._lock_fd, None
+        _drop_lock(fd, self._lock_path)
 
     def __enter__(self):
         return self
@@ -150,7 +187,7 @@ def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,
     _check_name(path, Path(os.path.abspath(path)))  # first: a stat of it could fail
     if path.is_symlink():
         raise InputError(f"{path}: is a symbolic link; give the folder it points to as --out")
-    real = path.resolve()
+    real = _resolve(path)
     if real.parent == real:
         raise InputError(f"{path}: cannot write over the file system's root")
     _check_name(path, real)
@@ -164,6 +201,7 @@ def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,
         raise
     target = Target(path, real, kind, overwrite, lock_fd, lock_path)
     _HELD[lock_path] = weakref.ref(target)
+    _WRITING.append((real, path))
     try:
         _recover(target)
         _check_existing(target, in_place)
@@ -178,7 +216,9 @@ def atomic_dir(target: Target):
     """Yield an empty temporary folder; once the body is done it becomes ``target``.
 
     On an error the temporary folder goes and ``target`` is left as it was.
-    The lock is released either way.
+    The user's files in the folder it replaces (:data:`USER_FILES`) are carried
+    into it. Where the folder cannot be renamed (a mount point, :data:`CANNOT_RENAME`)
+    the new files are moved into it instead. The lock is released either way.
     """
     tmp = target.temporary("new")
     try:
@@ -187,19 +227,38 @@ def atomic_dir(target: Target):
         try:
             yield tmp
             _check_existing(target, in_place=False)  # nobody made it meanwhile
-            _write_marker(tmp, target.kind)  # last: a folder with it is complete
+            carried = _carry(target.real, tmp)
+            _write_marker(tmp, target.kind, target.real.name)  # last: marks it complete
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        if os.path.lexists(target.real):
-            old = target.temporary("old")
-            _rename(target.real, old)
-            _rename(tmp, target.real)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            _rename(tmp, target.real)
+        _swap(tmp, target)
+        _tell_carried(target, carried)
     finally:
         target.release()
+
+
+def write_failure(exc: OSError) -> str | None:
+    """The one line for a file system's refusal of a write (:data:`WRITE_ERRNOS`):
+    the file, or the output being written, and the cause; None for any other error."""
+    if exc.errno not in WRITE_ERRNOS:
+        return None
+    cause = os.strerror(exc.errno)
+    if exc.filename is not None:
+        return f"{_as_given(Path(os.fsdecode(exc.filename)))}: {cause}"
+    if not _WRITING:
+        return cause
+    return f"{cause[0].lower()}{cause[1:]} writing {_WRITING[-1][1]}"
+
+
+def _as_given(file: Path) -> Path:
+    """A file inside a temporary folder, as it would be named in the output."""
+    for real, path in reversed(_WRITING):
+        for up in file.parents:
+            match = _TEMPORARY.match(up.name)
+            if real and match and match["key"] == _key(real) and up.parent == real.parent:
+                return path / file.relative_to(up)
+    return file
 
 
 def read_marker(folder) -> dict | None:
@@ -217,13 +276,22 @@ def _check_inputs(path: Path, real: Path, inputs) -> None:
     for given in inputs:
         if given is None:
             continue
-        source = Path(given).resolve()
+        source = _resolve(Path(given))
         if source == real:
             raise InputError(f"{path}: is the command's input {given}; raregal never "
                              f"writes over its inputs: choose another --out")
         if real in source.parents:
             raise InputError(f"{path}: holds the command's input {given}; raregal never "
                              f"writes over its inputs: choose another --out")
+
+
+def _resolve(path: Path) -> Path:
+    """``path`` with its symlinks resolved; a loop among them is one line."""
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, then ELOOP
+        raise InputError(f"{path}: lies inside a loop of symbolic links "
+                         f"({first_line(exc)}); choose another path") from None
 
 
 def _check_name(path: Path, real: Path) -> None:
@@ -279,29 +347,53 @@ def _lock(path: Path, real: Path) -> tuple[int, Path]:
     stale = _HELD.get(lock_path)
     if stale is not None and stale() is not None:
         stale().release()
+    try:
+        fd = _try_lock(lock_path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write in {real.parent} ({exc.strerror}); "
+                         f"choose another --out") from None
+    if fd is None:
+        holder = _holder(lock_path)[0] or "?"
+        raise InputError(f"{path}: another raregal command (pid {holder}) is writing "
+                         f"it; wait for it to finish or choose another --out")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+    return fd, lock_path
+
+
+def _try_lock(lock_path: Path) -> int | None:
+    """The lock file taken (its descriptor), or None while another process holds it."""
     while True:
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise InputError(f"{path}: cannot write in {real.parent} ({exc.strerror}); "
-                             f"choose another --out") from None
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            if exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
-                raise InputError(f"{path}: cannot lock {lock_path} ({exc.strerror})") from None
-            raise InputError(f"{path}: another raregal command (pid {holder}) is writing "
-                             f"it; wait for it to finish or choose another --out") from None
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES):
+                return None
+            raise
         try:  # the holder before us may have unlinked the file we opened
             same = os.fstat(fd).st_ino == os.stat(lock_path).st_ino
         except FileNotFoundError:
             same = False
         if same:
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
-            return fd, lock_path
+            return fd
+        os.close(fd)
+
+
+def _holder(lock_path: Path) -> tuple[str, str]:
+    """The pid and host a lock file names (those of its last holder)."""
+    try:
+        words = lock_path.read_text(errors="replace").split()
+    except OSError:
+        words = []
+    return (words + ["", ""])[0], (words + ["", ""])[1] or socket.gethostname()
+
+
+def _drop_lock(fd: int, lock_path: Path) -> None:
+    try:  # unlinked while still held: a waiter re-checks the inode (see _try_lock)
+        lock_path.unlink(missing_ok=True)
+    finally:
         os.close(fd)
 
 
@@ -335,29 +427,195 @@ def _rename(source: Path, destination: Path) -> None:
     os.rename(source, destination)
 
 
-def _recover(target: Target) -> None:
-    """Finish or roll back a swap that a dead process left, and delete its leftovers.
+def _swap(tmp: Path, target: Target) -> None:
+    """Put the complete folder ``tmp`` in the target's place, the old one aside, then
+    deleted; where the target cannot be renamed, move the files into it instead."""
+    if not os.path.lexists(target.real):
+        _rename(tmp, target.real)
+        return
+    old = target.temporary("old")
+    try:
+        _rename(target.real, old)
+    except OSError as exc:
+        if exc.errno not in CANNOT_RENAME:
+            raise
+        _fill_in_place(tmp, target)
+        return
+    _rename(tmp, target.real)
+    shutil.rmtree(old, ignore_errors=True)
 
-    Runs under the target's lock; a temporary whose process is alive is still left
-    alone, in case the file system does not honour locks (some network ones).
+
+def _put(tmp: Path, real: Path) -> None:
+    """Rename the complete folder ``tmp`` to ``real``, absent or an empty folder, or
+    move its files into ``real`` where that cannot be renamed onto (a mount point)."""
+    try:
+        _rename(tmp, real)
+    except OSError as exc:
+        if exc.errno not in CANNOT_RENAME:
+            raise
+        _move_into(tmp, real)
+        shutil.rmtree(tmp)
+
+
+def _fill_in_place(tmp: Path, target: Target) -> None:
+    """Replace the target's files by ``tmp``'s, in the target itself, under its lock.
+
+    The target keeps a marker throughout (the new one replaces the old last), so
+    that an interruption leaves a folder that ``--overwrite`` replaces. If the
+    files cannot be moved (a full mount), the finished result is kept beside it.
     """
+    try:
+        _empty(target.real)
+        _move_into(tmp, target.real)
+    except OSError as exc:
+        kept = target.real.parent / f"{target.real.name}.kept-{os.getpid()}"
+        try:
+            _rename(tmp, kept)
+        except OSError:
+            kept = tmp
+        raise InputError(f"{target.path}: cannot be renamed (a mount point?) and writing "
+                         f"into it failed ({exc.strerror}); the finished result is kept "
+                         f"in {kept}") from None
+    shutil.rmtree(tmp)
+
+
+def _empty(folder: Path) -> None:
+    """Delete the files of a raregal folder in place, but for the user's files
+    (:data:`USER_FILES`) and the markers of the folders that hold them."""
+    for root, dirs, files in os.walk(folder, topdown=False):
+        here = Path(root)
+        for name in files:
+            if not (USER_FILES.match(name) or name == MARKER):
+                (here / name).unlink()
+        for name in dirs:
+            if (here / name).is_symlink():
+                (here / name).unlink()
+        if here != folder and [p.name for p in here.iterdir()] in ([], [MARKER]):
+            shutil.rmtree(here)
+
+
+def _move_into(source: Path, folder: Path) -> None:
+    """Move ``source``'s files into ``folder`` (copied across file systems), its
+    marker last; the user's files already in ``folder`` are kept."""
+    for root, _, files in os.walk(source):
+        here = Path(root)
+        inside = folder / here.relative_to(source)
+        inside.mkdir(exist_ok=True)
+        for name in files:
+            keep = USER_FILES.match(name) and (inside / name).exists()
+            if not keep and not (here == source and name == MARKER):
+                shutil.move(here / name, inside / name)
+    fresh = folder / f".{MARKER}.tmp"
+    shutil.copyfile(source / MARKER, fresh)
+    os.replace(fresh, folder / MARKER)
+
+
+def _carry(old: Path, new: Path) -> list[Path]:
+    """Copy the user's files (:data:`USER_FILES`) of the folder ``old`` into ``new``
+    at the same place, with the markers of the folders that hold them (so that a
+    folder holding only tags is still raregal's); return them."""
+    carried = []
+    for root, _, files in os.walk(old):  # nothing when ``old`` is not a folder
+        for name in sorted(files):
+            relative = (Path(root) / name).relative_to(old)
+            if not USER_FILES.match(name) or os.path.lexists(new / relative):
+                continue
+            for up in reversed(relative.parents):  # ``new`` itself first
+                (new / up).mkdir(exist_ok=True)
+                if (old / up / MARKER).is_file() and not (new / up / MARKER).exists():
+                    shutil.copyfile(old / up / MARKER, new / up / MARKER)
+            shutil.copy2(old / relative, new / relative)
+            carried.append(relative)
+    return carried
+
+
+def _tell_carried(target: Target, carried: list[Path]) -> None:
+    """Say which of the user's files an overwrite kept, so that nobody wonders."""
+    files = [str(p) for p in carried if not re.search(r"-(wal|shm|journal)$", p.name)]
+    if files:
+        _notice(f"{target.path}: kept your explorer tags ({', '.join(files)}) from the "
+                f"folder it replaces (tags on classes name the old run's class numbers)")
+
+
+def _recover(target: Target) -> None:
+    """Finish or roll back swaps that dead processes left, and delete their leftovers:
+    the target's (under its lock), then those of other folders in the same parent,
+    each under its own lock, taken only when no process holds it."""
+    _recover_folder(target.real, target.path)
+    parent, own = target.real.parent, _key(target.real)
+    keys = {match["key"] for match in map(_leftover, parent.iterdir()) if match}
+    for key in sorted(keys - {own}):
+        lock_path = parent / f".rg-{key}.lock"
+        pid, host = _holder(lock_path)
+        if host != socket.gethostname() or (pid.isdigit() and _alive(int(pid))):
+            continue  # a lock we cannot judge, or one a live process may still hold
+        try:
+            fd = _try_lock(lock_path)
+        except OSError:
+            continue
+        if fd is None:
+            continue
+        try:
+            real = _folder_of(parent, key)
+            if real is not None:
+                _recover_folder(real, real)
+            else:  # whose folder is unknown: only what nobody can use goes
+                for entry in _dead_temporaries(parent, key)["new"]:
+                    if read_marker(entry) is None:
+                        shutil.rmtree(entry, ignore_errors=True)
+        finally:
+            _drop_lock(fd, lock_path)
+
+
+def _leftover(entry: Path):
+    return _TEMPORARY.match(entry.name) or _LOCK.match(entry.name)
+
+
+def _dead_temporaries(parent: Path, key: str) -> dict[str, list[Path]]:
+    """The temporaries of folder ``key`` in ``parent`` whose process is dead, by state;
+    one whose process is alive is left alone, in case the file system does not
+    honour locks (some network ones)."""
     left = {"new": [], "old": [], "del": []}
-    for entry in target.real.parent.iterdir():
+    for entry in parent.iterdir():
         match = _TEMPORARY.match(entry.name)
-        if match and match["key"] == _key(target.real) and not _alive(int(match["pid"])):
+        if match and match["key"] == key and not _alive(int(match["pid"])):
             left[match["state"]].append(entry)
+    return left
+
+
+def _folder_of(parent: Path, key: str) -> Path | None:
+    """The folder whose temporaries these are, as their markers name it, or the
+    folder of the parent whose name has their key (markers of older raregals name
+    none)."""
+    for entries in _dead_temporaries(parent, key).values():
+        for entry in entries:
+            name = (read_marker(entry) or {}).get("name")
+            if isinstance(name, str) and _key(parent / name) == key:
+                return parent / name
+    return next((entry for entry in parent.iterdir()
+                 if not entry.name.startswith(".rg-") and _key(entry) == key), None)
+
+
+def _recover_folder(real: Path, shown: Path) -> None:
+    """The recovery of one folder, whose lock this process holds."""
+    left = _dead_temporaries(real.parent, _key(real))
     if not any(left.values()):
         return
     by_age = lambda p: p.lstat().st_mtime  # noqa: E731
     complete = sorted((p for p in left["new"] if read_marker(p) is not None), key=by_age)
-    if not os.path.lexists(target.real) and complete:
-        _rename(complete[-1], target.real)
-        _notice(f"{target.path}: finished the replacement that an interrupted raregal "
+    vacant = not os.path.lexists(real) or (real.is_dir() and not real.is_symlink()
+                                           and not any(real.iterdir()))
+    if vacant and complete:  # an empty folder too: a mount point that refused the rename
+        _put(complete[-1], real)
+        _notice(f"{shown}: finished the replacement that an interrupted raregal "
                 f"command left half done")
-    elif not os.path.lexists(target.real) and left["old"]:
-        _rename(sorted(left["old"], key=by_age)[-1], target.real)
-        _notice(f"{target.path}: restored the folder that an interrupted raregal "
+    elif not os.path.lexists(real) and left["old"]:
+        _rename(sorted(left["old"], key=by_age)[-1], real)
+        _notice(f"{shown}: restored the folder that an interrupted raregal "
                 f"command was replacing")
+    if real.is_dir() and (read_marker(real) or not any(real.iterdir())):  # not a user's
+        for leftover in left["old"] + left["del"]:  # the user's files they still hold
+            _carry(leftover, real)
     for leftover in left["new"] + left["old"] + left["del"]:
         if os.path.lexists(leftover):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -381,8 +639,10 @@ def _key(real: Path) -> str:
     return hashlib.sha256(os.fsencode(real.name)).hexdigest()[:10]
 
 
-def _write_marker(folder: Path, kind: str) -> None:
-    write_json(folder / MARKER, {"kind": kind, "raregal": _version(),
+def _write_marker(folder: Path, kind: str, name: str) -> None:
+    """The marker; ``name``, the folder's own, lets a later command in the parent
+    tell which folder an interrupted command's temporaries belong to."""
+    write_json(folder / MARKER, {"kind": kind, "name": name, "raregal": _version(),
                                  "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
 
 
@@ -405,6 +665,8 @@ def write_table(table, path) -> None:
     path = Path(path)
     if path.suffix.lower() not in {".parquet", ".csv"}:
         raise InputError(f"{path}: write .parquet or .csv")
+    _resolve(path)
+    _WRITING.append((None, path))
     if path.exists():
         raise InputError(f"{path}: exists; choose another name (raregal never "
                          "replaces a file it did not create)")

@@ -19,6 +19,10 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
 ``galleries.png``, ``gallery_A.png`` …
     Each class's most confident members (highest HDBSCAN membership probability)
     with their ids: all classes a row each, and one figure per class.
+``rarest.png``, ``rarest.csv``
+    The galaxies of highest rarity (the run's ``rarity`` column, :mod:`raregal.rarity`),
+    rarest first, as a gallery and a table (id, rarity, rank, class); runs written
+    before the column was added have none.
 ``variance.png``
     The PCA variance curve of the representation (how redundant it is).
 ``tree.png``
@@ -40,6 +44,9 @@ per class, as in the paper's figures 1 and 2. :func:`report` writes
     The gallery thumbnails, so that the folder can be copied or sent as it is
     (one file per id: :func:`thumbnail_names`). Only images inside the catalogue's
     folder are copied, unless ``allow_outside_paths``.
+``images/``
+    Each gallery galaxy's whole image at its own resolution (JPEG, same names), which
+    its thumbnail links to.
 
 Classes are lettered A, B, C … by persistence, most distinct first (ties: larger
 first). Galaxies without a local image but with RA/Dec link to the Legacy Surveys
@@ -63,7 +70,8 @@ from .catalogue import fraction_columns
 from .compare import CONSTRAINTS as COMPARE_CONSTRAINTS, Comparison, compare_results
 from .embed import image_catalogue
 from .errors import InputError
-from .images import ImageError, model_input
+from .export import spreadsheet_safe
+from .images import ImageError, load_rgb, model_input
 from .monitor import stderr_printer
 from .output import atomic_dir, prepare
 from .params import validate
@@ -72,6 +80,8 @@ from .run import SearchResult
 #: Classes drawn in galleries.png (each also has its own gallery_X.png).
 OVERVIEW_CLASSES = 30
 OVERVIEW_COLUMNS = 8
+#: Galaxies in the rarest-galaxies gallery.
+RAREST_SHOWN = 32
 #: A thumbnail's side in the gallery figures, in pixels.
 GALLERY_CELL_PX = 124
 
@@ -138,6 +148,15 @@ def gallery_members(classes: pd.DataFrame, cls: int, id_column: str, n: int) -> 
     """A class's n most confident members (highest membership probability, then id)."""
     members = classes[classes["class"] == cls]
     return members.sort_values(["probability", id_column], ascending=[False, True]).head(n)
+
+
+def rarest_members(classes: pd.DataFrame, id_column: str, n: int) -> pd.DataFrame:
+    """The n galaxies of highest rarity (then id), with their rank; none without the
+    ``rarity`` column."""
+    if "rarity" not in classes.columns:  # a run written before the column existed
+        return classes.head(0).assign(rarity=[], rank=[])
+    rarest = classes.sort_values(["rarity", id_column], ascending=[False, True]).head(n)
+    return rarest.assign(rank=np.arange(1, len(rarest) + 1))
 
 
 # --- other runs: "also found in run B" ---------------------------------------------------
@@ -288,18 +307,25 @@ def thumbnail_names(ids) -> dict[str, str]:
 
 
 def write_thumbnails(ids, paths: dict, folder: Path, crop: float,
-                     size: int = defaults.THUMBNAIL_PX) -> dict[str, str]:
+                     size: int = defaults.THUMBNAIL_PX, whole: Path | None = None
+                     ) -> dict[str, str]:
     """Save each id's image, cropped as the model saw it, under ``folder``
-    (:func:`thumbnail_names`). Returns id -> file name for the images that could be read.
+    (:func:`thumbnail_names`), and, given ``whole``, the whole image as read (any
+    format raregal reads, as JPEG) under that folder with the same name. Returns
+    id -> file name for the images that could be read.
     """
     from PIL import Image
 
-    folder.mkdir(exist_ok=True)
+    for made in (folder, whole):
+        if made is not None:
+            made.mkdir(exist_ok=True)
     names = thumbnail_names(galaxy for galaxy in ids if galaxy in paths)
     written = {}
     for galaxy, name in names.items():
         try:
             pixels = model_input(paths[galaxy], crop_fraction=crop, size=size)
+            if whole is not None:
+                load_rgb(paths[galaxy]).save(whole / name, "JPEG", quality=90)
         except ImageError:
             continue
         Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
@@ -665,7 +691,7 @@ def compared_runs(others: list[OtherRun], n_classes: int) -> list[dict]:
 
 def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links: dict,
                 thumbs: dict, images_from: str | None, figures: dict, tables: list,
-                others: list[OtherRun] = ()) -> str:
+                others: list[OtherRun] = (), rarest: pd.DataFrame | None = None) -> str:
     """The report's index.html (``templates/report.html``)."""
     run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
@@ -701,7 +727,12 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
                                                  "min_samples_used", "min_cluster_size")},
         images_from=Path(images_from).name if images_from else None,
         has_positions={"ra", "dec"} <= set(classes.columns),
-        figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree")},
+        figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree",
+                                                   "rarest")},
+        rarest=[] if rarest is None else [
+            {"id": g, "thumb": thumbs.get(g), "link": links.get(g), "rarity": f"{r:.3g}"}
+            for g, r in zip(rarest[id_column], rarest["rarity"])],
+        rarity_definition=run.get("rarity", {}).get("definition"),
         effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
         columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
         compared=compared_runs(others, len(table)),
@@ -713,13 +744,14 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
 def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
                   id_column: str) -> dict[str, str]:
     """Each class's full member list as ``members/<letter>.csv`` (most confident
-    first; every column but the 5-D ``umap_*``). Returns letter -> relative path."""
+    first; every column but the 5-D ``umap_*``; text safe in spreadsheets). Returns
+    letter -> relative path."""
     folder.mkdir(exist_ok=True)
     columns = [c for c in classes.columns if not str(c).startswith("umap_")]
     written = {}
     for _, row in order.iterrows():
         members = gallery_members(classes, row["class"], id_column, len(classes))
-        members[columns].to_csv(folder / f"{row['letter']}.csv", index=False)
+        spreadsheet_safe(members[columns]).to_csv(folder / f"{row['letter']}.csv", index=False)
         written[row["letter"]] = f"members/{row['letter']}.csv"
     return written
 
@@ -781,15 +813,17 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
     differences = label_differences(classes)
     galleries = {row["letter"]: gallery_members(classes, row["class"], id_column, per_class)
                  for _, row in order.iterrows()}
+    rarest = rarest_members(classes, id_column, RAREST_SHOWN)
     paths, crop, images_from = image_paths(images, manifest, allow_outside)
-    shown = pd.concat(galleries.values())[id_column] if galleries else pd.Series(dtype=str)
+    shown = pd.concat([*galleries.values(), rarest])[id_column].drop_duplicates()
     missing = int((~shown.isin(paths.keys())).sum()) if images_from else 0
     if images_from and len(shown) and missing == len(shown):
         raise InputError(f"{images_from}: none of the {len(shown)} gallery galaxies has an "
                          f"image there (ids are matched on {id_column})")
 
     with atomic_dir(target) as tmp:
-        thumbs = write_thumbnails(shown, paths, tmp / "thumbs", crop) if images_from else {}
+        thumbs = write_thumbnails(shown, paths, tmp / "thumbs", crop,
+                                  whole=tmp / "images") if images_from else {}
         unreadable = len(set(shown) & set(paths)) - len(thumbs)
         if missing or unreadable:
             say(f"{missing} gallery galaxies have no image in {images_from}, "
@@ -810,6 +844,13 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
                               for letter, members in rows[:OVERVIEW_CLASSES]],
                              tmp / "galleries.png")
                 figures["galleries"] = "galleries.png"
+        rare = [(g, tmp / "thumbs" / thumbs[g]) for g in rarest[id_column] if g in thumbs]
+        if rare:
+            plot_gallery([("", rare)], tmp / "rarest.png")
+            figures["rarest"] = "rarest.png"
+        if len(rarest):
+            rarest[[id_column, "rarity", "rank", "class"]].to_csv(tmp / "rarest.csv",
+                                                                 index=False)
         if data.run.get("redundancy", {}).get("cumulative_explained"):
             plot_variance(data.run["redundancy"], tmp / "variance.png")
             figures["variance"] = "variance.png"
@@ -819,12 +860,12 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
         members = write_members(tmp / "members", classes, order, id_column)
         table = class_table(order, differences, members, others)
         table.to_csv(tmp / "class_table.csv", index=False)
-        shown_rows = pd.concat(galleries.values()) if galleries else classes.head(0)
+        shown_rows = pd.concat([*galleries.values(), rarest])
         links = dict(zip(shown_rows[id_column], viewer_links(shown_rows["ra"], shown_rows["dec"])
                          )) if {"ra", "dec"} <= set(classes.columns) else {}
         (tmp / "index.html").write_text(render_page(
             data, table, galleries, links, thumbs, images_from, figures,
-            run_tables(Path(data.out), target.path), others))
+            run_tables(Path(data.out), target.path), others, rarest))
     say(f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
         f"{(target.path / 'index.html').resolve()}")
     return target.path / "index.html"

@@ -7,7 +7,8 @@ naming the file and the problem instead of a traceback further on.
 
 ``classes.parquet``
     One row per searched galaxy: the id column named in run.json, ``class`` (-1
-    for none), ``probability``, ``umap_*``, ``map_x``, ``map_y``, the vote
+    for none), ``probability``, ``rarity`` (runs written since it was added:
+    :mod:`raregal.rarity`), ``umap_*``, ``map_x``, ``map_y``, the vote
     fractions and, when present, ``ra``/``dec`` (degrees).
 ``classes.csv``
     One row per class: ``class``, ``size``, ``persistence``, ``significance`` (runs
@@ -131,7 +132,7 @@ class SearchResult:
         id_column = run.get("id_column", str(classes.columns[0]) if classes.shape[1] else "")
         _check_columns(run_dir / "classes.parquet", classes, [id_column, "class", "probability"],
                        integer=["class"],
-                       numeric=["probability", "map_x", "map_y", "ra", "dec",
+                       numeric=["probability", "rarity", "map_x", "map_y", "ra", "dec",
                                 *[c for c in classes.columns if str(c).startswith("umap_")],
                                 *fraction_columns(classes.columns)])
         _check_columns(run_dir / "classes.csv", summary, ["class", "size", "persistence",

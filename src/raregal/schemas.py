@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class Question:
@@ -125,15 +127,128 @@ ANSWER_ALIASES = {"smooth-or-featured_artifact": ("smooth-or-featured_problem",)
 #: Every question name of the known schemas, for recognising prediction columns.
 QUESTIONS = frozenset(q.name for schema in (GZ_DESI, GZ2) for q in schema.questions)
 
+#: The campaign suffixes of galaxy-datasets' ``shared/label_metadata.py`` ("ortho"
+#: schemas: ``smooth-or-featured-dr8``, ``disk-edge-on-euclid`` …), Zoobot's label_cols.
+CAMPAIGNS = ("dr12", "dr5", "dr8", "gz2", "candels", "hubble", "cd", "jwst", "ukidss",
+             "euclid")
+_CAMPAIGN = re.compile(r"^(.+)-(" + "|".join(CAMPAIGNS) + r"|dr\d+)$")
+
+#: The answer that leads to each question, the rest of the tree to GZ DESI's:
+#: galaxy-datasets' label_metadata dependencies (``{question}-{campaign}`` -> the
+#: answer asked before it), suffix removed. DECaLS dr5/dr8, Cosmic Dawn, Euclid and
+#: JWST share GZ DESI's tree; the questions only other trees ask come after it.
+ASKED_IF = {**{q.name: q.asked_if for q in GZ_DESI.questions},
+            "clumps": "disk-edge-on_no", "problem": "smooth-or-featured_problem",
+            "artifact": "problem_artifact", "something-odd": None,
+            "odd-feature": "something-odd_yes", "bulge-shape": "disk-edge-on_yes",
+            "ring": None}
+_GZ2_TREE = {q: "smooth-or-featured_featured-or-disk"
+             for q in ("has-spiral-arms", "bar", "bulge-size")}
+_HUBBLE_TREE = {"clumpy-appearance": "smooth-or-featured_features",
+                "clump-count": "clumpy-appearance_yes",
+                "galaxy-symmetrical": "clumpy-appearance_yes",
+                "clumps-embedded-larger-object": "clumpy-appearance_yes",
+                "disk-edge-on": "clumpy-appearance_no",
+                **{q: "disk-edge-on_no" for q in ("has-spiral-arms", "spiral-winding",
+                                                  "spiral-arm-count")}}
+#: Where a campaign's tree differs (label_metadata: gz2/ukidss ask the disc questions
+#: of every featured galaxy; Hubble and CANDELS ask edge-on after clumpy "no").
+CAMPAIGN_ASKED_IF = {"gz2": _GZ2_TREE, "ukidss": _GZ2_TREE, "hubble": _HUBBLE_TREE,
+                     "candels": _HUBBLE_TREE,
+                     "jwst": {"problem": "smooth-or-featured_star-artifact-zoom",
+                              "clumps": None}}
+#: Questions recognised only with a campaign suffix (``problem-euclid_star``): bare,
+#: ``problem_…`` or ``ring_…`` could be anyone's column.
+CAMPAIGN_QUESTIONS = QUESTIONS | set(ASKED_IF) | set(_HUBBLE_TREE)
+
+
+def split_campaign(question: str) -> tuple[str, str | None]:
+    """``smooth-or-featured-dr8`` -> ``("smooth-or-featured", "dr8")``; a question
+    without a known campaign suffix comes back whole, with None."""
+    match = _CAMPAIGN.match(question)
+    if match and match.group(1) in CAMPAIGN_QUESTIONS:
+        return match.group(1), match.group(2)
+    return question, None
+
 
 def answer_label(name: str) -> tuple[str, str] | None:
     """``(question, answer)`` of a prediction column ``{question}[-campaign]_{answer}``
     (Zoobot's ``label_cols``, e.g. ``smooth-or-featured-dr8_smooth``), else None."""
     question, sep, answer = name.partition("_")
-    if not sep or not answer or answer.endswith("_fraction"):
+    # no answer has an underscore: "smooth_fraction", "smooth_90pc-lower" are statistics
+    if not sep or not answer or "_" in answer or answer == "total-votes":
         return None
-    base = re.sub(r"-(dr\d+|gz2|[a-z]+\d+)$", "", question)
-    return (base, answer) if base in QUESTIONS else None
+    base, campaign = split_campaign(question)
+    if campaign is None:
+        base = re.sub(r"-[a-z]+\d+$", "", question)  # a campaign raregal does not list
+    known = CAMPAIGN_QUESTIONS if campaign else QUESTIONS
+    return (base, answer) if base in known else None
+
+
+def campaign_of(name: str) -> str | None:
+    """The campaign of a Galaxy Zoo column (``disk-edge-on-dr5_yes_fraction`` -> dr5)."""
+    return split_campaign(name.partition("_")[0])[1]
+
+
+def parent_answer(question: str) -> str | None:
+    """The answer (``question_answer``, same campaign) whose volunteers are asked
+    ``question``; None for a question everyone is asked. KeyError: unknown."""
+    base, campaign = split_campaign(question)
+    tree = CAMPAIGN_ASKED_IF.get(campaign, {})
+    parent = tree[base] if base in tree else ASKED_IF[base]
+    if parent is None or campaign is None:
+        return parent
+    q, _, a = parent.partition("_")
+    return f"{q}-{campaign}_{a}"
+
+
+def proportion_asked(question: str, fraction, n: int) -> np.ndarray | None:
+    """The probability that a volunteer is asked ``question``, from vote fractions.
+
+    As Zoobot (``shared/stats.get_expected_votes_ml`` with ``Schema.joint_p``, which
+    ``prediction_hdf5_to_summary_parquet`` uses to mask GZ DESI's friendly table): 1
+    for a question everyone is asked, else the product of the fractions of the
+    answers leading to it (edge-on: featured-or-disk; spiral: featured-or-disk ×
+    edge-on no).
+
+    Parameters
+    ----------
+    question : str
+        ``{question}[-campaign]``.
+    fraction : callable
+        ``fraction(label)`` -> the unmasked vote fraction of ``question_answer``,
+        or None where the table has none.
+    n : int
+        Rows.
+
+    Returns
+    -------
+    ndarray of float64, shape (n,), or None where the tree is unknown or an answer
+    on the way is absent.
+    """
+    chain = answers_before(question)
+    out = None if chain is None else np.ones(n)
+    for answer in chain or ():
+        values = fraction(answer)
+        if values is None:
+            return None
+        out = out * np.asarray(values, dtype=np.float64)
+    return out
+
+
+def answers_before(question: str) -> list[str] | None:
+    """The answers leading to ``question``, nearest first (edge-on's:
+    ``["smooth-or-featured_featured-or-disk"]``); None where its tree is unknown."""
+    chain = []
+    while True:
+        try:
+            parent = parent_answer(question)
+        except KeyError:
+            return None
+        if parent is None:
+            return chain
+        chain.append(parent)
+        question = parent.partition("_")[0]
 
 
 def resolve_column(columns, name: str) -> str | None:

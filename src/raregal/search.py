@@ -22,16 +22,20 @@ from . import defaults
 from .backends import BACKENDS, resolve_backend
 from .catalogue import expand_paths, fraction_columns, open_inputs, where_names
 from .cluster import leaf_clusters, min_samples_reason, resolve_min_samples
-from .credibility import assess, keep_credible, resolve_stability_seeds
+from .credibility import Credibility, assess, keep_credible, resolve_stability_seeds
 from .duplicates import Duplicates, find_duplicates
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
 from .output import prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, seeds_fit, validate
+from .rarity import definition as rarity_definition
+from .rarity import rarity
 from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
+from .layout import deterministic_layout
 from .run import SearchResult, record_header
+from .scales import Scale, combine, scale_ladder
 from .select import apply_cuts, paper_cuts
 
 #: Catalogue columns carried into classes.parquet when present, for maps and links.
@@ -78,6 +82,15 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         :data:`~raregal.defaults.STABILITY_SEEDS` up to
         :data:`~raregal.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
         rerun costs a full layout (:func:`raregal.credibility.resolve_stability_seeds`).
+    scales : int, default 1
+        Density scales clustered: 1 is the paper's single min_samples; more clusters
+        the same embedding again at min_samples halved each step down to
+        :data:`~raregal.defaults.SCALE_FLOOR`, keeping the finer scales' new credible
+        classes (:mod:`raregal.scales`).
+    layout : {"umap-learn", "deterministic"}, default "umap-learn"
+        The layout's gradient descent (5-D embedding, map, reruns): umap-learn's, on
+        one thread when seeded, or :mod:`raregal.layout`'s, parallel and the same for
+        a seed on any number of threads.
     verbose : bool, default False
         Stage progress and timings on stderr.
     make_map : bool, default True
@@ -100,7 +113,15 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         (GPU, ``n_epochs="auto"``) and for no map.
     map_ : ndarray of float32, shape (n, 2), or None without ``make_map``
     clustering_ : raregal.cluster.Clustering
-        Condensed tree, class nodes, persistence and significance.
+        Condensed tree, class nodes, persistence and significance of the first scale.
+    class_table_ : pandas.DataFrame
+        One row per class: ``persistence``, ``significance``, ``tree_node`` (-1 for a
+        class from a finer scale, whose tree is not kept) and, with several scales,
+        ``min_samples``, ``scale_class`` and ``also_at`` (:func:`raregal.scales.combine`).
+    scales_ : list of int
+        The min_samples clustered, first the search's own.
+    scale_results_ : list of raregal.scales.Scale
+        Each scale's own classes and credibility, before :func:`raregal.scales.combine`.
     redundancy_ : raregal.redundancy.Redundancy
     min_samples_ : int
         The min_samples used.
@@ -120,6 +141,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
         itself first) and distances (:func:`raregal.export.neighbour_graph`).
+    rarity_ : ndarray of float32, shape (n,)
+        Each galaxy's rarity, higher = rarer: the distance to its
+        :data:`~raregal.defaults.RARITY_K`-th neighbour in that graph
+        (:mod:`raregal.rarity`).
     """
 
     def __init__(self, n_neighbors=defaults.UMAP_N_NEIGHBORS,
@@ -128,7 +153,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                  min_samples=defaults.MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
                  seed=None, backend="auto", verbose=False, make_map=True,
-                 stability_seeds="auto"):
+                 stability_seeds="auto", scales=defaults.SCALES, layout=defaults.LAYOUT):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -142,6 +167,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.verbose = verbose
         self.make_map = make_map
         self.stability_seeds = stability_seeds
+        self.scales = scales
+        self.layout = layout
 
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
@@ -163,6 +190,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "make_map": [FLAG],
         # each rerun is a full layout (701-982 s at 632k): 100 would take a day there
         "stability_seeds": [Interval(Integral, 0, 100), Options("auto")],
+        "scales": [Interval(Integral, 1, defaults.MAX_SCALES)],
+        "layout": [Options(*defaults.LAYOUTS)],
     }
 
     def _validate_params(self) -> None:
@@ -189,7 +218,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         """Find classes in X, an (n, d) array of representations (``duplicates``: its
         duplicate rows, when already found)."""
         self._validate_params()
-        X = check_array(X, dtype=np.float32)
+        with deterministic_layout(self.layout == "deterministic"):
+            return self._fit(check_array(X, dtype=np.float32), stage_log, duplicates)
+
+    def _fit(self, X, stage_log, duplicates):
         n, d = X.shape
         self.duplicates_ = find_duplicates(X) if duplicates is None else duplicates
         log = stage_log or StageLog(quiet=not self.verbose)
@@ -235,6 +267,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
+        self.rarity_ = rarity(self.neighbours_[1])
         self.umap_ = model
         self.map_ = self.map_n_epochs_ = None
         if self.make_map and model is None:  # cuML: its own 2-D UMAP costs seconds on a GPU
@@ -265,9 +298,69 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
                 say=log.say, duplicates=self.duplicates_)
+        self.class_table_ = self._class_table(self.clustering_)
+        self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
+        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_,
+                                           self.credibility_)]
+        if len(self.scales_) > 1:
+            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, "
+                                     f"{k} reruns each"):
+                self._add_scales(X, model, k, log)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
         return self
+
+    @staticmethod
+    def _class_table(clustering) -> pd.DataFrame:
+        return pd.DataFrame({"persistence": clustering.persistence,
+                             "significance": clustering.significance,
+                             "tree_node": clustering.nodes})
+
+    def _add_scales(self, X, model, k: int, log: StageLog) -> None:
+        """Cluster the embedding at the finer scales and combine their credible
+        classes with the first scale's (:func:`raregal.scales.combine`)."""
+        layouts: dict = {}
+        found = self.scale_results_
+        seconds = list(self.credibility_.seconds)
+        for min_samples in self.scales_[1:]:
+            clustering = leaf_clusters(self.embedding_, min_samples=min_samples,
+                                       min_cluster_size=self.min_cluster_size,
+                                       backend=self.backend_,
+                                       reproducible=self.seed is not None)
+            credibility = assess(
+                X, model, clustering.labels, self.neighbours_, clustering.significance,
+                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
+                min_samples=min_samples, min_cluster_size=self.min_cluster_size,
+                say=log.say, layouts=layouts, duplicates=self.duplicates_)
+            seconds += credibility.seconds
+            found.append(self._scale(min_samples, clustering, credibility))
+            log.say(f"min_samples={min_samples}: {clustering.n_classes} classes, "
+                    f"{int(credibility.table['credible'].sum())} credible")
+        labels, probabilities, table = combine(found, self.min_cluster_size, self.neighbours_, X,
+                                               self.duplicates_)
+        self.labels_, self.probabilities_ = labels, probabilities
+        self.class_table_ = table[["persistence", "significance", "tree_node", "min_samples",
+                                   "scale_class", "also_at"]]
+        self.credibility_ = Credibility(
+            table=table[["stability", "density_contrast", "duplicates", "credible"]],
+            seeds=self.credibility_.seeds, seconds=seconds,
+            contrast_seconds=self.credibility_.contrast_seconds)
+
+    @staticmethod
+    def _scale(min_samples, clustering, credibility) -> Scale:
+        classes = pd.concat([RareClassFinder._class_table(clustering), credibility.table],
+                            axis=1)
+        return Scale(min_samples, clustering.labels, clustering.probabilities, classes)
+
+
+def scale_counts(finder) -> list[dict]:
+    """What each scale found and what the search kept of it, for run.json."""
+    kept = finder.class_table_.get("min_samples")
+    return [{"min_samples": int(scale.min_samples), "classes": len(scale.classes),
+             "credible": int(scale.classes["credible"].sum()),
+             "classes_kept": int(len(finder.class_table_) if kept is None
+                                 else (kept == scale.min_samples).sum())}
+            for scale in finder.scale_results_]
 
 
 #: The fewest galaxies a search can take: UMAP's n_neighbors is at least 2.
@@ -303,15 +396,15 @@ def _no_classes(n: int, min_samples: int, min_cluster_size: int) -> str:
             f"{min_cluster_size}) finds smaller, less dense classes")
 
 
-def class_summary(labels, clustering, fractions: pd.DataFrame) -> pd.DataFrame:
-    """One row per class: size, persistence, significance, tree node, and vote-fraction means
+def class_summary(labels, class_table: pd.DataFrame, fractions: pd.DataFrame) -> pd.DataFrame:
+    """One row per class: size, the class table's columns (persistence, significance,
+    tree node; with several scales, each class's scale), and vote-fraction means
     against the searched sample's means (``{column}_diff``)."""
-    rows = {"class": np.arange(clustering.n_classes),
-            "size": np.bincount(labels[labels >= 0], minlength=clustering.n_classes),
-            "persistence": clustering.persistence,
-            "significance": clustering.significance,
-            "tree_node": clustering.nodes}
-    summary = pd.DataFrame(rows)
+    n_classes = len(class_table)
+    summary = pd.concat([pd.DataFrame({
+        "class": np.arange(n_classes),
+        "size": np.bincount(labels[labels >= 0], minlength=n_classes)}),
+        class_table.reset_index(drop=True)], axis=1)
     if fractions.shape[1]:
         sample_mean = fractions.mean()
         means = fractions[labels >= 0].groupby(labels[labels >= 0]).mean()
@@ -326,7 +419,8 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
            ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(), catalogues=(),
            predictions_id_column=None, catalogue_id_column=None,
            finder: RareClassFinder | None = None, overwrite=False, verbose=True,
-           command=None, credible_only=False) -> SearchResult:
+           command=None, credible_only=False, campaign=None,
+           mask_unasked=defaults.MASK_UNASKED) -> SearchResult:
     """Search a representation file for rare classes and write a run folder.
 
     Parameters
@@ -363,6 +457,13 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         Write only the classes the credible rule keeps (:mod:`raregal.credibility`),
         renumbered; the others' galaxies get class -1 and classes.csv keeps each
         class's number in the full search as ``search_class``.
+    campaign : str, optional
+        For tables with several campaigns' answers side by side (``dr12``, ``dr5``,
+        ``dr8``): the one to read (:class:`raregal.catalogue.TableSource`).
+    mask_unasked : bool
+        GZ DESI's friendly mask on every fraction whose proportion asked is known
+        (fraction NaN where the question was asked with probability below 0.5);
+        recorded in run.json (``selection.mask_unasked``).
     """
     started = time.time()
     finder = finder if finder is not None else RareClassFinder()
@@ -378,21 +479,24 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
                        catalogue_id_column=catalogue_id_column, features=features, ids=ids,
                        cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
                        where=where, finder=finder, verbose=verbose, command=command,
-                       credible_only=credible_only)
+                       credible_only=credible_only, campaign=campaign,
+                       mask_unasked=mask_unasked)
 
 
 def _search(target, started, representations, *, predictions, catalogues, id_column,
             predictions_id_column, catalogue_id_column, features, ids, cuts, nan_policy,
-            where, finder, verbose, command, credible_only) -> SearchResult:
+            where, finder, verbose, command, credible_only, campaign,
+            mask_unasked) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
     with log.stage("read", "ids and the columns the cuts name"):
         inputs = open_inputs(representations, predictions=predictions, catalogues=catalogues,
                              id_column=id_column, predictions_id_column=predictions_id_column,
                              catalogue_id_column=catalogue_id_column, features=features,
-                             ids=ids, want=[cut.column for cut in cuts])
+                             ids=ids, want=[cut.column for cut in cuts], campaign=campaign,
+                             mask_unasked=mask_unasked)
         inputs.want(where_names(where, inputs.names))
-        for note in inputs.notes:
+        for note in inputs.notes + inputs.describe_masked():
             log.say(note)
     with log.stage("select"):
         selection = apply_cuts(inputs.selection_columns, cuts, nan_policy=nan_policy,
@@ -419,19 +523,21 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     clustering = finder.clustering_
     labels = finder.labels_
     credibility = finder.credibility_.table
-    log.say(f"credible: {int(credibility['credible'].sum())} of {clustering.n_classes} classes "
+    n_classes = len(finder.class_table_)
+    log.say(f"credible: {int(credibility['credible'].sum())} of {n_classes} classes "
             f"({finder.credibility_.record()['rule']})")
     n_in_classes = int(np.sum(labels >= 0))
-    if clustering.n_classes == 0:
+    if n_classes == 0:
         log.say(_no_classes(n_searched, finder.min_samples_, finder.min_cluster_size))
     else:
-        log.say(f"{clustering.n_classes} classes holding {n_in_classes} of {n_searched} "
+        log.say(f"{n_classes} classes holding {n_in_classes} of {n_searched} "
                 f"galaxies ({n_in_classes / n_searched:.1%})")
 
     kept = reps.columns
     fractions = kept[fraction_columns(kept.columns)].apply(pd.to_numeric, errors="coerce")
     classes = pd.DataFrame({reps.id_column: reps.ids.astype(str),
-                            "class": labels, "probability": finder.probabilities_})
+                            "class": labels, "probability": finder.probabilities_,
+                            "rarity": finder.rarity_})
     for j in range(finder.embedding_.shape[1]):
         classes[f"umap_{j}"] = finder.embedding_[:, j]
     if finder.map_ is not None:  # make_map=False: a run without a map (report skips it)
@@ -440,7 +546,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = pd.concat([class_summary(labels, clustering, fractions), credibility], axis=1)
+    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility], axis=1)
     if credible_only:
         labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
         classes["class"] = labels
@@ -448,7 +554,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         summary = summary.iloc[kept].reset_index(drop=True)
         summary.insert(1, "search_class", kept)
         summary["class"] = np.arange(len(kept))
-        log.say(f"--credible-only: writing the {len(kept)} credible of {clustering.n_classes} "
+        log.say(f"--credible-only: writing the {len(kept)} credible of {n_classes} "
                 f"classes, holding {int(np.sum(labels >= 0))} of {n_searched} galaxies; the "
                 f"other classes' galaxies are written as class -1")
 
@@ -470,7 +576,10 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                             "first": reps.feature_columns[0],
                             "last": reps.feature_columns[-1]},
         "selection": {"rows_read": inputs.n_rows, "rows_searched": n_searched,
-                      "nan_policy": nan_policy,
+                      "nan_policy": nan_policy, "campaign": campaign,
+                      "mask_unasked": {"applied": mask_unasked,
+                                       "threshold": defaults.ASKED_THRESHOLD,
+                                       "files": inputs.masking()},
                       "steps": [asdict(step) for step in selection.steps],
                       "notes": selection.notes},
         "duplicates": duplicates.record(reps.ids),
@@ -481,11 +590,14 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                        "map_n_epochs": finder.map_n_epochs_,
                        "cluster_selection_method": defaults.HDBSCAN_SELECTION,
                        "min_samples_reason": finder.min_samples_reason_,
+                       "scales_used": finder.scales_,
                        "min_samples_warning": finder.min_samples_warning_},
         "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
+        "scales": scale_counts(finder),
+        "rarity": {"definition": rarity_definition(), "k": defaults.RARITY_K},
         "seed": finder.seed,
         "redundancy": finder.redundancy_.as_dict(),
-        "result": {"classes": clustering.n_classes, "galaxies_in_classes": n_in_classes,
+        "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
                    "fraction_in_classes": n_in_classes / n_searched,
                    "classes_written": len(summary)},
     }

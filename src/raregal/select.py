@@ -14,7 +14,9 @@ import pandas as pd
 
 from . import defaults, schemas
 from .catalogue import fraction_columns
-from .errors import InputError, first_line
+from .errors import InputError
+from .expression import UnknownColumn
+from .expression import evaluate as evaluate_expression
 from .params import Interval, Options, Real, validate
 
 NAN_POLICIES = ("keep", "drop")
@@ -129,8 +131,10 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
         What a NaN fraction does: "keep" -- NaN never triggers a cut (a masked
         fraction is no evidence for the property) --, or "drop" the galaxy.
     where : sequence of str
-        pandas expressions (``DataFrame.eval`` syntax, e.g. ``"mag_r_desi < 19.0"``
-        on GZ DESI's external catalogue); a galaxy is kept where every one is True.
+        Conditions on columns (:mod:`raregal.expression`: pandas' query syntax for
+        comparisons, arithmetic and and/or/not, read and never run as code), e.g.
+        ``"mag_r_desi < 19.0"`` on GZ DESI's external catalogue; a galaxy is kept
+        where every one is True.
     fractions_given : bool, optional
         Whether the inputs hold vote fractions (predictions were given, or the
         table has ``*_fraction`` columns); default: whether ``table`` has any.
@@ -172,16 +176,13 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
         mask &= ~hit
     for expression in where:
         try:
-            result = table.eval(expression)
-        except Exception as exc:
-            reason = first_line(exc)
-            if "is not defined" in reason:  # pandas' UndefinedVariableError
-                reason = ("names a column the catalogue does not have (feature columns "
-                          "are not available to --where)")
-            raise InputError(f"--where '{expression}': {reason}") from exc
-        result = np.asarray(result)
-        if result.shape != (n,) or result.dtype != bool:
-            raise InputError(f"--where '{expression}': does not give one True/False per row")
+            result = evaluate_expression(expression, table)
+        except UnknownColumn as exc:
+            raise InputError(f"--where '{expression}': names a column the catalogue does not "
+                             f"have ('{exc.name}'; feature columns are not available to "
+                             f"--where)") from None
+        except InputError as exc:
+            raise InputError(f"--where '{expression}': {exc}") from None
         removed = mask & ~result
         steps.append(Step("where", expression, None, removed=int(removed.sum()), nan=0,
                           left=int((mask & result).sum())))

@@ -20,6 +20,7 @@ much one galaxy's votes are trusted.
 from __future__ import annotations
 
 import csv
+import pickle
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -32,7 +33,7 @@ from tqdm.auto import tqdm
 
 from . import defaults
 from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
-from .errors import InputError
+from .errors import InputError, first_line
 from .monitor import stderr_printer
 from .models import (Bottleneck, DirichletHead, GalaxyModel, create_encoder, is_architecture,
                      pooled_dim, save_model)
@@ -286,6 +287,17 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
     return total / seen
 
 
+
+def load_checkpoint(path: Path) -> dict:
+    """A training checkpoint written by :func:`train`: tensors, numbers, strings and
+    containers only (``weights_only``), so that a tampered file in an output folder
+    cannot run code when a run resumes."""
+    try:
+        return torch.load(path, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        raise InputError(f"{path}: not a raregal training checkpoint "
+                         f"({first_line(exc)})") from None
+
 def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
           arch: str = defaults.TRAIN_ARCH, bottleneck: int | None = defaults.BOTTLENECK,
           input_size: int = defaults.INPUT_SIZE, crop_fraction: float = defaults.CROP_FRACTION,
@@ -321,7 +333,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
         Share of galaxies, split by id with ``seed``, held out for validation.
     images : path-like, optional
         For label tables without a path column (the Galaxy Challenge's): the folder
-        holding ``{id}.jpg`` (or .png, .fits).
+        holding ``{id}`` with any suffix ``raregal embed`` reads (.jpg, .png, .fits, …).
     resume : bool
         Continue from ``out/checkpoint.pt``.
 
@@ -330,7 +342,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     dict
         The summary written to ``out/training.json``.
     """
-    from .embed import table_paths
+    from .embed import image_catalogue, table_paths
 
     validate(locals(), TRAIN_CONSTRAINTS, "train")
     started = time.time()
@@ -358,7 +370,9 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     else:
         id_name = find_id_column(table, id_column, Path(labels).name)
         ids = ids_as_strings(table.column(id_name))
-        paths = [_find_image(Path(images), i) for i in ids]
+        # the folder read as embed reads it, so that both find the same images
+        found = dict(zip(*image_catalogue(images)[:2]))
+        paths = [found.get(i, str(Path(images) / f"{i}.jpg")) for i in ids]  # missing: a failure
     check_ids(ids, id_name, Path(labels).name)
     counts = vote_counts(table.to_pandas(), chosen, pseudo_count, Path(labels).name)
     # Split by id, seeded: the same ids always land on the same side.
@@ -404,7 +418,7 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     generator = torch.Generator().manual_seed(seed)
     history, best = [], None
     if resume and checkpoint.is_file():
-        state = torch.load(checkpoint, weights_only=False)
+        state = load_checkpoint(checkpoint)
         if {**state["params"], "epochs": epochs} != asdict(params):  # more epochs is fine
             raise InputError(f"{checkpoint}: was trained with other settings; resume with "
                              f"the same ones")
@@ -454,13 +468,6 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     write_json(out / "training.json", summary)  # strict JSON: a NaN loss is null
     target.release()
     return summary
-
-
-def _find_image(folder: Path, galaxy_id: str) -> str:
-    for suffix in (".jpg", ".jpeg", ".png", ".fits"):
-        if (folder / f"{galaxy_id}{suffix}").is_file():
-            return str(folder / f"{galaxy_id}{suffix}")
-    return str(folder / f"{galaxy_id}.jpg")  # reported as missing when decoded
 
 
 def _write_metrics(path: Path, history) -> None:

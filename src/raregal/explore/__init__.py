@@ -12,6 +12,7 @@ Served by Starlette on uvicorn, bound to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import sys
 import time
@@ -33,24 +34,48 @@ def _require_web_extra() -> None:
                          ) from exc
 
 
+def own_addresses() -> list[str]:
+    """This machine's IP addresses, from its network interfaces (psutil; the name
+    lookup alone often gives only 127.0.1.1), loopback ones last: what a browser
+    elsewhere uses to reach a server bound to every interface."""
+    import psutil
+
+    found = {address.address.split("%")[0]  # fe80::1%eth0: the scope is not in a URL
+             for addresses in psutil.net_if_addrs().values() for address in addresses
+             if address.family in (socket.AF_INET, socket.AF_INET6)}
+    try:
+        found |= set(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:  # a machine whose own name does not resolve
+        pass
+    return sorted(found, key=lambda a: (ipaddress.ip_address(a).is_loopback, ":" in a, a))
+
+
 def allowed_hosts(host: str) -> list[str]:
     """The Host headers the app answers, a guard against DNS rebinding (a page on
     another site whose name re-resolves to this server, read through a visitor's
     browser; that matters on a LAN too, where the attacker's page cannot reach the
     server but the visitor's browser can). Always the loopback names; for a
     non-loopback ``host`` also that address, and for a wildcard (0.0.0.0, ::) this
-    machine's name and addresses. Any other name gets 400 "Invalid host header"."""
+    machine's names and every address of its interfaces (:func:`own_addresses`).
+    Any other name gets 400 "Invalid host header"."""
     names = set()
     if host in WILDCARD:
-        names = {socket.gethostname(), socket.getfqdn()}
-        try:
-            names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
-        except OSError:  # a machine whose own name does not resolve
-            pass
+        names = {socket.gethostname(), socket.getfqdn(), *own_addresses()}
     elif host not in LOOPBACK:
         names = {host}
     loopback = ["127.0.0.1", "localhost", "[::1]"]
-    return loopback + sorted(f"[{n}]" if ":" in n else n for n in names - set(loopback))
+    return loopback + sorted({f"[{n}]" if ":" in n else n.lower() for n in names} - set(loopback))
+
+
+def urls(host: str, port: int) -> str:
+    """Where to open the page: for a wildcard bind, here and from other machines."""
+    if host not in WILDCARD:
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+    outside = [a for a in own_addresses() if not ipaddress.ip_address(a).is_loopback]
+    there = f"http://{f'[{outside[0]}]' if ':' in outside[0] else outside[0]}:{port}/" \
+        if outside else None
+    here = f"http://{'[::1]' if host == '::' else '127.0.0.1'}:{port}/"
+    return here + (f" here, {there} from other machines" if there else "")
 
 
 def build(run_dir, *, images=None, host: str = "127.0.0.1"):
@@ -104,10 +129,10 @@ def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAUL
                          f"(--port 0 picks a free port)") from exc
     sock.listen(2048)  # connections made as soon as the URL is printed wait in the backlog
     bound = sock.getsockname()[1]
-    shown = socket.gethostname() if host in WILDCARD else f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound}/"
+    where = urls(host, bound)
+    url = where.split()[0]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    say(f"exploring {run_dir} ({time.perf_counter() - started:.1f} s to load): open {url} "
+    say(f"exploring {run_dir} ({time.perf_counter() - started:.1f} s to load): open {where} "
         f"(Ctrl-C stops)")
     if ready is not None:
         ready(url)

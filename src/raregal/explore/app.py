@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sqlite3
 import threading
 import uuid
@@ -27,6 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import InputError
+from ..export import astropy_table, spreadsheet_safe
 from ..report import class_colours
 from .data import THUMB_SIZES, RunData
 from .tags import KINDS, TAGS, TagStore
@@ -39,6 +41,9 @@ PAGE_SIZE = 100
 #: Map colour of galaxies in no class (kept away from the class palette:
 #: raregal.report.RESERVED_COLOURS).
 NO_CLASS = "#cfcfcf"
+#: Their colour in a run without classes: that pale grey lets classes stand out, and
+#: alone (1.5:1 on white, 2-3 px dots at 10,000 galaxies and more) the map looked blank.
+NO_CLASS_ALONE = "#6a6a6a"
 #: Selections kept for paging and export (oldest dropped first).
 SELECTIONS = 64
 #: Largest selection whose rows are sent back to be highlighted on the map.
@@ -65,10 +70,11 @@ class Selections:
         self._kept: OrderedDict[str, dict] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, rows: np.ndarray, label: str) -> str:
+    def add(self, rows: np.ndarray, label: str, name: str) -> str:
+        """Keep ``rows``; ``label`` is shown in the page, ``name`` names its exports."""
         key = uuid.uuid4().hex[:12]
         with self._lock:
-            self._kept[key] = {"rows": rows, "label": label}
+            self._kept[key] = {"rows": rows, "label": label, "name": name}
             while len(self._kept) > SELECTIONS:
                 self._kept.popitem(last=False)
         return key
@@ -78,8 +84,16 @@ class Selections:
             return self._kept[key]
 
 
+class AsciiJSON(JSONResponse):
+    """JSON with every non-ASCII character escaped: text echoed from a request (a lone
+    surrogate such as "\\ud800" is valid JSON but not UTF-8) cannot break the answer."""
+
+    def render(self, content) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def _json(data, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status, headers=SECURITY_HEADERS)
+    return AsciiJSON(data, status_code=status, headers=SECURITY_HEADERS)
 
 
 def _not_found(what: str = "not found") -> PlainTextResponse:
@@ -94,16 +108,31 @@ async def _json_body(request: Request) -> dict | None:
         return None
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: [[[[… nested beyond the parser
         return None
     return body if isinstance(body, dict) else None
 
 
-def _row(data: RunData, text: str) -> int | None:
-    """A row index from a path part: digits only, inside the table."""
-    if not text.isdigit() or int(text) >= len(data.table):
+def _count(text: str | None) -> int | None:
+    """A non-negative integer from a path part or query value, or None: ASCII digits
+    only (str.isdigit() also passes "²", which int() refuses), at most 18 of them
+    (an int64, as sqlite and numpy take)."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 18:
         return None
     return int(text)
+
+
+def _row(data: RunData, text: str) -> int | None:
+    """A row index from a path part: inside the table."""
+    row = _count(text)
+    return row if row is not None and row < len(data.table) else None
+
+
+def file_name(*parts: str) -> str:
+    """A download's name from the run's and the selection's: ASCII letters, digits,
+    '.', '_' and '-' only (a header holds no other; a name cannot climb folders)."""
+    text = "-".join(re.sub(r"[^A-Za-z0-9._-]+", "_", part).strip("._-") for part in parts)
+    return text[:120] or "raregal"
 
 
 def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | None = None) -> dict:
@@ -119,21 +148,18 @@ def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | Non
 
 
 def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
-    """A selection as CSV, FITS or VOTable (ra/dec in degrees)."""
+    """A selection as CSV (text cells safe in spreadsheets), FITS or VOTable (ra/dec in
+    degrees)."""
     table = data.rows_table(rows)
     if kind == "csv":
-        return table.to_csv(index=False).encode()
-    from astropy import units as u
-    from astropy.table import Table
-
-    astro = Table.from_pandas(table)
-    for column in ("ra", "dec"):
-        if column in astro.colnames:
-            astro[column].unit = u.deg
-    astro.meta["RUN"] = data.dir.name
+        return spreadsheet_safe(table).to_csv(index=False).encode()
+    astro = astropy_table(table)
+    astro.meta["RUN"] = data.dir.name.encode("ascii", "replace").decode()  # FITS: ASCII
     buffer = io.BytesIO()
     if kind == "fits":
-        astro.write(buffer, format="fits")
+        from ..export import fits_text
+
+        fits_text(astro).write(buffer, format="fits")
     else:
         astro.write(buffer, format="votable")
     return buffer.getvalue()
@@ -145,8 +171,10 @@ def create_app(data: RunData, tags: TagStore | None = None,
     against DNS rebinding); default the loopback names."""
     files = static_files()
     tags = tags or TagStore(data.dir)
+    tags.check()
     selections = Selections()
     map_bytes = data.map_xy().tobytes()
+    run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…
 
     def static(request: Request):
         name = request.path_params.get("name", "index.html")
@@ -159,7 +187,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
         return _json({"name": "/".join(data.dir.resolve().parts[-2:]), "n": len(data.table),
                       "id_column": data.id_column, "columns": ["class", *data.numeric],
                       "classes": data.class_table(), "neighbours": data.neighbour_source,
-                      "colours": class_colours(len(data.order)), "no_class_colour": NO_CLASS,
+                      "colours": class_colours(len(data.order)),
+                      "no_class_colour": NO_CLASS if len(data.order) else NO_CLASS_ALONE,
                       "images": len(data.image_of), "positions": has_position,
                       "in_classes": int((data.table["class"] >= 0).sum()),
                       "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})
@@ -191,8 +220,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
 
     def thumbnail(request: Request):
         row = _row(data, request.path_params["row"])
-        size_text = request.query_params.get("size", str(THUMB_SIZES[0]))
-        size = int(size_text) if size_text.isdigit() else 0
+        size = _count(request.query_params.get("size", str(THUMB_SIZES[0])))
         if row is None or size not in THUMB_SIZES:
             return _not_found("no such thumbnail")
         jpeg = data.thumbnail(row, size)
@@ -205,8 +233,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
         row = _row(data, request.path_params["row"])
         if row is None:
             return _not_found("no such galaxy")
-        k = request.query_params.get("k", "12")
-        found = data.neighbours(row, int(k) if k.isdigit() else 12)
+        k = _count(request.query_params.get("k"))
+        found = data.neighbours(row, 12 if k is None else k)
         return _json({"source": data.neighbour_source, "neighbours": [
             {"row": r, "id": data.ids.iloc[r], "class": data.letters.iloc[r], "distance": d,
              "image": data.ids.iloc[r] in data.image_of} for r, d in found]})
@@ -221,18 +249,21 @@ def create_app(data: RunData, tags: TagStore | None = None,
                 rows = np.asarray(body["rows"], dtype=np.int64)
                 if rows.ndim != 1 or (rows < 0).any() or (rows >= len(data.table)).any():
                     return _json({"error": "rows outside the table"}, 400)
-                rows, label = np.unique(rows), f"{len(np.unique(rows))} galaxies drawn on the map"
+                rows = np.unique(rows)
+                label, name = f"{len(rows)} galaxies drawn on the map", f"lasso-{len(rows)}"
             elif "class" in body:
                 rows, label = data.class_rows(str(body["class"])), f"class {body['class']}"
+                name = f"class-{body['class']}"
             elif "query" in body:
                 rows, label = data.query_rows(str(body["query"])), f"query: {body['query']}"
+                name = f"query-{str(body['query'])[:60]}"
             else:
                 return _json({"error": "give rows, class or query"}, 400)
         except KeyError:
             return _not_found("no such class")
-        except (InputError, TypeError, ValueError) as exc:
+        except (InputError, TypeError, ValueError, OverflowError) as exc:
             return _json({"error": str(exc)}, 400)
-        key = selections.add(rows, label)
+        key = selections.add(rows, label, file_name(*run_name, name))
         page = _page(data, rows, 0, label, key)
         page["highlight"] = rows.tolist() if len(rows) <= HIGHLIGHT_MAX else []
         return _json(page)
@@ -242,9 +273,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
             kept = selections.get(request.path_params["key"])
         except KeyError:
             return _not_found("selection expired: select again")
-        page = request.query_params.get("page", "0")
-        return _json(_page(data, kept["rows"], int(page) if page.isdigit() else 0,
-                           kept["label"], request.path_params["key"]))
+        page = _count(request.query_params.get("page")) or 0
+        return _json(_page(data, kept["rows"], page, kept["label"], request.path_params["key"]))
 
     def export(request: Request):
         kind = request.path_params["kind"]
@@ -254,8 +284,13 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _not_found("selection expired: select again")
         if kind not in EXPORTS:
             return _not_found("formats: csv, fits, vot")
-        name = f"raregal-selection.{'xml' if kind == 'vot' else kind}"
-        return Response(export_table(data, kept["rows"], kind), media_type=EXPORTS[kind],
+        name = f"{kept['name']}.{'xml' if kind == 'vot' else kind}"
+        try:
+            exported = export_table(data, kept["rows"], kind)
+        except UnicodeEncodeError as exc:  # FITS text is ASCII
+            return _json({"error": f"FITS holds ASCII text only, and this selection has "
+                                   f"'{exc.object}': export CSV or VOTable"}, 422)
+        return Response(exported, media_type=EXPORTS[kind],
                         headers={**SECURITY_HEADERS,
                                  "Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -277,21 +312,21 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _json({"error": f"no {kind} '{target}' in this run"}, 400)
         try:
             return _json(tags.add(kind, target, tag, note))
-        except InputError as exc:
+        except (InputError, UnicodeEncodeError) as exc:  # a note sqlite cannot store as UTF-8
             return _json({"error": str(exc)}, 400)
         except sqlite3.Error as exc:  # e.g. a read-only run folder
             return _json({"error": f"cannot write {tags.path}: {exc}"}, 503)
 
     def remove_tag(request: Request):
-        text = request.path_params["tag_id"]
-        if not text.isdigit() or not tags.remove(int(text)):
+        tag_id = _count(request.path_params["tag_id"])
+        if tag_id is None or not tags.remove(tag_id):
             return _not_found("no such tag")
-        return _json({"removed": int(text)})
+        return _json({"removed": tag_id})
 
     def export_tags(request: Request):
         return Response(tags.csv(), media_type="text/csv", headers={
             **SECURITY_HEADERS,
-            "Content-Disposition": 'attachment; filename="raregal-tags.csv"'})
+            "Content-Disposition": f'attachment; filename="{file_name(*run_name, "tags")}.csv"'})
 
     routes = [
         Route("/", static), Route("/static/{name}", static),

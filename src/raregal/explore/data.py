@@ -9,7 +9,6 @@ catalogue lists (``report.image_paths``), read by id.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import threading
@@ -23,6 +22,7 @@ import pandas as pd
 from .. import defaults
 from ..catalogue import fraction_columns
 from ..errors import InputError
+from ..expression import evaluate as evaluate_expression
 from ..images import ImageError, model_input
 from ..export import read_neighbours
 from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
@@ -141,15 +141,14 @@ class RunData:
         return ordered.index.to_numpy()
 
     def query_rows(self, expression: str) -> np.ndarray:
-        """Rows where a pandas expression holds (comparisons and arithmetic on columns)."""
-        check_query(expression)
+        """Rows where a condition on the table's columns holds
+        (:mod:`raregal.expression`; ``class`` and ``class_letter`` included)."""
+        columns = {**{c: self.table[c] for c in self.table.columns},
+                   "class_letter": self.letters}
         try:
-            mask = self.table.eval(expression, local_dict={}, global_dict={})
-        except Exception as exc:  # pandas raises many kinds for a bad expression
-            raise InputError(f"query '{expression}': {exc}") from exc
-        if not isinstance(mask, pd.Series) or mask.dtype != bool:
-            raise InputError(f"query '{expression}' is not a true/false condition")
-        return np.flatnonzero(mask.to_numpy())
+            return np.flatnonzero(evaluate_expression(expression, columns))
+        except InputError as exc:
+            raise InputError(f"query '{expression}': {exc}") from None
 
     # --- galaxies -------------------------------------------------------------------
 
@@ -188,7 +187,14 @@ class RunData:
         if path.is_file():
             self._neighbours = read_neighbours(path, len(self.table))
             return "neighbours.parquet (the search's neighbours in the representation)"
+        if self._index_columns()[0] == "map_x":
+            return "the run's 2-D map (no neighbours.parquet nor umap_* columns in the run folder)"
         return "the run's 5-D UMAP, umap_0… (no neighbours.parquet in the run folder)"
+
+    def _index_columns(self) -> list[str]:
+        """The fallback index's space: the 5-D UMAP, else the 2-D map (a hand-made or
+        trimmed run folder)."""
+        return [c for c in self.table.columns if str(c).startswith("umap_")] or ["map_x", "map_y"]
 
     def neighbours(self, row: int, k: int = 12) -> list[tuple[int, float | None]]:
         """(row, distance) of a galaxy's k nearest neighbours, nearest first.
@@ -220,8 +226,7 @@ class RunData:
             if self._index is None:
                 from sklearn.neighbors import NearestNeighbors
 
-                columns = [c for c in self.table.columns if str(c).startswith("umap_")]
-                self._points = self.table[columns].to_numpy(np.float32)
+                self._points = self.table[self._index_columns()].to_numpy(np.float32)
                 self._index = NearestNeighbors().fit(self._points)
         return self._index
 
@@ -251,33 +256,6 @@ class RunData:
             while len(self._thumbs) > THUMB_CACHE:
                 self._thumbs.popitem(last=False)
         return buffer.getvalue()
-
-
-#: What a query may contain: columns, numbers, strings, comparisons, arithmetic,
-#: and/or/not, lists for ``in``. No calls, attributes or subscripts: pandas' eval
-#: would run methods (``map_x.to_csv(...)``), and a served page takes queries.
-QUERY_NODES = (ast.Expression, ast.BoolOp, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Name,
-               ast.Load, ast.Constant, ast.List, ast.Tuple, ast.And, ast.Or, ast.Not,
-               ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn,
-               ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Mod, ast.Pow, ast.FloorDiv,
-               ast.USub, ast.UAdd, ast.BitAnd, ast.BitOr, ast.Invert)
-
-
-def check_query(expression: str) -> None:
-    """Raise InputError unless ``expression`` is a plain condition on columns."""
-    plain = re.sub(r"`[^`]*`", "column", expression)  # backquoted names are columns
-    if "@" in plain or len(expression) > 1000:
-        raise InputError("a query may name columns only (no @variables), up to 1000 characters")
-    try:
-        tree = ast.parse(plain.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise InputError(f"query '{expression}': {exc.msg}") from exc
-    for node in ast.walk(tree):
-        if not isinstance(node, QUERY_NODES) or (isinstance(node, ast.Name)
-                                                 and node.id.startswith("__")):
-            raise InputError(f"query '{expression}': only columns, numbers, comparisons, "
-                             f"arithmetic and and/or/not are allowed "
-                             f"(not {type(node).__name__})")
 
 
 def _number(value):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import InputError
+from ..export import spreadsheet_cell
 
 FILE_NAME = "explore-tags.sqlite"
 KINDS = ("class", "galaxy")
@@ -51,6 +52,21 @@ class TagStore:
                 yield connection
         finally:
             connection.close()
+
+    def check(self) -> None:
+        """Raise InputError if the tag file is not an SQLite database (a file of another
+        kind under its name), before the page asks for tags. A file that cannot be
+        opened now (a read-only folder) is left to the saves, which say so."""
+        if not self.path.is_file():
+            return
+        try:
+            with closing(sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)) as db:
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            pass
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{self.path}: not a raregal tag database ({exc}); move it "
+                             f"away to start the explorer") from None
 
     def add(self, kind: str, target: str, tag: str, note: str = "") -> dict:
         if kind not in KINDS:
@@ -94,9 +110,12 @@ class TagStore:
         return [dict(row) for row in rows]
 
     def csv(self) -> str:
-        """Every tag ever made, removed ones with their removal time."""
+        """Every tag ever made, removed ones with their removal time; a note or id that
+        a spreadsheet would run as a formula gets a leading quote (the store keeps the
+        real text)."""
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows(self.list(include_removed=True))
+        writer.writerows({key: spreadsheet_cell(value) for key, value in tag.items()}
+                         for tag in self.list(include_removed=True))
         return buffer.getvalue()

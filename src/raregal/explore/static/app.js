@@ -68,6 +68,7 @@ async function loadMap() {
     backgroundColor: "#ffffff", lassoColor: "#2a5db0",
     opacityBy: n > 50000 ? "density" : null, deselectOnDblClick: true,
     deselectOnEscape: true, lassoClearEvent: "deselect" });
+  keepLassoSelections(canvas);
   state.scatter.subscribe("select", ({ points }) => {
     if (points.length === 1) showGalaxy(points[0], { fromMap: true });
     else if (points.length > 1) selectBy({ rows: Array.from(points) });
@@ -113,6 +114,26 @@ function drawLegend(meta, palette, missing) {
       style: `background:linear-gradient(to right, ${palette.join(",")})` }), fmt(meta.max));
     if (missing) legend.append(el("span", {}, `(${missing} missing, drawn as the lowest)`));
   }
+}
+
+// regl-scatterplot takes the click that follows any press released near where it
+// began for a click on the galaxy under the pointer, so a lasso closed where it
+// started was replaced by that one galaxy. A click ending a lasso drag (lasso mode
+// or shift) is stopped before it reaches the library.
+function keepLassoSelections(canvas) {
+  let press = null;
+  const wrap = canvas.parentElement;
+  wrap.addEventListener("mousedown", (e) => {
+    const lasso = state.scatter.get("mouseMode") === "lasso" || e.shiftKey;
+    press = { x: e.clientX, y: e.clientY, lasso, dragged: false };
+  }, true);
+  window.addEventListener("mousemove", (e) => {
+    if (press && Math.hypot(e.clientX - press.x, e.clientY - press.y) > 4) press.dragged = true;
+  }, true);
+  wrap.addEventListener("click", (e) => {
+    if (press && press.lasso && press.dragged) e.stopPropagation();
+    press = null;
+  }, true);
 }
 
 // Where a galaxy is on screen (for tests and tools): [x, y] in canvas pixels.
@@ -182,12 +203,18 @@ async function drawTagger(box, kind, target) {
   const choice = el("select", {}, ...state.run.tags.map((t) => el("option", { value: t }, t)));
   const note = el("input", { placeholder: kind === "class" ? "note (merge: the other class)"
                                                            : "note", maxlength: "2000" });
+  const error = el("p", { class: "error" });
   const add = el("button", { type: "button", onclick: async () => {
-    await postJSON("/api/tags", { kind, target, tag: choice.value, note: note.value });
+    try {
+      await postJSON("/api/tags", { kind, target, tag: choice.value, note: note.value });
+    } catch (e) {  // e.g. a read-only or moved run folder: the note stays in the box
+      error.textContent = `Tag not saved: ${e.message}`;
+      return;
+    }
     note.value = "";
     drawTagger(box, kind, target);
   } }, "tag");
-  box.append(el("strong", {}, "tags: "), list, el("br"), choice, note, add);
+  box.append(el("strong", {}, "tags: "), list, el("br"), choice, note, add, error);
   box.dataset.target = target;
   const tags = await getJSON(`/api/tags?kind=${kind}&target=${encodeURIComponent(target)}`);
   for (const t of tags) {
@@ -197,13 +224,19 @@ async function drawTagger(box, kind, target) {
 }
 
 async function drawTagTable() {
+  $("tags-error").textContent = "";
   const tags = await getJSON("/api/tags");
   const table = $("tag-table");
   table.replaceChildren(el("tr", {}, ...["kind", "target", "tag", "note", "created", ""]
     .map((h) => el("th", {}, h))));
   for (const t of tags) {
     const remove = el("button", { type: "button", onclick: async () => {
-      await api(`/api/tags/${t.id}`, { method: "DELETE" });
+      try {
+        await api(`/api/tags/${t.id}`, { method: "DELETE" });
+      } catch (e) {
+        $("tags-error").textContent = `Tag not removed: ${e.message}`;
+        return;
+      }
       drawTagTable();
     } }, "remove");
     const open = () => (t.kind === "class" ? selectBy({ class: t.target }) : showGalaxyById(t.target));
