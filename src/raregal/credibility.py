@@ -246,6 +246,11 @@ def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndar
     n_classes = int(np.max(labels, initial=-1)) + 1
     width = indices.shape[1]
     first = np.arange(len(labels)) if first is None else np.asarray(first)
+    copies = first != np.arange(len(first))
+    repeated = None  # rows whose representation has copies (None: no copies at all)
+    if copies.any():
+        repeated = copies.copy()
+        repeated[first[copies]] = True
     contrast = np.full(n_classes, np.nan)
     for c in range(n_classes):
         rows = np.flatnonzero(labels == c)
@@ -255,16 +260,28 @@ def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndar
         shell = around[labels[around] != c]
         if len(shell) == 0 and features is not None:
             shell = np.setdiff1d(first[nearest_outsiders(features, rows, width)], members)
-        inner = _median(_kth_distinct(members, k, indices, distances, first))
-        outer = (_median(_kth_distinct(shell, k, indices, distances, first))
-                 if len(shell) else np.inf)
+        graph = (indices, distances, first, repeated)
+        inner = _median(_kth_distinct(members, k, *graph))
+        outer = _median(_kth_distinct(shell, k, *graph)) if len(shell) else np.inf
         contrast[c] = outer / inner if inner > 0 else np.nan
     return contrast
 
 
-def _kth_distinct(rows, k: int, indices, distances, first) -> np.ndarray:
+def _kth_distinct(rows, k: int, indices, distances, first, repeated) -> np.ndarray:
     """Each row's distance to its k-th nearest representation other than its own,
-    counting copies of one representation once; NaN where the graph holds fewer."""
+    counting copies of one representation once; NaN where the graph holds fewer.
+    Rows with no copy among them and their neighbours read column k directly."""
+    out = distances[rows, k].astype(float)
+    if repeated is None:
+        return out
+    copied = repeated[indices[rows]].any(axis=1)
+    if copied.any():
+        out[copied] = _kth_among_copies(rows[copied], k, indices, distances, first)
+    return out
+
+
+def _kth_among_copies(rows, k: int, indices, distances, first) -> np.ndarray:
+    """:func:`_kth_distinct` for rows whose neighbour lists hold copies."""
     neighbours = indices[rows, 1:]
     group = first[neighbours]
     # the nearest entry of each representation in the row (stable: nearest first)

@@ -174,8 +174,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 2, None)],      # UMAP needs a neighbour
         # the paper clusters in 5-D and HDBSCAN's density fades in many dimensions;
-        # the layout holds n x n_components floats
-        "n_components": [Interval(Integral, 1, 100)],
+        # the layout holds n x n_components floats; the map starts from the embedding's
+        # first two principal components (1 failed there, after the whole layout)
+        "n_components": [Interval(Integral, 2, 100)],
         "min_dist": [Interval(Real, 0, 1)],                # umap-learn: <= spread (1)
         "init": [Options(*defaults.UMAP_INITS)],
         # umap-learn's defaults are 200 and 500; an epoch is ~10 s at 632k, seeded
@@ -229,13 +230,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             self.min_samples, n, self.min_cluster_size)
         if self.min_samples_warning_:
             log.say(f"warning: {self.min_samples_warning_}")
-        if n <= self.min_samples_:
-            raise InputError(f"{n} galaxies to search, not more than min_samples="
-                             f"{self.min_samples_}; lower --min-samples or use "
-                             f"--min-samples scaled")
-        if n <= self.n_neighbors:
-            raise InputError(f"{n} galaxies to search, not more than n_neighbors="
-                             f"{self.n_neighbors}")
+        too_few = _too_few(n, self.min_samples_, self.n_neighbors, self.min_samples)
+        if too_few:
+            raise InputError(too_few)
         if self.pca_components is not None and self.pca_components > d:
             raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
         distinct = self.duplicates_.n_distinct
@@ -249,6 +246,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.backend_ = resolve_backend(self.backend)
         self.n_epochs_ = self._resolve_epochs(n)
         self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
+        width = self.pca_components or d
+        if self.init_ == "pca" and self.n_components > width:  # its PCA has width axes
+            raise InputError(f"{width} features, fewer than n_components={self.n_components}, "
+                             f"which the PCA start needs: give --n-components of at most "
+                             f"{width} or --init spectral")
 
         with log.stage("redundancy", f"PCA of {n} × {d} representations"):
             self.redundancy_ = pca_redundancy(X)
@@ -359,6 +361,39 @@ def scale_counts(finder) -> list[dict]:
              "classes_kept": int(len(finder.class_table_) if kept is None
                                  else (kept == scale.min_samples).sum())}
             for scale in finder.scale_results_]
+
+
+#: The fewest galaxies a search can take: UMAP's n_neighbors is at least 2.
+MIN_GALAXIES = 3
+
+
+def _too_few(n: int, min_samples: int, n_neighbors: int, setting) -> str | None:
+    """Why n galaxies are too few for these settings, naming every setting at fault
+    and only a remedy that can work; None when they are enough."""
+    if n < MIN_GALAXIES:
+        return (f"{n} galaxies to search: too few, a search needs at least {MIN_GALAXIES} "
+                f"(UMAP's n_neighbors is at least 2 and must be below the galaxies)")
+    over = [(name, value) for name, value in (("min_samples", min_samples),
+                                               ("n_neighbors", n_neighbors)) if n <= value]
+    if not over:
+        return None
+    why = " (the scaled rule's floor, min_cluster_size)" if setting == "scaled" else ""
+    limits = " and ".join(f"{name}={value}{why if name == 'min_samples' else ''}"
+                          for name, value in over)
+    flags = " and ".join("--" + name.replace("_", "-") for name, _ in over)
+    return f"{n} galaxies to search, not more than {limits}: give {flags} below {n}"
+
+
+def _no_classes(n: int, min_samples: int, min_cluster_size: int) -> str:
+    """Why a search found no class: min_cluster_size when it leaves no room for two
+    classes (a leaf needs a sibling of at least that size), else either setting."""
+    if 2 * min_cluster_size > n:
+        return (f"no classes found among {n} galaxies: min_cluster_size={min_cluster_size} "
+                f"leaves no room for two classes (HDBSCAN splits off parts of at least that "
+                f"many); give --min-cluster-size of at most {n // 2}")
+    return (f"no classes found among {n} galaxies (a normal result for a smooth sample); "
+            f"a smaller min_samples (used: {min_samples}) or min_cluster_size (used: "
+            f"{min_cluster_size}) finds smaller, less dense classes")
 
 
 def class_summary(labels, class_table: pd.DataFrame, fractions: pd.DataFrame) -> pd.DataFrame:
@@ -493,8 +528,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
             f"({finder.credibility_.record()['rule']})")
     n_in_classes = int(np.sum(labels >= 0))
     if n_classes == 0:
-        log.say(f"no classes found among {n_searched} galaxies (a normal result); "
-                f"min_samples={finder.min_samples_} may be too large for this sample")
+        log.say(_no_classes(n_searched, finder.min_samples_, finder.min_cluster_size))
     else:
         log.say(f"{n_classes} classes holding {n_in_classes} of {n_searched} "
                 f"galaxies ({n_in_classes / n_searched:.1%})")
@@ -520,6 +554,9 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         summary = summary.iloc[kept].reset_index(drop=True)
         summary.insert(1, "search_class", kept)
         summary["class"] = np.arange(len(kept))
+        log.say(f"--credible-only: writing the {len(kept)} credible of {n_classes} "
+                f"classes, holding {int(np.sum(labels >= 0))} of {n_searched} galaxies; the "
+                f"other classes' galaxies are written as class -1")
 
     described = {"representations": _describe_input(representations, inputs.n_rows)}
     if predictions is not None:
