@@ -221,10 +221,9 @@ def _search_epilog() -> str:
         f"kinds of table) and finds the same planted groups (bench/search.py); "
         f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
-        f"Rarity: classes.parquet's rarity column is each galaxy's "
-        f"{rarity_definition()}, read off the neighbour graph UMAP is built on (no extra "
-        f"cost); the report shows the rarest galaxies. It ranks whatever is unusual, "
-        f"artifacts too: the artifact cut removes most of those (README).",
+        f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
+        f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
+        f"rarest galaxies. It ranks whatever is unusual, artifacts too (README).",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
