@@ -129,6 +129,13 @@ def test_bad_input_is_one_line_and_writes_nothing(case, message, planted, table,
     assert not out.exists()
 
 
+def test_nothing_left_to_rank_is_one_line(tmp_path):
+    table = tmp_path / "two.csv"
+    pd.DataFrame({"id_str": ["a", "b"], "feat_0": [0.0, 1.0]}).to_csv(table, index=False)
+    with pytest.raises(raregal.InputError, match="all 2 galaxies are labelled; nothing left"):
+        raregal.rank(table, ["a", "b"])
+
+
 def test_an_empty_unlike_file_and_a_table_of_ids_are_fine(planted, table, tmp_path):
     ids = _group(planted, 0)
     like = tmp_path / "like.csv"

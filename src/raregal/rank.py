@@ -201,6 +201,8 @@ def _check_labels(like_rows, unlike_rows, ids, like, unlike) -> None:
         other = unlike if isinstance(unlike, (str, Path)) else "unlike"
         raise InputError(f"{name} and {other}: {len(both)} ids in both (first: "
                          f"'{ids[both[0]]}'); an example is either like or unlike")
+    if len(like_rows) + len(unlike_rows) == len(ids):
+        raise InputError(f"{name}: all {len(ids)} galaxies are labelled; nothing left to rank")
 
 
 def rank(source, like, unlike=None, *, top: int = defaults.RANK_TOP, out=None,
