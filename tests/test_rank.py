@@ -143,3 +143,11 @@ def test_an_empty_unlike_file_and_a_table_of_ids_are_fine(planted, table, tmp_pa
     unlike = _ids_file(tmp_path / "unlike.txt", [])
     top = raregal.rank(table, like, unlike, top=5)
     assert len(top) == 5 and set(top["id_str"]) <= set(ids[3:])
+
+
+def test_same_table_under_load(planted, table, tmp_path, request):
+    like = _group(planted, 2)[:4]
+    quiet = raregal.rank(table, like, top=50)
+    request.getfixturevalue("cpu_load")  # two busy processes from here on
+    busy = raregal.rank(table, like, top=50)
+    pd.testing.assert_frame_equal(quiet, busy)
