@@ -172,6 +172,9 @@ def rarity_candidates(run_dir, run, features) -> dict:
     graph = pd.read_parquet(Path(run_dir) / "neighbours.parquet")
     distances = np.stack(graph["neighbour_distances"].to_numpy())  # itself left out
     found = {f"{k}th-neighbour distance": distances[:, k - 1] for k in (5, 10, 20, 49)}
+    neighbours = np.stack(graph["neighbour_rows"].to_numpy())[:, :10]
+    tenth = distances[:, 9]
+    found["10th distance / its 10 neighbours' (LOF-like)"] = tenth / tenth[neighbours].mean(1)
     found["GLOSH (5-D tree)"] = glosh(run.tree, len(run.classes))
     found["isolation forest"] = isolation(features)
     return found
