@@ -151,3 +151,16 @@ def test_same_table_under_load(planted, table, tmp_path, request):
     request.getfixturevalue("cpu_load")  # two busy processes from here on
     busy = raregal.rank(table, like, top=50)
     pd.testing.assert_frame_equal(quiet, busy)
+
+
+def test_nearest_in_blocks_is_the_plain_minimum(monkeypatch):
+    import sys
+
+    rank_module = sys.modules["raregal.rank"]
+    z = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
+    rows = np.arange(0, 300, 7)
+    full = np.sqrt(((z[:, None, :] - z[rows][None]) ** 2).sum(-1))
+    full[rows, np.arange(len(rows))] = np.inf  # a labelled galaxy: the nearest other one
+    monkeypatch.setattr(rank_module, "NEAREST_BLOCK", 4)
+    np.testing.assert_allclose(rank_module.nearest(z, rows), full.min(axis=1), rtol=1e-4,
+                               atol=1e-4)
