@@ -110,6 +110,8 @@ def test_a_run_folder_gives_each_galaxy_its_class(planted, table, tmp_path):
     ("no like", r"no --like: give a file of ids"),
     ("both", r"like\.txt and .*unlike\.txt: 1 ids in both \(first: '.+'\)"),
     ("empty like", r"empty\.txt: no ids; give at least one example galaxy$"),
+    ("no id column", (r"like\.csv: no id column; .* name one with a column 'id_str', or "
+                      r"list one id per line in a \.txt file$")),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(case, message, planted, table, tmp_path,
                                                  capsys):
@@ -118,8 +120,9 @@ def test_bad_input_is_one_line_and_writes_nothing(case, message, planted, table,
                      [ids[0], "nobody", ids[1], "no-one"] if case == "missing" else ids[:3])
     unlike = _ids_file(tmp_path / "unlike.txt", [ids[2]] if case == "both" else [])
     empty = _ids_file(tmp_path / "empty.txt", [])
-    options = {"no like": [], "empty like": ["--like", str(empty)]}.get(
-        case, ["--like", str(like)])
+    headless = _ids_file(tmp_path / "like.csv", ids[:3])  # a CSV without a header
+    options = {"no like": [], "empty like": ["--like", str(empty)],
+               "no id column": ["--like", str(headless)]}.get(case, ["--like", str(like)])
     out = tmp_path / "top.csv"
     assert main(["rank", str(table), *options, "--unlike", str(unlike),
                  "--out", str(out)]) == 2

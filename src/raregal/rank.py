@@ -217,7 +217,9 @@ def label_rows(ids: np.ndarray, labels, source, what: str, id_column: str) -> np
     ids that are not there."""
     if labels is None:
         return np.zeros(0, dtype=np.int64)
-    named = (read_id_file(labels, id_column=id_column) if isinstance(labels, (str, Path))
+    option = f"a column '{id_column}', or list one id per line in a .txt file"
+    named = (read_id_file(labels, id_column=id_column, option=option)
+             if isinstance(labels, (str, Path))
              else np.asarray([str(i) for i in labels], dtype=object))
     named = pd.unique(named)
     rows = pd.Index(ids).get_indexer(named)
