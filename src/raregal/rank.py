@@ -115,8 +115,7 @@ def hybrid_scores(z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *,
     nearest example and to the nearest ``unlike`` galaxy (:func:`nearest`). A tight
     group shows as small distances, which a linear model of the features alone
     cannot see (at 632k it found none of a planted group of 178 from 5 examples,
-    README);
-    for a diffuse type their weights stay small."""
+    README); for a diffuse type their weights stay small."""
     extra = [_unit(np.log1p(nearest(z, like)))]
     if len(unlike):
         extra.append(_unit(np.log1p(nearest(z, unlike))))
