@@ -28,7 +28,10 @@ search run on them; types from the gz2-odd preset) and a planted synthetic table
         --seed 1
     raregal search /tmp/planted.parquet --seed 0 --out /tmp/planted_run
     python bench/discovery.py --representations /tmp/planted.parquet --run /tmp/planted_run
-    python bench/discovery.py ... --methods logistic knn mix   # compare rank's methods
+    python bench/discovery.py ... --methods hybrid logistic knn mix   # rank's methods
+    raregal synthetic /tmp/s632k.parquet --rows 632000               # at survey scale
+    python bench/discovery.py --representations /tmp/s632k.parquet --groups 4 \\
+        --methods hybrid logistic --draws 2
 """
 
 from __future__ import annotations
