@@ -362,3 +362,13 @@ def test_gallery_thumbnails_open_the_whole_image_and_member_lists_hold_no_formul
     members = pd.read_csv(out / "members" / "A.csv", dtype={"id_str": str})
     assert {"'=HYPERLINK(\"http://evil.example\")", "-5"} <= set(members["id_str"])
     assert SearchResult.read(tmp_path / "run").classes["id_str"].iloc[0] == ids[0]
+
+
+def test_a_run_written_before_the_rarity_column_reports_without_its_gallery(tmp_path):
+    from .run_folders import small_run
+
+    small_run(tmp_path / "run")  # classes.parquet without a rarity column
+    assert main(["report", str(tmp_path / "run"), "--quiet"]) == 0
+    out = tmp_path / "run" / "report"
+    assert 'id="rarest"' not in (out / "index.html").read_text()
+    assert not (out / "rarest.csv").exists()

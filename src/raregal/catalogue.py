@@ -408,11 +408,13 @@ def _read_npy(path: Path, ids_path: Path) -> pa.Table:
 
 # --- ids -----------------------------------------------------------------------------
 
-def read_id_file(path, *, id_column: str | None = None, named: bool = False):
+def read_id_file(path, *, id_column: str | None = None, named: bool = False,
+                 option: str = "--id-col"):
     """The ids a file lists: one per line (``.txt``, ``.lst``, ``.ids`` or no suffix),
     or a table's id column (``id_column`` when the table has it, else found as
-    :func:`find_id_column` does). Returns an array of str (and, with ``named``, the
-    column's name, ``id_str`` for a text file)."""
+    :func:`find_id_column` does; ``option`` is how the message says to name one).
+    Returns an array of str (and, with ``named``, the column's name, ``id_str`` for a
+    text file)."""
     path = Path(path)
     if path.suffix.lower() in {".txt", ".lst", ".ids", ""}:
         require_file(path)
@@ -422,7 +424,7 @@ def read_id_file(path, *, id_column: str | None = None, named: bool = False):
     else:
         table = read_table(path, id_column=id_column)
         name = find_id_column(table, id_column if id_column in table.column_names else None,
-                              path)
+                              path, option)
         ids = ids_as_strings(table.column(name))
     return (ids, name) if named else ids
 

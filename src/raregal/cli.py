@@ -221,10 +221,9 @@ def _search_epilog() -> str:
         f"kinds of table) and finds the same planted groups (bench/search.py); "
         f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
-        f"Rarity: classes.parquet's rarity column is each galaxy's "
-        f"{rarity_definition()}, read off the neighbour graph UMAP is built on (no extra "
-        f"cost); the report shows the rarest galaxies. It ranks whatever is unusual, "
-        f"artifacts too: the artifact cut removes most of those (README).",
+        f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
+        f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
+        f"rarest galaxies. It ranks whatever is unusual, artifacts too (README).",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
@@ -723,12 +722,14 @@ def add_rank(commands) -> None:
              "reads) or a run folder (its searched galaxies, with the features of the "
              "table it searched). IDS is a file of ids, one per line, or a table with an "
              "id column.",
-             f"Method: a logistic regression on the standardised features, the examples "
-             f"against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} random "
-             f"unlabelled galaxies as background (C={defaults.RANK_C:g}, the classes "
-             f"balanced), chosen over the nearest examples and a mix of the two by "
-             f"bench/discovery.py (README). Label the suggestions and rank again: it "
-             f"improves as labels accumulate. Same inputs and --seed, same table."),
+             f"Method: a logistic regression on the standardised features and on the "
+             f"distances to the nearest example and to the nearest --unlike galaxy, the "
+             f"examples against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} "
+             f"random unlabelled galaxies as background (C={defaults.RANK_C:g}, the "
+             f"classes balanced), chosen over the features alone, the nearest examples "
+             f"alone and a mix by bench/discovery.py (README). Label the suggestions and "
+             f"rank again: it improves as labels accumulate. Same inputs and --seed, "
+             f"same table."),
         text("An empty --unlike file is fine (the first round has no negatives).",
              "example:\n  raregal rank run/ --like mergers.txt --top 20 --out next.csv\n"
              "  raregal rank run/ --like mergers.txt --unlike not_mergers.txt --out next2.csv"),

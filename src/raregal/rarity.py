@@ -14,8 +14,9 @@ tree of the 5-D embedding) and an isolation forest (:func:`isolation`).
 
 What it finds and what it does not: it ranks what is unusual in the
 representation, whatever the reason, so artifacts (stars, satellite trails, bad
-cutouts) rank high; the paper's artifact cut removes most of them before the
-search, and with the cuts off they fill much of the top of the ranking. Tight
+cutouts) rank high: on gz-kaggle-5000 the 100 rarest held 6 of the 9 galaxies that
+volunteers called star or artifact with the cuts off, and 5 of the 5 the cuts
+left. Tight
 groups of similar rare galaxies are dense, not sparse: they are the classes' job,
 not this score's.
 """
