@@ -295,8 +295,8 @@ def add_search(commands) -> None:
     method.add_argument("--scales", type=int, metavar="K",
                         help=f"cluster at K density scales: min_samples halved each step "
                              f"down to {defaults.SCALE_FLOOR}, adding each finer scale's new "
-                             f"credible classes (default {defaults.SCALES}: the paper's one "
-                             f"scale; see below)")
+                             f"credible classes (default {defaults.SCALES}; 1: the paper's "
+                             f"one scale; see below)")
     method.add_argument("--credible-only", action="store_true",
                         help="write only the classes the credible rule keeps")
 

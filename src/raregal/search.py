@@ -82,7 +82,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         :data:`~raregal.defaults.STABILITY_SEEDS` up to
         :data:`~raregal.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
         rerun costs a full layout (:func:`raregal.credibility.resolve_stability_seeds`).
-    scales : int, default 1
+    scales : int, default 5
         Density scales clustered: 1 is the paper's single min_samples; more clusters
         the same embedding again at min_samples halved each step down to
         :data:`~raregal.defaults.SCALE_FLOOR`, keeping the finer scales' new credible
