@@ -110,6 +110,9 @@ def test_gpu_route_glue(standin, planted, capsys):
                   "random_state": 0}},
         {"hdbscan": {"min_cluster_size": 10, "min_samples": 20,
                      "cluster_selection_method": "leaf"}},
+        # the finer scale (raregal.scales: 20 halved, floored at 15) goes to cuML too
+        {"hdbscan": {"min_cluster_size": 10, "min_samples": 15,
+                     "cluster_selection_method": "leaf"}},
     ]
     assert finder.embedding_.shape == (1500, 5) and finder.map_.shape == (1500, 2)
     # Same embedding through the CPU route: the same classes, persistence and nodes.
