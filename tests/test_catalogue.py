@@ -235,6 +235,16 @@ def test_two_columns_of_one_name_are_refused(small, tmp_path, suffix, repeated):
         read_table(path)
 
 
+def test_blank_header_cells_are_not_one_name(small, tmp_path):
+    # two unnamed columns (two index columns): pandas names them Unnamed: 0 and
+    # Unnamed: 1, as before
+    lines = small.to_csv().splitlines()
+    (tmp_path / "twice.csv").write_text("\n".join(
+        f"{'' if i == 0 else i - 1},{line}" for i, line in enumerate(lines)) + "\n")
+    assert (tmp_path / "twice.csv").read_text().startswith(",,id_str,")
+    assert load_representations(tmp_path / "twice.csv").features.shape == (200, 16)
+
+
 def test_a_repeated_column_is_one_line_on_the_command_line(small, tmp_path, capsys):
     from raregal.cli import main
 

@@ -215,7 +215,7 @@ def _read_csv(path: Path, id_column: str | None) -> pa.Table:
     sep = "\t" if path.name.lower().endswith(".tsv") else ","
     # the header as written: pandas renames a repeated name (feat_0 -> feat_0.1)
     header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
-    check_column_names(header, path)
+    check_column_names([name for name in header if isinstance(name, str)], path)  # not blanks
     if len(header) == 1 and any(mark in str(header[0]) for mark in ";|\t"):
         raise InputError(f"{path}: one column only ('{str(header[0])[:40]}'); is it "
                          f"comma-separated? raregal reads CSV with commas ('.tsv': tabs)")
