@@ -3,7 +3,11 @@
 ``raregal search`` writes it (:meth:`SearchResult.write`); ``report``, ``evaluate``
 and the explorer read it (:meth:`SearchResult.read`), which checks the folder
 once, so that a truncated, hand-edited or foreign folder stops with one line
-naming the file and the problem instead of a traceback further on.
+naming the file and the problem instead of a traceback further on (or a wrong
+page): every file present and readable, the columns of their types, at least one
+galaxy, classes.csv numbered 0, 1, … with each ``size`` its members in
+classes.parquet, probabilities in [0, 1], and run.json strict JSON whose numbers
+are finite and whose search parameters meet the search's own constraints.
 
 ``classes.parquet``
     One row per searched galaxy: the id column named in run.json, ``class`` (-1
