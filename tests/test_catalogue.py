@@ -203,3 +203,80 @@ def test_predictions_missing_or_duplicated(small, tmp_path):
     pd.concat([small, small.iloc[:4]]).to_csv(tmp_path / "dup.csv", index=False)
     with pytest.raises(InputError, match="8 prediction rows share an id"):
         join_predictions(reps, tmp_path / "dup.csv")
+
+
+# --- odd files: one line naming the file and the real cause (issue 39) ------------------
+
+def _with_names(table: pd.DataFrame, names, path):
+    """``table`` written with the column ``names`` as given, repeats included."""
+    if path.suffix == ".csv":
+        body = table.to_csv(index=False, header=False)
+        path.write_text(",".join(names) + "\n" + body)
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        pq.write_table(pa.Table.from_arrays([pa.array(table[c]) for c in table.columns],
+                                            names=names), path)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+@pytest.mark.parametrize("repeated", ["feat_0", "id_str"])
+def test_two_columns_of_one_name_are_refused(small, tmp_path, suffix, repeated):
+    # the copy replaces feat_1 (or, for id_str, a column of other unique ids)
+    table = small.assign(planted=small["id_str"] + "x") if repeated == "id_str" else small
+    names = [repeated if c == {"feat_0": "feat_1", "id_str": "planted"}[repeated] else c
+             for c in table.columns]
+    path = _with_names(table, names, tmp_path / f"dup{suffix}")
+    with pytest.raises(InputError, match=f"dup{suffix}: 2 columns are named '{repeated}'; "
+                                         "column names must be unique"):
+        load_representations(path)
+    with pytest.raises(InputError, match=f"2 columns are named '{repeated}'"):
+        read_table(path)
+
+
+def test_blank_header_cells_are_not_one_name(small, tmp_path):
+    # two unnamed columns (two index columns): pandas names them Unnamed: 0 and
+    # Unnamed: 1, as before
+    lines = small.to_csv().splitlines()
+    (tmp_path / "twice.csv").write_text("\n".join(
+        f"{'' if i == 0 else i - 1},{line}" for i, line in enumerate(lines)) + "\n")
+    assert (tmp_path / "twice.csv").read_text().startswith(",,id_str,")
+    assert load_representations(tmp_path / "twice.csv").features.shape == (200, 16)
+
+
+def test_a_repeated_column_is_one_line_on_the_command_line(small, tmp_path, capsys):
+    from raregal.cli import main
+
+    names = ["feat_0" if c == "feat_1" else c for c in small.columns]
+    path = _with_names(small, names, tmp_path / "dup.parquet")
+    assert main(["search", str(path), "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "dup.parquet: 2 columns are named 'feat_0'" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_semicolon_csv_is_named_as_such(small, tmp_path):
+    small.to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    with pytest.raises(InputError, match=r"semi.csv: one column only \('id_str;planted;"
+                                         r"feat_0.*is it comma-separated\?"):
+        load_representations(tmp_path / "semi.csv")
+
+
+def test_a_fifo_is_not_a_missing_file(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(InputError, match=r"pipe.csv: a named pipe \(FIFO\), not a regular "
+                                         "file"):
+        load_representations(tmp_path / "pipe.csv")
+
+
+def test_hdf5_label_cols_of_another_length_are_refused(small, tmp_path):
+    with h5py.File(tmp_path / "p.hdf5", "w") as f:
+        f["predictions"] = small.filter(like="feat_").to_numpy(np.float32)
+        f["id_str"] = small["id_str"].to_numpy().astype("S")
+        f["label_cols"] = np.array([f"feat_{i}" for i in range(15)], dtype="S")
+    with pytest.raises(InputError, match="p.hdf5: 'label_cols' names 15 columns but "
+                                         "'predictions' has 16"):
+        read_table(tmp_path / "p.hdf5")

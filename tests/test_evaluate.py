@@ -248,3 +248,70 @@ def test_no_classes_and_absent_types_give_no_best_class():
                              pd.DataFrame({"none": [False] * 6}), permutations=10)
     row = result.types.iloc[0]
     assert row["best_class"] == -1 and np.isnan(row["null_median"]) and row["base_rate"] == 0
+
+
+# --- missing and mistyped labels (issue 39) ------------------------------------------
+
+def test_a_missing_label_leaves_the_galaxy_out_of_that_type_only():
+    unknown = np.zeros(20, bool)
+    unknown[[0, 5, 14]] = True  # type a's hits in class 0 and outside, a class-1 row
+    flags = pd.DataFrame({"a": pd.array(np.where(unknown, None, A), dtype="boolean"), "b": B})
+    result = evaluate_labels(CLASSES, flags, min_class_size=4, permutations=200, seed=3)
+    kept = evaluate_labels(CLASSES[~unknown], pd.DataFrame({"a": A[~unknown]}),
+                           min_class_size=4, permutations=200, seed=3)
+    a = result.types.set_index("type").loc["a"]
+    assert (a["galaxies"], a["unlabelled"], a["positives"]) == (17, 3, 4)
+    # class 0 now holds 2 hits of 4 labelled members, as class 2: the lower number wins
+    assert a["base_rate"] == pytest.approx(4 / 17)
+    assert (a["best_class"], a["best_size"], a["best_purity"]) == (0, 4, 0.5)
+    columns = [c for c in kept.types.columns if c not in ("type", "unlabelled")]
+    assert a[columns].astype(float).to_dict() == pytest.approx(
+        kept.types.iloc[0][columns].astype(float).to_dict(), nan_ok=True)  # same as removed
+    b = result.types.set_index("type").loc["b"]
+    assert (b["galaxies"], b["unlabelled"], b["positives"]) == (20, 0, 5)
+
+
+def test_types_mark_missing_values_and_refuse_text_among_numbers():
+    labels = pd.DataFrame({"x": [0.9, np.nan, 0.2, 0.7], "y": [1.0, 1.0, np.nan, 0.0],
+                           "morph": ["ring", None, "spiral", "ring"]},
+                          index=["g0", "g1", "g2", "g3"])
+    flags = type_flags(labels, {"x>0.5": "x>0.5", "both": "x > 0.5 and y > 0.5",
+                                "ring": "morph == 'ring'", "y": "y>=0"})
+    assert flags["x>0.5"].tolist() == [True, pd.NA, False, True]
+    assert flags["both"].tolist() == [True, pd.NA, pd.NA, False]
+    assert flags["ring"].tolist() == [True, pd.NA, False, True]
+    assert flags["y"].tolist() == [True, True, pd.NA, True]
+    typo = labels.assign(x=["0.9", "n/a", "0.2", "0.7"])
+    for spec in ("x>0.5", "x > 0.5 and y > 0.5"):
+        with pytest.raises(InputError, match=r"labels: cannot evaluate type 't' .*: column "
+                                             r"'x' holds text for 1 of 4 labelled galaxies "
+                                             r"\(first: id 'g1', 'n/a'\), not numbers"):
+            type_flags(typo, {"t": spec})
+    with pytest.raises(InputError, match="column 'morph' holds text for 3 of 4"):
+        type_flags(labels, {"t": "morph>0"})
+
+
+def test_cli_counts_the_galaxies_a_type_leaves_out(tmp_path, capsys):
+    ids = [str(100000 + i) for i in range(20)]
+    model = _run_folder(tmp_path / "model", CLASSES, ids)
+    fa = np.where(np.arange(20) < 3, np.nan, A.astype(float))  # rows 0-2 unlabelled
+    pd.DataFrame({"GalaxyID": [int(i) for i in ids], "fa": fa, "fb": B.astype(float)}).to_csv(
+        tmp_path / "labels.csv", index=False)
+    code = main(["evaluate", str(model), "--labels", str(tmp_path / "labels.csv"), "--type",
+                 "a=fa > 0.5", "--type", "fb>0.5", "--permutations", "20", "--out",
+                 str(tmp_path / "eval")])
+    assert code == 0
+    table = pd.read_csv(tmp_path / "eval" / "evaluation.csv").set_index("type")
+    assert table.loc["a", ["galaxies", "unlabelled", "positives"]].tolist() == [17, 3, 3]
+    assert table.loc["fb", ["galaxies", "unlabelled", "positives"]].tolist() == [20, 0, 5]
+    assert "model: type 'a': 3 of 20 labelled galaxies have no value in a column it names " \
+           "and are left out of its statistics" in capsys.readouterr().err
+    pd.DataFrame({"GalaxyID": [int(i) for i in ids], "fa": ["yes"] + ["0"] * 19}).to_csv(
+        tmp_path / "text.csv", index=False)
+    code = main(["evaluate", str(model), "--labels", str(tmp_path / "text.csv"), "--type",
+                 "fa>0.5", "--out", str(tmp_path / "eval2")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and not (tmp_path / "eval2").exists()
+    assert err.endswith("text.csv: cannot evaluate type 'fa' (fa>0.5): column 'fa' holds "
+                        "text for 1 of 20 labelled galaxies (first: id '100000', 'yes'), "
+                        "not numbers")

@@ -185,6 +185,18 @@ def test_a_foreign_neighbours_parquet_is_one_line(run_folder, tmp_path):
         RunData(run)
 
 
+def test_a_foreign_neighbours_table_is_named_in_one_line(tmp_path):
+    from raregal.export import read_neighbours
+
+    # pyarrow's message for a missing column lists the whole schema, a line per field
+    pd.DataFrame({"a": range(3), "b": range(3)}).to_parquet(tmp_path / "neighbours.parquet")
+    with pytest.raises(InputError, match="neighbours.parquet: not a raregal neighbour table "
+                                         r"\(No match for FieldRef.Name\(neighbour_rows\)"
+                       ) as refused:
+        read_neighbours(tmp_path / "neighbours.parquet", 3)
+    assert "\n" not in str(refused.value)
+
+
 # --- over HTTP ---------------------------------------------------------------------------
 
 def test_api_card_neighbours_and_thumbnail(served, run_folder):

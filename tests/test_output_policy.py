@@ -339,6 +339,29 @@ def _retype(column, values):
     return change
 
 
+def _edit_json(change):
+    def edit(run_dir):
+        record = json.loads((run_dir / "run.json").read_text())
+        change(record)
+        # json writes inf as Infinity; a hand-edited record says 1e999, which parses as inf
+        (run_dir / "run.json").write_text(json.dumps(record).replace("Infinity", "1e999"))
+    return edit
+
+
+def _edit_csv(change):
+    def edit(run_dir):
+        summary = pd.read_csv(run_dir / "classes.csv")
+        change(summary).to_csv(run_dir / "classes.csv", index=False)
+    return edit
+
+
+def _edit_classes(change):
+    def edit(run_dir):
+        table = pd.read_parquet(run_dir / "classes.parquet")
+        change(table).to_parquet(run_dir / "classes.parquet")
+    return edit
+
+
 TAMPERED = {
     "truncated classes": ("classes.parquet", _truncate("classes.parquet"),
                           "not a readable Parquet file"),
@@ -359,22 +382,68 @@ TAMPERED = {
                                  "classes.csv has 3 classes"),
     "missing file": ("classes.csv", lambda run_dir: (run_dir / "classes.csv").unlink(),
                      "missing classes.csv"),
+    # issue 39: what the reader let through, or failed on with a traceback
+    "100,000 nested brackets": ("run.json", _rewrite_json("[" * 100_000 + "]" * 100_000),
+                                "not a raregal run record (JSON nested too deeply)"),
+    "nested inside the record": ("run.json", _rewrite_json(
+        '{"id_column": "id_str", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        "nested too deeply"),
+    "a huge float": ("run.json", _edit_json(lambda r: r["parameters"].update(
+        n_neighbors=float("inf"))), "'parameters.n_neighbors' is inf, not a finite number"),
+    "a huge float elsewhere": ("run.json", _edit_json(lambda r: r["selection"].update(
+        rows_read=float("-inf"))), "'selection.rows_read' is -inf"),
+    "a parameter of the wrong type": ("run.json", _edit_json(lambda r: r["parameters"].update(
+        min_cluster_size="ten")), "'parameters.min_cluster_size' must be an integer >= 2, "
+                                  "not 'ten'"),
+    "a used parameter of the wrong type": ("run.json", _edit_json(lambda r: r[
+        "parameters"].update(min_samples_used=2.5)),
+        "'parameters.min_samples_used' must be an integer >= 1, not 2.5"),
+    "no galaxies": ("classes.parquet", _edit_classes(lambda t: t.iloc[:0]),
+                    "classes.parquet: no rows"),
+    "an extra class row": ("classes.csv", _edit_csv(lambda s: pd.concat(
+        [s, s.iloc[-1:].assign(**{"class": len(s)})])),
+        "classes.csv: 1 classes have a 'size' other than their members in classes.parquet "
+        "(first: class 3, size 10, 0 members)"),
+    "a repeated class row": ("classes.csv", _edit_csv(lambda s: pd.concat([s, s.iloc[:1]])),
+                             "classes.csv: row 3 is class 0, not 3"),
+    "a wrong size": ("classes.csv", _edit_csv(lambda s: s.assign(size=[10, 99, 10])),
+                     "(first: class 1, size 99, 10 members)"),
+    "a probability above 1": ("classes.parquet", _edit_classes(lambda t: t.assign(
+        probability=t["probability"].where(t.index != 4, 1.5))),
+        "1 rows have a 'probability' outside [0, 1] (first: row 4, 1.5)"),
+    "a NaN probability": ("classes.parquet", _edit_classes(lambda t: t.assign(
+        probability=t["probability"].where(t.index != 7, np.nan))), "(first: row 7, nan)"),
 }
 
 
 @pytest.mark.parametrize("case", TAMPERED)
-@pytest.mark.parametrize("command", ["report", "evaluate"])
+@pytest.mark.parametrize("command", ["report", "evaluate", "compare"])
 def test_a_tampered_run_folder_is_one_line(case, command, run_dir, tmp_path, capsys):
     file, tamper, message = TAMPERED[case]
+    small_run(tmp_path / "other")
     tamper(run_dir)
     pd.DataFrame({"id_str": ["g001"], "x": [1]}).to_csv(tmp_path / "labels.csv", index=False)
-    args = (["report", str(run_dir), "--quiet"] if command == "report" else
-            ["evaluate", str(run_dir), "--labels", str(tmp_path / "labels.csv"),
-             "--type", "x>0"])
+    args = {"report": ["report", str(run_dir), "--quiet"],
+            "evaluate": ["evaluate", str(run_dir), "--labels", str(tmp_path / "labels.csv"),
+                         "--type", "x>0"],
+            "compare": ["compare", str(tmp_path / "other"), str(run_dir)]}[command]
     assert main(args) == 2
     err = one_line_error(capsys)
     assert message in err and file in err
     assert not (run_dir / "report").exists()
+
+
+@pytest.mark.parametrize("case", ["100,000 nested brackets", "no galaxies",
+                                  "a probability above 1"])
+def test_the_explorer_refuses_a_tampered_run(case, run_dir):
+    # the explorer's reader, not the command: a run it accepted would be served for ever
+    from raregal.explore.data import RunData
+
+    file, tamper, message = TAMPERED[case]
+    tamper(run_dir)
+    with pytest.raises(InputError) as refused:
+        RunData(run_dir)
+    assert message in str(refused.value) and file in str(refused.value)
 
 
 def test_the_run_writer_writes_strict_json(tmp_path):
@@ -401,9 +470,8 @@ def tampered_report(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("tampered")
     ids = [EVIL_ID, "gal/357", "gal_357"] + [f"g{i:03d}" for i in range(57)]
     small_run(tmp_path / "run", ids=ids,
-              run={"parameters": {"n_neighbors": EVIL_SCRIPT,
-                                  "min_samples_used": '"><svg onload=alert(2)>'},
-                   "selection": {"rows_read": EVIL_SCRIPT},
+              run={"selection": {"rows_read": EVIL_SCRIPT,
+                                 "notes": ['"><svg onload=alert(2)>']},
                    "command": ["raregal", EVIL_SCRIPT], "raregal": EVIL_SCRIPT})
     names = {galaxy: f"{i}.png" for i, galaxy in enumerate(ids)}
     images(tmp_path / "cutouts", names.values(),

@@ -43,6 +43,7 @@ import fnmatch
 import glob
 import json
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,8 +148,30 @@ def require_file(path: Path) -> None:
         raise InputError(f"{path}: a folder, where a table was expected; a folder of images "
                          f"is embedded first: raregal embed {path} --out DIR, then use "
                          f"DIR/representations.parquet")
+    if path.exists() and not path.is_file():  # a FIFO would block the reader for ever
+        raise InputError(f"{path}: {_file_kind(path)}, not a regular file; raregal reads "
+                         f"tables from files")
     if not path.is_file():
         raise InputError(f"{path}: no such file")
+
+
+def _file_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    return next((name for test, name in kinds if test(mode)), "not a file")
+
+
+def check_column_names(names, source) -> None:
+    """Two columns of one name: every reader would take one of them (or fail on the
+    name), so the table is refused, naming the column."""
+    seen: set = set()
+    repeated = [name for name in names if name in seen or seen.add(name)]
+    if repeated:
+        raise InputError(f"{source}: {list(names).count(repeated[0])} columns are named "
+                         f"'{repeated[0]}'" + (f" (and {len(set(repeated)) - 1} more names "
+                                               f"repeat)" if len(set(repeated)) > 1 else "")
+                         + "; column names must be unique: rename or drop the copies")
 
 
 def read_table(path: str | Path, *, ids: str | Path | None = None,
@@ -172,6 +195,7 @@ def read_table(path: str | Path, *, ids: str | Path | None = None,
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
+            check_column_names(pq.read_schema(path).names, path)
             return pq.read_table(path)
         if kind == "csv":
             return _read_csv(path, id_column)
@@ -189,7 +213,12 @@ def read_table(path: str | Path, *, ids: str | Path | None = None,
 
 def _read_csv(path: Path, id_column: str | None) -> pa.Table:
     sep = "\t" if path.name.lower().endswith(".tsv") else ","
-    header = pd.read_csv(path, sep=sep, nrows=0).columns
+    # the header as written: pandas renames a repeated name (feat_0 -> feat_0.1)
+    header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    check_column_names([name for name in header if isinstance(name, str)], path)  # not blanks
+    if len(header) == 1 and any(mark in str(header[0]) for mark in ";|\t"):
+        raise InputError(f"{path}: one column only ('{str(header[0])[:40]}'); is it "
+                         f"comma-separated? raregal reads CSV with commas ('.tsv': tabs)")
     text = {name: str for name in header if name in ID_COLUMNS or name == id_column}
     frame = pd.read_csv(path, sep=sep, dtype=text)
     frame, head = _zoobot_pred_columns(frame)
@@ -293,8 +322,12 @@ def _read_zoobot_hdf5(path: Path) -> pa.Table:
         raise InputError(f"{path}: 'predictions' has shape {values.shape} but 'id_str' "
                          f"has {len(ids)} rows; expected (n, d), (n, d, passes) or "
                          f"(n, d, models, passes)")
-    if names is None or len(names) != values.shape[1]:
+    if names is None:
         names = [f"feat_{i}" for i in range(values.shape[1])]
+    if len(names) != values.shape[1]:
+        raise InputError(f"{path}: 'label_cols' names {len(names)} columns but 'predictions' "
+                         f"has {values.shape[1]}; they must match")
+    check_column_names(names, f"{path}: 'label_cols'")
     # zoobot-predictions' grouped file is (galaxy, answer, model, pass): every model's
     # every pass is one draw, averaged alike (zoobot's expected_value_of_dirichlet_mixture)
     shape, values = values.shape, values.reshape(len(values), values.shape[1], -1)
@@ -646,6 +679,7 @@ class TableSource:
                 reason = first_line(exc)
                 raise InputError(f"{paths[0]}: cannot read as parquet: {reason}") from exc
             self.schema = self._file.schema_arrow
+            check_column_names(self.schema.names, paths[0])
             self.n_rows = self._file.metadata.num_rows
         else:
             self._table = _concat([read_table(p, ids=ids, id_column=id_column) for p in paths],

@@ -918,6 +918,10 @@ def add_evaluate(commands) -> None:
              "'ring=`Class8.1` > 0.5 * `Class6.1`') or --type COLUMN>X (also >=, <, <=, ==).",
              "Presets:\n" + "\n".join(f"  {name}: {', '.join(types)}"
                                       for name, types in PRESETS.items()),
+             "Missing labels: a galaxy with no value (NaN, an empty cell) in a column a type "
+             "names is left out of that type's statistics, not counted as a negative; the "
+             "log and evaluation.csv's 'unlabelled' column count them. Text among a column's "
+             "numbers (or in a COLUMN>X test) is refused, naming the column.",
              "Why the null: with many small classes the best class is enriched several-fold "
              "by chance alone; an enrichment is a discovery only when p is small.",
              "example:\n  raregal evaluate run_model/ run_pixels/ --labels labels.csv \\\n"

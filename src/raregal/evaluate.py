@@ -23,6 +23,12 @@ ring flag). For each type and run:
 
 Per run: the share of searched galaxies placed in any class, and the number of
 classes dominated by any one type.
+
+A missing label is not a negative: a galaxy with no value (NaN, an empty cell) in a
+column that a type names is left out of that type's statistics (its N, K and
+classes), and counted as ``unlabelled`` in evaluation.csv and in the log. Text
+among a column's numbers, or in a ``COLUMN>X`` test, is refused, naming the column
+and the rows.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ import pandas as pd
 from . import defaults
 from .catalogue import find_id_column, ids_as_strings, read_table
 from .errors import InputError
+from .expression import column_names
 from .expression import evaluate as evaluate_expression
 from .params import SEED, Integral, Interval, Real, validate
 
@@ -93,8 +100,12 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
     flags = {}
     for name, expression in types.items():
         threshold = _THRESHOLD.match(expression)
+        direct = bool(threshold) and threshold.group(1).strip() in labels.columns
         try:
-            if threshold and threshold.group(1).strip() in labels.columns:
+            named = ([threshold.group(1).strip()] if direct
+                     else column_names(expression, labels.columns))
+            unknown = _unlabelled(labels, named, numeric=direct)
+            if direct:
                 column, op, value = threshold.groups()
                 values = pd.to_numeric(labels[column.strip()], errors="coerce").to_numpy(float)
                 flag = _COMPARE[op](values, float(value))
@@ -103,8 +114,31 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
         except InputError as exc:
             raise InputError(f"{source}: cannot evaluate type '{name}' ({expression}): {exc}"
                              ) from None
-        flags[name] = flag
+        flags[name] = pd.array(np.where(unknown, None, flag), dtype="boolean") \
+            if unknown.any() else flag
     return pd.DataFrame(flags, index=labels.index)
+
+
+def _unlabelled(labels: pd.DataFrame, columns, numeric: bool) -> np.ndarray:
+    """Rows with no value in any of ``columns``: unknown for the type, not negatives.
+
+    Text among a column's numbers (a typo, "n/a") is refused rather than read as
+    missing; so is any text where the type compares the column with a number
+    (``numeric``). A column of text alone is left to the expression (``morph == 'ring'``).
+    """
+    missing = np.zeros(len(labels), bool)
+    for column in columns:
+        values = labels[column]
+        missing |= values.isna().to_numpy()
+        if pd.api.types.is_numeric_dtype(values):
+            continue
+        text = (values.notna() & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
+        if text.any() and (numeric or not text[values.notna().to_numpy()].all()):
+            first = int(np.argmax(text))
+            raise InputError(f"column '{column}' holds text for {int(text.sum())} of "
+                             f"{len(values)} labelled galaxies (first: id "
+                             f"'{labels.index[first]}', {values.iloc[first]!r}), not numbers")
+    return missing
 
 
 def read_labels(path, ids, *, id_column=None, say=print) -> tuple[np.ndarray, pd.DataFrame]:
@@ -115,7 +149,7 @@ def read_labels(path, ids, *, id_column=None, say=print) -> tuple[np.ndarray, pd
     matched : ndarray of bool, shape (len(ids),)
         Which ids have a label row.
     labels : pandas.DataFrame
-        The label rows of the matched ids, in their order.
+        The label rows of the matched ids, in their order, indexed by id.
     """
     table = read_table(path)
     source = Path(path).name
@@ -135,7 +169,7 @@ def read_labels(path, ids, *, id_column=None, say=print) -> tuple[np.ndarray, pd
         say(f"{source}: {int((~matched).sum())} of {len(ids)} searched galaxies have no "
             f"label row and are left out" + (f"; {n_dup} duplicate label rows ignored"
                                              if n_dup else ""))
-    return matched, labels.loc[ids[matched]].reset_index(drop=True)
+    return matched, labels.loc[ids[matched]]
 
 
 # --- the statistics ------------------------------------------------------------------
@@ -237,7 +271,8 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
     classes : ndarray of int, shape (N,)
         Class of each labelled searched galaxy, -1 for none.
     flags : pandas.DataFrame, shape (N, n_types)
-        Boolean, one column per type (:func:`type_flags`).
+        Boolean, one column per type (:func:`type_flags`); a missing value (pandas'
+        nullable boolean) leaves that galaxy out of that type's statistics.
     min_class_size : int
         Smallest class eligible as the best class.
     permutations : int
@@ -253,15 +288,17 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
         and the type's pooled ``credible_enrichment`` / ``dropped_enrichment``
         (hits over members of those classes, / base rate; NaN where there are none).
     """
-    classes = np.asarray(classes, dtype=np.int64)
-    n_total = len(classes)
-    n_classes = int(classes.max()) + 1 if n_total and classes.max() >= 0 else 0
+    every = np.asarray(classes, dtype=np.int64)
+    n_classes = int(every.max()) + 1 if len(every) and every.max() >= 0 else 0
     per_class, rows = [], []
     for t, name in enumerate(flags.columns):
-        flag = flags[name].to_numpy(bool)
+        known = flags[name].notna().to_numpy()
+        flag = flags[name].to_numpy(bool, na_value=False)[known]
+        classes = every[known]
+        n_total = len(classes)
         n_positive = int(flag.sum())
         sizes, hits = class_counts(classes, flag, n_classes)
-        base = n_positive / n_total
+        base = n_positive / n_total if n_total else np.nan
         purity, best = best_purity(sizes, hits, min_class_size)
         if n_positive == 0:  # nothing to find: no best class, no null
             purity, best = np.nan, -1
@@ -277,7 +314,8 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
         per_class[-1]["enrichment"] = enrichment(per_class[-1]["purity"])
         pooled = _pooled(sizes, hits, credible, enrichment)
         rows.append({
-            "type": name, "galaxies": n_total, "positives": n_positive, "base_rate": base,
+            "type": name, "galaxies": n_total, "unlabelled": int((~known).sum()),
+            "positives": n_positive, "base_rate": base,
             "classes": n_classes, "eligible_classes": int(np.sum(sizes >= min_class_size)),
             "best_class": best, "best_size": int(sizes[best]) if best >= 0 else 0,
             "best_hits": int(hits[best]) if best >= 0 else 0, "best_purity": purity,
@@ -300,7 +338,7 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
                                              / types["positives"].clip(lower=1), np.nan)
     dominant = table["hits"] > defaults.DOMINANCE_SHARE * table["size"]
     dominated_by_any = table.loc[dominant, "class"].nunique()
-    share = float(np.mean(classes >= 0)) if in_classes is None else in_classes
+    share = float(np.mean(every >= 0)) if in_classes is None else in_classes
     if credible is not None:
         table["credible"] = np.asarray(credible, bool)[table["class"].to_numpy()]
     return Evaluation(types=types, classes=table, in_classes=share,
@@ -498,6 +536,10 @@ def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, per
         matched, rows = read_labels(labels, ids, id_column=id_column,
                                     say=lambda m, name=name: say(f"{name}: {m}"))
         flags = type_flags(rows, types, Path(labels).name)
+        for type_name, missing in flags.isna().sum().items():
+            if missing:
+                say(f"{name}: type '{type_name}': {missing} of {len(flags)} labelled galaxies "
+                    f"have no value in a column it names and are left out of its statistics")
         result = evaluate_labels(classes[matched], flags, min_class_size=min_class_size,
                                  permutations=permutations, fdr=fdr, seed=seed,
                                  in_classes=float(np.mean(classes >= 0)),

@@ -39,7 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import defaults
-from .errors import InputError
+from .errors import InputError, first_line
 
 #: Units of the classes table's columns for FITS and VOTable (others dimensionless).
 UNITS = {"ra": "deg", "dec": "deg"}
@@ -104,7 +104,7 @@ def read_neighbours(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
     try:
         table = pq.read_table(path, columns=["neighbour_rows", "neighbour_distances"])
     except (OSError, KeyError, pa.ArrowInvalid) as exc:
-        raise InputError(f"{path}: not a raregal neighbour table ({exc})") from None
+        raise InputError(f"{path}: not a raregal neighbour table ({first_line(exc)})") from None
     if table.num_rows != n:
         raise InputError(f"{path}: {table.num_rows} rows for the run's {n} galaxies")
     rows, dists = (table[name].combine_chunks() for name in table.column_names)

@@ -86,6 +86,15 @@ def evaluate(expression: str, table: pd.DataFrame) -> np.ndarray:
     return value.to_numpy(dtype=bool)
 
 
+def column_names(expression: str, columns=()) -> list[str]:
+    """The columns of ``columns`` that ``expression`` reads (checked as :func:`parse`
+    checks it), for a caller that looks at their values first: raregal evaluate
+    leaves a galaxy with a missing one out of the type."""
+    tree, names = parse(expression, columns)
+    read = {names.get(node.id, node.id) for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return [str(c) for c in columns if str(c) in read]
+
+
 def parse(expression: str, columns=()) -> tuple[ast.Expression, dict[str, str]]:
     """The checked syntax tree of ``expression`` and the column names its
     placeholders stand for. ``columns`` lets bare Python keywords that are column

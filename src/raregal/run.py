@@ -3,7 +3,11 @@
 ``raregal search`` writes it (:meth:`SearchResult.write`); ``report``, ``evaluate``
 and the explorer read it (:meth:`SearchResult.read`), which checks the folder
 once, so that a truncated, hand-edited or foreign folder stops with one line
-naming the file and the problem instead of a traceback further on.
+naming the file and the problem instead of a traceback further on (or a wrong
+page): every file present and readable, the columns of their types, at least one
+galaxy, classes.csv numbered 0, 1, … with each ``size`` its members in
+classes.parquet, probabilities in [0, 1], and run.json strict JSON whose numbers
+are finite and whose search parameters meet the search's own constraints.
 
 ``classes.parquet``
     One row per searched galaxy: the id column named in run.json, ``class`` (-1
@@ -145,10 +149,15 @@ class SearchResult:
             raise InputError(f"{run_dir / 'condensed_tree.parquet'}: not a condensed tree "
                              f"(a cluster numbered below its parent)")
         labels = classes["class"].to_numpy()
-        if len(labels) and (labels.min() < -1 or labels.max() >= len(summary)):
+        if not len(labels):  # a search refuses to run on no galaxies
+            raise InputError(f"{run_dir / 'classes.parquet'}: no rows; a raregal run holds "
+                             f"every galaxy it searched")
+        if labels.min() < -1 or labels.max() >= len(summary):
             raise InputError(f"{run_dir / 'classes.parquet'}: class numbers run from "
                              f"{labels.min()} to {labels.max()}, but classes.csv has "
                              f"{len(summary)} classes")
+        _check_summary(run_dir, labels, summary)
+        _check_probability(run_dir / "classes.parquet", classes["probability"])
         classes[id_column] = _ids(classes[id_column])
         return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree)
 
@@ -162,6 +171,8 @@ def _read_run_json(path: Path) -> dict:
         raise InputError(f"{path}: not a text file") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except RecursionError:  # [[[[…: the parser's stack, not raregal's writer
+        raise InputError(f"{path}: not a raregal run record (JSON nested too deeply)") from None
     except ValueError as exc:
         raise InputError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(run, dict):
@@ -177,7 +188,38 @@ def _read_run_json(path: Path) -> dict:
     if (not isinstance(curve, list) or not all(_is_number(x) for x in curve)
             or not isinstance(levels, dict) or not all(_is_number(v) for v in levels.values())):
         raise InputError(f"{path}: 'redundancy' does not hold a variance curve of numbers")
+    _check_finite(path, run)
+    _check_parameters(path, run.get("parameters", {}))
     return run
+
+
+def _check_finite(path: Path, record: dict) -> None:
+    """The writer stores a missing number as null: an infinity (1e999 parses as one)
+    is a hand-made record, refused where it is rather than shown as ``inf``."""
+    stack = [("", record)]
+    while stack:  # not recursive: the nesting is only bounded by the parser's
+        where, value = stack.pop()
+        if isinstance(value, float) and not np.isfinite(value):
+            raise InputError(f"{path}: '{where}' is {value}, not a finite number")
+        items = value.items() if isinstance(value, dict) else (
+            enumerate(value) if isinstance(value, list) else ())
+        stack.extend((f"{where}.{key}" if where else str(key), item) for key, item in items)
+
+
+def _check_parameters(path: Path, parameters: dict) -> None:
+    """The search parameters a run records meet the constraints the search checked
+    them against (:class:`raregal.search.RareClassFinder`), so the report shows
+    values a search could have used."""
+    from .params import Integral, Interval, ParameterError, validate
+    from .search import RareClassFinder
+
+    constraints = {**RareClassFinder._parameter_constraints,
+                   "min_samples_used": [Interval(Integral, 1, None)]}
+    present = {name: allowed for name, allowed in constraints.items() if name in parameters}
+    try:
+        validate(parameters, present)
+    except ParameterError as exc:
+        raise InputError(f"{path}: 'parameters.{exc.parameter}' {exc.reason}") from None
 
 
 def _is_number(value) -> bool:
@@ -207,6 +249,33 @@ def _check_columns(path: Path, table: pd.DataFrame, required, *, integer=(), num
         if column in integer and not pd.api.types.is_integer_dtype(values):
             raise InputError(f"{path}: column '{column}' should hold whole numbers, "
                              f"not {values.dtype}")
+
+
+def _check_summary(run_dir: Path, labels: np.ndarray, summary: pd.DataFrame) -> None:
+    """classes.csv has one row per class, numbered 0, 1, … in order, and each
+    ``size`` is the number of classes.parquet rows in that class."""
+    path = run_dir / "classes.csv"
+    numbers = summary["class"].to_numpy()
+    if not np.array_equal(numbers, np.arange(len(summary))):
+        wrong = int(np.argmax(numbers != np.arange(len(summary))))
+        raise InputError(f"{path}: row {wrong} is class {numbers[wrong]}, not {wrong}; "
+                         f"classes are numbered 0 to {len(summary) - 1} in order")
+    members = np.bincount(labels[labels >= 0], minlength=len(summary))
+    sizes = summary["size"].to_numpy()
+    differ = np.flatnonzero(sizes != members)
+    if len(differ):
+        first = differ[0]
+        raise InputError(f"{path}: {len(differ)} classes have a 'size' other than their "
+                         f"members in classes.parquet (first: class {first}, size "
+                         f"{sizes[first]}, {members[first]} members)")
+
+
+def _check_probability(path: Path, probability: pd.Series) -> None:
+    outside = ~probability.between(0, 1)  # NaN included
+    if outside.any():
+        first = int(np.argmax(outside.to_numpy()))
+        raise InputError(f"{path}: {int(outside.sum())} rows have a 'probability' outside "
+                         f"[0, 1] (first: row {first}, {probability.iloc[first]})")
 
 
 def _ids(column: pd.Series) -> np.ndarray:
