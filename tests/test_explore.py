@@ -185,6 +185,26 @@ def test_a_foreign_neighbours_parquet_is_one_line(run_folder, tmp_path):
         RunData(run)
 
 
+def test_a_run_without_a_map_is_drawn_from_its_umap(run_folder, tmp_path):
+    """A run written without the 2-D map (make_map=False, as injection writes) is drawn
+    from its 5-D UMAP's principal components; with neither, one line."""
+    from raregal.explore import build
+    from raregal.explore.data import RunData
+
+    run = tmp_path / "run"
+    shutil.copytree(run_folder[0], run)
+    classes = pd.read_parquet(run / "classes.parquet")
+    classes.drop(columns=["map_x", "map_y"]).to_parquet(run / "classes.parquet")
+    xy = RunData(run).map_xy()
+    assert xy.shape == (len(classes), 2) and np.abs(xy).max() <= 1
+    assert np.isfinite(xy).all() and xy.std(axis=0).min() > 0
+    build(run, images=run_folder[1])  # the app starts on it
+    classes.drop(columns=["map_x", "map_y", *classes.filter(like="umap_").columns]).to_parquet(
+        run / "classes.parquet")
+    with pytest.raises(InputError, match="no map .map_x, map_y. and no umap_. columns"):
+        build(run, images=run_folder[1])
+
+
 def test_a_foreign_neighbours_table_is_named_in_one_line(tmp_path):
     from raregal.export import read_neighbours
 

@@ -25,6 +25,7 @@ from ..errors import InputError
 from ..expression import evaluate as evaluate_expression
 from ..images import ImageError, model_input
 from ..export import read_neighbours
+from ..reduce import map_start
 from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
                       viewer_links)
 from ..run import SearchResult
@@ -97,8 +98,18 @@ class RunData:
     # --- map ------------------------------------------------------------------------
 
     def map_xy(self) -> np.ndarray:
-        """(n, 2) float32 map positions scaled into [-1, 1] (aspect kept)."""
-        xy = self.table[["map_x", "map_y"]].to_numpy(np.float64)
+        """(n, 2) float32 map positions scaled into [-1, 1] (aspect kept): the run's map,
+        or, in a run written without one (``make_map=False``, as injection-recovery
+        writes), the first two principal components of its 5-D UMAP, where the search's
+        own map starts (:func:`raregal.reduce.map_start`)."""
+        if {"map_x", "map_y"} <= set(self.table.columns):
+            xy = self.table[["map_x", "map_y"]].to_numpy(np.float64)
+        else:
+            umap = [c for c in self.table.columns if str(c).startswith("umap_")]
+            if len(umap) < 2:
+                raise InputError(f"{self.dir}/classes.parquet: no map (map_x, map_y) and "
+                                 f"no umap_* columns to draw one from")
+            xy = map_start(self.table[umap].to_numpy(np.float32)).astype(np.float64)
         centre = (xy.max(0) + xy.min(0)) / 2
         half = max(float((xy.max(0) - xy.min(0)).max()) / 2, 1e-12)
         return ((xy - centre) / half * 0.95).astype(np.float32)
