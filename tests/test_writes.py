@@ -68,6 +68,25 @@ def test_a_full_disk_during_a_search_is_one_line(planted, tmp_path, monkeypatch,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
 
 
+def test_a_library_that_rewraps_the_full_disk_is_one_line_too(planted, tmp_path,
+                                                               monkeypatch, capsys):
+    """astropy's FITS writer re-raises the system's ENOSPC as an OSError of its own,
+    without an errno ("Not enough space on disk: requested …", the campaign's tmpfs)."""
+    def astropy_like(*args, **kwargs):
+        try:
+            _disk_full()
+        except OSError as exc:
+            raise OSError(f"Not enough space on disk: requested 89094, available 0. {exc}")
+
+    planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
+    monkeypatch.setattr("raregal.run.write_exports", astropy_like)
+    out = tmp_path / "run"
+    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--quiet",
+                 "--min-samples", "5", "--stability-seeds", "0"]) == 1
+    assert one_line_error(capsys) == f"raregal: error: no space left on device writing {out}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
+
+
 def test_a_full_disk_during_a_report_names_the_file(tmp_path, monkeypatch, capsys):
     small_run(tmp_path / "run")
     write_text = Path.write_text
@@ -239,6 +258,20 @@ def test_a_later_command_in_the_parent_cleans_dead_commands_temporaries(tmp_path
     assert "finished the replacement" in capsys.readouterr().err
     assert (finished / "result.txt").read_text() == "new"
     assert _temporaries(tmp_path) == [live.name, users.name]
+
+
+def test_a_single_file_write_cleans_them_too(tmp_path):
+    """raregal synthetic (and rank) write one file, not a folder: they clean the parent
+    as well (the campaign's kill -9 of a search, then synthetic beside it)."""
+    dead = _dead_pid()
+    stale = tmp_path / f".rg-{output._key(tmp_path / 'run')}-{dead}.new"
+    stale.mkdir()
+    (stale / "half.parquet").write_text("half")
+    (tmp_path / f".rg-{output._key(tmp_path / 'run')}.lock").write_text(
+        f"{dead} {socket.gethostname()}\n")
+    assert main(["synthetic", str(tmp_path / "t.parquet"), "--rows", "2000", "--dim", "4",
+                 "--quiet"]) == 0
+    assert _temporaries(tmp_path) == []
 
 
 def test_a_result_left_beside_a_mount_point_is_moved_into_it(tmp_path, monkeypatch, capsys):

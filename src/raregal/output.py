@@ -241,6 +241,7 @@ def atomic_dir(target: Target):
 def write_failure(exc: OSError) -> str | None:
     """The one line for a file system's refusal of a write (:data:`WRITE_ERRNOS`):
     the file, or the output being written, and the cause; None for any other error."""
+    exc = _system_error(exc)
     if exc.errno not in WRITE_ERRNOS:
         return None
     cause = os.strerror(exc.errno)
@@ -249,6 +250,18 @@ def write_failure(exc: OSError) -> str | None:
     if not _WRITING:
         return cause
     return f"{cause[0].lower()}{cause[1:]} writing {_WRITING[-1][1]}"
+
+
+def _system_error(exc: OSError) -> OSError:
+    """The first error in ``exc``'s chain that carries the system's errno: a library
+    may re-raise it as an OSError of its own without one (astropy's FITS writer: "Not
+    enough space on disk: requested …")."""
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno is not None:
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return exc
 
 
 def _as_given(file: Path) -> Path:
@@ -539,10 +552,15 @@ def _tell_carried(target: Target, carried: list[Path]) -> None:
 
 def _recover(target: Target) -> None:
     """Finish or roll back swaps that dead processes left, and delete their leftovers:
-    the target's (under its lock), then those of other folders in the same parent,
-    each under its own lock, taken only when no process holds it."""
+    the target's (under its lock), then those of other folders in the same parent."""
     _recover_folder(target.real, target.path)
-    parent, own = target.real.parent, _key(target.real)
+    _recover_parent(target.real.parent, _key(target.real))
+
+
+def _recover_parent(parent: Path, own: str | None = None) -> None:
+    """The leftovers of dead processes for the folders of ``parent`` (but ``own``, the
+    key of the folder being written), each under its own lock, taken only when no
+    process holds it: any raregal command writing in ``parent`` cleans them."""
     keys = {match["key"] for match in map(_leftover, parent.iterdir()) if match}
     for key in sorted(keys - {own}):
         lock_path = parent / f".rg-{key}.lock"
@@ -670,6 +688,7 @@ def write_table(table, path) -> None:
     if path.exists():
         raise InputError(f"{path}: exists; choose another name (raregal never "
                          "replaces a file it did not create)")
+    _recover_parent(path.parent)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     try:
         if path.suffix.lower() == ".parquet":
