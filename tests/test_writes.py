@@ -87,6 +87,26 @@ def test_a_library_that_rewraps_the_full_disk_is_one_line_too(planted, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
 
 
+def test_astropys_full_disk_in_words_is_one_line(planted, tmp_path, monkeypatch, capsys):
+    """astropy's FITS writer says a full disk in words, errno lost ("Not enough space on
+    disk: requested 89094, available 0. … 23622 requested and 3712 written": the
+    campaign's 200 kB tmpfs)."""
+    from astropy.table import Table
+
+    def full(*args, **kwargs):
+        raise OSError("Not enough space on disk: requested 89094, available 0. "
+                      "23622 requested and 3712 written")
+
+    planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
+    monkeypatch.setattr(Table, "write", full)
+    out = tmp_path / "run"
+    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--quiet",
+                 "--min-samples", "5", "--stability-seeds", "0"]) == 1
+    assert one_line_error(capsys) == (f"raregal: error: {out / 'classes.fits'}: "
+                                      f"{os.strerror(errno.ENOSPC)}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
+
+
 def test_a_full_disk_during_a_report_names_the_file(tmp_path, monkeypatch, capsys):
     small_run(tmp_path / "run")
     write_text = Path.write_text

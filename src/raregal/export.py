@@ -30,7 +30,9 @@ formula (:func:`spreadsheet_safe`).
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -183,7 +185,15 @@ def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
         # GZ column names hold '-', which FITS only recommends against; TOPCAT and
         # astropy read them back unchanged.
         warnings.simplefilter("ignore", VerifyWarning)
-        fits_text(table.copy(copy_data=False)).write(folder / "classes.fits", format="fits")
+        fits = folder / "classes.fits"
+        try:
+            fits_text(table.copy(copy_data=False)).write(fits, format="fits")
+        except OSError as exc:
+            # astropy reports a full disk in words alone ("Not enough space on disk:
+            # requested ..."), errno lost: give it back, so that it is the one line
+            if exc.errno is None and "not enough space" in str(exc).lower():
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(fits)) from exc
+            raise
     members = table[np.asarray(table["class"]) >= 0]
     members.write(folder / "class_members.vot", format="votable", tabledata_format="binary2")
     if neighbours is not None:
