@@ -53,23 +53,24 @@ def _clip(value):
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _epoch(embedding, start, indptr, tail, epochs_per_sample, next_sample,
            epochs_per_negative, next_negative, a, b, gamma, alpha, epoch, seed):
+    # Arrays are indexed element by element, never sliced into row views: a view made
+    # in a parallel loop takes and drops a reference on its array from the threads.
     n, dim = embedding.shape
     for j in numba.prange(n):
         state = np.uint64(seed) ^ (np.uint64(epoch) * np.uint64(0xD1B54A32D192ED03)) \
             ^ (np.uint64(j) * np.uint64(0x8CB92BA72F3D8DD7))
-        current = embedding[j]
         for i in range(indptr[j], indptr[j + 1]):
             if next_sample[i] > epoch:
                 continue
-            other = start[tail[i]]
+            k = tail[i]
             dist = 0.0
             for d in range(dim):
-                dist += (current[d] - other[d]) ** 2
+                dist += (embedding[j, d] - start[k, d]) ** 2
             coeff = 0.0
             if dist > 0.0:
                 coeff = -2.0 * a * b * dist ** (b - 1.0) / (a * dist ** b + 1.0)
             for d in range(dim):
-                current[d] += PULLS * _clip(coeff * (current[d] - other[d])) * alpha
+                embedding[j, d] += PULLS * _clip(coeff * (embedding[j, d] - start[k, d])) * alpha
             next_sample[i] += epochs_per_sample[i]
             negatives = int((epoch - next_negative[i]) / epochs_per_negative[i])
             for _ in range(negatives):
@@ -77,15 +78,14 @@ def _epoch(embedding, start, indptr, tail, epochs_per_sample, next_sample,
                 k = np.int64(draw % np.uint64(n))
                 if k == j:
                     continue
-                other = start[k]
                 dist = 0.0
                 for d in range(dim):
-                    dist += (current[d] - other[d]) ** 2
+                    dist += (embedding[j, d] - start[k, d]) ** 2
                 if dist <= 0.0:
                     continue
                 coeff = 2.0 * gamma * b / ((0.001 + dist) * (a * dist ** b + 1.0))
                 for d in range(dim):
-                    current[d] += _clip(coeff * (current[d] - other[d])) * alpha
+                    embedding[j, d] += _clip(coeff * (embedding[j, d] - start[k, d])) * alpha
             next_negative[i] += negatives * epochs_per_negative[i]
 
 
