@@ -58,33 +58,35 @@ def _temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".rg-"))
 
 
-def test_a_full_disk_during_a_search_is_one_line(planted, tmp_path, monkeypatch, capsys):
+def _search_on_a_full_disk(planted, tmp_path, capsys) -> str:
+    """A search whose writes fail (the test patches how): its one error line, after
+    checking that nothing was left beside the input."""
     planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
-    monkeypatch.setattr("raregal.run.write_exports", _disk_full)
-    out = tmp_path / "run"
-    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--quiet",
-                 "--min-samples", "5", "--stability-seeds", "0"]) == 1
-    assert one_line_error(capsys) == f"raregal: error: no space left on device writing {out}"
+    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run"),
+                 "--quiet", "--min-samples", "5", "--stability-seeds", "0"]) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
+    return one_line_error(capsys)
+
+
+def test_a_full_disk_during_a_search_is_one_line(planted, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("raregal.run.write_exports", _disk_full)
+    assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
+        f"raregal: error: no space left on device writing {tmp_path / 'run'}")
 
 
 def test_a_library_that_rewraps_the_full_disk_is_one_line_too(planted, tmp_path,
                                                                monkeypatch, capsys):
-    """astropy's FITS writer re-raises the system's ENOSPC as an OSError of its own,
-    without an errno ("Not enough space on disk: requested …", the campaign's tmpfs)."""
-    def astropy_like(*args, **kwargs):
+    """A library may re-raise the system's ENOSPC as an OSError of its own, without an
+    errno, the system's error chained to it."""
+    def rewrapped(*args, **kwargs):
         try:
             _disk_full()
         except OSError as exc:
             raise OSError(f"Not enough space on disk: requested 89094, available 0. {exc}")
 
-    planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
-    monkeypatch.setattr("raregal.run.write_exports", astropy_like)
-    out = tmp_path / "run"
-    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--quiet",
-                 "--min-samples", "5", "--stability-seeds", "0"]) == 1
-    assert one_line_error(capsys) == f"raregal: error: no space left on device writing {out}"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
+    monkeypatch.setattr("raregal.run.write_exports", rewrapped)
+    assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
+        f"raregal: error: no space left on device writing {tmp_path / 'run'}")
 
 
 def test_astropys_full_disk_in_words_is_one_line(planted, tmp_path, monkeypatch, capsys):
@@ -97,14 +99,9 @@ def test_astropys_full_disk_in_words_is_one_line(planted, tmp_path, monkeypatch,
         raise OSError("Not enough space on disk: requested 89094, available 0. "
                       "23622 requested and 3712 written")
 
-    planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
     monkeypatch.setattr(Table, "write", full)
-    out = tmp_path / "run"
-    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(out), "--quiet",
-                 "--min-samples", "5", "--stability-seeds", "0"]) == 1
-    assert one_line_error(capsys) == (f"raregal: error: {out / 'classes.fits'}: "
-                                      f"{os.strerror(errno.ENOSPC)}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
+    assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
+        f"raregal: error: {tmp_path / 'run' / 'classes.fits'}: {os.strerror(errno.ENOSPC)}")
 
 
 def test_a_full_disk_during_a_report_names_the_file(tmp_path, monkeypatch, capsys):
