@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
+import threading
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -49,6 +50,9 @@ class TagStore:
     def __init__(self, run_dir):
         self.path = Path(run_dir) / FILE_NAME
         self._ready = False
+        # the first requests of a server may come at once: one of them sets the file up
+        # (switching to WAL needs the file to itself: "database is locked" otherwise)
+        self._setup = threading.Lock()
 
     @contextmanager
     def _connect(self):
@@ -56,11 +60,12 @@ class TagStore:
         connection = sqlite3.connect(self.path, timeout=10)
         connection.row_factory = sqlite3.Row
         try:
-            if not self._ready:
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute(SCHEMA)
-                connection.execute(SUGGESTIONS_SCHEMA)
-                self._ready = True
+            with self._setup:
+                if not self._ready:
+                    connection.execute("PRAGMA journal_mode=WAL")
+                    connection.execute(SCHEMA)
+                    connection.execute(SUGGESTIONS_SCHEMA)
+                    self._ready = True
             with connection:
                 yield connection
         finally:
