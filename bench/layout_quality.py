@@ -1,0 +1,185 @@
+"""The deterministic parallel layout (raregal.layout) against umap-learn's, on the same
+graph (issue 37).
+
+For each table kind (bench/tables.py) and N: one fuzzy neighbour graph (umap-learn's
+5-D UMAP at raregal's settings: n_neighbors 50, a PCA start, 100 epochs), then the
+layout of that graph from two seeds by each gradient descent -- umap-learn's seeded
+(on one thread, as a seeded search runs it), umap-learn's on all threads (its epochs
+race, so the seed does not fix it: the reference stack's layout) and raregal.layout's
+(all threads) -- through raregal.credibility.layout_rerun, the function the stability reruns use. For
+each layout:
+
+- its wall time;
+- trustworthiness (sklearn.manifold.trustworthiness, 15 neighbours) on a random
+  subsample of ``--subsample`` rows, and neighbour preservation: the share of each of
+  ``--queries`` rows' 15 nearest neighbours in the 128-d table (exact, among all N) that
+  are among its 15 nearest in the layout;
+- HDBSCAN (leaf, raregal's scaled min_samples, the reproducible tree): classes,
+  planted groups recovered and spurious classes (raregal.synthetic.recovery);
+
+and the adjusted Rand index of the HDBSCAN classes between the two seeds of each
+descent (umap-learn's: the run-to-run spread) and across descents (mean, min and max
+over the pairs of seeds). The load average before and after each table.
+
+    python bench/layout_quality.py --sizes 50000 200000 --tables current curved
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from tables import TABLES, make_table  # noqa: E402
+
+#: umap-learn's descent seeded (one thread, as a seeded search runs it), unseeded on all
+#: threads (its parallel epochs race: the reference stack's), and raregal.layout's.
+LAYOUTS = ("umap-learn", "umap-learn parallel", "deterministic")
+K = 15  # neighbours for trustworthiness and preservation
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def graph(features: np.ndarray):
+    """The 5-D UMAP model whose fuzzy graph every layout lays out (unseeded: the graph's
+    NN-descent and the model's own layout are not compared)."""
+    from raregal import defaults
+    from raregal.reduce import umap_embed
+
+    return umap_embed(features, n_components=defaults.UMAP_N_COMPONENTS,
+                      n_neighbors=defaults.UMAP_N_NEIGHBORS, init="pca",
+                      n_epochs=defaults.UMAP_N_EPOCHS)[1]
+
+
+def lay_out(features, model, layout: str, seed: int) -> tuple[np.ndarray, float]:
+    from raregal import defaults
+    from raregal.credibility import layout_rerun
+    from raregal.layout import deterministic_layout
+
+    start = time.perf_counter()
+    with deterministic_layout(layout == "deterministic"):
+        embedding = layout_rerun(features, model, init="pca", n_epochs=defaults.UMAP_N_EPOCHS,
+                                 seed=seed, parallel=layout == "umap-learn parallel")
+    return embedding, time.perf_counter() - start
+
+
+def preservation(features, embedding, queries: np.ndarray) -> float:
+    """Mean share of the queries' K nearest neighbours (exact, all rows) kept in the layout."""
+    from sklearn.neighbors import NearestNeighbors
+
+    def neighbours(points):
+        index = NearestNeighbors(n_neighbors=K + 1, algorithm="brute").fit(points)
+        return index.kneighbors(points[queries], return_distance=False)[:, 1:]
+
+    a, b = neighbours(features), neighbours(embedding)
+    return float(np.mean([len(np.intersect1d(x, y)) / K for x, y in zip(a, b)]))
+
+
+def measure(features, planted, embedding, min_samples, subsample, queries) -> dict:
+    from sklearn.manifold import trustworthiness
+
+    from raregal.cluster import leaf_clusters
+    from raregal.synthetic import recovery
+
+    labels = leaf_clusters(embedding, min_samples=min_samples, reproducible=True).labels
+    rec = recovery(planted, labels)
+    return {"trust": trustworthiness(features[subsample], embedding[subsample], n_neighbors=K),
+            "preserved": preservation(features, embedding, queries),
+            "recovered": rec["recovered"], "classes": rec["classes"],
+            "spurious": rec["spurious"], "labels": labels}
+
+
+def benchmark(kind: str, n: int, dim: int, seed: int, seeds: list[int], args) -> dict:
+    from sklearn.metrics import adjusted_rand_score
+
+    from raregal.cluster import scaled_min_samples
+
+    features, planted, _ = make_table(kind, n, dim, seed)
+    rng = np.random.default_rng(seed)
+    subsample = rng.choice(n, min(args.subsample, n), replace=False)
+    queries = rng.choice(n, min(args.queries, n), replace=False)
+    min_samples = scaled_min_samples(n)
+    row = {"table": kind, "n": n, "min_samples": min_samples,
+           "planted": int(planted.max() + 1), "load": [load()], "layouts": {}}
+    start = time.perf_counter()
+    model = graph(features)
+    row["graph_s"] = round(time.perf_counter() - start, 1)
+    labels = {}
+    for s in seeds:  # alternate the descents: a load change hits both
+        for layout in LAYOUTS:
+            embedding, seconds = lay_out(features, model, layout, s)
+            m = measure(features, planted, embedding, min_samples, subsample, queries)
+            labels[layout, s] = m.pop("labels")
+            row["layouts"][f"{layout} seed {s}"] = {"seconds": round(seconds, 1), "load": load(),
+                                                    **m}
+    ari = {}
+    for layout in LAYOUTS:
+        for a, b in itertools.combinations(seeds, 2):
+            ari[f"{layout} seed {a} vs seed {b}"] = adjusted_rand_score(
+                labels[layout, a], labels[layout, b])
+    for one, other in itertools.combinations(LAYOUTS, 2):
+        cross = [adjusted_rand_score(labels[one, a], labels[other, b])
+                 for a in seeds for b in seeds]
+        ari[f"{one} vs {other} (every pair of seeds): mean, min, max"] = (
+            np.mean(cross), np.min(cross), np.max(cross))
+    row["ari"] = {k: np.round(v, 3).tolist() for k, v in ari.items()}
+    row["load"].append(load())
+    return row
+
+
+def print_row(row: dict) -> None:
+    print(f"\n{row['table']} table  N={row['n']:,}  min_samples={row['min_samples']}  "
+          f"planted={row['planted']}  graph {row['graph_s']} s  load {row['load'][0]}"
+          f"-{row['load'][1]}")
+    print(f"  {'layout':22s} {'s':>6s} {'load':>5s} {'trust':>6s} {'kNN kept':>8s} "
+          f"{'rec':>6s} {'classes':>7s} {'spur':>5s}")
+    for name, r in row["layouts"].items():
+        print(f"  {name:22s} {r['seconds']:6.1f} {r['load']:>5s} {r['trust']:6.3f} "
+              f"{r['preserved']:8.3f} {r['recovered']:>3d}/{row['planted']:<2d} "
+              f"{r['classes']:7d} {r['spurious']:5d}")
+    for pair, value in row["ari"].items():
+        print(f"  ARI {pair}: {value}")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000])
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=["current"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2],
+                        help="layout seeds, each run by both descents")
+    parser.add_argument("--subsample", type=int, default=5000,
+                        help="rows for trustworthiness (its cost is quadratic)")
+    parser.add_argument("--queries", type=int, default=2000,
+                        help="rows whose neighbours are checked for preservation")
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0, help="the tables' seed")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args()
+    import numba
+
+    print(f"bench/layout_quality.py on {os.cpu_count()} cores, {numba.get_num_threads()} "
+          f"numba threads; tables {args.tables}; sizes {args.sizes}; seeds {args.seeds}; "
+          f"load {Path('/proc/loadavg').read_text().strip()}")
+    rows = []
+    for n in args.sizes:
+        for kind in args.tables:
+            rows.append(benchmark(kind, n, args.dim, args.seed, args.seeds, args))
+            print_row(rows[-1])
+            if args.json:
+                args.json.parent.mkdir(parents=True, exist_ok=True)
+                args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
