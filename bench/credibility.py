@@ -54,6 +54,7 @@ from raregal.cluster import leaf_clusters, resolve_min_samples
 from raregal.compare import best_match_jaccard
 from raregal.credibility import credible_rule, density_contrast, layout_rerun, rerun_seeds
 from raregal.inject import group_grid, plant_groups, read_bulk, score_groups, synthetic_bulk
+from raregal.layout import deterministic_layout
 from raregal.search import RareClassFinder
 
 MEASURES = ("persistence", "significance", "stability", "stability_bootstrap",
@@ -144,8 +145,10 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     reruns = []
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()
-        reruns.append(layout_rerun(X, finder.umap_, init=finder.init_,
-                                   n_epochs=finder.n_epochs_, seed=rerun_seed, parallel=False))
+        with deterministic_layout(finder.layout == "deterministic"):  # the search's layout
+            reruns.append(layout_rerun(X, finder.umap_, init=finder.init_,
+                                       n_epochs=finder.n_epochs_, seed=rerun_seed,
+                                       parallel=False))
         lap(times, "layout_rerun", started, f"layout rerun {len(reruns)}/{k}")
     boot = []  # (rows, embedding) of each bootstrap search
     for b in range(boots):

@@ -70,3 +70,21 @@ def test_a_seeded_search_with_it_reruns_identically(features):
     np.testing.assert_array_equal(runs[0].embedding_, runs[1].embedding_)
     np.testing.assert_array_equal(runs[0].map_, runs[1].map_)
     np.testing.assert_array_equal(runs[0].labels_, runs[1].labels_)
+
+
+def test_edges_are_split_by_row_and_the_tails_group():
+    """Each point's edges to each group lie in its own segment, every edge once, so a
+    group's tails pass pulls each point towards exactly that group's heads."""
+    from raregal.layout import _edges_by_group
+
+    rng = np.random.default_rng(0)
+    head, tail = rng.integers(0, 30, 400), rng.integers(0, 30, 400)
+    order, tails, segments = _edges_by_group(head, tail, 30, 4)
+    assert sorted(order.tolist()) == list(range(400))
+    np.testing.assert_array_equal(tails, tail[order])
+    for j in range(30):
+        for g in range(4):
+            got = tails[segments[j, g]:segments[j, g + 1]]
+            want = tail[(head == j) & (tail % 4 == g)]
+            np.testing.assert_array_equal(got, want)  # in the edges' own order
+    assert segments[0, 0] == 0 and segments[-1, -1] == 400
