@@ -31,8 +31,9 @@ graph (bench/layout_quality.py), where two umap-learn seeds agreed at 0.81 and
 umap-learn seeded and parallel at 0.79-0.88. Trustworthiness (0.978), neighbours kept
 (0.233 against 0.228-0.230) and planted groups (9-10 of 20) matched. The price is two
 parallel passes per group, 16 synchronisations an epoch, which cost most on busy
-cores: at 50k on 2 cores at load 7-9, 163-222 s with 8 groups, 62-64 s with one, 52 s
-for umap-learn's layout on one thread.
+cores: at 50k on 2 cores at load 7-9, with threads spinning at each, 163-222 s with 8
+groups, 62-64 s with one, 52 s for umap-learn's layout on one thread; waiting
+passively (below), 76 s with 8 groups against 69 s for umap-learn's (load 6).
 
 The rest -- the graph, its pruning, the start, the edge sampling rates, the learning
 rate's decay, the gradient and its clipping -- is umap-learn's, reached through its
@@ -43,9 +44,16 @@ own ``simplicial_set_embedding`` with this function in place of
 from __future__ import annotations
 
 import contextlib
+import os
 
 import numba
 import numpy as np
+
+# numba's OpenMP threads spin at each synchronisation by default, taking the cores the
+# other thread and other processes need: at 50k on 2 cores at load 6, one layout took
+# 76 s with passive waiting against 163-222 s spinning (load 7-9). A user's own setting
+# wins; it must be set before numba first starts its threads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: Fixed groups of points an epoch takes in turn (module docstring); part of the
 #: result, so never tied to the thread count.
