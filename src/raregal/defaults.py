@@ -56,7 +56,8 @@ UMAP_INITS = ("auto", "pca", "spectral")  # the starts raregal offers
 # The layout's gradient descent (raregal.layout, issue 37): umap-learn's (the paper's; one
 # thread when seeded). The deterministic parallel one stays an option: at 50k its HDBSCAN
 # classes agreed with umap-learn's at ARI 0.74-0.75, below the 0.81 between two umap-learn
-# seeds (same trustworthiness, neighbours kept and planted groups), and on 2 busy cores
+# seeds, at 200k 0.80-0.86 against 0.92 (same trustworthiness, neighbours kept and planted
+# groups), and on 2 busy cores
 # its 16 synchronisations an epoch made it slower than umap-learn's on one thread
 # (bench/layout_quality.py; raregal.layout's docstring).
 LAYOUT = "umap-learn"
