@@ -224,8 +224,9 @@ def _search_epilog() -> str:
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
         f"rarest galaxies. It ranks whatever is unusual, artifacts too (README).",
-        "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
-        "tree then run on one thread, so a seeded search is slower on several cores.",
+        "--seed makes a rerun identical, whatever the load; umap-learn's layout then runs "
+        "on one thread, so a seeded search is slower on several cores (HDBSCAN's tree is "
+        "the same on any number of threads).",
         "example:\n"
         "  raregal search representations.parquet --predictions gz_desi.parquet --out run/\n"
         "  raregal report run/")

@@ -73,7 +73,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Project onto this many principal components before UMAP.
     seed : int, optional
         Identical reruns, whatever the machine's load, at the cost of a
-        single-threaded UMAP layout and HDBSCAN tree.
+        single-threaded umap-learn layout (HDBSCAN's tree is the same on any number
+        of threads, seeded or not).
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     stability_seeds : int or "auto", default "auto"
@@ -285,8 +286,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                   f"min_cluster_size={self.min_cluster_size}, leaf"):
             self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
                                              min_cluster_size=self.min_cluster_size,
-                                             backend=self.backend_,
-                                             reproducible=self.seed is not None)
+                                             backend=self.backend_)
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
         # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
@@ -325,8 +325,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         for min_samples in self.scales_[1:]:
             clustering = leaf_clusters(self.embedding_, min_samples=min_samples,
                                        min_cluster_size=self.min_cluster_size,
-                                       backend=self.backend_,
-                                       reproducible=self.seed is not None)
+                                       backend=self.backend_)
             credibility = assess(
                 X, model, clustering.labels, self.neighbours_, clustering.significance,
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
