@@ -1,0 +1,85 @@
+"""Seeded HDBSCAN before and after raregal.boruvka (issue 37, item 2), side by side.
+
+On planted 5-D tables (raregal.synthetic; min_samples scaled to n), in KD-tree order
+as leaf_clusters hands them over, each run times in turn:
+  old seeded   fast_hdbscan, reproducible Boruvka, on one numba thread (the seeded
+               path until raregal.boruvka)
+  new          raregal.cluster's CPU path: raregal.boruvka's tree on all threads (now
+               the seeded and the unseeded path)
+  old unseeded fast_hdbscan's parallel Boruvka on all threads (the unseeded path until
+               raregal.boruvka; not reproducible)
+and says whether the new labels and probabilities are the old seeded ones. The
+machine's load average is printed with each run: on a shared machine the figures
+are only comparable within a run.
+
+    python bench/hdbscan_threads.py [--sizes 50000 200000] [--runs 1]
+"""
+
+import argparse
+import os
+import time
+
+import fast_hdbscan
+import numba
+import numpy as np
+
+from raregal import defaults
+from raregal.cluster import _hdbscan_cpu, scaled_min_samples, spatial_order
+from raregal.synthetic import planted_representations
+
+
+def points(n, dim):
+    table = planted_representations(n, dim=dim, latent_dim=dim, n_groups=20, seed=0)
+    features = table.filter(like="feat_").to_numpy(np.float32)
+    return features[spatial_order(features)]
+
+
+def fast_hdbscan_labels(x, min_samples, threads, reproducible):
+    before = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        return fast_hdbscan.fast_hdbscan(
+            x, min_samples=min_samples, min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE,
+            cluster_selection_method=defaults.HDBSCAN_SELECTION, reproducible=reproducible)
+    finally:
+        numba.set_num_threads(before)
+
+
+def timed(run):
+    started = time.perf_counter()
+    result = run()
+    return time.perf_counter() - started, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50000, 200000])
+    parser.add_argument("--dim", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args()
+    threads = numba.get_num_threads()
+    warm = points(5000, args.dim)  # compile everything before timing
+    _hdbscan_cpu(warm, 10, 10)
+    fast_hdbscan_labels(warm, 10, 1, True)
+    fast_hdbscan_labels(warm, 10, threads, False)
+    print(f"{os.cpu_count()} cores, {threads} numba threads")
+    print("n        min_samples  old seeded (1 thread)  new (all)  old unseeded (all)  "
+          "new = old seeded  load avg 1 min (before, after)")
+    for n in args.sizes:
+        x = points(n, args.dim)
+        min_samples = scaled_min_samples(n)
+        for _ in range(args.runs):
+            load = os.getloadavg()[0]
+            old, (old_labels, old_prob) = timed(
+                lambda: fast_hdbscan_labels(x, min_samples, 1, True))
+            new, (new_labels, new_prob, _) = timed(
+                lambda: _hdbscan_cpu(x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE))
+            unseeded, _ = timed(lambda: fast_hdbscan_labels(x, min_samples, threads, False))
+            same = (np.array_equal(old_labels, new_labels)
+                    and np.array_equal(old_prob, new_prob))
+            print(f"{n:<8} {min_samples:<12} {old:>20.1f} s {new:>8.1f} s {unseeded:>17.1f} s  "
+                  f"{str(same):>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
