@@ -1,13 +1,13 @@
-"""Seeded HDBSCAN before and after raregal.boruvka (issue 37, item 2), side by side.
+"""Seeded HDBSCAN before and after raregal.method.boruvka (issue 37, item 2), side by side.
 
-On planted 5-D tables (raregal.synthetic; min_samples scaled to n), in KD-tree order
-as leaf_clusters hands them over, each run times in turn:
+On planted 5-D tables (raregal.measure.synthetic; min_samples scaled to n), in KD-tree
+order as leaf_clusters hands them over, each run times in turn:
   old seeded   fast_hdbscan, reproducible Boruvka, on one numba thread (the seeded
-               path until raregal.boruvka)
-  new          raregal.cluster's CPU path: raregal.boruvka's tree on all threads (now
-               the seeded and the unseeded path)
+               path until raregal.method.boruvka)
+  new          raregal.method.cluster's CPU path: raregal.method.boruvka's tree on
+               all threads (now the seeded and the unseeded path)
   old unseeded fast_hdbscan's parallel Boruvka on all threads (the unseeded path until
-               raregal.boruvka; not reproducible)
+               raregal.method.boruvka; not reproducible)
 and says whether the new labels and probabilities are the old seeded ones. The
 machine's load average is printed with each run: on a shared machine the figures
 are only comparable within a run.
@@ -23,9 +23,9 @@ import fast_hdbscan
 import numba
 import numpy as np
 
-from raregal import defaults
-from raregal.cluster import _hdbscan_cpu, scaled_min_samples, spatial_order
-from raregal.synthetic import planted_representations
+from raregal.core import defaults
+from raregal.measure.synthetic import planted_representations
+from raregal.method.cluster import _hdbscan_cpu, scaled_min_samples, spatial_order
 
 
 def points(n, dim):
@@ -45,9 +45,9 @@ def fast_hdbscan_labels(x, min_samples, threads, reproducible):
         numba.set_num_threads(before)
 
 
-def timed(run):
+def timed(run, *args):
     started = time.perf_counter()
-    result = run()
+    result = run(*args)
     return time.perf_counter() - started, result
 
 
@@ -70,15 +70,14 @@ def main():
         min_samples = scaled_min_samples(n)
         for _ in range(args.runs):
             load = os.getloadavg()[0]
-            old, (old_labels, old_prob) = timed(
-                lambda: fast_hdbscan_labels(x, min_samples, 1, True))
+            old, (old_labels, old_prob) = timed(fast_hdbscan_labels, x, min_samples, 1, True)
             new, (new_labels, new_prob, _) = timed(
-                lambda: _hdbscan_cpu(x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE))
-            unseeded, _ = timed(lambda: fast_hdbscan_labels(x, min_samples, threads, False))
+                _hdbscan_cpu, x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE)
+            unseeded, _ = timed(fast_hdbscan_labels, x, min_samples, threads, False)
             same = (np.array_equal(old_labels, new_labels)
                     and np.array_equal(old_prob, new_prob))
             print(f"{n:<8} {min_samples:<12} {old:>20.1f} s {new:>8.1f} s {unseeded:>17.1f} s  "
-                  f"{str(same):>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
+                  f"{same!s:>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

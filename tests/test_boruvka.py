@@ -1,4 +1,4 @@
-"""HDBSCAN's spanning tree on all threads (raregal.boruvka): edge for edge the tree
+"""HDBSCAN's spanning tree on all threads (raregal.method.boruvka): edge for edge the tree
 fast_hdbscan builds on one thread, on one thread or two and under a CPU load, on
 data whose mutual-reachability distances tie everywhere (integer grid points) and on
 data where they tie as they do in any HDBSCAN (core distances shared by edges)."""
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from fast_hdbscan.hdbscan import compute_minimum_spanning_tree
 
-from raregal.boruvka import spanning_tree
-from raregal.cluster import leaf_clusters, spatial_order
+from raregal.method.boruvka import spanning_tree
+from raregal.method.cluster import leaf_clusters, spatial_order
 
 
 @contextmanager

@@ -136,13 +136,13 @@ def spatial_order(points: np.ndarray) -> np.ndarray:
 def _hdbscan_cpu(embedding, min_samples, min_cluster_size):
     from fast_hdbscan.hdbscan import clusters_from_spanning_tree
 
-    from .boruvka import spanning_tree
+    from raregal.method.boruvka import spanning_tree
 
     # fast_hdbscan's own parallel tree breaks ties in mutual-reachability distance
     # (frequent: core distances dominate) by thread timing, so the condensed tree and
-    # now and then a galaxy's class changed between reruns under load; raregal.boruvka
-    # builds its one-thread tree on all threads. Its tree and labels are fast_hdbscan's
-    # from here on, as fast_hdbscan() would call them.
+    # now and then a galaxy's class changed between reruns under load;
+    # raregal.method.boruvka builds its one-thread tree on all threads. The condensed
+    # tree and labels are fast_hdbscan's from there on, as fast_hdbscan() calls them.
     edges = spanning_tree(embedding, int(min_samples))[0]
     labels, probabilities, _, tree, _ = clusters_from_spanning_tree(
         edges, min_cluster_size=int(min_cluster_size),
@@ -268,7 +268,7 @@ def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_
     """HDBSCAN with leaf selection on an (n, D) embedding.
 
     On the CPU the result is the same on any number of threads and under any load
-    (:mod:`raregal.boruvka`), and the same as fast_hdbscan's on one thread.
+    (:mod:`raregal.method.boruvka`), and the same as fast_hdbscan's on one thread.
 
     Parameters
     ----------

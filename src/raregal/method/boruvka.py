@@ -44,11 +44,19 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from fast_hdbscan.boruvka import (initialize_boruvka_from_knn, merge_components,
-                                  update_component_vectors)
+from fast_hdbscan.boruvka import (
+    initialize_boruvka_from_knn,
+    merge_components,
+    update_component_vectors,
+)
 from fast_hdbscan.disjoint_set import ds_rank_create
-from fast_hdbscan.numba_kdtree import (NumbaKDTreeType, build_kdtree, parallel_tree_query,
-                                       point_to_node_lower_bound_rdist, rdist)
+from fast_hdbscan.numba_kdtree import (
+    NumbaKDTreeType,
+    build_kdtree,
+    parallel_tree_query,
+    point_to_node_lower_bound_rdist,
+    rdist,
+)
 
 
 # fastmath as in fast_hdbscan, so that the distances and bounds compare bit for bit
@@ -85,7 +93,8 @@ def _nearest_outside(tree, node, point, heap_p, heap_i, core, core_distances, co
                 if d < heap_p[0]:
                     heap_p[0] = d
                     heap_i[0] = idx
-                    if d < bound[0]:
+                    # Written only when lower: other threads write the same bound.
+                    if d < bound[0]:  # noqa: PLR1730
                         bound[0] = d
         return
     left = numba.int32(2 * node + 1)
