@@ -10,6 +10,7 @@ import numba
 import numpy as np
 import pytest
 from fast_hdbscan.hdbscan import compute_minimum_spanning_tree
+from sklearn.metrics import adjusted_rand_score
 
 from raregal.method.boruvka import spanning_tree
 from raregal.method.cluster import leaf_clusters, spatial_order
@@ -68,8 +69,8 @@ def test_tree_is_the_same_under_load(make, cpu_load):
 
 
 def test_classes_are_fast_hdbscans_on_one_thread():
-    """leaf_clusters on two threads: fast_hdbscan's one-thread labels, probabilities and
-    condensed tree, for the same (KD-tree ordered) points."""
+    """leaf_clusters on two threads: fast_hdbscan's one-thread classes, probabilities
+    and condensed tree, for the same (KD-tree ordered) points."""
     points = blobs()
     order = spatial_order(points)
     with threads(1):
@@ -79,11 +80,14 @@ def test_classes_are_fast_hdbscans_on_one_thread():
     with threads(2):
         ours = leaf_clusters(points, min_samples=20, min_cluster_size=10)
     assert ours.n_classes == labels.max() + 1 >= 8
-    same_class = ours.labels[order][:, None] == ours.labels[order][None, :]
-    np.testing.assert_array_equal(same_class, labels[:, None] == labels[None, :])
+    assert adjusted_rand_score(labels, ours.labels[order]) == 1.0
+    np.testing.assert_array_equal(ours.labels[order] < 0, labels < 0)
     np.testing.assert_array_equal(ours.probabilities[order], probabilities)
-    np.testing.assert_array_equal(np.sort(ours.condensed_tree["lambda_val"]),
-                                  np.sort(np.asarray(tree.lambda_val)))
+    child = np.asarray(tree.child)
+    child[child < len(points)] = order[child[child < len(points)]]  # back to points' rows
+    np.testing.assert_array_equal(ours.condensed_tree["child"], child)
+    for column in ("parent", "lambda_val", "child_size"):
+        np.testing.assert_array_equal(ours.condensed_tree[column], getattr(tree, column))
 
 
 def test_classes_are_the_same_on_one_and_two_threads():
