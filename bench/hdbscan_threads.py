@@ -46,9 +46,11 @@ def fast_hdbscan_labels(x, min_samples, threads, reproducible):
 
 
 def timed(run, *args):
-    started = time.perf_counter()
+    """Wall seconds, the cores the process got on average (CPU / wall), the result."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = run(*args)
-    return time.perf_counter() - started, result
+    wall = time.perf_counter() - started
+    return wall, (time.process_time() - cpu) / wall, result
 
 
 def main():
@@ -63,21 +65,25 @@ def main():
     fast_hdbscan_labels(warm, 10, 1, True)
     fast_hdbscan_labels(warm, 10, threads, False)
     print(f"{os.cpu_count()} cores, {threads} numba threads")
-    print("n        min_samples  old seeded (1 thread)  new (all)  old unseeded (all)  "
-          "new = old seeded  load avg 1 min (before, after)")
+    print("seconds (cores the process got: CPU / wall time)")
+    print("n        min_samples  old seeded (1 thread)  new (all)         old unseeded (all)"
+          "  new = old seeded  load avg 1 min (before, after)")
     for n in args.sizes:
         x = points(n, args.dim)
         min_samples = scaled_min_samples(n)
         for _ in range(args.runs):
             load = os.getloadavg()[0]
-            old, (old_labels, old_prob) = timed(fast_hdbscan_labels, x, min_samples, 1, True)
-            new, (new_labels, new_prob, _) = timed(
+            old, old_cores, (old_labels, old_prob) = timed(fast_hdbscan_labels, x,
+                                                           min_samples, 1, True)
+            new, new_cores, (new_labels, new_prob, _) = timed(
                 _hdbscan_cpu, x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE)
-            unseeded, _ = timed(fast_hdbscan_labels, x, min_samples, threads, False)
+            unseeded, unseeded_cores, _ = timed(fast_hdbscan_labels, x, min_samples, threads,
+                                                False)
             same = (np.array_equal(old_labels, new_labels)
                     and np.array_equal(old_prob, new_prob))
-            print(f"{n:<8} {min_samples:<12} {old:>20.1f} s {new:>8.1f} s {unseeded:>17.1f} s  "
-                  f"{same!s:>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
+            print(f"{n:<8} {min_samples:<12} {old:>11.1f} s ({old_cores:.2f})  "
+                  f"{new:>7.1f} s ({new_cores:.2f})  {unseeded:>10.1f} s ({unseeded_cores:.2f})"
+                  f"  {same!s:>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
