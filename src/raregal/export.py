@@ -70,6 +70,19 @@ def neighbour_graph(features: np.ndarray, model, n_neighbors: int):
     return nearest_neighbours(features, n_neighbors)
 
 
+def without_self(indices: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The graph of :func:`neighbour_graph` without each galaxy itself: rows (int32) and
+    distances (float32), shape (n, k - 1), nearest first. A row's own index is dropped
+    wherever it is (ties at distance 0 may put a twin first), else its farthest."""
+    n, k = indices.shape
+    own = indices == np.arange(n)[:, None]
+    drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k - 1)
+    keep = np.ones((n, k), dtype=bool)
+    keep[np.arange(n), drop] = False
+    return (indices[keep].reshape(n, k - 1).astype(np.int32),
+            distances[keep].reshape(n, k - 1).astype(np.float32))
+
+
 def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
                      distances: np.ndarray) -> pa.Table:
     """One row per galaxy: its neighbours' ids, rows and distances, itself left out.
@@ -81,14 +94,8 @@ def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
         From :func:`neighbour_graph`; a row's own index is dropped wherever it is
         (ties at distance 0 may put a twin first).
     """
-    n, k = indices.shape
-    own = indices == np.arange(n)[:, None]
-    # Keep k-1 neighbours per row: drop the galaxy itself, or the farthest if absent.
-    drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k - 1)
-    keep = np.ones((n, k), dtype=bool)
-    keep[np.arange(n), drop] = False
-    rows = indices[keep].reshape(n, k - 1).astype(np.int32)
-    dist = distances[keep].reshape(n, k - 1).astype(np.float32)
+    rows, dist = without_self(indices, distances)
+    n, k = rows.shape[0], rows.shape[1] + 1
     offsets = pa.array(np.arange(0, n * (k - 1) + 1, k - 1, dtype=np.int32))
     ids = pa.array(np.asarray(ids).astype(str))
     return pa.table({

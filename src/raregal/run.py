@@ -23,6 +23,9 @@ are finite and whose search parameters meet the search's own constraints.
 ``run.json``
     Parameters, inputs, selection, redundancy report, versions, timings (strict
     JSON: a missing number is null, never NaN).
+``neighbour_index/``
+    The search's neighbour graph and the features it was found in, read
+    memory-mapped (:mod:`raregal.neighbour_index`; runs written before it have none).
 
 Written beside them for other tools (:mod:`raregal.export`), not read back:
 ``classes.fits`` (every galaxy, ra/dec in degrees), ``class_members.vot`` (the
@@ -46,6 +49,7 @@ from . import __version__
 from .catalogue import fraction_columns, ids_as_strings
 from .errors import InputError, first_line
 from .export import write_exports
+from .neighbour_index import NeighbourIndex
 from .output import Target, atomic_dir, library_versions, prepare, write_json
 
 RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
@@ -82,6 +86,9 @@ class SearchResult:
     neighbours : (indices, distances) or None
         The search's neighbour graph, (n, k) rows of ``classes`` and distances,
         written as neighbours.parquet (:mod:`raregal.export`); not read back.
+    index : NeighbourIndex or None
+        The same graph and its features, written as ``neighbour_index/`` and read
+        back memory-mapped (None for a run written without one).
     """
 
     out: Path | None
@@ -90,6 +97,7 @@ class SearchResult:
     run: dict
     tree: pd.DataFrame
     neighbours: tuple | None = None
+    index: NeighbourIndex | None = None
 
     @property
     def id_column(self) -> str:
@@ -114,6 +122,8 @@ class SearchResult:
                        folder / "condensed_tree.parquet")
         write_json(folder / "run.json", self.run)
         write_exports(folder, self.classes, self.id_column, self.neighbours)
+        if self.index is not None:
+            self.index.write(folder)
 
     @classmethod
     def read(cls, run_dir) -> SearchResult:
@@ -159,7 +169,8 @@ class SearchResult:
         _check_summary(run_dir, labels, summary)
         _check_probability(run_dir / "classes.parquet", classes["probability"])
         classes[id_column] = _ids(classes[id_column])
-        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree)
+        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree,
+                   index=NeighbourIndex.read(run_dir, len(classes)))
 
 
 def _read_run_json(path: Path) -> dict:

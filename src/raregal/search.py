@@ -3,7 +3,8 @@
 :class:`RareClassFinder` is the method on an array, in the shape of a
 scikit-learn estimator. :func:`search` runs it on files, with the catalogue's
 morphology cuts, and writes a run folder (classes.parquet, classes.csv,
-condensed_tree.parquet, run.json: :mod:`raregal.run`, its one writer and reader)
+condensed_tree.parquet, run.json, the neighbour index: :mod:`raregal.run`, its one
+writer and reader)
 through the output policy (:mod:`raregal.output`).
 """
 
@@ -27,6 +28,7 @@ from .duplicates import Duplicates, find_duplicates
 from .errors import InputError
 from .export import neighbour_graph
 from .monitor import StageLog
+from .neighbour_index import NeighbourIndex, index_space
 from .output import prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, seeds_fit, validate
 from .rarity import definition as rarity_definition
@@ -141,6 +143,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
         itself first) and distances (:func:`raregal.export.neighbour_graph`).
+    neighbour_features_ : ndarray of float32, shape (n, d)
+        The features ``neighbours_`` were found in (after ``pca_components``), which
+        the run folder keeps beside the graph (:mod:`raregal.neighbour_index`).
     rarity_ : ndarray of float32, shape (n,)
         Each galaxy's rarity, higher = rarer: the distance to its
         :data:`~raregal.defaults.RARITY_K`-th neighbour in that graph
@@ -267,6 +272,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
+        self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
         self.rarity_ = rarity(self.neighbours_[1])
         self.umap_ = model
         self.map_ = self.map_n_epochs_ = None
@@ -603,7 +609,9 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     }
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),
-                          neighbours=finder.neighbours_)
+                          neighbours=finder.neighbours_, index=NeighbourIndex.from_graph(
+                              finder.neighbour_features_, *finder.neighbours_,
+                              space=index_space(finder.pca_components)))
     with log.stage("write", str(target.path)):
         run["stages"] = log.stages
         run["wall_seconds"] = round(time.time() - started, 3)

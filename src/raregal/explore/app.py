@@ -243,7 +243,10 @@ def create_app(data: RunData, tags: TagStore | None = None,
         if row is None:
             return _not_found("no such galaxy")
         k = _count(request.query_params.get("k"))
-        found = data.neighbours(row, 12 if k is None else k)
+        try:
+            found = data.neighbours(row, 12 if k is None else k)
+        except InputError as exc:  # a damaged neighbour index: its one line
+            return _json({"error": str(exc)}, 409)
         return _json({"source": data.neighbour_source, "neighbours": [
             {"row": r, "id": data.ids.iloc[r], "class": data.letters.iloc[r], "distance": d,
              "image": data.ids.iloc[r] in data.image_of} for r, d in found]})
