@@ -137,7 +137,7 @@ def test_rank_reads_a_run_s_features_from_its_index(searched, tmp_path, monkeypa
     features, and the ranking equals the one from the table itself."""
     from raregal.rank import rank
 
-    run, table = searched
+    run = searched[0]
     classes = pd.read_parquet(run / "classes.parquet")
     like = classes["id_str"][classes["class"] == 0].tolist()[:4]
     before = tmp_path / "before"

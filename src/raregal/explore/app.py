@@ -36,6 +36,7 @@ from ..report import class_colours
 from .data import THUMB_SIZES, RunData
 from .suggest import Suggester
 from .tags import KINDS, TAGS, TagStore
+from .view import Window, cell_rows, view
 
 #: The files the page loads, read from the package once: name -> media type.
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
@@ -182,7 +183,24 @@ def create_app(data: RunData, tags: TagStore | None = None,
     tags.check()
     selections = Selections()
     suggester = Suggester(data, tags)
-    map_bytes = data.map_xy().tobytes()
+    xy = data.map_xy()
+    # up to EXPLORE_POINTS_MAX the page fetches the whole map, often: kept as bytes
+    small = len(xy) <= defaults.EXPLORE_POINTS_MAX
+    map_bytes = xy.tobytes() if small else None
+    colours = OrderedDict()  # the last colourings asked for, for the views that follow
+    colours_lock = threading.Lock()
+
+    def colouring(column: str) -> tuple[np.ndarray, dict]:
+        with colours_lock:
+            if column in colours:
+                colours.move_to_end(column)
+                return colours[column]
+        found = data.colour_values(column)  # KeyError for no such column
+        with colours_lock:
+            colours[column] = found
+            while len(colours) > 2:
+                colours.popitem(last=False)
+        return found
     run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…
 
     def static(request: Request):
@@ -200,12 +218,32 @@ def create_app(data: RunData, tags: TagStore | None = None,
                       "no_class_colour": NO_CLASS if len(data.order) else NO_CLASS_ALONE,
                       "images": len(data.image_of), "positions": has_position,
                       "in_classes": int((data.table["class"] >= 0).sum()),
-                      "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})
+                      "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES,
+                      "points_max": defaults.EXPLORE_POINTS_MAX, "density": not small})
 
     def map_points(request: Request):
         # the browser now spends seconds drawing: time to build the neighbour index
-        return Response(map_bytes, media_type="application/octet-stream",
+        return Response(map_bytes if small else xy.tobytes(),
+                        media_type="application/octet-stream",
                         headers=SECURITY_HEADERS, background=BackgroundTask(data.warm))
+
+    def map_view(request: Request):
+        """A window of the map: its points, or its density (raregal.explore.view)."""
+        query = request.query_params
+        try:
+            window = Window.parse(query.get(name, "") for name in ("x0", "x1", "y0", "y1"))
+            values, meta = colouring(query.get("colour", "class"))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        except KeyError:
+            return _not_found("no such column")
+        found, arrays = view(xy, values, meta["kind"] == "categorical", window,
+                             defaults.EXPLORE_POINTS_MAX)
+        return Response(b"".join(a.tobytes() for a in arrays),
+                        media_type="application/octet-stream",
+                        headers={**SECURITY_HEADERS, "X-View": json.dumps(found),
+                                 "X-Colour": json.dumps(meta)},
+                        background=BackgroundTask(data.warm))
 
     def colour(request: Request):
         try:
@@ -263,6 +301,14 @@ def create_app(data: RunData, tags: TagStore | None = None,
                     return _json({"error": "rows outside the table"}, 400)
                 rows = np.unique(rows)
                 label, name = f"{len(rows)} galaxies drawn on the map", f"lasso-{len(rows)}"
+            elif "cells" in body:
+                cells = body["cells"]
+                if not isinstance(cells, dict) or not {"window", "ids"} <= cells.keys():
+                    raise ValueError("cells: give the view's window and the cells' ids")
+                window = Window.parse(cells["window"])
+                rows = cell_rows(xy, window, np.asarray(cells["ids"], dtype=np.int64).ravel())
+                label = f"{len(rows)} galaxies in {len(cells['ids'])} map cells drawn on the map"
+                name = f"lasso-{len(rows)}"
             elif "class" in body:
                 rows, label = data.class_rows(str(body["class"])), f"class {body['class']}"
                 name = f"class-{body['class']}"
@@ -379,6 +425,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     routes = [
         Route("/", static), Route("/static/{name}", static),
         Route("/api/run", run_info), Route("/api/map", map_points),
+        Route("/api/view", map_view),
         Route("/api/colour/{column}", colour), Route("/api/lookup", lookup),
         Route("/api/galaxy/{row}", galaxy), Route("/api/thumb/{row}", thumbnail),
         Route("/api/neighbours/{row}", neighbours),
