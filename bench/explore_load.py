@@ -4,7 +4,7 @@ this" latency and a bounded load test, at 5k, 200k and 632k galaxies, or any siz
 
 Run folders: searching 632k galaxies takes most of an hour here, so each run
 folder is *written directly* from a planted synthetic table
-(``raregal.synthetic.planted_representations(N, dim=16, n_groups=40)``, groups
+(``raregal.measure.synthetic.planted_representations(N, dim=16, n_groups=40)``, groups
 of N/1000+10 to N/200+20): the
 planted group is the class (probability 1, persistence 1), ``umap_0 … umap_4``
 are the table's first five features and ``map_x``/``map_y`` its first two, plus
@@ -13,7 +13,7 @@ the three vote fractions and random ra/dec. Every file a search writes is there
 neighbour index of the table's 16 features with a stand-in graph:
 :func:`stand_in_index`), so the explorer reads it exactly as a real run. The first
 200 galaxies get real SDSS images (gz-kaggle-5000) through an image catalogue,
-unless ``--no-images``. Above :data:`raregal.defaults.EXPLORE_POINTS_MAX` galaxies
+unless ``--no-images``. Above :data:`raregal.core.defaults.EXPLORE_POINTS_MAX` galaxies
 the page opens on a density view (:mod:`raregal.explore.view`): "first render" is
 then until that view is drawn, and the load test asks for that view as its map.
 
@@ -68,7 +68,7 @@ def stand_in_index(features: np.ndarray, k: int = 12):
     "neighbours" are the galaxies beside it in the order of the first feature (true
     distances). It times reading and serving an index, not its quality (the search's
     own graph: tests/test_neighbour_index.py)."""
-    from raregal.neighbour_index import NeighbourIndex
+    from raregal.method.neighbour_index import NeighbourIndex
 
     n = len(features)
     order = np.argsort(features[:, 0], kind="stable")
@@ -90,7 +90,7 @@ def write_run(folder: Path, n: int, images: bool = True) -> tuple[Path, Path | N
     """A run folder of n galaxies straight from a planted table (see the module doc),
     with a neighbour index (:func:`stand_in_index`) and, with ``images``, an image
     catalogue of 200 galaxies."""
-    from raregal.synthetic import planted_representations
+    from raregal.measure.synthetic import planted_representations
 
     table = planted_representations(n, dim=16, n_groups=40, seed=0,
                                     group_size=(n // 1000 + 10, n // 200 + 20))
@@ -125,7 +125,7 @@ def write_run(folder: Path, n: int, images: bool = True) -> tuple[Path, Path | N
         return run, None
     files = sorted(IMAGES.glob("*.jpg"))[:200]
     (folder / "images").mkdir()
-    for path in files:  # a catalogue's images lie in its folder (raregal.embed.table_paths)
+    for path in files:  # a catalogue's images lie in its folder (raregal.io.images.table_paths)
         shutil.copy(path, folder / "images" / path.name)
     catalogue = folder / "images.csv"
     pd.DataFrame({"id_str": classes["id_str"][:len(files)],
@@ -237,7 +237,7 @@ def peak_rss_mib(pid: int) -> float:
 def measure(n: int, compare_bokeh: bool, images: bool = True) -> dict:
     import psutil
 
-    from raregal import defaults
+    from raregal.core import defaults
 
     folder = Path(tempfile.mkdtemp(prefix=f"explore-bench-{n}-"))
     try:

@@ -9,7 +9,7 @@ recall of the 12 exact nearest neighbours (scikit-learn brute force) of 200
 galaxies:
 
 - ``graph``: the search's k-nearest-neighbour graph (NN-descent, 50 wide, as
-  :func:`raregal.reduce.nearest_neighbours` builds above 20,000 galaxies) kept as
+  :func:`raregal.method.reduce.nearest_neighbours` builds above 20,000 galaxies) kept as
   arrays; a galaxy's neighbours are its row. Build: nothing beyond the search.
 - ``pynndescent``: the same NNDescent, ``prepare()``-d for queries of new points
   (its search tree and pruned search graph).
@@ -51,8 +51,8 @@ def main() -> None:
         sys.path.insert(0, args.faiss_path)
     from sklearn.neighbors import NearestNeighbors
 
-    from raregal.reduce import approximate_neighbours
-    from raregal.synthetic import planted_representations
+    from raregal.method.reduce import approximate_neighbours
+    from raregal.measure.synthetic import planted_representations
 
     table = planted_representations(args.n, dim=args.dim, n_groups=40, seed=0,
                                     fractions=False)

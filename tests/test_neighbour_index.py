@@ -1,4 +1,4 @@
-"""The run folder's neighbour index (raregal.neighbour_index): what the search keeps,
+"""The run folder's neighbour index (raregal.method.neighbour_index): what the search keeps,
 read back through the run reader, used by the explorer and rank, refused in one line
 when damaged."""
 
@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from raregal.errors import InputError
-from raregal.neighbour_index import FOLDER, NeighbourIndex
-from raregal.run import SearchResult
-from raregal.search import RareClassFinder, search
-from raregal.synthetic import planted_representations
+from raregal.core.errors import InputError
+from raregal.measure.synthetic import planted_representations
+from raregal.method.neighbour_index import FOLDER, NeighbourIndex
+from raregal.method.run import SearchResult
+from raregal.method.search import RareClassFinder, search
 
 from .run_folders import small_run
 
@@ -65,7 +65,7 @@ def test_a_query_over_blocks_equals_one_pass(monkeypatch):
     features = np.random.default_rng(3).normal(size=(95, 4)).astype(np.float32)
     index = NeighbourIndex(features, np.zeros((95, 1), np.int32), np.zeros((95, 1), np.float32))
     whole = index.query(features[:6] + 0.05, 8)
-    monkeypatch.setattr("raregal.neighbour_index.QUERY_BLOCK_ROWS", 60)
+    monkeypatch.setattr("raregal.method.neighbour_index.QUERY_BLOCK_ROWS", 60)
     blocks = index.query(features[:6] + 0.05, 8)
     np.testing.assert_array_equal(blocks[0], whole[0])
     expected = NearestNeighbors(n_neighbors=8, algorithm="brute").fit(features).kneighbors(
@@ -135,7 +135,7 @@ def test_rows_outside_the_run_are_refused_per_request(searched, tmp_path):
 def test_rank_reads_a_run_s_features_from_its_index(searched, tmp_path, monkeypatch):
     """rank on a run folder needs the representation table no more: the index holds its
     features, and the ranking equals the one from the table itself."""
-    from raregal.rank import rank
+    from raregal.method.rank import rank
 
     run = searched[0]
     classes = pd.read_parquet(run / "classes.parquet")
@@ -147,7 +147,7 @@ def test_rank_reads_a_run_s_features_from_its_index(searched, tmp_path, monkeypa
     def no_table(*args, **kwargs):
         raise AssertionError("read the representation table")
 
-    monkeypatch.setattr(sys.modules["raregal.rank"], "load_representations", no_table)
+    monkeypatch.setattr(sys.modules["raregal.method.rank"], "load_representations", no_table)
     from_run = rank(run, like, top=20)
     assert from_run["id_str"].tolist() == from_table["id_str"].tolist()
     np.testing.assert_allclose(from_run["score"], from_table["score"], rtol=1e-5)

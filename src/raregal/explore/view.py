@@ -2,9 +2,9 @@
 
 A view is a window ``[x0, x1] x [y0, y1]`` of the map (the coordinates of
 :meth:`raregal.explore.data.RunData.map_xy`, about [-1, 1]). When it holds at
-most :data:`~raregal.defaults.EXPLORE_POINTS_MAX` galaxies the page gets them as
+most :data:`~raregal.core.defaults.EXPLORE_POINTS_MAX` galaxies the page gets them as
 points: rows, positions and colour values. Above, it gets the window cut into
-cells, :data:`~raregal.defaults.EXPLORE_DENSITY_BINS` along its longer side
+cells, :data:`~raregal.core.defaults.EXPLORE_DENSITY_BINS` along its longer side
 (square cells), and for each occupied cell its centre, its number, its galaxy
 count (as an opacity: log count over the view's largest) and a colour value: for
 the class colouring the class that most of the cell's class members are in (0
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import defaults
+from raregal.core import defaults
 
 
 @dataclass(frozen=True)
