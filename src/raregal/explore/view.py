@@ -42,9 +42,13 @@ class Window:
     @classmethod
     def parse(cls, values) -> Window:
         """From four numbers x0, x1, y0, y1 (ValueError unless finite and increasing)."""
-        x0, x1, y0, y1 = (float(v) for v in values)
+        refused = ValueError("a window is four finite numbers x0 < x1, y0 < y1")
+        try:
+            x0, x1, y0, y1 = (float(v) for v in values)
+        except (TypeError, ValueError):
+            raise refused from None
         if not all(math.isfinite(v) for v in (x0, x1, y0, y1)) or x0 >= x1 or y0 >= y1:
-            raise ValueError("a window is four finite numbers x0 < x1, y0 < y1")
+            raise refused
         return cls(x0, x1, y0, y1)
 
     @property
@@ -104,12 +108,14 @@ def _majority(cell: np.ndarray, classes: np.ndarray, occupied: np.ndarray) -> np
     """Per occupied cell, the class most of its class members are in (0: none; a tie
     goes to the class listed first, the lower number)."""
     member = classes > 0
+    best = np.zeros(len(occupied), dtype=np.float32)
+    if not member.any():  # a run without classes, or a view away from them
+        return best
     key, count = np.unique(cell[member].astype(np.int64) * (int(classes.max()) + 1)
                            + classes[member].astype(np.int64), return_counts=True)
     which, klass = np.divmod(key, int(classes.max()) + 1)
     order = np.lexsort((klass, -count, which))  # per cell: most members, then lowest class
     first = np.r_[True, which[order][1:] != which[order][:-1]]
-    best = np.zeros(len(occupied), dtype=np.float32)
     best[np.searchsorted(occupied, which[order][first])] = klass[order][first]
     return best
 
