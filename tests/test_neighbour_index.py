@@ -157,3 +157,24 @@ def test_a_run_without_an_index_reads_as_before(tmp_path):
     small_run(tmp_path / "run")
     assert not (tmp_path / "run" / FOLDER).exists()
     assert SearchResult.read(tmp_path / "run").index is None
+
+
+def test_suggest_next_takes_the_features_from_the_index(searched, tmp_path, monkeypatch):
+    """The explorer's rounds rank on the index's features, in the run's order, without
+    reading the run or its table again."""
+    from raregal.explore.data import RunData
+    from raregal.explore.suggest import Suggester
+    from raregal.explore.tags import TagStore
+    from raregal.method.rank import standardise
+
+    run = tmp_path / "run"
+    shutil.copytree(searched[0], run)
+    data = RunData(run)
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("read the run's source again")
+
+    monkeypatch.setattr(sys.modules["raregal.explore.suggest"], "read_source", no_read)
+    features = Suggester(data, TagStore(run)).features()
+    expected = standardise(features_in_run_order(run, searched[1]))
+    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-6)

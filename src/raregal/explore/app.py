@@ -51,6 +51,8 @@ NO_CLASS = "#cfcfcf"
 NO_CLASS_ALONE = "#6a6a6a"
 #: Selections kept for paging and export (oldest dropped first).
 SELECTIONS = 64
+#: Map views kept for repeated asks (at most ~3 MB each: EXPLORE_POINTS_MAX points).
+VIEWS_KEPT = 8
 #: Largest selection whose rows are sent back to be highlighted on the map.
 HIGHLIGHT_MAX = 200_000
 EXPORTS = {"csv": "text/csv", "fits": "application/fits", "vot": "application/x-votable+xml"}
@@ -189,6 +191,8 @@ def create_app(data: RunData, tags: TagStore | None = None,
     map_bytes = xy.tobytes() if small else None
     colours = OrderedDict()  # the last colourings asked for, for the views that follow
     colours_lock = threading.Lock()
+    views = OrderedDict()  # (window, column) -> (meta, bytes), the last VIEWS_KEPT
+    view_lock = threading.Lock()
 
     def colouring(column: str) -> tuple[np.ndarray, dict]:
         with colours_lock:
@@ -237,13 +241,27 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _json({"error": str(exc)}, 400)
         except KeyError:
             return _not_found("no such column")
-        found, arrays = view(xy, values, meta["kind"] == "categorical", window,
-                             defaults.EXPLORE_POINTS_MAX)
-        return Response(b"".join(a.tobytes() for a in arrays),
-                        media_type="application/octet-stream",
+        found, body = drawn(window, query.get("colour", "class"), values,
+                            meta["kind"] == "categorical")
+        return Response(body, media_type="application/octet-stream",
                         headers={**SECURITY_HEADERS, "X-View": json.dumps(found),
                                  "X-Colour": json.dumps(meta)},
                         background=BackgroundTask(data.warm))
+
+    def drawn(window: Window, column: str, values: np.ndarray, categorical: bool):
+        """A view's answer, made one at a time (each passes over every galaxy: at 8.7M
+        a few hundred MB of temporaries, which concurrent requests would multiply) and
+        kept for the next asks of the same view (every page opens on the whole map)."""
+        key = (window, column)
+        with view_lock:
+            if key not in views:
+                found, arrays = view(xy, values, categorical, window,
+                                     defaults.EXPLORE_POINTS_MAX)
+                views[key] = found, b"".join(a.tobytes() for a in arrays)
+                while len(views) > VIEWS_KEPT:
+                    views.popitem(last=False)
+            views.move_to_end(key)
+            return views[key]
 
     def colour(request: Request):
         try:
