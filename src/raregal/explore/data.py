@@ -25,6 +25,7 @@ from raregal.core.expression import evaluate as evaluate_expression
 from raregal.io.catalogue import fraction_columns
 from raregal.io.export import read_neighbours
 from raregal.io.images import ImageError, embed_manifest, image_paths, model_input
+from raregal.io.records import RunRecord
 from raregal.method.reduce import map_start
 from raregal.method.run import SearchResult, lettered
 from raregal.report.page import class_table, label_differences, viewer_links
@@ -67,7 +68,7 @@ class RunData:
     def __init__(self, run_dir, images=None):
         result = SearchResult.read(run_dir)
         self.dir: Path = result.out
-        self.run: dict = result.run
+        self.run: RunRecord = result.run
         self.id_column: str = result.id_column
         self.table: pd.DataFrame = result.classes.reset_index(drop=True)
         self.ids = pd.Series(self.table[self.id_column].astype(str).to_numpy(dtype=object))
@@ -81,7 +82,7 @@ class RunData:
         self.numeric = [c for c in self.table.columns
                         if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
         self.differences = label_differences(self.table) if len(self.order) else {}
-        paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run))
+        paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run.representations_path))
         self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
         if self.images_from and not self.image_of:
             raise InputError(f"{self.images_from}: none of the run's {len(self.table)} galaxies "

@@ -186,14 +186,14 @@ def _read_run(run_dir: Path):
     from raregal.method.run import SearchResult
 
     result = SearchResult.read(run_dir)
-    inputs = result.run.get("inputs", {})
+    inputs = result.run.inputs
     table = inputs.get("representations", {}).get("path")
     if not table or not Path(table).is_file():
         raise InputError(f"{run_dir / 'run.json'}: the representation table it was searched "
                          f"on ({table}) is not there; rank that table instead")
     ids_file = inputs.get("ids", {}).get("path")
     reps = load_representations(table, id_column=result.id_column, ids=ids_file)
-    recorded = result.run.get("feature_columns", {})
+    recorded = result.run.feature_columns
     if recorded and recorded.get("count") != len(reps.feature_columns):
         raise InputError(f"{table}: {len(reps.feature_columns)} feature columns found, but "
                          f"the run searched {recorded.get('count')}; rank that table with "

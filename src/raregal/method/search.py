@@ -39,7 +39,7 @@ from raregal.io.catalogue import (
     where_names,
 )
 from raregal.io.output import prepare, sha256
-from raregal.io.records import record_header
+from raregal.io.records import RunRecord, record_header
 from raregal.method.cluster import (
     leaf_clusters,
     min_samples_reason,
@@ -595,7 +595,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         described["catalogues"] = [_describe_input(p, None) for p in catalogues]
     if ids is not None:
         described["ids"] = _describe_input(ids, None)
-    run = {
+    run = RunRecord.from_json({
         **record_header(command),
         "inputs": described,
         "id_column": reps.id_column,
@@ -629,13 +629,13 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
                    "fraction_in_classes": n_in_classes / n_searched,
                    "classes_written": len(summary)},
-    }
+    })
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),
                           neighbours=finder.neighbours_)
     with log.stage("write", str(target.path)):
-        run["stages"] = log.stages
-        run["wall_seconds"] = round(time.time() - started, 3)
+        run.stages = log.stages
+        run.wall_seconds = round(time.time() - started, 3)
         result.write(target)
     log.say(f"wrote {target.path}/ in {time.time() - started:.1f} s")
     return result
