@@ -104,7 +104,7 @@ def _threshold(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'") from None
 
 
 def _integer_or(word: str):
@@ -115,7 +115,8 @@ def _integer_or(word: str):
         try:
             return int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer or '{word}', not '{text}'")
+            raise argparse.ArgumentTypeError(
+                f"expected an integer or '{word}', not '{text}'") from None
     return parse
 
 

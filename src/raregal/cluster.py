@@ -54,7 +54,7 @@ class Clustering:
     def n_classes(self) -> int:
         return len(self.nodes)
 
-    def unpermuted(self, order: np.ndarray) -> "Clustering":
+    def unpermuted(self, order: np.ndarray) -> Clustering:
         """This clustering of ``points[order]``, as a clustering of ``points``."""
         tree = self.condensed_tree.copy()
         is_point = tree["child"] < len(order)

@@ -100,7 +100,7 @@ class GalaxyModel:
     crop_fraction: float = defaults.CROP_FRACTION
     info: dict = field(default_factory=dict)
 
-    def to(self, device) -> "GalaxyModel":
+    def to(self, device) -> GalaxyModel:
         self.encoder.to(device)
         if self.head is not None:
             self.head.to(device)

@@ -19,9 +19,9 @@ are not integers, and an integral float (``3.0``) is not an integer either.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Callable
 
 from .errors import InputError
 

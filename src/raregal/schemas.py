@@ -50,7 +50,7 @@ class Schema:
             start += len(question.answers)
         return out
 
-    def subset(self, names) -> "Schema":
+    def subset(self, names) -> Schema:
         """The schema restricted to the named questions (dependencies kept as text)."""
         wanted = set(names)
         unknown = wanted - {q.name for q in self.questions}
@@ -65,7 +65,7 @@ class Schema:
                                "asked_if": q.asked_if} for q in self.questions]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Schema":
+    def from_dict(cls, data: dict) -> Schema:
         return cls(data["name"], tuple(Question(q["name"], tuple(q["answers"]), q["asked_if"])
                                        for q in data["questions"]))
 

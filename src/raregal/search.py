@@ -546,7 +546,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility], axis=1)
+    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility],
+                        axis=1)
     if credible_only:
         labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
         classes["class"] = labels
