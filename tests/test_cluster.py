@@ -5,8 +5,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from raregal.cluster import (TREE_DTYPE, leaf_clusters, leaf_significance, scaled_min_samples,
-                             spatial_order)
+from raregal.cluster import (
+    TREE_DTYPE,
+    leaf_clusters,
+    leaf_significance,
+    scaled_min_samples,
+    spatial_order,
+)
 from raregal.synthetic import recovery
 
 

@@ -8,8 +8,13 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from raregal.cli import main
-from raregal.compare import (best_match_jaccard, compare_labels, compare_runs, contingency,
-                             shared_labels)
+from raregal.compare import (
+    best_match_jaccard,
+    compare_labels,
+    compare_runs,
+    contingency,
+    shared_labels,
+)
 from raregal.errors import InputError
 from raregal.params import ParameterError
 

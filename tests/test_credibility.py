@@ -12,8 +12,13 @@ import raregal
 from raregal import defaults
 from raregal.cli import main
 from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
-from raregal.credibility import (credible_rule, density_contrast, keep_credible,
-                                 resolve_stability_seeds, rule_text)
+from raregal.credibility import (
+    credible_rule,
+    density_contrast,
+    keep_credible,
+    resolve_stability_seeds,
+    rule_text,
+)
 from raregal.synthetic import recovery
 
 from .conftest import features_of

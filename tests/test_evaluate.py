@@ -9,8 +9,16 @@ import pytest
 
 from raregal.cli import main
 from raregal.errors import InputError
-from raregal.evaluate import (PRESETS, benjamini_hochberg, class_letters, evaluate_labels,
-                              parse_types, read_labels, type_flags, with_letters)
+from raregal.evaluate import (
+    PRESETS,
+    benjamini_hochberg,
+    class_letters,
+    evaluate_labels,
+    parse_types,
+    read_labels,
+    type_flags,
+    with_letters,
+)
 
 from .run_folders import small_run
 

@@ -7,8 +7,16 @@ import pytest
 
 from raregal.cli import flag_name
 from raregal.errors import InputError
-from raregal.params import (Each, Integral, Interval, Options, ParameterError, Real,
-                            Satisfies, validate)
+from raregal.params import (
+    Each,
+    Integral,
+    Interval,
+    Options,
+    ParameterError,
+    Real,
+    Satisfies,
+    validate,
+)
 from raregal.search import RareClassFinder
 
 

@@ -9,8 +9,16 @@ from sklearn.neighbors import NearestNeighbors
 
 from raregal import RareClassFinder, defaults
 from raregal.errors import InputError
-from raregal.reduce import (approximate_neighbours, exact_neighbours, layout_epochs,
-                            layout_init, map_start, nearest_neighbours, umap_embed, umap_map)
+from raregal.reduce import (
+    approximate_neighbours,
+    exact_neighbours,
+    layout_epochs,
+    layout_init,
+    map_start,
+    nearest_neighbours,
+    umap_embed,
+    umap_map,
+)
 from raregal.synthetic import planted_representations, recovery
 
 from .conftest import features_of

@@ -15,9 +15,19 @@ from raregal import defaults
 from raregal.cli import main
 from raregal.errors import InputError
 from raregal.export import viewer_layer
-from raregal.report import (RAREST_SHOWN, RESERVED_COLOURS, _lab, class_colours, class_letters,
-                            label_differences, lettered, plot_gallery, report, tree_layout,
-                            viewer_links)
+from raregal.report import (
+    RAREST_SHOWN,
+    RESERVED_COLOURS,
+    _lab,
+    class_colours,
+    class_letters,
+    label_differences,
+    lettered,
+    plot_gallery,
+    report,
+    tree_layout,
+    viewer_links,
+)
 from raregal.run import SearchResult
 
 FEATURES = [f"feat_{i}" for i in range(16)]

@@ -54,8 +54,7 @@ import pyarrow.compute as pc
 
 from . import defaults
 from .errors import InputError, first_line
-from .schemas import (answer_label, answers_before, campaign_of, proportion_asked,
-                      resolve_column)
+from .schemas import answer_label, answers_before, campaign_of, proportion_asked, resolve_column
 
 #: Id columns recognised without an id option, in order of preference: Zoobot (and
 #: Euclid Q1, ``Q1_R1_<tile>_<objid>``), GZ DESI, GZ DECaLS DR5, Galaxy Zoo 2 /

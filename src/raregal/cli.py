@@ -835,7 +835,8 @@ def run_synthetic(args) -> int:
 # --- measuring discovery: inject, evaluate --------------------------------------------
 
 def add_inject(commands) -> None:
-    from .inject import inject as run, synthetic_bulk
+    from .inject import inject as run
+    from .inject import synthetic_bulk
 
     dim, repeats = defaults_of(synthetic_bulk)["dim"], defaults_of(run)["repeats"]
     inject = _command(

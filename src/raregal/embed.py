@@ -44,8 +44,19 @@ from .errors import InputError, first_line
 from .images import IMAGE_SUFFIXES, ImageError, model_input
 from .monitor import stderr_printer
 from .output import prepare, write_json
-from .params import (BATCH_SIZE, CROP_FRACTION, FLAG, INPUT_SIZE, SEED, WORKERS, Integral,
-                     Interval, Options, Satisfies, validate)
+from .params import (
+    BATCH_SIZE,
+    CROP_FRACTION,
+    FLAG,
+    INPUT_SIZE,
+    SEED,
+    WORKERS,
+    Integral,
+    Interval,
+    Options,
+    Satisfies,
+    validate,
+)
 from .run import record_header
 
 #: Path columns recognised without ``path_column``: Zoobot's, then common names.

@@ -67,7 +67,8 @@ import pandas as pd
 
 from . import defaults
 from .catalogue import fraction_columns
-from .compare import CONSTRAINTS as COMPARE_CONSTRAINTS, Comparison, compare_results
+from .compare import CONSTRAINTS as COMPARE_CONSTRAINTS
+from .compare import Comparison, compare_results
 from .embed import image_catalogue
 from .errors import InputError
 from .export import spreadsheet_safe
@@ -397,7 +398,6 @@ def plot_map(classes: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
     """The 2-D map: all searched galaxies as log density, classes coloured and lettered."""
     plt = _pyplot()
     from matplotlib import patheffects
-
     from matplotlib.colors import LinearSegmentedColormap, LogNorm
 
     fig, ax = plt.subplots(figsize=(8, 8))

@@ -26,14 +26,14 @@ from .credibility import Credibility, assess, keep_credible, resolve_stability_s
 from .duplicates import Duplicates, find_duplicates
 from .errors import InputError
 from .export import neighbour_graph
+from .layout import deterministic_layout
 from .monitor import StageLog
 from .output import prepare, sha256
 from .params import FLAG, SEED, Integral, Interval, Options, Real, seeds_fit, validate
 from .rarity import definition as rarity_definition
 from .rarity import rarity
-from .redundancy import pca_reduce, pca_redundancy
 from .reduce import layout_epochs, layout_init, umap_embed, umap_map
-from .layout import deterministic_layout
+from .redundancy import pca_reduce, pca_redundancy
 from .run import SearchResult, record_header
 from .scales import Scale, combine, scale_ladder
 from .select import apply_cuts, paper_cuts

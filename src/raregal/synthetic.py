@@ -13,8 +13,18 @@ import numpy as np
 import pandas as pd
 
 from . import defaults
-from .params import (FLAG, MAX_DIM, MAX_ROWS, SEED, Each, Integral, Interval, ParameterError,
-                     Real, validate)
+from .params import (
+    FLAG,
+    MAX_DIM,
+    MAX_ROWS,
+    SEED,
+    Each,
+    Integral,
+    Interval,
+    ParameterError,
+    Real,
+    validate,
+)
 
 #: Values in a table: its float64 features then take 16 GB, on the way to float32
 #: (GZ DESI's 8.7M galaxies x 128 features are 1.1e9).

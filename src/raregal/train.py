@@ -34,15 +34,34 @@ from tqdm.auto import tqdm
 from . import defaults
 from .catalogue import check_ids, find_id_column, ids_as_strings, read_table
 from .errors import InputError, first_line
+from .models import (
+    Bottleneck,
+    DirichletHead,
+    GalaxyModel,
+    create_encoder,
+    is_architecture,
+    pooled_dim,
+    save_model,
+)
 from .monitor import stderr_printer
-from .models import (Bottleneck, DirichletHead, GalaxyModel, create_encoder, is_architecture,
-                     pooled_dim, save_model)
 from .output import prepare, write_json
-from .params import (BATCH_SIZE, CROP_FRACTION, FLAG, INPUT_SIZE, SEED, Each, Integral,
-                     Interval, Options, ParameterError, Real, Satisfies, validate)
+from .params import (
+    BATCH_SIZE,
+    CROP_FRACTION,
+    FLAG,
+    INPUT_SIZE,
+    SEED,
+    Each,
+    Integral,
+    Interval,
+    Options,
+    ParameterError,
+    Real,
+    Satisfies,
+    validate,
+)
 from .run import record_header
 from .schemas import SCHEMAS, Schema, get_schema, kaggle_column
-
 
 #: :func:`train`'s parameters, checked before the labels are read.
 TRAIN_CONSTRAINTS = {

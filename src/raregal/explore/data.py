@@ -22,12 +22,18 @@ import pandas as pd
 from .. import defaults
 from ..catalogue import fraction_columns
 from ..errors import InputError
+from ..export import read_neighbours
 from ..expression import evaluate as evaluate_expression
 from ..images import ImageError, model_input
-from ..export import read_neighbours
 from ..reduce import map_start
-from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
-                      viewer_links)
+from ..report import (
+    class_table,
+    embed_manifest,
+    image_paths,
+    label_differences,
+    lettered,
+    viewer_links,
+)
 from ..run import SearchResult
 
 #: Neighbours kept per galaxy by the fallback index and offered in "more like this".
