@@ -225,6 +225,7 @@ def seeds_fit(seed, count: int, owner: str) -> None:
     ParameterError
         Naming ``seed``.
     """
+    assert SEED.high is not None  # bounded (2**32 - 1); tells mypy so
     if seed is not None and count and seed + count > SEED.high:
         raise ParameterError("seed", f"must be at most {SEED.high - count} for {count} reruns "
                                      f"(seeds seed+1 to seed+{count} <= {SEED.high}), not "
