@@ -220,7 +220,8 @@ def _search_epilog() -> str:
         f"without credibility reruns above {defaults.STABILITY_AUTO_MAX:,} galaxies) "
         f"takes about half of the paper's stack's time on 2 cores (0.39-0.51 on three "
         f"kinds of table) and finds the same planted groups (bench/search.py); "
-        f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
+        f"--n-epochs 50 cuts that to about a third, a trade measured in "
+        f"docs/decisions/layout.md. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
@@ -308,7 +309,7 @@ def add_method_options(parser, many_min_samples: bool = False,
     from .reduce import LARGE_DATA, layout_epochs
 
     method = parser.add_argument_group(
-        "method (defaults: the paper's, but for the UMAP start and epochs)")
+        "method (defaults: the paper's but min_samples, UMAP start, epochs, scales)")
     method.add_argument("--pca", type=int, metavar="N",
                         help="project onto N principal components before UMAP")
     method.add_argument("--n-neighbors", type=int, metavar="N",

@@ -203,8 +203,8 @@ CROP_FRACTION = Interval(Real, 0, 1, closed="right")
 INPUT_SIZE = Interval(Integral, 32, 2048)
 
 # Upper bounds of the counts that size memory or time, so that an absurd value is
-# refused in one line before any work instead of running out of memory hours later
-# (issue 39). Each is far above what a real use needs; the reason is beside it.
+# refused in one line before any work instead of running out of memory hours later.
+# Each is far above what a real use needs; the reason is beside it.
 
 #: Rows of a synthetic table: GZ DESI, the largest catalogue, has 8.7 million galaxies.
 MAX_ROWS = 10_000_000
@@ -218,7 +218,7 @@ WORKERS = 1024
 
 def seeds_fit(seed, count: int, owner: str) -> None:
     """Refuse ``seed`` when ``seed + count`` (the seeds of ``count`` reruns after it)
-    leaves numpy's range, before any work (issue 39: the reruns failed after the search).
+    leaves numpy's range, before any work (else the reruns failed after the search).
 
     Raises
     ------

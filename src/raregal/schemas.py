@@ -2,7 +2,7 @@
 
 A schema orders the answers of all questions into one vector, the output of a
 Dirichlet head (one concentration per answer). Column names follow the GZ DESI
-catalogue, ``{question}_{answer}_fraction`` (../shared/REFERENCE.md); Galaxy Zoo 2
+catalogue, ``{question}_{answer}_fraction`` (docs/conventions.md); Galaxy Zoo 2
 questions that GZ DESI shares use the same names, so the paper's cuts read both.
 """
 

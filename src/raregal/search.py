@@ -46,8 +46,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     """Find rare, visually distinct classes in galaxy representations.
 
     UMAP to a few dimensions, then HDBSCAN, taking the leaves of the condensed
-    tree as classes (Walmsley & Scaife 2023). Defaults are the paper's
-    (:mod:`raregal.defaults`).
+    tree as classes (Walmsley & Scaife 2023). n_neighbors, n_components,
+    min_cluster_size and the leaf selection are the paper's; min_samples (scaled to
+    the sample), the layout's start and epochs above 10,000 galaxies, the stability
+    reruns and the several scales are raregal's (:mod:`raregal.defaults`, reasons in
+    docs/decisions/).
 
     Parameters
     ----------
@@ -78,7 +81,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     stability_seeds : int or "auto", default "auto"
         Layout reruns that measure each class's stability (:mod:`raregal.credibility`);
-        0 skips them (the credible rule is then dense or persistent). "auto":
+        0 skips them (the credible rule is then dense or significant). "auto":
         :data:`~raregal.defaults.STABILITY_SEEDS` up to
         :data:`~raregal.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
         rerun costs a full layout (:func:`raregal.credibility.resolve_stability_seeds`).
@@ -446,7 +449,7 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         The id column of the predictions and of the catalogues, where not found
         automatically (:func:`raregal.catalogue.choose_id_column`).
     finder : RareClassFinder, optional
-        The method's parameters; default: the paper's.
+        The method's parameters; default: ``RareClassFinder()``'s.
     overwrite : bool
         Replace ``out`` if it is a search run folder (:func:`raregal.output.prepare`).
     verbose : bool
