@@ -1,4 +1,4 @@
-"""Rebuild raregal's bundled default model and write its model card (issue 13).
+"""Rebuild raregal's bundled default model and write its model card.
 
 Trains :data:`FAMILY` with :data:`RECIPE` (bench/model_families.py's recipe: the
 family that did best there at equal time, trained longer) on gz-kaggle-5000 with

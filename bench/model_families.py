@@ -1,4 +1,4 @@
-"""Which encoder family makes the best bundled model? Issue 13's comparison table.
+"""Which encoder family makes the best bundled model? The comparison table.
 
 Trains each family with the same recipe (``raregal.train``: 128-d linear-BN-tanh
 bottleneck, scale/rotation/flip/colour/noise augmentation, cosine learning rate;
