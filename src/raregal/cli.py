@@ -202,7 +202,8 @@ def _search_epilog() -> str:
         "the condensed tree, in units of the density noise) and a credible flag (classes.csv; "
         "--credible-only writes only those). See raregal.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
-        "flag rests on contrast and significance (measured at 200k and 632k in the README).",
+        "flag rests on contrast and significance (measured at 200k and 632k: "
+        "docs/decisions/credibility.md).",
         "Several scales (--scales K): one min_samples finds groups of about min_samples "
         "members and more; a small one finds small tight groups but cuts large ones into "
         "leaves. With K > 1 the same embedding is clustered again at min_samples halved "
@@ -729,9 +730,9 @@ def add_rank(commands) -> None:
              f"examples against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} "
              f"random unlabelled galaxies as background (C={defaults.RANK_C:g}, the "
              f"classes balanced), chosen over the features alone, the nearest examples "
-             f"alone and a mix by bench/discovery.py (README). Label the suggestions and "
-             f"rank again: it improves as labels accumulate. Same inputs and --seed, "
-             f"same table."),
+             f"alone and a mix by bench/discovery.py (docs/decisions/discovery.md). Label "
+             f"the suggestions and rank again: it improves as labels accumulate. Same "
+             f"inputs and --seed, same table."),
         text("An empty --unlike file is fine (the first round has no negatives).",
              "example:\n  raregal rank run/ --like mergers.txt --top 20 --out next.csv\n"
              "  raregal rank run/ --like mergers.txt --unlike not_mergers.txt --out next2.csv"),
