@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ builds the files
-from raregal.catalogue import open_inputs  # noqa: E402
-from raregal.select import apply_cuts, paper_cuts  # noqa: E402
+from raregal.io.catalogue import open_inputs  # noqa: E402
+from raregal.method.select import apply_cuts, paper_cuts  # noqa: E402
 from tests import test_layouts as L  # noqa: E402
 
 N = len(L.galaxy_ids())

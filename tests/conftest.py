@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from raregal.demo import DEMO_SAMPLE
-from raregal.synthetic import planted_representations
+from raregal.measure.synthetic import planted_representations
 
 #: Real images and labels copied into the repository by scripts/make_test_data.py
 #: (what, and its credits: tests/data/README.md).

@@ -1,11 +1,11 @@
 """Small run folders for tests of the readers (report, evaluate): written by the real
-writer, :meth:`raregal.run.SearchResult.write`, from a hand-made result, so that
+writer, :meth:`raregal.method.run.SearchResult.write`, from a hand-made result, so that
 no test needs a search to get one."""
 
 import numpy as np
 import pandas as pd
 
-from raregal.run import SearchResult
+from raregal.method.run import SearchResult
 
 
 def small_run(out, ids=None, classes=None, *, run=None, ra_dec=True) -> SearchResult:

@@ -2,7 +2,7 @@
 problem, no traceback, no output left behind, and an existing output untouched.
 
 Every case fails at the validation that comes before any work (parameters are
-checked in their own terms by :mod:`raregal.params`, and the command line names
+checked in their own terms by :mod:`raregal.core.params`, and the command line names
 the flag), so the whole file runs in seconds. The inputs are small and built in
 a temporary folder.
 """

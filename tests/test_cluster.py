@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from raregal.cluster import (
+from raregal.measure.synthetic import recovery
+from raregal.method.cluster import (
     TREE_DTYPE,
     leaf_clusters,
     leaf_significance,
     scaled_min_samples,
     spatial_order,
 )
-from raregal.synthetic import recovery
 
 
 @pytest.fixture(scope="module")

@@ -9,17 +9,21 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 import raregal
-from raregal import defaults
 from raregal.cli import main
-from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
-from raregal.credibility import (
+from raregal.core import defaults
+from raregal.measure.synthetic import recovery
+from raregal.method.cluster import (
+    min_samples_reason,
+    resolve_min_samples,
+    scaled_min_samples,
+)
+from raregal.method.credibility import (
     credible_rule,
     density_contrast,
     keep_credible,
     resolve_stability_seeds,
     rule_text,
 )
-from raregal.synthetic import recovery
 
 from .conftest import features_of
 
@@ -126,7 +130,7 @@ def fitted(small):
 
 
 def _recovers(planted, labels):
-    """For each class: does it recover a planted group (raregal.synthetic.recovery)?"""
+    """For each class: does it recover a planted group (raregal.measure.synthetic.recovery)?"""
     truth = planted["planted"].to_numpy()
     out = np.zeros(labels.max() + 1, dtype=bool)
     for g in np.unique(truth[truth >= 0]):

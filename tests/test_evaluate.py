@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.evaluate import (
+from raregal.core.errors import InputError
+from raregal.measure.evaluate import (
     PRESETS,
     benjamini_hochberg,
     class_letters,

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from astropy.table import Table
 
-from raregal.catalogue import concentrations_to_fractions, open_inputs
 from raregal.cli import main
-from raregal.export import neighbours_table, viewer_layer
-from raregal.schemas import GZ_DESI
-from raregal.select import apply_cuts, paper_cuts
+from raregal.io.catalogue import concentrations_to_fractions, open_inputs
+from raregal.io.export import neighbours_table, viewer_layer
+from raregal.io.schemas import GZ_DESI
+from raregal.method.select import apply_cuts, paper_cuts
 
 DIM = 8
 CUT_COLUMNS = [cut.column for cut in paper_cuts()]
@@ -245,7 +245,7 @@ def test_external_catalogue_for_where(tmp_path):
     choice = inputs.id_choices["catalogues"][0]
     assert choice["column"] == "dr8_id" and "'iauname' 0" in choice["reason"]
     assert any("3 representations have no row" in note for note in inputs.notes)
-    from raregal.catalogue import where_names
+    from raregal.io.catalogue import where_names
     inputs.want(where_names(where, inputs.names))
     selection = _cuts(inputs, where=where)
     # after the cuts 40 are left (patterns 2 and 4: rows 2, 4, 7, 9, 12, ... ).

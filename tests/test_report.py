@@ -11,24 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raregal import defaults
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.export import viewer_layer
-from raregal.report import (
-    RAREST_SHOWN,
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.io.export import viewer_layer
+from raregal.method.run import SearchResult, class_letters, lettered
+from raregal.report.figures import (
     RESERVED_COLOURS,
     _lab,
     class_colours,
-    class_letters,
-    label_differences,
-    lettered,
     plot_gallery,
-    report,
     tree_layout,
-    viewer_links,
 )
-from raregal.run import SearchResult
+from raregal.report.page import RAREST_SHOWN, label_differences, report, viewer_links
 
 FEATURES = [f"feat_{i}" for i in range(16)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.params import ParameterError
-from raregal.report import report, run_names
+from raregal.core.params import ParameterError
+from raregal.report.page import report, run_names
 from tests.run_folders import small_run
 
 

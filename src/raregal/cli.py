@@ -2,12 +2,12 @@
 
 One ``add_<command>(commands)`` per command builds its parser and names its
 ``run_<command>`` (``set_defaults(handler=...)``); :func:`main` calls it and turns
-:class:`raregal.errors.InputError` into one line and exit status 2 (a file system's
-refusal of a write, :func:`raregal.output.write_failure`, into one line and 1). A new
+:class:`raregal.core.errors.InputError` into one line and exit status 2 (a file system's
+refusal of a write, :func:`raregal.io.output.write_failure`, into one line and 1). A new
 command is one more ``add_`` function listed in :data:`COMMANDS`.
 
 Options default to None, so the Python function's own default applies (once, in
-its signature); the help shows that default, read from :mod:`raregal.defaults`.
+its signature); the help shows that default, read from :mod:`raregal.core.defaults`.
 Options several commands share are added by :func:`add_shared`.
 """
 
@@ -17,12 +17,13 @@ import argparse
 import sys
 from textwrap import wrap
 
-from . import __version__, defaults
-from .backends import BACKENDS
-from .catalogue import FEATURE_PATTERNS, ID_COLUMNS
-from .errors import InputError
-from .params import ParameterError
-from .select import NAN_POLICIES
+from raregal.core import defaults
+from raregal.core.backends import BACKENDS
+from raregal.core.errors import InputError
+from raregal.core.params import ParameterError
+from raregal.core.version import __version__
+from raregal.io.catalogue import FEATURE_PATTERNS, ID_COLUMNS
+from raregal.method.select import NAN_POLICIES
 
 #: Python parameter names the command line spells otherwise, per command where the
 #: same name means different flags; any other parameter ``a_b`` is the flag ``--a-b``.
@@ -122,7 +123,7 @@ def _integer_or(word: str):
 
 def defaults_of(function) -> dict:
     """A function's keyword defaults, for the help of a setting with no name in
-    :mod:`raregal.defaults` (only for modules cheap to import)."""
+    :mod:`raregal.core.defaults` (only for modules cheap to import)."""
     from inspect import Parameter, signature
 
     return {name: p.default for name, p in signature(function).parameters.items()
@@ -162,9 +163,9 @@ def _search_description() -> str:
 
 
 def _search_epilog() -> str:
-    from .cluster import scaled_min_samples
-    from .rarity import definition as rarity_definition
-    from .reduce import LARGE_DATA, layout_epochs
+    from raregal.method.cluster import scaled_min_samples
+    from raregal.method.rarity import definition as rarity_definition
+    from raregal.method.reduce import LARGE_DATA, layout_epochs
 
     small, large = f"{LARGE_DATA:,}", LARGE_DATA + 1
     return text(
@@ -200,7 +201,7 @@ def _search_epilog() -> str:
         "over --stability-seeds layout reruns on the same neighbour graph), a density "
         "contrast in the representation itself, a significance (its density's rise in "
         "the condensed tree, in units of the density noise) and a credible flag (classes.csv; "
-        "--credible-only writes only those). See raregal.credibility. Above "
+        "--credible-only writes only those). See raregal.method.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
         "flag rests on contrast and significance (measured at 200k and 632k: "
         "docs/decisions/credibility.md).",
@@ -211,7 +212,7 @@ def _search_epilog() -> str:
         "is kept, and each finer scale adds the credible classes whose galaxies are mostly "
         "in no credible class yet (taking them from classes that are not credible). "
         "classes.csv gives each class's min_samples and the finer scales that found it "
-        "again (also_at); run.json what each scale found and kept. See raregal.scales.",
+        "again (also_at); run.json what each scale found and kept. See raregal.method.scales.",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
@@ -307,7 +308,7 @@ def add_search(commands) -> None:
 def add_method_options(parser, many_min_samples: bool = False,
                        scaled: str = "see raregal search --help"):
     """The search's method options, for the commands that rerun the search."""
-    from .reduce import LARGE_DATA, layout_epochs
+    from raregal.method.reduce import LARGE_DATA, layout_epochs
 
     method = parser.add_argument_group(
         "method (defaults: the paper's but min_samples, UMAP start, epochs, scales)")
@@ -347,7 +348,7 @@ def add_method_options(parser, many_min_samples: bool = False,
 
 
 def _finder(args, **settings):
-    from .search import RareClassFinder
+    from raregal.method.search import RareClassFinder
 
     return RareClassFinder(**given(
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
@@ -356,8 +357,8 @@ def _finder(args, **settings):
 
 
 def run_search(args) -> int:
-    from .search import search
-    from .select import paper_cuts
+    from raregal.method.search import search
+    from raregal.method.select import paper_cuts
 
     artifact = None if args.keep_artifacts else args.artifact_cut
     cuts = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
@@ -386,7 +387,7 @@ def _require_embed_extra(command: str) -> None:
     """Say which extra to install when the torch stages' libraries are missing.
 
     Looked up, not imported: torch takes seconds to import, and a bad parameter
-    is answered before that (:mod:`raregal.params`)."""
+    is answered before that (:mod:`raregal.core.params`)."""
     from importlib.util import find_spec
 
     missing = next((name for name in ("torch", "timm", "safetensors")
@@ -463,7 +464,7 @@ def add_embed(commands) -> None:
 
 def run_embed(args) -> int:
     _require_embed_extra("embed")
-    from .embed import embed
+    from raregal.model.embed import embed
 
     embed(args.source, args.out, resume=args.resume, overwrite=args.overwrite,
           verbose=not args.quiet, **given(
@@ -476,7 +477,7 @@ def run_embed(args) -> int:
 
 
 def add_train(commands) -> None:
-    from .schemas import SCHEMAS
+    from raregal.io.schemas import SCHEMAS
 
     train = _command(
         commands, "train", "train an encoder with a bottleneck and a Dirichlet head on votes",
@@ -534,7 +535,7 @@ def add_train(commands) -> None:
 
 def run_train(args) -> int:
     _require_embed_extra("train")
-    from .train import train
+    from raregal.model.train import train
 
     bottleneck = None if args.bottleneck == "none" else args.bottleneck
     train(args.labels, args.out, resume=args.resume, verbose=not args.quiet, **given(
@@ -576,7 +577,7 @@ def add_baseline(commands) -> None:
 
 def run_baseline(args) -> int:
     _require_embed_extra("baseline")
-    from .baseline import baseline
+    from raregal.measure.baseline import baseline
 
     baseline(args.source, args.out, overwrite=args.overwrite, verbose=not args.quiet,
              **given(size=args.size, components=args.components,
@@ -633,7 +634,7 @@ def add_report(commands) -> None:
 
 
 def run_report(args) -> int:
-    from .report import report
+    from raregal.report import report
 
     report(args.run, allow_outside_paths=args.allow_outside_paths, verbose=not args.quiet,
            **given(images=args.images, out=args.out, per_class=args.per_class,
@@ -642,7 +643,7 @@ def run_report(args) -> int:
 
 
 def add_explore(commands) -> None:
-    from .explore import DEFAULT_PORT
+    from raregal.explore import DEFAULT_PORT
 
     explore = _command(
         commands, "explore", "look through a search run in the browser (a local web app)",
@@ -675,7 +676,7 @@ def add_explore(commands) -> None:
 
 
 def run_explore(args) -> int:
-    from .explore import explore
+    from raregal.explore import explore
 
     explore(args.run, open_browser=args.browser, verbose=not args.quiet,
             **given(images=args.images, host=args.host, port=args.port))
@@ -703,7 +704,7 @@ def add_compare(commands) -> None:
 
 
 def run_compare(args) -> int:
-    from .compare import compare_runs
+    from raregal.measure.compare import compare_runs
 
     result = compare_runs(args.run_a, args.run_b, args.out, overwrite=args.overwrite,
                           **given(also_found_at=args.also_found_at))
@@ -750,8 +751,8 @@ def add_rank(commands) -> None:
 
 
 def run_rank(args) -> int:
-    from .monitor import stderr_printer
-    from .rank import rank
+    from raregal.core.monitor import stderr_printer
+    from raregal.method.rank import rank
 
     table = rank(args.source, args.like, args.unlike, out=args.out,
                  **given(top=args.top, seed=args.seed))
@@ -763,7 +764,7 @@ def run_rank(args) -> int:
 # --- the demo and synthetic tables ----------------------------------------------------
 
 def add_demo(commands) -> None:
-    from .demo import demo
+    from raregal.demo import demo
 
     default_out = defaults_of(demo)["out"]
     demo = _command(
@@ -782,14 +783,14 @@ def add_demo(commands) -> None:
 
 def run_demo(args) -> int:
     _require_embed_extra("demo")
-    from .demo import demo
+    from raregal.demo import demo
 
     demo(overwrite=args.overwrite, verbose=not args.quiet, **given(out=args.out))
     return 0
 
 
 def add_synthetic(commands) -> None:
-    from .synthetic import planted_representations
+    from raregal.measure.synthetic import planted_representations
 
     made = defaults_of(planted_representations)
     synthetic = _command(
@@ -819,9 +820,9 @@ SYNTHETIC_ROWS = 10_000
 
 
 def run_synthetic(args) -> int:
-    from .monitor import stderr_printer
-    from .output import write_table
-    from .synthetic import planted_representations
+    from raregal.core.monitor import stderr_printer
+    from raregal.io.output import write_table
+    from raregal.measure.synthetic import planted_representations
 
     settings = given(dim=args.dim, n_groups=args.groups, seed=args.seed,
                      group_size=tuple(args.group_size) if args.group_size else None)
@@ -837,8 +838,8 @@ def run_synthetic(args) -> int:
 # --- measuring discovery: inject, evaluate --------------------------------------------
 
 def add_inject(commands) -> None:
-    from .inject import inject as run
-    from .inject import synthetic_bulk
+    from raregal.measure.inject import inject as run
+    from raregal.measure.inject import synthetic_bulk
 
     dim, repeats = defaults_of(synthetic_bulk)["dim"], defaults_of(run)["repeats"]
     inject = _command(
@@ -883,7 +884,7 @@ def add_inject(commands) -> None:
 
 
 def run_inject(args) -> int:
-    from .inject import check_params, inject, read_bulk
+    from raregal.measure.inject import check_params, inject, read_bulk
 
     finder = _finder(args)
     settings = given(sizes=args.sizes, tightness=args.tightness, repeats=args.repeats,
@@ -898,7 +899,7 @@ def run_inject(args) -> int:
 
 
 def add_evaluate(commands) -> None:
-    from .evaluate import PRESETS
+    from raregal.measure.evaluate import PRESETS
 
     evaluate = _command(
         commands, "evaluate", "label enrichment of a run's classes, against its permutation "
@@ -956,8 +957,8 @@ def add_evaluate(commands) -> None:
 
 
 def run_evaluate(args) -> int:
-    from .evaluate import evaluate, parse_types
-    from .monitor import stderr_printer
+    from raregal.core.monitor import stderr_printer
+    from raregal.measure.evaluate import evaluate, parse_types
 
     result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.preset),
                       overwrite=args.overwrite, say=stderr_printer(not args.quiet),
@@ -1011,7 +1012,7 @@ def main(argv=None) -> int:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only mount: what failed, where, why
-        from .output import write_failure
+        from raregal.io.output import write_failure
 
         line = write_failure(exc)
         if line is None:

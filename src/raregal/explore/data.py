@@ -1,7 +1,7 @@
 """What the explorer serves, read once from a run folder and held in memory.
 
-The run folder is read by :meth:`raregal.run.SearchResult.read`, which checks it,
-and its neighbour graph by :func:`raregal.export.read_neighbours`. :class:`RunData`
+The run folder is read by :meth:`raregal.method.run.SearchResult.read`, which checks it,
+and its neighbour graph by :func:`raregal.io.export.read_neighbours`. :class:`RunData`
 answers every query the web app makes by *row index* (0 … n-1 in classes.parquet)
 or by an id looked up in the table: no request ever names a file. Images are those
 the run's image catalogue lists (``report.image_paths``), read by id.
@@ -19,22 +19,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import defaults
-from ..catalogue import fraction_columns
-from ..errors import InputError
-from ..export import read_neighbours
-from ..expression import evaluate as evaluate_expression
-from ..images import ImageError, model_input
-from ..reduce import map_start
-from ..report import (
-    class_table,
-    embed_manifest,
-    image_paths,
-    label_differences,
-    lettered,
-    viewer_links,
-)
-from ..run import SearchResult
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.core.expression import evaluate as evaluate_expression
+from raregal.io.catalogue import fraction_columns
+from raregal.io.export import read_neighbours
+from raregal.io.images import ImageError, embed_manifest, image_paths, model_input
+from raregal.method.reduce import map_start
+from raregal.method.run import SearchResult, lettered
+from raregal.report.page import class_table, label_differences, viewer_links
 
 #: Neighbours kept per galaxy by the fallback index and offered in "more like this".
 NEIGHBOURS = 50
@@ -107,7 +100,7 @@ class RunData:
         """(n, 2) float32 map positions scaled into [-1, 1] (aspect kept): the run's map,
         or, in a run written without one (``make_map=False``, as injection-recovery
         writes), the first two principal components of its 5-D UMAP, where the search's
-        own map starts (:func:`raregal.reduce.map_start`)."""
+        own map starts (:func:`raregal.method.reduce.map_start`)."""
         if {"map_x", "map_y"} <= set(self.table.columns):
             xy = self.table[["map_x", "map_y"]].to_numpy(np.float64)
         else:
@@ -141,7 +134,7 @@ class RunData:
 
     def class_table(self) -> list[dict]:
         """One record per class, in letter order: the report's class table
-        (:func:`raregal.report.class_table`, so every per-class column of classes.csv,
+        (:func:`raregal.report.page.class_table`, so every per-class column of classes.csv,
         credibility included), with ``differences`` as text."""
         table = class_table(self.order, self.differences, {}).drop(columns="members_csv")
         table = table.rename(columns={"differing_vote_fractions": "differences"})
@@ -159,7 +152,7 @@ class RunData:
 
     def query_rows(self, expression: str) -> np.ndarray:
         """Rows where a condition on the table's columns holds
-        (:mod:`raregal.expression`; ``class`` and ``class_letter`` included)."""
+        (:mod:`raregal.core.expression`; ``class`` and ``class_letter`` included)."""
         columns = {**{c: self.table[c] for c in self.table.columns},
                    "class_letter": self.letters}
         try:

@@ -22,8 +22,8 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import InputError
-from ..export import spreadsheet_cell
+from raregal.core.errors import InputError
+from raregal.io.export import spreadsheet_cell
 
 FILE_NAME = "explore-tags.sqlite"
 KINDS = ("class", "galaxy")
