@@ -264,7 +264,8 @@ CASES = [
                                       "--dim", "4096"],
          "--rows: must be at most 488281 with 4096 features (2e+09 values in all), not "
          "10000000"),
-    case("synthetic-suffix", ["synthetic", "{out}.txt", "--rows", "2000"], "write .parquet or .csv"),
+    case("synthetic-suffix", ["synthetic", "{out}.txt", "--rows", "2000"],
+         "write .parquet or .csv"),
     # baseline
     case("baseline-size-0", [*BASELINE, "--size", "0"],
          "--size: must be an integer in [1, 256], not 0"),

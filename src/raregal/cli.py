@@ -105,7 +105,7 @@ def _threshold(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'") from None
 
 
 def _integer_or(word: str):
@@ -116,7 +116,8 @@ def _integer_or(word: str):
         try:
             return int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer or '{word}', not '{text}'")
+            raise argparse.ArgumentTypeError(
+                f"expected an integer or '{word}', not '{text}'") from None
     return parse
 
 
@@ -202,7 +203,8 @@ def _search_epilog() -> str:
         "the condensed tree, in units of the density noise) and a credible flag (classes.csv; "
         "--credible-only writes only those). See raregal.method.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
-        "flag rests on contrast and significance (measured at 200k and 632k in the README).",
+        "flag rests on contrast and significance (measured at 200k and 632k: "
+        "docs/decisions/credibility.md).",
         "Several scales (--scales K): one min_samples finds groups of about min_samples "
         "members and more; a small one finds small tight groups but cuts large ones into "
         "leaves. With K > 1 the same embedding is clustered again at min_samples halved "
@@ -220,7 +222,8 @@ def _search_epilog() -> str:
         f"without credibility reruns above {defaults.STABILITY_AUTO_MAX:,} galaxies) "
         f"takes about half of the paper's stack's time on 2 cores (0.39-0.51 on three "
         f"kinds of table) and finds the same planted groups (bench/search.py); "
-        f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
+        f"--n-epochs 50 cuts that to about a third, a trade measured in "
+        f"docs/decisions/layout.md. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
@@ -308,7 +311,7 @@ def add_method_options(parser, many_min_samples: bool = False,
     from raregal.method.reduce import LARGE_DATA, layout_epochs
 
     method = parser.add_argument_group(
-        "method (defaults: the paper's, but for the UMAP start and epochs)")
+        "method (defaults: the paper's but min_samples, UMAP start, epochs, scales)")
     method.add_argument("--pca", type=int, metavar="N",
                         help="project onto N principal components before UMAP")
     method.add_argument("--n-neighbors", type=int, metavar="N",
@@ -728,9 +731,9 @@ def add_rank(commands) -> None:
              f"examples against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} "
              f"random unlabelled galaxies as background (C={defaults.RANK_C:g}, the "
              f"classes balanced), chosen over the features alone, the nearest examples "
-             f"alone and a mix by bench/discovery.py (README). Label the suggestions and "
-             f"rank again: it improves as labels accumulate. Same inputs and --seed, "
-             f"same table."),
+             f"alone and a mix by bench/discovery.py (docs/decisions/discovery.md). Label "
+             f"the suggestions and rank again: it improves as labels accumulate. Same "
+             f"inputs and --seed, same table."),
         text("An empty --unlike file is fine (the first round has no negatives).",
              "example:\n  raregal rank run/ --like mergers.txt --top 20 --out next.csv\n"
              "  raregal rank run/ --like mergers.txt --unlike not_mergers.txt --out next2.csv"),

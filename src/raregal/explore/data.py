@@ -1,10 +1,10 @@
 """What the explorer serves, read once from a run folder and held in memory.
 
 The run folder is read by :meth:`raregal.method.run.SearchResult.read`, which checks it,
-and its neighbour graph by :func:`raregal.io.export.read_neighbours`. :class:`RunData` answers every query the
-web app makes by *row index* (0 … n-1 in classes.parquet) or by an id looked up
-in the table: no request ever names a file. Images are those the run's image
-catalogue lists (``report.image_paths``), read by id.
+and its neighbour graph by :func:`raregal.io.export.read_neighbours`. :class:`RunData`
+answers every query the web app makes by *row index* (0 … n-1 in classes.parquet)
+or by an id looked up in the table: no request ever names a file. Images are those
+the run's image catalogue lists (``report.image_paths``), read by id.
 """
 
 from __future__ import annotations

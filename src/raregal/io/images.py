@@ -1,6 +1,6 @@
 """Galaxy cutouts to model inputs: decode, colour, crop, resize.
 
-Zoobot's preprocessing (../shared/REFERENCE.md, "Preprocessing"): an RGB image,
+Zoobot's preprocessing (docs/conventions.md, "Preprocessing"): an RGB image,
 its central part kept, resized to the model's input size (bilinear,
 antialiased), divided by 255 -- and *no* ImageNet normalisation. A JPEG much
 larger than the model's view is decoded at a reduced scale first

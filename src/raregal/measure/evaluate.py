@@ -48,7 +48,7 @@ from raregal.core.expression import evaluate as evaluate_expression
 from raregal.core.params import SEED, Integral, Interval, Real, validate
 from raregal.io.catalogue import find_id_column, ids_as_strings, read_table
 
-#: Named rare-type sets for the project's real label tables (../shared/data/README.md).
+#: Named rare-type sets for the real label tables (their columns: tests/data/README.md).
 #: Galaxy Zoo 2's answers are cumulative: an odd-feature answer counts when most
 #: volunteers saw something odd (Class6.1 > 0.5) and most of those chose it. Lens
 #: (Class8.2) and dust lane (Class8.7) are left out: one galaxy each in 5,000.

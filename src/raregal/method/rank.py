@@ -12,7 +12,7 @@ and ``class`` when SOURCE is a run) as CSV or Parquet by the file's suffix,
 through the output policy (:func:`raregal.io.output.write_table`: never over an
 existing file).
 
-The method (:func:`scores`, chosen by bench/discovery.py, figures in the README):
+The method (:func:`scores`, chosen by bench/discovery.py; docs/decisions/discovery.md):
 a logistic regression on the standardised features and on the distances to the
 nearest example and to the nearest ``unlike`` galaxy (:func:`hybrid_scores`), the
 examples against the ``unlike`` galaxies and a seeded random sample of the

@@ -75,8 +75,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     """Find rare, visually distinct classes in galaxy representations.
 
     UMAP to a few dimensions, then HDBSCAN, taking the leaves of the condensed
-    tree as classes (Walmsley & Scaife 2023). Defaults are the paper's
-    (:mod:`raregal.core.defaults`).
+    tree as classes (Walmsley & Scaife 2023). n_neighbors, n_components,
+    min_cluster_size and the leaf selection are the paper's; min_samples (scaled to
+    the sample), the layout's start and epochs above 10,000 galaxies, the stability
+    reruns and the several scales are raregal's (:mod:`raregal.core.defaults`, reasons in
+    docs/decisions/).
 
     Parameters
     ----------
@@ -107,7 +110,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     stability_seeds : int or "auto", default "auto"
         Layout reruns that measure each class's stability (:mod:`raregal.method.credibility`);
-        0 skips them (the credible rule is then dense or persistent). "auto":
+        0 skips them (the credible rule is then dense or significant). "auto":
         :data:`~raregal.core.defaults.STABILITY_SEEDS` up to
         :data:`~raregal.core.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
         rerun costs a full layout (:func:`raregal.method.credibility.resolve_stability_seeds`).
@@ -475,7 +478,7 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         The id column of the predictions and of the catalogues, where not found
         automatically (:func:`raregal.io.catalogue.choose_id_column`).
     finder : RareClassFinder, optional
-        The method's parameters; default: the paper's.
+        The method's parameters; default: ``RareClassFinder()``'s.
     overwrite : bool
         Replace ``out`` if it is a search run folder (:func:`raregal.io.output.prepare`).
     verbose : bool
@@ -575,7 +578,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility], axis=1)
+    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility],
+                        axis=1)
     if credible_only:
         labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
         classes["class"] = labels

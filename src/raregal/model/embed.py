@@ -303,7 +303,8 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
           path_column=None, crop_fraction: float | None = None, input_size: int | None = None,
           passes: int = defaults.PREDICTION_PASSES, batch_size: int = defaults.EMBED_BATCH_SIZE,
           shard_size: int = defaults.EMBED_SHARD_SIZE, workers: int | None = None,
-          device: str = "auto", seed: int = defaults.SEED, resume: bool = False, overwrite: bool = False,
+          device: str = "auto", seed: int = defaults.SEED, resume: bool = False,
+          overwrite: bool = False,
           dask_address: str | None = None, dask_workers: int | None = None,
           verbose: bool = True) -> dict:
     """Embed a folder or catalogue of galaxy images; see the module docstring.
