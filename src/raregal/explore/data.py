@@ -82,7 +82,8 @@ class RunData:
         self.numeric = [c for c in self.table.columns
                         if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
         self.differences = label_differences(self.table) if len(self.order) else {}
-        paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run.representations_path))
+        manifest = embed_manifest(self.run.representations_path)
+        paths, self.crop, self.images_from = image_paths(images, manifest)
         self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
         if self.images_from and not self.image_of:
             raise InputError(f"{self.images_from}: none of the run's {len(self.table)} galaxies "

@@ -20,6 +20,7 @@ import json
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import ClassVar, Self
 
 from raregal.core.errors import InputError
 from raregal.core.version import __version__
@@ -55,17 +56,20 @@ def read_json_object(path: Path, what: str) -> dict:
     return record
 
 
+@dataclass
 class _Record:
     """``from_json``/``to_json`` shared by the records: each field is a top-level entry,
     checked against its annotated JSON type; unknown entries go to ``extra``."""
 
-    WHAT = "record"
+    WHAT: ClassVar[str] = "record"
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    extra: dict = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, record: dict, path="") -> _Record:
+    def from_json(cls, record: dict, path="") -> Self:
         known = {f.name: f for f in fields(cls) if f.name != "extra"}
         for name, value in record.items():
-            annotation = known[name].type if name in known else ""
+            annotation = str(known[name].type) if name in known else ""
             kind = _JSON_TYPES.get(annotation)
             if value is None and "None" in annotation:
                 continue
@@ -97,8 +101,7 @@ class RunRecord(_Record):
     """A search run's ``run.json`` (written by :mod:`raregal.method.search`, read by
     :meth:`raregal.method.run.SearchResult.read`)."""
 
-    WHAT = "run record"
-    REQUIRED = ()  # runs of every raregal version since the first are read
+    WHAT: ClassVar[str] = "run record"
 
     raregal: str = ""
     command: list = field(default_factory=list)
@@ -119,7 +122,6 @@ class RunRecord(_Record):
     result: dict = field(default_factory=dict)
     stages: dict = field(default_factory=dict)
     wall_seconds: float | None = None
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def read(cls, path) -> RunRecord:
@@ -138,8 +140,8 @@ class EmbedManifest(_Record):
     :mod:`raregal.model.embed`; read by the report and the explorer to find the
     images, with the model's crop)."""
 
-    WHAT = "raregal embed manifest"
-    REQUIRED = ("status", "source")
+    WHAT: ClassVar[str] = "raregal embed manifest"
+    REQUIRED: ClassVar[tuple[str, ...]] = ("status", "source")
 
     status: str = ""  # "running" until every shard is merged, then "complete"
     source: str = ""  # the images' folder or catalogue, resolved
@@ -152,7 +154,6 @@ class EmbedManifest(_Record):
     params: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     preprocessing: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def read(cls, path) -> EmbedManifest:
