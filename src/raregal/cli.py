@@ -944,7 +944,7 @@ def add_evaluate(commands) -> None:
                           help="label table with an id column matching the runs'")
     evaluate.add_argument("--type", action="append", default=[], dest="types",
                           metavar="NAME=EXPR|COLUMN>X", help="a rare type; repeatable")
-    evaluate.add_argument("--preset", action="append", default=[], metavar="NAME",
+    evaluate.add_argument("--preset", dest="presets", action="append", default=[], metavar="NAME",
                           help="a named set of types (see below); repeatable")
     evaluate.add_argument("--names", nargs="+", metavar="NAME",
                           help="run names in the tables (default: folder names)")
@@ -966,7 +966,7 @@ def run_evaluate(args) -> int:
     from raregal.core.monitor import stderr_printer
     from raregal.measure.evaluate import evaluate, parse_types
 
-    result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.preset),
+    result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.presets),
                       overwrite=args.overwrite, say=stderr_printer(not args.quiet),
                       command=["raregal", *args.argv], **given(
                           out=args.out, names=args.names, id_column=args.id_column,
