@@ -463,7 +463,8 @@ def add_embed(commands) -> None:
                           "sees a GPU, else mps on Apple silicon, else cpu)")
     run.add_argument("--resume", action="store_true", help="finish an interrupted run")
     scale = run.add_mutually_exclusive_group()
-    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS", help="Dask scheduler to spread shards over")
+    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS",
+                       help="Dask scheduler to spread shards over")
     scale.add_argument("--dask-local", dest="dask_workers", type=int, metavar="N",
                        help="start a local Dask cluster of N workers")
 
