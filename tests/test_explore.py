@@ -926,8 +926,8 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.mouse.click(canvas["x"] + sx, canvas["y"] + sy)
             try:
                 page.wait_for_selector("#card:not([hidden])", timeout=15_000)
-            except sync_api.TimeoutError:
-                raise AssertionError(f"no card after clicking a galaxy; {problems}")
+            except sync_api.TimeoutError as exc:
+                raise AssertionError(f"no card after clicking a galaxy; {problems}") from exc
             clicked = int(page.locator("#card").get_attribute("data-row"))
             cx, cy = page.evaluate(f"window.explore.screenPosition({clicked})")
             assert abs(cx - sx) < 8 and abs(cy - sy) < 8  # the galaxy under the pointer
@@ -956,7 +956,8 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.wait_for_timeout(1000)
             moved = np.array([page.evaluate(f"window.explore.screenPosition({r})")
                               for r in (pair[0], far)])
-            zoom = np.linalg.norm(moved[1] - moved[0]) / np.linalg.norm(screen[far] - screen[pair[0]])
+            zoom = (np.linalg.norm(moved[1] - moved[0])
+                    / np.linalg.norm(screen[far] - screen[pair[0]]))
             zoomed = _lasso_box(page)
             assert zoom > 1.3  # the wheel zoomed in
             assert (zoomed[2] - zoomed[0]) / (drawn[2] - drawn[0]) == pytest.approx(zoom, rel=0.15)

@@ -231,7 +231,7 @@ def test_report_links_tables_lists_cuts_and_warns(sky_run):
     names = {name for _, name in hrefs}
     assert {"classes.fits", "class_members.vot", "neighbours.parquet", "run.json",
             "class_table.csv"} <= names
-    for href, name in hrefs:
+    for href, _name in hrefs:
         assert not href.startswith("/") and (out / href).resolve().is_file(), href
     # every cut with its counts, and what was left after each
     steps = run["selection"]["steps"]

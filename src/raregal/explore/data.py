@@ -3,10 +3,9 @@
 The run folder is read by :meth:`raregal.method.run.SearchResult.read`, which checks it
 and opens its neighbour index (:mod:`raregal.method.neighbour_index`); a run written
 before the index has its neighbour graph read by :func:`raregal.io.export.read_neighbours`.
-:class:`RunData` answers every query the
-web app makes by *row index* (0 … n-1 in classes.parquet) or by an id looked up
-in the table: no request ever names a file. Images are those the run's image
-catalogue lists (``report.image_paths``), read by id.
+:class:`RunData` answers every query the web app makes by *row index* (0 … n-1 in
+classes.parquet) or by an id looked up in the table: no request ever names a file.
+Images are those the run's image catalogue lists (``report.image_paths``), read by id.
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from raregal.core.expression import evaluate as evaluate_expression
 from raregal.io.catalogue import fraction_columns
 from raregal.io.export import read_neighbours
 from raregal.io.images import ImageError, embed_manifest, image_paths, model_input
+from raregal.io.records import RunRecord
 from raregal.method.reduce import map_start
 from raregal.method.run import SearchResult, lettered
 from raregal.report.page import class_table, label_differences, viewer_links
@@ -69,7 +69,7 @@ class RunData:
     def __init__(self, run_dir, images=None):
         result = SearchResult.read(run_dir)
         self.dir: Path = result.out
-        self.run: dict = result.run
+        self.run: RunRecord = result.run
         self.id_column: str = result.id_column
         self.table: pd.DataFrame = result.classes.reset_index(drop=True)
         self.ids = pd.Series(self.table[self.id_column].astype(str).to_numpy(dtype=object))
@@ -83,7 +83,8 @@ class RunData:
         self.numeric = [c for c in self.table.columns
                         if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
         self.differences = label_differences(self.table) if len(self.order) else {}
-        paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run))
+        manifest = embed_manifest(self.run.representations_path)
+        paths, self.crop, self.images_from = image_paths(images, manifest)
         self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
         if self.images_from and not self.image_of:
             raise InputError(f"{self.images_from}: none of the run's {len(self.table)} galaxies "

@@ -13,7 +13,7 @@ and ``class`` when SOURCE is a run) as CSV or Parquet by the file's suffix,
 through the output policy (:func:`raregal.io.output.write_table`: never over an
 existing file).
 
-The method (:func:`scores`, chosen by bench/discovery.py, figures in the README):
+The method (:func:`scores`, chosen by bench/discovery.py; docs/decisions/discovery.md):
 a logistic regression on the standardised features and on the distances to the
 nearest example and to the nearest ``unlike`` galaxy (:func:`hybrid_scores`), the
 examples against the ``unlike`` galaxies and a seeded random sample of the
@@ -193,14 +193,14 @@ def _read_run(run_dir: Path):
     classes = result.classes["class"].to_numpy()
     if result.index is not None and result.index.space == "representation":
         return searched, np.asarray(result.index.features), result.id_column, classes
-    inputs = result.run.get("inputs", {})
+    inputs = result.run.inputs
     table = inputs.get("representations", {}).get("path")
     if not table or not Path(table).is_file():
         raise InputError(f"{run_dir / 'run.json'}: the representation table it was searched "
                          f"on ({table}) is not there; rank that table instead")
     ids_file = inputs.get("ids", {}).get("path")
     reps = load_representations(table, id_column=result.id_column, ids=ids_file)
-    recorded = result.run.get("feature_columns", {})
+    recorded = result.run.feature_columns
     if recorded and recorded.get("count") != len(reps.feature_columns):
         raise InputError(f"{table}: {len(reps.feature_columns)} feature columns found, but "
                          f"the run searched {recorded.get('count')}; rank that table with "
