@@ -5,13 +5,15 @@ The search finds every galaxy's nearest neighbours once, to build its UMAP
 :data:`~raregal.core.defaults.EXACT_NEIGHBOURS_MAX` galaxies, pynndescent's NN-descent
 above). That graph *is* the index "more like this" needs for a galaxy of the run:
 kept as arrays, a galaxy's neighbours are one row read from disk, whatever the
-size of the run, with no build at all when the explorer or ``raregal rank`` opens
-the run. Beside it lie the features the neighbours were found in, so that a point
-that is not a galaxy of the run (and ``rank``) can be searched too
-(:meth:`NeighbourIndex.query`: exact, in blocks). bench/neighbour_index.py
-measured the alternatives (README): a pynndescent index prepared for queries, or
-FAISS's HNSW, each cost a build beyond the search and answer a galaxy's
-neighbours no better than its row.
+size of the run, with no build at all when the explorer opens the run. Beside it
+lie the features the neighbours were found in: ``raregal rank`` and the explorer's
+"suggest next" read a run's features from there, and a point that is not a galaxy
+of the run can be searched too (:meth:`NeighbourIndex.query`: exact, in blocks).
+bench/neighbour_index.py measured the alternatives at 1M galaxies
+(docs/benchmarks.md): a pynndescent index prepared for queries (1,032 s beyond the
+search) or FAISS's HNSW (503 s) answer a galaxy's neighbours no better than its
+row (recall 0.997 and 0.9996 against 1.000), and pynndescent's would have to be
+pickled.
 
 Files (``.npy``, read memory-mapped and never with pickle; row order that of
 classes.parquet):
@@ -45,7 +47,7 @@ from raregal.core.errors import InputError, first_line
 
 FOLDER = "neighbour_index"
 FORMAT = 1
-#: Query rows compared at once by :meth:`NeighbourIndex.query` (block x n floats).
+#: Distances held at once by :meth:`NeighbourIndex.query` (queries x rows of a block).
 QUERY_BLOCK_ROWS = 2**20
 
 
