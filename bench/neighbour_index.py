@@ -51,8 +51,8 @@ def main() -> None:
         sys.path.insert(0, args.faiss_path)
     from sklearn.neighbors import NearestNeighbors
 
-    from raregal.method.reduce import approximate_neighbours
     from raregal.measure.synthetic import planted_representations
+    from raregal.method.reduce import approximate_neighbours
 
     table = planted_representations(args.n, dim=args.dim, n_groups=40, seed=0,
                                     fractions=False)
