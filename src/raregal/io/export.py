@@ -61,18 +61,17 @@ def without_self(indices: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray
             distances[keep].reshape(n, k - 1).astype(np.float32))
 
 
-def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
-                     distances: np.ndarray) -> pa.Table:
-    """One row per galaxy: its neighbours' ids, rows and distances, itself left out.
+def neighbours_table(ids: np.ndarray, id_column: str, rows: np.ndarray,
+                     dist: np.ndarray) -> pa.Table:
+    """One row per galaxy: its neighbours' ids, rows and distances.
 
     Parameters
     ----------
     ids : ndarray of str, shape (n,)
-    indices, distances : ndarray, shape (n, k)
-        From :func:`neighbour_graph`; a row's own index is dropped wherever it is
-        (ties at distance 0 may put a twin first).
+    rows, dist : ndarray, shape (n, k - 1)
+        The search's graph without each galaxy itself (:func:`without_self`), as the
+        run's neighbour index keeps it (one copy for both).
     """
-    rows, dist = without_self(indices, distances)
     n, k = rows.shape[0], rows.shape[1] + 1
     offsets = pa.array(np.arange(0, n * (k - 1) + 1, k - 1, dtype=np.int32))
     ids = pa.array(np.asarray(ids).astype(str))
@@ -160,7 +159,8 @@ def fits_text(table):
 
 def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
                   neighbours: tuple[np.ndarray, np.ndarray] | None) -> None:
-    """Write classes.fits, class_members.vot and (given the graph) neighbours.parquet."""
+    """Write classes.fits, class_members.vot and (given the graph without each galaxy
+    itself: :func:`without_self`) neighbours.parquet."""
     import warnings
 
     from astropy.io.fits.verify import VerifyWarning

@@ -71,12 +71,11 @@ class SearchResult:
         The contents of run.json (:class:`raregal.io.records.RunRecord`).
     tree : pandas.DataFrame
         The condensed tree.
-    neighbours : (indices, distances) or None
-        The search's neighbour graph, (n, k) rows of ``classes`` and distances,
-        written as neighbours.parquet (:mod:`raregal.io.export`); not read back.
     index : NeighbourIndex or None
-        The same graph and its features, written as ``neighbour_index/`` and read
-        back memory-mapped (None for a run written without one).
+        The search's neighbour graph (rows of ``classes``, each galaxy itself left
+        out) and its features, written as ``neighbour_index/`` and as
+        neighbours.parquet (:mod:`raregal.io.export`); read back memory-mapped from
+        ``neighbour_index/`` (None for a run written without one).
     """
 
     out: Path | None
@@ -84,7 +83,6 @@ class SearchResult:
     summary: pd.DataFrame
     run: RunRecord
     tree: pd.DataFrame
-    neighbours: tuple | None = None
     index: NeighbourIndex | None = None
 
     @property
@@ -109,7 +107,8 @@ class SearchResult:
         pq.write_table(pa.Table.from_pandas(self.tree, preserve_index=False),
                        folder / "condensed_tree.parquet")
         write_json(folder / "run.json", self.run.to_json())
-        write_exports(folder, self.classes, self.id_column, self.neighbours)
+        graph = None if self.index is None else (self.index.rows, self.index.distances)
+        write_exports(folder, self.classes, self.id_column, graph)
         if self.index is not None:
             self.index.write(folder)
 

@@ -645,7 +645,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     })
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),
-                          neighbours=finder.neighbours_, index=NeighbourIndex.from_graph(
+                          index=NeighbourIndex.from_graph(
                               finder.neighbour_features_, *finder.neighbours_,
                               space=index_space(finder.pca_components)))
     with log.stage("write", str(target.path)):
