@@ -75,7 +75,7 @@ MEASURES = ("persistence", "significance", "stability", "stability_bootstrap",
 #: of a synthetic 128-d bulk at 20k-200k (ROC AUC 0.95-1.00; bulk splits at most 0.74 at
 #: the scaled min_samples) but not in the demo's real representation, where the classes
 #: that recover no planted group had median purities of 0.70-0.76, so that "contrast
-#: >= 1.5 or purity >= 0.65" dropped 27 % of them (issue-14 note). PURE is that
+#: >= 1.5 or purity >= 0.65" dropped 27 % of them. PURE is that
 #: threshold, fitted on the synthetic runs; the pure_only_* columns report it.
 PURE = 0.65
 
@@ -212,7 +212,8 @@ def stable_and(t: pd.DataFrame, s: float, c: float, passes: pd.Series) -> pd.Ser
 
 
 def shipped(t: pd.DataFrame, s: float, c: float, z: float) -> np.ndarray:
-    """raregal's own rule (:func:`raregal.method.credibility.credible_rule`) at thresholds s, c, z."""
+    """raregal's own rule (:func:`raregal.method.credibility.credible_rule`) at thresholds
+    s, c, z."""
     return credible_rule(t.stability.to_numpy(), t.density_contrast.to_numpy(),
                          t.significance.to_numpy(), min_stability=s, min_contrast=c,
                          min_significance=z)
@@ -257,7 +258,7 @@ CANDIDATES = {
     "the same, all three refitted": (
         shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "z": SIGNIFICANCES}),
     # persistence's scale moves with N, significance is strict on shallow real classes
-    # (issue-14 note): either one, as a compromise
+    # (docs/decisions/credibility.md): either one, as a compromise
     "contrast >= c or (stability >= s and (persistence >= p or significance >= z))": (
         lambda t, s, c, p, z: stable_and(t, s, c, (t.persistence >= p) | (t.significance >= z)),
         {"s": S, "c": C, "p": PERSISTENCES, "z": SIGNIFICANCES}),

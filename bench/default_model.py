@@ -1,4 +1,4 @@
-"""Rebuild raregal's bundled default model and write its model card (issue 13).
+"""Rebuild raregal's bundled default model and write its model card.
 
 Trains :data:`FAMILY` with :data:`RECIPE` (bench/model_families.py's recipe: the
 family that did best there at equal time, trained longer) on gz-kaggle-5000 with
@@ -27,12 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import model_families as mf
 import pandas as pd
 import torch
+
+import model_families as mf
 from bottleneck_table import validation_metrics
 from model_geometry import SETS, geometry, load_pixels
-
 from raregal.model.embed import embed
 from raregal.model.models import DEFAULT_MODEL, load_model
 

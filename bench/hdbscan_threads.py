@@ -10,9 +10,10 @@ order as leaf_clusters hands them over, each run times in turn:
                raregal.method.boruvka; not reproducible)
 and says whether the new labels and probabilities are the old seeded ones. The
 machine's load average is printed with each run: on a shared machine the figures
-are only comparable within a run.
+are only comparable within a run. --split prints, per size, how much of the new
+path's one-thread CPU time its parallel loops take (what more cores can speed up).
 
-    python bench/hdbscan_threads.py [--sizes 50000 200000] [--runs 1]
+    python bench/hdbscan_threads.py [--sizes 50000 200000] [--runs 1] [--split]
 """
 
 import argparse
@@ -23,6 +24,7 @@ import fast_hdbscan
 import numba
 import numpy as np
 
+import raregal.method.boruvka as boruvka
 from raregal.core import defaults
 from raregal.measure.synthetic import planted_representations
 from raregal.method.cluster import _hdbscan_cpu, scaled_min_samples, spatial_order
@@ -53,11 +55,46 @@ def timed(run, *args):
     return wall, (time.process_time() - cpu) / wall, result
 
 
+#: raregal.method.boruvka's parallel loops: neighbour queries (core distances), each
+#: Boruvka round's queries, component updates, the first round.
+PARALLEL = ("parallel_tree_query", "_candidates", "update_component_vectors",
+            "initialize_boruvka_from_knn")
+
+
+def parallel_split(x, min_samples):
+    """CPU seconds of the new path on one thread: in all, and in its parallel loops."""
+    spent = []
+    originals = {name: getattr(boruvka, name) for name in PARALLEL}
+
+    def counted(loop):
+        def run(*args, **kwargs):
+            started = time.process_time()
+            result = loop(*args, **kwargs)
+            spent.append(time.process_time() - started)
+            return result
+        return run
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        for name, loop in originals.items():
+            setattr(boruvka, name, counted(loop))
+        started = time.process_time()
+        _hdbscan_cpu(x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE)
+        return time.process_time() - started, sum(spent)
+    finally:
+        for name, loop in originals.items():
+            setattr(boruvka, name, loop)
+        numba.set_num_threads(before)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[50000, 200000])
     parser.add_argument("--dim", type=int, default=5)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--split", action="store_true",
+                        help="the one-thread CPU time in parallel loops, per size")
     args = parser.parse_args()
     threads = numba.get_num_threads()
     warm = points(5000, args.dim)  # compile everything before timing
@@ -84,6 +121,12 @@ def main():
             print(f"{n:<8} {min_samples:<12} {old:>11.1f} s ({old_cores:.2f})  "
                   f"{new:>7.1f} s ({new_cores:.2f})  {unseeded:>10.1f} s ({unseeded_cores:.2f})"
                   f"  {same!s:>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
+        if args.split:
+            total, parallel = parallel_split(x, min_samples)
+            print(f"{n:<8} one thread: {total:.1f} s CPU, {parallel:.1f} s "
+                  f"({parallel / total:.1%}) in parallel loops; Amdahl on 2 / 16 cores: "
+                  + " / ".join(f"{1 / (1 - parallel / total + parallel / total / c):.2f}x"
+                               for c in (2, 16)), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Every published layout reads the same galaxies (issue 38): each layout built as its
+"""Every published layout reads the same galaxies: each layout built as its
 primary source writes it (the builders of tests/test_layouts.py, from the same 60
 galaxies' predictions), read and cut with the paper's cuts; rows kept against the
 count worked out by hand.

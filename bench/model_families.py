@@ -1,4 +1,4 @@
-"""Which encoder family makes the best bundled model? Issue 13's comparison table.
+"""Which encoder family makes the best bundled model? The comparison table.
 
 Trains each family with the same recipe (``raregal.model.train``: 128-d linear-BN-tanh
 bottleneck, scale/rotation/flip/colour/noise augmentation, cosine learning rate;
@@ -47,7 +47,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from model_geometry import geometry
 from scipy.stats import pearsonr, spearmanr
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -56,6 +55,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import raregal.model.train as train_module
+from model_geometry import geometry
 from raregal.io.images import model_input
 from raregal.measure.baseline import baseline
 from raregal.measure.evaluate import PRESETS, evaluate

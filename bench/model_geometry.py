@@ -10,7 +10,7 @@ For a raregal model folder (default: the bundled model) and each shared image se
   large norm comes from (timm's ``forward_features``, the pooled vector, and the
   representation).
 
-Issue 13's targets: PC1 below 50 % and the 99.9th-percentile norm within 5x the
+The bundled model's targets: PC1 below 50 % and the 99.9th-percentile norm within 5x the
 median, on every shared set.
 
     python bench/model_geometry.py                          # the bundled model

@@ -1,7 +1,7 @@
 """Read + join + cut at the paper's scale: 8.7M galaxies, 128-d representations.
 
 Generates once (cached under bench/out/read_scale/, git-ignored) two Parquet files
-laid out like the real ones (../shared/REFERENCE.md):
+laid out like the real ones (docs/conventions.md, "Published layouts"):
 
 ``representations.parquet``
     ``id_str`` (``{brickid}_{objid}``) + ``feat_0 … feat_127`` float32, written by

@@ -1,4 +1,4 @@
-"""Classes at several scales (raregal.method.scales, issue 35): planted groups recovered by
+"""Classes at several scales (raregal.method.scales): planted groups recovered by
 credible classes with one min_samples and with several, from the same embedding.
 
 The table: a smooth curved 12-D bulk in 128-d (bench/tables.py's ``curved``) with

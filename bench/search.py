@@ -76,7 +76,7 @@ def worker_raregal(data: Path, min_samples: int, result: Path, params: dict) -> 
     import raregal
 
     out = result.with_suffix(".run")
-    # The paper's stack has no credibility step; its layout reruns (issue 14) are timed by
+    # The paper's stack has no credibility step; raregal's layout reruns are timed by
     # bench/credibility.py, so this compares the same work on both sides.
     settings = {"min_samples": min_samples, "backend": "cpu", "stability_seeds": 0, **params}
     raregal.search(data, out, finder=raregal.RareClassFinder(**settings), overwrite=True)

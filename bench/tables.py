@@ -1,4 +1,4 @@
-"""Synthetic representation tables of several kinds, for bench/search.py (issue 18).
+"""Synthetic representation tables of several kinds, for bench/search.py.
 
 Each generator returns ``(features, planted, bulk)``: float32 features of shape
 (n, dim), the planted group of each row (int64, -1 for the bulk) and, where the kind
@@ -11,7 +11,7 @@ seeded: the same arguments give the same table on any machine.
   20 planted groups of 0.05-0.2% of n).
 - ``curved``: a smooth curved 12-D bulk -- a random smooth nonlinear map of a 12-D
   Gaussian latent into 128-d, plus small isotropic noise -- with 9 planted groups of
-  40-4,000 members at 632k, scaled with n (the table of issue 18's first paragraph).
+  40-4,000 members at 632k, scaled with n.
 - ``multiscale``: a bulk that is not smooth: a hierarchy of sub-clusters of very
   different sizes and widths, each with a heavy-tailed (Student-t) radial profile,
   with 9 planted groups scaled as in ``curved``.
@@ -29,7 +29,7 @@ import itertools
 
 import numpy as np
 
-#: Issue 18's curved table: 9 groups of 40 to 4,000 members at 632k.
+#: The curved table: 9 groups of 40 to 4,000 members at 632k.
 GROUPS = 9
 GROUP_SIZES_632K = (40, 4000)
 REFERENCE_N = 632_000

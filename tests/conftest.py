@@ -43,7 +43,8 @@ def cpu_load():
     ended by the test or, at the latest, after two minutes: seeded results must
     not depend on how the threads are scheduled."""
     hogs = [subprocess.Popen([sys.executable, "-c",
-                              "import time\nend = time.time() + 120\nwhile time.time() < end: pass"])
+                              "import time\nend = time.time() + 120\n"
+                              "while time.time() < end: pass"])
             for _ in range(2)]
     yield
     for hog in hogs:

@@ -182,14 +182,14 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     full = raregal.SearchResult.read(tmp_path / "all")
     kept = raregal.SearchResult.read(tmp_path / "credible")
     assert {"stability", "density_contrast", "credible"} <= set(full.summary.columns)
-    record = full.run["credibility"]
+    record = full.run.credibility
     assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
     assert record["rule"] == rule_text(2)
     assert record["min_significance"] == defaults.CREDIBLE_SIGNIFICANCE
     assert full.summary["credible"].tolist() == credible_rule(
         full.summary["stability"], full.summary["density_contrast"],
         full.summary["significance"]).tolist()
-    assert full.run["parameters"]["min_samples_reason"] == "given: 10"
+    assert full.run.parameters["min_samples_reason"] == "given: 10"
     credible = full.summary[full.summary["credible"]]
     assert len(kept.summary) == len(credible) < len(full.summary)
     assert kept.summary["search_class"].tolist() == credible["class"].tolist()

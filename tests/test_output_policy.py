@@ -384,7 +384,7 @@ TAMPERED = {
                      "missing classes.csv"),
     # issue 39: what the reader let through, or failed on with a traceback
     "100,000 nested brackets": ("run.json", _rewrite_json("[" * 100_000 + "]" * 100_000),
-                                "not a raregal run record (JSON nested too deeply)"),
+                                "not a run record (JSON nested too deeply)"),
     "nested inside the record": ("run.json", _rewrite_json(
         '{"id_column": "id_str", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"),
         "nested too deeply"),
@@ -453,7 +453,7 @@ def test_the_run_writer_writes_strict_json(tmp_path):
     text = (tmp_path / "run" / "run.json").read_text()
     record = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in run.json"))
     assert record["result"] == {"fraction_in_classes": None, "score": None}
-    assert SearchResult.read(tmp_path / "run").run["result"]["score"] is None
+    assert SearchResult.read(tmp_path / "run").run.result["score"] is None
     assert output.plain({"a": [np.float32(1.5), np.int64(2)], "b": Path("x")}) == {
         "a": [1.5, 2], "b": "x"}
 

@@ -231,7 +231,7 @@ def test_report_links_tables_lists_cuts_and_warns(sky_run):
     names = {name for _, name in hrefs}
     assert {"classes.fits", "class_members.vot", "neighbours.parquet", "run.json",
             "class_table.csv"} <= names
-    for href, name in hrefs:
+    for href, _name in hrefs:
         assert not href.startswith("/") and (out / href).resolve().is_file(), href
     # every cut with its counts, and what was left after each
     steps = run["selection"]["steps"]
@@ -333,7 +333,7 @@ def test_not_a_run_folder(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing classes.csv" in err
-    with pytest.raises(InputError, match="at least 1"):
+    with pytest.raises(InputError, match="per_class \(report\): must be an integer >= 1, not 0"):
         report(tmp_path, per_class=0)
 
 

@@ -45,7 +45,8 @@ def test_run_folder_contents(run, planted):
     out = run / "run"
     assert sorted(p.name for p in out.iterdir()) == [
         ".raregal-output.json", "class_members.vot", "classes.csv", "classes.fits",
-        "classes.parquet", "condensed_tree.parquet", "neighbours.parquet", "run.json"]
+        "classes.parquet", "condensed_tree.parquet", "neighbour_index", "neighbours.parquet",
+        "run.json"]
     kept = _expected_kept(planted)
     classes = pd.read_parquet(out / "classes.parquet")
     assert classes["id_str"].tolist() == planted["id_str"][kept].tolist()
@@ -209,7 +210,7 @@ def test_a_finder_without_a_map_writes_a_run_without_map_columns(planted, tmp_pa
     ("all_cut", "nothing left after the cuts: all 400 galaxies removed"),
     ("predictions", "preds.csv: 5 of 400 representation ids have no prediction row"),
     ("unreadable", "bad.parquet: cannot read as parquet"),
-    ("pca", "--pca 40: must be between 1 and 16"),
+    ("pca", "--pca: must be between 1 and the 16 features, not 40"),
 ])
 def test_bad_input_one_line_nonzero_nothing_written(planted, tmp_path, capsys, case, message):
     table = planted.iloc[:400].copy()

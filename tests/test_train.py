@@ -25,7 +25,8 @@ def test_loss_matches_the_formula_and_ignores_unasked_questions():
     ours = dirichlet_multinomial_nll(alpha, counts, schema).numpy()
 
     def nll(a, k):
-        return -(gammaln(a.sum()) - gammaln(k.sum() + a.sum()) + np.sum(gammaln(k + a) - gammaln(a)))
+        return -(gammaln(a.sum()) - gammaln(k.sum() + a.sum())
+                 + np.sum(gammaln(k + a) - gammaln(a)))
     a, k = alpha.numpy().astype(float), counts.numpy().astype(float)
     expected = [nll(a[i, :3], k[i, :3]) + nll(a[i, 3:], k[i, 3:]) for i in range(2)]
     np.testing.assert_allclose(ours, expected, rtol=1e-5)

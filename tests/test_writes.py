@@ -82,7 +82,8 @@ def test_a_library_that_rewraps_the_full_disk_is_one_line_too(planted, tmp_path,
         try:
             _disk_full()
         except OSError as exc:
-            raise OSError(f"Not enough space on disk: requested 89094, available 0. {exc}")
+            raise OSError(
+                f"Not enough space on disk: requested 89094, available 0. {exc}") from exc
 
     monkeypatch.setattr("raregal.method.run.write_exports", rewrapped)
     assert _search_on_a_full_disk(planted, tmp_path, capsys) == (

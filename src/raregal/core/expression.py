@@ -130,6 +130,7 @@ def _depth(tree: ast.AST) -> int:
 def _substitute_names(expression: str, columns: set[str]) -> tuple[str, dict[str, str]]:
     """Replace backquoted names (and bare keywords that are columns) by placeholders,
     and ``&``/``|`` by ``and``/``or``, outside string literals."""
+    names: dict[str, str]  # placeholder -> column
     out, names, i = [], {}, 0
 
     def name(column):

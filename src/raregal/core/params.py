@@ -19,9 +19,9 @@ are not integers, and an integral float (``3.0``) is not an integer either.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
-from typing import Callable
 
 from raregal.core.errors import InputError
 
@@ -203,8 +203,8 @@ CROP_FRACTION = Interval(Real, 0, 1, closed="right")
 INPUT_SIZE = Interval(Integral, 32, 2048)
 
 # Upper bounds of the counts that size memory or time, so that an absurd value is
-# refused in one line before any work instead of running out of memory hours later
-# (issue 39). Each is far above what a real use needs; the reason is beside it.
+# refused in one line before any work instead of running out of memory hours later.
+# Each is far above what a real use needs; the reason is beside it.
 
 #: Rows of a synthetic table: GZ DESI, the largest catalogue, has 8.7 million galaxies.
 MAX_ROWS = 10_000_000
@@ -218,13 +218,14 @@ WORKERS = 1024
 
 def seeds_fit(seed, count: int, owner: str) -> None:
     """Refuse ``seed`` when ``seed + count`` (the seeds of ``count`` reruns after it)
-    leaves numpy's range, before any work (issue 39: the reruns failed after the search).
+    leaves numpy's range, before any work (else the reruns failed after the search).
 
     Raises
     ------
     ParameterError
         Naming ``seed``.
     """
+    assert SEED.high is not None  # bounded (2**32 - 1); tells mypy so
     if seed is not None and count and seed + count > SEED.high:
         raise ParameterError("seed", f"must be at most {SEED.high - count} for {count} reruns "
                                      f"(seeds seed+1 to seed+{count} <= {SEED.high}), not "

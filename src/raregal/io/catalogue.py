@@ -1,7 +1,7 @@
 """Read representation, prediction and catalogue tables in the layouts users already have.
 
-Supported layouts (../shared/REFERENCE.md, "Representation files" and "Published
-layouts in detail"):
+Supported layouts (docs/conventions.md, "Representation files" and "Published
+layouts"):
 
 - Parquet (``.parquet``, ``.pq``) and CSV (``.csv``, ``.csv.gz``, ``.tsv``) tables;
 - FITS binary tables (``.fits``, ``.fit``, ``.fits.gz``); a vector column of shape

@@ -1,6 +1,6 @@
 """Galaxy cutouts to model inputs: decode, colour, crop, resize.
 
-Zoobot's preprocessing (../shared/REFERENCE.md, "Preprocessing"): an RGB image,
+Zoobot's preprocessing (docs/conventions.md, "Preprocessing"): an RGB image,
 its central part kept, resized to the model's input size (bilinear,
 antialiased), divided by 255 -- and *no* ImageNet normalisation. A JPEG much
 larger than the model's view is decoded at a reduced scale first
@@ -18,7 +18,6 @@ pixels, or one value everywhere, raises :class:`ImageError` with the reason, whi
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -29,6 +28,7 @@ from PIL import Image
 from raregal.core import defaults
 from raregal.core.errors import InputError, first_line
 from raregal.io.catalogue import check_ids, find_id_column, ids_as_strings, read_table
+from raregal.io.records import EmbedManifest
 
 IMAGE_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png",
                   ".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".fits.fz": "fits"}
@@ -326,30 +326,21 @@ def table_paths(table, source: Path, id_column=None, path_column=None):
     return ids, paths, id_name
 
 
-def embed_manifest(run: dict) -> dict | None:
-    """The ``raregal embed`` manifest beside the run's representation file, if any."""
-    path = run.get("inputs", {}).get("representations", {}).get("path")
-    if not isinstance(path, str) or not path:
+def embed_manifest(representations_path: str | None) -> EmbedManifest | None:
+    """The finished ``raregal embed`` manifest beside a representation file, if any."""
+    if not representations_path:
         return None
-    manifest = Path(path).parent / "manifest.json"
-    if not manifest.is_file():
+    path = Path(representations_path).parent / "manifest.json"
+    if not path.is_file():
         return None
     try:
-        record = json.loads(manifest.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{manifest}: not a readable raregal embed manifest ({exc}); "
-                         f"give the images with --images") from None
-    if not isinstance(record, dict) or record.get("status") != "complete":
-        return None
-    crop = record.get("preprocessing", {}).get("crop_fraction", 1.0)
-    if not isinstance(record.get("source"), str) or not (
-            isinstance(crop, (int, float)) and 0 < crop <= 1):
-        raise InputError(f"{manifest}: no usable 'source' and 'preprocessing.crop_fraction'; "
-                         f"give the images with --images")
-    return record
+        manifest = EmbedManifest.read(path)
+    except InputError as exc:
+        raise InputError(f"{exc}; give the images with --images") from None
+    return manifest if manifest.complete else None
 
 
-def image_paths(images, manifest: dict | None, allow_outside: bool = False
+def image_paths(images, manifest: EmbedManifest | None, allow_outside: bool = False
                 ) -> tuple[dict, float, str | None]:
     """Map id -> image path, the crop to show, and where the images came from.
 
@@ -358,11 +349,9 @@ def image_paths(images, manifest: dict | None, allow_outside: bool = False
     catalogue's paths must lie in its folder unless ``allow_outside``
     (:func:`raregal.io.images.table_paths`): the thumbnails are made to be shared.
     """
-    crop = 1.0
-    if manifest is not None:
-        crop = manifest.get("preprocessing", {}).get("crop_fraction", 1.0)
-    if images is None and manifest is not None and Path(manifest["source"]).exists():
-        images = manifest["source"]
+    crop = 1.0 if manifest is None else manifest.crop_fraction
+    if images is None and manifest is not None and Path(manifest.source).exists():
+        images = manifest.source
     if images is None:
         return {}, crop, None
     ids, paths, _ = image_catalogue(images, allow_outside=allow_outside)

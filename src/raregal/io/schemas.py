@@ -2,7 +2,7 @@
 
 A schema orders the answers of all questions into one vector, the output of a
 Dirichlet head (one concentration per answer). Column names follow the GZ DESI
-catalogue, ``{question}_{answer}_fraction`` (../shared/REFERENCE.md); Galaxy Zoo 2
+catalogue, ``{question}_{answer}_fraction`` (docs/conventions.md); Galaxy Zoo 2
 questions that GZ DESI shares use the same names, so the paper's cuts read both.
 """
 
@@ -50,7 +50,7 @@ class Schema:
             start += len(question.answers)
         return out
 
-    def subset(self, names) -> "Schema":
+    def subset(self, names) -> Schema:
         """The schema restricted to the named questions (dependencies kept as text)."""
         wanted = set(names)
         unknown = wanted - {q.name for q in self.questions}
@@ -65,7 +65,7 @@ class Schema:
                                "asked_if": q.asked_if} for q in self.questions]}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Schema":
+    def from_dict(cls, data: dict) -> Schema:
         return cls(data["name"], tuple(Question(q["name"], tuple(q["answers"]), q["asked_if"])
                                        for q in data["questions"]))
 

@@ -45,10 +45,10 @@ from raregal.core import defaults
 from raregal.core.errors import InputError
 from raregal.core.expression import column_names
 from raregal.core.expression import evaluate as evaluate_expression
-from raregal.core.params import SEED, Integral, Interval, Real, validate
+from raregal.core.params import SEED, Integral, Interval, ParameterError, Real, validate
 from raregal.io.catalogue import find_id_column, ids_as_strings, read_table
 
-#: Named rare-type sets for the project's real label tables (../shared/data/README.md).
+#: Named rare-type sets for the real label tables (their columns: tests/data/README.md).
 #: Galaxy Zoo 2's answers are cumulative: an odd-feature answer counts when most
 #: volunteers saw something odd (Class6.1 > 0.5) and most of those chose it. Lens
 #: (Class8.2) and dust lane (Class8.7) are left out: one galaxy each in 5,000.
@@ -76,7 +76,7 @@ def parse_types(specs=(), presets=()) -> dict[str, str]:
     types = {}
     for preset in presets:
         if preset not in PRESETS:
-            raise InputError(f"unknown --preset '{preset}'; choose from {', '.join(PRESETS)}")
+            raise ParameterError("presets", f"'{preset}' is not one of {', '.join(PRESETS)}")
         types.update(PRESETS[preset])
     for spec in specs:
         named = _NAMED.match(spec)

@@ -297,7 +297,8 @@ class InjectionResult:
 
 
 def synthetic_bulk(n: int, dim: int = 128, seed: int = defaults.SEED) -> pd.DataFrame:
-    """A smooth bulk with no planted groups (:func:`raregal.measure.synthetic.planted_representations`).
+    """A smooth bulk with no planted groups
+    (:func:`raregal.measure.synthetic.planted_representations`).
 
     ``n`` must leave room for neighbourhoods of :data:`raregal.core.defaults.INJECT_DENSITY_K`.
     """

@@ -53,7 +53,7 @@ class Clustering:
     def n_classes(self) -> int:
         return len(self.nodes)
 
-    def unpermuted(self, order: np.ndarray) -> "Clustering":
+    def unpermuted(self, order: np.ndarray) -> Clustering:
         """This clustering of ``points[order]``, as a clustering of ``points``."""
         tree = self.condensed_tree.copy()
         is_point = tree["child"] < len(order)
@@ -102,8 +102,8 @@ def min_samples_reason(setting, n: int,
     what the sample supports.
 
     Injection-recovery finds planted groups from about min_samples members up
-    (issue 14: 300-400 at 632k with 300; none of 50-200 members on 4,341 galaxies
-    with 300), so a forced value more than twice the scaled rule's misses the
+    (300-400 at 632k with 300; none of 50-200 members on 4,341 galaxies with 300;
+    docs/decisions/credibility.md), so a forced value more than twice the scaled rule's misses the
     classes the scaled rule would find.
 
     Returns
@@ -216,7 +216,7 @@ def leaf_significance(tree: np.ndarray, nodes: np.ndarray, min_samples: int) -> 
     density rises a few such units at most, whatever N. :func:`leaf_persistence`
     divides by the tree's largest lambda instead, which moves with N and with
     whatever else is in the data: at 632k its bulk splits stayed below 0.01
-    while at 20k they reached 0.18 (issue-14 note). Infinite lambdas
+    while at 20k they reached 0.18 (docs/decisions/credibility.md). Infinite lambdas
     (duplicates) count as the tree's largest finite one.
     """
     _, birth, leave, k, size = _leaf_rows(tree, nodes)
@@ -284,7 +284,7 @@ def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_
     # fast_hdbscan finds each point's min_samples nearest neighbours (its core
     # distance) with one KD-tree query per point, in the points' own order. In the
     # tree's leaf order consecutive queries walk the same nodes, which stay in the
-    # cache: 2.5x faster at 632k with min_samples 300 (bench note).
+    # cache: 2.5x faster at 632k with min_samples 300 (docs/benchmarks.md).
     order = spatial_order(embedding)
     return _clustering(*_hdbscan_cpu(embedding[order], min_samples, min_cluster_size),
                        min_samples).unpermuted(order)

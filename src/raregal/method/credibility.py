@@ -9,9 +9,6 @@ bulk. The measures, one row per class (:func:`assess`):
     clustered with the same settings; a class's stability is the mean over the
     reruns of its best-match Jaccard index (:func:`raregal.method.matching.best_match_jaccard`).
     A bulk split moves with the layout's randomness; a population stays.
-    Layout reruns separated planted groups from bulk splits better than searches
-    of bootstrap subsamples (ROC AUC 1.00 / 0.97 against 0.99 / 0.89 at 20k), at
-    a fraction of the cost (no neighbour search).
 ``density_contrast``
     In the input representation itself (the neighbour graph's distances, not
     UMAP space): the median distance of the galaxies around the class (its
@@ -20,23 +17,14 @@ bulk. The measures, one row per class (:func:`assess`):
     k = half the class size, at most the graph's; duplicate representations count
     once, as members, as shell and as neighbours. Null: in a smooth density
     members and shell sample the same density, ratio 1; a dense population
-    gives > 1. A leaf of a structureless bulk sits on a noise peak, so measured
-    splits of a synthetic bulk reach above 1 too (at most 1.08 at 20k); the threshold
-    (:data:`raregal.core.defaults.CREDIBLE_CONTRAST`) is set above them (bench/credibility.py).
-    A class with no shell in the graph (no member has a non-member among its
-    neighbours) is isolated at the graph's scale; its shell is then the K
-    non-members nearest to the class's mean, found by brute force (one pass over
-    the n galaxies per such class).
-
-``significance`` (from the search's condensed tree, :func:`raregal.method.cluster.leaf_significance`)
-    How far the members' density rises above the density at which their leaf
-    split off, in units of the density estimate's noise (about 1 /
-    sqrt(min_samples)). It costs nothing. ``persistence`` (hdbscan's, in the
-    same table) ranks classes much the same way, but divides by the tree's
-    largest lambda, so its scale moves with N and with whatever else the data
-    hold: one threshold (0.05, fitted at 5k-50k) kept planted groups at 20k but
-    at 632k missed one whose persistence was 0.012, while that run's bulk splits
-    stayed below 0.005.
+    gives > 1. A class with no shell in the graph (no member has a non-member
+    among its neighbours) is isolated at the graph's scale; its shell is then
+    the K non-members nearest to the class's mean, found by brute force (one
+    pass over the n galaxies per such class).
+``significance`` (:func:`raregal.method.cluster.leaf_significance`)
+    From the search's condensed tree: how far the members' density rises above
+    the density at which their leaf split off, in units of the density
+    estimate's noise (about 1 / sqrt(min_samples)). It costs nothing.
 
 ``credible`` (:func:`credible_rule`): dense (density_contrast >=
 :data:`raregal.core.defaults.CREDIBLE_CONTRAST`), or stable (stability >=
@@ -47,29 +35,11 @@ measured, and the rule is dense or significant. A class of which at least
 :data:`raregal.core.defaults.CREDIBLE_MAX_DUPLICATES` of the members repeat another
 member's representation (``duplicates``, :mod:`raregal.method.duplicates`) is never
 credible: copies sit at distance 0, so its significance and stability measure the
-copies (issue 39: 40 copies of one row made a class marked credible).
-Stability alone let bulk splits through -- large bulk leaves at 50k and, with
-groups planted in a real representation (the demo's 5,000 x 128 table), a third
-of the classes that recover no planted group, at contrast ~1 -- and most of them
-rise little above their birth density. The significance threshold was fitted on one
-set of runs and tested on others (``bench/credibility.py --rules``; the runs are named
-in :mod:`raregal.core.defaults`): on 18 held-out runs (5k to 632k, real and synthetic
-bulks) the rule kept 206 of 240 planted classes and dropped 2,665 of 2,694 others, and
-without reruns 213 and 2,660, against 192 and 2,642 (without reruns 203 and 2,578) with
-persistence >= 0.05 in place of significance. At 632k with the paper's min_samples 300
-(seeds 0 and 1, without reruns, the default there) it kept 8/8 and 9/9 planted classes
-and dropped 67/68 and 61/62 others; at min_samples 30, 15 of its 18 and 16 of its 16
-credible classes were real.
-In real searches it is strict: on gz-kaggle-5000 with the bundled model (2,045
-galaxies after the paper's cuts, min_samples 17) it marks 1, 0 and 0 of 30, 25 and 24
-classes credible for three training seeds, against 12, 6 and 4 with persistence; those
-classes have contrasts of 0.74-1.15 and significances below 1.8 (one 3.5), where bulk
-splits lie, and other seeds' models find them at a best-match Jaccard of about 0.2
-(issue-14 note). What it keeps there is often rare: over 46 such searches (23
-representations, with and without the cuts) 11 of its 20 credible classes are
-significantly enriched in rings, mergers or irregulars (``raregal evaluate``, which
-also pools each type over credible and dropped classes), against 121 of the 1,575 it
-drops; rings, spread through the disc population, are the exception.
+copies.
+
+How the measures and thresholds were chosen, and how the rule fares on planted
+groups (5k to 632k) and on real searches: docs/decisions/credibility.md
+(``bench/credibility.py``).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A duplicated catalogue row or a collapsed encoder gives several galaxies one
 representation. Their distances to each other are 0, so every density measure
 calls them infinitely dense: HDBSCAN makes them a class, the layout reruns keep
-them together and the density contrast divides by 0 (issue 39). They carry the
+them together and the density contrast divides by 0. They carry the
 information of one galaxy, so the search reports them when it reads the
 features (:meth:`Duplicates.describe`, :meth:`Duplicates.record` in run.json),
 and :mod:`raregal.method.credibility` measures each class on its distinct

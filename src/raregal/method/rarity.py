@@ -8,7 +8,7 @@ The score (:func:`rarity`) is the distance to the galaxy's k-th nearest neighbou
 in the searched representation (:data:`raregal.core.defaults.RARITY_K`), read off the
 neighbour graph the search already builds for UMAP, so it costs nothing: a galaxy
 in a sparse part of the representation is one few others look like. It was chosen
-by bench/discovery.py (README, "Rare galaxies") over the candidates kept here for
+by bench/discovery.py (docs/decisions/discovery.md) over the candidates kept here for
 that comparison: GLOSH (:func:`glosh`, HDBSCAN's outlier score from the condensed
 tree of the 5-D embedding) and an isolation forest (:func:`isolation`).
 

@@ -112,7 +112,7 @@ def approximate_neighbours(features: np.ndarray, n_neighbors: int, seed: int | N
     source), and spends most of its neighbour time on them. pynndescent's own
     default is ``2 log10(n)`` trees, capped at 12; NN-descent then refines the
     graph to the same stopping criterion. On the benchmark's tables the recall
-    of the 50 exact neighbours is 1.000 with either forest at 200k (bench note).
+    of the 50 exact neighbours is 1.000 with either forest at 200k (docs/benchmarks.md).
 
     Returns
     -------

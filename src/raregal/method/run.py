@@ -23,6 +23,9 @@ are finite and whose search parameters meet the search's own constraints.
 ``run.json``
     Parameters, inputs, selection, redundancy report, versions, timings (strict
     JSON: a missing number is null, never NaN).
+``neighbour_index/``
+    The search's neighbour graph and the features it was found in, read
+    memory-mapped (:mod:`raregal.method.neighbour_index`; runs written before it have none).
 
 Written beside them for other tools (:mod:`raregal.io.export`), not read back:
 ``classes.fits`` (every galaxy, ra/dec in degrees), ``class_members.vot`` (the
@@ -32,7 +35,6 @@ graph).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,12 +47,12 @@ from raregal.core.errors import InputError, first_line
 from raregal.io.catalogue import fraction_columns, ids_as_strings
 from raregal.io.export import write_exports
 from raregal.io.output import Target, atomic_dir, prepare, write_json
+from raregal.io.records import RunRecord
+from raregal.method.neighbour_index import NeighbourIndex
 
 RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
 TREE_COLUMNS = ("parent", "child", "lambda_val", "child_size")
-#: run.json entries that readers use, and the JSON type each must have.
-RUN_JSON_TYPES = {"id_column": str, "parameters": dict, "selection": dict,
-                  "redundancy": dict, "inputs": dict, "command": list, "result": dict}
+
 
 
 @dataclass
@@ -65,25 +67,27 @@ class SearchResult:
         One row per searched galaxy (see the module docstring); ids are strings.
     summary : pandas.DataFrame
         One row per class.
-    run : dict
-        The contents of run.json.
+    run : RunRecord
+        The contents of run.json (:class:`raregal.io.records.RunRecord`).
     tree : pandas.DataFrame
         The condensed tree.
-    neighbours : (indices, distances) or None
-        The search's neighbour graph, (n, k) rows of ``classes`` and distances,
-        written as neighbours.parquet (:mod:`raregal.io.export`); not read back.
+    index : NeighbourIndex or None
+        The search's neighbour graph (rows of ``classes``, each galaxy itself left
+        out) and its features, written as ``neighbour_index/`` and as
+        neighbours.parquet (:mod:`raregal.io.export`); read back memory-mapped from
+        ``neighbour_index/`` (None for a run written without one).
     """
 
     out: Path | None
     classes: pd.DataFrame
     summary: pd.DataFrame
-    run: dict
+    run: RunRecord
     tree: pd.DataFrame
-    neighbours: tuple | None = None
+    index: NeighbourIndex | None = None
 
     @property
     def id_column(self) -> str:
-        return self.run.get("id_column") or str(self.classes.columns[0])
+        return self.run.id_column or str(self.classes.columns[0])
 
     def write(self, out, *, overwrite: bool = False) -> Path:
         """Write the run folder ``out`` (a path, or a :class:`raregal.io.output.Target`
@@ -102,8 +106,11 @@ class SearchResult:
         self.summary.to_csv(folder / "classes.csv", index=False)
         pq.write_table(pa.Table.from_pandas(self.tree, preserve_index=False),
                        folder / "condensed_tree.parquet")
-        write_json(folder / "run.json", self.run)
-        write_exports(folder, self.classes, self.id_column, self.neighbours)
+        write_json(folder / "run.json", self.run.to_json())
+        graph = None if self.index is None else (self.index.rows, self.index.distances)
+        write_exports(folder, self.classes, self.id_column, graph)
+        if self.index is not None:
+            self.index.write(folder)
 
     @classmethod
     def read(cls, run_dir) -> SearchResult:
@@ -123,7 +130,7 @@ class SearchResult:
         except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
             raise InputError(f"{run_dir / 'classes.csv'}: not a readable CSV table "
                              f"({first_line(exc)})") from None
-        id_column = run.get("id_column", str(classes.columns[0]) if classes.shape[1] else "")
+        id_column = run.id_column or (str(classes.columns[0]) if classes.shape[1] else "")
         _check_columns(run_dir / "classes.parquet", classes, [id_column, "class", "probability"],
                        integer=["class"],
                        numeric=["probability", "rarity", "map_x", "map_y", "ra", "dec",
@@ -149,37 +156,20 @@ class SearchResult:
         _check_summary(run_dir, labels, summary)
         _check_probability(run_dir / "classes.parquet", classes["probability"])
         classes[id_column] = _ids(classes[id_column])
-        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree)
+        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree,
+                   index=NeighbourIndex.read(run_dir, len(classes)))
 
 
-def _read_run_json(path: Path) -> dict:
-    def refuse(constant):
-        raise ValueError(f"{constant} is not a JSON number")
-    try:
-        run = json.loads(path.read_text(), parse_constant=refuse)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not a text file") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-    except RecursionError:  # [[[[…: the parser's stack, not raregal's writer
-        raise InputError(f"{path}: not a raregal run record (JSON nested too deeply)") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(run, dict):
-        raise InputError(f"{path}: not a run record (a JSON object)")
-    for key, kind in RUN_JSON_TYPES.items():
-        if key in run and not isinstance(run[key], kind):
-            raise InputError(f"{path}: '{key}' should be a JSON "
-                             f"{'object' if kind is dict else kind.__name__}, not "
-                             f"{type(run[key]).__name__}")
-    redundancy = run.get("redundancy", {})
+def _read_run_json(path: Path) -> RunRecord:
+    run = RunRecord.read(path)
+    redundancy = run.redundancy
     curve = redundancy.get("cumulative_explained", [])
     levels = redundancy.get("components_for", {})
     if (not isinstance(curve, list) or not all(_is_number(x) for x in curve)
             or not isinstance(levels, dict) or not all(_is_number(v) for v in levels.values())):
         raise InputError(f"{path}: 'redundancy' does not hold a variance curve of numbers")
-    _check_finite(path, run)
-    _check_parameters(path, run.get("parameters", {}))
+    _check_finite(path, run.to_json())
+    _check_parameters(path, run.parameters)
     return run
 
 
@@ -218,7 +208,9 @@ def _is_number(value) -> bool:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        return pq.read_table(path).to_pandas()
+        # each column freed from Arrow as it reaches pandas: the peak of a read of 8.7M
+        # galaxies is then about one copy of the table, not two
+        return pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
 

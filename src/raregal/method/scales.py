@@ -3,7 +3,7 @@
 HDBSCAN's density at a galaxy is the distance to its min_samples-th neighbour, so a
 search finds groups of about min_samples members and more; a lower min_samples finds
 small tight groups but cuts large ones into leaves and splits the bulk into many
-more (issue 14: at 632k, min_samples 30 found groups of 20-100 at ten times the
+more (at 632k, min_samples 30 found groups of 20-100 at ten times the
 spurious classes). A multi-scale search clusters the same embedding at a ladder of
 min_samples, from the search's own down to a floor, halving each step
 (:func:`scale_ladder`), and keeps:

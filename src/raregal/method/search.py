@@ -3,8 +3,8 @@
 :class:`RareClassFinder` is the method on an array, in the shape of a
 scikit-learn estimator. :func:`search` runs it on files, with the catalogue's
 morphology cuts, and writes a run folder (classes.parquet, classes.csv,
-condensed_tree.parquet, run.json: :mod:`raregal.method.run`, its one writer and reader)
-through the output policy (:mod:`raregal.io.output`).
+condensed_tree.parquet, run.json, the neighbour index: :mod:`raregal.method.run`, its
+one writer and reader) through the output policy (:mod:`raregal.io.output`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from raregal.core.params import (
     Integral,
     Interval,
     Options,
+    ParameterError,
     Real,
     seeds_fit,
     validate,
@@ -39,7 +40,7 @@ from raregal.io.catalogue import (
     where_names,
 )
 from raregal.io.output import prepare, sha256
-from raregal.io.records import record_header
+from raregal.io.records import RunRecord, record_header
 from raregal.method.cluster import (
     leaf_clusters,
     min_samples_reason,
@@ -53,6 +54,7 @@ from raregal.method.credibility import (
 )
 from raregal.method.duplicates import Duplicates, find_duplicates
 from raregal.method.layout import deterministic_layout
+from raregal.method.neighbour_index import NeighbourIndex, index_space
 from raregal.method.rarity import definition as rarity_definition
 from raregal.method.rarity import rarity
 from raregal.method.reduce import (
@@ -75,8 +77,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     """Find rare, visually distinct classes in galaxy representations.
 
     UMAP to a few dimensions, then HDBSCAN, taking the leaves of the condensed
-    tree as classes (Walmsley & Scaife 2023). Defaults are the paper's
-    (:mod:`raregal.core.defaults`).
+    tree as classes (Walmsley & Scaife 2023). n_neighbors, n_components,
+    min_cluster_size and the leaf selection are the paper's; min_samples (scaled to
+    the sample), the layout's start and epochs above 10,000 galaxies, the stability
+    reruns and the several scales are raregal's (:mod:`raregal.core.defaults`, reasons in
+    docs/decisions/).
 
     Parameters
     ----------
@@ -108,7 +113,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     stability_seeds : int or "auto", default "auto"
         Layout reruns that measure each class's stability (:mod:`raregal.method.credibility`);
-        0 skips them (the credible rule is then dense or persistent). "auto":
+        0 skips them (the credible rule is then dense or significant). "auto":
         :data:`~raregal.core.defaults.STABILITY_SEEDS` up to
         :data:`~raregal.core.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
         rerun costs a full layout (:func:`raregal.method.credibility.resolve_stability_seeds`).
@@ -171,6 +176,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
         itself first) and distances (:func:`raregal.method.reduce.neighbour_graph`).
+    neighbour_features_ : ndarray of float32, shape (n, d)
+        The features ``neighbours_`` were found in (after ``pca_components``), which
+        the run folder keeps beside the graph (:mod:`raregal.method.neighbour_index`).
     rarity_ : ndarray of float32, shape (n,)
         Each galaxy's rarity, higher = rarer: the distance to its
         :data:`~raregal.core.defaults.RARITY_K`-th neighbour in that graph
@@ -264,7 +272,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         if too_few:
             raise InputError(too_few)
         if self.pca_components is not None and self.pca_components > d:
-            raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
+            raise ParameterError("pca_components", f"must be between 1 and the {d} features, "
+                                                   f"not {self.pca_components}")
         distinct = self.duplicates_.n_distinct
         if distinct == 1:
             raise InputError(f"all {n} galaxies to search have the same representation: "
@@ -297,6 +306,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
+        self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
         self.rarity_ = rarity(self.neighbours_[1])
         self.umap_ = model
         self.map_ = self.map_n_epochs_ = None
@@ -474,7 +484,7 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         The id column of the predictions and of the catalogues, where not found
         automatically (:func:`raregal.io.catalogue.choose_id_column`).
     finder : RareClassFinder, optional
-        The method's parameters; default: the paper's.
+        The method's parameters; default: ``RareClassFinder()``'s.
     overwrite : bool
         Replace ``out`` if it is a search run folder (:func:`raregal.io.output.prepare`).
     verbose : bool
@@ -546,6 +556,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
 
     try:
         finder.fit(reps.features, stage_log=log, duplicates=duplicates)
+    except ParameterError:  # a parameter's fault, named as the caller spelt it
+        raise
     except InputError as exc:  # name the file the searched rows came from
         raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_
@@ -574,7 +586,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility], axis=1)
+    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility],
+                        axis=1)
     if credible_only:
         labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
         classes["class"] = labels
@@ -594,7 +607,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         described["catalogues"] = [_describe_input(p, None) for p in catalogues]
     if ids is not None:
         described["ids"] = _describe_input(ids, None)
-    run = {
+    run = RunRecord.from_json({
         **record_header(command),
         "inputs": described,
         "id_column": reps.id_column,
@@ -628,13 +641,15 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
                    "fraction_in_classes": n_in_classes / n_searched,
                    "classes_written": len(summary)},
-    }
+    })
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),
-                          neighbours=finder.neighbours_)
+                          index=NeighbourIndex.from_graph(
+                              finder.neighbour_features_, *finder.neighbours_,
+                              space=index_space(finder.pca_components)))
     with log.stage("write", str(target.path)):
-        run["stages"] = log.stages
-        run["wall_seconds"] = round(time.time() - started, 3)
+        run.stages = log.stages
+        run.wall_seconds = round(time.time() - started, 3)
         result.write(target)
     log.say(f"wrote {target.path}/ in {time.time() - started:.1f} s")
     return result

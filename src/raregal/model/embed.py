@@ -24,7 +24,6 @@ same as in a single process.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -56,7 +55,7 @@ from raregal.core.params import (
 )
 from raregal.io.images import ImageError, image_catalogue, model_input
 from raregal.io.output import prepare, write_json
-from raregal.io.records import record_header
+from raregal.io.records import EmbedManifest, record_header
 
 SHARD_DIR = "shards"
 
@@ -289,13 +288,13 @@ def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
     if not manifest.is_file():
         raise InputError(f"{out}: exists and is not a raregal embed folder; choose another "
                          f"--out or add --overwrite")
-    record = json.loads(manifest.read_text())
-    if record.get("status") == "complete":
+    record = EmbedManifest.read(manifest)
+    if record.complete:
         raise InputError(f"{out}: already holds a finished run; add --overwrite to redo it")
     if not resume:
         raise InputError(f"{out}: holds an interrupted run; add --resume to finish it, "
                          f"or --overwrite to start again")
-    if record.get("params") != asdict(params) or record.get("catalogue_sha256") != digest:
+    if record.params != asdict(params) or record.catalogue_sha256 != digest:
         raise InputError(f"{out}: the interrupted run used another catalogue or other "
                          f"settings; resume with the same ones, or --overwrite")
 
@@ -304,7 +303,8 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
           path_column=None, crop_fraction: float | None = None, input_size: int | None = None,
           passes: int = defaults.PREDICTION_PASSES, batch_size: int = defaults.EMBED_BATCH_SIZE,
           shard_size: int = defaults.EMBED_SHARD_SIZE, workers: int | None = None,
-          device: str = "auto", seed: int = defaults.SEED, resume: bool = False, overwrite: bool = False,
+          device: str = "auto", seed: int = defaults.SEED, resume: bool = False,
+          overwrite: bool = False,
           dask_address: str | None = None, dask_workers: int | None = None,
           verbose: bool = True) -> dict:
     """Embed a folder or catalogue of galaxy images; see the module docstring.

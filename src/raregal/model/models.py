@@ -40,7 +40,7 @@ RAREGAL_WEIGHTS = "model.safetensors"
 
 class DirichletHead(nn.Module):
     """Zoobot's head: dropout, linear, then sigmoid·100 + 1, one Dirichlet
-    concentration per answer (../shared/REFERENCE.md, "Head")."""
+    concentration per answer (docs/conventions.md, "Head")."""
 
     def __init__(self, in_features: int, n_answers: int,
                  dropout: float = defaults.HEAD_DROPOUT):
@@ -100,7 +100,7 @@ class GalaxyModel:
     crop_fraction: float = defaults.CROP_FRACTION
     info: dict = field(default_factory=dict)
 
-    def to(self, device) -> "GalaxyModel":
+    def to(self, device) -> GalaxyModel:
         self.encoder.to(device)
         if self.head is not None:
             self.head.to(device)
@@ -137,7 +137,7 @@ class Bottleneck(nn.Module):
     Linear -> BatchNorm1d -> tanh, after global pooling: every coordinate of the
     representation lies in (-1, 1), so no galaxy's vector can be thousands of
     times longer than the median -- which a bare linear map of an unnormalised
-    pooled vector allows (issue 13: the first bundled model's norms ran from 8 to
+    pooled vector allows (the first bundled model's norms ran from 8 to
     22,695). The paper's EfficientNet ends the same way: a 128-channel head with
     batch norm and a bounded-slope activation before pooling.
     """

@@ -4,7 +4,7 @@ The paper retrained Zoobot with a 128-d representation "without any measurable
 performance loss". Training here follows Zoobot: the loss is the
 Dirichlet-multinomial negative log-likelihood of each question's vote counts,
 summed over questions; questions nobody answered contribute nothing
-(../shared/REFERENCE.md, "Training loss").
+(docs/conventions.md, "Training loss").
 
 Votes come as counts (``{question}_{answer}`` columns, as Zoobot's training
 tables) or, when only fractions exist, as fractions times a stated pseudo-count.

@@ -15,11 +15,12 @@ import pandas as pd
 from raregal.core import defaults
 from raregal.core.errors import InputError
 from raregal.core.monitor import stderr_printer
-from raregal.core.params import validate
+from raregal.core.params import Integral, Interval, ParameterError, validate
 from raregal.io.catalogue import fraction_columns
 from raregal.io.export import spreadsheet_safe
 from raregal.io.images import embed_manifest, image_paths
 from raregal.io.output import atomic_dir, prepare
+from raregal.io.records import RunRecord
 from raregal.measure.compare import CONSTRAINTS as COMPARE_CONSTRAINTS
 from raregal.measure.compare import Comparison, compare_results
 from raregal.method.run import SearchResult, lettered
@@ -52,10 +53,15 @@ def label_differences(classes: pd.DataFrame, effect: float = defaults.LABEL_EFFE
     with none is *not explained* by the predicted labels.
     """
     columns = fraction_columns(classes)
-    values = classes[columns].apply(pd.to_numeric, errors="coerce")
-    mean, spread = values.mean(), values.std()
     members = classes["class"].to_numpy() >= 0
-    class_means = values[members].groupby(classes["class"][members]).mean()
+    labels = classes["class"].to_numpy()[members]
+    # a column at a time: a copy of every fraction column costs GBs at 8.7M galaxies
+    mean, spread, class_means = {}, {}, {}
+    for column in columns:
+        values = pd.to_numeric(classes[column], errors="coerce")
+        mean[column], spread[column] = values.mean(), values.std()
+        class_means[column] = values[members].groupby(labels).mean()
+    class_means = pd.DataFrame(class_means, columns=columns)
     found: dict[int, list[dict]] = {}
     for cls, row in class_means.iterrows():
         best: dict[str, dict] = {}
@@ -126,7 +132,7 @@ def run_names(paths) -> list[str]:
     parts = [Path(p).resolve().parts for p in paths]
     twice = [p for i, p in enumerate(paths) if parts[i] in parts[:i]]
     if twice:
-        raise InputError(f"{twice[0]}: given twice to --compare")
+        raise ParameterError("compare", f"{twice[0]} given twice")
     for depth in range(1, max(map(len, parts), default=1) + 1):
         names = ["/".join(p[-depth:]) for p in parts]
         if len(set(names)) == len(names):
@@ -287,9 +293,9 @@ def caveats(n_searched: int, in_classes: int) -> list[str]:
     return found
 
 
-def selection_steps(run: dict) -> list[dict]:
+def selection_steps(run: RunRecord) -> list[dict]:
     """The search's cuts in order, with the galaxies each removed and those left."""
-    selection = run.get("selection", {})
+    selection = run.selection
     left = selection.get("rows_read")
     steps = [{"name": "read", "rule": "", "removed": "", "nan": "", "left": left}]
     for step in selection.get("steps", []):
@@ -339,7 +345,7 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
     run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
     in_classes = int((classes["class"] >= 0).sum())
-    params = run.get("parameters", {})
+    params = run.parameters
     also = [other.columns for other in others]
     shown = [c for c in table.columns
              if c not in ("letter", "differing_vote_fractions", "members_csv")
@@ -363,9 +369,9 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
                                  for g in galleries[letter][id_column]]})
     return _template().render(
         name="/".join(Path(data.out).resolve().parts[-2:]), searched=n,
-        rows_read=run.get("selection", {}).get("rows_read", n), in_classes=in_classes,
+        rows_read=run.selection.get("rows_read", n), in_classes=in_classes,
         share=f"{in_classes / max(n, 1):.1%}", caveats=caveats(n, in_classes),
-        steps=selection_steps(run), notes=run.get("selection", {}).get("notes", []),
+        steps=selection_steps(run), notes=run.selection.get("notes", []),
         params={key: params.get(key) for key in ("n_neighbors", "n_components",
                                                  "min_samples_used", "min_cluster_size")},
         images_from=Path(images_from).name if images_from else None,
@@ -375,13 +381,13 @@ def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links:
         rarest=[] if rarest is None else [
             {"id": g, "thumb": thumbs.get(g), "link": links.get(g), "rarity": f"{r:.3g}"}
             for g, r in zip(rarest[id_column], rarest["rarity"])],
-        rarity_definition=run.get("rarity", {}).get("definition"),
+        rarity_definition=run.rarity.get("definition"),
         effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
         columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
         compared=compared_runs(others, len(table)),
-        has_credible="credible" in table, credible_rule=run.get("credibility", {}).get("rule"),
-        classes=rows, tables=tables, command=public_command(run.get("command", [])),
-        version=str(run.get("raregal", "")))
+        has_credible="credible" in table, credible_rule=run.credibility.get("rule"),
+        classes=rows, tables=tables, command=public_command(run.command),
+        version=run.raregal)
 
 
 def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
@@ -434,12 +440,11 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
         Jaccard index from which a class counts as also found in another run, in
         (0, 1], as in ``raregal compare``.
     """
-    validate({"also_found_at": also_found_at}, COMPARE_CONSTRAINTS, "report")
-    if per_class < 1:
-        raise InputError(f"--per-class must be at least 1, not {per_class}")
+    validate({"also_found_at": also_found_at, "per_class": per_class},
+             {**COMPARE_CONSTRAINTS, "per_class": [Interval(Integral, 1, None)]}, "report")
     data = SearchResult.read(run_dir)
     others = compare_with(data, compare, also_found_at=also_found_at)
-    manifest = embed_manifest(data.run)
+    manifest = embed_manifest(data.run.representations_path)
     source = images if images is not None else (manifest or {}).get("source")
     target = prepare(out if out is not None else data.out / "report", kind="report",
                      inputs=[run_dir, source, *compare], overwrite=True)
@@ -494,8 +499,8 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
         if len(rarest):
             rarest[[id_column, "rarity", "rank", "class"]].to_csv(tmp / "rarest.csv",
                                                                  index=False)
-        if data.run.get("redundancy", {}).get("cumulative_explained"):
-            plot_variance(data.run["redundancy"], tmp / "variance.png")
+        if data.run.redundancy.get("cumulative_explained"):
+            plot_variance(data.run.redundancy, tmp / "variance.png")
             figures["variance"] = "variance.png"
         if len(data.tree):
             plot_tree(data.tree, order, tmp / "tree.png")
