@@ -155,7 +155,7 @@ def spanning_tree(points: np.ndarray, min_samples: int):
     distances, neighbors = parallel_tree_query(tree, tree.data, k=max(min_samples, 1) + 1,
                                                output_rdist=True)
     core_distances = distances.T[-1] if min_samples > 1 else np.zeros(n, np.float32)
-    edges = [initialize_boruvka_from_knn(neighbors, distances, core_distances, disjoint_set)]
+    rounds = [initialize_boruvka_from_knn(neighbors, distances, core_distances, disjoint_set)]
     update_component_vectors(tree, disjoint_set, node_components, point_components)
     n_components = len(np.unique(point_components))
     while n_components > 1:
@@ -165,7 +165,7 @@ def spanning_tree(points: np.ndarray, min_samples: int):
         new = merge_components(disjoint_set, indices, distances, point_components)
         n_components -= len(new)
         update_component_vectors(tree, disjoint_set, node_components, point_components)
-        edges.append(new)
-    edges = np.vstack(edges)
+        rounds.append(new)
+    edges = np.vstack(rounds)
     edges[:, 2] = np.sqrt(edges[:, 2])
     return edges, neighbors[:, 1:], np.sqrt(core_distances)
