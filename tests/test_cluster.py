@@ -113,6 +113,12 @@ def test_no_classes_in_structureless_data():
     assert len(ours.persistence) == 0 and len(ours.significance) == 0
 
 
+def test_one_galaxy_is_noise():
+    clustering = leaf_clusters(np.zeros((1, 5)), min_samples=2, min_cluster_size=2)
+    assert clustering.labels.tolist() == [-1] and clustering.probabilities.tolist() == [0.0]
+    assert clustering.n_classes == 0 and len(clustering.condensed_tree) == 0
+
+
 def test_scaled_min_samples():
     assert scaled_min_samples(632_000) == 300  # the paper's sample
     assert scaled_min_samples(8_700_000) == 300  # capped

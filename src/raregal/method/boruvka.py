@@ -30,14 +30,7 @@ The walk is fast_hdbscan's (``boruvka.component_aware_query_recursion`` and
 (KD-tree, core distances, first round from the neighbours, merging) is called from
 fast_hdbscan as it is.
 
-fast_hdbscan: Copyright (c) 2023, Tutte Institute for Mathematics and Computing,
-BSD 2-Clause License. The copied functions are redistributed under its terms: the
-copyright notice above, this list of conditions (source and binary redistributions
-retain the notice, the conditions and the disclaimer) and the disclaimer: THIS
-SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS" AND ANY
-EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED; IN NO EVENT SHALL THE COPYRIGHT
-HOLDER OR CONTRIBUTORS BE LIABLE FOR ANY DAMAGES ARISING IN ANY WAY OUT OF THE USE
-OF THIS SOFTWARE.
+fast_hdbscan's licence, under which the two functions are copied, is below the imports.
 """
 
 from __future__ import annotations
@@ -57,6 +50,34 @@ from fast_hdbscan.numba_kdtree import (
     point_to_node_lower_bound_rdist,
     rdist,
 )
+
+# _nearest_outside and _candidates are copied from fast_hdbscan 0.3.4 (changed as said
+# above) under its licence:
+#
+# BSD 2-Clause License
+#
+# Copyright (c) 2023, Tutte Institute for Mathematics and Computing
+#
+# Redistribution and use in source and binary forms, with or without
+# modification, are permitted provided that the following conditions are met:
+#
+# 1. Redistributions of source code must retain the above copyright notice, this
+#    list of conditions and the following disclaimer.
+#
+# 2. Redistributions in binary form must reproduce the above copyright notice,
+#    this list of conditions and the following disclaimer in the documentation
+#    and/or other materials provided with the distribution.
+#
+# THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
+# AND ANY EXPRESS OR IMPLIED WARRANTIES, INCLUDING, BUT NOT LIMITED TO, THE
+# IMPLIED WARRANTIES OF MERCHANTABILITY AND FITNESS FOR A PARTICULAR PURPOSE ARE
+# DISCLAIMED. IN NO EVENT SHALL THE COPYRIGHT HOLDER OR CONTRIBUTORS BE LIABLE
+# FOR ANY DIRECT, INDIRECT, INCIDENTAL, SPECIAL, EXEMPLARY, OR CONSEQUENTIAL
+# DAMAGES (INCLUDING, BUT NOT LIMITED TO, PROCUREMENT OF SUBSTITUTE GOODS OR
+# SERVICES; LOSS OF USE, DATA, OR PROFITS; OR BUSINESS INTERRUPTION) HOWEVER
+# CAUSED AND ON ANY THEORY OF LIABILITY, WHETHER IN CONTRACT, STRICT LIABILITY,
+# OR TORT (INCLUDING NEGLIGENCE OR OTHERWISE) ARISING IN ANY WAY OUT OF THE USE
+# OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF SUCH DAMAGE.
 
 
 # fastmath as in fast_hdbscan, so that the distances and bounds compare bit for bit

@@ -143,6 +143,8 @@ def _hdbscan_cpu(embedding, min_samples, min_cluster_size):
     # now and then a galaxy's class changed between reruns under load;
     # raregal.method.boruvka builds its one-thread tree on all threads. The condensed
     # tree and labels are fast_hdbscan's from there on, as fast_hdbscan() calls them.
+    if len(embedding) < 2:  # no edge to build a tree from: noise, as fast_hdbscan says
+        return np.full(len(embedding), -1), np.zeros(len(embedding)), np.zeros(0, TREE_DTYPE)
     edges = spanning_tree(embedding, int(min_samples))[0]
     labels, probabilities, _, tree, _ = clusters_from_spanning_tree(
         edges, min_cluster_size=int(min_cluster_size),
