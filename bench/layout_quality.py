@@ -1,11 +1,11 @@
-"""The deterministic parallel layout (raregal.layout) against umap-learn's, on the same
+"""The deterministic parallel layout (raregal.method.layout) against umap-learn's, on the same
 graph (issue 37).
 
 For each table kind (bench/tables.py) and N: one fuzzy neighbour graph (umap-learn's
 5-D UMAP at raregal's settings: n_neighbors 50, a PCA start, 100 epochs), then the
 layout of that graph from two seeds by each gradient descent -- umap-learn's seeded
 (on one thread, as a seeded search runs it), umap-learn's on all threads (its epochs
-race, so the seed does not fix it: the reference stack's layout) and raregal.layout's
+race, so the seed does not fix it: the reference stack's layout) and raregal.method.layout's
 (all threads) -- through raregal.credibility.layout_rerun, the function the stability reruns use. For
 each layout:
 
@@ -14,7 +14,7 @@ each layout:
   subsample of ``--subsample`` rows, and neighbour preservation: the share of each of
   ``--queries`` rows' 15 nearest neighbours in the 128-d table (exact, among all N) that
   are among its 15 nearest in the layout;
-- HDBSCAN (leaf, raregal's scaled min_samples, the reproducible tree): classes,
+- HDBSCAN (leaf, raregal's scaled min_samples): classes,
   planted groups recovered and spurious classes (raregal.synthetic.recovery);
 
 and the adjusted Rand index of the HDBSCAN classes between the two seeds of each
@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from tables import TABLES, make_table  # noqa: E402
 
 #: umap-learn's descent seeded (one thread, as a seeded search runs it), unseeded on all
-#: threads (its parallel epochs race: the reference stack's), and raregal.layout's.
+#: threads (its parallel epochs race: the reference stack's), and raregal.method.layout's.
 LAYOUTS = ("umap-learn", "umap-learn parallel", "deterministic")
 K = 15  # neighbours for trustworthiness and preservation
 
@@ -52,8 +52,8 @@ def load() -> str:
 def graph(features: np.ndarray):
     """The 5-D UMAP model whose fuzzy graph every layout lays out (unseeded: the graph's
     NN-descent and the model's own layout are not compared)."""
-    from raregal import defaults
-    from raregal.reduce import umap_embed
+    from raregal.core import defaults
+    from raregal.method.reduce import umap_embed
 
     return umap_embed(features, n_components=defaults.UMAP_N_COMPONENTS,
                       n_neighbors=defaults.UMAP_N_NEIGHBORS, init="pca",
@@ -61,9 +61,9 @@ def graph(features: np.ndarray):
 
 
 def lay_out(features, model, layout: str, seed: int) -> tuple[np.ndarray, float]:
-    from raregal import defaults
-    from raregal.credibility import layout_rerun
-    from raregal.layout import deterministic_layout
+    from raregal.core import defaults
+    from raregal.method.credibility import layout_rerun
+    from raregal.method.layout import deterministic_layout
 
     start = time.perf_counter()
     with deterministic_layout(layout == "deterministic"):
@@ -87,10 +87,10 @@ def preservation(features, embedding, queries: np.ndarray) -> float:
 def measure(features, planted, embedding, min_samples, subsample, queries) -> dict:
     from sklearn.manifold import trustworthiness
 
-    from raregal.cluster import leaf_clusters
-    from raregal.synthetic import recovery
+    from raregal.method.cluster import leaf_clusters
+    from raregal.measure.synthetic import recovery
 
-    labels = leaf_clusters(embedding, min_samples=min_samples, reproducible=True).labels
+    labels = leaf_clusters(embedding, min_samples=min_samples).labels
     rec = recovery(planted, labels)
     return {"trust": trustworthiness(features[subsample], embedding[subsample], n_neighbors=K),
             "preserved": preservation(features, embedding, queries),
@@ -101,7 +101,7 @@ def measure(features, planted, embedding, min_samples, subsample, queries) -> di
 def benchmark(kind: str, n: int, dim: int, seed: int, seeds: list[int], args) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
-    from raregal.cluster import scaled_min_samples
+    from raregal.method.cluster import scaled_min_samples
 
     features, planted, _ = make_table(kind, n, dim, seed)
     rng = np.random.default_rng(seed)

@@ -2,7 +2,7 @@
 problem, no traceback, no output left behind, and an existing output untouched.
 
 Every case fails at the validation that comes before any work (parameters are
-checked in their own terms by :mod:`raregal.params`, and the command line names
+checked in their own terms by :mod:`raregal.core.params`, and the command line names
 the flag), so the whole file runs in seconds. The inputs are small and built in
 a temporary folder.
 """
@@ -110,7 +110,7 @@ CASES = [
     case("search-artifact-cut-inf", [*SEARCH, "--artifact-cut", "inf"],
          "--artifact-cut: must be a number in [0, 1], not inf"),
     case("search-pca-above-features", [*SEARCH, "--pca", "99", "--min-samples", "scaled"],
-         "--pca 99: must be between 1 and 16"),
+         "--pca: must be between 1 and the 16 features, not 99"),
     case("search-n-neighbors-above-rows", [*SEARCH, "--n-neighbors", "5000",
                                            "--min-samples", "scaled"],
          "not more than n_neighbors=5000"),
@@ -264,7 +264,8 @@ CASES = [
                                       "--dim", "4096"],
          "--rows: must be at most 488281 with 4096 features (2e+09 values in all), not "
          "10000000"),
-    case("synthetic-suffix", ["synthetic", "{out}.txt", "--rows", "2000"], "write .parquet or .csv"),
+    case("synthetic-suffix", ["synthetic", "{out}.txt", "--rows", "2000"],
+         "write .parquet or .csv"),
     # baseline
     case("baseline-size-0", [*BASELINE, "--size", "0"],
          "--size: must be an integer in [1, 256], not 0"),
@@ -273,7 +274,7 @@ CASES = [
          "--crop-fraction: must be"),
     case("baseline-seed-negative", [*BASELINE, "--seed", "-1"], "--seed: must be"),
     case("baseline-components-above-images", [*BASELINE, "--components", "9"],
-         "--components 9: must be between 1 and min(images, pixels) = 4"),
+         "--components: must be between 1 and min(images, pixels) = 4, not 9"),
     case("baseline-size-huge", [*BASELINE, "--size", "100000"],
          "--size: must be an integer in [1, 256], not 100000"),
     case("baseline-missing-source", ["baseline", "{missing}", "--out", "{out}", "--quiet"],
@@ -291,13 +292,13 @@ CASES = [
     case("evaluate-not-a-run", EVALUATE, "not a raregal run folder"),
     case("evaluate-no-types", ["evaluate", "{empty}", "--labels", "{labels}"], "no rare types"),
     case("evaluate-unknown-preset", ["evaluate", "{empty}", "--labels", "{labels}",
-                                     "--preset", "nope"], "unknown --preset 'nope'"),
+                                     "--preset", "nope"], "--preset: 'nope' is not one of"),
     case("evaluate-duplicate-names", [*EVALUATE[:2], "{empty}", *EVALUATE[2:], "--names", "a",
                                       "a"], "2 runs need 2 different names"),
     case("report-missing-run", ["report", "{missing}", "--quiet"], "no such run folder"),
     case("report-not-a-run", ["report", "{empty}", "--quiet"], "not a raregal run folder"),
     case("report-per-class-0", ["report", "{empty}", "--per-class", "0", "--quiet"],
-         "--per-class must be at least 1, not 0"),
+         "--per-class: must be an integer >= 1, not 0"),
 ]
 
 #: Malformed command lines: argparse's own usage error (also exit status 2).

@@ -1,4 +1,4 @@
-"""The deterministic parallel layout (raregal.layout): the same embedding for a seed on
+"""The deterministic parallel layout (raregal.method.layout): the same embedding for a seed on
 one thread, on two and under a CPU load, and the planted groups umap-learn's layout
 recovers on the same graph."""
 
@@ -6,11 +6,11 @@ import numba
 import numpy as np
 import pytest
 
-from raregal.cluster import leaf_clusters
-from raregal.layout import deterministic_layout
-from raregal.reduce import umap_embed
-from raregal.search import RareClassFinder
-from raregal.synthetic import recovery
+from raregal.measure.synthetic import recovery
+from raregal.method.cluster import leaf_clusters
+from raregal.method.layout import deterministic_layout
+from raregal.method.reduce import umap_embed
+from raregal.method.search import RareClassFinder
 
 
 def embed(features, seed, threads=None, layout=True):
@@ -48,8 +48,7 @@ def test_recovers_what_umap_learn_recovers(planted, features):
     same graph give classes that recover all of them."""
     found = {}
     for name, layout in (("umap-learn", False), ("deterministic", True)):
-        labels = leaf_clusters(embed(features, seed=0, layout=layout), min_samples=15,
-                               reproducible=True).labels
+        labels = leaf_clusters(embed(features, seed=0, layout=layout), min_samples=15).labels
         found[name] = recovery(planted["planted"].to_numpy(), labels)["recovered"]
     assert found == {"umap-learn": 8, "deterministic": 8}
 
@@ -75,7 +74,7 @@ def test_a_seeded_search_with_it_reruns_identically(features):
 def test_edges_are_split_by_row_and_the_tails_group():
     """Each point's edges to each group lie in its own segment, every edge once, so a
     group's tails pass pulls each point towards exactly that group's heads."""
-    from raregal.layout import _edges_by_group
+    from raregal.method.layout import _edges_by_group
 
     rng = np.random.default_rng(0)
     head, tail = rng.integers(0, 30, 400), rng.integers(0, 30, 400)
@@ -93,7 +92,7 @@ def test_edges_are_split_by_row_and_the_tails_group():
 @pytest.mark.parametrize("given, used", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
 def test_threads_wait_passively_unless_the_user_says(given, used):
     """Spinning OpenMP threads took the busy cores the layout needed (2.1-2.9x slower at
-    50k); importing raregal.layout makes them wait passively, unless the user chose."""
+    50k); importing raregal.method.layout makes them wait passively, unless the user chose."""
     import os
     import subprocess
     import sys
@@ -101,7 +100,7 @@ def test_threads_wait_passively_unless_the_user_says(given, used):
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given
-    out = subprocess.run([sys.executable, "-c", "import os, raregal.layout; "
+    out = subprocess.run([sys.executable, "-c", "import os, raregal.method.layout; "
                           "print(os.environ['OMP_WAIT_POLICY'])"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert out.strip() == used

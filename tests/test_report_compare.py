@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.params import ParameterError
-from raregal.report import report, run_names
+from raregal.core.params import ParameterError
+from raregal.report.page import report, run_names
 from tests.run_folders import small_run
 
 
@@ -147,7 +147,7 @@ def test_run_names_tell_same_named_folders_apart(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--compare", "{notrun}"], "not a raregal run folder"),
     (["--compare", "{stranger}"], "share no galaxy ids"),
-    (["--compare", "{b}", "--compare", "{b}"], "given twice to --compare"),
+    (["--compare", "{b}", "--compare", "{b}"], "given twice"),
     (["--compare", "{b}", "--also-found-at", "0"], "--also-found-at: must be a number in (0, 1]"),
     (["--compare", "{b}", "--out", "{b}"], "never writes over its inputs"),
 ])
@@ -176,7 +176,7 @@ def rated(tmp_path_factory):
     result.summary["stability"] = [0.9, 0.3, 0.5]
     result.summary["density_contrast"] = [1.1, 1.0, 2.0]
     result.summary["credible"] = [True, False, True]
-    result.run["credibility"] = {"rule": "stability >= 0.8 over 3 layout reruns, or "
+    result.run.credibility = {"rule": "stability >= 0.8 over 3 layout reruns, or "
                                          "density_contrast >= 1.5"}
     result.write(root / "rated")
     return report(root / "rated", verbose=False)

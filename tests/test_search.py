@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import raregal
-from raregal.catalogue import join_predictions, load_representations
 from raregal.cli import main
-from raregal.select import apply_cuts, paper_cuts
-from raregal.synthetic import planted_representations, recovery
+from raregal.io.catalogue import join_predictions, load_representations
+from raregal.measure.synthetic import planted_representations, recovery
+from raregal.method.select import apply_cuts, paper_cuts
 
 from .conftest import features_of
 
@@ -45,7 +45,8 @@ def test_run_folder_contents(run, planted):
     out = run / "run"
     assert sorted(p.name for p in out.iterdir()) == [
         ".raregal-output.json", "class_members.vot", "classes.csv", "classes.fits",
-        "classes.parquet", "condensed_tree.parquet", "neighbours.parquet", "run.json"]
+        "classes.parquet", "condensed_tree.parquet", "neighbour_index", "neighbours.parquet",
+        "run.json"]
     kept = _expected_kept(planted)
     classes = pd.read_parquet(out / "classes.parquet")
     assert classes["id_str"].tolist() == planted["id_str"][kept].tolist()
@@ -161,7 +162,7 @@ def test_overwrite_replaces_and_failure_writes_nothing(planted, tmp_path, monkey
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(importlib.import_module("raregal.search"), "class_summary", broken)
+    monkeypatch.setattr(importlib.import_module("raregal.method.search"), "class_summary", broken)
     with pytest.raises(RuntimeError):
         main(args)
     assert (out / "stale.txt").exists()  # the old run survives a failed one
@@ -209,7 +210,7 @@ def test_a_finder_without_a_map_writes_a_run_without_map_columns(planted, tmp_pa
     ("all_cut", "nothing left after the cuts: all 400 galaxies removed"),
     ("predictions", "preds.csv: 5 of 400 representation ids have no prediction row"),
     ("unreadable", "bad.parquet: cannot read as parquet"),
-    ("pca", "--pca 40: must be between 1 and 16"),
+    ("pca", "--pca: must be between 1 and the 16 features, not 40"),
 ])
 def test_bad_input_one_line_nonzero_nothing_written(planted, tmp_path, capsys, case, message):
     table = planted.iloc[:400].copy()
@@ -292,7 +293,7 @@ def test_seeded_search_is_identical_under_load(cpu_load, monkeypatch):
     neighbours (made to run here from 4,096 rows, as above EXACT_NEIGHBOURS_MAX), the
     layout from a PCA start and HDBSCAN. (The map is umap-learn's serial seeded
     layout; the demo's rerun covers it.)"""
-    monkeypatch.setattr(raregal.defaults, "EXACT_NEIGHBOURS_MAX", 4096)
+    monkeypatch.setattr(raregal.core.defaults, "EXACT_NEIGHBOURS_MAX", 4096)
     table = planted_representations(4500, dim=16, n_groups=6, group_size=(60, 90),
                                     tightness=0.03, seed=2)
     X = table.filter(like="feat_").to_numpy(np.float32)
