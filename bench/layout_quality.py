@@ -5,9 +5,9 @@ For each table kind (bench/tables.py) and N: one fuzzy neighbour graph (umap-lea
 5-D UMAP at raregal's settings: n_neighbors 50, a PCA start, 100 epochs), then the
 layout of that graph from two seeds by each gradient descent -- umap-learn's seeded
 (on one thread, as a seeded search runs it), umap-learn's on all threads (its epochs
-race, so the seed does not fix it: the reference stack's layout) and raregal.method.layout's
-(all threads) -- through raregal.credibility.layout_rerun, the function the stability reruns use. For
-each layout:
+race, so the seed does not fix it: the reference stack's layout) and
+raregal.method.layout's (all threads) -- through raregal.method.credibility.layout_rerun,
+the function the stability reruns use. For each layout:
 
 - its wall time;
 - trustworthiness (sklearn.manifold.trustworthiness, 15 neighbours) on a random
@@ -87,8 +87,8 @@ def preservation(features, embedding, queries: np.ndarray) -> float:
 def measure(features, planted, embedding, min_samples, subsample, queries) -> dict:
     from sklearn.manifold import trustworthiness
 
-    from raregal.method.cluster import leaf_clusters
     from raregal.measure.synthetic import recovery
+    from raregal.method.cluster import leaf_clusters
 
     labels = leaf_clusters(embedding, min_samples=min_samples).labels
     rec = recovery(planted, labels)
