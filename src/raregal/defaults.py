@@ -58,6 +58,17 @@ UMAP_INITS = ("auto", "pca", "spectral")  # the starts raregal offers
 LAYOUT = "umap-learn"
 LAYOUTS = ("umap-learn", "deterministic")
 UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200
+# Fit on a sample (raregal.sample_fit, issue 36): the layout is fitted on FIT_SAMPLE_SIZE
+# galaxies drawn at random and every other galaxy is placed from its nearest sample
+# galaxies, when a search holds more than FIT_SAMPLE_AUTO_MIN ("auto", the default).
+# bench/fit_sample.py at 300k (README): see the figures there.
+FIT_SAMPLE = "auto"
+FIT_SAMPLE_SIZE = 60_000
+FIT_SAMPLE_AUTO_MIN = 250_000
+# Rows placed per chunk: the unit of work on a Dask worker and of the parts written as
+# they are done (a resumed run redoes at most the chunks in flight). At 50,000 rows x 50
+# neighbours a chunk's graph is 30 MB.
+FIT_SAMPLE_CHUNK = 50_000
 # The 2-D map starts from the 5-D embedding's first two principal components, which
 # already hold its classes apart; at 200k, 50 epochs gave planted groups a 10-nearest-
 # neighbour purity of 0.90 on the map against 0.91 for umap-learn's own 2-D layout.
