@@ -15,6 +15,12 @@ groups recovered (raregal.synthetic.recovery) by group size, and classes that
 recover none. The target (issue 36): the sample fit recovers at least the groups
 the full fit does, in at most half its time.
 
+``--placement`` compares instead two ways to place the galaxies outside the sample,
+on one umap-learn model of the sample (its own search index, seeded): umap-learn's
+``transform`` (the weighted mean, then a third of the fit's epochs of layout against
+the fixed sample) and raregal's weighted mean alone (:func:`raregal.sample_fit.place`);
+each placed table is clustered as the search does (leaf HDBSCAN, scaled min_samples).
+
     python bench/fit_sample.py                          # 300k, sample 60k
     python bench/fit_sample.py --rows 100000 --fit-sample 20000 --json out.json
 """
@@ -56,10 +62,13 @@ def worker(table: Path, fit_sample, seed: int) -> dict:
     from raregal import RareClassFinder
     from raregal.synthetic import recovery
 
+    import resource
+
     data = np.load(table)
     features, planted = data["features"], data["planted"]
     with Peak() as total:
         finder = RareClassFinder(seed=seed, fit_sample=fit_sample).fit(features)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     found = recovery(planted, finder.labels_)
     sizes = np.bincount(planted[planted >= 0])
     credible = finder.credibility_.table["credible"].to_numpy()
@@ -67,6 +76,7 @@ def worker(table: Path, fit_sample, seed: int) -> dict:
         finder.labels_ >= 0, np.where(credible[np.maximum(finder.labels_, 0)],
                                       finder.labels_, -1), -1))
     return {"fit_sample": finder.fit_sample_, "wall_s": round(total.seconds, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_gib": round(total.peak / 2**30, 2),
             "stages": {name: stage["seconds"] for name, stage in finder.stages_.items()},
             "recovered": found["recovered"], "groups": found["groups"],
@@ -77,11 +87,47 @@ def worker(table: Path, fit_sample, seed: int) -> dict:
             "credible": int(credible.sum()), "min_samples": finder.min_samples_}
 
 
+def placement(table: Path, fit_sample: int, seed: int) -> None:
+    """umap-learn's transform against the weighted mean alone (module docstring)."""
+    import umap
+
+    from raregal.cluster import leaf_clusters, resolve_min_samples
+    from raregal.sample_fit import SampleIndex, draw_sample, graph_rows, place
+    from raregal.synthetic import recovery
+
+    data = np.load(table)
+    features, planted = data["features"], data["planted"]
+    n = len(features)
+    rows = draw_sample(n, fit_sample, seed)
+    rest = np.setdiff1d(np.arange(n), rows)
+    model = umap.UMAP(n_neighbors=50, n_components=5, init="pca", n_epochs=100,
+                      random_state=seed).fit(features[rows])
+    min_samples = resolve_min_samples("scaled", n, 10)
+    for name in ("umap-learn transform", "weighted mean"):
+        started = time.time()
+        embedding = np.zeros((n, 5), dtype=np.float32)
+        embedding[rows] = model.embedding_
+        if name == "weighted mean":
+            index = SampleIndex(features[rows], 50, seed)
+            found = index.query(features[rest], 50)
+            graph = graph_rows(rest, rows, *found)
+            embedding[rest] = place(*graph, np.zeros(len(rest), bool), embedding)
+        else:
+            embedding[rest] = model.transform(features[rest])
+        seconds = time.time() - started
+        labels = leaf_clusters(embedding, min_samples=min_samples, min_cluster_size=10,
+                               reproducible=True).labels
+        found = recovery(planted, labels)
+        print(f"{name:<22} placing {seconds:6.1f} s: recovered {found['recovered']}/"
+              f"{found['groups']}, {found['classes']} classes, {found['spurious']} "
+              f"recovering none", flush=True)
+
+
 def show(name: str, r: dict) -> None:
     stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items())
     hits = " ".join(f"{s}{'+' if h else '-'}" for s, h in sorted(r["by_size"].items()))
     print(f"{name:<7} fit on {r['fit_sample'] or 'all'}: {r['wall_s']:.0f} s "
-          f"(process {r['process_s']:.0f} s; {stages}), peak {r['peak_gib']} GiB; "
+          f"(process {r['process_s']:.0f} s, CPU {r.get('cpu_s', 0):.0f} s; {stages}), peak {r['peak_gib']} GiB; "
           f"recovered {r['recovered']}/{r['groups']} ({r['recovered_credible']} by credible "
           f"classes), {r['classes']} classes ({r['credible']} credible), {r['spurious']} "
           f"recovering none; by size {hits}", flush=True)
@@ -96,9 +142,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("full", "sample"))
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--placement", action="store_true",
+                        help="compare umap-learn's transform with the weighted mean alone")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     table = make_table(args.rows, args.groups, args.min_group)
+    if args.placement:
+        placement(table, args.fit_sample, args.seed)
+        return
     if args.worker:
         fit = None if args.worker == "full" else args.fit_sample
         print(json.dumps(worker(table, fit, args.seed)))

@@ -54,7 +54,7 @@ GROUP_SHARE = (1e-5, 5e-4)  # 0.001 % to 0.05 % of the rows (issue 36)
 def group_sizes(rows: int, n_groups: int, least: int) -> np.ndarray:
     """Log-spaced from 0.001 % to 0.05 % of the rows, none below ``least``."""
     low, high = (max(least, round(share * rows)) for share in GROUP_SHARE)
-    return np.unique(np.geomspace(low, max(low, high), n_groups).round().astype(np.int64))
+    return np.geomspace(low, max(low, high), n_groups).round().astype(np.int64)
 
 
 class Bulk:
@@ -147,10 +147,13 @@ def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: in
     import raregal
     from raregal.synthetic import recovery
 
+    import resource
+
     finder = raregal.RareClassFinder(seed=seed, fit_sample=fit_sample)
     with Peak() as total:
         raregal.search(reps, out, predictions=friendly, finder=finder, overwrite=True,
                        verbose=False, dask_workers=dask_workers)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     record = json.loads((out / "run.json").read_text())
     classes = pd.read_parquet(out / "classes.parquet", columns=["id_str", "class"])
     planted = np.load(truth)
@@ -162,6 +165,7 @@ def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: in
     return {"rows": len(planted), "searched": len(classes),
             "fit_sample": record["parameters"]["fit_sample_used"],
             "stages": record["stages"], "wall_s": round(total.seconds, 1),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_gib": round(total.peak / 2**30, 2),
             "groups": {int(size): bool(c >= 0.5 and p >= 0.5) for size, c, p in
                        zip(sizes, found["completeness"], found["purity"])},
@@ -171,7 +175,8 @@ def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: in
 
 def show(result: dict) -> None:
     print(f"{result['rows']:,} rows, {result['searched']:,} searched, fit sample "
-          f"{result['fit_sample']}: {result['wall_s']} s, peak RSS {result['peak_gib']} GiB")
+          f"{result['fit_sample']}: {result['wall_s']} s (CPU {result['cpu_s']} s), peak RSS "
+          f"{result['peak_gib']} GiB")
     for name, stage in result["stages"].items():
         print(f"  {name:<16} {stage.get('seconds', 0):8.1f} s  "
               f"peak {stage.get('peak_rss_mib', 0) / 1024:5.2f} GiB")

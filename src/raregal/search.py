@@ -603,7 +603,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     if duplicates.n_copies:
         log.say(duplicates.describe(reps.ids))
 
-    parts = target.path.with_name(target.path.name + ".parts")
+    # an unseeded fit differs each time, so only a seeded run can resume from the parts
+    parts = target.path.with_name(target.path.name + ".parts") if finder.seed is not None else None
     try:
         with dask_client(*dask) as client:
             finder.fit(reps.features, stage_log=log, duplicates=duplicates, parts=parts,
