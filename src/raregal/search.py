@@ -606,6 +606,10 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     # an unseeded fit differs each time, so only a seeded run can resume from the parts
     parts = target.path.with_name(target.path.name + ".parts") if finder.seed is not None else None
     try:
+        if any(dask) and not resolve_fit_sample(finder.fit_sample, n_searched,
+                                                finder.n_neighbors):
+            log.say(f"no fit sample at {n_searched} galaxies: Dask left unused")
+            dask = (None, None)
         with dask_client(*dask) as client:
             finder.fit(reps.features, stage_log=log, duplicates=duplicates, parts=parts,
                        client=client)
