@@ -25,9 +25,9 @@ import pandas as pd
 import torch
 from scipy.stats import pearsonr, spearmanr
 
-from raregal.images import model_input
-from raregal.models import load_model
-from raregal.train import train
+from raregal.io.images import model_input
+from raregal.model.models import load_model
+from raregal.model.train import train
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz-kaggle-5000"
 QUESTIONS = ["smooth-or-featured", "disk-edge-on", "how-rounded"]

@@ -1,17 +1,17 @@
 """Which credibility measure separates real classes from bulk splits, and its cost.
 
-For each N: a synthetic 128-d bulk (raregal.inject.synthetic_bulk) -- or, with
---bulk, a real representation table (raregal.inject.read_bulk: every row, no
-cuts) -- with planted groups (raregal.inject.plant_groups: sizes x tightness x
+For each N: a synthetic 128-d bulk (raregal.measure.inject.synthetic_bulk) -- or, with
+--bulk, a real representation table (raregal.measure.inject.read_bulk: every row, no
+cuts) -- with planted groups (raregal.measure.inject.plant_groups: sizes x tightness x
 repeats), searched once with the CPU path (seeded); then
 
-- K layout reruns on the search's own fuzzy graph (raregal.credibility.layout_rerun),
+- K layout reruns on the search's own fuzzy graph (raregal.method.credibility.layout_rerun),
 - B bootstrap searches of 80 % of the galaxies (the whole search, neighbours
-  included; raregal.credibility.bootstrap_stability's variant),
+  included; raregal.method.credibility.bootstrap_stability's variant),
 
 and for every min_samples setting, the first embedding and every rerun are
 clustered with it. Each class is labelled *real* when it recovers a planted
-group (raregal.inject.score_groups: >= 50 % of the group and >= 50 % of the
+group (raregal.measure.inject.score_groups: >= 50 % of the group and >= 50 % of the
 class) and scored by: persistence, significance, layout stability, bootstrap stability,
 density contrast, neighbour purity, and the credible rule.
 
@@ -49,12 +49,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from raregal import defaults
-from raregal.cluster import leaf_clusters, resolve_min_samples
-from raregal.compare import best_match_jaccard
-from raregal.credibility import credible_rule, density_contrast, layout_rerun, rerun_seeds
-from raregal.inject import group_grid, plant_groups, read_bulk, score_groups, synthetic_bulk
-from raregal.search import RareClassFinder
+from raregal.core import defaults
+from raregal.measure.inject import (
+    group_grid,
+    plant_groups,
+    read_bulk,
+    score_groups,
+    synthetic_bulk,
+)
+from raregal.method.cluster import leaf_clusters, resolve_min_samples
+from raregal.method.credibility import (
+    credible_rule,
+    density_contrast,
+    layout_rerun,
+    rerun_seeds,
+)
+from raregal.method.matching import best_match_jaccard
+from raregal.method.search import RareClassFinder
 
 MEASURES = ("persistence", "significance", "stability", "stability_bootstrap",
             "density_contrast", "purity")
@@ -64,7 +75,7 @@ MEASURES = ("persistence", "significance", "stability", "stability_bootstrap",
 #: of a synthetic 128-d bulk at 20k-200k (ROC AUC 0.95-1.00; bulk splits at most 0.74 at
 #: the scaled min_samples) but not in the demo's real representation, where the classes
 #: that recover no planted group had median purities of 0.70-0.76, so that "contrast
-#: >= 1.5 or purity >= 0.65" dropped 27 % of them (issue-14 note). PURE is that
+#: >= 1.5 or purity >= 0.65" dropped 27 % of them. PURE is that
 #: threshold, fitted on the synthetic runs; the pure_only_* columns report it.
 PURE = 0.65
 
@@ -201,7 +212,8 @@ def stable_and(t: pd.DataFrame, s: float, c: float, passes: pd.Series) -> pd.Ser
 
 
 def shipped(t: pd.DataFrame, s: float, c: float, z: float) -> np.ndarray:
-    """raregal's own rule (:func:`raregal.credibility.credible_rule`) at thresholds s, c, z."""
+    """raregal's own rule (:func:`raregal.method.credibility.credible_rule`) at thresholds
+    s, c, z."""
     return credible_rule(t.stability.to_numpy(), t.density_contrast.to_numpy(),
                          t.significance.to_numpy(), min_stability=s, min_contrast=c,
                          min_significance=z)
@@ -246,7 +258,7 @@ CANDIDATES = {
     "the same, all three refitted": (
         shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "z": SIGNIFICANCES}),
     # persistence's scale moves with N, significance is strict on shallow real classes
-    # (issue-14 note): either one, as a compromise
+    # (docs/decisions/credibility.md): either one, as a compromise
     "contrast >= c or (stability >= s and (persistence >= p or significance >= z))": (
         lambda t, s, c, p, z: stable_and(t, s, c, (t.persistence >= p) | (t.significance >= z)),
         {"s": S, "c": C, "p": PERSISTENCES, "z": SIGNIFICANCES}),

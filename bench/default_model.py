@@ -1,4 +1,4 @@
-"""Rebuild raregal's bundled default model and write its model card (issue 13).
+"""Rebuild raregal's bundled default model and write its model card.
 
 Trains :data:`FAMILY` with :data:`RECIPE` (bench/model_families.py's recipe: the
 family that did best there at equal time, trained longer) on gz-kaggle-5000 with
@@ -33,8 +33,8 @@ import torch
 import model_families as mf
 from bottleneck_table import validation_metrics
 from model_geometry import SETS, geometry, load_pixels
-from raregal.embed import embed
-from raregal.models import DEFAULT_MODEL, load_model
+from raregal.model.embed import embed
+from raregal.model.models import DEFAULT_MODEL, load_model
 
 FAMILY = "raregal_resnet"
 RECIPE = {"epochs": 80, "learning_rate": 3e-3}

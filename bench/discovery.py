@@ -4,9 +4,9 @@ For each way of showing galaxies, and each type, the count of the type among the
 first 100 galaxies shown, mean and spread (standard deviation) over draws (seeds):
 
 - ``random``: 100 random galaxies;
-- ``rarity``: the 100 of the run's galaxies of highest rarity (:mod:`raregal.rarity`;
+- ``rarity``: the 100 of the run's galaxies of highest rarity (:mod:`raregal.method.rarity`;
   one ranking, no draws; with --rarity-candidates, each candidate score too);
-- ``rank``: :func:`raregal.rank.scores` from 5 random examples of the type, the top 100;
+- ``rank``: :func:`raregal.method.rank.scores` from 5 random examples of the type, the top 100;
 - ``rank+feedback``: the same 5 examples, then 10 rounds of 10 suggestions, each
   labelled by a simulated user from the label table (of the type: like; else
   unlike), the next round ranked with every label so far; the 100 suggested;
@@ -42,10 +42,10 @@ import time
 import numpy as np
 import pandas as pd
 
-from raregal import defaults
-from raregal.catalogue import load_representations
-from raregal.evaluate import PRESETS, read_labels, type_flags
-from raregal.rank import scores, standardise, top_rows
+from raregal.core import defaults
+from raregal.io.catalogue import load_representations
+from raregal.measure.evaluate import PRESETS, read_labels, type_flags
+from raregal.method.rank import scores, standardise, top_rows
 
 SHOWN = 100
 START = 5
@@ -145,7 +145,7 @@ def read_source(args):
 
 def extra_rankings(args, ids, features, flags) -> dict:
     """The run's classes and rarity rankings, as rows of the representation table."""
-    from raregal.run import SearchResult
+    from raregal.method.run import SearchResult
 
     extra = {}
     if args.run is None:
@@ -167,10 +167,10 @@ def extra_rankings(args, ids, features, flags) -> dict:
 
 
 def rarity_candidates(run_dir, run, features) -> dict:
-    """The candidate rarity scores of the run's galaxies (:mod:`raregal.rarity`)."""
+    """The candidate rarity scores of the run's galaxies (:mod:`raregal.method.rarity`)."""
     from pathlib import Path
 
-    from raregal.rarity import glosh, isolation
+    from raregal.method.rarity import glosh, isolation
 
     graph = pd.read_parquet(Path(run_dir) / "neighbours.parquet")
     distances = np.stack(graph["neighbour_distances"].to_numpy())  # itself left out
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--groups", type=int, default=3,
                         help="without --labels: the planted groups counted as types")
     parser.add_argument("--rarity-candidates", action="store_true",
-                        help="also rank by each candidate rarity score (raregal.rarity)")
+                        help="also rank by each candidate rarity score (raregal.method.rarity)")
     parser.add_argument("--methods", nargs="*", default=[defaults.RANK_METHOD])
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--per-class", type=int, default=defaults.GALLERY_SIZE)

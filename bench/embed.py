@@ -2,7 +2,7 @@
 
 On the 5,000 SDSS JPEGs of ../shared/data/gz-kaggle-5000, in one run:
 
-- end to end: `raregal.embed` over the catalogue (decoding in worker processes,
+- end to end: `raregal.model.embed` over the catalogue (decoding in worker processes,
   preprocessing, batched inference, shards, merge), wall time from the call to
   the finished folder, model loading included;
 - ceiling: the same model on the same images already decoded and preprocessed
@@ -14,7 +14,7 @@ and the Hub is out of reach here.
 
 With ``--arch default`` the model is raregal's bundled one (64 px of the central
 half), whose JPEGs ``raregal embed`` decodes at half scale
-(:func:`raregal.images.model_input`); ``--whole`` times the same run with every
+(:func:`raregal.io.images.model_input`); ``--whole`` times the same run with every
 JPEG decoded whole beside it, the reference for that shortcut.
 
     python bench/embed.py                 # 5,000 images
@@ -36,10 +36,10 @@ import pandas as pd
 import timm
 import torch
 
-import raregal.embed
-from raregal.embed import embed
-from raregal.images import load_rgb, model_input, preprocess
-from raregal.models import DEFAULT_MODEL, load_model
+import raregal.model.embed
+from raregal.io.images import load_rgb, model_input, preprocess
+from raregal.model.embed import embed
+from raregal.model.models import DEFAULT_MODEL, load_model
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz-kaggle-5000"
 
@@ -107,14 +107,14 @@ def main() -> None:
         for _ in range(args.repeats):
             for workers in args.workers:
                 for name, decode in list(decodes.items())[:2 if args.whole else 1]:
-                    # embed's dataset calls raregal.embed.model_input; its decoding
+                    # embed's dataset calls raregal.model.embed.model_input; its decoding
                     # workers fork from this process, so they see the swap too
-                    raregal.embed.model_input = decode
+                    raregal.model.embed.model_input = decode
                     rate = len(paths) / end_to_end(tmp / "catalogue.csv", tmp / "out",
                                                    str(model), args, workers)
                     print(f"  end to end, {workers} decoding worker(s), {name}: "
                           f"{rate:7.1f} images/s = {rate / top:.0%} of the ceiling")
-        raregal.embed.model_input = model_input
+        raregal.model.embed.model_input = model_input
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ this" latency and a bounded load test, at 5k, 200k and 632k galaxies.
 
 Run folders: searching 632k galaxies takes most of an hour here, so each run
 folder is *written directly* from a planted synthetic table
-(``raregal.synthetic.planted_representations(N, dim=16, n_groups=40)``, groups
+(``raregal.measure.synthetic.planted_representations(N, dim=16, n_groups=40)``, groups
 of N/1000+10 to N/200+20): the
 planted group is the class (probability 1, persistence 1), ``umap_0 … umap_4``
 are the table's first five features and ``map_x``/``map_y`` its first two, plus
@@ -58,7 +58,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 def write_run(folder: Path, n: int) -> tuple[Path, Path]:
     """A run folder of n galaxies straight from a planted table (see the module doc)."""
-    from raregal.synthetic import planted_representations
+    from raregal.measure.synthetic import planted_representations
 
     table = planted_representations(n, dim=16, n_groups=40, seed=0,
                                     group_size=(n // 1000 + 10, n // 200 + 20))
@@ -88,7 +88,7 @@ def write_run(folder: Path, n: int) -> tuple[Path, Path]:
     (run / "run.json").write_text(json.dumps({"id_column": "id_str", "synthetic": True}))
     files = sorted(IMAGES.glob("*.jpg"))[:200]
     (folder / "images").mkdir()
-    for path in files:  # a catalogue's images lie in its folder (raregal.embed.table_paths)
+    for path in files:  # a catalogue's images lie in its folder (raregal.io.images.table_paths)
         shutil.copy(path, folder / "images" / path.name)
     catalogue = folder / "images.csv"
     pd.DataFrame({"id_str": classes["id_str"][:len(files)],

@@ -8,17 +8,17 @@ with the defaults but the fit sample:
 
 - ``full``: the layout fitted on every galaxy (``fit_sample=None``);
 - ``sample``: fitted on ``--fit-sample`` galaxies drawn at random, the others
-  placed from their nearest sample galaxies (:mod:`raregal.sample_fit`).
+  placed from their nearest sample galaxies (:mod:`raregal.method.sample_fit`).
 
 Printed for each: wall time per stage and in all, peak resident memory, planted
-groups recovered (raregal.synthetic.recovery) by group size, and classes that
+groups recovered (raregal.measure.synthetic.recovery) by group size, and classes that
 recover none. The target (issue 36): the sample fit recovers at least the groups
 the full fit does, in at most half its time.
 
 ``--placement`` compares instead two ways to place the galaxies outside the sample,
 on one umap-learn model of the sample (its own search index, seeded): umap-learn's
 ``transform`` (the weighted mean, then a third of the fit's epochs of layout against
-the fixed sample) and raregal's weighted mean alone (:func:`raregal.sample_fit.place`);
+the fixed sample) and raregal's weighted mean alone (:func:`raregal.method.sample_fit.place`);
 each placed table is clustered as the search does (leaf HDBSCAN, scaled min_samples).
 
     python bench/fit_sample.py                          # 300k, sample 60k
@@ -59,10 +59,10 @@ def make_table(rows: int, n_groups: int, least: int, seed: int = 0) -> Path:
 
 
 def worker(table: Path, fit_sample, seed: int) -> dict:
-    from raregal import RareClassFinder
-    from raregal.synthetic import recovery
-
     import resource
+
+    from raregal import RareClassFinder
+    from raregal.measure.synthetic import recovery
 
     data = np.load(table)
     features, planted = data["features"], data["planted"]
@@ -91,9 +91,9 @@ def placement(table: Path, fit_sample: int, seed: int) -> None:
     """umap-learn's transform against the weighted mean alone (module docstring)."""
     import umap
 
-    from raregal.cluster import leaf_clusters, resolve_min_samples
-    from raregal.sample_fit import SampleIndex, draw_sample, graph_rows, place
-    from raregal.synthetic import recovery
+    from raregal.measure.synthetic import recovery
+    from raregal.method.cluster import leaf_clusters, resolve_min_samples
+    from raregal.method.sample_fit import SampleIndex, draw_sample, graph_rows, place
 
     data = np.load(table)
     features, planted = data["features"], data["planted"]
@@ -127,7 +127,8 @@ def show(name: str, r: dict) -> None:
     stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items())
     hits = " ".join(f"{s}{'+' if h else '-'}" for s, h in sorted(r["by_size"].items()))
     print(f"{name:<7} fit on {r['fit_sample'] or 'all'}: {r['wall_s']:.0f} s "
-          f"(process {r['process_s']:.0f} s, CPU {r.get('cpu_s', 0):.0f} s; {stages}), peak {r['peak_gib']} GiB; "
+          f"(process {r['process_s']:.0f} s, CPU {r.get('cpu_s', 0):.0f} s; {stages}), "
+          f"peak {r['peak_gib']} GiB; "
           f"recovered {r['recovered']}/{r['groups']} ({r['recovered_credible']} by credible "
           f"classes), {r['classes']} classes ({r['credible']} credible), {r['spurious']} "
           f"recovering none; by size {hits}", flush=True)

@@ -1,4 +1,4 @@
-"""Every published layout reads the same galaxies (issue 38): each layout built as its
+"""Every published layout reads the same galaxies: each layout built as its
 primary source writes it (the builders of tests/test_layouts.py, from the same 60
 galaxies' predictions), read and cut with the paper's cuts; rows kept against the
 count worked out by hand.
@@ -15,10 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ builds the files
+from raregal.io.catalogue import open_inputs  # noqa: E402
+from raregal.method.select import apply_cuts, paper_cuts  # noqa: E402
 from tests import test_layouts as L  # noqa: E402
-
-from raregal.catalogue import open_inputs  # noqa: E402
-from raregal.select import apply_cuts, paper_cuts  # noqa: E402
 
 N = len(L.galaxy_ids())
 KEPT = len(L.KEPT) * L.N_EACH  # B, F, G

@@ -1,6 +1,6 @@
-"""Which encoder family makes the best bundled model? Issue 13's comparison table.
+"""Which encoder family makes the best bundled model? The comparison table.
 
-Trains each family with the same recipe (``raregal.train``: 128-d linear-BN-tanh
+Trains each family with the same recipe (``raregal.model.train``: 128-d linear-BN-tanh
 bottleneck, scale/rotation/flip/colour/noise augmentation, cosine learning rate;
 Galaxy Zoo 2 questions smooth-or-featured, disk-edge-on and how-rounded on
 gz-kaggle-5000, 64 px, central half) for about the same time on 2 cores, with
@@ -54,13 +54,13 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import raregal.train as train_module
+import raregal.model.train as train_module
 from model_geometry import geometry
-from raregal.baseline import baseline
-from raregal.evaluate import PRESETS, evaluate
-from raregal.images import model_input
-from raregal.models import DEFAULT_MODEL, load_model
-from raregal.search import RareClassFinder, search
+from raregal.io.images import model_input
+from raregal.measure.baseline import baseline
+from raregal.measure.evaluate import PRESETS, evaluate
+from raregal.method.search import RareClassFinder, search
+from raregal.model.models import DEFAULT_MODEL, load_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KAGGLE, RINGS = SHARED / "gz-kaggle-5000", SHARED / "gz-decals-rings-470"

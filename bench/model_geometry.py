@@ -10,7 +10,7 @@ For a raregal model folder (default: the bundled model) and each shared image se
   large norm comes from (timm's ``forward_features``, the pooled vector, and the
   representation).
 
-Issue 13's targets: PC1 below 50 % and the 99.9th-percentile norm within 5x the
+The bundled model's targets: PC1 below 50 % and the 99.9th-percentile norm within 5x the
 median, on every shared set.
 
     python bench/model_geometry.py                          # the bundled model
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from raregal.images import model_input
-from raregal.models import DEFAULT_MODEL, load_model
+from raregal.io.images import model_input
+from raregal.model.models import DEFAULT_MODEL, load_model
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SETS = {"gz-kaggle-5000": SHARED / "gz-kaggle-5000" / "images",
@@ -67,7 +67,7 @@ def geometry(features: np.ndarray) -> dict:
 def layer_features(model, pixels: torch.Tensor, batch: int = 256) -> dict[str, np.ndarray]:
     """The encoder's spatial feature map (mean over positions), its pooled vector
     before any bottleneck, and the representation, for a timm backbone."""
-    from raregal.models import backbone_of
+    from raregal.model.models import backbone_of
 
     backbone = backbone_of(model.encoder)
     backbone.eval()

@@ -5,14 +5,14 @@ after any earlier run on the machine):
 
 - NN-descent's first call on a small table, minus its second call there: what
   every new process pays for the pynndescent code numba does not cache;
-- then for each N: :func:`raregal.reduce.exact_neighbours` (scikit-learn brute
-  force, no compilation) and :func:`raregal.reduce.approximate_neighbours`
+- then for each N: :func:`raregal.method.reduce.exact_neighbours` (scikit-learn brute
+  force, no compilation) and :func:`raregal.method.reduce.approximate_neighbours`
   (pynndescent, compiled), and the recall of NN-descent's neighbours against the
   exact ones.
 
 Exact wins at N while ``exact < compile + NN-descent`` (a new process's one search);
 the table prints both sides. The data are the planted tables the tests use
-(raregal.synthetic): a bulk with small dense groups, as a search sees.
+(raregal.measure.synthetic): a bulk with small dense groups, as a search sees.
 
     python bench/neighbours.py                           # 5k-40k at 128-d
     python bench/neighbours.py --sizes 10000 20000 --dims 640
@@ -29,7 +29,7 @@ import time
 def table(n: int, dim: int):
     import numpy as np
 
-    from raregal.synthetic import planted_representations
+    from raregal.measure.synthetic import planted_representations
 
     data = planted_representations(n, dim=dim, n_groups=20, group_size=(20, 80),
                                    fractions=False, seed=0)
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     import numpy as np
 
-    from raregal.reduce import approximate_neighbours, exact_neighbours
+    from raregal.method.reduce import approximate_neighbours, exact_neighbours
 
     small = table(3000, 8)
     if args.warm:  # the untimed run that fills numba's on-disk cache

@@ -1,7 +1,7 @@
 """Read + join + cut at the paper's scale: 8.7M galaxies, 128-d representations.
 
 Generates once (cached under bench/out/read_scale/, git-ignored) two Parquet files
-laid out like the real ones (../shared/REFERENCE.md):
+laid out like the real ones (docs/conventions.md, "Published layouts"):
 
 ``representations.parquet``
     ``id_str`` (``{brickid}_{objid}``) + ``feat_0 … feat_127`` float32, written by
@@ -17,7 +17,7 @@ laid out like the real ones (../shared/REFERENCE.md):
 Then times each step with the process's peak resident memory (psutil, sampled
 every 50 ms), each path in a fresh process:
 
-1. raregal's path (:func:`raregal.catalogue.open_inputs`): ids + cut columns only,
+1. raregal's path (:func:`raregal.io.catalogue.open_inputs`): ids + cut columns only,
    the join, the cuts, then the features of the survivors only;
 2. the naive reference: pandas reads both files whole, joins, cuts, takes the
    survivors' features. It needs ~3x the data in memory, so it runs at
@@ -42,7 +42,7 @@ import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from raregal.schemas import GZ_DESI
+from raregal.io.schemas import GZ_DESI
 
 OUT = Path(__file__).resolve().parent / "out" / "read_scale"
 DIM = 128
@@ -144,8 +144,8 @@ class Peak:
 
 def raregal_path(reps: Path, friendly: Path) -> int:
     """Times and memory of raregal's read; returns the galaxies kept."""
-    from raregal.catalogue import open_inputs
-    from raregal.select import apply_cuts, paper_cuts
+    from raregal.io.catalogue import open_inputs
+    from raregal.method.select import apply_cuts, paper_cuts
 
     cuts = paper_cuts()
     print(f"raregal (column projection, cut first, features of survivors only), "
@@ -169,7 +169,7 @@ def raregal_path(reps: Path, friendly: Path) -> int:
 def naive_path(reps: Path, friendly: Path) -> int:
     import pandas as pd
 
-    from raregal.select import apply_cuts, paper_cuts
+    from raregal.method.select import apply_cuts, paper_cuts
 
     print(f"naive reference (pandas reads everything, then joins), {reps.name}:")
     with Peak() as total:

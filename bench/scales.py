@@ -1,4 +1,4 @@
-"""Classes at several scales (raregal.scales, issue 35): planted groups recovered by
+"""Classes at several scales (raregal.method.scales): planted groups recovered by
 credible classes with one min_samples and with several, from the same embedding.
 
 The table: a smooth curved 12-D bulk in 128-d (bench/tables.py's ``curved``) with
@@ -11,7 +11,7 @@ credible rule (the same work as a search with ``scales=1``, without a second lay
 
 prints per seed and number of scales (the first 1, 2, ... K of the same search): the
 finest min_samples, the classes and credible classes,
-planted groups recovered by a credible class (raregal.synthetic.recovery: one class
+planted groups recovered by a credible class (raregal.measure.synthetic.recovery: one class
 holds half a group and is half that group), the share of credible classes that recover
 a group, and the seconds of the extra scales.
 """
@@ -43,8 +43,8 @@ def planted_table(n: int, seed: int, dim: int = 128, n_groups: int = 20,
 
 
 def credible_recovery(planted, labels, credible) -> dict:
-    from raregal.credibility import keep_credible
-    from raregal.synthetic import recovery
+    from raregal.measure.synthetic import recovery
+    from raregal.method.credibility import keep_credible
 
     kept_labels, kept = keep_credible(labels, np.asarray(credible, bool))
     found = recovery(planted, kept_labels)
@@ -55,7 +55,7 @@ def credible_recovery(planted, labels, credible) -> dict:
 
 def settings(finder, features):
     """(name, min_samples used, labels, credible) with the first 1, 2, ... scales."""
-    from raregal.scales import combine
+    from raregal.method.scales import combine
 
     results = finder.scale_results_
     first = results[0]
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--scales", type=int, default=4)
     args = parser.parse_args()
-    from raregal.search import RareClassFinder
+    from raregal.method.search import RareClassFinder
 
     print("seed  setting    finest min_samples  classes credible recovered  real  "
           "scales_s  search_s")

@@ -76,7 +76,7 @@ def worker_raregal(data: Path, min_samples: int, result: Path, params: dict) -> 
     import raregal
 
     out = result.with_suffix(".run")
-    # The paper's stack has no credibility step; its layout reruns (issue 14) are timed by
+    # The paper's stack has no credibility step; raregal's layout reruns are timed by
     # bench/credibility.py, so this compares the same work on both sides.
     settings = {"min_samples": min_samples, "backend": "cpu", "stability_seeds": 0, **params}
     raregal.search(data, out, finder=raregal.RareClassFinder(**settings), overwrite=True)
@@ -93,7 +93,7 @@ def worker_reference(data: Path, min_samples: int, result: Path, params: dict) -
     import pandas as pd
     import umap
 
-    from raregal.monitor import StageLog
+    from raregal.core.monitor import StageLog
 
     log = StageLog()
     with log.stage("read"):
@@ -146,7 +146,7 @@ def run_stack(stack: str, run: int, data: Path, planted: np.ndarray,
               bulk: np.ndarray | None, min_samples: int, folder: Path, params: dict,
               seeded: bool) -> dict:
     """One run of one stack: times, stages, recovery; labels and embedding in the npz."""
-    from raregal.synthetic import recovery
+    from raregal.measure.synthetic import recovery
 
     result = folder / f"{data.stem}_{stack}_{run}.npz"
     params = {**params, "seed": run} if stack == "raregal" and seeded else params
@@ -166,7 +166,7 @@ def benchmark(kind: str, n: int, dim: int, seed: int, folder: Path, runs: int,
               stacks: list[str], agreement: bool, params: dict, seeded: bool) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
-    from raregal.cluster import scaled_min_samples
+    from raregal.method.cluster import scaled_min_samples
 
     data = make_data(kind, n, dim, seed, folder)
     planted = np.load(data.with_suffix(".planted.npy"))

@@ -20,7 +20,7 @@ seeded, no stability reruns as the default above 50k) and prints wall time and t
 process's peak resident memory per stage (read, cut, features, each search stage,
 write: run.json's stages, psutil sampled every 50 ms for the whole), and the planted
 groups recovered (a class holding at least half of a group, at least half of it
-the group: raregal.synthetic.recovery) by group size.
+the group: raregal.measure.synthetic.recovery) by group size.
 
     python bench/survey.py --rows 1000000                 # ~73k searched
     python bench/survey.py --rows 8700000 --json bench/out/survey/8.7M.json
@@ -89,7 +89,7 @@ def plant_rows(candidates: np.ndarray, sizes: np.ndarray, rng) -> np.ndarray:
 
 def generate(rows: int, n_groups: int, least: int, folder: Path = OUT):
     """The two tables and the truth (module docstring), made once per size."""
-    from raregal import defaults
+    from raregal.core import defaults
 
     folder.mkdir(parents=True, exist_ok=True)
     tag = f"{rows}_{n_groups}_{least}"
@@ -142,12 +142,12 @@ def generate(rows: int, n_groups: int, least: int, folder: Path = OUT):
 def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: int,
         dask_workers: int | None = None) -> dict:
     """One search, end to end, in this process: stages, peak memory, recovery."""
+    import resource
+
     import pandas as pd
 
     import raregal
-    from raregal.synthetic import recovery
-
-    import resource
+    from raregal.measure.synthetic import recovery
 
     finder = raregal.RareClassFinder(seed=seed, fit_sample=fit_sample)
     with Peak() as total:

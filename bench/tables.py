@@ -1,4 +1,4 @@
-"""Synthetic representation tables of several kinds, for bench/search.py (issue 18).
+"""Synthetic representation tables of several kinds, for bench/search.py.
 
 Each generator returns ``(features, planted, bulk)``: float32 features of shape
 (n, dim), the planted group of each row (int64, -1 for the bulk) and, where the kind
@@ -6,12 +6,12 @@ has one (``multiscale``; else None), the bulk's own leaf sub-cluster of each row
 (-1 for planted rows): the truth for the classes a search finds in its bulk. All are
 seeded: the same arguments give the same table on any machine.
 
-- ``current``: raregal.synthetic.planted_representations as bench/search.py has
+- ``current``: raregal.measure.synthetic.planted_representations as bench/search.py has
   always used it (a Gaussian bulk on a 12-D linear subspace with a falling spectrum,
   20 planted groups of 0.05-0.2% of n).
 - ``curved``: a smooth curved 12-D bulk -- a random smooth nonlinear map of a 12-D
   Gaussian latent into 128-d, plus small isotropic noise -- with 9 planted groups of
-  40-4,000 members at 632k, scaled with n (the table of issue 18's first paragraph).
+  40-4,000 members at 632k, scaled with n.
 - ``multiscale``: a bulk that is not smooth: a hierarchy of sub-clusters of very
   different sizes and widths, each with a heavy-tailed (Student-t) radial profile,
   with 9 planted groups scaled as in ``curved``.
@@ -29,7 +29,7 @@ import itertools
 
 import numpy as np
 
-#: Issue 18's curved table: 9 groups of 40 to 4,000 members at 632k.
+#: The curved table: 9 groups of 40 to 4,000 members at 632k.
 GROUPS = 9
 GROUP_SIZES_632K = (40, 4000)
 REFERENCE_N = 632_000
@@ -47,7 +47,7 @@ def group_sizes(n: int, rng: np.random.Generator, n_groups: int = GROUPS) -> np.
 
 def local_scale(latent: np.ndarray, centre: np.ndarray, k: int = 50) -> float:
     """Distance from ``centre`` to its k-th nearest row of ``latent``: the bulk's
-    scale there (UMAP's own n_neighbors, as raregal.inject measures it)."""
+    scale there (UMAP's own n_neighbors, as raregal.measure.inject measures it)."""
     distances = np.sqrt(((latent - centre) ** 2).sum(axis=1))
     return float(np.partition(distances, k)[k])
 
@@ -60,7 +60,7 @@ def plant(latent: np.ndarray, sizes: np.ndarray, tightness: float,
     nearest bulk point, so a group is denser than the bulk around it wherever it
     lands (a dense sub-cluster or a sparse tail). Returns each row's planted label.
     """
-    from raregal.synthetic import plant_blobs
+    from raregal.measure.synthetic import plant_blobs
 
     d = latent.shape[1]
     return plant_blobs(latent, sizes, rng,
@@ -69,7 +69,7 @@ def plant(latent: np.ndarray, sizes: np.ndarray, tightness: float,
 
 def current(n: int, dim: int, seed: int):
     """bench/search.py's original table."""
-    from raregal.synthetic import planted_representations
+    from raregal.measure.synthetic import planted_representations
 
     # Groups of 0.05-0.2% of N: rare, from below to above the detection limit.
     low, high = max(10, n // 2000), max(20, n // 500)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from raregal.demo import DEMO_SAMPLE
-from raregal.synthetic import planted_representations
+from raregal.measure.synthetic import planted_representations
 
 #: Real images and labels copied into the repository by scripts/make_test_data.py
 #: (what, and its credits: tests/data/README.md).
@@ -43,7 +43,8 @@ def cpu_load():
     ended by the test or, at the latest, after two minutes: seeded results must
     not depend on how the threads are scheduled."""
     hogs = [subprocess.Popen([sys.executable, "-c",
-                              "import time\nend = time.time() + 120\nwhile time.time() < end: pass"])
+                              "import time\nend = time.time() + 120\n"
+                              "while time.time() < end: pass"])
             for _ in range(2)]
     yield
     for hog in hogs:

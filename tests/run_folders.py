@@ -1,11 +1,12 @@
 """Small run folders for tests of the readers (report, evaluate): written by the real
-writer, :meth:`raregal.run.SearchResult.write`, from a hand-made result, so that
+writer, :meth:`raregal.method.run.SearchResult.write`, from a hand-made result, so that
 no test needs a search to get one."""
 
 import numpy as np
 import pandas as pd
 
-from raregal.run import SearchResult
+from raregal.io.records import RunRecord
+from raregal.method.run import SearchResult
 
 
 def small_run(out, ids=None, classes=None, *, run=None, ra_dec=True) -> SearchResult:
@@ -43,6 +44,7 @@ def small_run(out, ids=None, classes=None, *, run=None, ra_dec=True) -> SearchRe
               "redundancy": {"cumulative_explained": [0.5, 0.8, 0.95, 1.0],
                              "components_for": {"0.9": 3, "0.99": 4}}}
     record.update(run or {})
-    result = SearchResult(out=None, classes=table, summary=summary, run=record, tree=tree)
+    result = SearchResult(out=None, classes=table, summary=summary,
+                          run=RunRecord.from_json(record), tree=tree)
     result.write(out)
     return result

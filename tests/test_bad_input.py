@@ -2,7 +2,7 @@
 problem, no traceback, no output left behind, and an existing output untouched.
 
 Every case fails at the validation that comes before any work (parameters are
-checked in their own terms by :mod:`raregal.params`, and the command line names
+checked in their own terms by :mod:`raregal.core.params`, and the command line names
 the flag), so the whole file runs in seconds. The inputs are small and built in
 a temporary folder.
 """
@@ -272,7 +272,8 @@ CASES = [
                                       "--dim", "4096"],
          "--rows: must be at most 488281 with 4096 features (2e+09 values in all), not "
          "10000000"),
-    case("synthetic-suffix", ["synthetic", "{out}.txt", "--rows", "2000"], "write .parquet or .csv"),
+    case("synthetic-suffix", ["synthetic", "{out}.txt", "--rows", "2000"],
+         "write .parquet or .csv"),
     # baseline
     case("baseline-size-0", [*BASELINE, "--size", "0"],
          "--size: must be an integer in [1, 256], not 0"),

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raregal.baseline import default_crop_fraction, pixel_matrix
-from raregal.catalogue import load_representations
 from raregal.cli import main
-from raregal.images import model_input
+from raregal.io.catalogue import load_representations
+from raregal.io.images import model_input
+from raregal.measure.baseline import default_crop_fraction, pixel_matrix
 
 
 @pytest.fixture(scope="module")

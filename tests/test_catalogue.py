@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from astropy.table import Table
 
-from raregal.catalogue import join_predictions, load_representations, read_table
-from raregal.errors import InputError
+from raregal.core.errors import InputError
+from raregal.io.catalogue import join_predictions, load_representations, read_table
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from raregal import defaults
 from raregal.cli import COMMANDS, build_parser, main
+from raregal.core import defaults
 
 
 def _commands():
@@ -52,7 +52,7 @@ def test_search_help_says_what_the_code_does(capsys):
     assert "separate 2-D UMAP" not in text
     assert "2-D map is laid out on the 5-D embedding's own neighbour graph" in text
     assert "raregal embed" in text and "raregal report DIR" in text
-    from raregal.cluster import scaled_min_samples
+    from raregal.method.cluster import scaled_min_samples
     assert (f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k, "
             f"{defaults.HDBSCAN_MIN_SAMPLES} at 632k;" in text)
     assert "HDBSCAN min_samples (default scaled: see below; 300: the paper's)" in text

@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from raregal.cluster import (TREE_DTYPE, leaf_clusters, leaf_significance, scaled_min_samples,
-                             spatial_order)
-from raregal.synthetic import recovery
+from raregal.measure.synthetic import recovery
+from raregal.method.cluster import (
+    TREE_DTYPE,
+    leaf_clusters,
+    leaf_significance,
+    scaled_min_samples,
+    spatial_order,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +35,8 @@ def test_leaf_classes_agree_with_hdbscan_library(blobs):
     assert ours.n_classes == reference.labels_.max() + 1
     assert adjusted_rand_score(reference.labels_, ours.labels) >= 0.9
     # persistence as the library's cluster_persistence_, class for class
-    matched = [np.bincount(ours.labels[reference.labels_ == k][ours.labels[reference.labels_ == k] >= 0]).argmax()
-               for k in range(reference.labels_.max() + 1)]
+    members = [ours.labels[reference.labels_ == k] for k in range(reference.labels_.max() + 1)]
+    matched = [np.bincount(ours_k[ours_k >= 0]).argmax() for ours_k in members]
     np.testing.assert_allclose(ours.persistence[matched], reference.cluster_persistence_,
                                atol=0.05)
 

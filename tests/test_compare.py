@@ -8,10 +8,10 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from raregal.cli import main
-from raregal.compare import (best_match_jaccard, compare_labels, compare_runs, contingency,
-                             shared_labels)
-from raregal.errors import InputError
-from raregal.params import ParameterError
+from raregal.core.errors import InputError
+from raregal.core.params import ParameterError
+from raregal.measure.compare import compare_labels, compare_runs, shared_labels
+from raregal.method.matching import best_match_jaccard, contingency
 
 
 def test_contingency_counts_every_pair():

@@ -9,12 +9,21 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 import raregal
-from raregal import defaults
 from raregal.cli import main
-from raregal.cluster import min_samples_reason, resolve_min_samples, scaled_min_samples
-from raregal.credibility import (credible_rule, density_contrast, keep_credible,
-                                 resolve_stability_seeds, rule_text)
-from raregal.synthetic import recovery
+from raregal.core import defaults
+from raregal.measure.synthetic import recovery
+from raregal.method.cluster import (
+    min_samples_reason,
+    resolve_min_samples,
+    scaled_min_samples,
+)
+from raregal.method.credibility import (
+    credible_rule,
+    density_contrast,
+    keep_credible,
+    resolve_stability_seeds,
+    rule_text,
+)
 
 from .conftest import features_of
 
@@ -121,7 +130,7 @@ def fitted(small):
 
 
 def _recovers(planted, labels):
-    """For each class: does it recover a planted group (raregal.synthetic.recovery)?"""
+    """For each class: does it recover a planted group (raregal.measure.synthetic.recovery)?"""
     truth = planted["planted"].to_numpy()
     out = np.zeros(labels.max() + 1, dtype=bool)
     for g in np.unique(truth[truth >= 0]):
@@ -173,14 +182,14 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     full = raregal.SearchResult.read(tmp_path / "all")
     kept = raregal.SearchResult.read(tmp_path / "credible")
     assert {"stability", "density_contrast", "credible"} <= set(full.summary.columns)
-    record = full.run["credibility"]
+    record = full.run.credibility
     assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
     assert record["rule"] == rule_text(2)
     assert record["min_significance"] == defaults.CREDIBLE_SIGNIFICANCE
     assert full.summary["credible"].tolist() == credible_rule(
         full.summary["stability"], full.summary["density_contrast"],
         full.summary["significance"]).tolist()
-    assert full.run["parameters"]["min_samples_reason"] == "given: 10"
+    assert full.run.parameters["min_samples_reason"] == "given: 10"
     credible = full.summary[full.summary["credible"]]
     assert len(kept.summary) == len(credible) < len(full.summary)
     assert kept.summary["search_class"].tolist() == credible["class"].tolist()

@@ -15,9 +15,9 @@ import torch
 from scipy.stats import pearsonr
 
 from raregal.demo import DEMO_CROP_FRACTION
-from raregal.embed import embed
-from raregal.images import model_input
-from raregal.models import DEFAULT_MODEL, load_model
+from raregal.io.images import model_input
+from raregal.model.embed import embed
+from raregal.model.models import DEFAULT_MODEL, load_model
 
 
 def _pixels(folder, names, model, crop_fraction):

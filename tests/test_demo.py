@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from raregal import defaults
 from raregal.cli import main
+from raregal.core import defaults
 from raregal.demo import DEMO_SAMPLE
 
 #: The demo embeds 5,000 images and searches them: minutes, shared by every test here.
@@ -87,7 +87,7 @@ def test_demo_rerun_reuses_the_embedding(demo_dir, capsys, monkeypatch):
     calls = []
     # the modules themselves: raregal.search and raregal.report also name functions
     embed, search, report = (importlib.import_module(f"raregal.{name}")
-                             for name in ("embed", "search", "report"))
+                             for name in ("model.embed", "method.search", "report"))
     monkeypatch.setattr(embed, "embed", lambda *a, **k: calls.append("embed"))
     monkeypatch.setattr(search, "search",
                         lambda source, out, **k: calls.append(("search", source, out)))

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from raregal import defaults
 from raregal.cli import main
-from raregal.credibility import credible_rule, density_contrast
-from raregal.duplicates import find_duplicates
-from raregal.synthetic import planted_representations
+from raregal.core import defaults
+from raregal.measure.synthetic import planted_representations
+from raregal.method.credibility import credible_rule, density_contrast
+from raregal.method.duplicates import find_duplicates
 
 
 def graph(points, k=30):

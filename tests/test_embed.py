@@ -19,10 +19,10 @@ from PIL import Image
 
 import raregal
 from raregal.cli import main
-from raregal.embed import embed
-from raregal.errors import InputError
-from raregal.models import DirichletHead, GalaxyModel, load_model, save_model
-from raregal.schemas import GZ_DESI
+from raregal.core.errors import InputError
+from raregal.io.schemas import GZ_DESI
+from raregal.model.embed import embed
+from raregal.model.models import DirichletHead, GalaxyModel, load_model, save_model
 
 ARCH = "test_efficientnet"  # timm's own tiny test network
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
@@ -89,8 +89,8 @@ def test_zoobot_name_read_offline_from_the_hugging_face_cache(models, tmp_path):
     np.save(tmp_path / "expected.npy", expected)
     script = f"""
 import numpy as np, torch
-from raregal.models import load_model
-from raregal.errors import InputError
+from raregal.model.models import load_model
+from raregal.core.errors import InputError
 model = load_model("zoobot:{ARCH}")
 assert model.name == "zoobot:{ARCH}"
 torch.manual_seed(1)
@@ -251,7 +251,7 @@ def test_resume_embeds_a_truncated_shard_again(models, tmp_path, monkeypatch, ca
         raise KeyboardInterrupt  # as if killed after the last shard, before the merge
 
     with monkeypatch.context() as patched:
-        patched.setattr("raregal.embed._merge", killed)
+        patched.setattr("raregal.model.embed._merge", killed)
         assert main([*args, "--out", str(tmp_path / "cut")]) == 130
     shard = tmp_path / "cut" / "shards" / "part-00001.parquet"
     shard.write_bytes(shard.read_bytes()[:300])
@@ -265,7 +265,7 @@ def test_resume_embeds_a_truncated_shard_again(models, tmp_path, monkeypatch, ca
 
 
 def test_a_shard_broken_at_the_merge_is_named_and_deleted_for_resume(tmp_path):
-    from raregal.embed import _read_shard
+    from raregal.model.embed import _read_shard
 
     shard = tmp_path / "part-00003.parquet"
     shard.write_bytes(b"PAR1" + bytes(100) + b"PAR1")  # footer intact, content not

@@ -8,9 +8,17 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.evaluate import (PRESETS, benjamini_hochberg, class_letters, evaluate_labels,
-                              parse_types, read_labels, type_flags, with_letters)
+from raregal.core.errors import InputError
+from raregal.measure.evaluate import (
+    PRESETS,
+    benjamini_hochberg,
+    class_letters,
+    evaluate_labels,
+    parse_types,
+    read_labels,
+    type_flags,
+    with_letters,
+)
 
 from .run_folders import small_run
 

@@ -26,11 +26,11 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.errors import InputError
+from raregal.core.errors import InputError
 from raregal.explore.data import position_from_name
-from raregal.export import viewer_layer
-from raregal.search import RareClassFinder, search
-from raregal.synthetic import planted_representations
+from raregal.io.export import viewer_layer
+from raregal.measure.synthetic import planted_representations
+from raregal.method.search import RareClassFinder, search
 
 from .test_demo import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
@@ -159,7 +159,7 @@ def test_without_neighbours_parquet_the_umap_columns_serve(run_folder, tmp_path)
 def test_class_table_and_colours_follow_the_run_and_the_report(run_folder, tmp_path):
     from raregal.explore.app import NO_CLASS
     from raregal.explore.data import RunData
-    from raregal.report import class_colours
+    from raregal.report.figures import class_colours
 
     run = tmp_path / "run"
     shutil.copytree(run_folder[0], run)
@@ -206,7 +206,7 @@ def test_a_run_without_a_map_is_drawn_from_its_umap(run_folder, tmp_path):
 
 
 def test_a_foreign_neighbours_table_is_named_in_one_line(tmp_path):
-    from raregal.export import read_neighbours
+    from raregal.io.export import read_neighbours
 
     # pyarrow's message for a missing column lists the whole schema, a line per field
     pd.DataFrame({"a": range(3), "b": range(3)}).to_parquet(tmp_path / "neighbours.parquet")
@@ -416,7 +416,7 @@ def test_the_demo_ends_by_saying_how_to_explore_its_run(tmp_path, capsys, monkey
     from raregal.demo import demo
 
     embed, search, report = (importlib.import_module(f"raregal.{name}")
-                             for name in ("embed", "search", "report"))
+                             for name in ("model.embed", "method.search", "report"))
     monkeypatch.setattr(embed, "embed", lambda *a, **k: None)  # the steps: test_demo.py
     monkeypatch.setattr(search, "search", lambda *a, **k: None)
     monkeypatch.setattr(report, "report", lambda run, **k: run / "report" / "index.html")
@@ -731,7 +731,7 @@ def test_suggest_next_ranks_from_the_tags_and_resumes_after_a_restart(tmp_path):
     the rest of class B first, nothing shown or tagged before. After a restart the
     rounds and their yields are read back, round 3 leaves out every galaxy shown or
     tagged, and rounds.csv has each suggestion with its tags, spreadsheet-safe."""
-    from raregal.rank import scores, standardise, top_rows
+    from raregal.method.rank import scores, standardise, top_rows
 
     ids = [f"g{i:03d}" for i in range(59)] + [FORMULA_ID]
     run, features = ranked_run(tmp_path, ids)
@@ -924,8 +924,8 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.mouse.click(canvas["x"] + sx, canvas["y"] + sy)
             try:
                 page.wait_for_selector("#card:not([hidden])", timeout=15_000)
-            except sync_api.TimeoutError:
-                raise AssertionError(f"no card after clicking a galaxy; {problems}")
+            except sync_api.TimeoutError as exc:
+                raise AssertionError(f"no card after clicking a galaxy; {problems}") from exc
             clicked = int(page.locator("#card").get_attribute("data-row"))
             cx, cy = page.evaluate(f"window.explore.screenPosition({clicked})")
             assert abs(cx - sx) < 8 and abs(cy - sy) < 8  # the galaxy under the pointer
@@ -954,7 +954,8 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.wait_for_timeout(1000)
             moved = np.array([page.evaluate(f"window.explore.screenPosition({r})")
                               for r in (pair[0], far)])
-            zoom = np.linalg.norm(moved[1] - moved[0]) / np.linalg.norm(screen[far] - screen[pair[0]])
+            zoom = (np.linalg.norm(moved[1] - moved[0])
+                    / np.linalg.norm(screen[far] - screen[pair[0]]))
             zoomed = _lasso_box(page)
             assert zoom > 1.3  # the wheel zoomed in
             assert (zoomed[2] - zoomed[0]) / (drawn[2] - drawn[0]) == pytest.approx(zoom, rel=0.15)

@@ -1,4 +1,4 @@
-"""The one expression reader (raregal.expression): what pandas' query selects on
+"""The one expression reader (raregal.core.expression): what pandas' query selects on
 plain conditions, and no code run from any payload, through --where, --type and the
 explorer's query."""
 
@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.evaluate import type_flags
-from raregal.expression import UnknownColumn, evaluate
-from raregal.select import apply_cuts
+from raregal.core.errors import InputError
+from raregal.core.expression import UnknownColumn, evaluate
+from raregal.measure.evaluate import type_flags
+from raregal.method.select import apply_cuts
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from raregal import RareClassFinder
-from raregal.backends import resolve_backend
-from raregal.cluster import leaf_clusters
-from raregal.errors import InputError
+from raregal.core.backends import resolve_backend
+from raregal.core.errors import InputError
+from raregal.method.cluster import leaf_clusters
 
 from .conftest import features_of
 
@@ -33,7 +33,7 @@ STANDIN = {
     "cuml/__init__.py": "",
     "cuml/manifold.py": """
         import json, os, umap
-        from raregal.reduce import exact_neighbours
+        from raregal.method.reduce import exact_neighbours
 
         class UMAP:
             def __init__(self, *, n_neighbors=15, n_components=2, min_dist=0.1,
@@ -110,7 +110,7 @@ def test_gpu_route_glue(standin, planted, capsys):
                   "random_state": 0}},
         {"hdbscan": {"min_cluster_size": 10, "min_samples": 20,
                      "cluster_selection_method": "leaf"}},
-        # the finer scale (raregal.scales: 20 halved, floored at 15) goes to cuML too
+        # the finer scale (raregal.method.scales: 20 halved, floored at 15) goes to cuML too
         {"hdbscan": {"min_cluster_size": 10, "min_samples": 15,
                      "cluster_selection_method": "leaf"}},
     ]

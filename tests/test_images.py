@@ -5,7 +5,7 @@ import pytest
 from astropy.io import fits
 from PIL import Image
 
-from raregal.images import ImageError, legacy_rgb, load_rgb, model_input, preprocess
+from raregal.io.images import ImageError, legacy_rgb, load_rgb, model_input, preprocess
 
 
 def test_legacy_rgb_matches_the_mapping_by_hand():

@@ -8,9 +8,14 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.inject import group_grid, plant_groups, score_groups, sensitivity_lines
-from raregal.synthetic import planted_representations
+from raregal.core.errors import InputError
+from raregal.measure.inject import (
+    group_grid,
+    plant_groups,
+    score_groups,
+    sensitivity_lines,
+)
+from raregal.measure.synthetic import planted_representations
 
 from .conftest import features_of
 
@@ -142,8 +147,8 @@ def test_the_figure_draws_each_tightness_in_each_panel(injected):
 
 
 def test_the_callers_finder_is_left_as_it_was(bulk, tmp_path):
-    from raregal.inject import inject
-    from raregal.search import RareClassFinder
+    from raregal.measure.inject import inject
+    from raregal.method.search import RareClassFinder
 
     finder = RareClassFinder(n_neighbors=15, min_samples=10)
     before = finder.get_params()
@@ -157,7 +162,7 @@ def test_the_callers_finder_is_left_as_it_was(bulk, tmp_path):
 
 
 def test_read_bulk_from_a_table_or_synthetic(bulk, tmp_path):
-    from raregal.inject import read_bulk
+    from raregal.measure.inject import read_bulk
 
     made = read_bulk(synthetic=120, dim=8, seed=5)
     assert made.features.shape == (120, 8) and made.ids is None

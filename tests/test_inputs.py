@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from astropy.table import Table
 
-from raregal.catalogue import concentrations_to_fractions, open_inputs
 from raregal.cli import main
-from raregal.export import neighbours_table, viewer_layer
-from raregal.schemas import GZ_DESI
-from raregal.select import apply_cuts, paper_cuts
+from raregal.io.catalogue import concentrations_to_fractions, open_inputs
+from raregal.io.export import neighbours_table, viewer_layer
+from raregal.io.schemas import GZ_DESI
+from raregal.method.select import apply_cuts, paper_cuts
 
 DIM = 8
 CUT_COLUMNS = [cut.column for cut in paper_cuts()]
@@ -231,8 +231,10 @@ def test_external_catalogue_for_where(tmp_path):
     # GZ DESI's external catalogue: magnitudes and Petrosian radii keyed by dr8_id;
     # three galaxies have no row there
     n = len(friendly)
-    external = pd.DataFrame({"dr8_id": friendly["dr8_id"], "iauname": [f"J{i:06d}" for i in range(n)],
-                             "mag_r_desi": np.where(np.arange(n) % 2 == 0, 17.5, 19.5).astype(np.float32),
+    external = pd.DataFrame({"dr8_id": friendly["dr8_id"],
+                             "iauname": [f"J{i:06d}" for i in range(n)],
+                             "mag_r_desi": np.where(np.arange(n) % 2 == 0, 17.5,
+                                                    19.5).astype(np.float32),
                              "est_petro_th50": np.where(np.arange(n) % 10 == 3, 2.0, 5.0),
                              "ra": -1.0})  # repeats a column: the friendly table's is kept
     external.iloc[3:].to_parquet(tmp_path / "external.parquet", index=False)
@@ -243,7 +245,7 @@ def test_external_catalogue_for_where(tmp_path):
     choice = inputs.id_choices["catalogues"][0]
     assert choice["column"] == "dr8_id" and "'iauname' 0" in choice["reason"]
     assert any("3 representations have no row" in note for note in inputs.notes)
-    from raregal.catalogue import where_names
+    from raregal.io.catalogue import where_names
     inputs.want(where_names(where, inputs.names))
     selection = _cuts(inputs, where=where)
     # after the cuts 40 are left (patterns 2 and 4: rows 2, 4, 7, 9, 12, ... ).
@@ -381,7 +383,8 @@ def test_cli_options_per_table(tmp_path, capsys):
     err = _one_line_error(capsys, base + ["--catalogue", str(tmp_path / "friendly.parquet"),
                                           "--catalogue-id-col", "objid"])
     # objid repeats across the 4 bricks (every row): named explicitly, it is still refused
-    assert "friendly.parquet: 100 catalogue rows share an id with another row in column 'objid'" in err
+    assert ("friendly.parquet: 100 catalogue rows share an id with another row in column 'objid'"
+            in err)
     assert not (tmp_path / "run").exists()
 
 

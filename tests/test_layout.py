@@ -1,4 +1,4 @@
-"""The deterministic parallel layout (raregal.layout): the same embedding for a seed on
+"""The deterministic parallel layout (raregal.method.layout): the same embedding for a seed on
 one thread, on two and under a CPU load, and the planted groups umap-learn's layout
 recovers on the same graph."""
 
@@ -6,11 +6,11 @@ import numba
 import numpy as np
 import pytest
 
-from raregal.cluster import leaf_clusters
-from raregal.layout import deterministic_layout
-from raregal.reduce import umap_embed
-from raregal.search import RareClassFinder
-from raregal.synthetic import recovery
+from raregal.measure.synthetic import recovery
+from raregal.method.cluster import leaf_clusters
+from raregal.method.layout import deterministic_layout
+from raregal.method.reduce import umap_embed
+from raregal.method.search import RareClassFinder
 
 
 def embed(features, seed, threads=None, layout=True):

@@ -35,9 +35,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from raregal.catalogue import open_inputs
 from raregal.cli import main
-from raregal.select import apply_cuts, paper_cuts
+from raregal.io.catalogue import open_inputs
+from raregal.method.select import apply_cuts, paper_cuts
 
 from .test_inputs import DIM
 from .test_inputs import _representations as representations

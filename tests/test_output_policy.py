@@ -1,4 +1,4 @@
-"""The output policy (raregal.output) at every writer: inputs and foreign folders are
+"""The output policy (raregal.io.output) at every writer: inputs and foreign folders are
 never touched, interrupted swaps are finished or rolled back, one writer at a time,
 refusals come before any work; the run folder is read once and checked; the report
 escapes everything and keeps its thumbnails apart and inside the catalogue's folder."""
@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from raregal import output
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.report import thumbnail_names
-from raregal.run import SearchResult
+from raregal.core.errors import InputError
+from raregal.io import output
+from raregal.method.run import SearchResult
+from raregal.report.thumbnails import thumbnail_names
 
 from .run_folders import small_run
 from .test_demo import CHROMIUM, CHROMIUM_ARGS, require_chromium
@@ -148,7 +148,7 @@ def test_the_default_report_inside_its_run_is_written_and_replaced(run_dir, caps
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
-    from raregal import output
+    from raregal.io import output
 
     out, where = sys.argv[1], sys.argv[2]
     rename = output._rename
@@ -229,7 +229,7 @@ def test_temporaries_of_a_live_process_are_left_alone(tmp_path):
 
 HOLDER = textwrap.dedent("""
     import sys
-    from raregal import output
+    from raregal.io import output
 
     target = output.prepare(sys.argv[1], kind="search")
     print("locked", flush=True)
@@ -278,7 +278,7 @@ def test_a_retry_in_the_same_process_takes_over_a_failed_calls_lock(tmp_path):
 def no_work(monkeypatch):
     """Calls of the search's reader: none may happen before the output is checked."""
     calls = []
-    monkeypatch.setattr(importlib.import_module("raregal.search"), "open_inputs",
+    monkeypatch.setattr(importlib.import_module("raregal.method.search"), "open_inputs",
                         lambda *a, **k: calls.append(a) or pytest.fail("work was done"))
     return calls
 
@@ -384,7 +384,7 @@ TAMPERED = {
                      "missing classes.csv"),
     # issue 39: what the reader let through, or failed on with a traceback
     "100,000 nested brackets": ("run.json", _rewrite_json("[" * 100_000 + "]" * 100_000),
-                                "not a raregal run record (JSON nested too deeply)"),
+                                "not a run record (JSON nested too deeply)"),
     "nested inside the record": ("run.json", _rewrite_json(
         '{"id_column": "id_str", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"),
         "nested too deeply"),
@@ -453,7 +453,7 @@ def test_the_run_writer_writes_strict_json(tmp_path):
     text = (tmp_path / "run" / "run.json").read_text()
     record = json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} in run.json"))
     assert record["result"] == {"fraction_in_classes": None, "score": None}
-    assert SearchResult.read(tmp_path / "run").run["result"]["score"] is None
+    assert SearchResult.read(tmp_path / "run").run.result["score"] is None
     assert output.plain({"a": [np.float32(1.5), np.int64(2)], "b": Path("x")}) == {
         "a": [1.5, 2], "b": "x"}
 

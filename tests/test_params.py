@@ -1,4 +1,4 @@
-"""raregal.params: declarative constraints, checked in one place."""
+"""raregal.core.params: declarative constraints, checked in one place."""
 
 import math
 
@@ -6,10 +6,18 @@ import numpy as np
 import pytest
 
 from raregal.cli import flag_name
-from raregal.errors import InputError
-from raregal.params import (Each, Integral, Interval, Options, ParameterError, Real,
-                            Satisfies, validate)
-from raregal.search import RareClassFinder
+from raregal.core.errors import InputError
+from raregal.core.params import (
+    Each,
+    Integral,
+    Interval,
+    Options,
+    ParameterError,
+    Real,
+    Satisfies,
+    validate,
+)
+from raregal.method.search import RareClassFinder
 
 
 @pytest.mark.parametrize("constraint, good, bad", [
@@ -53,7 +61,7 @@ def test_finder_parameters_are_all_constrained_and_checked_before_fitting():
 
 
 def test_seed_leaves_room_for_the_reruns():
-    """The reruns use seed+1 to seed+K (raregal.credibility.rerun_seeds); numpy takes
+    """The reruns use seed+1 to seed+K (raregal.method.credibility.rerun_seeds); numpy takes
     seeds up to 2**32 - 1 (issue 39: --seed 4294967294 failed after the layout)."""
     top = 2**32 - 1
     RareClassFinder(seed=top - 3)._validate_params()  # "auto": up to 3 reruns

@@ -9,7 +9,7 @@ import pytest
 
 import raregal
 from raregal.cli import main
-from raregal.rank import scores, standardise, top_rows
+from raregal.method.rank import scores, standardise, top_rows
 
 from .run_folders import small_run
 
@@ -159,7 +159,7 @@ def test_same_table_under_load(planted, table, tmp_path, request):
 def test_nearest_in_blocks_is_the_plain_minimum(monkeypatch):
     import sys
 
-    rank_module = sys.modules["raregal.rank"]
+    rank_module = sys.modules["raregal.method.rank"]
     z = np.random.default_rng(0).standard_normal((300, 5)).astype(np.float32)
     rows = np.arange(0, 300, 7)
     full = np.sqrt(((z[:, None, :] - z[rows][None]) ** 2).sum(-1))

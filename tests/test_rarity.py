@@ -1,11 +1,11 @@
-"""The rarity score (raregal.rarity): planted outliers rank first, and the GLOSH
+"""The rarity score (raregal.method.rarity): planted outliers rank first, and the GLOSH
 candidate is HDBSCAN's own outlier score."""
 
 import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from raregal.rarity import glosh, isolation, rarity
+from raregal.method.rarity import glosh, isolation, rarity
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""UMAP stage: neighbours, layout start and epochs, and the 2-D map (raregal.reduce)."""
+"""UMAP stage: neighbours, layout start and epochs, and the 2-D map (raregal.method.reduce)."""
 
 import importlib
 
@@ -7,11 +7,20 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from raregal import RareClassFinder, defaults
-from raregal.errors import InputError
-from raregal.reduce import (approximate_neighbours, exact_neighbours, layout_epochs,
-                            layout_init, map_start, nearest_neighbours, umap_embed, umap_map)
-from raregal.synthetic import planted_representations, recovery
+from raregal import RareClassFinder
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.measure.synthetic import planted_representations, recovery
+from raregal.method.reduce import (
+    approximate_neighbours,
+    exact_neighbours,
+    layout_epochs,
+    layout_init,
+    map_start,
+    nearest_neighbours,
+    umap_embed,
+    umap_map,
+)
 
 from .conftest import features_of
 
@@ -99,7 +108,7 @@ def test_exact_up_to_the_threshold_then_nn_descent(table, monkeypatch):
     X = features_of(table)
     assert len(X) <= defaults.EXACT_NEIGHBOURS_MAX
     called = []
-    monkeypatch.setattr("raregal.reduce.approximate_neighbours",
+    monkeypatch.setattr("raregal.method.reduce.approximate_neighbours",
                         lambda *args: called.append(len(args[0])))
     indices, _ = nearest_neighbours(X, 50, seed=0)
     _, model = umap_embed(X, n_epochs=1, seed=0)
@@ -160,7 +169,7 @@ def test_only_the_serial_layout_is_cached_never_its_parallel_twin():
     import umap.layouts
     from numba.core.caching import NullCache
 
-    from raregal.reduce import cache_numba_compilation
+    from raregal.method.reduce import cache_numba_compilation
 
     cache_numba_compilation()
     serial = umap.layouts._nb_optimize_layout_euclidean_single_epoch
@@ -175,7 +184,7 @@ def test_nn_descent_caches_only_what_takes_no_distance_function():
 
     from numba.core.caching import NullCache
 
-    from raregal.reduce import _UNCACHED_FUNCTIONS, cache_numba_compilation
+    from raregal.method.reduce import _UNCACHED_FUNCTIONS, cache_numba_compilation
 
     cache_numba_compilation()
     import pynndescent.pynndescent_
@@ -193,7 +202,7 @@ def test_nn_descent_caches_only_what_takes_no_distance_function():
 #: a checksum of the embedding.
 _NEW_PROCESS = """
 import numpy as np, umap.layouts
-from raregal.reduce import umap_embed
+from raregal.method.reduce import umap_embed
 X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
 embedding, _ = umap_embed(X, n_epochs=20, seed=0)
 stats = umap.layouts._nb_optimize_layout_euclidean_single_epoch.stats

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from raregal.redundancy import pca_reduce, pca_redundancy
+from raregal.method.redundancy import pca_reduce, pca_redundancy
 
 
 def test_report_matches_singular_values_of_low_rank_data():

@@ -11,14 +11,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raregal import defaults
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.export import viewer_layer
-from raregal.report import (RAREST_SHOWN, RESERVED_COLOURS, _lab, class_colours, class_letters,
-                            label_differences, lettered, plot_gallery, report, tree_layout,
-                            viewer_links)
-from raregal.run import SearchResult
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.io.export import viewer_layer
+from raregal.method.run import SearchResult, class_letters, lettered
+from raregal.report.figures import (
+    RESERVED_COLOURS,
+    _lab,
+    class_colours,
+    plot_gallery,
+    tree_layout,
+)
+from raregal.report.page import RAREST_SHOWN, label_differences, report, viewer_links
 
 FEATURES = [f"feat_{i}" for i in range(16)]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -226,7 +231,7 @@ def test_report_links_tables_lists_cuts_and_warns(sky_run):
     names = {name for _, name in hrefs}
     assert {"classes.fits", "class_members.vot", "neighbours.parquet", "run.json",
             "class_table.csv"} <= names
-    for href, name in hrefs:
+    for href, _name in hrefs:
         assert not href.startswith("/") and (out / href).resolve().is_file(), href
     # every cut with its counts, and what was left after each
     steps = run["selection"]["steps"]

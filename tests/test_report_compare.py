@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.params import ParameterError
-from raregal.report import report, run_names
+from raregal.core.params import ParameterError
+from raregal.report.page import report, run_names
 from tests.run_folders import small_run
 
 
@@ -176,7 +176,7 @@ def rated(tmp_path_factory):
     result.summary["stability"] = [0.9, 0.3, 0.5]
     result.summary["density_contrast"] = [1.1, 1.0, 2.0]
     result.summary["credible"] = [True, False, True]
-    result.run["credibility"] = {"rule": "stability >= 0.8 over 3 layout reruns, or "
+    result.run.credibility = {"rule": "stability >= 0.8 over 3 layout reruns, or "
                                          "density_contrast >= 1.5"}
     result.write(root / "rated")
     return report(root / "rated", verbose=False)

@@ -1,4 +1,4 @@
-"""--fit-sample (raregal.sample_fit): the layout fitted on a sample, every galaxy placed
+"""--fit-sample (raregal.method.sample_fit): the layout fitted on a sample, every galaxy placed
 from its nearest sample galaxies, in chunks, resumable and on Dask with the same numbers."""
 
 import json
@@ -7,14 +7,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raregal import defaults
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.run import SearchResult
-from raregal.sample_fit import (SampleIndex, chunks, discard_parts, place_all,
-                                resolve_fit_sample)
-from raregal.search import RareClassFinder
-from raregal.synthetic import planted_representations, recovery
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.measure.synthetic import planted_representations, recovery
+from raregal.method.run import SearchResult
+from raregal.method.sample_fit import (
+    SampleIndex,
+    chunks,
+    discard_parts,
+    place_all,
+    resolve_fit_sample,
+)
+from raregal.method.search import RareClassFinder
 
 ROWS, SAMPLE = 3000, 1000
 
@@ -163,11 +168,11 @@ def test_the_survey_path_reads_cuts_searches_on_a_sample_and_writes(survey_files
                  "--out", str(out), "--quiet"]) == 0
     result = SearchResult.read(out)
     run = result.run
-    searched = run["selection"]["rows_searched"]
+    searched = run.selection["rows_searched"]
     assert 800 < searched < 4000  # the cuts removed part of the bulk
-    assert run["parameters"]["fit_sample_used"] == 800
-    assert run["fit_sample"]["size"] == 800 and run["fit_sample"]["placed"] == searched - 800
-    assert "among the 800 galaxies of the fit sample" in run["rarity"]["definition"]
+    assert run.parameters["fit_sample_used"] == 800
+    assert run.fit_sample["size"] == 800 and run.fit_sample["placed"] == searched - 800
+    assert "among the 800 galaxies of the fit sample" in run.rarity["definition"]
     assert (out / "neighbours.parquet").is_file()
     assert not (root / "run.parts").exists()  # the chunks go once the run is written
     truth = table.set_index("id_str")["planted"].loc[result.classes["id_str"]].to_numpy()
@@ -189,7 +194,7 @@ def test_the_run_reader_checks_the_fit_sample_recorded(survey_files, tmp_path):
 
 @pytest.mark.slow
 def test_a_search_on_dask_workers_equals_one_process(survey_files, tmp_path):
-    from raregal.search import search
+    from raregal.method.search import search
 
     root, _ = survey_files
     runs = []
@@ -200,4 +205,4 @@ def test_a_search_on_dask_workers_equals_one_process(survey_files, tmp_path):
                            dask_workers=workers))
     columns = [c for c in runs[0].classes.columns]
     pd.testing.assert_frame_equal(runs[0].classes[columns], runs[1].classes[columns])
-    assert runs[1].run["fit_sample"]["dask"] and not runs[0].run["fit_sample"]["dask"]
+    assert runs[1].run.fit_sample["dask"] and not runs[0].run.fit_sample["dask"]

@@ -1,4 +1,4 @@
-"""Classes at several scales (raregal.scales): the ladder, the combination rule on
+"""Classes at several scales (raregal.method.scales): the ladder, the combination rule on
 hand-made scales, and a search whose finer scales find small planted groups that its
 first scale misses, one class per group."""
 
@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raregal.credibility import credible_rule
-from raregal.export import neighbour_graph
-from raregal.params import ParameterError
-from raregal.scales import Scale, combine, scale_ladder
-from raregal.search import RareClassFinder
-from raregal.synthetic import plant_blobs, recovery
+from raregal.core.params import ParameterError
+from raregal.measure.synthetic import plant_blobs, recovery
+from raregal.method.credibility import credible_rule
+from raregal.method.reduce import neighbour_graph
+from raregal.method.scales import Scale, combine, scale_ladder
+from raregal.method.search import RareClassFinder
 
 
 def test_ladder_halves_down_to_the_floor():

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import raregal
-from raregal.catalogue import join_predictions, load_representations
 from raregal.cli import main
-from raregal.select import apply_cuts, paper_cuts
-from raregal.synthetic import planted_representations, recovery
+from raregal.io.catalogue import join_predictions, load_representations
+from raregal.measure.synthetic import planted_representations, recovery
+from raregal.method.select import apply_cuts, paper_cuts
 
 from .conftest import features_of
 
@@ -161,7 +161,7 @@ def test_overwrite_replaces_and_failure_writes_nothing(planted, tmp_path, monkey
 
     def broken(*_args, **_kwargs):
         raise RuntimeError("disk full")
-    monkeypatch.setattr(importlib.import_module("raregal.search"), "class_summary", broken)
+    monkeypatch.setattr(importlib.import_module("raregal.method.search"), "class_summary", broken)
     with pytest.raises(RuntimeError):
         main(args)
     assert (out / "stale.txt").exists()  # the old run survives a failed one
@@ -292,7 +292,7 @@ def test_seeded_search_is_identical_under_load(cpu_load, monkeypatch):
     neighbours (made to run here from 4,096 rows, as above EXACT_NEIGHBOURS_MAX), the
     layout from a PCA start and HDBSCAN. (The map is umap-learn's serial seeded
     layout; the demo's rerun covers it.)"""
-    monkeypatch.setattr(raregal.defaults, "EXACT_NEIGHBOURS_MAX", 4096)
+    monkeypatch.setattr(raregal.core.defaults, "EXACT_NEIGHBOURS_MAX", 4096)
     table = planted_representations(4500, dim=16, n_groups=6, group_size=(60, 90),
                                     tightness=0.03, seed=2)
     X = table.filter(like="feat_").to_numpy(np.float32)

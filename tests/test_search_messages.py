@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from raregal.cli import main
-from raregal.search import _no_classes, _too_few
-from raregal.synthetic import planted_representations
+from raregal.measure.synthetic import planted_representations
+from raregal.method.search import _no_classes, _too_few
 
 NO_CUTS = ["--featureless-cut", "off", "--edge-on-cut", "off", "--artifact-cut", "off"]
 FAST = ["--seed", "0", "--init", "pca", "--n-epochs", "50", "--stability-seeds", "0", *NO_CUTS]

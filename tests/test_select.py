@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raregal.errors import InputError
-from raregal.select import Cut, Step, apply_cuts, paper_cuts
+from raregal.core.errors import InputError
+from raregal.method.select import Cut, Step, apply_cuts, paper_cuts
 
 NAN = np.nan
 # smooth, featured, artifact, edge-on (NaN where featured < 0.5, as the friendly table)

@@ -10,10 +10,10 @@ import torch
 from scipy.special import gammaln
 
 from raregal.cli import main
-from raregal.errors import InputError
-from raregal.models import load_model
-from raregal.schemas import GZ2
-from raregal.train import dirichlet_multinomial_nll, train, vote_counts
+from raregal.core.errors import InputError
+from raregal.io.schemas import GZ2
+from raregal.model.models import load_model
+from raregal.model.train import dirichlet_multinomial_nll, train, vote_counts
 
 QUESTIONS = ["smooth-or-featured", "disk-edge-on", "how-rounded"]
 
@@ -25,7 +25,8 @@ def test_loss_matches_the_formula_and_ignores_unasked_questions():
     ours = dirichlet_multinomial_nll(alpha, counts, schema).numpy()
 
     def nll(a, k):
-        return -(gammaln(a.sum()) - gammaln(k.sum() + a.sum()) + np.sum(gammaln(k + a) - gammaln(a)))
+        return -(gammaln(a.sum()) - gammaln(k.sum() + a.sum())
+                 + np.sum(gammaln(k + a) - gammaln(a)))
     a, k = alpha.numpy().astype(float), counts.numpy().astype(float)
     expected = [nll(a[i, :3], k[i, :3]) + nll(a[i, 3:], k[i, 3:]) for i in range(2)]
     np.testing.assert_allclose(ours, expected, rtol=1e-5)
@@ -89,7 +90,7 @@ def test_short_training_lowers_validation_loss_and_exports(labels, demo_images, 
 def test_resume_after_a_crash_continues_to_the_same_result(labels, demo_images, tmp_path,
                                                            monkeypatch):
     _train(labels, demo_images, tmp_path / "straight", epochs=2)
-    import raregal.train as train_module
+    import raregal.model.train as train_module
 
     real, calls = train_module._epoch_loss, []
 
@@ -139,7 +140,7 @@ def test_images_folder_is_read_with_every_suffix_embed_reads(labels, demo_images
     from astropy.io import fits
     from PIL import Image
 
-    from raregal.embed import image_catalogue
+    from raregal.io.images import image_catalogue
 
     table = pd.read_csv(labels).head(12)
     ids = table["GalaxyID"].astype(str).tolist()
@@ -170,7 +171,7 @@ def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
     """A round blob in the middle of an image decoded with the margin stays in the
     middle of every view (shift <= 5 %), at a size within the zoom range, and the
     views are seeded."""
-    from raregal.train import AUGMENT_MARGIN, ZOOM, augment
+    from raregal.model.train import AUGMENT_MARGIN, ZOOM, augment
 
     size, m = 32, 40  # a 40-px decode with a 1.25 margin holds the 32-px view
     y, x = np.mgrid[:m, :m] + 0.5 - m / 2
@@ -193,7 +194,7 @@ def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
 
 
 def test_a_last_batch_of_one_image_is_skipped_not_fatal_to_batch_norm():
-    from raregal.train import _epoch_loss, build_model
+    from raregal.model.train import _epoch_loss, build_model
 
     schema = GZ2.subset(QUESTIONS)
     model, _ = build_model("raregal_cnn", 8, schema, input_size=32, crop_fraction=0.5)
@@ -207,7 +208,7 @@ def test_a_last_batch_of_one_image_is_skipped_not_fatal_to_batch_norm():
 def test_a_nan_loss_is_written_as_strict_json(labels, demo_images, tmp_path, monkeypatch):
     """training.json and the model's config.json are read by other tools: a diverged
     (NaN) loss is null in both, not NaN."""
-    import raregal.train as train_module
+    import raregal.model.train as train_module
 
     monkeypatch.setattr(train_module, "_epoch_loss", lambda *args, **kwargs: float("nan"))
     _train(labels, demo_images, tmp_path / "run", epochs=1)
@@ -227,7 +228,7 @@ def test_a_tampered_checkpoint_runs_no_code(tmp_path):
     import os
     import pickle
 
-    from raregal.train import load_checkpoint
+    from raregal.model.train import load_checkpoint
 
     marker = tmp_path / "ran"
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from astropy.table import Table
 
-from raregal import output
 from raregal.cli import main
 from raregal.explore.app import export_table
 from raregal.explore.data import RunData
 from raregal.explore.tags import TagStore
+from raregal.io import output
 
 from .run_folders import small_run
 from .test_output_policy import _kill_during, _old_evaluation, one_line_error
@@ -69,7 +69,7 @@ def _search_on_a_full_disk(planted, tmp_path, capsys) -> str:
 
 
 def test_a_full_disk_during_a_search_is_one_line(planted, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("raregal.run.write_exports", _disk_full)
+    monkeypatch.setattr("raregal.method.run.write_exports", _disk_full)
     assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
         f"raregal: error: no space left on device writing {tmp_path / 'run'}")
 
@@ -82,9 +82,10 @@ def test_a_library_that_rewraps_the_full_disk_is_one_line_too(planted, tmp_path,
         try:
             _disk_full()
         except OSError as exc:
-            raise OSError(f"Not enough space on disk: requested 89094, available 0. {exc}")
+            raise OSError(
+                f"Not enough space on disk: requested 89094, available 0. {exc}") from exc
 
-    monkeypatch.setattr("raregal.run.write_exports", rewrapped)
+    monkeypatch.setattr("raregal.method.run.write_exports", rewrapped)
     assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
         f"raregal: error: no space left on device writing {tmp_path / 'run'}")
 

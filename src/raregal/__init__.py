@@ -20,13 +20,13 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
-from .catalogue import Representations, load_representations, read_table  # noqa: E402
-from .errors import InputError  # noqa: E402
-from .explore import explore  # noqa: E402
-from .rank import rank  # noqa: E402
-from .report import report  # noqa: E402
-from .search import RareClassFinder, SearchResult, search  # noqa: E402
-from .select import Cut, apply_cuts, paper_cuts  # noqa: E402
+from raregal.core.errors import InputError  # noqa: E402
+from raregal.explore import explore  # noqa: E402
+from raregal.io.catalogue import Representations, load_representations, read_table  # noqa: E402
+from raregal.method.rank import rank  # noqa: E402
+from raregal.method.search import RareClassFinder, SearchResult, search  # noqa: E402
+from raregal.method.select import Cut, apply_cuts, paper_cuts  # noqa: E402
+from raregal.report import report  # noqa: E402
 
 __all__ = ["__version__", "Cut", "InputError", "RareClassFinder", "Representations",
            "SearchResult", "apply_cuts", "explore", "load_representations", "paper_cuts",

@@ -2,12 +2,12 @@
 
 One ``add_<command>(commands)`` per command builds its parser and names its
 ``run_<command>`` (``set_defaults(handler=...)``); :func:`main` calls it and turns
-:class:`raregal.errors.InputError` into one line and exit status 2 (a file system's
-refusal of a write, :func:`raregal.output.write_failure`, into one line and 1). A new
+:class:`raregal.core.errors.InputError` into one line and exit status 2 (a file system's
+refusal of a write, :func:`raregal.io.output.write_failure`, into one line and 1). A new
 command is one more ``add_`` function listed in :data:`COMMANDS`.
 
 Options default to None, so the Python function's own default applies (once, in
-its signature); the help shows that default, read from :mod:`raregal.defaults`.
+its signature); the help shows that default, read from :mod:`raregal.core.defaults`.
 Options several commands share are added by :func:`add_shared`.
 """
 
@@ -17,27 +17,34 @@ import argparse
 import sys
 from textwrap import wrap
 
-from . import __version__, defaults
-from .backends import BACKENDS
-from .catalogue import FEATURE_PATTERNS, ID_COLUMNS
-from .errors import InputError
-from .params import ParameterError
-from .select import NAN_POLICIES
-
-#: Python parameter names the command line spells otherwise, per command where the
-#: same name means different flags; any other parameter ``a_b`` is the flag ``--a-b``.
-FLAG_NAMES = {"input_size": "--size", "pca_components": "--pca", "id_column": "--id-col",
-              "path_column": "--path-col", "dask_address": "--dask",
-              "dask_workers": "--dask-local", "n_groups": "--groups",
-              ("synthetic", "n"): "--rows", ("inject", "n"): "--synthetic"}
+from raregal.core import defaults
+from raregal.core.backends import BACKENDS
+from raregal.core.errors import InputError
+from raregal.core.params import ParameterError
+from raregal.core.version import __version__
+from raregal.io.catalogue import FEATURE_PATTERNS, ID_COLUMNS
+from raregal.method.select import NAN_POLICIES
 
 QUIET_HELP = "no progress on stderr (errors still print)"
 
 
 def flag_name(command: str, parameter: str) -> str:
-    """The command-line flag of a Python parameter, for error messages."""
-    return FLAG_NAMES.get((command, parameter),
-                          FLAG_NAMES.get(parameter, "--" + parameter.replace("_", "-")))
+    """The command-line flag of a Python parameter, for error messages.
+
+    Derived from the parser: every option's ``dest`` is the parameter's name in the
+    Python API (``--pca`` stores ``pca_components``), so no table is kept by hand.
+    """
+    for action in _subparser(command)._actions:
+        flags = [flag for flag in action.option_strings if flag.startswith("--")]
+        if action.dest == parameter and flags:
+            return flags[0]
+    return "--" + parameter.replace("_", "-")
+
+
+def _subparser(command: str) -> argparse.ArgumentParser:
+    commands = next(action for action in build_parser()._actions
+                    if isinstance(action, argparse._SubParsersAction))
+    return commands.choices[command]
 
 
 # --- help text ------------------------------------------------------------------------
@@ -91,7 +98,7 @@ def add_shared(parser, *, out: str | None = None, out_required: bool = True,
     if overwrite is not None:
         parser.add_argument("--overwrite", action="store_true", help=overwrite)
     if id_col is not None:
-        (columns or parser).add_argument("--id-col", metavar="NAME", help=id_col)
+        (columns or parser).add_argument("--id-col", dest="id_column", metavar="NAME", help=id_col)
     if seed is not None:
         parser.add_argument("--seed", type=int, metavar="N", help=seed)
     if quiet:
@@ -104,7 +111,7 @@ def _threshold(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'")
+        raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'") from None
 
 
 def _integer_or(word: str, *words: str):
@@ -116,13 +123,14 @@ def _integer_or(word: str, *words: str):
             return int(text)
         except ValueError:
             named = " or ".join(f"'{w}'" for w in (word, *words))
-            raise argparse.ArgumentTypeError(f"expected an integer or {named}, not '{text}'")
+            raise argparse.ArgumentTypeError(
+                f"expected an integer or {named}, not '{text}'") from None
     return parse
 
 
 def defaults_of(function) -> dict:
     """A function's keyword defaults, for the help of a setting with no name in
-    :mod:`raregal.defaults` (only for modules cheap to import)."""
+    :mod:`raregal.core.defaults` (only for modules cheap to import)."""
     from inspect import Parameter, signature
 
     return {name: p.default for name, p in signature(function).parameters.items()
@@ -162,9 +170,9 @@ def _search_description() -> str:
 
 
 def _search_epilog() -> str:
-    from .cluster import scaled_min_samples
-    from .rarity import definition as rarity_definition
-    from .reduce import LARGE_DATA, layout_epochs
+    from raregal.method.cluster import scaled_min_samples
+    from raregal.method.rarity import definition as rarity_definition
+    from raregal.method.reduce import LARGE_DATA, layout_epochs
 
     small, large = f"{LARGE_DATA:,}", LARGE_DATA + 1
     return text(
@@ -200,9 +208,10 @@ def _search_epilog() -> str:
         "over --stability-seeds layout reruns on the same neighbour graph), a density "
         "contrast in the representation itself, a significance (its density's rise in "
         "the condensed tree, in units of the density noise) and a credible flag (classes.csv; "
-        "--credible-only writes only those). See raregal.credibility. Above "
+        "--credible-only writes only those). See raregal.method.credibility. Above "
         f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
-        "flag rests on contrast and significance (measured at 200k and 632k in the README).",
+        "flag rests on contrast and significance (measured at 200k and 632k: "
+        "docs/decisions/credibility.md).",
         "Several scales (--scales K): one min_samples finds groups of about min_samples "
         "members and more; a small one finds small tight groups but cuts large ones into "
         "leaves. With K > 1 the same embedding is clustered again at min_samples halved "
@@ -210,7 +219,7 @@ def _search_epilog() -> str:
         "is kept, and each finer scale adds the credible classes whose galaxies are mostly "
         "in no credible class yet (taking them from classes that are not credible). "
         "classes.csv gives each class's min_samples and the finer scales that found it "
-        "again (also_at); run.json what each scale found and kept. See raregal.scales.",
+        "again (also_at); run.json what each scale found and kept. See raregal.method.scales.",
         f"Speed: above {small} galaxies the layout starts from the principal components "
         f"and runs {layout_epochs(large, defaults.UMAP_N_EPOCHS)} epochs (umap-learn: "
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
@@ -220,7 +229,8 @@ def _search_epilog() -> str:
         f"without credibility reruns above {defaults.STABILITY_AUTO_MAX:,} galaxies) "
         f"takes about half of the paper's stack's time on 2 cores (0.39-0.51 on three "
         f"kinds of table) and finds the same planted groups (bench/search.py); "
-        f"--n-epochs 50 cuts that to about a third, a trade measured in the README. "
+        f"--n-epochs 50 cuts that to about a third, a trade measured in "
+        f"docs/decisions/layout.md. "
         f"Each rerun (--stability-seeds K) costs about one layout.",
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
@@ -235,7 +245,7 @@ def _search_epilog() -> str:
         f"chunks written beside DIR as they are done (DIR.parts, removed at the end), so "
         f"a seeded run that was stopped resumes; --dask ADDRESS (a dask-jobqueue "
         f"SLURMCluster's, say) or --dask-local N spreads them over Dask workers, with the "
-        f"same result. See raregal.sample_fit.",
+        f"same result. See raregal.method.sample_fit.",
         "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
         "tree then run on one thread, so a seeded search is slower on several cores.",
         "example:\n"
@@ -317,20 +327,20 @@ def add_search(commands) -> None:
                              f"{defaults.FIT_SAMPLE_SIZE:,} above "
                              f"{defaults.FIT_SAMPLE_AUTO_MIN:,} galaxies; off: all; see below)")
     scale = search.add_argument_group("scale (with a fit sample)")
-    scale.add_argument("--dask", metavar="ADDRESS",
+    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS",
                        help="Dask scheduler to place the galaxies on, in chunks")
-    scale.add_argument("--dask-local", type=int, metavar="N",
+    scale.add_argument("--dask-local", dest="dask_workers", type=int, metavar="N",
                        help="place the galaxies on a local Dask cluster of N worker processes")
 
 
 def add_method_options(parser, many_min_samples: bool = False,
                        scaled: str = "see raregal search --help"):
     """The search's method options, for the commands that rerun the search."""
-    from .reduce import LARGE_DATA, layout_epochs
+    from raregal.method.reduce import LARGE_DATA, layout_epochs
 
     method = parser.add_argument_group(
-        "method (defaults: the paper's, but for the UMAP start and epochs)")
-    method.add_argument("--pca", type=int, metavar="N",
+        "method (defaults: the paper's but min_samples, UMAP start, epochs, scales)")
+    method.add_argument("--pca", dest="pca_components", type=int, metavar="N",
                         help="project onto N principal components before UMAP")
     method.add_argument("--n-neighbors", type=int, metavar="N",
                         help=f"UMAP neighbours (default {defaults.UMAP_N_NEIGHBORS})")
@@ -366,17 +376,17 @@ def add_method_options(parser, many_min_samples: bool = False,
 
 
 def _finder(args, **settings):
-    from .search import RareClassFinder
+    from raregal.method.search import RareClassFinder
 
     return RareClassFinder(**given(
         n_neighbors=args.n_neighbors, n_components=args.n_components, min_dist=args.min_dist,
         init=args.init, n_epochs=args.n_epochs, min_cluster_size=args.min_cluster_size,
-        pca_components=args.pca, backend=args.backend, layout=args.layout, **settings))
+        pca_components=args.pca_components, backend=args.backend, layout=args.layout, **settings))
 
 
 def run_search(args) -> int:
-    from .search import search
-    from .select import paper_cuts
+    from raregal.method.search import search
+    from raregal.method.select import paper_cuts
 
     artifact = None if args.keep_artifacts else args.artifact_cut
     cuts = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
@@ -386,10 +396,10 @@ def run_search(args) -> int:
                      stability_seeds=args.stability_seeds, scales=args.scales,
                      **({} if args.fit_sample is None else {"fit_sample": fit_sample}))
     result = search(args.representations, args.out, cuts=cuts, finder=finder,
-                    dask_address=args.dask, dask_workers=args.dask_local,
+                    dask_address=args.dask_address, dask_workers=args.dask_workers,
                     overwrite=args.overwrite, verbose=not args.quiet,
                     command=["raregal", *args.argv], **given(
-                        predictions=args.predictions, id_column=args.id_col,
+                        predictions=args.predictions, id_column=args.id_column,
                         features=args.features, ids=args.ids, nan_policy=args.nan_rule,
                         where=args.where, catalogues=args.catalogue,
                         predictions_id_column=args.predictions_id_col,
@@ -408,7 +418,7 @@ def _require_embed_extra(command: str) -> None:
     """Say which extra to install when the torch stages' libraries are missing.
 
     Looked up, not imported: torch takes seconds to import, and a bad parameter
-    is answered before that (:mod:`raregal.params`)."""
+    is answered before that (:mod:`raregal.core.params`)."""
     from importlib.util import find_spec
 
     missing = next((name for name in ("torch", "timm", "safetensors")
@@ -425,7 +435,7 @@ def _image_source(parser, *, seed: str) -> None:
                         help="image folder, or catalogue table with id and path columns")
     add_shared(parser, out="output folder", seed=seed,
                id_col="catalogue id column (default: found, as raregal search)")
-    parser.add_argument("--path-col", metavar="NAME",
+    parser.add_argument("--path-col", dest="path_column", metavar="NAME",
                         help="catalogue image path column (default: file_loc, path, …)")
 
 
@@ -461,7 +471,7 @@ def add_embed(commands) -> None:
     model.add_argument("--crop-fraction", type=float, metavar="F",
                        help=f"central fraction of each side kept (default: the model's; "
                             f"Zoobot's is {defaults.CROP_FRACTION:.3f})")
-    model.add_argument("--size", type=int, metavar="PX",
+    model.add_argument("--size", dest="input_size", type=int, metavar="PX",
                        help="model input size in pixels (default: the model's)")
     model.add_argument("--passes", type=int, metavar="N",
                        help=f"stochastic head passes averaged (default "
@@ -478,27 +488,27 @@ def add_embed(commands) -> None:
                           "sees a GPU, else mps on Apple silicon, else cpu)")
     run.add_argument("--resume", action="store_true", help="finish an interrupted run")
     scale = run.add_mutually_exclusive_group()
-    scale.add_argument("--dask", metavar="ADDRESS", help="Dask scheduler to spread shards over")
-    scale.add_argument("--dask-local", type=int, metavar="N",
+    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS", help="Dask scheduler to spread shards over")
+    scale.add_argument("--dask-local", dest="dask_workers", type=int, metavar="N",
                        help="start a local Dask cluster of N workers")
 
 
 def run_embed(args) -> int:
     _require_embed_extra("embed")
-    from .embed import embed
+    from raregal.model.embed import embed
 
     embed(args.source, args.out, resume=args.resume, overwrite=args.overwrite,
           verbose=not args.quiet, **given(
-              model=args.model, arch=args.arch, id_column=args.id_col,
-              path_column=args.path_col, crop_fraction=args.crop_fraction,
-              input_size=args.size, passes=args.passes, batch_size=args.batch_size,
+              model=args.model, arch=args.arch, id_column=args.id_column,
+              path_column=args.path_column, crop_fraction=args.crop_fraction,
+              input_size=args.input_size, passes=args.passes, batch_size=args.batch_size,
               shard_size=args.shard_size, workers=args.workers, device=args.device,
-              seed=args.seed, dask_address=args.dask, dask_workers=args.dask_local))
+              seed=args.seed, dask_address=args.dask_address, dask_workers=args.dask_workers))
     return 0
 
 
 def add_train(commands) -> None:
-    from .schemas import SCHEMAS
+    from raregal.io.schemas import SCHEMAS
 
     train = _command(
         commands, "train", "train an encoder with a bottleneck and a Dirichlet head on votes",
@@ -516,7 +526,7 @@ def add_train(commands) -> None:
                seed=f"seeds the split, the initial weights and the batches (default "
                     f"{defaults.SEED})",
                id_col="id column of LABELS (default: found, as raregal search)")
-    train.add_argument("--path-col", metavar="NAME",
+    train.add_argument("--path-col", dest="path_column", metavar="NAME",
                        help="image path column of LABELS (default: file_loc, path, …)")
     train.add_argument("--images", metavar="FOLDER",
                        help="where {id}.jpg (.png, .fits…) lie, for labels without a path column")
@@ -536,7 +546,7 @@ def add_train(commands) -> None:
                         metavar="N|none",
                         help=f"representation dimensions (default {defaults.BOTTLENECK}; "
                              f"none: the architecture's own)")
-    labels.add_argument("--size", type=int, metavar="PX",
+    labels.add_argument("--size", dest="input_size", type=int, metavar="PX",
                         help=f"input size in pixels (default {defaults.INPUT_SIZE})")
     labels.add_argument("--crop-fraction", type=float, metavar="F",
                         help=f"central fraction of each side kept (default "
@@ -556,15 +566,15 @@ def add_train(commands) -> None:
 
 def run_train(args) -> int:
     _require_embed_extra("train")
-    from .train import train
+    from raregal.model.train import train
 
     bottleneck = None if args.bottleneck == "none" else args.bottleneck
     train(args.labels, args.out, resume=args.resume, verbose=not args.quiet, **given(
-        schema=args.schema, arch=args.arch, input_size=args.size,
+        schema=args.schema, arch=args.arch, input_size=args.input_size,
         crop_fraction=args.crop_fraction, epochs=args.epochs, batch_size=args.batch_size,
         learning_rate=args.learning_rate, pseudo_count=args.pseudo_count,
-        val_fraction=args.val_fraction, seed=args.seed, id_column=args.id_col,
-        path_column=args.path_col, images=args.images,
+        val_fraction=args.val_fraction, seed=args.seed, id_column=args.id_column,
+        path_column=args.path_column, images=args.images,
         questions=args.questions.split(",") if args.questions else None),
         **({} if args.bottleneck is None else {"bottleneck": bottleneck}))
     return 0
@@ -598,12 +608,12 @@ def add_baseline(commands) -> None:
 
 def run_baseline(args) -> int:
     _require_embed_extra("baseline")
-    from .baseline import baseline
+    from raregal.measure.baseline import baseline
 
     baseline(args.source, args.out, overwrite=args.overwrite, verbose=not args.quiet,
              **given(size=args.size, components=args.components,
-                     crop_fraction=args.crop_fraction, id_column=args.id_col,
-                     path_column=args.path_col, seed=args.seed))
+                     crop_fraction=args.crop_fraction, id_column=args.id_column,
+                     path_column=args.path_column, seed=args.seed))
     return 0
 
 
@@ -655,7 +665,7 @@ def add_report(commands) -> None:
 
 
 def run_report(args) -> int:
-    from .report import report
+    from raregal.report import report
 
     report(args.run, allow_outside_paths=args.allow_outside_paths, verbose=not args.quiet,
            **given(images=args.images, out=args.out, per_class=args.per_class,
@@ -664,7 +674,7 @@ def run_report(args) -> int:
 
 
 def add_explore(commands) -> None:
-    from .explore import DEFAULT_PORT
+    from raregal.explore import DEFAULT_PORT
 
     explore = _command(
         commands, "explore", "look through a search run in the browser (a local web app)",
@@ -697,7 +707,7 @@ def add_explore(commands) -> None:
 
 
 def run_explore(args) -> int:
-    from .explore import explore
+    from raregal.explore import explore
 
     explore(args.run, open_browser=args.browser, verbose=not args.quiet,
             **given(images=args.images, host=args.host, port=args.port))
@@ -725,7 +735,7 @@ def add_compare(commands) -> None:
 
 
 def run_compare(args) -> int:
-    from .compare import compare_runs
+    from raregal.measure.compare import compare_runs
 
     result = compare_runs(args.run_a, args.run_b, args.out, overwrite=args.overwrite,
                           **given(also_found_at=args.also_found_at))
@@ -752,9 +762,9 @@ def add_rank(commands) -> None:
              f"examples against the --unlike galaxies and {defaults.RANK_BACKGROUND:,} "
              f"random unlabelled galaxies as background (C={defaults.RANK_C:g}, the "
              f"classes balanced), chosen over the features alone, the nearest examples "
-             f"alone and a mix by bench/discovery.py (README). Label the suggestions and "
-             f"rank again: it improves as labels accumulate. Same inputs and --seed, "
-             f"same table."),
+             f"alone and a mix by bench/discovery.py (docs/decisions/discovery.md). Label "
+             f"the suggestions and rank again: it improves as labels accumulate. Same "
+             f"inputs and --seed, same table."),
         text("An empty --unlike file is fine (the first round has no negatives).",
              "example:\n  raregal rank run/ --like mergers.txt --top 20 --out next.csv\n"
              "  raregal rank run/ --like mergers.txt --unlike not_mergers.txt --out next2.csv"),
@@ -772,8 +782,8 @@ def add_rank(commands) -> None:
 
 
 def run_rank(args) -> int:
-    from .monitor import stderr_printer
-    from .rank import rank
+    from raregal.core.monitor import stderr_printer
+    from raregal.method.rank import rank
 
     table = rank(args.source, args.like, args.unlike, out=args.out,
                  **given(top=args.top, seed=args.seed))
@@ -785,7 +795,7 @@ def run_rank(args) -> int:
 # --- the demo and synthetic tables ----------------------------------------------------
 
 def add_demo(commands) -> None:
-    from .demo import demo
+    from raregal.demo import demo
 
     default_out = defaults_of(demo)["out"]
     demo = _command(
@@ -804,14 +814,14 @@ def add_demo(commands) -> None:
 
 def run_demo(args) -> int:
     _require_embed_extra("demo")
-    from .demo import demo
+    from raregal.demo import demo
 
     demo(overwrite=args.overwrite, verbose=not args.quiet, **given(out=args.out))
     return 0
 
 
 def add_synthetic(commands) -> None:
-    from .synthetic import planted_representations
+    from raregal.measure.synthetic import planted_representations
 
     made = defaults_of(planted_representations)
     synthetic = _command(
@@ -823,11 +833,11 @@ def add_synthetic(commands) -> None:
              "  raregal search table.parquet --min-samples scaled --out run/"),
         run_synthetic)
     synthetic.add_argument("out", metavar="TABLE", help="Parquet or CSV file to write")
-    synthetic.add_argument("--rows", type=int, default=SYNTHETIC_ROWS, metavar="N",
+    synthetic.add_argument("--rows", dest="n", type=int, default=SYNTHETIC_ROWS, metavar="N",
                            help="galaxies (default %(default)s)")
     synthetic.add_argument("--dim", type=int, metavar="N",
                            help=f"features (default {made['dim']})")
-    synthetic.add_argument("--groups", type=int, metavar="N",
+    synthetic.add_argument("--groups", dest="n_groups", type=int, metavar="N",
                            help=f"planted groups (default {made['n_groups']})")
     synthetic.add_argument("--group-size", type=int, nargs=2, metavar=("MIN", "MAX"),
                            help=f"members per group, drawn between MIN and MAX (default "
@@ -841,13 +851,13 @@ SYNTHETIC_ROWS = 10_000
 
 
 def run_synthetic(args) -> int:
-    from .monitor import stderr_printer
-    from .output import write_table
-    from .synthetic import planted_representations
+    from raregal.core.monitor import stderr_printer
+    from raregal.io.output import write_table
+    from raregal.measure.synthetic import planted_representations
 
-    settings = given(dim=args.dim, n_groups=args.groups, seed=args.seed,
+    settings = given(dim=args.dim, n_groups=args.n_groups, seed=args.seed,
                      group_size=tuple(args.group_size) if args.group_size else None)
-    table = planted_representations(args.rows, **settings)
+    table = planted_representations(args.n, **settings)
     write_table(table, args.out)
     features = int(table.columns.str.startswith("feat_").sum())
     groups = int(table["planted"].max()) + 1 if len(table) else 0
@@ -859,7 +869,8 @@ def run_synthetic(args) -> int:
 # --- measuring discovery: inject, evaluate --------------------------------------------
 
 def add_inject(commands) -> None:
-    from .inject import inject as run, synthetic_bulk
+    from raregal.measure.inject import inject as run
+    from raregal.measure.inject import synthetic_bulk
 
     dim, repeats = defaults_of(synthetic_bulk)["dim"], defaults_of(run)["repeats"]
     inject = _command(
@@ -884,7 +895,7 @@ def add_inject(commands) -> None:
     source = inject.add_mutually_exclusive_group(required=True)
     source.add_argument("representations", nargs="?", metavar="REPRESENTATIONS",
                         help="representation table (id, feat_*)")
-    source.add_argument("--synthetic", type=int, metavar="N",
+    source.add_argument("--synthetic", dest="n", type=int, metavar="N",
                         help="plant into a smooth synthetic bulk of N galaxies instead")
     inject.add_argument("--dim", type=int, metavar="N",
                         help=f"features of the synthetic bulk (default {dim})")
@@ -904,14 +915,14 @@ def add_inject(commands) -> None:
 
 
 def run_inject(args) -> int:
-    from .inject import check_params, inject, read_bulk
+    from raregal.measure.inject import check_params, inject, read_bulk
 
     finder = _finder(args)
     settings = given(sizes=args.sizes, tightness=args.tightness, repeats=args.repeats,
                      min_samples=args.min_samples, seed=args.seed)
     check_params(finder=finder, **settings)
-    bulk = read_bulk(args.representations, synthetic=args.synthetic, **given(
-        dim=args.dim, seed=args.seed, id_column=args.id_col, features=args.features))
+    bulk = read_bulk(args.representations, synthetic=args.n, **given(
+        dim=args.dim, seed=args.seed, id_column=args.id_column, features=args.features))
     inject(bulk.features, args.out, finder=finder, ids=bulk.ids, source=bulk.source,
            inputs=[args.representations], overwrite=args.overwrite, verbose=not args.quiet,
            command=["raregal", *args.argv], **settings)
@@ -919,7 +930,7 @@ def run_inject(args) -> int:
 
 
 def add_evaluate(commands) -> None:
-    from .evaluate import PRESETS
+    from raregal.measure.evaluate import PRESETS
 
     evaluate = _command(
         commands, "evaluate", "label enrichment of a run's classes, against its permutation "
@@ -977,13 +988,13 @@ def add_evaluate(commands) -> None:
 
 
 def run_evaluate(args) -> int:
-    from .evaluate import evaluate, parse_types
-    from .monitor import stderr_printer
+    from raregal.core.monitor import stderr_printer
+    from raregal.measure.evaluate import evaluate, parse_types
 
     result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.preset),
                       overwrite=args.overwrite, say=stderr_printer(not args.quiet),
                       command=["raregal", *args.argv], **given(
-                          out=args.out, names=args.names, id_column=args.id_col,
+                          out=args.out, names=args.names, id_column=args.id_column,
                           min_class_size=args.min_class_size, permutations=args.permutations,
                           fdr=args.fdr, seed=args.seed))
     print(result.summary, end="")
@@ -1032,7 +1043,7 @@ def main(argv=None) -> int:
         print(f"raregal: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only mount: what failed, where, why
-        from .output import write_failure
+        from raregal.io.output import write_failure
 
         line = write_failure(exc)
         if line is None:

@@ -11,7 +11,7 @@ paper's cuts and min_samples scaled to the sample, and writes the report:
 and ends by saying how to open the run in ``raregal explore``.
 
 A rerun reuses a finished ``OUT/embedded/`` and resumes an interrupted one.
-``OUT`` is a new folder or an earlier demo's (:mod:`raregal.output`); ``--overwrite``
+``OUT`` is a new folder or an earlier demo's (:mod:`raregal.io.output`); ``--overwrite``
 starts it again from nothing.
 """
 
@@ -20,9 +20,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from .errors import InputError
-from .monitor import stderr_printer
-from .output import prepare
+from raregal.core.errors import InputError
+from raregal.core.monitor import stderr_printer
+from raregal.io.output import prepare
 
 DEMO_SAMPLE = Path(__file__).parent / "data" / "demo-sdss"
 #: The thumbnails are already the central crop the default model uses (see
@@ -33,9 +33,9 @@ DEMO_SEED = 0  # the demo gives the same classes on every machine
 
 def demo(out="raregal-demo", *, overwrite: bool = False, verbose: bool = True) -> Path:
     """Run embed → search → report on the bundled sample; return the report's page."""
-    from .embed import embed
-    from .report import report
-    from .search import RareClassFinder, search
+    from raregal.method.search import RareClassFinder, search
+    from raregal.model.embed import embed
+    from raregal.report import report
 
     out = Path(out)
     catalogue = DEMO_SAMPLE / "catalogue.csv"

@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 
-from ..errors import InputError
+from raregal.core.errors import InputError
 
 DEFAULT_PORT = 8765
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -83,8 +83,8 @@ def urls(host: str, port: int) -> str:
 def build(run_dir, *, images=None, host: str = "127.0.0.1"):
     """The explorer's Starlette app for a run folder (for tests and other servers)."""
     _require_web_extra()
-    from .app import create_app
-    from .data import RunData
+    from raregal.explore.app import create_app
+    from raregal.explore.data import RunData
 
     return create_app(RunData(run_dir, images=images), allowed_hosts=allowed_hosts(host))
 

@@ -28,14 +28,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import defaults
-from ..errors import InputError
-from ..export import astropy_table, spreadsheet_safe
-from ..params import Integral, Interval, validate
-from ..report import class_colours
-from .data import THUMB_SIZES, RunData
-from .suggest import Suggester
-from .tags import KINDS, TAGS, TagStore
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.core.params import Integral, Interval, validate
+from raregal.explore.data import THUMB_SIZES, RunData
+from raregal.explore.suggest import Suggester
+from raregal.explore.tags import KINDS, TAGS, TagStore
+from raregal.io.export import astropy_table, spreadsheet_safe
+from raregal.report.figures import class_colours
 
 #: The files the page loads, read from the package once: name -> media type.
 STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
@@ -43,7 +43,7 @@ STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
           "THIRD-PARTY-LICENSES.txt": "text/plain; charset=utf-8"}
 PAGE_SIZE = 100
 #: Map colour of galaxies in no class (kept away from the class palette:
-#: raregal.report.RESERVED_COLOURS).
+#: raregal.report.figures.RESERVED_COLOURS).
 NO_CLASS = "#cfcfcf"
 #: Their colour in a run without classes: that pale grey lets classes stand out, and
 #: alone (1.5:1 on white, 2-3 px dots at 10,000 galaxies and more) the map looked blank.
@@ -165,7 +165,7 @@ def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
     astro.meta["RUN"] = data.dir.name.encode("ascii", "replace").decode()  # FITS: ASCII
     buffer = io.BytesIO()
     if kind == "fits":
-        from ..export import fits_text
+        from raregal.io.export import fits_text
 
         fits_text(astro).write(buffer, format="fits")
     else:

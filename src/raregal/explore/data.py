@@ -1,10 +1,10 @@
 """What the explorer serves, read once from a run folder and held in memory.
 
-The run folder is read by :meth:`raregal.run.SearchResult.read`, which checks it,
-and its neighbour graph by :func:`raregal.export.read_neighbours`. :class:`RunData` answers every query the
-web app makes by *row index* (0 … n-1 in classes.parquet) or by an id looked up
-in the table: no request ever names a file. Images are those the run's image
-catalogue lists (``report.image_paths``), read by id.
+The run folder is read by :meth:`raregal.method.run.SearchResult.read`, which checks it,
+and its neighbour graph by :func:`raregal.io.export.read_neighbours`. :class:`RunData`
+answers every query the web app makes by *row index* (0 … n-1 in classes.parquet)
+or by an id looked up in the table: no request ever names a file. Images are those
+the run's image catalogue lists (``report.image_paths``), read by id.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import defaults
-from ..catalogue import fraction_columns
-from ..errors import InputError
-from ..expression import evaluate as evaluate_expression
-from ..images import ImageError, model_input
-from ..export import read_neighbours
-from ..reduce import map_start
-from ..report import (class_table, embed_manifest, image_paths, label_differences, lettered,
-                      viewer_links)
-from ..run import SearchResult
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.core.expression import evaluate as evaluate_expression
+from raregal.io.catalogue import fraction_columns
+from raregal.io.export import read_neighbours
+from raregal.io.images import ImageError, embed_manifest, image_paths, model_input
+from raregal.io.records import RunRecord
+from raregal.method.reduce import map_start
+from raregal.method.run import SearchResult, lettered
+from raregal.report.page import class_table, label_differences, viewer_links
 
 #: Neighbours kept per galaxy by the fallback index and offered in "more like this".
 NEIGHBOURS = 50
@@ -68,7 +68,7 @@ class RunData:
     def __init__(self, run_dir, images=None):
         result = SearchResult.read(run_dir)
         self.dir: Path = result.out
-        self.run: dict = result.run
+        self.run: RunRecord = result.run
         self.id_column: str = result.id_column
         self.table: pd.DataFrame = result.classes.reset_index(drop=True)
         self.ids = pd.Series(self.table[self.id_column].astype(str).to_numpy(dtype=object))
@@ -82,7 +82,8 @@ class RunData:
         self.numeric = [c for c in self.table.columns
                         if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
         self.differences = label_differences(self.table) if len(self.order) else {}
-        paths, self.crop, self.images_from = image_paths(images, embed_manifest(self.run))
+        manifest = embed_manifest(self.run.representations_path)
+        paths, self.crop, self.images_from = image_paths(images, manifest)
         self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
         if self.images_from and not self.image_of:
             raise InputError(f"{self.images_from}: none of the run's {len(self.table)} galaxies "
@@ -101,7 +102,7 @@ class RunData:
         """(n, 2) float32 map positions scaled into [-1, 1] (aspect kept): the run's map,
         or, in a run written without one (``make_map=False``, as injection-recovery
         writes), the first two principal components of its 5-D UMAP, where the search's
-        own map starts (:func:`raregal.reduce.map_start`)."""
+        own map starts (:func:`raregal.method.reduce.map_start`)."""
         if {"map_x", "map_y"} <= set(self.table.columns):
             xy = self.table[["map_x", "map_y"]].to_numpy(np.float64)
         else:
@@ -135,7 +136,7 @@ class RunData:
 
     def class_table(self) -> list[dict]:
         """One record per class, in letter order: the report's class table
-        (:func:`raregal.report.class_table`, so every per-class column of classes.csv,
+        (:func:`raregal.report.page.class_table`, so every per-class column of classes.csv,
         credibility included), with ``differences`` as text."""
         table = class_table(self.order, self.differences, {}).drop(columns="members_csv")
         table = table.rename(columns={"differing_vote_fractions": "differences"})
@@ -153,7 +154,7 @@ class RunData:
 
     def query_rows(self, expression: str) -> np.ndarray:
         """Rows where a condition on the table's columns holds
-        (:mod:`raregal.expression`; ``class`` and ``class_letter`` included)."""
+        (:mod:`raregal.core.expression`; ``class`` and ``class_letter`` included)."""
         columns = {**{c: self.table[c] for c in self.table.columns},
                    "class_letter": self.letters}
         try:

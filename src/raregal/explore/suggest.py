@@ -8,9 +8,9 @@ positive counts as a negative (seen and passed over: the loop bench/discovery.py
 measures labels every suggestion so). A galaxy tagged both ways is a negative.
 
 A round (:meth:`Suggester.next_round`) scores every galaxy with
-:func:`raregal.rank.scores` on the run's features (read once, by
-:func:`raregal.rank.read_source`) from every label so far, and shows the best not
-labelled, tagged or shown before (:func:`raregal.rank.top_rows`). Without a
+:func:`raregal.method.rank.scores` on the run's features (read once, by
+:func:`raregal.method.rank.read_source`) from every label so far, and shows the best not
+labelled, tagged or shown before (:func:`raregal.method.rank.top_rows`). Without a
 positive, a round shows the rarest galaxies not yet shown (the run's ``rarity``
 column), as a first round. Rounds are kept in the run's tag store
 (:meth:`raregal.explore.tags.TagStore.add_round`): which galaxies, when, ranked by
@@ -26,12 +26,12 @@ import threading
 import numpy as np
 import pandas as pd
 
-from .. import defaults
-from ..errors import InputError
-from ..export import spreadsheet_safe
-from ..rank import read_source, scores, standardise, top_rows
-from .data import RunData
-from .tags import TagStore
+from raregal.core import defaults
+from raregal.core.errors import InputError
+from raregal.explore.data import RunData
+from raregal.explore.tags import TagStore
+from raregal.io.export import spreadsheet_safe
+from raregal.method.rank import read_source, scores, standardise, top_rows
 
 POSITIVE = ("interesting",)
 NEGATIVE = ("not real", "artifact")

@@ -19,11 +19,11 @@ import io
 import sqlite3
 import threading
 from contextlib import closing, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import InputError
-from ..export import spreadsheet_cell
+from raregal.core.errors import InputError
+from raregal.io.export import spreadsheet_cell
 
 FILE_NAME = "explore-tags.sqlite"
 KINDS = ("class", "galaxy")
@@ -78,7 +78,8 @@ class TagStore:
         if not self.path.is_file():
             return
         try:
-            with closing(sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            uri = f"{self.path.resolve().as_uri()}?mode=ro"
+            with closing(sqlite3.connect(uri, uri=True)) as db:
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.OperationalError:
             pass
@@ -165,4 +166,4 @@ class TagStore:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
