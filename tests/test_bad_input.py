@@ -110,7 +110,7 @@ CASES = [
     case("search-artifact-cut-inf", [*SEARCH, "--artifact-cut", "inf"],
          "--artifact-cut: must be a number in [0, 1], not inf"),
     case("search-pca-above-features", [*SEARCH, "--pca", "99", "--min-samples", "scaled"],
-         "--pca 99: must be between 1 and 16"),
+         "--pca: must be between 1 and the 16 features, not 99"),
     case("search-n-neighbors-above-rows", [*SEARCH, "--n-neighbors", "5000",
                                            "--min-samples", "scaled"],
          "not more than n_neighbors=5000"),
@@ -282,7 +282,7 @@ CASES = [
          "--crop-fraction: must be"),
     case("baseline-seed-negative", [*BASELINE, "--seed", "-1"], "--seed: must be"),
     case("baseline-components-above-images", [*BASELINE, "--components", "9"],
-         "--components 9: must be between 1 and min(images, pixels) = 4"),
+         "--components: must be between 1 and min(images, pixels) = 4, not 9"),
     case("baseline-size-huge", [*BASELINE, "--size", "100000"],
          "--size: must be an integer in [1, 256], not 100000"),
     case("baseline-missing-source", ["baseline", "{missing}", "--out", "{out}", "--quiet"],
@@ -300,13 +300,13 @@ CASES = [
     case("evaluate-not-a-run", EVALUATE, "not a raregal run folder"),
     case("evaluate-no-types", ["evaluate", "{empty}", "--labels", "{labels}"], "no rare types"),
     case("evaluate-unknown-preset", ["evaluate", "{empty}", "--labels", "{labels}",
-                                     "--preset", "nope"], "unknown --preset 'nope'"),
+                                     "--preset", "nope"], "--preset: 'nope' is not one of"),
     case("evaluate-duplicate-names", [*EVALUATE[:2], "{empty}", *EVALUATE[2:], "--names", "a",
                                       "a"], "2 runs need 2 different names"),
     case("report-missing-run", ["report", "{missing}", "--quiet"], "no such run folder"),
     case("report-not-a-run", ["report", "{empty}", "--quiet"], "not a raregal run folder"),
     case("report-per-class-0", ["report", "{empty}", "--per-class", "0", "--quiet"],
-         "--per-class must be at least 1, not 0"),
+         "--per-class: must be an integer >= 1, not 0"),
 ]
 
 #: Malformed command lines: argparse's own usage error (also exit status 2).

@@ -76,5 +76,5 @@ def test_too_many_components_is_one_line(images, tmp_path, capsys):
                  "--size", "8", "--quiet"])
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        "raregal: error: --components 64: must be between 1 and min(images, pixels) = 30")
+        "raregal: error: --components: must be between 1 and min(images, pixels) = 30, not 64")
     assert not (tmp_path / "x").exists()

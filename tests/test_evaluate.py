@@ -144,7 +144,7 @@ def test_types_thresholds_expressions_and_presets(data_dir):
     assert counts["Class6.1"] == int((labels["Class6.1"] > 0.5).sum())
     assert counts["spiky"] == int((labels["Class1.3"] >= 0.3).sum()) == counts["artifact"]
     assert set(PRESETS["gz2-odd"]) <= set(flags.columns)
-    with pytest.raises(InputError, match="unknown --preset 'gz3'"):
+    with pytest.raises(InputError, match="presets: 'gz3' is not one of"):
         parse_types([], ["gz3"])
     with pytest.raises(InputError, match="cannot evaluate type 'bad'"):
         type_flags(labels, {"bad": "`Class9.9` > 1"})

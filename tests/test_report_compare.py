@@ -147,7 +147,7 @@ def test_run_names_tell_same_named_folders_apart(tmp_path):
 @pytest.mark.parametrize("extra, message", [
     (["--compare", "{notrun}"], "not a raregal run folder"),
     (["--compare", "{stranger}"], "share no galaxy ids"),
-    (["--compare", "{b}", "--compare", "{b}"], "given twice to --compare"),
+    (["--compare", "{b}", "--compare", "{b}"], "given twice"),
     (["--compare", "{b}", "--also-found-at", "0"], "--also-found-at: must be a number in (0, 1]"),
     (["--compare", "{b}", "--out", "{b}"], "never writes over its inputs"),
 ])

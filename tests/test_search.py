@@ -209,7 +209,7 @@ def test_a_finder_without_a_map_writes_a_run_without_map_columns(planted, tmp_pa
     ("all_cut", "nothing left after the cuts: all 400 galaxies removed"),
     ("predictions", "preds.csv: 5 of 400 representation ids have no prediction row"),
     ("unreadable", "bad.parquet: cannot read as parquet"),
-    ("pca", "--pca 40: must be between 1 and 16"),
+    ("pca", "--pca: must be between 1 and the 16 features, not 40"),
 ])
 def test_bad_input_one_line_nonzero_nothing_written(planted, tmp_path, capsys, case, message):
     table = planted.iloc[:400].copy()

@@ -488,7 +488,8 @@ def add_embed(commands) -> None:
                           "sees a GPU, else mps on Apple silicon, else cpu)")
     run.add_argument("--resume", action="store_true", help="finish an interrupted run")
     scale = run.add_mutually_exclusive_group()
-    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS", help="Dask scheduler to spread shards over")
+    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS",
+                       help="Dask scheduler to spread shards over")
     scale.add_argument("--dask-local", dest="dask_workers", type=int, metavar="N",
                        help="start a local Dask cluster of N workers")
 
@@ -969,7 +970,7 @@ def add_evaluate(commands) -> None:
                           help="label table with an id column matching the runs'")
     evaluate.add_argument("--type", action="append", default=[], dest="types",
                           metavar="NAME=EXPR|COLUMN>X", help="a rare type; repeatable")
-    evaluate.add_argument("--preset", action="append", default=[], metavar="NAME",
+    evaluate.add_argument("--preset", dest="presets", action="append", default=[], metavar="NAME",
                           help="a named set of types (see below); repeatable")
     evaluate.add_argument("--names", nargs="+", metavar="NAME",
                           help="run names in the tables (default: folder names)")
@@ -991,7 +992,7 @@ def run_evaluate(args) -> int:
     from raregal.core.monitor import stderr_printer
     from raregal.measure.evaluate import evaluate, parse_types
 
-    result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.preset),
+    result = evaluate(args.runs, args.labels, types=parse_types(args.types, args.presets),
                       overwrite=args.overwrite, say=stderr_printer(not args.quiet),
                       command=["raregal", *args.argv], **given(
                           out=args.out, names=args.names, id_column=args.id_column,

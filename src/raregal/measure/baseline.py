@@ -36,6 +36,7 @@ from raregal.core.params import (
     Integral,
     Interval,
     Options,
+    ParameterError,
     validate,
 )
 from raregal.io.images import image_catalogue
@@ -101,8 +102,8 @@ def pixel_pca(pixels: np.ndarray, components: int, seed: int = 0):
 
     n, p = pixels.shape
     if not 1 <= components <= min(n, p):
-        raise InputError(f"--components {components}: must be between 1 and "
-                         f"min(images, pixels) = {min(n, p)}")
+        raise ParameterError("components", f"must be between 1 and min(images, pixels) = "
+                                           f"{min(n, p)}, not {components}")
     pca = PCA(n_components=components, svd_solver="randomized", random_state=seed)
     features = pca.fit_transform(pixels)
     return features.astype(np.float32), pca.explained_variance_ratio_

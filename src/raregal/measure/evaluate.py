@@ -45,7 +45,7 @@ from raregal.core import defaults
 from raregal.core.errors import InputError
 from raregal.core.expression import column_names
 from raregal.core.expression import evaluate as evaluate_expression
-from raregal.core.params import SEED, Integral, Interval, Real, validate
+from raregal.core.params import SEED, Integral, Interval, ParameterError, Real, validate
 from raregal.io.catalogue import find_id_column, ids_as_strings, read_table
 
 #: Named rare-type sets for the real label tables (their columns: tests/data/README.md).
@@ -76,7 +76,7 @@ def parse_types(specs=(), presets=()) -> dict[str, str]:
     types = {}
     for preset in presets:
         if preset not in PRESETS:
-            raise InputError(f"unknown --preset '{preset}'; choose from {', '.join(PRESETS)}")
+            raise ParameterError("presets", f"'{preset}' is not one of {', '.join(PRESETS)}")
         types.update(PRESETS[preset])
     for spec in specs:
         named = _NAMED.match(spec)

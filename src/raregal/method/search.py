@@ -30,6 +30,7 @@ from raregal.core.params import (
     Integral,
     Interval,
     Options,
+    ParameterError,
     Real,
     seeds_fit,
     validate,
@@ -296,7 +297,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         if too_few:
             raise InputError(too_few)
         if self.pca_components is not None and self.pca_components > d:
-            raise InputError(f"--pca {self.pca_components}: must be between 1 and {d}")
+            raise ParameterError("pca_components", f"must be between 1 and the {d} features, "
+                                                   f"not {self.pca_components}")
         distinct = self.duplicates_.n_distinct
         if distinct == 1:
             raise InputError(f"all {n} galaxies to search have the same representation: "
@@ -652,6 +654,8 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         with dask_client(*dask) as client:
             finder.fit(reps.features, stage_log=log, duplicates=duplicates, parts=parts,
                        client=client)
+    except ParameterError:  # a parameter's fault, named as the caller spelt it
+        raise
     except InputError as exc:  # name the file the searched rows came from
         raise InputError(f"{reps.source}: {exc}") from exc
     clustering = finder.clustering_

@@ -15,7 +15,7 @@ import pandas as pd
 from raregal.core import defaults
 from raregal.core.errors import InputError
 from raregal.core.monitor import stderr_printer
-from raregal.core.params import validate
+from raregal.core.params import Integral, Interval, ParameterError, validate
 from raregal.io.catalogue import fraction_columns
 from raregal.io.export import spreadsheet_safe
 from raregal.io.images import embed_manifest, image_paths
@@ -127,7 +127,7 @@ def run_names(paths) -> list[str]:
     parts = [Path(p).resolve().parts for p in paths]
     twice = [p for i, p in enumerate(paths) if parts[i] in parts[:i]]
     if twice:
-        raise InputError(f"{twice[0]}: given twice to --compare")
+        raise ParameterError("compare", f"{twice[0]} given twice")
     for depth in range(1, max(map(len, parts), default=1) + 1):
         names = ["/".join(p[-depth:]) for p in parts]
         if len(set(names)) == len(names):
@@ -435,9 +435,8 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
         Jaccard index from which a class counts as also found in another run, in
         (0, 1], as in ``raregal compare``.
     """
-    validate({"also_found_at": also_found_at}, COMPARE_CONSTRAINTS, "report")
-    if per_class < 1:
-        raise InputError(f"--per-class must be at least 1, not {per_class}")
+    validate({"also_found_at": also_found_at, "per_class": per_class},
+             {**COMPARE_CONSTRAINTS, "per_class": [Interval(Integral, 1, None)]}, "report")
     data = SearchResult.read(run_dir)
     others = compare_with(data, compare, also_found_at=also_found_at)
     manifest = embed_manifest(data.run.representations_path)
