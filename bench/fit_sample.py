@@ -81,8 +81,8 @@ def worker(table: Path, fit_sample, seed: int) -> dict:
             "stages": {name: stage["seconds"] for name, stage in finder.stages_.items()},
             "recovered": found["recovered"], "groups": found["groups"],
             "recovered_credible": found_credible["recovered"],
-            "by_size": {int(s): bool(c >= 0.5 and p >= 0.5) for s, c, p in
-                        zip(sizes, found["completeness"], found["purity"])},
+            "by_size": sorted([int(s), bool(c >= 0.5 and p >= 0.5)] for s, c, p in
+                              zip(sizes, found["completeness"], found["purity"])),
             "classes": found["classes"], "spurious": found["spurious"],
             "credible": int(credible.sum()), "min_samples": finder.min_samples_}
 
@@ -125,7 +125,7 @@ def placement(table: Path, fit_sample: int, seed: int) -> None:
 
 def show(name: str, r: dict) -> None:
     stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items())
-    hits = " ".join(f"{s}{'+' if h else '-'}" for s, h in sorted(r["by_size"].items()))
+    hits = " ".join(f"{s}{'+' if h else '-'}" for s, h in r["by_size"])
     print(f"{name:<7} fit on {r['fit_sample'] or 'all'}: {r['wall_s']:.0f} s "
           f"(process {r['process_s']:.0f} s, CPU {r.get('cpu_s', 0):.0f} s; {stages}), "
           f"peak {r['peak_gib']} GiB; "

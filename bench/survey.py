@@ -167,8 +167,8 @@ def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: in
             "stages": record["stages"], "wall_s": round(total.seconds, 1),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
             "peak_gib": round(total.peak / 2**30, 2),
-            "groups": {int(size): bool(c >= 0.5 and p >= 0.5) for size, c, p in
-                       zip(sizes, found["completeness"], found["purity"])},
+            "groups": sorted([int(size), bool(c >= 0.5 and p >= 0.5)] for size, c, p in
+                             zip(sizes, found["completeness"], found["purity"])),
             "recovered": found["recovered"], "n_groups": found["groups"],
             "classes": found["classes"], "spurious": found["spurious"]}
 
@@ -183,7 +183,7 @@ def show(result: dict) -> None:
     print(f"  planted groups recovered: {result['recovered']} of {result['n_groups']} "
           f"({result['classes']} classes, {result['spurious']} recovering none)")
     print("  by size: " + ", ".join(f"{size}:{'yes' if hit else 'no'}"
-                                    for size, hit in sorted(result["groups"].items())))
+                                    for size, hit in result["groups"]))
 
 
 def main() -> None:
