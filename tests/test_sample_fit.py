@@ -131,8 +131,8 @@ def test_placing_resumes_from_the_chunks_written(table, finder, tmp_path, monkey
 
 
 def test_auto_turns_the_sample_on_above_its_size_and_bad_sizes_get_one_line():
-    assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN, 50) is None
-    assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN + 1, 50) == \
+    assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN - 1, 50) is None
+    assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN, 50) == \
         defaults.FIT_SAMPLE_SIZE
     assert resolve_fit_sample(None, 10**7, 50) is None
     assert resolve_fit_sample(1000, 1000, 50) is None  # the whole table: a full fit

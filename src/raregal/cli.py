@@ -237,8 +237,10 @@ def _search_epilog() -> str:
         f"rarest galaxies. It ranks whatever is unusual, artifacts too (README).",
         f"Fit sample (--fit-sample N): at survey scale the layout (5-D embedding and map) "
         f"is fitted on N galaxies drawn at random ({defaults.FIT_SAMPLE_SIZE:,} by default "
-        f"above {defaults.FIT_SAMPLE_AUTO_MIN:,}) and every other galaxy is placed at the "
-        f"fuzzy-membership-weighted mean of its nearest sample galaxies (umap-learn's "
+        f"from {defaults.FIT_SAMPLE_AUTO_MIN:,}; its UMAP on "
+        f"{defaults.FIT_SAMPLE_N_NEIGHBORS} neighbours) and every other galaxy is placed "
+        f"at the fuzzy-membership-weighted mean of its "
+        f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} nearest sample galaxies (umap-learn's "
         f"transform start); HDBSCAN clusters them all. The neighbour graph (rarity, "
         f"density contrast, neighbours.parquet) is then each galaxy's nearest sample "
         f"galaxies, and stability reruns lay out the sample again. The placing runs in "
@@ -324,7 +326,7 @@ def add_search(commands) -> None:
     method.add_argument("--fit-sample", type=_integer_or("auto", "off"), metavar="N|auto|off",
                         help=f"fit the layout on N galaxies drawn at random (seeded) and place "
                              f"the others from their nearest sample galaxies (default auto: "
-                             f"{defaults.FIT_SAMPLE_SIZE:,} above "
+                             f"{defaults.FIT_SAMPLE_SIZE:,} from "
                              f"{defaults.FIT_SAMPLE_AUTO_MIN:,} galaxies; off: all; see below)")
     scale = search.add_argument_group("scale (with a fit sample)")
     scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS",

@@ -6,23 +6,29 @@ embedding and the 2-D map are fitted on a seeded random sample of N galaxies
 (:func:`draw_sample`), and every galaxy is then *placed* from its nearest sample
 galaxies in the searched representation (:func:`place_all`):
 
-- its neighbours: the ``n_neighbors - 1`` nearest sample galaxies other than itself,
-  from an index of the sample (:class:`SampleIndex`: exact by brute force up to
+- the sample's UMAP is built on each sample galaxy's
+  ``defaults.FIT_SAMPLE_N_NEIGHBORS`` nearest sample galaxies (15, not the paper's 50:
+  k sample neighbours stand for about k n/N galaxies of the whole, and 50 drew a
+  neighbourhood too wide for the smallest groups: :mod:`raregal.core.defaults`);
+- each galaxy's neighbours: the ``n_neighbors - 1`` nearest sample galaxies other than
+  itself, from an index of the sample (:class:`SampleIndex`: exact by brute force up to
   ``defaults.EXACT_NEIGHBOURS_MAX`` sample galaxies, pynndescent's NN-descent index
   above);
 - its position (5-D and map): a sample galaxy keeps its fitted one; any other galaxy
-  goes to the mean of its neighbours' positions weighted by UMAP's fuzzy membership
-  (``exp(-d / sigma)``, sigma from umap-learn's ``smooth_knn_dist`` as its
-  ``transform`` computes it). That is where umap-learn's ``transform`` starts its
-  extra epochs; without them the placement is a pure function of each row, so it
-  runs chunk by chunk, on a Dask cluster or in one process, with the same numbers.
+  goes to the mean of its ``defaults.FIT_SAMPLE_PLACE_NEIGHBOURS`` (10) nearest sample
+  galaxies' positions weighted by UMAP's fuzzy membership (``exp(-d / sigma)``, sigma
+  from umap-learn's ``smooth_knn_dist`` as its ``transform`` computes it). That is
+  where umap-learn's ``transform`` starts its extra epochs; without them the placement
+  is a pure function of each row, so it runs chunk by chunk, on a Dask cluster or in
+  one process, with the same numbers.
 
 The search then runs HDBSCAN on every galaxy's position. The neighbour graph made
 here (each galaxy itself first, then its sample neighbours) is the search's graph:
 the rarity score (distance to the k-th nearest *sample* galaxy: the same ranking
-estimator at the sample's density), the density contrast of the credible rule and
-neighbours.parquet read it. Stability reruns lay the sample out again from another
-seed and place the rest with the same graph (:func:`place`).
+estimator at the sample's density), the density contrast of the credible rule (k
+scaled to the members expected in the sample) and neighbours.parquet read it.
+Stability reruns lay the sample out again from another seed and place the rest with
+the same graph (:func:`place_layout`).
 
 Chunks are fixed (``defaults.FIT_SAMPLE_CHUNK`` rows) whatever runs them, and each
 is written to a parts folder as it is done, keyed by a digest of the fit and the
@@ -44,13 +50,13 @@ from raregal.core.errors import InputError
 def resolve_fit_sample(setting, n: int, n_neighbors: int) -> int | None:
     """The number of galaxies to fit the layout on, or None for all of them.
 
-    ``setting``: None (all), "auto" (``defaults.FIT_SAMPLE_SIZE`` above
+    ``setting``: None (all), "auto" (``defaults.FIT_SAMPLE_SIZE`` from
     ``defaults.FIT_SAMPLE_AUTO_MIN`` galaxies, else all) or an integer, which must
     be above ``n_neighbors`` and at most n (one line otherwise)."""
     if setting is None:
         return None
     if setting == "auto":
-        return defaults.FIT_SAMPLE_SIZE if n > defaults.FIT_SAMPLE_AUTO_MIN else None
+        return defaults.FIT_SAMPLE_SIZE if n >= defaults.FIT_SAMPLE_AUTO_MIN else None
     size = int(setting)
     if size > n:
         raise InputError(f"--fit-sample {size}: more than the {n} galaxies to search; give "
@@ -155,7 +161,8 @@ def place(indices: np.ndarray, distances: np.ndarray, in_sample: np.ndarray,
     out = np.array(positions[indices[:, 0]], dtype=np.float32)
     rest = ~in_sample
     if rest.any():
-        near, dist = indices[rest, 1:], distances[rest, 1:].astype(np.float64)
+        width = 1 + min(defaults.FIT_SAMPLE_PLACE_NEIGHBOURS, indices.shape[1] - 1)
+        near, dist = indices[rest, 1:width], distances[rest, 1:width].astype(np.float64)
         # umap-learn's transform: local connectivity 1 - 1 = 0, so rho is 0
         sigmas, _ = smooth_knn_dist(dist, float(near.shape[1]), local_connectivity=0.0)
         weights = np.exp(-dist / sigmas[:, None])

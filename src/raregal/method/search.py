@@ -139,7 +139,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Fit the layout (5-D embedding and map) on a seeded random sample of this many
         galaxies and place every other one from its nearest sample galaxies
         (:mod:`raregal.method.sample_fit`); HDBSCAN still clusters every galaxy. "auto":
-        :data:`~raregal.core.defaults.FIT_SAMPLE_SIZE` above
+        :data:`~raregal.core.defaults.FIT_SAMPLE_SIZE` from
         :data:`~raregal.core.defaults.FIT_SAMPLE_AUTO_MIN` galaxies, all of them below;
         None: all of them. CPU only (cuML fits every galaxy).
     verbose : bool, default False
@@ -396,13 +396,17 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.sample_rows_ = draw_sample(n, m, self.seed)
         sample = X[self.sample_rows_]
         with log.stage("umap", f"{self.n_components}-D UMAP of a fit sample of {m} of {n} "
-                               f"galaxies, n_neighbors={self.n_neighbors}, {self.init_} "
+                               f"galaxies, n_neighbors="
+                               f"{min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)}, "
+                               f"{self.init_} "
                                f"start, {self.n_epochs_} epochs"):
             index = SampleIndex(sample, self.n_neighbors, self.seed)
+            k = min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)  # defaults: why
             embedding, model = umap_embed(
-                sample, n_components=self.n_components, n_neighbors=self.n_neighbors,
+                sample, n_components=self.n_components, n_neighbors=k,
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
-                seed=self.seed, backend="cpu", verbose=not log.quiet, neighbours=index.graph)
+                seed=self.seed, backend="cpu", verbose=not log.quiet,
+                neighbours=(index.graph[0][:, :k], index.graph[1][:, :k]))
         layouts = [embedding]
         self.map_ = self.map_n_epochs_ = None
         if self.make_map:
@@ -411,8 +415,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                   f"{self.map_n_epochs_} epochs"):
                 layouts.append(umap_map(sample, embedding, model, n_epochs=self.map_n_epochs_,
                                         seed=self.seed))
-        with log.stage("place", f"{n} galaxies placed from their {self.n_neighbors - 1} "
-                                f"nearest sample galaxies"
+        with log.stage("place", f"{n} galaxies placed from their "
+                                f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} nearest sample "
+                                f"galaxies"
                                 f"{', on Dask' if client is not None else ''}"):
             self.neighbours_, placed, self.parts_, self.resumed_chunks_ = place_all(
                 X, self.sample_rows_, index, layouts, parts=parts, client=client, say=log.say)
@@ -786,8 +791,10 @@ def fit_sample_record(finder, dask) -> dict | None:
             "placed": n - finder.fit_sample_, "chunks": len(chunks(n)),
             "chunk_rows": defaults.FIT_SAMPLE_CHUNK,
             "resumed_chunks": finder.resumed_chunks_,
+            "n_neighbors_fit": min(finder.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS),
             "placement": "fuzzy-membership-weighted mean of the nearest "
-                         f"{finder.n_neighbors - 1} sample galaxies (raregal.method.sample_fit)",
+                         f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} sample galaxies "
+                         "(raregal.method.sample_fit)",
             "dask": bool(dask[0] or dask[1])}
 
 
