@@ -63,7 +63,10 @@ FIT_SAMPLE_CHUNK = 50_000
 # full fit's, and placing from 49 pulls a small group's members towards the bulk.
 # bench/fit_sample.py at 300k, 60k sample, seed 0 (12 planted groups of 20-150): planted
 # groups recovered 8 with 50 and 49, 8 with 50 and 5, 9 with 50 and 10, 9 with 50 and
-# 10 at a 100k sample, 10 with 15 and 10 (the full fit: 10; README).
+# 10 at a 100k sample, 9 with 25 and 10, 9 with 15 and 49, 10 with 15 and 10 (the full
+# fit: 10; README). The cost: groups of 40-67 members *in the sample* (3,000 rows,
+# 1,000 fitted, tests/test_sample_fit.py) can split: 4 of 6 there, against 5 of 6 with
+# 50 and 10, 25 and 10, 15 and 49, and for the full fit.
 FIT_SAMPLE_N_NEIGHBORS = 15
 FIT_SAMPLE_PLACE_NEIGHBOURS = 10
 # The map starts from the 5-D embedding's principal components: 50 epochs keep its
