@@ -173,11 +173,11 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
 
         def cluster(embedding, used=used):
             started = time.time()
-            labels = leaf_clusters(embedding, min_samples=used, reproducible=True).labels
+            labels = leaf_clusters(embedding, min_samples=used).labels
             lap(times, f"hdbscan_{used}", started, f"HDBSCAN, min_samples {used}")
             return labels
 
-        clustering = leaf_clusters(finder.embedding_, min_samples=used, reproducible=True)
+        clustering = leaf_clusters(finder.embedding_, min_samples=used)
         labels = clustering.labels
         n_classes = clustering.n_classes
         scored, _ = score_groups(injection.groups, injection.planted, labels)

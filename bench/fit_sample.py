@@ -115,8 +115,8 @@ def placement(table: Path, fit_sample: int, seed: int) -> None:
         else:
             embedding[rest] = model.transform(features[rest])
         seconds = time.time() - started
-        labels = leaf_clusters(embedding, min_samples=min_samples, min_cluster_size=10,
-                               reproducible=True).labels
+        labels = leaf_clusters(embedding, min_samples=min_samples,
+                               min_cluster_size=10).labels
         found = recovery(planted, labels)
         print(f"{name:<22} placing {seconds:6.1f} s: recovered {found['recovered']}/"
               f"{found['groups']}, {found['classes']} classes, {found['spurious']} "

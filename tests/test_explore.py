@@ -140,8 +140,8 @@ def test_position_from_iau_name():
 
 
 def test_without_neighbours_parquet_the_umap_columns_serve(run_folder, tmp_path):
-    """A run folder from before neighbours.parquet: "more like this" falls back to
-    the run's 5-D UMAP, agrees with scikit-learn there, and says so."""
+    """A run folder from before neighbours.parquet (and the neighbour index): "more like
+    this" falls back to the run's 5-D UMAP, agrees with scikit-learn there, and says so."""
     from sklearn.neighbors import NearestNeighbors
 
     from raregal.explore.data import RunData
@@ -149,6 +149,7 @@ def test_without_neighbours_parquet_the_umap_columns_serve(run_folder, tmp_path)
     run = tmp_path / "run"
     shutil.copytree(run_folder[0], run)
     (run / "neighbours.parquet").unlink()
+    shutil.rmtree(run / "neighbour_index")
     data = RunData(run)
     assert "umap" in data.neighbour_source
     umap = data.table.filter(like="umap_").to_numpy(np.float32)
@@ -180,6 +181,7 @@ def test_a_foreign_neighbours_parquet_is_one_line(run_folder, tmp_path):
 
     run = tmp_path / "run"
     shutil.copytree(run_folder[0], run)
+    shutil.rmtree(run / "neighbour_index")  # a run from before it: neighbours.parquet is read
     pd.DataFrame({"id_str": ["a"], "neighbour_0": ["b"]}).to_parquet(run / "neighbours.parquet")
     with pytest.raises(InputError, match="neighbours.parquet: not a raregal neighbour table"):
         RunData(run)
@@ -227,7 +229,7 @@ def test_api_card_neighbours_and_thumbnail(served, run_folder):
     assert info["n"] == len(classes) and len(info["classes"]) >= 3
     assert info["images"] == int(classes["id_str"].isin(
         pd.read_csv(run_folder[1])["id_str"].astype(str)).sum()) > 20
-    assert info["neighbours"].startswith("neighbours.parquet")  # the search's own graph
+    assert info["neighbours"].startswith("the run's neighbour index")  # the search's graph
     row = int(np.flatnonzero(classes["id_str"] == IAU)[0])
     card = get_json(served, f"/api/galaxy/{row}")
     assert card["id"] == IAU and card["position_from"] == "name"

@@ -14,7 +14,7 @@ from astropy.table import Table
 
 from raregal.cli import main
 from raregal.io.catalogue import concentrations_to_fractions, open_inputs
-from raregal.io.export import neighbours_table, viewer_layer
+from raregal.io.export import neighbours_table, viewer_layer, without_self
 from raregal.io.schemas import GZ_DESI
 from raregal.method.select import apply_cuts, paper_cuts
 
@@ -355,7 +355,8 @@ def test_leading_zero_ids_survive_csv_to_run_and_the_exports(planted, tmp_path):
 def test_neighbours_table_drops_the_galaxy_itself():
     indices = np.array([[0, 2, 1], [1, 0, 2], [0, 2, 1]])  # row 2 lost itself to a tie
     distances = np.array([[0, 1, 2], [0, 2, 3], [0, 0, 4]], dtype=np.float32)
-    table = neighbours_table(np.array(["a", "b", "c"]), "id", indices, distances).to_pandas()
+    rows, dist = without_self(indices, distances)
+    table = neighbours_table(np.array(["a", "b", "c"]), "id", rows, dist).to_pandas()
     assert [r.tolist() for r in table["neighbour_rows"]] == [[2, 1], [0, 2], [0, 1]]
     assert [r.tolist() for r in table["neighbour_ids"]] == [["c", "b"], ["a", "c"], ["a", "b"]]
 

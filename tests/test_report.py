@@ -333,7 +333,7 @@ def test_not_a_run_folder(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "missing classes.csv" in err
-    with pytest.raises(InputError, match="at least 1"):
+    with pytest.raises(InputError, match=r"per_class \(report\): must be an integer >= 1, not 0"):
         report(tmp_path, per_class=0)
 
 

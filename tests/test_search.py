@@ -45,7 +45,8 @@ def test_run_folder_contents(run, planted):
     out = run / "run"
     assert sorted(p.name for p in out.iterdir()) == [
         ".raregal-output.json", "class_members.vot", "classes.csv", "classes.fits",
-        "classes.parquet", "condensed_tree.parquet", "neighbours.parquet", "run.json"]
+        "classes.parquet", "condensed_tree.parquet", "neighbour_index", "neighbours.parquet",
+        "run.json"]
     kept = _expected_kept(planted)
     classes = pd.read_parquet(out / "classes.parquet")
     assert classes["id_str"].tolist() == planted["id_str"][kept].tolist()

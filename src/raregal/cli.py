@@ -248,8 +248,9 @@ def _search_epilog() -> str:
         f"a seeded run that was stopped resumes; --dask ADDRESS (a dask-jobqueue "
         f"SLURMCluster's, say) or --dask-local N spreads them over Dask workers, with the "
         f"same result. See raregal.method.sample_fit.",
-        "--seed makes a rerun identical, whatever the load; UMAP's layout and HDBSCAN's "
-        "tree then run on one thread, so a seeded search is slower on several cores.",
+        "--seed makes a rerun identical, whatever the load; umap-learn's layout then runs "
+        "on one thread, so a seeded search is slower on several cores (HDBSCAN's tree is "
+        "the same on any number of threads).",
         "example:\n"
         "  raregal search representations.parquet --predictions gz_desi.parquet --out run/\n"
         "  raregal report run/")

@@ -227,6 +227,14 @@ RANK_C = 0.01
 # measures (5 examples, then rounds of 10); at most SUGGEST_MAX, a page of thumbnails.
 SUGGEST_PER_ROUND = 10
 SUGGEST_MAX = 100
+# The explorer's map (raregal.explore.view): every galaxy is drawn up to this many; above,
+# the map opens as a density layer and draws points once a view holds at most this many.
+# bench/explore_load.py, headless Chromium, software WebGL, 2 shared cores: the whole map
+# drawn 3.6 s after opening at 200k galaxies and 12 s at 632k (the 10 s target missed).
+EXPLORE_POINTS_MAX = 200_000
+# Density cells across the view's longer side: at most 256 x 256 = 65,536 cells, drawn
+# as points by the same WebGL map, each the size of its cell (a few pixels on a screen).
+EXPLORE_DENSITY_BINS = 256
 # --- The rarity score (raregal.method.rarity; docs/decisions/discovery.md) -----------------
 # The distance to the k-th nearest neighbour in the searched representation, read off
 # the search's neighbour graph; the 10th ranked odd galaxies highest of the candidates.

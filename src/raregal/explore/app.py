@@ -34,6 +34,7 @@ from raregal.core.params import Integral, Interval, validate
 from raregal.explore.data import THUMB_SIZES, RunData
 from raregal.explore.suggest import Suggester
 from raregal.explore.tags import KINDS, TAGS, TagStore
+from raregal.explore.view import Window, cell_rows, view
 from raregal.io.export import astropy_table, spreadsheet_safe
 from raregal.report.figures import class_colours
 
@@ -50,6 +51,8 @@ NO_CLASS = "#cfcfcf"
 NO_CLASS_ALONE = "#6a6a6a"
 #: Selections kept for paging and export (oldest dropped first).
 SELECTIONS = 64
+#: Map views kept for repeated asks (at most ~3 MB each: EXPLORE_POINTS_MAX points).
+VIEWS_KEPT = 8
 #: Largest selection whose rows are sent back to be highlighted on the map.
 HIGHLIGHT_MAX = 200_000
 EXPORTS = {"csv": "text/csv", "fits": "application/fits", "vot": "application/x-votable+xml"}
@@ -182,7 +185,26 @@ def create_app(data: RunData, tags: TagStore | None = None,
     tags.check()
     selections = Selections()
     suggester = Suggester(data, tags)
-    map_bytes = data.map_xy().tobytes()
+    xy = data.map_xy()
+    # up to EXPLORE_POINTS_MAX the page fetches the whole map, often: kept as bytes
+    small = len(xy) <= defaults.EXPLORE_POINTS_MAX
+    map_bytes = xy.tobytes() if small else None
+    colours = OrderedDict()  # the last colourings asked for, for the views that follow
+    colours_lock = threading.Lock()
+    views = OrderedDict()  # (window, column) -> (meta, bytes), the last VIEWS_KEPT
+    view_lock = threading.Lock()
+
+    def colouring(column: str) -> tuple[np.ndarray, dict]:
+        with colours_lock:
+            if column in colours:
+                colours.move_to_end(column)
+                return colours[column]
+        found = data.colour_values(column)  # KeyError for no such column
+        with colours_lock:
+            colours[column] = found
+            while len(colours) > 2:
+                colours.popitem(last=False)
+        return found
     run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…
 
     def static(request: Request):
@@ -200,12 +222,46 @@ def create_app(data: RunData, tags: TagStore | None = None,
                       "no_class_colour": NO_CLASS if len(data.order) else NO_CLASS_ALONE,
                       "images": len(data.image_of), "positions": has_position,
                       "in_classes": int((data.table["class"] >= 0).sum()),
-                      "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES})
+                      "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES,
+                      "points_max": defaults.EXPLORE_POINTS_MAX, "density": not small})
 
     def map_points(request: Request):
         # the browser now spends seconds drawing: time to build the neighbour index
-        return Response(map_bytes, media_type="application/octet-stream",
+        return Response(map_bytes if small else xy.tobytes(),
+                        media_type="application/octet-stream",
                         headers=SECURITY_HEADERS, background=BackgroundTask(data.warm))
+
+    def map_view(request: Request):
+        """A window of the map: its points, or its density (raregal.explore.view)."""
+        query = request.query_params
+        try:
+            window = Window.parse(query.get(name, "") for name in ("x0", "x1", "y0", "y1"))
+            values, meta = colouring(query.get("colour", "class"))
+        except ValueError as exc:
+            return _json({"error": str(exc)}, 400)
+        except KeyError:
+            return _not_found("no such column")
+        found, body = drawn(window, query.get("colour", "class"), values,
+                            meta["kind"] == "categorical")
+        return Response(body, media_type="application/octet-stream",
+                        headers={**SECURITY_HEADERS, "X-View": json.dumps(found),
+                                 "X-Colour": json.dumps(meta)},
+                        background=BackgroundTask(data.warm))
+
+    def drawn(window: Window, column: str, values: np.ndarray, categorical: bool):
+        """A view's answer, made one at a time (each passes over every galaxy: at 8.7M
+        a few hundred MB of temporaries, which concurrent requests would multiply) and
+        kept for the next asks of the same view (every page opens on the whole map)."""
+        key = (window, column)
+        with view_lock:
+            if key not in views:
+                found, arrays = view(xy, values, categorical, window,
+                                     defaults.EXPLORE_POINTS_MAX)
+                views[key] = found, b"".join(a.tobytes() for a in arrays)
+                while len(views) > VIEWS_KEPT:
+                    views.popitem(last=False)
+            views.move_to_end(key)
+            return views[key]
 
     def colour(request: Request):
         try:
@@ -243,7 +299,10 @@ def create_app(data: RunData, tags: TagStore | None = None,
         if row is None:
             return _not_found("no such galaxy")
         k = _count(request.query_params.get("k"))
-        found = data.neighbours(row, 12 if k is None else k)
+        try:
+            found = data.neighbours(row, 12 if k is None else k)
+        except InputError as exc:  # a damaged neighbour index: its one line
+            return _json({"error": str(exc)}, 409)
         return _json({"source": data.neighbour_source, "neighbours": [
             {"row": r, "id": data.ids.iloc[r], "class": data.letters.iloc[r], "distance": d,
              "image": data.ids.iloc[r] in data.image_of} for r, d in found]})
@@ -260,6 +319,14 @@ def create_app(data: RunData, tags: TagStore | None = None,
                     return _json({"error": "rows outside the table"}, 400)
                 rows = np.unique(rows)
                 label, name = f"{len(rows)} galaxies drawn on the map", f"lasso-{len(rows)}"
+            elif "cells" in body:
+                cells = body["cells"]
+                if not isinstance(cells, dict) or not {"window", "ids"} <= cells.keys():
+                    raise ValueError("cells: give the view's window and the cells' ids")
+                window = Window.parse(cells["window"])
+                rows = cell_rows(xy, window, np.asarray(cells["ids"], dtype=np.int64).ravel())
+                label = f"{len(rows)} galaxies in {len(cells['ids'])} map cells drawn on the map"
+                name = f"lasso-{len(rows)}"
             elif "class" in body:
                 rows, label = data.class_rows(str(body["class"])), f"class {body['class']}"
                 name = f"class-{body['class']}"
@@ -376,6 +443,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     routes = [
         Route("/", static), Route("/static/{name}", static),
         Route("/api/run", run_info), Route("/api/map", map_points),
+        Route("/api/view", map_view),
         Route("/api/colour/{column}", colour), Route("/api/lookup", lookup),
         Route("/api/galaxy/{row}", galaxy), Route("/api/thumb/{row}", thumbnail),
         Route("/api/neighbours/{row}", neighbours),

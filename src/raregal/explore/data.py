@@ -1,10 +1,11 @@
 """What the explorer serves, read once from a run folder and held in memory.
 
-The run folder is read by :meth:`raregal.method.run.SearchResult.read`, which checks it,
-and its neighbour graph by :func:`raregal.io.export.read_neighbours`. :class:`RunData`
-answers every query the web app makes by *row index* (0 … n-1 in classes.parquet)
-or by an id looked up in the table: no request ever names a file. Images are those
-the run's image catalogue lists (``report.image_paths``), read by id.
+The run folder is read by :meth:`raregal.method.run.SearchResult.read`, which checks it
+and opens its neighbour index (:mod:`raregal.method.neighbour_index`); a run written
+before the index has its neighbour graph read by :func:`raregal.io.export.read_neighbours`.
+:class:`RunData` answers every query the web app makes by *row index* (0 … n-1 in
+classes.parquet) or by an id looked up in the table: no request ever names a file.
+Images are those the run's image catalogue lists (``report.image_paths``), read by id.
 """
 
 from __future__ import annotations
@@ -93,6 +94,7 @@ class RunData:
         self._index_lock = threading.Lock()
         self._neighbours = None
         self._index = None
+        self.index = result.index
         self.neighbour_source = self._load_neighbours()
         self._warming = False
 
@@ -195,6 +197,10 @@ class RunData:
     # --- neighbours -----------------------------------------------------------------
 
     def _load_neighbours(self) -> str:
+        if self.index is not None:  # read a row at a time from disk: no memory, no build
+            where = ("the representation" if self.index.space == "representation"
+                     else f"the representation's {self.index.space}")
+            return f"the run's neighbour index (the search's neighbours in {where})"
         path = self.dir / "neighbours.parquet"
         if path.is_file():
             self._neighbours = read_neighbours(path, len(self.table))
@@ -211,11 +217,15 @@ class RunData:
     def neighbours(self, row: int, k: int = 12) -> list[tuple[int, float | None]]:
         """(row, distance) of a galaxy's k nearest neighbours, nearest first.
 
-        From the run's ``neighbours.parquet`` when present (distance in the
+        From the run's neighbour index (:mod:`raregal.method.neighbour_index`), else, in a
+        run written before it, ``neighbours.parquet`` (distance in the
         representation), else a k-d tree on the run's ``umap_*`` columns (Euclidean
         distance there).
         """
         k = int(np.clip(k, 1, NEIGHBOURS))
+        if self.index is not None:
+            rows, distances = self.index.of_row(row, k)
+            return [(int(r), float(d)) for r, d in zip(rows, distances)]
         if self._neighbours is not None:
             rows, distances = self._neighbours
             return [(int(r), float(d)) for r, d in zip(rows[row][:k], distances[row][:k])]
@@ -228,7 +238,7 @@ class RunData:
         """Build the neighbour index in the background (once): called when the page has
         its map, so that it is ready by the first click without slowing the page's
         first requests."""
-        if self._neighbours is None and not self._warming:
+        if self._neighbours is None and self.index is None and not self._warming:
             self._warming = True
             threading.Thread(target=self._neighbour_index, daemon=True).start()
 

@@ -8,15 +8,15 @@ positive counts as a negative (seen and passed over: the loop bench/discovery.py
 measures labels every suggestion so). A galaxy tagged both ways is a negative.
 
 A round (:meth:`Suggester.next_round`) scores every galaxy with
-:func:`raregal.method.rank.scores` on the run's features (read once, by
-:func:`raregal.method.rank.read_source`) from every label so far, and shows the best not
-labelled, tagged or shown before (:func:`raregal.method.rank.top_rows`). Without a
-positive, a round shows the rarest galaxies not yet shown (the run's ``rarity``
-column), as a first round. Rounds are kept in the run's tag store
-(:meth:`raregal.explore.tags.TagStore.add_round`): which galaxies, when, ranked by
-what and from how many labels; what the user said is their tags. So a session
-resumes after a restart, and each round's yield ("round 3: 4 of 10 tagged
-interesting") is read back from the store.
+:func:`raregal.method.rank.scores` on the run's features (read once: from the run's
+neighbour index, else by :func:`raregal.method.rank.read_source`) from every label
+so far, and shows the best not labelled, tagged or shown before
+(:func:`raregal.method.rank.top_rows`). Without a positive, a round shows the rarest
+galaxies not yet shown (the run's ``rarity`` column), as a first round. Rounds are
+kept in the run's tag store (:meth:`raregal.explore.tags.TagStore.add_round`): which
+galaxies, when, ranked by what and from how many labels; what the user said is their
+tags. So a session resumes after a restart, and each round's yield ("round 3: 4 of
+10 tagged interesting") is read back from the store.
 """
 
 from __future__ import annotations
@@ -81,10 +81,14 @@ class Suggester:
         line, kept) when the representation table is gone or changed."""
         with self._read_lock:
             if self._features is None and self._problem is None:
+                index = self.data.index  # in the run's order: no second read of the run
                 try:
-                    ids, features, _, _ = read_source(self.data.dir)
-                    order = pd.Index(ids).get_indexer(self.data.ids)
-                    self._features = standardise(features)[order]
+                    if index is not None and index.space == "representation":
+                        self._features = standardise(index.features)
+                    else:
+                        ids, features, _, _ = read_source(self.data.dir)
+                        order = pd.Index(ids).get_indexer(self.data.ids)
+                        self._features = standardise(features)[order]
                 except InputError as exc:
                     self._problem = str(exc)
         if self._problem is not None:

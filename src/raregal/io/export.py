@@ -47,25 +47,32 @@ from raregal.core.errors import InputError, first_line
 UNITS = {"ra": "deg", "dec": "deg"}
 
 
-def neighbours_table(ids: np.ndarray, id_column: str, indices: np.ndarray,
-                     distances: np.ndarray) -> pa.Table:
-    """One row per galaxy: its neighbours' ids, rows and distances, itself left out.
+def without_self(indices: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The graph of :func:`raregal.method.reduce.neighbour_graph` without each galaxy
+    itself: rows (int32) and distances (float32), shape (n, k - 1), nearest first. A
+    row's own index is dropped wherever it is (ties at distance 0 may put a twin
+    first), else its farthest."""
+    n, k = indices.shape
+    own = indices == np.arange(n)[:, None]
+    drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k - 1)
+    keep = np.ones((n, k), dtype=bool)
+    keep[np.arange(n), drop] = False
+    return (indices[keep].reshape(n, k - 1).astype(np.int32),
+            distances[keep].reshape(n, k - 1).astype(np.float32))
+
+
+def neighbours_table(ids: np.ndarray, id_column: str, rows: np.ndarray,
+                     dist: np.ndarray) -> pa.Table:
+    """One row per galaxy: its neighbours' ids, rows and distances.
 
     Parameters
     ----------
     ids : ndarray of str, shape (n,)
-    indices, distances : ndarray, shape (n, k)
-        From :func:`neighbour_graph`; a row's own index is dropped wherever it is
-        (ties at distance 0 may put a twin first).
+    rows, dist : ndarray, shape (n, k - 1)
+        The search's graph without each galaxy itself (:func:`without_self`), as the
+        run's neighbour index keeps it (one copy for both).
     """
-    n, k = indices.shape
-    own = indices == np.arange(n)[:, None]
-    # Keep k-1 neighbours per row: drop the galaxy itself, or the farthest if absent.
-    drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k - 1)
-    keep = np.ones((n, k), dtype=bool)
-    keep[np.arange(n), drop] = False
-    rows = indices[keep].reshape(n, k - 1).astype(np.int32)
-    dist = distances[keep].reshape(n, k - 1).astype(np.float32)
+    n, k = rows.shape[0], rows.shape[1] + 1
     offsets = pa.array(np.arange(0, n * (k - 1) + 1, k - 1, dtype=np.int32))
     ids = pa.array(np.asarray(ids).astype(str))
     return pa.table({
@@ -152,7 +159,8 @@ def fits_text(table):
 
 def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
                   neighbours: tuple[np.ndarray, np.ndarray] | None) -> None:
-    """Write classes.fits, class_members.vot and (given the graph) neighbours.parquet."""
+    """Write classes.fits, class_members.vot and (given the graph without each galaxy
+    itself: :func:`without_self`) neighbours.parquet."""
     import warnings
 
     from astropy.io.fits.verify import VerifyWarning

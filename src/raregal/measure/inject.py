@@ -403,7 +403,7 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
         with log.stage(f"hdbscan_{used}", f"min_samples={used} on the same embedding"):
             labelings[used] = leaf_clusters(finder.embedding_, min_samples=used,
                                             min_cluster_size=finder.min_cluster_size,
-                                            backend=finder.backend_, reproducible=True).labels
+                                            backend=finder.backend_).labels
 
     tables, lines, counts = [], [], {}
     for used, labels in labelings.items():

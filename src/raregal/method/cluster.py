@@ -6,7 +6,6 @@ single density threshold kept the small clusters without splitting large ones.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,39 +133,26 @@ def spatial_order(points: np.ndarray) -> np.ndarray:
     return np.asarray(KDTree(points).get_arrays()[1])
 
 
-@contextmanager
-def numba_threads(n: int | None):
-    """Run numba's parallel loops on ``n`` threads inside the block (None: as set)."""
-    import numba
+def _hdbscan_cpu(embedding, min_samples, min_cluster_size):
+    from fast_hdbscan.hdbscan import clusters_from_spanning_tree
 
-    before = numba.get_num_threads()
-    if n is not None:
-        numba.set_num_threads(min(n, before))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+    from raregal.method.boruvka import spanning_tree
 
-
-def _hdbscan_cpu(embedding, min_samples, min_cluster_size, reproducible):
-    import fast_hdbscan
-
-    # fast_hdbscan's "reproducible" Boruvka still races: inside each block of
-    # points its threads share one component's nearest-edge bound, so under CPU
-    # load a tie in mutual-reachability distance (frequent: core distances
-    # dominate) can be pruned or kept, and the spanning tree, hence the condensed
-    # tree and now and then a galaxy's class, changes between seeded runs (seen on
-    # the demo and in tests/test_cluster.py's loaded rerun). On one thread the
-    # order is fixed; its cost is in the README's note on seeds.
-    with numba_threads(1 if reproducible else None):
-        labels, probabilities, _, tree, *_ = fast_hdbscan.fast_hdbscan(
-            embedding, min_samples=int(min_samples), min_cluster_size=int(min_cluster_size),
-            cluster_selection_method=defaults.HDBSCAN_SELECTION, return_trees=True,
-            reproducible=reproducible)
+    # fast_hdbscan's own parallel tree breaks ties in mutual-reachability distance
+    # (frequent: core distances dominate) by thread timing, so the condensed tree and
+    # now and then a galaxy's class changed between reruns under load;
+    # raregal.method.boruvka builds its one-thread tree on all threads. The condensed
+    # tree and labels are fast_hdbscan's from there on, as fast_hdbscan() calls them.
+    if len(embedding) < 2:  # no edge to build a tree from: noise, as fast_hdbscan says
+        return np.full(len(embedding), -1), np.zeros(len(embedding)), np.zeros(0, TREE_DTYPE)
+    edges = spanning_tree(embedding, int(min_samples))[0]
+    labels, probabilities, _, tree, _ = clusters_from_spanning_tree(
+        edges, min_cluster_size=int(min_cluster_size),
+        cluster_selection_method=defaults.HDBSCAN_SELECTION)
     return labels, probabilities, tree
 
 
-def _hdbscan_gpu(embedding, min_samples, min_cluster_size, reproducible):
+def _hdbscan_gpu(embedding, min_samples, min_cluster_size):
     from cuml.cluster import HDBSCAN
 
     model = HDBSCAN(min_samples=int(min_samples), min_cluster_size=int(min_cluster_size),
@@ -280,8 +266,11 @@ def _rows_of(nodes: np.ndarray, column: np.ndarray):
 
 def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_MIN_SAMPLES,
                   min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE,
-                  backend: str = "cpu", reproducible: bool = False) -> Clustering:
+                  backend: str = "cpu") -> Clustering:
     """HDBSCAN with leaf selection on an (n, D) embedding.
+
+    On the CPU the result is the same on any number of threads and under any load
+    (:mod:`raregal.method.boruvka`), and the same as fast_hdbscan's on one thread.
 
     Parameters
     ----------
@@ -289,21 +278,18 @@ def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_
         The paper's 300 and 10; see :func:`scaled_min_samples` for small samples.
     backend : {"cpu", "gpu"}
         fast_hdbscan or cuML.
-    reproducible : bool
-        A run-to-run identical tree, whatever the machine's load: fast_hdbscan's
-        reproducible Boruvka on a single thread (slower on several cores).
     """
     embedding = np.ascontiguousarray(embedding)
     if backend == "gpu":
-        return _clustering(*_hdbscan_gpu(embedding, min_samples, min_cluster_size, reproducible),
+        return _clustering(*_hdbscan_gpu(embedding, min_samples, min_cluster_size),
                            min_samples)
     # fast_hdbscan finds each point's min_samples nearest neighbours (its core
     # distance) with one KD-tree query per point, in the points' own order. In the
     # tree's leaf order consecutive queries walk the same nodes, which stay in the
     # cache: 2.5x faster at 632k with min_samples 300 (docs/benchmarks.md).
     order = spatial_order(embedding)
-    return _clustering(*_hdbscan_cpu(embedding[order], min_samples, min_cluster_size,
-                                     reproducible), min_samples).unpermuted(order)
+    return _clustering(*_hdbscan_cpu(embedding[order], min_samples, min_cluster_size),
+                       min_samples).unpermuted(order)
 
 
 def _clustering(labels, probabilities, tree, min_samples: int) -> Clustering:

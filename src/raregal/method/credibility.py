@@ -110,7 +110,7 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
     min_samples, min_cluster_size : int
         The search's HDBSCAN settings.
     reproducible : bool
-        Single-threaded, seeded layout and HDBSCAN (a seeded search).
+        A seeded search: umap-learn's layout on one thread.
     layouts : dict, optional
         Rerun layouts by seed, filled and reused: the scales of a multi-scale search
         (:mod:`raregal.method.scales`) cluster the same reruns.
@@ -139,8 +139,7 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
         if layouts is not None:
             layouts[seed] = layout
         rerun = leaf_clusters(layout, min_samples=min_samples,
-                              min_cluster_size=min_cluster_size,
-                              reproducible=reproducible).labels
+                              min_cluster_size=min_cluster_size).labels
         scores.append(best_match_jaccard(labels, rerun, n_classes)[0])
         seconds.append(time.time() - started)
         if say is not None:

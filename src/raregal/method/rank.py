@@ -1,9 +1,10 @@
 """More like these: rank galaxies by how likely they are of the kind the user's examples show.
 
 ``raregal rank SOURCE --like IDS [--unlike IDS] [--top K] --out FILE`` and
-:func:`rank`. SOURCE is a representation table (any layout of
-:mod:`raregal.io.catalogue`) or a search run folder (:mod:`raregal.method.run`: its searched
-galaxies, with the features of the table it was searched on, and their class).
+:func:`rank`. SOURCE is a representation table (any layout
+of :mod:`raregal.io.catalogue`) or a search run folder (:mod:`raregal.method.run`: its
+searched galaxies, with their features, from the run's neighbour index or else the
+table it was searched on, and their class).
 IDS is a file of ids, one per line, or a table with an id column.
 
 Every galaxy not already labelled (in ``like`` or ``unlike``) gets a score, higher
@@ -182,10 +183,16 @@ def read_source(source):
 
 
 def _read_run(run_dir: Path):
-    """A run's searched galaxies, their features from the table it searched, and classes."""
+    """A run's searched galaxies, their features, and classes: the features from the run's
+    neighbour index (:mod:`raregal.method.neighbour_index`) when it holds the
+    representations themselves, else from the table the run searched."""
     from raregal.method.run import SearchResult
 
     result = SearchResult.read(run_dir)
+    searched = result.classes[result.id_column].astype(str).to_numpy()
+    classes = result.classes["class"].to_numpy()
+    if result.index is not None and result.index.space == "representation":
+        return searched, np.asarray(result.index.features), result.id_column, classes
     inputs = result.run.inputs
     table = inputs.get("representations", {}).get("path")
     if not table or not Path(table).is_file():
@@ -198,12 +205,11 @@ def _read_run(run_dir: Path):
         raise InputError(f"{table}: {len(reps.feature_columns)} feature columns found, but "
                          f"the run searched {recorded.get('count')}; rank that table with "
                          f"its features instead")
-    searched = result.classes[result.id_column].astype(str).to_numpy()
     rows = pd.Index(reps.ids.astype(str)).get_indexer(searched)
     if (rows < 0).any():
         raise InputError(f"{table}: {int((rows < 0).sum())} of the run's galaxies are not "
                          f"in it (e.g. '{searched[rows < 0][0]}'); it changed since the search")
-    return searched, reps.features[rows], result.id_column, result.classes["class"].to_numpy()
+    return searched, reps.features[rows], result.id_column, classes
 
 
 def _described(source, ids, classes) -> str:

@@ -23,6 +23,9 @@ are finite and whose search parameters meet the search's own constraints.
 ``run.json``
     Parameters, inputs, selection, redundancy report, versions, timings (strict
     JSON: a missing number is null, never NaN).
+``neighbour_index/``
+    The search's neighbour graph and the features it was found in, read
+    memory-mapped (:mod:`raregal.method.neighbour_index`; runs written before it have none).
 
 Written beside them for other tools (:mod:`raregal.io.export`), not read back:
 ``classes.fits`` (every galaxy, ra/dec in degrees), ``class_members.vot`` (the
@@ -45,6 +48,7 @@ from raregal.io.catalogue import fraction_columns, ids_as_strings
 from raregal.io.export import write_exports
 from raregal.io.output import Target, atomic_dir, prepare, write_json
 from raregal.io.records import RunRecord
+from raregal.method.neighbour_index import NeighbourIndex
 
 RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.json")
 TREE_COLUMNS = ("parent", "child", "lambda_val", "child_size")
@@ -67,9 +71,11 @@ class SearchResult:
         The contents of run.json (:class:`raregal.io.records.RunRecord`).
     tree : pandas.DataFrame
         The condensed tree.
-    neighbours : (indices, distances) or None
-        The search's neighbour graph, (n, k) rows of ``classes`` and distances,
-        written as neighbours.parquet (:mod:`raregal.io.export`); not read back.
+    index : NeighbourIndex or None
+        The search's neighbour graph (rows of ``classes``, each galaxy itself left
+        out) and its features, written as ``neighbour_index/`` and as
+        neighbours.parquet (:mod:`raregal.io.export`); read back memory-mapped from
+        ``neighbour_index/`` (None for a run written without one).
     """
 
     out: Path | None
@@ -77,7 +83,7 @@ class SearchResult:
     summary: pd.DataFrame
     run: RunRecord
     tree: pd.DataFrame
-    neighbours: tuple | None = None
+    index: NeighbourIndex | None = None
 
     @property
     def id_column(self) -> str:
@@ -101,7 +107,10 @@ class SearchResult:
         pq.write_table(pa.Table.from_pandas(self.tree, preserve_index=False),
                        folder / "condensed_tree.parquet")
         write_json(folder / "run.json", self.run.to_json())
-        write_exports(folder, self.classes, self.id_column, self.neighbours)
+        graph = None if self.index is None else (self.index.rows, self.index.distances)
+        write_exports(folder, self.classes, self.id_column, graph)
+        if self.index is not None:
+            self.index.write(folder)
 
     @classmethod
     def read(cls, run_dir) -> SearchResult:
@@ -147,7 +156,8 @@ class SearchResult:
         _check_summary(run_dir, labels, summary)
         _check_probability(run_dir / "classes.parquet", classes["probability"])
         classes[id_column] = _ids(classes[id_column])
-        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree)
+        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree,
+                   index=NeighbourIndex.read(run_dir, len(classes)))
 
 
 def _read_run_json(path: Path) -> RunRecord:
@@ -199,7 +209,9 @@ def _is_number(value) -> bool:
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
-        return pq.read_table(path).to_pandas()
+        # each column freed from Arrow as it reaches pandas: the peak of a read of 8.7M
+        # galaxies is then about one copy of the table, not two
+        return pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({first_line(exc)})") from None
 

@@ -3,8 +3,8 @@
 :class:`RareClassFinder` is the method on an array, in the shape of a
 scikit-learn estimator. :func:`search` runs it on files, with the catalogue's
 morphology cuts, and writes a run folder (classes.parquet, classes.csv,
-condensed_tree.parquet, run.json: :mod:`raregal.method.run`, its one writer and reader)
-through the output policy (:mod:`raregal.io.output`).
+condensed_tree.parquet, run.json, the neighbour index: :mod:`raregal.method.run`, its
+one writer and reader) through the output policy (:mod:`raregal.io.output`).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from raregal.method.credibility import (
 )
 from raregal.method.duplicates import Duplicates, find_duplicates
 from raregal.method.layout import deterministic_layout
+from raregal.method.neighbour_index import NeighbourIndex, index_space
 from raregal.method.rarity import definition as rarity_definition
 from raregal.method.rarity import rarity
 from raregal.method.reduce import (
@@ -117,7 +118,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Project onto this many principal components before UMAP.
     seed : int, optional
         Identical reruns, whatever the machine's load, at the cost of a
-        single-threaded UMAP layout and HDBSCAN tree.
+        single-threaded umap-learn layout (HDBSCAN's tree is the same on any number
+        of threads, seeded or not).
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     stability_seeds : int or "auto", default "auto"
@@ -197,6 +199,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
         itself first) and distances (:func:`raregal.method.reduce.neighbour_graph`); with a
         fit sample, each galaxy's nearest sample galaxies (:mod:`raregal.method.sample_fit`).
+    neighbour_features_ : ndarray of float32, shape (n, d)
+        The features ``neighbours_`` were found in (after ``pca_components``), which
+        the run folder keeps beside the graph (:mod:`raregal.method.neighbour_index`).
     rarity_ : ndarray of float32, shape (n,)
         Each galaxy's rarity, higher = rarer: the distance to its
         :data:`~raregal.core.defaults.RARITY_K`-th neighbour in that graph
@@ -337,8 +342,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                   f"min_cluster_size={self.min_cluster_size}, leaf"):
             self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
                                              min_cluster_size=self.min_cluster_size,
-                                             backend=self.backend_,
-                                             reproducible=self.seed is not None)
+                                             backend=self.backend_)
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
         # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
@@ -373,6 +377,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
                 seed=self.seed, backend=self.backend_, verbose=not log.quiet)
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
+        self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
         self.rarity_ = rarity(self.neighbours_[1])
         self.umap_ = model
         self.map_ = self.map_n_epochs_ = None
@@ -421,6 +426,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                 f"{', on Dask' if client is not None else ''}"):
             self.neighbours_, placed, self.parts_, self.resumed_chunks_ = place_all(
                 X, self.sample_rows_, index, layouts, parts=parts, client=client, say=log.say)
+        self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
         self.embedding_ = placed[0]
         if self.make_map:
             self.map_ = placed[1]
@@ -451,8 +457,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         for min_samples in self.scales_[1:]:
             clustering = leaf_clusters(self.embedding_, min_samples=min_samples,
                                        min_cluster_size=self.min_cluster_size,
-                                       backend=self.backend_,
-                                       reproducible=self.seed is not None)
+                                       backend=self.backend_)
             credibility = assess(
                 X, model, clustering.labels, self.neighbours_, clustering.significance,
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
@@ -750,7 +755,9 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     })
     result = SearchResult(out=None, classes=classes, summary=summary, run=run,
                           tree=pd.DataFrame(clustering.condensed_tree),
-                          neighbours=finder.neighbours_)
+                          index=NeighbourIndex.from_graph(
+                              finder.neighbour_features_, *finder.neighbours_,
+                              space=index_space(finder.pca_components)))
     with log.stage("write", str(target.path)):
         run.stages = log.stages
         run.wall_seconds = round(time.time() - started, 3)

@@ -53,10 +53,15 @@ def label_differences(classes: pd.DataFrame, effect: float = defaults.LABEL_EFFE
     with none is *not explained* by the predicted labels.
     """
     columns = fraction_columns(classes)
-    values = classes[columns].apply(pd.to_numeric, errors="coerce")
-    mean, spread = values.mean(), values.std()
     members = classes["class"].to_numpy() >= 0
-    class_means = values[members].groupby(classes["class"][members]).mean()
+    labels = classes["class"].to_numpy()[members]
+    # a column at a time: a copy of every fraction column costs GBs at 8.7M galaxies
+    mean, spread, class_means = {}, {}, {}
+    for column in columns:
+        values = pd.to_numeric(classes[column], errors="coerce")
+        mean[column], spread[column] = values.mean(), values.std()
+        class_means[column] = values[members].groupby(labels).mean()
+    class_means = pd.DataFrame(class_means, columns=columns)
     found: dict[int, list[dict]] = {}
     for cls, row in class_means.iterrows():
         best: dict[str, dict] = {}

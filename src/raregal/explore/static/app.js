@@ -51,43 +51,162 @@ const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89
 
 // --- the map ------------------------------------------------------------------------
 
-async function loadMap() {
-  const started = performance.now();
-  const buffer = await (await api("/api/map")).arrayBuffer();
-  const xy = new Float32Array(buffer);
-  const n = xy.length / 2;
-  const x = new Float32Array(n), y = new Float32Array(n);
-  for (let i = 0; i < n; i++) { x[i] = xy[2 * i]; y[i] = xy[2 * i + 1]; }
-  state.xy = { x, y };
+const pointSize = (n) => (n > 100000 ? 2 : n > 10000 ? 3 : 5);
+
+function makeScatter(n, options = {}) {
   const canvas = $("map");
   const box = canvas.getBoundingClientRect();
   state.scatter = createScatterplot({
     canvas, width: box.width, height: box.height,
-    pointSize: n > 100000 ? 2 : n > 10000 ? 3 : 5, pointSizeSelected: 3,
+    pointSize: pointSize(n), pointSizeSelected: 3,
     pointOutlineWidth: 2, pointColorActive: "#000000", opacityInactiveScale: 0.25,
     backgroundColor: "#ffffff", lassoColor: "#2a5db0",
     opacityBy: n > 50000 ? "density" : null, deselectOnDblClick: true,
-    deselectOnEscape: true, lassoClearEvent: "deselect" });
+    deselectOnEscape: true, lassoClearEvent: "deselect", ...options });
   keepLassoSelections(canvas);
-  state.scatter.subscribe("select", ({ points }) => {
-    if (points.length === 1) showGalaxy(points[0], { fromMap: true });
-    else if (points.length > 1) selectBy({ rows: Array.from(points) });
-  });
+  state.scatter.subscribe("select", ({ points }) => picked(Array.from(points)));
+}
+
+async function loadMap() {
+  const started = performance.now();
+  if (state.run.density) {
+    await loadViews();
+  } else {
+    const buffer = await (await api("/api/map")).arrayBuffer();
+    const xy = new Float32Array(buffer);
+    const n = xy.length / 2;
+    const x = new Float32Array(n), y = new Float32Array(n);
+    for (let i = 0; i < n; i++) { x[i] = xy[2 * i]; y[i] = xy[2 * i + 1]; }
+    state.xy = { x, y };
+    makeScatter(n);
+  }
   const fetched = performance.now();
   await colourBy("class");
   window.exploreTimings = { fetch_ms: fetched - started, total_ms: performance.now() - started,
-                            points: n };
+                            points: state.run.density ? state.view.count : state.run.n,
+                            kind: state.run.density ? state.view.kind : "points" };
   document.body.dataset.ready = "true";
 }
 
-async function colourBy(column) {
-  const response = await api(`/api/colour/${encodeURIComponent(column)}`);
+// A click or lasso on the map: indices of the points drawn. With the whole map drawn
+// they are rows; in a view (large runs) the view's rows, or its density cells.
+function picked(points) {
+  const view = state.view;
+  if (view && view.kind === "density") {
+    if (points.length === 1) zoomToCell(points[0]);
+    else if (points.length > 1) {
+      selectBy({ cells: { window: view.window, ids: points.map((i) => view.ids[i]) } });
+    }
+    return;
+  }
+  const rows = view ? points.map((i) => view.ids[i]) : points;
+  if (rows.length === 1) showGalaxy(rows[0], { fromMap: true });
+  else if (rows.length > 1) selectBy({ rows });
+}
+
+// --- large runs: the map as views (raregal.explore.view) -----------------------------
+
+const NO_CLASS_DENSITY = "#6a6a6a";
+
+// The least of a d3 linear scale that regl-scatterplot asks for: given scales, it
+// keeps their domain on the part of the map in sight, which is what a view fetches.
+function linearScale() {
+  let domain = [-1, 1], range = [0, 1];
+  const scale = (v) => range[0] + (v - domain[0]) / (domain[1] - domain[0]) * (range[1] - range[0]);
+  scale.domain = (d) => (d === undefined ? [...domain] : ((domain = [...d]), scale));
+  scale.range = (r) => (r === undefined ? [...range] : ((range = [...r]), scale));
+  scale.copy = () => linearScale().domain(domain).range(range);
+  return scale;
+}
+
+async function loadViews() {
+  state.xScale = linearScale();
+  state.yScale = linearScale();
+  makeScatter(0, { xScale: state.xScale, yScale: state.yScale, opacityBy: null,
+                   pointScaleMode: "constant" });
+  let waiting = null;
+  state.scatter.subscribe("view", () => {  // fetch once the pan or zoom pauses
+    clearTimeout(waiting);
+    waiting = setTimeout(() => drawView().catch(showViewError), 250);
+  });
+}
+
+function showViewError(error) { $("view-status").textContent = `map: ${error.message}`; }
+
+// Fetch and draw the part of the map in sight: its galaxies, or their density.
+async function drawView() {
+  const [x0, x1] = state.xScale.domain(), [y0, y1] = state.yScale.domain();
+  const column = state.colour ? state.colour.column : "class";
+  const asked = `/api/view?x0=${x0}&x1=${x1}&y0=${y0}&y1=${y1}` +
+                `&colour=${encodeURIComponent(column)}`;
+  state.asked = asked;
+  const response = await api(asked);
+  const buffer = await response.arrayBuffer();
+  if (state.asked !== asked) return;  // a later view was asked for meanwhile
+  const view = JSON.parse(response.headers.get("X-View"));
   const meta = JSON.parse(response.headers.get("X-Colour"));
-  const values = new Float32Array(await response.arrayBuffer());
+  const m = view.count;
+  const part = (i) => new Float32Array(buffer, 4 * m * i, m);
+  view.ids = new Int32Array(buffer, 0, m);
+  const values = part(3).slice();
+  const missing = fixMissing(meta, values);
+  const density = view.kind === "density";
+  // cells fade with their count: galaxies in no class as a darker grey, so the bulk shows
+  const palette = meta.kind !== "categorical" ? VIRIDIS
+    : density ? [NO_CLASS_DENSITY, ...state.run.colours] : classPalette();
+  state.colour = { column, meta, palette };
+  if (!density) view.index = new Map(Array.from(view.ids, (row, i) => [row, i]));
+  state.view = view;
+  const width = $("map").getBoundingClientRect().width;
+  state.scatter.set({
+    colorBy: "valueA", pointColor: palette, opacityBy: density ? "valueB" : null,
+    opacity: density ? [0.25, 0.4, 0.55, 0.7, 0.85, 1] : 1,
+    pointSize: density ? Math.max(2, Math.ceil(view.cell / (x1 - x0) * width)) : pointSize(m) });
+  const points = { x: part(1), y: part(2), valueA: values };
+  if (density) points.valueB = part(4);
+  await state.scatter.draw(points, { zDataType: meta.kind, wDataType: "continuous" });
+  $("view-status").textContent = density
+    ? `${view.galaxies} galaxies in sight, drawn as their density (${m} cells); zoom in ` +
+      `to see them one by one (at most ${state.run.points_max}).`
+    : `${view.galaxies} galaxies in sight.`;
+  drawLegend(meta, palette, missing);
+}
+
+function zoomToCell(i) {
+  const v = state.view;
+  const x = new Float32Array(v.ids.buffer, 4 * v.count, v.count)[i];
+  const y = new Float32Array(v.ids.buffer, 8 * v.count, v.count)[i];
+  state.scatter.zoomToArea({ x: x - 4 * v.cell, y: y - 4 * v.cell, width: 8 * v.cell,
+                             height: 8 * v.cell }, { transition: false });
+}
+
+// Highlight rows on the map: with views, those in sight as points.
+function highlight(rows) {
+  const view = state.view;
+  if (!view) { state.scatter.select(rows, { preventEvent: true }); return; }
+  if (view.kind !== "points") return;
+  const drawn = rows.map((r) => view.index.get(r)).filter((i) => i !== undefined);
+  state.scatter.select(drawn, { preventEvent: true });
+}
+
+function fixMissing(meta, values) {
   let missing = 0;
   if (meta.kind === "continuous") {
     for (let i = 0; i < values.length; i++) if (values[i] < 0) { values[i] = 0; missing++; }
   }
+  return missing;
+}
+
+async function colourBy(column) {
+  if (state.run.density) {
+    state.colour = { column };
+    await drawView();
+    return;
+  }
+  const response = await api(`/api/colour/${encodeURIComponent(column)}`);
+  const meta = JSON.parse(response.headers.get("X-Colour"));
+  const values = new Float32Array(await response.arrayBuffer());
+  const missing = fixMissing(meta, values);
   const palette = meta.kind === "categorical" ? classPalette() : VIRIDIS;
   state.colour = { column, meta, palette };
   state.scatter.set({ colorBy: "valueA", pointColor: palette });
@@ -137,7 +256,10 @@ function keepLassoSelections(canvas) {
 }
 
 // Where a galaxy is on screen (for tests and tools): [x, y] in canvas pixels.
-function screenPosition(row) { return state.scatter.getScreenPosition(row); }
+function screenPosition(row) {
+  const index = state.view ? (state.view.index && state.view.index.get(row)) : row;
+  return index === undefined ? undefined : state.scatter.getScreenPosition(index);
+}
 
 // --- the galaxy card ----------------------------------------------------------------
 
@@ -177,7 +299,7 @@ async function showGalaxy(row, { fromMap = false } = {}) {
     fractions.append(el("tr", {}, el("td", {}, name), el("td", {}, fmt(value))));
   }
   drawTagger($("galaxy-tagger"), "galaxy", g.id);
-  if (!fromMap) state.scatter.select([g.row], { preventEvent: true });
+  if (!fromMap) highlight([g.row]);
   const found = await getJSON(`/api/neighbours/${g.row}?k=12`);
   $("neighbour-source").textContent = `Nearest neighbours in ${found.source}.`;
   const gallery = $("neighbours");
@@ -292,7 +414,7 @@ async function suggestNext() {
     const view = await postJSON("/api/suggest", {});
     await drawSuggestions(view);
     const latest = view.rounds[view.rounds.length - 1];  // where the new round lies
-    state.scatter.select(latest.galaxies.map((g) => g.row), { preventEvent: true });
+    highlight(latest.galaxies.map((g) => g.row));
   } catch (e) {
     $("suggest-error").textContent = e.message;
   } finally {
@@ -340,7 +462,7 @@ async function selectBy(body) {
   try {
     const result = await postJSON("/api/select", body);
     drawSelection(result);
-    if (!body.rows) state.scatter.select(result.highlight, { preventEvent: true });
+    if (!body.rows && !body.cells) highlight(result.highlight);
     if (body.class) drawTagger($("class-tagger"), "class", body.class);
     $("class-tagger").hidden = !body.class;
   } catch (error) {
@@ -437,7 +559,7 @@ async function start() {
 }
 
 window.explore = { showGalaxy, showGalaxyById, selectBy, colourBy, screenPosition, openTab,
-                   state };
+                   drawView, state };
 start().catch((error) => {
   document.body.dataset.ready = "error";
   $("run-summary").textContent = `Could not load the run: ${error.message}`;
