@@ -76,7 +76,7 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
     duplicates : raregal.method.duplicates.Duplicates, optional
         The features' duplicate rows, which the rule never rewards.
     share : float
-        A fit sample's share of the galaxies (:func:`raregal.credibility.density_contrast`).
+        A fit sample's share of the galaxies (:func:`raregal.method.credibility.density_contrast`).
 
     Returns
     -------
