@@ -20,7 +20,9 @@ galaxies in the searched representation (:func:`place_all`):
   from umap-learn's ``smooth_knn_dist`` as its ``transform`` computes it). That is
   where umap-learn's ``transform`` starts its extra epochs; without them the placement
   is a pure function of each row, so it runs chunk by chunk, on a Dask cluster or in
-  one process, with the same numbers.
+  one process, with the same numbers. It also recovered more planted groups than
+  ``transform`` on the same sample model, in less time (bench/fit_sample.py
+  ``--placement``, 60k rows, 12k fitted: 11 of 12 in 12 s against 6 of 12 in 30 s).
 
 The search then runs HDBSCAN on every galaxy's position. The neighbour graph made
 here (each galaxy itself first, then its sample neighbours) is the search's graph:
