@@ -48,7 +48,7 @@ UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200; 50 agre
 # FIT_SAMPLE_SIZE galaxies drawn at random and every other galaxy is placed from its
 # nearest sample galaxies, when a search holds at least FIT_SAMPLE_AUTO_MIN ("auto",
 # the default). bench/fit_sample.py at 300k, seed 0, 2 shared cores: 60k fitted took
-# 0.28 of the full fit's time (390 s against 1,390 s) and recovered as many planted
+# 0.30 of the full fit's time (109 s against 370 s) and recovered as many planted
 # groups (10 of 12; README); the size where it was measured is where "auto" starts.
 FIT_SAMPLE = "auto"
 FIT_SAMPLE_SIZE = 60_000
