@@ -114,16 +114,17 @@ def _threshold(text: str) -> float | None:
         raise argparse.ArgumentTypeError(f"expected a number or 'off', not '{text}'") from None
 
 
-def _integer_or(word: str):
-    """An argparse type: an integer, or ``word`` itself."""
+def _integer_or(word: str, *words: str):
+    """An argparse type: an integer, or ``word`` (or one of ``words``) itself."""
     def parse(text: str):
-        if text == word:
+        if text in (word, *words):
             return text
         try:
             return int(text)
         except ValueError:
+            named = " or ".join(f"'{w}'" for w in (word, *words))
             raise argparse.ArgumentTypeError(
-                f"expected an integer or '{word}', not '{text}'") from None
+                f"expected an integer or {named}, not '{text}'") from None
     return parse
 
 
@@ -234,6 +235,19 @@ def _search_epilog() -> str:
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
         f"rarest galaxies. It ranks whatever is unusual, artifacts too (README).",
+        f"Fit sample (--fit-sample N): at survey scale the layout (5-D embedding and map) "
+        f"is fitted on N galaxies drawn at random ({defaults.FIT_SAMPLE_SIZE:,} by default "
+        f"from {defaults.FIT_SAMPLE_AUTO_MIN:,}; its UMAP on "
+        f"{defaults.FIT_SAMPLE_N_NEIGHBORS} neighbours) and every other galaxy is placed "
+        f"at the fuzzy-membership-weighted mean of its "
+        f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} nearest sample galaxies (umap-learn's "
+        f"transform start); HDBSCAN clusters them all. The neighbour graph (rarity, "
+        f"density contrast, neighbours.parquet) is then each galaxy's nearest sample "
+        f"galaxies, and stability reruns lay out the sample again. The placing runs in "
+        f"chunks written beside DIR as they are done (DIR.parts, removed at the end), so "
+        f"a seeded run that was stopped resumes; --dask ADDRESS (a dask-jobqueue "
+        f"SLURMCluster's, say) or --dask-local N spreads them over Dask workers, with the "
+        f"same result. See raregal.method.sample_fit.",
         "--seed makes a rerun identical, whatever the load; umap-learn's layout then runs "
         "on one thread, so a seeded search is slower on several cores (HDBSCAN's tree is "
         "the same on any number of threads).",
@@ -310,6 +324,16 @@ def add_search(commands) -> None:
                              f"one scale; see below)")
     method.add_argument("--credible-only", action="store_true",
                         help="write only the classes the credible rule keeps")
+    method.add_argument("--fit-sample", type=_integer_or("auto", "off"), metavar="N|auto|off",
+                        help=f"fit the layout on N galaxies drawn at random (seeded) and place "
+                             f"the others from their nearest sample galaxies (default auto: "
+                             f"{defaults.FIT_SAMPLE_SIZE:,} from "
+                             f"{defaults.FIT_SAMPLE_AUTO_MIN:,} galaxies; off: all; see below)")
+    scale = search.add_argument_group("scale (with a fit sample)")
+    scale.add_argument("--dask", dest="dask_address", metavar="ADDRESS",
+                       help="Dask scheduler to place the galaxies on, in chunks")
+    scale.add_argument("--dask-local", dest="dask_workers", type=int, metavar="N",
+                       help="place the galaxies on a local Dask cluster of N worker processes")
 
 
 def add_method_options(parser, many_min_samples: bool = False,
@@ -370,9 +394,12 @@ def run_search(args) -> int:
     artifact = None if args.keep_artifacts else args.artifact_cut
     cuts = paper_cuts(smooth=args.featureless_cut, edge_on=args.edge_on_cut,
                       artifact=artifact)
+    fit_sample = None if args.fit_sample == "off" else args.fit_sample
     finder = _finder(args, min_samples=args.min_samples, seed=args.seed,
-                     stability_seeds=args.stability_seeds, scales=args.scales)
+                     stability_seeds=args.stability_seeds, scales=args.scales,
+                     **({} if args.fit_sample is None else {"fit_sample": fit_sample}))
     result = search(args.representations, args.out, cuts=cuts, finder=finder,
+                    dask_address=args.dask_address, dask_workers=args.dask_workers,
                     overwrite=args.overwrite, verbose=not args.quiet,
                     command=["raregal", *args.argv], **given(
                         predictions=args.predictions, id_column=args.id_column,

@@ -45,6 +45,31 @@ UMAP_INITS = ("auto", "pca", "spectral")  # the starts raregal offers
 LAYOUT = "umap-learn"
 LAYOUTS = ("umap-learn", "deterministic")
 UMAP_N_EPOCHS = 100  # above 10,000 galaxies, where umap-learn runs 200; 50 agreed less
+# Fit on a sample (raregal.method.sample_fit, issue 36): the layout is fitted on
+# FIT_SAMPLE_SIZE galaxies drawn at random and every other galaxy is placed from its
+# nearest sample galaxies, when a search holds at least FIT_SAMPLE_AUTO_MIN ("auto",
+# the default). bench/fit_sample.py at 300k, seed 0, 2 shared cores: 60k fitted took
+# 0.30 of the full fit's time (109 s against 370 s) and recovered as many planted
+# groups (10 of 12; README); the size where it was measured is where "auto" starts.
+FIT_SAMPLE = "auto"
+FIT_SAMPLE_SIZE = 60_000
+FIT_SAMPLE_AUTO_MIN = 300_000
+# Rows placed per chunk: the unit of work on a Dask worker and of the parts written as
+# they are done (a resumed run redoes at most the chunks in flight). At 50,000 rows x 50
+# neighbours a chunk's graph is 30 MB.
+FIT_SAMPLE_CHUNK = 50_000
+# The sample's UMAP neighbours and the sample galaxies a galaxy is placed from. A
+# sample galaxy's k nearest sample galaxies stand for ~k n/N galaxies of the whole, so
+# the paper's 50 at a fifth of 300k draws a neighbourhood five times wider than the
+# full fit's, and placing from 49 pulls a small group's members towards the bulk.
+# bench/fit_sample.py at 300k, 60k sample, seed 0 (12 planted groups of 20-150): planted
+# groups recovered 8 with 50 and 49, 8 with 50 and 5, 9 with 50 and 10, 9 with 50 and
+# 10 at a 100k sample, 9 with 25 and 10, 9 with 15 and 49, 10 with 15 and 10 (the full
+# fit: 10; README). The cost: groups of 40-67 members *in the sample* (3,000 rows,
+# 1,000 fitted, tests/test_sample_fit.py) can split: 4 of 6 there, against 5 of 6 with
+# 50 and 10, 25 and 10, 15 and 49, and for the full fit.
+FIT_SAMPLE_N_NEIGHBORS = 15
+FIT_SAMPLE_PLACE_NEIGHBOURS = 10
 # The map starts from the 5-D embedding's principal components: 50 epochs keep its
 # neighbour purity (0.90 against umap-learn's own 2-D layout's 0.91 at 200k).
 MAP_N_EPOCHS = 50  # above 10,000 galaxies

@@ -89,7 +89,7 @@ class _Record:
 
 
 _JSON_TYPES = {"str": str, "dict": dict, "list": list, "int": int,
-               "str | None": str, "int | None": int}
+               "str | None": str, "int | None": int, "dict | None": dict}
 
 
 def _json_name(kind) -> str:
@@ -117,6 +117,7 @@ class RunRecord(_Record):
     credibility: dict = field(default_factory=dict)
     scales: list = field(default_factory=list)
     rarity: dict = field(default_factory=dict)
+    fit_sample: dict | None = None  # the layout's fit sample (None: fitted on all)
     seed: int | None = None
     redundancy: dict = field(default_factory=dict)
     result: dict = field(default_factory=dict)

@@ -95,7 +95,7 @@ def layout_rerun(features: np.ndarray, model, *, init, n_epochs: int | None, see
 
 
 def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samples,
-                     min_cluster_size, reproducible: bool, say=None, layouts=None):
+                     min_cluster_size, reproducible: bool, say=None, layouts=None, refit=None):
     """Each class's mean best-match Jaccard over layout reruns.
 
     Parameters
@@ -114,6 +114,10 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
     layouts : dict, optional
         Rerun layouts by seed, filled and reused: the scales of a multi-scale search
         (:mod:`raregal.method.scales`) cluster the same reruns.
+    refit : (ndarray, callable), optional
+        A model fitted on a sample (:mod:`raregal.method.sample_fit`): the sample's features,
+        and the function that places every galaxy from a layout of them; each rerun
+        lays out the sample and places the rest, as the search did.
 
     Returns
     -------
@@ -128,8 +132,10 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
         started = time.time()
         layout = None if layouts is None else layouts.get(seed)
         if layout is None:
-            layout = layout_rerun(features, model, init=init, n_epochs=n_epochs, seed=seed,
+            fitted, place = refit if refit is not None else (features, None)
+            layout = layout_rerun(fitted, model, init=init, n_epochs=n_epochs, seed=seed,
                                   parallel=not reproducible)
+            layout = layout if place is None else place(layout)
         if layouts is not None:
             layouts[seed] = layout
         rerun = leaf_clusters(layout, min_samples=min_samples,
@@ -184,8 +190,8 @@ def nearest_outsiders(features: np.ndarray, members: np.ndarray, count: int) -> 
 
 
 def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndarray,
-                     features: np.ndarray | None = None, first: np.ndarray | None = None
-                     ) -> np.ndarray:
+                     features: np.ndarray | None = None, first: np.ndarray | None = None,
+                     share: float = 1.0) -> np.ndarray:
     """Each class's shell-to-member ratio of k-th neighbour distances (module docstring).
 
     Duplicate representations count once: members and shell are distinct
@@ -205,6 +211,10 @@ def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndar
     first : ndarray of int, shape (n,), optional
         Each galaxy's first galaxy with the same representation
         (:class:`raregal.method.duplicates.Duplicates`); default: all distinct.
+    share : float
+        The share of galaxies that the graph's neighbours are drawn from: a fit
+        sample's (:mod:`raregal.method.sample_fit`); k is then half the members expected
+        among them, so that members and shell are measured at the sample's density.
 
     Returns
     -------
@@ -224,7 +234,7 @@ def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndar
     for c in range(n_classes):
         rows = np.flatnonzero(labels == c)
         members = np.unique(first[rows])
-        k = int(np.clip(len(members) // 2, 1, width - 1))
+        k = int(np.clip(int(len(members) * share) // 2, 1, width - 1))
         around = np.setdiff1d(first[indices[members, 1:]], members)
         shell = around[labels[around] != c]
         if len(shell) == 0 and features is not None:
@@ -359,7 +369,7 @@ class Credibility:
 
 def assess(features, model, labels, neighbours, significance, *, k: int, seed, init,
            n_epochs, min_samples, min_cluster_size, say=None, layouts=None,
-           duplicates: Duplicates | None = None) -> Credibility:
+           duplicates: Duplicates | None = None, refit=None) -> Credibility:
     """Stability over ``k`` layout reruns, density contrast and the rule for each class.
 
     ``significance`` (k,) is each class's :func:`raregal.method.cluster.leaf_significance`
@@ -367,32 +377,37 @@ def assess(features, model, labels, neighbours, significance, *, k: int, seed, i
     (default: none).
 
     ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
-    ``layouts`` keeps the reruns for another scale (:func:`layout_stability`).
+    ``layouts`` keeps the reruns for another scale, ``refit`` places them from a fit
+    sample (:func:`layout_stability`).
     """
     seeds = rerun_seeds(seed, k)
     stability, seconds = layout_stability(
         features, model, labels, seeds=seeds, init=init, n_epochs=n_epochs,
         min_samples=min_samples, min_cluster_size=min_cluster_size,
-        reproducible=seed is not None, say=say, layouts=layouts)
+        reproducible=seed is not None, say=say, layouts=layouts, refit=refit)
     started = time.time()
-    table = judge(features, labels, neighbours, stability, significance, duplicates)
+    share = 1.0 if refit is None else len(refit[0]) / len(labels)
+    table = judge(features, labels, neighbours, stability, significance, duplicates, share)
     return Credibility(table=table, seeds=seeds, seconds=seconds,
                        contrast_seconds=time.time() - started)
 
 
 def judge(features, labels, neighbours, stability, significance,
-          duplicates: Duplicates | None = None) -> pd.DataFrame:
+          duplicates: Duplicates | None = None, share: float = 1.0) -> pd.DataFrame:
     """The density contrast, duplicate count and credible flag of each class, beside its
     ``stability``, one row per class: what :func:`assess` adds to the reruns, and what
-    a multi-scale search measures again on its final classes (:mod:`raregal.method.scales`)."""
+    a multi-scale search measures again on its final classes
+    (:mod:`raregal.method.scales`). ``share``: a fit sample's share of the galaxies
+    (:func:`density_contrast`)."""
     if duplicates is None:
         duplicates = Duplicates(first=np.arange(len(labels)))
-    contrast = density_contrast(labels, *neighbours, features=features, first=duplicates.first)
+    contrast = density_contrast(labels, *neighbours, features=features, first=duplicates.first,
+                                share=share)
     copies = duplicates.per_class(labels, len(contrast))
-    share = copies / np.maximum(np.bincount(labels[labels >= 0], minlength=len(copies)), 1)
+    copied = copies / np.maximum(np.bincount(labels[labels >= 0], minlength=len(copies)), 1)
     return pd.DataFrame({"stability": stability, "density_contrast": contrast,
                          "duplicates": copies,
-                         "credible": credible_rule(stability, contrast, significance, share)})
+                         "credible": credible_rule(stability, contrast, significance, copied)})
 
 
 def keep_credible(labels: np.ndarray, credible: np.ndarray):

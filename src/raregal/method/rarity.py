@@ -37,9 +37,11 @@ def rarity(distances: np.ndarray, k: int = defaults.RARITY_K) -> np.ndarray:
     return distances[:, min(k, distances.shape[1] - 1)].copy()
 
 
-def definition(k: int = defaults.RARITY_K) -> str:
-    """What the rarity column holds, for run.json and the help."""
-    return (f"distance to the galaxy's {k}th nearest neighbour in the searched "
+def definition(k: int = defaults.RARITY_K, sample: int | None = None) -> str:
+    """What the rarity column holds, for run.json and the help (``sample``: the size
+    of a fit sample, whose galaxies are then the neighbours: :mod:`raregal.method.sample_fit`)."""
+    among = f" among the {sample} galaxies of the fit sample" if sample else ""
+    return (f"distance to the galaxy's {k}th nearest neighbour{among} in the searched "
             f"representation (higher = rarer)")
 
 

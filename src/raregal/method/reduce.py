@@ -119,12 +119,18 @@ def approximate_neighbours(features: np.ndarray, n_neighbors: int, seed: int | N
     indices : ndarray of int, shape (n, n_neighbors)
     distances : ndarray of float32, shape (n, n_neighbors)
     """
+    return approximate_index(features, n_neighbors, seed).neighbor_graph
+
+
+def approximate_index(features: np.ndarray, n_neighbors: int, seed: int | None = None):
+    """The NN-descent index of :func:`approximate_neighbours` (pynndescent's NNDescent),
+    whose ``neighbor_graph`` is the graph and whose ``query`` finds other points'
+    neighbours among ``features`` (:mod:`raregal.method.sample_fit`)."""
     from pynndescent import NNDescent
 
     cache_numba_compilation()
-    index = NNDescent(features, n_neighbors=n_neighbors, metric="euclidean",
-                      random_state=seed, max_candidates=60, low_memory=True, compressed=False)
-    return index.neighbor_graph
+    return NNDescent(features, n_neighbors=n_neighbors, metric="euclidean",
+                     random_state=seed, max_candidates=60, low_memory=True, compressed=False)
 
 
 @contextlib.contextmanager
@@ -203,7 +209,8 @@ def _umap_class():
     return UMAP
 
 
-def _umap_cpu(features, n_components, n_neighbors, min_dist, init, n_epochs, seed, verbose):
+def _umap_cpu(features, n_components, n_neighbors, min_dist, init, n_epochs, seed, verbose,
+              neighbours=None):
     # The neighbours at every size: below 4,096 points umap-learn would otherwise
     # compute all pairwise distances through its numba metric, which scikit-learn calls
     # once per pair from Python (9.1 s at 2,000 points, against 0.3 s for the same
@@ -211,7 +218,8 @@ def _umap_cpu(features, n_components, n_neighbors, min_dist, init, n_epochs, see
     model = _umap_class()(n_neighbors=n_neighbors, n_components=n_components,
                           min_dist=min_dist, init=init, n_epochs=n_epochs, random_state=seed,
                           verbose=verbose, tqdm_kwds={"file": sys.stderr},
-                          precomputed_knn=nearest_neighbours(features, n_neighbors, seed))
+                          precomputed_knn=(nearest_neighbours(features, n_neighbors, seed)
+                                           if neighbours is None else neighbours))
     with _quiet_umap():
         embedding = model.fit_transform(features)
     return embedding.astype(np.float32), model
@@ -230,7 +238,7 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
                n_neighbors: int = defaults.UMAP_N_NEIGHBORS,
                min_dist: float = defaults.UMAP_MIN_DIST, init: str = "pca",
                n_epochs: int | None = None, seed: int | None = None, backend: str = "cpu",
-               verbose: bool = False):
+               verbose: bool = False, neighbours=None):
     """Embed ``features`` (n, d) with UMAP.
 
     Parameters
@@ -247,6 +255,9 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
     backend : {"cpu", "gpu"}
     verbose : bool
         The library's own progress (epochs) on stderr.
+    neighbours : (indices, distances), optional
+        The k-nearest-neighbour graph of ``features`` when already found (CPU only;
+        default: :func:`nearest_neighbours`).
 
     Returns
     -------
@@ -258,7 +269,7 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
         return _umap_gpu(features, n_components, n_neighbors, min_dist, n_epochs, seed,
                          verbose)
     return _umap_cpu(features, n_components, n_neighbors, min_dist, init, n_epochs, seed,
-                     verbose)
+                     verbose, neighbours)
 
 
 def map_start(embedding: np.ndarray) -> np.ndarray:

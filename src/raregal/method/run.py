@@ -190,11 +190,12 @@ def _check_parameters(path: Path, parameters: dict) -> None:
     """The search parameters a run records meet the constraints the search checked
     them against (:class:`raregal.method.search.RareClassFinder`), so the report shows
     values a search could have used."""
-    from raregal.core.params import Integral, Interval, ParameterError, validate
+    from raregal.core.params import Integral, Interval, Options, ParameterError, validate
     from raregal.method.search import RareClassFinder
 
     constraints = {**RareClassFinder._parameter_constraints,
-                   "min_samples_used": [Interval(Integral, 1, None)]}
+                   "min_samples_used": [Interval(Integral, 1, None)],
+                   "fit_sample_used": [Interval(Integral, 3, None), Options(None)]}
     present = {name: allowed for name, allowed in constraints.items() if name in parameters}
     try:
         validate(parameters, present)

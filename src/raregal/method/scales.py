@@ -60,7 +60,7 @@ class Scale:
 
 
 def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
-            duplicates=None):
+            duplicates=None, share: float = 1.0):
     """The classes of several scales as one set (module docstring), with the credible
     rule applied again to the final classes.
 
@@ -75,6 +75,8 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
     features : ndarray, shape (n, d)
     duplicates : raregal.method.duplicates.Duplicates, optional
         The features' duplicate rows, which the rule never rewards.
+    share : float
+        A fit sample's share of the galaxies (:func:`raregal.method.credibility.density_contrast`).
 
     Returns
     -------
@@ -115,7 +117,7 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
     table.loc[table["min_samples"] != first.min_samples, "tree_node"] = -1
     labels, probabilities, table = _renumber(labels, probabilities, table, min_cluster_size)
     judged = judge(features, labels, neighbours, table["stability"].to_numpy(float),
-                   table["significance"].to_numpy(float), duplicates)
+                   table["significance"].to_numpy(float), duplicates, share)
     for column in judged.columns:
         table[column] = judged[column].to_numpy()
     return labels, probabilities, table

@@ -9,6 +9,7 @@ one writer and reader) through the output policy (:mod:`raregal.io.output`).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +26,7 @@ from raregal.core.monitor import StageLog
 from raregal.core.params import (
     FLAG,
     SEED,
+    WORKERS,
     Integral,
     Interval,
     Options,
@@ -66,6 +68,15 @@ from raregal.method.reduce import (
 )
 from raregal.method.redundancy import pca_reduce, pca_redundancy
 from raregal.method.run import SearchResult
+from raregal.method.sample_fit import (
+    SampleIndex,
+    chunks,
+    discard_parts,
+    draw_sample,
+    place_all,
+    place_layout,
+    resolve_fit_sample,
+)
 from raregal.method.scales import Scale, combine, scale_ladder
 from raregal.method.select import apply_cuts, paper_cuts
 
@@ -126,6 +137,13 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         The layout's gradient descent (5-D embedding, map, reruns): umap-learn's, on
         one thread when seeded, or :mod:`raregal.method.layout`'s, parallel and the same for
         a seed on any number of threads.
+    fit_sample : int, "auto" or None, default "auto"
+        Fit the layout (5-D embedding and map) on a seeded random sample of this many
+        galaxies and place every other one from its nearest sample galaxies
+        (:mod:`raregal.method.sample_fit`); HDBSCAN still clusters every galaxy. "auto":
+        :data:`~raregal.core.defaults.FIT_SAMPLE_SIZE` from
+        :data:`~raregal.core.defaults.FIT_SAMPLE_AUTO_MIN` galaxies, all of them below;
+        None: all of them. CPU only (cuML fits every galaxy).
     verbose : bool, default False
         Stage progress and timings on stderr.
     make_map : bool, default True
@@ -173,9 +191,14 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     umap_ : umap.UMAP or None
         The fitted 5-D model (CPU), whose fuzzy graph the stability reruns reuse
         (:mod:`raregal.method.credibility`); None on the GPU.
+    fit_sample_ : int or None
+        The galaxies the layout was fitted on, None for all.
+    sample_rows_ : ndarray of int or None
+        Their rows, sorted.
     neighbours_ : tuple of ndarray, shapes (n, n_neighbors)
         The k-nearest-neighbour graph UMAP was built on: row indices (the galaxy
-        itself first) and distances (:func:`raregal.method.reduce.neighbour_graph`).
+        itself first) and distances (:func:`raregal.method.reduce.neighbour_graph`); with a
+        fit sample, each galaxy's nearest sample galaxies (:mod:`raregal.method.sample_fit`).
     neighbour_features_ : ndarray of float32, shape (n, d)
         The features ``neighbours_`` were found in (after ``pca_components``), which
         the run folder keeps beside the graph (:mod:`raregal.method.neighbour_index`).
@@ -191,7 +214,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                  min_samples=defaults.MIN_SAMPLES,
                  min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
                  seed=None, backend="auto", verbose=False, make_map=True,
-                 stability_seeds="auto", scales=defaults.SCALES, layout=defaults.LAYOUT):
+                 stability_seeds="auto", scales=defaults.SCALES, layout=defaults.LAYOUT,
+                 fit_sample=defaults.FIT_SAMPLE):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -207,6 +231,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.stability_seeds = stability_seeds
         self.scales = scales
         self.layout = layout
+        self.fit_sample = fit_sample
 
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
@@ -230,6 +255,8 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "stability_seeds": [Interval(Integral, 0, 100), Options("auto")],
         "scales": [Interval(Integral, 1, defaults.MAX_SCALES)],
         "layout": [Options(*defaults.LAYOUTS)],
+        # a UMAP needs more galaxies than neighbours (checked against n_neighbors in fit)
+        "fit_sample": [Interval(Integral, 3, None), Options("auto", None)],
     }
 
     def _validate_params(self) -> None:
@@ -252,14 +279,17 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         return layout_epochs(n, defaults.UMAP_N_EPOCHS)
 
     def fit(self, X, y=None, stage_log: StageLog | None = None,
-            duplicates: Duplicates | None = None):
+            duplicates: Duplicates | None = None, parts=None, client=None):
         """Find classes in X, an (n, d) array of representations (``duplicates``: its
-        duplicate rows, when already found)."""
+        duplicate rows, when already found). With a fit sample, ``parts`` is a folder
+        for the placed chunks (an interrupted run resumes from it) and ``client`` a
+        Dask client to place them on (:func:`raregal.method.sample_fit.place_all`)."""
         self._validate_params()
         with deterministic_layout(self.layout == "deterministic"):
-            return self._fit(check_array(X, dtype=np.float32), stage_log, duplicates)
+            return self._fit(check_array(X, dtype=np.float32), stage_log, duplicates,
+                             parts, client)
 
-    def _fit(self, X, stage_log, duplicates):
+    def _fit(self, X, stage_log, duplicates, parts=None, client=None):
         n, d = X.shape
         self.duplicates_ = find_duplicates(X) if duplicates is None else duplicates
         log = stage_log or StageLog(quiet=not self.verbose)
@@ -283,8 +313,12 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                              f"representations ({n - distinct} duplicates), not more than "
                              f"n_neighbors={self.n_neighbors}")
         self.backend_ = resolve_backend(self.backend)
-        self.n_epochs_ = self._resolve_epochs(n)
-        self.init_ = layout_init(n, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
+        self.fit_sample_ = (resolve_fit_sample(self.fit_sample, n, self.n_neighbors)
+                            if self.backend_ == "cpu" else None)
+        fitted = self.fit_sample_ or n  # the galaxies the layout is fitted on
+        self.n_epochs_ = self._resolve_epochs(fitted)
+        self.init_ = (layout_init(fitted, self.init) if self.backend_ == "cpu"
+                      else "spectral (cuML)")
         width = self.pca_components or d
         if self.init_ == "pca" and self.n_components > width:  # its PCA has width axes
             raise InputError(f"{width} features, fewer than n_components={self.n_components}, "
@@ -298,6 +332,43 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             X = pca_reduce(X, self.redundancy_, self.pca_components)
             log.say(f"kept the first {self.pca_components} principal components "
                     f"({self.redundancy_.explained[self.pca_components - 1]:.1%} of the variance)")
+        self.sample_rows_ = self.parts_ = None
+        self.resumed_chunks_ = 0
+        if self.fit_sample_:
+            model = self._fit_on_sample(X, log, parts, client)
+        else:
+            model = self._fit_on_all(X, log)
+        with log.stage("hdbscan", f"min_samples={self.min_samples_}, "
+                                  f"min_cluster_size={self.min_cluster_size}, leaf"):
+            self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
+                                             min_cluster_size=self.min_cluster_size,
+                                             backend=self.backend_)
+        self.labels_ = self.clustering_.labels
+        self.probabilities_ = self.clustering_.probabilities
+        # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
+        k = resolve_stability_seeds(self.stability_seeds, n) if model is not None else 0
+        with log.stage("credibility", f"{k} layout reruns, density contrast of "
+                                      f"{self.clustering_.n_classes} classes"):
+            self.credibility_ = assess(
+                X, model, self.labels_, self.neighbours_, self.clustering_.significance,
+                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
+                min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
+                say=log.say, duplicates=self.duplicates_, refit=self._refit(X))
+        self.class_table_ = self._class_table(self.clustering_)
+        self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
+        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_,
+                                           self.credibility_)]
+        if len(self.scales_) > 1:
+            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, "
+                                     f"{k} reruns each"):
+                self._add_scales(X, model, k, log)
+        self.stability_seeds_ = len(self.credibility_.seeds)
+        self.stages_ = log.stages
+        return self
+
+    def _fit_on_all(self, X, log):
+        """The layout of every galaxy (the paper's way); returns the fitted model."""
+        n = len(X)
         with log.stage("umap", f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
                                f"{self.init_} start, {self.n_epochs_ or 'default'} epochs, "
                                f"{self.backend_}"):
@@ -321,33 +392,55 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                                   f"{self.map_n_epochs_} epochs"):
                 self.map_ = umap_map(X, self.embedding_, model, n_epochs=self.map_n_epochs_,
                                      seed=self.seed)
-        with log.stage("hdbscan", f"min_samples={self.min_samples_}, "
-                                  f"min_cluster_size={self.min_cluster_size}, leaf"):
-            self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
-                                             min_cluster_size=self.min_cluster_size,
-                                             backend=self.backend_)
-        self.labels_ = self.clustering_.labels
-        self.probabilities_ = self.clustering_.probabilities
-        # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
-        k = resolve_stability_seeds(self.stability_seeds, n) if model is not None else 0
-        with log.stage("credibility", f"{k} layout reruns, density contrast of "
-                                      f"{self.clustering_.n_classes} classes"):
-            self.credibility_ = assess(
-                X, model, self.labels_, self.neighbours_, self.clustering_.significance,
-                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
-                min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
-                say=log.say, duplicates=self.duplicates_)
-        self.class_table_ = self._class_table(self.clustering_)
-        self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
-        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_,
-                                           self.credibility_)]
-        if len(self.scales_) > 1:
-            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, "
-                                     f"{k} reruns each"):
-                self._add_scales(X, model, k, log)
-        self.stability_seeds_ = len(self.credibility_.seeds)
-        self.stages_ = log.stages
-        return self
+        return model
+
+    def _fit_on_sample(self, X, log, parts, client):
+        """The layout of a sample, every galaxy placed from it (:mod:`raregal.method.sample_fit`);
+        returns the sample's fitted model."""
+        n, m = len(X), self.fit_sample_
+        self.sample_rows_ = draw_sample(n, m, self.seed)
+        sample = X[self.sample_rows_]
+        with log.stage("umap", f"{self.n_components}-D UMAP of a fit sample of {m} of {n} "
+                               f"galaxies, n_neighbors="
+                               f"{min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)}, "
+                               f"{self.init_} "
+                               f"start, {self.n_epochs_} epochs"):
+            index = SampleIndex(sample, self.n_neighbors, self.seed)
+            k = min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)  # defaults: why
+            embedding, model = umap_embed(
+                sample, n_components=self.n_components, n_neighbors=k,
+                min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
+                seed=self.seed, backend="cpu", verbose=not log.quiet,
+                neighbours=(index.graph[0][:, :k], index.graph[1][:, :k]))
+        layouts = [embedding]
+        self.map_ = self.map_n_epochs_ = None
+        if self.make_map:
+            self.map_n_epochs_ = layout_epochs(m, defaults.MAP_N_EPOCHS, defaults.MAP_SMALL_EPOCHS)
+            with log.stage("map", f"2-D layout of the fit sample's graph, "
+                                  f"{self.map_n_epochs_} epochs"):
+                layouts.append(umap_map(sample, embedding, model, n_epochs=self.map_n_epochs_,
+                                        seed=self.seed))
+        with log.stage("place", f"{n} galaxies placed from their "
+                                f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} nearest sample "
+                                f"galaxies"
+                                f"{', on Dask' if client is not None else ''}"):
+            self.neighbours_, placed, self.parts_, self.resumed_chunks_ = place_all(
+                X, self.sample_rows_, index, layouts, parts=parts, client=client, say=log.say)
+        self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
+        self.embedding_ = placed[0]
+        if self.make_map:
+            self.map_ = placed[1]
+        self.rarity_ = rarity(self.neighbours_[1])
+        self.umap_ = model
+        return model
+
+    def _refit(self, X):
+        """What the stability reruns lay out again: (features the model was fitted on,
+        the function from their layout to every galaxy's), or None (all galaxies)."""
+        if self.sample_rows_ is None:
+            return None
+        rows, graph = self.sample_rows_, self.neighbours_
+        return X[rows], lambda layout: place_layout(graph, rows, layout)
 
     @staticmethod
     def _class_table(clustering) -> pd.DataFrame:
@@ -369,13 +462,15 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 X, model, clustering.labels, self.neighbours_, clustering.significance,
                 k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
                 min_samples=min_samples, min_cluster_size=self.min_cluster_size,
-                say=log.say, layouts=layouts, duplicates=self.duplicates_)
+                say=log.say, layouts=layouts, duplicates=self.duplicates_,
+                refit=self._refit(X))
             seconds += credibility.seconds
             found.append(self._scale(min_samples, clustering, credibility))
             log.say(f"min_samples={min_samples}: {clustering.n_classes} classes, "
                     f"{int(credibility.table['credible'].sum())} credible")
         labels, probabilities, table = combine(found, self.min_cluster_size, self.neighbours_, X,
-                                               self.duplicates_)
+                                               self.duplicates_,
+                                               (self.fit_sample_ or len(X)) / len(X))
         self.labels_, self.probabilities_ = labels, probabilities
         self.class_table_ = table[["persistence", "significance", "tree_node", "min_samples",
                                    "scale_class", "also_at"]]
@@ -458,7 +553,8 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
            predictions_id_column=None, catalogue_id_column=None,
            finder: RareClassFinder | None = None, overwrite=False, verbose=True,
            command=None, credible_only=False, campaign=None,
-           mask_unasked=defaults.MASK_UNASKED) -> SearchResult:
+           mask_unasked=defaults.MASK_UNASKED, dask_address: str | None = None,
+           dask_workers: int | None = None) -> SearchResult:
     """Search a representation file for rare classes and write a run folder.
 
     Parameters
@@ -502,10 +598,14 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         GZ DESI's friendly mask on every fraction whose proportion asked is known
         (fraction NaN where the question was asked with probability below 0.5);
         recorded in run.json (``selection.mask_unasked``).
+    dask_address, dask_workers : optional
+        With a fit sample (``finder.fit_sample``), place the galaxies on this Dask
+        scheduler, or on a local cluster of this many workers (:mod:`raregal.method.sample_fit`).
     """
     started = time.time()
     finder = finder if finder is not None else RareClassFinder()
     finder._validate_params()  # before reading anything
+    validate({"dask_workers": dask_workers}, {"dask_workers": DASK_WORKERS}, "search")
     read = [representations, ids, *catalogues]
     if predictions is not None:
         read += expand_paths(predictions)
@@ -518,13 +618,13 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
                        cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
                        where=where, finder=finder, verbose=verbose, command=command,
                        credible_only=credible_only, campaign=campaign,
-                       mask_unasked=mask_unasked)
+                       mask_unasked=mask_unasked, dask=(dask_address, dask_workers))
 
 
 def _search(target, started, representations, *, predictions, catalogues, id_column,
             predictions_id_column, catalogue_id_column, features, ids, cuts, nan_policy,
             where, finder, verbose, command, credible_only, campaign,
-            mask_unasked) -> SearchResult:
+            mask_unasked, dask=(None, None)) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
     with log.stage("read", "ids and the columns the cuts name"):
@@ -554,8 +654,16 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     if duplicates.n_copies:
         log.say(duplicates.describe(reps.ids))
 
+    # an unseeded fit differs each time, so only a seeded run can resume from the parts
+    parts = target.path.with_name(target.path.name + ".parts") if finder.seed is not None else None
     try:
-        finder.fit(reps.features, stage_log=log, duplicates=duplicates)
+        if any(dask) and not resolve_fit_sample(finder.fit_sample, n_searched,
+                                                finder.n_neighbors):
+            log.say(f"no fit sample at {n_searched} galaxies: Dask left unused")
+            dask = (None, None)
+        with dask_client(*dask) as client:
+            finder.fit(reps.features, stage_log=log, duplicates=duplicates, parts=parts,
+                       client=client)
     except ParameterError:  # a parameter's fault, named as the caller spelt it
         raise
     except InputError as exc:  # name the file the searched rows came from
@@ -626,6 +734,7 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         "duplicates": duplicates.record(reps.ids),
         "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
                        "init_used": finder.init_, "n_epochs_used": finder.n_epochs_,
+                       "fit_sample_used": finder.fit_sample_,
                        "backend_used": finder.backend_,
                        "map_n_components": defaults.MAP_N_COMPONENTS,
                        "map_n_epochs": finder.map_n_epochs_,
@@ -635,7 +744,9 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
                        "min_samples_warning": finder.min_samples_warning_},
         "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
         "scales": scale_counts(finder),
-        "rarity": {"definition": rarity_definition(), "k": defaults.RARITY_K},
+        "rarity": {"definition": rarity_definition(sample=finder.fit_sample_),
+                   "k": defaults.RARITY_K},
+        "fit_sample": fit_sample_record(finder, dask),
         "seed": finder.seed,
         "redundancy": finder.redundancy_.as_dict(),
         "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
@@ -651,8 +762,47 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         run.stages = log.stages
         run.wall_seconds = round(time.time() - started, 3)
         result.write(target)
+    discard_parts(finder.parts_)
     log.say(f"wrote {target.path}/ in {time.time() - started:.1f} s")
     return result
+
+
+#: ``dask_workers``' accepted values, as ``raregal embed``'s.
+DASK_WORKERS = [Interval(Integral, 1, WORKERS), Options(None)]
+
+
+@contextlib.contextmanager
+def dask_client(address: str | None, workers: int | None):
+    """A Dask client on ``address`` or on a local cluster of ``workers`` processes
+    (``raregal embed``'s), closed on leaving; None for neither."""
+    if not (address or workers):
+        yield None
+        return
+    from raregal.model.embed import _dask_client
+
+    client, cluster = _dask_client(address, workers)
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def fit_sample_record(finder, dask) -> dict | None:
+    """What run.json keeps of a fit sample (None without one)."""
+    if not finder.fit_sample_:
+        return None
+    n = len(finder.labels_)
+    return {"size": finder.fit_sample_, "setting": finder.fit_sample,
+            "placed": n - finder.fit_sample_, "chunks": len(chunks(n)),
+            "chunk_rows": defaults.FIT_SAMPLE_CHUNK,
+            "resumed_chunks": finder.resumed_chunks_,
+            "n_neighbors_fit": min(finder.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS),
+            "placement": "fuzzy-membership-weighted mean of the nearest "
+                         f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} sample galaxies "
+                         "(raregal.method.sample_fit)",
+            "dask": bool(dask[0] or dask[1])}
 
 
 def _describe_input(path, rows) -> dict:
