@@ -31,9 +31,17 @@ from raregal.model.train import train
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz-kaggle-5000"
 QUESTIONS = ["smooth-or-featured", "disk-edge-on", "how-rounded"]
-SETTINGS = dict(schema="gz2", questions=QUESTIONS, arch="mobilenetv3_small_100",
-                input_size=64, crop_fraction=0.5, epochs=30, batch_size=64,
-                learning_rate=2e-3, seed=0)
+SETTINGS = dict(
+    schema="gz2",
+    questions=QUESTIONS,
+    arch="mobilenetv3_small_100",
+    input_size=64,
+    crop_fraction=0.5,
+    epochs=30,
+    batch_size=64,
+    learning_rate=2e-3,
+    seed=0,
+)
 
 
 def validation_metrics(run: Path) -> dict:
@@ -42,9 +50,18 @@ def validation_metrics(run: Path) -> dict:
     split = pd.read_csv(run / "split.csv", dtype={"GalaxyID": str})
     val_ids = split.loc[(split["split"] == "val") & split["usable"], "GalaxyID"]
     labels = pd.read_csv(DATA / "labels.csv", dtype={"GalaxyID": str}).set_index("GalaxyID")
-    pixels = torch.from_numpy(np.stack([
-        model_input(DATA / "images" / f"{i}.jpg", size=model.input_size,
-                    crop_fraction=model.crop_fraction) for i in val_ids]))
+    pixels = torch.from_numpy(
+        np.stack(
+            [
+                model_input(
+                    DATA / "images" / f"{i}.jpg",
+                    size=model.input_size,
+                    crop_fraction=model.crop_fraction,
+                )
+                for i in val_ids
+            ]
+        )
+    )
     torch.manual_seed(0)
     _, fractions = model.predict(pixels)
     predicted = pd.DataFrame(fractions.numpy(), columns=model.schema.answers)
@@ -63,8 +80,9 @@ def validation_metrics(run: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bottlenecks", nargs="+", default=["none", "128", "32"])
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
     parser.add_argument("--keep", type=Path, help="keep the runs in this folder")
@@ -76,15 +94,25 @@ def main() -> None:
         rows = []
         for text in args.bottlenecks:
             bottleneck = None if text == "none" else int(text)
-            summary = train(DATA / "labels.csv", root / f"bottleneck_{text}",
-                            images=DATA / "images", bottleneck=bottleneck, verbose=False,
-                            **settings)
+            summary = train(
+                DATA / "labels.csv",
+                root / f"bottleneck_{text}",
+                images=DATA / "images",
+                bottleneck=bottleneck,
+                verbose=False,
+                **settings,
+            )
             metrics = validation_metrics(root / f"bottleneck_{text}")
             dim = load_model(root / f"bottleneck_{text}" / "model").dim
-            rows.append({"representation": dim, "best_epoch": summary["best"]["epoch"],
-                         "best_val_loss": round(summary["best"]["val_loss"], 3),
-                         **{k: round(v, 3) for k, v in metrics.items()},
-                         "train_minutes": round(summary["wall_seconds"] / 60, 1)})
+            rows.append(
+                {
+                    "representation": dim,
+                    "best_epoch": summary["best"]["epoch"],
+                    "best_val_loss": round(summary["best"]["val_loss"], 3),
+                    **{k: round(v, 3) for k, v in metrics.items()},
+                    "train_minutes": round(summary["wall_seconds"] / 60, 1),
+                }
+            )
             print(pd.DataFrame(rows[-1:]).to_string(index=False), flush=True)
         print("\n" + pd.DataFrame(rows).to_string(index=False))
 

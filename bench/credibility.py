@@ -68,8 +68,14 @@ from raregal.method.layout import deterministic_layout
 from raregal.method.matching import best_match_jaccard
 from raregal.method.search import RareClassFinder
 
-MEASURES = ("persistence", "significance", "stability", "stability_bootstrap",
-            "density_contrast", "purity")
+MEASURES = (
+    "persistence",
+    "significance",
+    "stability",
+    "stability_bootstrap",
+    "density_contrast",
+    "purity",
+)
 
 
 #: Not in raregal: neighbour purity (below) separated planted groups from bulk splits
@@ -116,23 +122,30 @@ def separation(table: pd.DataFrame) -> dict:
     row.update(kept_dropped(credible, real))
     # the rule as a search applies it without reruns (the default above
     # STABILITY_AUTO_MAX galaxies): stability not measured
-    free = credible_rule(np.full(len(table), np.nan), table["density_contrast"].to_numpy(),
-                         table["significance"].to_numpy())
+    free = credible_rule(
+        np.full(len(table), np.nan),
+        table["density_contrast"].to_numpy(),
+        table["significance"].to_numpy(),
+    )
     row.update(kept_dropped(free, real, prefix="no_reruns_"))
     # each part of the rule alone: which part lets the spurious classes through
-    for name, alone in (("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
-                        ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY),
-                        ("significant", table["significance"] >= defaults.CREDIBLE_SIGNIFICANCE),
-                        ("pure", table["purity"] >= PURE)):
+    for name, alone in (
+        ("dense", table["density_contrast"] >= defaults.CREDIBLE_CONTRAST),
+        ("stable", table["stability"] >= defaults.CREDIBLE_STABILITY),
+        ("significant", table["significance"] >= defaults.CREDIBLE_SIGNIFICANCE),
+        ("pure", table["purity"] >= PURE),
+    ):
         row.update(kept_dropped(alone.to_numpy(), real, prefix=f"{name}_only_"))
     return row
 
 
 def kept_dropped(credible: np.ndarray, real: np.ndarray, prefix: str = "") -> dict:
     """A rule's real classes kept, spurious ones dropped, and credible ones that are real."""
-    return {f"{prefix}real_kept": f"{int((credible & real).sum())}/{int(real.sum())}",
-            f"{prefix}spurious_dropped": f"{int((~credible & ~real).sum())}/{int((~real).sum())}",
-            f"{prefix}credible_real": f"{int((credible & real).sum())}/{int(credible.sum())}"}
+    return {
+        f"{prefix}real_kept": f"{int((credible & real).sum())}/{int(real.sum())}",
+        f"{prefix}spurious_dropped": f"{int((~credible & ~real).sum())}/{int((~real).sum())}",
+        f"{prefix}credible_real": f"{int((credible & real).sum())}/{int(credible.sum())}",
+    }
 
 
 def lap(times: dict, key: str, started: float, step: str) -> None:
@@ -150,23 +163,32 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     X = injection.features
     times = {}
     started = time.time()
-    finder = RareClassFinder(min_samples=settings[0], seed=seed, stability_seeds=0,
-                             make_map=False).fit(X)
+    finder = RareClassFinder(
+        min_samples=settings[0], seed=seed, stability_seeds=0, make_map=False
+    ).fit(X)
     lap(times, "search", started, f"search of {n} galaxies")
     reruns = []
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()
         with deterministic_layout(finder.layout == "deterministic"):  # the search's layout
-            reruns.append(layout_rerun(X, finder.umap_, init=finder.init_,
-                                       n_epochs=finder.n_epochs_, seed=rerun_seed,
-                                       parallel=False))
+            reruns.append(
+                layout_rerun(
+                    X,
+                    finder.umap_,
+                    init=finder.init_,
+                    n_epochs=finder.n_epochs_,
+                    seed=rerun_seed,
+                    parallel=False,
+                )
+            )
         lap(times, "layout_rerun", started, f"layout rerun {len(reruns)}/{k}")
     boot = []  # (rows, embedding) of each bootstrap search
     for b in range(boots):
         started = time.time()
         rows = np.sort(np.random.default_rng(1000 + b).choice(n, int(0.8 * n), replace=False))
-        sub = RareClassFinder(min_samples=settings[0], seed=1000 + b, stability_seeds=0,
-                              make_map=False).fit(X[rows])
+        sub = RareClassFinder(
+            min_samples=settings[0], seed=1000 + b, stability_seeds=0, make_map=False
+        ).fit(X[rows])
         boot.append((rows, sub.embedding_))
         lap(times, "bootstrap_search", started, f"bootstrap search {b + 1}/{boots}")
 
@@ -189,22 +211,33 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
         lap(times, "density_contrast", started, "density contrast of every class")
         stab = [best_match_jaccard(labels, cluster(e), n_classes)[0] for e in reruns]
         boot_stab = [best_match_jaccard(labels[r], cluster(e), n_classes)[0] for r, e in boot]
-        table = pd.DataFrame({
-            "n": n, "min_samples": used, "class": np.arange(n_classes),
-            "size": np.bincount(labels[labels >= 0], minlength=n_classes),
-            "persistence": clustering.persistence,
-            "significance": clustering.significance,
-            "stability": np.mean(stab, axis=0) if stab else np.nan,
-            "stability_bootstrap": np.nanmean(boot_stab, axis=0) if boot_stab else np.nan,
-            "density_contrast": contrast,
-            "purity": neighbour_purity(labels, finder.neighbours_[0]),
-            "real": real_classes(scored, n_classes)})
-        table["credible"] = credible_rule(table["stability"].to_numpy(), contrast,
-                                          clustering.significance)
+        table = pd.DataFrame(
+            {
+                "n": n,
+                "min_samples": used,
+                "class": np.arange(n_classes),
+                "size": np.bincount(labels[labels >= 0], minlength=n_classes),
+                "persistence": clustering.persistence,
+                "significance": clustering.significance,
+                "stability": np.mean(stab, axis=0) if stab else np.nan,
+                "stability_bootstrap": np.nanmean(boot_stab, axis=0) if boot_stab else np.nan,
+                "density_contrast": contrast,
+                "purity": neighbour_purity(labels, finder.neighbours_[0]),
+                "real": real_classes(scored, n_classes),
+            }
+        )
+        table["credible"] = credible_rule(
+            table["stability"].to_numpy(), contrast, clustering.significance
+        )
         tables.append(table)
-        rows_out.append({"n": n, "min_samples": used,
-                         "groups_recovered": f"{int(scored['recovered'].sum())}/{len(grid)}",
-                         **separation(table)})
+        rows_out.append(
+            {
+                "n": n,
+                "min_samples": used,
+                "groups_recovered": f"{int(scored['recovered'].sum())}/{len(grid)}",
+                **separation(table),
+            }
+        )
     cost = {key: round(float(np.mean(v)), 2) for key, v in times.items()}
     return pd.concat(tables, ignore_index=True), rows_out, cost
 
@@ -217,9 +250,14 @@ def stable_and(t: pd.DataFrame, s: float, c: float, passes: pd.Series) -> pd.Ser
 def shipped(t: pd.DataFrame, s: float, c: float, z: float) -> np.ndarray:
     """raregal's own rule (:func:`raregal.method.credibility.credible_rule`) at thresholds
     s, c, z."""
-    return credible_rule(t.stability.to_numpy(), t.density_contrast.to_numpy(),
-                         t.significance.to_numpy(), min_stability=s, min_contrast=c,
-                         min_significance=z)
+    return credible_rule(
+        t.stability.to_numpy(),
+        t.density_contrast.to_numpy(),
+        t.significance.to_numpy(),
+        min_stability=s,
+        min_contrast=c,
+        min_significance=z,
+    )
 
 
 def purity(t: pd.DataFrame) -> np.ndarray:
@@ -238,33 +276,46 @@ S, C = [defaults.CREDIBLE_STABILITY], [defaults.CREDIBLE_CONTRAST]
 NO_RERUNS = {"stability": np.nan}
 CANDIDATES = {
     "previous: stability >= s or contrast >= c": (
-        lambda t, s, c: (t.stability >= s) | (t.density_contrast >= c), {"s": S, "c": C}),
+        lambda t, s, c: (t.stability >= s) | (t.density_contrast >= c),
+        {"s": S, "c": C},
+    ),
     "contrast >= c (the first rule without reruns)": (
-        lambda t, c: t.density_contrast >= c, {"c": C}),
+        lambda t, c: t.density_contrast >= c,
+        {"c": C},
+    ),
     "contrast >= c or purity >= q": (
         lambda t, c, q: (t.density_contrast >= c) | (purity(t) >= q),
-        {"c": C, "q": PURITIES}),
+        {"c": C, "q": PURITIES},
+    ),
     "contrast >= c": (lambda t, c: t.density_contrast >= c, {"c": CONTRASTS}),
     "persistence >= p": (lambda t, p: t.persistence >= p, {"p": PERSISTENCES}),
     "significance >= z": (lambda t, z: t.significance >= z, {"z": SIGNIFICANCES}),
     "previous: contrast >= c or (stability >= s and persistence >= p)": (
         lambda t, s, c, p: stable_and(t, s, c, t.persistence >= p),
-        {"s": S, "c": C, "p": PERSISTENCES}),
+        {"s": S, "c": C, "p": PERSISTENCES},
+    ),
     "the same without reruns, at the previous p": (
         lambda t, s, c, p: stable_and(t.assign(**NO_RERUNS), s, c, t.persistence >= p),
-        {"s": S, "c": C, "p": [0.05]}),
+        {"s": S, "c": C, "p": [0.05]},
+    ),
     "shipped: contrast >= c or (stability >= s and significance >= z)": (
-        shipped, {"s": S, "c": C, "z": SIGNIFICANCES}),
+        shipped,
+        {"s": S, "c": C, "z": SIGNIFICANCES},
+    ),
     "shipped without reruns": (
         lambda t, s, c, z: shipped(t.assign(**NO_RERUNS), s, c, z),
-        {"s": S, "c": C, "z": [defaults.CREDIBLE_SIGNIFICANCE]}),
+        {"s": S, "c": C, "z": [defaults.CREDIBLE_SIGNIFICANCE]},
+    ),
     "the same, all three refitted": (
-        shipped, {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "z": SIGNIFICANCES}),
+        shipped,
+        {"s": [0.7, 0.8, 0.9], "c": CONTRASTS[1::2], "z": SIGNIFICANCES},
+    ),
     # persistence's scale moves with N, significance is strict on shallow real classes
     # (docs/decisions/credibility.md): either one, as a compromise
     "contrast >= c or (stability >= s and (persistence >= p or significance >= z))": (
         lambda t, s, c, p, z: stable_and(t, s, c, (t.persistence >= p) | (t.significance >= z)),
-        {"s": S, "c": C, "p": PERSISTENCES, "z": SIGNIFICANCES}),
+        {"s": S, "c": C, "p": PERSISTENCES, "z": SIGNIFICANCES},
+    ),
 }
 
 
@@ -282,8 +333,15 @@ def rule_counts(runs: dict, rule, **thresholds) -> np.ndarray:
     out = []
     for table in runs.values():
         credible, real = np.asarray(rule(table, **thresholds), bool), table["real"].to_numpy()
-        out.append([(credible & real).sum(), real.sum(), (~credible & ~real).sum(),
-                    (~real).sum(), credible.sum()])
+        out.append(
+            [
+                (credible & real).sum(),
+                real.sum(),
+                (~credible & ~real).sum(),
+                (~real).sum(),
+                credible.sum(),
+            ]
+        )
     return np.array(out, dtype=int).reshape(-1, 5)
 
 
@@ -327,11 +385,18 @@ def compare_rules(fit: dict, held: dict) -> pd.DataFrame:
             total = rule_counts(runs, rule, **thresholds).sum(axis=0)
             small = {k: t for k, t in runs.items() if below_scaled(t)}
             lows = rule_counts(small, rule, **thresholds).sum(axis=0)
-            rows.append({"rule": name, "thresholds": thresholds, "fit balance": round(score, 3),
-                         "runs": label, "real kept": share(total[0], total[1]),
-                         "spurious dropped": share(total[2], total[3]),
-                         "credible real": share(total[0], total[4]),
-                         "credible real, min_samples < scaled": share(lows[0], lows[4])})
+            rows.append(
+                {
+                    "rule": name,
+                    "thresholds": thresholds,
+                    "fit balance": round(score, 3),
+                    "runs": label,
+                    "real kept": share(total[0], total[1]),
+                    "spurious dropped": share(total[2], total[3]),
+                    "credible real": share(total[0], total[4]),
+                    "credible real, min_samples < scaled": share(lows[0], lows[4]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -343,27 +408,44 @@ def markdown(table: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--sizes", type=int, nargs="+", default=[50_000],
-                        help="synthetic bulks of these sizes")
-    source.add_argument("--bulk", type=Path, metavar="TABLE",
-                        help="plant into this representation table instead (all its rows)")
-    parser.add_argument("--group-sizes", type=int, nargs="+",
-                        default=list(defaults.INJECT_SIZES))
-    parser.add_argument("--tightness", type=float, nargs="+",
-                        default=list(defaults.INJECT_TIGHTNESS))
+    source.add_argument(
+        "--sizes", type=int, nargs="+", default=[50_000], help="synthetic bulks of these sizes"
+    )
+    source.add_argument(
+        "--bulk",
+        type=Path,
+        metavar="TABLE",
+        help="plant into this representation table instead (all its rows)",
+    )
+    parser.add_argument("--group-sizes", type=int, nargs="+", default=list(defaults.INJECT_SIZES))
+    parser.add_argument(
+        "--tightness", type=float, nargs="+", default=list(defaults.INJECT_TIGHTNESS)
+    )
     parser.add_argument("--min-samples", nargs="+", default=["scaled", "30"])
     parser.add_argument("--k", type=int, default=defaults.STABILITY_SEEDS)
     parser.add_argument("--bootstrap", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("bench/out/credibility"))
-    source.add_argument("--rules", type=Path, nargs="+", metavar="CSV",
-                        help="fit the candidate rules on these classes_*.csv instead")
-    parser.add_argument("--held-out", type=Path, nargs="*", default=[], metavar="CSV",
-                        help="with --rules: score the fitted rules on these")
+    source.add_argument(
+        "--rules",
+        type=Path,
+        nargs="+",
+        metavar="CSV",
+        help="fit the candidate rules on these classes_*.csv instead",
+    )
+    parser.add_argument(
+        "--held-out",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="CSV",
+        help="with --rules: score the fitted rules on these",
+    )
     args = parser.parse_args()
     if args.rules:
         table = compare_rules(read_runs(args.rules), read_runs(args.held_out))
@@ -375,15 +457,28 @@ def main() -> None:
     if args.bulk is not None:
         bulks = {args.bulk.stem: lambda: read_bulk(args.bulk).features}
     else:
-        bulks = {str(n): lambda n=n: synthetic_bulk(n, seed=args.seed).filter(
-            like="feat_").to_numpy(np.float32) for n in args.sizes}
+        bulks = {
+            str(n): lambda n=n: (
+                synthetic_bulk(n, seed=args.seed).filter(like="feat_").to_numpy(np.float32)
+            )
+            for n in args.sizes
+        }
     for name, make in bulks.items():
         table, rows, cost = run(make(), settings, args.k, args.bootstrap, grid, args.seed)
         table.to_csv(args.out / f"classes_{name}.csv", index=False)
-        (args.out / f"separation_{name}.json").write_text(json.dumps(
-            {"bulk": str(args.bulk or "synthetic"), "groups": len(grid),
-             "rows_planted": int(grid["size"].sum()), "seed": args.seed,
-             "rows": rows, "seconds": cost}, indent=2))
+        (args.out / f"separation_{name}.json").write_text(
+            json.dumps(
+                {
+                    "bulk": str(args.bulk or "synthetic"),
+                    "groups": len(grid),
+                    "rows_planted": int(grid["size"].sum()),
+                    "seed": args.seed,
+                    "rows": rows,
+                    "seconds": cost,
+                },
+                indent=2,
+            )
+        )
         print(pd.DataFrame(rows).to_string(index=False))
         print("seconds:", json.dumps(cost))
 

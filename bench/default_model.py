@@ -40,23 +40,25 @@ FAMILY = "raregal_resnet"
 RECIPE = {"epochs": 80, "learning_rate": 3e-3}
 
 
-def train_and_measure(seed: int, root: Path, pixels_repr: Path,
-                      threads: int) -> tuple[Path, dict]:
+def train_and_measure(seed: int, root: Path, pixels_repr: Path, threads: int) -> tuple[Path, dict]:
     torch.set_num_threads(threads)
     run, row = mf.train_family(FAMILY, seed, root, RECIPE)
     summary = json.loads((run / "training.json").read_text())
     row.update(mf.measure(load_model(run / "model"), mf.val_ids_of(run), run, pixels_repr))
-    row.update(validation_metrics(run), wall_min=summary["wall_seconds"] / 60,
-               val_loss=summary["best"]["val_loss"])
+    row.update(
+        validation_metrics(run),
+        wall_min=summary["wall_seconds"] / 60,
+        val_loss=summary["best"]["val_loss"],
+    )
     return run, row
 
 
 def embed_rate(run: Path, val_ids: list[str]) -> float:
     """Images per second, end to end with ``raregal embed`` (one decoding worker)."""
     catalogue = run / "validation.csv"
-    pd.DataFrame({"GalaxyID": val_ids,
-                  "file_loc": [str(mf.KAGGLE / "images" / f"{i}.jpg") for i in val_ids]}
-                 ).to_csv(catalogue, index=False)
+    pd.DataFrame(
+        {"GalaxyID": val_ids, "file_loc": [str(mf.KAGGLE / "images" / f"{i}.jpg") for i in val_ids]}
+    ).to_csv(catalogue, index=False)
     shutil.rmtree(run / "speed", ignore_errors=True)
     torch.set_num_threads(os.cpu_count())  # torch's own default, as a user's embed runs
     start = time.perf_counter()
@@ -69,9 +71,11 @@ def geometry_table(model) -> str:
     for name, folder in SETS.items():
         features, _ = model.predict(load_pixels(folder, model, None), passes=1)
         g = geometry(features.numpy())
-        rows.append(f"| {name} | {len(features):,} | {100 * g['pc1_share']:.1f} % | "
-                    f"{g['pcs_for_90']} | {g['norm_p1']:.2f} / {g['norm_p50']:.2f} / "
-                    f"{g['norm_p99.9']:.2f} / {g['norm_max']:.2f} | {g['p99.9/median']:.2f} |")
+        rows.append(
+            f"| {name} | {len(features):,} | {100 * g['pc1_share']:.1f} % | "
+            f"{g['pcs_for_90']} | {g['norm_p1']:.2f} / {g['norm_p50']:.2f} / "
+            f"{g['norm_p99.9']:.2f} / {g['norm_max']:.2f} | {g['p99.9/median']:.2f} |"
+        )
     return "\n".join(rows)
 
 
@@ -89,28 +93,63 @@ def write_card(rows: list[dict], seeds: list[int], rate: float, threads: int) ->
     model = load_model(DEFAULT_MODEL)
     first = rows[0]
     params = sum(p.numel() for p in model.encoder.parameters()) + sum(
-        p.numel() for p in model.head.parameters())
-    size_mb = sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) / 2 ** 20
+        p.numel() for p in model.head.parameters()
+    )
+    size_mb = sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) / 2**20
     seeds_text = " ".join(map(str, seeds))
     per_seed = pd.DataFrame(rows)[
-        ["seed", "best_epoch", "train_min", "smooth_pearson", "edge_on_pearson",
-         "decals_feat_rho", "ring_probe_auc", "pc1", "norm_ratio", "ring_x", "ring_p",
-         "ring_sig", "merger_x", "merger_p", "merger_sig", "irregular_x", "irregular_p",
-         "irregular_sig"]].round(3)
-    per_seed = "\n".join(["| " + " | ".join(per_seed.columns) + " |",
-                          "|" + "---|" * per_seed.shape[1]]
-                         + ["| " + " | ".join(map(str, r)) + " |" for r in per_seed.values])
+        [
+            "seed",
+            "best_epoch",
+            "train_min",
+            "smooth_pearson",
+            "edge_on_pearson",
+            "decals_feat_rho",
+            "ring_probe_auc",
+            "pc1",
+            "norm_ratio",
+            "ring_x",
+            "ring_p",
+            "ring_sig",
+            "merger_x",
+            "merger_p",
+            "merger_sig",
+            "irregular_x",
+            "irregular_p",
+            "irregular_sig",
+        ]
+    ].round(3)
+    per_seed = "\n".join(
+        ["| " + " | ".join(per_seed.columns) + " |", "|" + "---|" * per_seed.shape[1]]
+        + ["| " + " | ".join(map(str, r)) + " |" for r in per_seed.values]
+    )
     text = CARD.read_text().format(
-        arch=FAMILY, params=params, size_mb=size_mb, crop=model.crop_fraction,
-        size=model.input_size, epochs=RECIPE["epochs"], lr=RECIPE["learning_rate"],
-        best_epoch=first["best_epoch"], minutes=first["wall_min"], threads=threads,
-        train_load=first["load"], encode=first["encode_img_s"], n_val=first["val_galaxies"],
-        val_loss=first["val_loss"], smooth_pearson=first["smooth_pearson"],
-        smooth_spearman=first["smooth_spearman"], smooth_mae=first["smooth_mae"],
-        edge_on_pearson=first["edge_on_pearson"], rate=rate, seeds=seeds_text,
+        arch=FAMILY,
+        params=params,
+        size_mb=size_mb,
+        crop=model.crop_fraction,
+        size=model.input_size,
+        epochs=RECIPE["epochs"],
+        lr=RECIPE["learning_rate"],
+        best_epoch=first["best_epoch"],
+        minutes=first["wall_min"],
+        threads=threads,
+        train_load=first["load"],
+        encode=first["encode_img_s"],
+        n_val=first["val_galaxies"],
+        val_loss=first["val_loss"],
+        smooth_pearson=first["smooth_pearson"],
+        smooth_spearman=first["smooth_spearman"],
+        smooth_mae=first["smooth_mae"],
+        edge_on_pearson=first["edge_on_pearson"],
+        rate=rate,
+        seeds=seeds_text,
         smooth_spread=spread(rows, "smooth_pearson"),
-        edge_spread=spread(rows, "edge_on_pearson"), per_seed=per_seed,
-        geometry=geometry_table(model), load=os.getloadavg()[0])
+        edge_spread=spread(rows, "edge_on_pearson"),
+        per_seed=per_seed,
+        geometry=geometry_table(model),
+        load=os.getloadavg()[0],
+    )
     (DEFAULT_MODEL / "MODEL_CARD.md").write_text(text)
 
 
@@ -125,17 +164,25 @@ def export(run: Path, rows: list[dict], seeds: list[int], threads: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--keep", type=Path, help="keep the runs in this folder")
-    parser.add_argument("--threads", type=int, default=2,
-                        help="torch threads for training and measuring (the card says)")
-    parser.add_argument("--no-export", action="store_true",
-                        help="measure only; leave the bundled model as it is")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads for training and measuring (the card says)",
+    )
+    parser.add_argument(
+        "--no-export", action="store_true", help="measure only; leave the bundled model as it is"
+    )
     args = parser.parse_args()
-    print(f"bench/default_model.py: {FAMILY} {RECIPE}, seeds {args.seeds}, "
-          f"load {os.getloadavg()}", flush=True)
+    print(
+        f"bench/default_model.py: {FAMILY} {RECIPE}, seeds {args.seeds}, load {os.getloadavg()}",
+        flush=True,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)

@@ -74,8 +74,9 @@ def shown_rank(z, truth, rng, method, feedback: bool) -> np.ndarray:
 def shown_classes(classes: pd.DataFrame, summary: pd.DataFrame, per_class: int) -> np.ndarray:
     """Rows of ``classes`` in the report's order: classes by persistence, then size;
     each class's most probable members first."""
-    order = summary.sort_values(["persistence", "size", "class"],
-                                ascending=[False, False, True])["class"]
+    order = summary.sort_values(["persistence", "size", "class"], ascending=[False, False, True])[
+        "class"
+    ]
     rows = []
     for c in order:
         members = classes.index[classes["class"].to_numpy() == c]
@@ -93,10 +94,14 @@ def spread(counts) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     """A pandas table as a Markdown table (without the tabulate package)."""
-    lines = ["| | " + " | ".join(map(str, table.columns)) + " |",
-             "|---" * (len(table.columns) + 1) + "|"]
-    lines += [f"| {index} | " + " | ".join(map(str, row)) + " |"
-              for index, row in zip(table.index, table.to_numpy())]
+    lines = [
+        "| | " + " | ".join(map(str, table.columns)) + " |",
+        "|---" * (len(table.columns) + 1) + "|",
+    ]
+    lines += [
+        f"| {index} | " + " | ".join(map(str, row)) + " |"
+        for index, row in zip(table.index, table.to_numpy())
+    ]
     return "\n".join(lines)
 
 
@@ -106,8 +111,9 @@ def measure(z, flags: pd.DataFrame, methods, draws: int, extra: dict) -> pd.Data
     for name in flags.columns:
         truth = flags[name].to_numpy()
         column = {"base rate": f"{truth.mean():.2%} ({truth.sum()})"}
-        column["random"] = spread([truth[shown_random(len(z), np.random.default_rng(s))].sum()
-                                   for s in range(draws)])
+        column["random"] = spread(
+            [truth[shown_random(len(z), np.random.default_rng(s))].sum() for s in range(draws)]
+        )
         for label, rows in extra.items():  # one ranking, or a list of draws
             draws_of = rows if isinstance(rows, list) else [rows]
             column[label] = spread([truth[r].sum() for r in draws_of])
@@ -115,12 +121,16 @@ def measure(z, flags: pd.DataFrame, methods, draws: int, extra: dict) -> pd.Data
         for method in methods:
             for feedback in (False, True):
                 started = time.perf_counter()
-                counts = [truth[shown_rank(z, truth, np.random.default_rng(s), method,
-                                           feedback)].sum() for s in range(draws)]
+                counts = [
+                    truth[shown_rank(z, truth, np.random.default_rng(s), method, feedback)].sum()
+                    for s in range(draws)
+                ]
                 what = f"rank {method}" + (" + 10x10 feedback" if feedback else "")
                 column[what] = spread(counts)
-                print(f"  {name}: {what}: {column[what]} "
-                      f"({time.perf_counter() - started:.1f} s)", flush=True)
+                print(
+                    f"  {name}: {what}: {column[what]} ({time.perf_counter() - started:.1f} s)",
+                    flush=True,
+                )
         table[name] = column
     return pd.DataFrame(table)
 
@@ -132,8 +142,9 @@ def read_source(args):
     ids = reps.ids.astype(str)
     if args.labels is None:
         planted = reps.columns["planted"].to_numpy()
-        flags = pd.DataFrame({f"group {g} ({(planted == g).sum()})": planted == g
-                              for g in range(args.groups)})
+        flags = pd.DataFrame(
+            {f"group {g} ({(planted == g).sum()})": planted == g for g in range(args.groups)}
+        )
         return ids, reps.features, flags
     matched, labels = read_labels(args.labels, ids, say=lambda *_: None)
     odd = type_flags(labels, PRESETS["gz2-odd"])
@@ -155,7 +166,8 @@ def extra_rankings(args, ids, features, flags) -> dict:
     classes = run.classes.set_index(pd.Index(rows))
     extra["random among the searched"] = [
         rows[np.random.default_rng(s).choice(len(rows), SHOWN, replace=False)]
-        for s in range(args.draws)]
+        for s in range(args.draws)
+    ]
     extra["classes"] = shown_classes(classes, run.summary, args.per_class)
     found = {c: classes[c].to_numpy() for c in classes.columns if c.startswith("rarity")}
     if args.rarity_candidates:
@@ -186,15 +198,29 @@ def rarity_candidates(run_dir, run, features) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--representations", required=True, help="representation table")
-    parser.add_argument("--labels", help="label table (Galaxy Zoo 2 columns); without it, "
-                                         "the table's planted column is the truth")
+    parser.add_argument(
+        "--labels",
+        help="label table (Galaxy Zoo 2 columns); without it, "
+        "the table's planted column is the truth",
+    )
     parser.add_argument("--run", help="a search run on the representations")
-    parser.add_argument("--types", nargs="+", default=["merger", "ring", "irregular"],
-                        help="gz2-odd types, or 'any odd' for all of them together")
-    parser.add_argument("--groups", type=int, default=3,
-                        help="without --labels: the planted groups counted as types")
-    parser.add_argument("--rarity-candidates", action="store_true",
-                        help="also rank by each candidate rarity score (raregal.method.rarity)")
+    parser.add_argument(
+        "--types",
+        nargs="+",
+        default=["merger", "ring", "irregular"],
+        help="gz2-odd types, or 'any odd' for all of them together",
+    )
+    parser.add_argument(
+        "--groups",
+        type=int,
+        default=3,
+        help="without --labels: the planted groups counted as types",
+    )
+    parser.add_argument(
+        "--rarity-candidates",
+        action="store_true",
+        help="also rank by each candidate rarity score (raregal.method.rarity)",
+    )
     parser.add_argument("--methods", nargs="*", default=[defaults.RANK_METHOD])
     parser.add_argument("--draws", type=int, default=10)
     parser.add_argument("--per-class", type=int, default=defaults.GALLERY_SIZE)

@@ -46,13 +46,18 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "gz-kagg
 
 def ceiling(model_dir: Path, paths, batch_size: int, device: str) -> float:
     model = load_model(model_dir).to(device)
-    pixels = torch.from_numpy(np.stack([model_input(p, size=model.input_size,
-                                                    crop_fraction=model.crop_fraction)
-                                        for p in paths]))
+    pixels = torch.from_numpy(
+        np.stack(
+            [
+                model_input(p, size=model.input_size, crop_fraction=model.crop_fraction)
+                for p in paths
+            ]
+        )
+    )
     model.predict(pixels[:batch_size].to(device))  # warm-up, as the embed run's first batch
     start = time.perf_counter()
     for i in range(0, len(pixels), batch_size):
-        features, _ = model.predict(pixels[i:i + batch_size].to(device))
+        features, _ = model.predict(pixels[i : i + batch_size].to(device))
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return len(pixels) / (time.perf_counter() - start)
@@ -60,37 +65,52 @@ def ceiling(model_dir: Path, paths, batch_size: int, device: str) -> float:
 
 def whole(path, *, crop_fraction, size, greyscale_model=False):
     """:func:`model_input` without the reduced-scale JPEG decoding: the reference."""
-    return preprocess(load_rgb(path), crop_fraction=crop_fraction, size=size,
-                      greyscale_model=greyscale_model)
+    return preprocess(
+        load_rgb(path), crop_fraction=crop_fraction, size=size, greyscale_model=greyscale_model
+    )
 
 
 def end_to_end(catalogue: Path, out: Path, model: str, args, workers: int) -> float:
     """Seconds of one ``raregal embed`` run into a fresh ``out``."""
     shutil.rmtree(out, ignore_errors=True)
     start = time.perf_counter()
-    embed(catalogue, out, model=model, batch_size=args.batch_size, workers=workers,
-          device=args.device, verbose=False)
+    embed(
+        catalogue,
+        out,
+        model=model,
+        batch_size=args.batch_size,
+        workers=workers,
+        device=args.device,
+        verbose=False,
+    )
     return time.perf_counter() - start
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--images", type=int, default=5000)
-    parser.add_argument("--arch", default="efficientnet_b0",
-                        help="a timm architecture (random weights), or 'default'")
+    parser.add_argument(
+        "--arch",
+        default="efficientnet_b0",
+        help="a timm architecture (random weights), or 'default'",
+    )
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--whole", action="store_true",
-                        help="also time every JPEG decoded whole (the reference)")
+    parser.add_argument(
+        "--whole", action="store_true", help="also time every JPEG decoded whole (the reference)"
+    )
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
 
     paths = sorted((DATA / "images").iterdir())[: args.images]
-    print(f"bench/embed.py: {len(paths)} SDSS JPEGs, {args.arch}, batch {args.batch_size}, "
-          f"{args.device}, {os.cpu_count()} cores, torch {torch.__version__} "
-          f"({torch.get_num_threads()} threads)")
+    print(
+        f"bench/embed.py: {len(paths)} SDSS JPEGs, {args.arch}, batch {args.batch_size}, "
+        f"{args.device}, {os.cpu_count()} cores, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = tmp / "model"
@@ -99,21 +119,25 @@ def main() -> None:
         else:
             torch.manual_seed(0)
             timm.models.save_for_hf(timm.create_model(args.arch, num_classes=0), model)
-        pd.DataFrame({"GalaxyID": [p.stem for p in paths], "file_loc": [str(p) for p in paths]}
-                     ).to_csv(tmp / "catalogue.csv", index=False)
+        pd.DataFrame(
+            {"GalaxyID": [p.stem for p in paths], "file_loc": [str(p) for p in paths]}
+        ).to_csv(tmp / "catalogue.csv", index=False)
         top = ceiling(model, paths, args.batch_size, args.device)
         print(f"  ceiling (pre-decoded tensors): {top:7.1f} images/s")
         decodes = {"as embed decodes": model_input, "JPEGs whole": whole}
         for _ in range(args.repeats):
             for workers in args.workers:
-                for name, decode in list(decodes.items())[:2 if args.whole else 1]:
+                for name, decode in list(decodes.items())[: 2 if args.whole else 1]:
                     # embed's dataset calls raregal.model.embed.model_input; its decoding
                     # workers fork from this process, so they see the swap too
                     raregal.model.embed.model_input = decode
-                    rate = len(paths) / end_to_end(tmp / "catalogue.csv", tmp / "out",
-                                                   str(model), args, workers)
-                    print(f"  end to end, {workers} decoding worker(s), {name}: "
-                          f"{rate:7.1f} images/s = {rate / top:.0%} of the ceiling")
+                    rate = len(paths) / end_to_end(
+                        tmp / "catalogue.csv", tmp / "out", str(model), args, workers
+                    )
+                    print(
+                        f"  end to end, {workers} decoding worker(s), {name}: "
+                        f"{rate:7.1f} images/s = {rate / top:.0%} of the ceiling"
+                    )
         raregal.model.embed.model_input = model_input
 
 

@@ -58,9 +58,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT.parent / "shared" / "data" / "gz-kaggle-5000" / "images"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def stand_in_index(features: np.ndarray, k: int = 12):
@@ -74,7 +80,7 @@ def stand_in_index(features: np.ndarray, k: int = 12):
     order = np.argsort(features[:, 0], kind="stable")
     position = np.empty(n, np.int64)
     position[order] = np.arange(n)
-    steps = np.r_[1:k // 2 + 1, -np.arange(1, k - k // 2 + 1)]
+    steps = np.r_[1 : k // 2 + 1, -np.arange(1, k - k // 2 + 1)]
     rows = np.empty((n, k), np.int32)
     distances = np.empty((n, k), np.float32)
     for start in range(0, n, 1_000_000):  # bounded memory: 1M x k x d at a time
@@ -92,13 +98,18 @@ def write_run(folder: Path, n: int, images: bool = True) -> tuple[Path, Path | N
     catalogue of 200 galaxies."""
     from raregal.measure.synthetic import planted_representations
 
-    table = planted_representations(n, dim=16, n_groups=40, seed=0,
-                                    group_size=(n // 1000 + 10, n // 200 + 20))
+    table = planted_representations(
+        n, dim=16, n_groups=40, seed=0, group_size=(n // 1000 + 10, n // 200 + 20)
+    )
     features = table.filter(like="feat_").to_numpy(np.float32)
     rng = np.random.default_rng(0)
-    classes = pd.DataFrame({"id_str": table["id_str"].astype(str),
-                            "class": table["planted"].to_numpy(),
-                            "probability": np.where(table["planted"] >= 0, 1.0, 0.0)})
+    classes = pd.DataFrame(
+        {
+            "id_str": table["id_str"].astype(str),
+            "class": table["planted"].to_numpy(),
+            "probability": np.where(table["planted"] >= 0, 1.0, 0.0),
+        }
+    )
     for j in range(5):
         classes[f"umap_{j}"] = features[:, j]
     classes["map_x"], classes["map_y"] = features[:, 0], features[:, 1]
@@ -113,13 +124,22 @@ def write_run(folder: Path, n: int, images: bool = True) -> tuple[Path, Path | N
     stand_in_index(features).write(run)
     del features
     sizes = classes[classes["class"] >= 0].groupby("class").size()
-    pd.DataFrame({"class": sizes.index, "size": sizes.to_numpy(), "persistence": 1.0,
-                  "tree_node": n + 1 + np.arange(len(sizes))}).to_csv(run / "classes.csv",
-                                                                     index=False)
-    pd.DataFrame({"parent": pd.Series(dtype="int64"), "child": pd.Series(dtype="int64"),
-                  "lambda_val": pd.Series(dtype="float64"),
-                  "child_size": pd.Series(dtype="int64")}).to_parquet(
-        run / "condensed_tree.parquet")
+    pd.DataFrame(
+        {
+            "class": sizes.index,
+            "size": sizes.to_numpy(),
+            "persistence": 1.0,
+            "tree_node": n + 1 + np.arange(len(sizes)),
+        }
+    ).to_csv(run / "classes.csv", index=False)
+    pd.DataFrame(
+        {
+            "parent": pd.Series(dtype="int64"),
+            "child": pd.Series(dtype="int64"),
+            "lambda_val": pd.Series(dtype="float64"),
+            "child_size": pd.Series(dtype="int64"),
+        }
+    ).to_parquet(run / "condensed_tree.parquet")
     (run / "run.json").write_text(json.dumps({"id_column": "id_str", "synthetic": True}))
     if not images:
         return run, None
@@ -128,22 +148,33 @@ def write_run(folder: Path, n: int, images: bool = True) -> tuple[Path, Path | N
     for path in files:  # a catalogue's images lie in its folder (raregal.io.images.table_paths)
         shutil.copy(path, folder / "images" / path.name)
     catalogue = folder / "images.csv"
-    pd.DataFrame({"id_str": classes["id_str"][:len(files)],
-                  "file_loc": [f"images/{p.name}" for p in files]}).to_csv(catalogue, index=False)
+    pd.DataFrame(
+        {"id_str": classes["id_str"][: len(files)], "file_loc": [f"images/{p.name}" for p in files]}
+    ).to_csv(catalogue, index=False)
     return run, catalogue
 
 
 def start_server(run: Path, images: Path | None):
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "raregal.cli", "explore", str(run),
-                                *(["--images", str(images)] if images else []), "--port", "0"],
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "raregal.cli",
+            "explore",
+            str(run),
+            *(["--images", str(images)] if images else []),
+            "--port",
+            "0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     line = process.stderr.readline()
     if "open " not in line:
         process.kill()
         raise RuntimeError(f"explore did not start: {line}{process.stderr.read()}")
-    return process, line.rsplit("open ", 1)[1].split()[0].rstrip("/"), \
-        time.perf_counter() - started
+    return process, line.rsplit("open ", 1)[1].split()[0].rstrip("/"), time.perf_counter() - started
 
 
 def first_render(url: str) -> dict:
@@ -153,13 +184,15 @@ def first_render(url: str) -> dict:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.goto(url + "/", wait_until="commit")
-        page.wait_for_function("document.body && document.body.dataset.ready",
-                               timeout=600_000, polling=50)
+        page.wait_for_function(
+            "document.body && document.body.dataset.ready", timeout=600_000, polling=50
+        )
         result = page.evaluate(
             "({ready: performance.now(), ...window.exploreTimings,"
             " state: document.body.dataset.ready, requests: Object.fromEntries("
             "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/'))"
-            ".map(e => [new URL(e.name).pathname, Math.round(e.duration)]))})")
+            ".map(e => [new URL(e.name).pathname, Math.round(e.duration)]))})"
+        )
         browser.close()
     return result
 
@@ -183,20 +216,24 @@ def load_test(url: str, n: int, rng, images: bool, density: bool) -> dict:
     for i in range(200):
         kind = i % 3
         if kind == 0:
-            paths.append(f"{url}/api/view?x0=-1&x1=1&y0=-1&y1=1" if density
-                         else f"{url}/api/map")
+            paths.append(f"{url}/api/view?x0=-1&x1=1&y0=-1&y1=1" if density else f"{url}/api/map")
         elif kind == 1:
-            paths.append(f"{url}/api/thumb/{rng.integers(200)}?size=128" if images
-                         else f"{url}/api/galaxy/{rng.integers(n)}")
+            paths.append(
+                f"{url}/api/thumb/{rng.integers(200)}?size=128"
+                if images
+                else f"{url}/api/galaxy/{rng.integers(n)}"
+            )
         else:
             paths.append(f"{url}/api/neighbours/{rng.integers(n)}?k=12")
     with ThreadPoolExecutor(max_workers=200) as pool:
         results = list(pool.map(timed_get, paths))
     latency = np.array([t for _, t in results]) * 1000
-    return {"p50_ms": round(float(np.percentile(latency, 50))),
-            "p95_ms": round(float(np.percentile(latency, 95))),
-            "max_ms": round(float(latency.max())),
-            "errors": sum(status != 200 for status, _ in results)}
+    return {
+        "p50_ms": round(float(np.percentile(latency, 50))),
+        "p95_ms": round(float(np.percentile(latency, 95))),
+        "max_ms": round(float(latency.max())),
+        "errors": sum(status != 200 for status, _ in results),
+    }
 
 
 def bokeh_render(folder: Path, run: Path) -> dict:
@@ -208,8 +245,12 @@ def bokeh_render(folder: Path, run: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     classes = pd.read_parquet(run / "classes.parquet", columns=["map_x", "map_y"])
-    plot = figure(width=800, height=800, output_backend="webgl",
-                  tools="pan,wheel_zoom,lasso_select,box_select,tap")
+    plot = figure(
+        width=800,
+        height=800,
+        output_backend="webgl",
+        tools="pan,wheel_zoom,lasso_select,box_select,tap",
+    )
     plot.scatter("map_x", "map_y", source=ColumnDataSource(classes), size=2)
     page_path = folder / "bokeh.html"
     page_path.write_text(file_html(plot, INLINE, "bokeh"))
@@ -219,11 +260,16 @@ def bokeh_render(folder: Path, run: Path) -> dict:
         page.goto(page_path.as_uri(), wait_until="commit")
         page.wait_for_function(
             "window.Bokeh && Bokeh.index && Object.values(Bokeh.index).length > 0 && "
-            "Object.values(Bokeh.index).every(v => v.is_idle)", timeout=600_000, polling=50)
+            "Object.values(Bokeh.index).every(v => v.is_idle)",
+            timeout=600_000,
+            polling=50,
+        )
         ready = page.evaluate("performance.now()")
         browser.close()
-    return {"bokeh_first_render_ms": round(ready),
-            "bokeh_page_mb": round(page_path.stat().st_size / 2**20, 1)}
+    return {
+        "bokeh_first_render_ms": round(ready),
+        "bokeh_page_mb": round(page_path.stat().st_size / 2**20, 1),
+    }
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -252,27 +298,34 @@ def measure(n: int, compare_bokeh: bool, images: bool = True) -> dict:
             peak_render = peak_rss_mib(process.pid)
             rng = np.random.default_rng(1)
             first_status, first = timed_get(f"{url}/api/neighbours/0?k=12")
-            later = [timed_get(f"{url}/api/neighbours/{rng.integers(n)}?k=12")[1]
-                     for _ in range(50)]
+            later = [
+                timed_get(f"{url}/api/neighbours/{rng.integers(n)}?k=12")[1] for _ in range(50)
+            ]
             load = load_test(url, n, rng, images, n > defaults.EXPLORE_POINTS_MAX)
             rss_after = psutil.Process(process.pid).memory_info().rss / 2**20
             peak = peak_rss_mib(process.pid)
         finally:
             process.terminate()
             process.wait(timeout=60)
-        result = {"n": n, "write_run_s": round(written, 1), "startup_s": round(startup, 1),
-                  "first_render_ms": round(render["ready"]),
-                  "map_kind": render.get("kind", "points"), "map_drawn": render["points"],
-                  "map_fetch_ms": round(render["fetch_ms"]),
-                  "map_total_ms": round(render["total_ms"]),
-                  "requests_ms": render["requests"],
-                  "server_rss_mib": round(rss), "server_rss_after_load_mib": round(rss_after),
-                  "server_peak_after_start_mib": round(peak_start),
-                  "server_peak_after_render_mib": round(peak_render),
-                  "server_peak_mib": round(peak),
-                  "neighbours_first_ms": round(first * 1000),
-                  "neighbours_median_ms": round(float(np.median(later)) * 1000, 1),
-                  **{f"load_{k}": v for k, v in load.items()}}
+        result = {
+            "n": n,
+            "write_run_s": round(written, 1),
+            "startup_s": round(startup, 1),
+            "first_render_ms": round(render["ready"]),
+            "map_kind": render.get("kind", "points"),
+            "map_drawn": render["points"],
+            "map_fetch_ms": round(render["fetch_ms"]),
+            "map_total_ms": round(render["total_ms"]),
+            "requests_ms": render["requests"],
+            "server_rss_mib": round(rss),
+            "server_rss_after_load_mib": round(rss_after),
+            "server_peak_after_start_mib": round(peak_start),
+            "server_peak_after_render_mib": round(peak_render),
+            "server_peak_mib": round(peak),
+            "neighbours_first_ms": round(first * 1000),
+            "neighbours_median_ms": round(float(np.median(later)) * 1000, 1),
+            **{f"load_{k}": v for k, v in load.items()},
+        }
         if compare_bokeh:
             result.update(bokeh_render(folder, run))
         return result
@@ -284,8 +337,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 200_000, 632_000])
     parser.add_argument("--compare-bokeh", action="store_true")
-    parser.add_argument("--no-images", action="store_true",
-                        help="no image catalogue (cards without images), as at 8.7M")
+    parser.add_argument(
+        "--no-images",
+        action="store_true",
+        help="no image catalogue (cards without images), as at 8.7M",
+    )
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     results = []

@@ -72,19 +72,32 @@ def worker(table: Path, fit_sample, seed: int) -> dict:
     found = recovery(planted, finder.labels_)
     sizes = np.bincount(planted[planted >= 0])
     credible = finder.credibility_.table["credible"].to_numpy()
-    found_credible = recovery(planted, np.where(
-        finder.labels_ >= 0, np.where(credible[np.maximum(finder.labels_, 0)],
-                                      finder.labels_, -1), -1))
-    return {"fit_sample": finder.fit_sample_, "wall_s": round(total.seconds, 1),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_gib": round(total.peak / 2**30, 2),
-            "stages": {name: stage["seconds"] for name, stage in finder.stages_.items()},
-            "recovered": found["recovered"], "groups": found["groups"],
-            "recovered_credible": found_credible["recovered"],
-            "by_size": sorted([int(s), bool(c >= 0.5 and p >= 0.5)] for s, c, p in
-                              zip(sizes, found["completeness"], found["purity"])),
-            "classes": found["classes"], "spurious": found["spurious"],
-            "credible": int(credible.sum()), "min_samples": finder.min_samples_}
+    found_credible = recovery(
+        planted,
+        np.where(
+            finder.labels_ >= 0,
+            np.where(credible[np.maximum(finder.labels_, 0)], finder.labels_, -1),
+            -1,
+        ),
+    )
+    return {
+        "fit_sample": finder.fit_sample_,
+        "wall_s": round(total.seconds, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_gib": round(total.peak / 2**30, 2),
+        "stages": {name: stage["seconds"] for name, stage in finder.stages_.items()},
+        "recovered": found["recovered"],
+        "groups": found["groups"],
+        "recovered_credible": found_credible["recovered"],
+        "by_size": sorted(
+            [int(s), bool(c >= 0.5 and p >= 0.5)]
+            for s, c, p in zip(sizes, found["completeness"], found["purity"])
+        ),
+        "classes": found["classes"],
+        "spurious": found["spurious"],
+        "credible": int(credible.sum()),
+        "min_samples": finder.min_samples_,
+    }
 
 
 def placement(table: Path, fit_sample: int, seed: int) -> None:
@@ -100,8 +113,9 @@ def placement(table: Path, fit_sample: int, seed: int) -> None:
     n = len(features)
     rows = draw_sample(n, fit_sample, seed)
     rest = np.setdiff1d(np.arange(n), rows)
-    model = umap.UMAP(n_neighbors=50, n_components=5, init="pca", n_epochs=100,
-                      random_state=seed).fit(features[rows])
+    model = umap.UMAP(
+        n_neighbors=50, n_components=5, init="pca", n_epochs=100, random_state=seed
+    ).fit(features[rows])
     min_samples = resolve_min_samples("scaled", n, 10)
     for name in ("umap-learn transform", "weighted mean"):
         started = time.time()
@@ -115,23 +129,28 @@ def placement(table: Path, fit_sample: int, seed: int) -> None:
         else:
             embedding[rest] = model.transform(features[rest])
         seconds = time.time() - started
-        labels = leaf_clusters(embedding, min_samples=min_samples,
-                               min_cluster_size=10).labels
+        labels = leaf_clusters(embedding, min_samples=min_samples, min_cluster_size=10).labels
         found = recovery(planted, labels)
-        print(f"{name:<22} placing {seconds:6.1f} s: recovered {found['recovered']}/"
-              f"{found['groups']}, {found['classes']} classes, {found['spurious']} "
-              f"recovering none", flush=True)
+        print(
+            f"{name:<22} placing {seconds:6.1f} s: recovered {found['recovered']}/"
+            f"{found['groups']}, {found['classes']} classes, {found['spurious']} "
+            f"recovering none",
+            flush=True,
+        )
 
 
 def show(name: str, r: dict) -> None:
     stages = ", ".join(f"{k} {v:.0f}" for k, v in r["stages"].items())
     hits = " ".join(f"{s}{'+' if h else '-'}" for s, h in r["by_size"])
-    print(f"{name:<7} fit on {r['fit_sample'] or 'all'}: {r['wall_s']:.0f} s "
-          f"(process {r['process_s']:.0f} s, CPU {r.get('cpu_s', 0):.0f} s; {stages}), "
-          f"peak {r['peak_gib']} GiB; "
-          f"recovered {r['recovered']}/{r['groups']} ({r['recovered_credible']} by credible "
-          f"classes), {r['classes']} classes ({r['credible']} credible), {r['spurious']} "
-          f"recovering none; by size {hits}", flush=True)
+    print(
+        f"{name:<7} fit on {r['fit_sample'] or 'all'}: {r['wall_s']:.0f} s "
+        f"(process {r['process_s']:.0f} s, CPU {r.get('cpu_s', 0):.0f} s; {stages}), "
+        f"peak {r['peak_gib']} GiB; "
+        f"recovered {r['recovered']}/{r['groups']} ({r['recovered_credible']} by credible "
+        f"classes), {r['classes']} classes ({r['credible']} credible), {r['spurious']} "
+        f"recovering none; by size {hits}",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -143,8 +162,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=("full", "sample"))
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--placement", action="store_true",
-                        help="compare umap-learn's transform with the weighted mean alone")
+    parser.add_argument(
+        "--placement",
+        action="store_true",
+        help="compare umap-learn's transform with the weighted mean alone",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     table = make_table(args.rows, args.groups, args.min_group)
@@ -158,14 +180,20 @@ def main() -> None:
     results = {}
     for name in ("full", "sample") if args.only is None else (args.only,):
         started = time.time()
-        done = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--worker", name],
-                              check=True, capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, __file__, *sys.argv[1:], "--worker", name],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         results[name] = json.loads(done.stdout.strip().splitlines()[-1])
         results[name]["process_s"] = round(time.time() - started, 1)
         show(name, results[name])
     if len(results) == 2:
-        print(f"sample / full wall time: "
-              f"{results['sample']['process_s'] / results['full']['process_s']:.2f}")
+        print(
+            f"sample / full wall time: "
+            f"{results['sample']['process_s'] / results['full']['process_s']:.2f}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=1))

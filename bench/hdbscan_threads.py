@@ -41,8 +41,12 @@ def fast_hdbscan_labels(x, min_samples, threads, reproducible):
     numba.set_num_threads(threads)
     try:
         return fast_hdbscan.fast_hdbscan(
-            x, min_samples=min_samples, min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE,
-            cluster_selection_method=defaults.HDBSCAN_SELECTION, reproducible=reproducible)
+            x,
+            min_samples=min_samples,
+            min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE,
+            cluster_selection_method=defaults.HDBSCAN_SELECTION,
+            reproducible=reproducible,
+        )
     finally:
         numba.set_num_threads(before)
 
@@ -57,8 +61,12 @@ def timed(run, *args):
 
 #: raregal.method.boruvka's parallel loops: neighbour queries (core distances), each
 #: Boruvka round's queries, component updates, the first round.
-PARALLEL = ("parallel_tree_query", "_candidates", "update_component_vectors",
-            "initialize_boruvka_from_knn")
+PARALLEL = (
+    "parallel_tree_query",
+    "_candidates",
+    "update_component_vectors",
+    "initialize_boruvka_from_knn",
+)
 
 
 def parallel_split(x, min_samples):
@@ -72,6 +80,7 @@ def parallel_split(x, min_samples):
             result = loop(*args, **kwargs)
             spent.append(time.process_time() - started)
             return result
+
         return run
 
     before = numba.get_num_threads()
@@ -93,8 +102,9 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[50000, 200000])
     parser.add_argument("--dim", type=int, default=5)
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--split", action="store_true",
-                        help="the one-thread CPU time in parallel loops, per size")
+    parser.add_argument(
+        "--split", action="store_true", help="the one-thread CPU time in parallel loops, per size"
+    )
     args = parser.parse_args()
     threads = numba.get_num_threads()
     warm = points(5000, args.dim)  # compile everything before timing
@@ -103,30 +113,39 @@ def main():
     fast_hdbscan_labels(warm, 10, threads, False)
     print(f"{os.cpu_count()} cores, {threads} numba threads")
     print("seconds (cores the process got: CPU / wall time)")
-    print("n        min_samples  old seeded (1 thread)  new (all)         old unseeded (all)"
-          "  new = old seeded  load avg 1 min (before, after)")
+    print(
+        "n        min_samples  old seeded (1 thread)  new (all)         old unseeded (all)"
+        "  new = old seeded  load avg 1 min (before, after)"
+    )
     for n in args.sizes:
         x = points(n, args.dim)
         min_samples = scaled_min_samples(n)
         for _ in range(args.runs):
             load = os.getloadavg()[0]
-            old, old_cores, (old_labels, old_prob) = timed(fast_hdbscan_labels, x,
-                                                           min_samples, 1, True)
+            old, old_cores, (old_labels, old_prob) = timed(
+                fast_hdbscan_labels, x, min_samples, 1, True
+            )
             new, new_cores, (new_labels, new_prob, _) = timed(
-                _hdbscan_cpu, x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE)
-            unseeded, unseeded_cores, _ = timed(fast_hdbscan_labels, x, min_samples, threads,
-                                                False)
-            same = (np.array_equal(old_labels, new_labels)
-                    and np.array_equal(old_prob, new_prob))
-            print(f"{n:<8} {min_samples:<12} {old:>11.1f} s ({old_cores:.2f})  "
-                  f"{new:>7.1f} s ({new_cores:.2f})  {unseeded:>10.1f} s ({unseeded_cores:.2f})"
-                  f"  {same!s:>16}  {load:.1f}, {os.getloadavg()[0]:.1f}", flush=True)
+                _hdbscan_cpu, x, min_samples, defaults.HDBSCAN_MIN_CLUSTER_SIZE
+            )
+            unseeded, unseeded_cores, _ = timed(fast_hdbscan_labels, x, min_samples, threads, False)
+            same = np.array_equal(old_labels, new_labels) and np.array_equal(old_prob, new_prob)
+            print(
+                f"{n:<8} {min_samples:<12} {old:>11.1f} s ({old_cores:.2f})  "
+                f"{new:>7.1f} s ({new_cores:.2f})  {unseeded:>10.1f} s ({unseeded_cores:.2f})"
+                f"  {same!s:>16}  {load:.1f}, {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
         if args.split:
             total, parallel = parallel_split(x, min_samples)
-            print(f"{n:<8} one thread: {total:.1f} s CPU, {parallel:.1f} s "
-                  f"({parallel / total:.1%}) in parallel loops; Amdahl on 2 / 16 cores: "
-                  + " / ".join(f"{1 / (1 - parallel / total + parallel / total / c):.2f}x"
-                               for c in (2, 16)), flush=True)
+            print(
+                f"{n:<8} one thread: {total:.1f} s CPU, {parallel:.1f} s "
+                f"({parallel / total:.1%}) in parallel loops; Amdahl on 2 / 16 cores: "
+                + " / ".join(
+                    f"{1 / (1 - parallel / total + parallel / total / c):.2f}x" for c in (2, 16)
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -55,9 +55,13 @@ def graph(features: np.ndarray):
     from raregal.core import defaults
     from raregal.method.reduce import umap_embed
 
-    return umap_embed(features, n_components=defaults.UMAP_N_COMPONENTS,
-                      n_neighbors=defaults.UMAP_N_NEIGHBORS, init="pca",
-                      n_epochs=defaults.UMAP_N_EPOCHS)[1]
+    return umap_embed(
+        features,
+        n_components=defaults.UMAP_N_COMPONENTS,
+        n_neighbors=defaults.UMAP_N_NEIGHBORS,
+        init="pca",
+        n_epochs=defaults.UMAP_N_EPOCHS,
+    )[1]
 
 
 def lay_out(features, model, layout: str, seed: int) -> tuple[np.ndarray, float]:
@@ -67,8 +71,14 @@ def lay_out(features, model, layout: str, seed: int) -> tuple[np.ndarray, float]
 
     start = time.perf_counter()
     with deterministic_layout(layout == "deterministic"):
-        embedding = layout_rerun(features, model, init="pca", n_epochs=defaults.UMAP_N_EPOCHS,
-                                 seed=seed, parallel=layout == "umap-learn parallel")
+        embedding = layout_rerun(
+            features,
+            model,
+            init="pca",
+            n_epochs=defaults.UMAP_N_EPOCHS,
+            seed=seed,
+            parallel=layout == "umap-learn parallel",
+        )
     return embedding, time.perf_counter() - start
 
 
@@ -92,10 +102,14 @@ def measure(features, planted, embedding, min_samples, subsample, queries) -> di
 
     labels = leaf_clusters(embedding, min_samples=min_samples).labels
     rec = recovery(planted, labels)
-    return {"trust": trustworthiness(features[subsample], embedding[subsample], n_neighbors=K),
-            "preserved": preservation(features, embedding, queries),
-            "recovered": rec["recovered"], "classes": rec["classes"],
-            "spurious": rec["spurious"], "labels": labels}
+    return {
+        "trust": trustworthiness(features[subsample], embedding[subsample], n_neighbors=K),
+        "preserved": preservation(features, embedding, queries),
+        "recovered": rec["recovered"],
+        "classes": rec["classes"],
+        "spurious": rec["spurious"],
+        "labels": labels,
+    }
 
 
 def benchmark(kind: str, n: int, dim: int, seed: int, seeds: list[int], args) -> dict:
@@ -108,8 +122,14 @@ def benchmark(kind: str, n: int, dim: int, seed: int, seeds: list[int], args) ->
     subsample = rng.choice(n, min(args.subsample, n), replace=False)
     queries = rng.choice(n, min(args.queries, n), replace=False)
     min_samples = scaled_min_samples(n)
-    row = {"table": kind, "n": n, "min_samples": min_samples,
-           "planted": int(planted.max() + 1), "load": [load()], "layouts": {}}
+    row = {
+        "table": kind,
+        "n": n,
+        "min_samples": min_samples,
+        "planted": int(planted.max() + 1),
+        "load": [load()],
+        "layouts": {},
+    }
     start = time.perf_counter()
     model = graph(features)
     row["graph_s"] = round(time.perf_counter() - start, 1)
@@ -119,58 +139,88 @@ def benchmark(kind: str, n: int, dim: int, seed: int, seeds: list[int], args) ->
             embedding, seconds = lay_out(features, model, layout, s)
             m = measure(features, planted, embedding, min_samples, subsample, queries)
             labels[layout, s] = m.pop("labels")
-            row["layouts"][f"{layout} seed {s}"] = {"seconds": round(seconds, 1), "load": load(),
-                                                    **m}
+            row["layouts"][f"{layout} seed {s}"] = {
+                "seconds": round(seconds, 1),
+                "load": load(),
+                **m,
+            }
     ari = {}
     for layout in LAYOUTS:
         for a, b in itertools.combinations(seeds, 2):
             ari[f"{layout} seed {a} vs seed {b}"] = adjusted_rand_score(
-                labels[layout, a], labels[layout, b])
+                labels[layout, a], labels[layout, b]
+            )
     for one, other in itertools.combinations(LAYOUTS, 2):
-        cross = [adjusted_rand_score(labels[one, a], labels[other, b])
-                 for a in seeds for b in seeds]
+        cross = [
+            adjusted_rand_score(labels[one, a], labels[other, b]) for a in seeds for b in seeds
+        ]
         ari[f"{one} vs {other} (every pair of seeds): mean, min, max"] = (
-            np.mean(cross), np.min(cross), np.max(cross))
+            np.mean(cross),
+            np.min(cross),
+            np.max(cross),
+        )
     row["ari"] = {k: np.round(v, 3).tolist() for k, v in ari.items()}
     row["load"].append(load())
     return row
 
 
 def print_row(row: dict) -> None:
-    print(f"\n{row['table']} table  N={row['n']:,}  min_samples={row['min_samples']}  "
-          f"planted={row['planted']}  graph {row['graph_s']} s  load {row['load'][0]}"
-          f"-{row['load'][1]}")
-    print(f"  {'layout':22s} {'s':>6s} {'load':>5s} {'trust':>6s} {'kNN kept':>8s} "
-          f"{'rec':>6s} {'classes':>7s} {'spur':>5s}")
+    print(
+        f"\n{row['table']} table  N={row['n']:,}  min_samples={row['min_samples']}  "
+        f"planted={row['planted']}  graph {row['graph_s']} s  load {row['load'][0]}"
+        f"-{row['load'][1]}"
+    )
+    print(
+        f"  {'layout':22s} {'s':>6s} {'load':>5s} {'trust':>6s} {'kNN kept':>8s} "
+        f"{'rec':>6s} {'classes':>7s} {'spur':>5s}"
+    )
     for name, r in row["layouts"].items():
-        print(f"  {name:22s} {r['seconds']:6.1f} {r['load']:>5s} {r['trust']:6.3f} "
-              f"{r['preserved']:8.3f} {r['recovered']:>3d}/{row['planted']:<2d} "
-              f"{r['classes']:7d} {r['spurious']:5d}")
+        print(
+            f"  {name:22s} {r['seconds']:6.1f} {r['load']:>5s} {r['trust']:6.3f} "
+            f"{r['preserved']:8.3f} {r['recovered']:>3d}/{row['planted']:<2d} "
+            f"{r['classes']:7d} {r['spurious']:5d}"
+        )
     for pair, value in row["ari"].items():
         print(f"  ARI {pair}: {value}")
     sys.stdout.flush()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000])
     parser.add_argument("--tables", nargs="+", choices=TABLES, default=["current"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2],
-                        help="layout seeds, each run by both descents")
-    parser.add_argument("--subsample", type=int, default=5000,
-                        help="rows for trustworthiness (its cost is quadratic)")
-    parser.add_argument("--queries", type=int, default=2000,
-                        help="rows whose neighbours are checked for preservation")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="layout seeds, each run by both descents",
+    )
+    parser.add_argument(
+        "--subsample",
+        type=int,
+        default=5000,
+        help="rows for trustworthiness (its cost is quadratic)",
+    )
+    parser.add_argument(
+        "--queries",
+        type=int,
+        default=2000,
+        help="rows whose neighbours are checked for preservation",
+    )
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0, help="the tables' seed")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args()
     import numba
 
-    print(f"bench/layout_quality.py on {os.cpu_count()} cores, {numba.get_num_threads()} "
-          f"numba threads; tables {args.tables}; sizes {args.sizes}; seeds {args.seeds}; "
-          f"load {Path('/proc/loadavg').read_text().strip()}")
+    print(
+        f"bench/layout_quality.py on {os.cpu_count()} cores, {numba.get_num_threads()} "
+        f"numba threads; tables {args.tables}; sizes {args.sizes}; seeds {args.seeds}; "
+        f"load {Path('/proc/loadavg').read_text().strip()}"
+    )
     rows = []
     for n in args.sizes:
         for kind in args.tables:

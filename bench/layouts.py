@@ -26,8 +26,9 @@ SOURCES = {
     "friendly table": "Zenodo 8360385; zoobot load_predictions.py *_friendly",
     "advanced table": "Zenodo 8360385; zoobot *_advanced (_proportion-asked)",
     "HDF5 chunks (galaxy, answer, pass)": "zoobot save_predictions.py predictions_to_hdf5",
-    "grouped HDF5 (galaxy, answer, model, pass)":
-        "zoobot-predictions c_group_hdf5_across_models.py",
+    "grouped HDF5 (galaxy, answer, model, pass)": (
+        "zoobot-predictions c_group_hdf5_across_models.py"
+    ),
     "Zoobot CSV ({label}_pred lists)": "zoobot save_predictions.py predictions_to_csv",
     "volunteer votes": "GZ DESI volunteer catalogue (counts, _total-votes)",
     "all-campaign HDF5": "galaxy-datasets decals_all_campaigns_ortho label_cols",
@@ -69,32 +70,58 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        L.representations(L.galaxy_ids()[::-1]).to_parquet(folder / "reps.parquet",
-                                                            index=False)
+        L.representations(L.galaxy_ids()[::-1]).to_parquet(folder / "reps.parquet", index=False)
         for name, (writer, needed) in L.LAYOUTS.items():
             sub = folder / name.split()[0]
             sub.mkdir(exist_ok=True)
             path = writer(sub)
             option = " ".join(f"--{k} {v}" for k, v in needed.items()) or "none"
             rows.append((name, SOURCES[name], option, kept(folder, path, **needed), KEPT))
-        hubble = {"smooth-or-featured": ("smooth", "features", "artifact"),
-                  "clumpy-appearance": ("yes", "no"), "disk-edge-on": ("yes", "no")}
-        euclid = {"smooth-or-featured": ("smooth", "featured-or-disk", "problem"),
-                  "disk-edge-on": ("yes", "no"), "problem": ("star", "artifact", "zoom")}
-        for suffix, pairs, kw in (("-euclid", euclid, {"artifact": "problem"}),
-                                  ("-hubble", hubble, {"featured": "features"}),
-                                  ("-candels", hubble, {"featured": "features"})):
+        hubble = {
+            "smooth-or-featured": ("smooth", "features", "artifact"),
+            "clumpy-appearance": ("yes", "no"),
+            "disk-edge-on": ("yes", "no"),
+        }
+        euclid = {
+            "smooth-or-featured": ("smooth", "featured-or-disk", "problem"),
+            "disk-edge-on": ("yes", "no"),
+            "problem": ("star", "artifact", "zoom"),
+        }
+        for suffix, pairs, kw in (
+            ("-euclid", euclid, {"artifact": "problem"}),
+            ("-hubble", hubble, {"featured": "features"}),
+            ("-candels", hubble, {"featured": "features"}),
+        ):
             path = suffixed(folder, suffix, pairs, **kw)
-            rows.append((f"HDF5, {suffix} label_cols", "galaxy-datasets label_metadata.py",
-                         "none", kept(folder, path), KEPT))
+            rows.append(
+                (
+                    f"HDF5, {suffix} label_cols",
+                    "galaxy-datasets label_metadata.py",
+                    "none",
+                    kept(folder, path),
+                    KEPT,
+                )
+            )
         path = L.write_grouped(folder)
-        rows.append(("HF embeddings (list column) + grouped HDF5",
-                     "zoobot-predictions representations_from_huggingface.py", "none",
-                     kept(folder, path, reps=embeddings(folder)), KEPT))
+        rows.append(
+            (
+                "HF embeddings (list column) + grouped HDF5",
+                "zoobot-predictions representations_from_huggingface.py",
+                "none",
+                kept(folder, path, reps=embeddings(folder)),
+                KEPT,
+            )
+        )
         path = L.write_grouped(folder)
-        rows.append(("grouped HDF5, --no-mask-unasked", "as above, mask off",
-                     "--no-mask-unasked", kept(folder, path, mask_unasked=False),
-                     len(L.KEPT_UNMASKED) * L.N_EACH))
+        rows.append(
+            (
+                "grouped HDF5, --no-mask-unasked",
+                "as above, mask off",
+                "--no-mask-unasked",
+                kept(folder, path, mask_unasked=False),
+                len(L.KEPT_UNMASKED) * L.N_EACH,
+            )
+        )
     print(f"{N} galaxies of six kinds (tests/test_layouts.py); the paper's cuts, NaN rule keep\n")
     print("| layout | source | option | rows kept | expected |")
     print("|---|---|---|---|---|")

@@ -65,8 +65,14 @@ from raregal.model.models import DEFAULT_MODEL, load_model
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KAGGLE, RINGS = SHARED / "gz-kaggle-5000", SHARED / "gz-decals-rings-470"
 QUESTIONS = ["smooth-or-featured", "disk-edge-on", "how-rounded"]
-RECIPE = dict(schema="gz2", questions=QUESTIONS, bottleneck=128, input_size=64,
-              crop_fraction=0.5, batch_size=64)
+RECIPE = dict(
+    schema="gz2",
+    questions=QUESTIONS,
+    bottleneck=128,
+    input_size=64,
+    crop_fraction=0.5,
+    batch_size=64,
+)
 #: Epochs per family for about the same training time (4-6 minutes with one thread,
 #: two runs side by side on the otherwise idle 2 cores): one epoch of 4,000 images
 #: took 16.4 s (raregal_cnn), 17.1 s (raregal_resnet), 29.9 s (mobilenetv3_small_100)
@@ -93,16 +99,18 @@ train_module.decode_all = lambda paths, size, crop, say: _decode_cached(tuple(pa
 def shared_pixels(folder: Path, size: int, crop: float) -> tuple[list[str], torch.Tensor]:
     """A set's ids (file stems, sorted) and images, preprocessed as embed does."""
     paths = sorted((folder / "images").iterdir())
-    return [p.stem for p in paths], torch.from_numpy(np.stack([
-        model_input(p, size=size, crop_fraction=crop) for p in paths]))
+    return [p.stem for p in paths], torch.from_numpy(
+        np.stack([model_input(p, size=size, crop_fraction=crop) for p in paths])
+    )
 
 
 def predict(model, pixels: torch.Tensor, batch: int = 500):
     torch.manual_seed(0)  # the head's dropout passes
-    parts = [model.predict(pixels[i:i + batch]) for i in range(0, len(pixels), batch)]
-    return (torch.cat([f for f, _ in parts]).numpy(),
-            pd.DataFrame(torch.cat([p for _, p in parts]).numpy(),
-                         columns=model.schema.answers))
+    parts = [model.predict(pixels[i : i + batch]) for i in range(0, len(pixels), batch)]
+    return (
+        torch.cat([f for f, _ in parts]).numpy(),
+        pd.DataFrame(torch.cat([p for _, p in parts]).numpy(), columns=model.schema.answers),
+    )
 
 
 def morphology(model, val_ids) -> dict:
@@ -118,28 +126,39 @@ def morphology(model, val_ids) -> dict:
     rings = pd.read_csv(RINGS / "labels.csv").set_index("iauname").loc[ring_ids]
     ring_features, ring_pred = predict(model, ring_pixels)
     probe = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=2000))
-    ring_scores = cross_val_predict(probe, ring_features, rings["ring"].to_numpy(),
-                                    cv=StratifiedKFold(5, shuffle=True, random_state=0),
-                                    method="decision_function")
+    ring_scores = cross_val_predict(
+        probe,
+        ring_features,
+        rings["ring"].to_numpy(),
+        cv=StratifiedKFold(5, shuffle=True, random_state=0),
+        method="decision_function",
+    )
     return {
         "smooth_r": pearsonr(predicted["smooth-or-featured_smooth"], truth["Class1.1"])[0],
         "edge_r": pearsonr(predicted["disk-edge-on_yes"][asked], edge_on[asked])[0],
-        "decals_feat_rho": spearmanr(ring_pred["smooth-or-featured_featured-or-disk"],
-                                     rings["smooth-or-featured_featured-or-disk_fraction"])[0],
-        "decals_edge_rho": spearmanr(ring_pred["disk-edge-on_no"],
-                                     rings["disk-edge-on_no_fraction"])[0],
-        "ring_probe_auc": roc_auc_score(rings["ring"], ring_scores)}
+        "decals_feat_rho": spearmanr(
+            ring_pred["smooth-or-featured_featured-or-disk"],
+            rings["smooth-or-featured_featured-or-disk_fraction"],
+        )[0],
+        "decals_edge_rho": spearmanr(
+            ring_pred["disk-edge-on_no"], rings["disk-edge-on_no_fraction"]
+        )[0],
+        "ring_probe_auc": roc_auc_score(rings["ring"], ring_scores),
+    }
 
 
 def conditioning(model) -> dict:
     """The worse of the two shared sets' PC1 share and 99.9th-pct/median norm."""
     worst = {"pc1": 0.0, "norm_ratio": 0.0}
     for folder in (KAGGLE, RINGS):
-        features, _ = predict(model, shared_pixels(folder, model.input_size,
-                                                   model.crop_fraction)[1])
+        features, _ = predict(
+            model, shared_pixels(folder, model.input_size, model.crop_fraction)[1]
+        )
         g = geometry(features)
-        worst = {"pc1": max(worst["pc1"], g["pc1_share"]),
-                 "norm_ratio": max(worst["norm_ratio"], g["p99.9/median"])}
+        worst = {
+            "pc1": max(worst["pc1"], g["pc1_share"]),
+            "norm_ratio": max(worst["norm_ratio"], g["p99.9/median"]),
+        }
     return worst
 
 
@@ -148,9 +167,14 @@ def write_representations(model, folder: Path) -> Path:
     ids, pixels = shared_pixels(KAGGLE, model.input_size, model.crop_fraction)
     features, fractions = predict(model, pixels)
     table = pd.DataFrame({"GalaxyID": ids})
-    table = pd.concat([table, pd.DataFrame(features, columns=[f"feat_{j}" for j in
-                                                                range(features.shape[1])]),
-                       fractions.add_suffix("_fraction")], axis=1)
+    table = pd.concat(
+        [
+            table,
+            pd.DataFrame(features, columns=[f"feat_{j}" for j in range(features.shape[1])]),
+            fractions.add_suffix("_fraction"),
+        ],
+        axis=1,
+    )
     folder.mkdir(parents=True, exist_ok=True)
     table.to_parquet(folder / "representations.parquet", index=False)
     return folder / "representations.parquet"
@@ -161,20 +185,32 @@ def rare_types(model, folder: Path, pixels_repr: Path) -> dict:
     embedded = folder / "embedded" / "representations.parquet"
     if not (folder / "search_pixels").is_dir():  # kept from an earlier measurement
         write_representations(model, folder / "embedded")
+
         # No credibility reruns: evaluate scores every class, and the classes
         # themselves do not depend on the reruns.
-        finder = lambda: RareClassFinder(min_samples="scaled", seed=0,  # noqa: E731
-                                         stability_seeds=0)
+        def finder():
+            return RareClassFinder(min_samples="scaled", seed=0, stability_seeds=0)
+
         threads = torch.get_num_threads()
         search(embedded, folder / "search", finder=finder(), verbose=False)
-        search(pixels_repr, folder / "search_pixels", predictions=embedded, finder=finder(),
-               verbose=False)
+        search(
+            pixels_repr,
+            folder / "search_pixels",
+            predictions=embedded,
+            finder=finder(),
+            verbose=False,
+        )
         # A search (numba, OpenMP) leaves torch's OpenMP pool at more threads than
         # asked: two benches side by side would then oversubscribe the cores.
         torch.set_num_threads(threads)
     types = {t: PRESETS["gz2-odd"][t] for t in RARE}
-    table = evaluate([folder / "search", folder / "search_pixels"], KAGGLE / "labels.csv",
-                     types=types, names=["model", "pixels"], say=lambda *_: None).table
+    table = evaluate(
+        [folder / "search", folder / "search_pixels"],
+        KAGGLE / "labels.csv",
+        types=types,
+        names=["model", "pixels"],
+        say=lambda *_: None,
+    ).table
     row = {}
     for t in RARE:
         model_row = table[(table["run"] == "model") & (table["type"] == t)].iloc[0]
@@ -192,7 +228,7 @@ def measure(model, val_ids, folder: Path, pixels_repr: Path | None) -> dict:
     with torch.inference_mode():
         start = time.perf_counter()
         for i in range(0, 2000, 250):
-            model.encoder(pixels[i:i + 250])
+            model.encoder(pixels[i : i + 250])
         rate = 2000 / (time.perf_counter() - start)
     row = {**morphology(model, val_ids), **conditioning(model), "encode_img_s": rate}
     if pixels_repr is not None:
@@ -204,13 +240,15 @@ def measure(model, val_ids, folder: Path, pixels_repr: Path | None) -> dict:
 def pixel_baseline(root: Path) -> Path:
     if (root / "pixels" / "representations.parquet").is_file():
         return root / "pixels" / "representations.parquet"
-    baseline(KAGGLE / "images", root / "pixels", crop_fraction=RECIPE["crop_fraction"],
-             verbose=False)
+    baseline(
+        KAGGLE / "images", root / "pixels", crop_fraction=RECIPE["crop_fraction"], verbose=False
+    )
     return root / "pixels" / "representations.parquet"
 
 
-def train_family(family: str, seed: int, root: Path,
-                 recipe: dict | None = None) -> tuple[Path, dict]:
+def train_family(
+    family: str, seed: int, root: Path, recipe: dict | None = None
+) -> tuple[Path, dict]:
     """Train (or, with its training.json there, re-read) one family and seed, with
     its :data:`FAMILIES` epochs and rate unless ``recipe`` gives others."""
     recipe = recipe or FAMILIES[family]
@@ -221,15 +259,28 @@ def train_family(family: str, seed: int, root: Path,
     else:
         # resume=True continues an interrupted run from its checkpoint (the same
         # result: the learning rate depends only on the epoch).
-        summary = train_module.train(KAGGLE / "labels.csv", out, images=KAGGLE / "images",
-                                     arch=family, seed=seed, verbose=False, resume=True,
-                                     **RECIPE, **recipe)
+        summary = train_module.train(
+            KAGGLE / "labels.csv",
+            out,
+            images=KAGGLE / "images",
+            arch=family,
+            seed=seed,
+            verbose=False,
+            resume=True,
+            **RECIPE,
+            **recipe,
+        )
         (out / "bench_load.txt").write_text(f"{load:.1f}-{os.getloadavg()[0]:.1f}")
     train_s = sum(h["seconds"] for h in summary["history"])
-    return out, {"family": family, "seed": seed, "epochs": recipe["epochs"],
-                 "best_epoch": summary["best"]["epoch"], "train_min": train_s / 60,
-                 "load": _read_load(out),
-                 "MB": sum(p.stat().st_size for p in (out / "model").iterdir()) / 2 ** 20}
+    return out, {
+        "family": family,
+        "seed": seed,
+        "epochs": recipe["epochs"],
+        "best_epoch": summary["best"]["epoch"],
+        "train_min": train_s / 60,
+        "load": _read_load(out),
+        "MB": sum(p.stat().st_size for p in (out / "model").iterdir()) / 2**20,
+    }
 
 
 def _read_load(run: Path) -> str:
@@ -244,19 +295,26 @@ def val_ids_of(run: Path) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--keep", type=Path, help="keep the runs in this folder")
-    parser.add_argument("--no-search", action="store_true",
-                        help="skip the rare-type search and evaluation (the slow part)")
-    parser.add_argument("--only-reference", action="store_true",
-                        help="measure the bundled model only")
-    parser.add_argument("--no-reference", action="store_true",
-                        help="leave out the bundled model's row")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch threads (one is fastest on a loaded machine)")
+    parser.add_argument(
+        "--no-search",
+        action="store_true",
+        help="skip the rare-type search and evaluation (the slow part)",
+    )
+    parser.add_argument(
+        "--only-reference", action="store_true", help="measure the bundled model only"
+    )
+    parser.add_argument(
+        "--no-reference", action="store_true", help="leave out the bundled model's row"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (one is fastest on a loaded machine)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"bench/model_families.py: {RECIPE}, load {os.getloadavg()}", flush=True)
@@ -267,15 +325,22 @@ def main() -> None:
         rows = []
         if not args.no_reference:
             reference = load_model(DEFAULT_MODEL)
-            rows.append({"family": "bundled (before)", **measure(
-                reference, (DEFAULT_MODEL / "validation_ids.txt").read_text().split(),
-                root / "bundled", pixels_repr)})
+            rows.append(
+                {
+                    "family": "bundled (before)",
+                    **measure(
+                        reference,
+                        (DEFAULT_MODEL / "validation_ids.txt").read_text().split(),
+                        root / "bundled",
+                        pixels_repr,
+                    ),
+                }
+            )
             print(pd.DataFrame(rows).round(3).to_string(index=False), flush=True)
         for family in [] if args.only_reference else args.families:
             for seed in args.seeds:
                 run, row = train_family(family, seed, root)
-                row.update(measure(load_model(run / "model"), val_ids_of(run), run,
-                                   pixels_repr))
+                row.update(measure(load_model(run / "model"), val_ids_of(run), run, pixels_repr))
                 rows.append(row)
                 (root / "families.json").write_text(json.dumps(rows, indent=1, default=str))
                 print(pd.DataFrame(rows[-1:]).round(3).to_string(index=False), flush=True)

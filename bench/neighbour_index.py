@@ -54,33 +54,43 @@ def main() -> None:
     from raregal.measure.synthetic import planted_representations
     from raregal.method.reduce import approximate_neighbours
 
-    table = planted_representations(args.n, dim=args.dim, n_groups=40, seed=0,
-                                    fractions=False)
+    table = planted_representations(args.n, dim=args.dim, n_groups=40, seed=0, fractions=False)
     x = table.filter(like="feat_").to_numpy(np.float32)
     del table
     probe = np.random.default_rng(1).choice(args.n, 200, replace=False)
     k = 12
-    exact = NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(x).kneighbors(
-        x[probe], return_distance=False)[:, 1:]
+    exact = (
+        NearestNeighbors(n_neighbors=k + 1, algorithm="brute")
+        .fit(x)
+        .kneighbors(x[probe], return_distance=False)[:, 1:]
+    )
     results = {"n": args.n, "dim": args.dim}
 
     started = time.perf_counter()
     graph, distances = approximate_neighbours(x, 50, seed=0)
     results["search_graph_s"] = round(time.perf_counter() - started, 1)
     started = time.perf_counter()
-    rows = np.stack([graph[r, 1:k + 1] for r in probe])
-    results["graph"] = {"extra_build_s": 0.0,
-                        "disk_mib": round((graph.size * 4 + distances.size * 4) / 2**20),
-                        "query_ms": round((time.perf_counter() - started) / len(probe) * 1e3,
-                                          3),
-                        "recall": round(recall(rows, exact), 4)}
+    rows = np.stack([graph[r, 1 : k + 1] for r in probe])
+    results["graph"] = {
+        "extra_build_s": 0.0,
+        "disk_mib": round((graph.size * 4 + distances.size * 4) / 2**20),
+        "query_ms": round((time.perf_counter() - started) / len(probe) * 1e3, 3),
+        "recall": round(recall(rows, exact), 4),
+    }
     print(json.dumps(results), flush=True)
 
     from pynndescent import NNDescent
 
     started = time.perf_counter()
-    index = NNDescent(x, n_neighbors=50, metric="euclidean", random_state=0,
-                      max_candidates=60, low_memory=True, compressed=False)
+    index = NNDescent(
+        x,
+        n_neighbors=50,
+        metric="euclidean",
+        random_state=0,
+        max_candidates=60,
+        low_memory=True,
+        compressed=False,
+    )
     built = time.perf_counter() - started
     started = time.perf_counter()
     index.prepare()
@@ -94,10 +104,13 @@ def main() -> None:
     with tempfile.TemporaryFile() as handle:
         pickle.dump(index, handle)
         size = handle.tell()
-    results["pynndescent"] = {"build_s": round(built, 1), "prepare_s": round(prepared, 1),
-                              "disk_mib": round(size / 2**20),
-                              "query_ms": round(query * 1e3, 3),
-                              "recall": round(recall(found, exact), 4)}
+    results["pynndescent"] = {
+        "build_s": round(built, 1),
+        "prepare_s": round(prepared, 1),
+        "disk_mib": round(size / 2**20),
+        "query_ms": round(query * 1e3, 3),
+        "recall": round(recall(found, exact), 4),
+    }
     del index
     print(json.dumps(results), flush=True)
     try:
@@ -117,10 +130,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             faiss.write_index(hnsw, str(Path(folder) / "hnsw.faiss"))
             size = (Path(folder) / "hnsw.faiss").stat().st_size
-        results["faiss-hnsw"] = {"build_s": round(built, 1), "disk_mib": round(size / 2**20),
-                                 "query_ms": round(query * 1e3, 3),
-                                 "recall": round(recall(found, exact), 4),
-                                 "version": faiss.__version__}
+        results["faiss-hnsw"] = {
+            "build_s": round(built, 1),
+            "disk_mib": round(size / 2**20),
+            "query_ms": round(query * 1e3, 3),
+            "recall": round(recall(found, exact), 4),
+            "version": faiss.__version__,
+        }
     results["peak_mib"] = round(peak_mib())
     print(json.dumps(results), flush=True)
 

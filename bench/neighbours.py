@@ -31,8 +31,9 @@ def table(n: int, dim: int):
 
     from raregal.measure.synthetic import planted_representations
 
-    data = planted_representations(n, dim=dim, n_groups=20, group_size=(20, 80),
-                                   fractions=False, seed=0)
+    data = planted_representations(
+        n, dim=dim, n_groups=20, group_size=(20, 80), fractions=False, seed=0
+    )
     return data.filter(like="feat_").to_numpy(np.float32)
 
 
@@ -65,8 +66,10 @@ def main() -> None:
     subprocess.run([sys.executable, __file__, "--warm"], check=True, capture_output=True)
     first, _ = timed(approximate_neighbours, small, args.k, seed=0)
     again, _ = timed(approximate_neighbours, small, args.k, seed=0)
-    print(f"NN-descent compilation in a new process: {first - again:.1f} s "
-          f"(first call {first:.1f} s, second {again:.1f} s, 3,000 x 8; load {load()})")
+    print(
+        f"NN-descent compilation in a new process: {first - again:.1f} s "
+        f"(first call {first:.1f} s, second {again:.1f} s, 3,000 x 8; load {load()})"
+    )
     print(f"{'N':>7} {'dim':>4} {'exact s':>8} {'NN-d s':>7} {'recall':>6}  load")
     for dim in args.dims:
         for n in args.sizes:
@@ -74,8 +77,10 @@ def main() -> None:
             exact_s, (exact, _) = timed(exact_neighbours, X, args.k)
             approx_s, (approx, _) = timed(approximate_neighbours, X, args.k, seed=0)
             recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(approx, exact)]) / args.k
-            print(f"{n:>7} {dim:>4} {exact_s:>8.2f} {approx_s:>7.2f} {recall:>6.3f}  {load()}",
-                  flush=True)
+            print(
+                f"{n:>7} {dim:>4} {exact_s:>8.2f} {approx_s:>7.2f} {recall:>6.3f}  {load()}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -85,27 +85,31 @@ def generate(rows: int, folder: Path) -> tuple[Path, Path]:
     rng = np.random.default_rng(0)
     brick, obj, ids = _ids(rows)
     t0 = time.time()
-    schema = pa.schema([("id_str", pa.string())] + [(f"feat_{i}", pa.float32())
-                                                    for i in range(DIM)])
+    schema = pa.schema(
+        [("id_str", pa.string())] + [(f"feat_{i}", pa.float32()) for i in range(DIM)]
+    )
     with pq.ParquetWriter(str(reps) + ".tmp", schema) as writer:
         for start in range(0, rows, CHUNK):
             stop = min(rows, start + CHUNK)
             block = rng.standard_normal((stop - start, DIM), dtype=np.float32)
             arrays = [pa.array(ids[start:stop])] + [pa.array(block[:, i]) for i in range(DIM)]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema),
-                               row_group_size=ROW_GROUP)
+            writer.write_table(
+                pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP
+            )
     os.replace(str(reps) + ".tmp", reps)
     print(f"generated {reps.name} in {time.time() - t0:.0f} s", flush=True)
     order = rng.permutation(rows)  # the friendly table is in its own order
     t0 = time.time()
     writer = None
     for start in range(0, rows, CHUNK):
-        rows_here = order[start:start + CHUNK]
-        columns = {"dr8_id": pa.array(ids[rows_here]),
-                   "ra": rng.uniform(0, 360, len(rows_here)),
-                   "dec": rng.uniform(-20, 80, len(rows_here)),
-                   "brickid": brick[rows_here].astype(np.int32),
-                   "objid": obj[rows_here].astype(np.int32)}
+        rows_here = order[start : start + CHUNK]
+        columns = {
+            "dr8_id": pa.array(ids[rows_here]),
+            "ra": rng.uniform(0, 360, len(rows_here)),
+            "dec": rng.uniform(-20, 80, len(rows_here)),
+            "brickid": brick[rows_here].astype(np.int32),
+            "objid": obj[rows_here].astype(np.int32),
+        }
         columns.update(_fractions(rng, len(rows_here)))
         table = pa.table(columns)
         writer = writer or pq.ParquetWriter(str(friendly) + ".tmp", table.schema)
@@ -148,15 +152,15 @@ def raregal_path(reps: Path, friendly: Path) -> int:
     from raregal.method.select import apply_cuts, paper_cuts
 
     cuts = paper_cuts()
-    print(f"raregal (column projection, cut first, features of survivors only), "
-          f"{reps.name}:")
+    print(f"raregal (column projection, cut first, features of survivors only), {reps.name}:")
     with Peak() as total:
         with Peak() as step:
             inputs = open_inputs(reps, predictions=[friendly], want=[c.column for c in cuts])
         print(step.line(f"ids + cut columns, join ({inputs.n_rows:,} rows)"))
         with Peak() as step:
-            selection = apply_cuts(inputs.selection_columns, cuts,
-                                   fractions_given=inputs.has_fractions)
+            selection = apply_cuts(
+                inputs.selection_columns, cuts, fractions_given=inputs.has_fractions
+            )
         kept = int(selection.mask.sum())
         print(step.line(f"cuts ({kept:,} kept)"))
         with Peak() as step:
@@ -196,22 +200,33 @@ def _in_fresh_process(path: str, rows: int) -> None:
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=8_700_000)
-    parser.add_argument("--naive-rows", type=int, default=1_000_000,
-                        help="rows for the naive reference (it holds everything at once)")
+    parser.add_argument(
+        "--naive-rows",
+        type=int,
+        default=1_000_000,
+        help="rows for the naive reference (it holds everything at once)",
+    )
     parser.add_argument("--skip-naive", action="store_true")
-    parser.add_argument("--generate-only", action="store_true",
-                        help="write the cached tables and stop")
+    parser.add_argument(
+        "--generate-only", action="store_true", help="write the cached tables and stop"
+    )
     parser.add_argument("--path", choices=["raregal", "naive"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.path:  # one measurement, in a process of its own
         reps, friendly = generate(args.rows, OUT)
         (raregal_path if args.path == "raregal" else naive_path)(reps, friendly)
         return
-    print(f"load: {os.getloadavg()}, cores: {os.cpu_count()}, "
-          f"memory: {psutil.virtual_memory().total / 2**30:.0f} GiB", flush=True)
+    print(
+        f"load: {os.getloadavg()}, cores: {os.cpu_count()}, "
+        f"memory: {psutil.virtual_memory().total / 2**30:.0f} GiB",
+        flush=True,
+    )
     reps, friendly = generate(args.rows, OUT)
-    print(f"{reps.name}: {reps.stat().st_size / 1e9:.2f} GB, "
-          f"{friendly.name}: {friendly.stat().st_size / 1e9:.2f} GB", flush=True)
+    print(
+        f"{reps.name}: {reps.stat().st_size / 1e9:.2f} GB, "
+        f"{friendly.name}: {friendly.stat().st_size / 1e9:.2f} GB",
+        flush=True,
+    )
     if args.generate_only:
         generate(args.naive_rows, OUT)
         return
@@ -219,8 +234,11 @@ def main():
     if not args.skip_naive:
         generate(args.naive_rows, OUT)
         if args.naive_rows != args.rows:
-            print(f"(naive at {args.naive_rows:,} rows: whole-table pandas at "
-                  f"{args.rows:,} would need more memory than the 8 GiB budget)", flush=True)
+            print(
+                f"(naive at {args.naive_rows:,} rows: whole-table pandas at "
+                f"{args.rows:,} would need more memory than the 8 GiB budget)",
+                flush=True,
+            )
             _in_fresh_process("raregal", args.naive_rows)
         _in_fresh_process("naive", args.naive_rows)
     print(f"load after: {os.getloadavg()}")

@@ -30,8 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import tables  # noqa: E402  (bench/tables.py)
 
 
-def planted_table(n: int, seed: int, dim: int = 128, n_groups: int = 20,
-                  sizes=(10, 1300), tightness: float = 0.25, noise: float = 0.05):
+def planted_table(
+    n: int,
+    seed: int,
+    dim: int = 128,
+    n_groups: int = 20,
+    sizes=(10, 1300),
+    tightness: float = 0.25,
+    noise: float = 0.05,
+):
     """(features (n, dim) float32, planted (n,) int64): ``curved`` with 20 groups."""
     rng = np.random.default_rng(seed)
     latent = rng.standard_normal((n, tables.LATENT))
@@ -48,9 +55,13 @@ def credible_recovery(planted, labels, credible) -> dict:
 
     kept_labels, kept = keep_credible(labels, np.asarray(credible, bool))
     found = recovery(planted, kept_labels)
-    return {"classes": int(labels.max(initial=-1)) + 1, "credible": len(kept),
-            "recovered": found["recovered"], "groups": found["groups"],
-            "real": len(kept) - found["spurious"]}
+    return {
+        "classes": int(labels.max(initial=-1)) + 1,
+        "credible": len(kept),
+        "recovered": found["recovered"],
+        "groups": found["groups"],
+        "real": len(kept) - found["spurious"],
+    }
 
 
 def settings(finder, features):
@@ -61,8 +72,9 @@ def settings(finder, features):
     first = results[0]
     yield "1 scale", first.min_samples, first.labels, first.classes["credible"].to_numpy()
     for j in range(2, len(results) + 1):
-        labels, _, table = combine(results[:j], finder.min_cluster_size, finder.neighbours_,
-                                   features)
+        labels, _, table = combine(
+            results[:j], finder.min_cluster_size, finder.neighbours_, features
+        )
         yield f"{j} scales", results[j - 1].min_samples, labels, table["credible"].to_numpy()
 
 
@@ -74,8 +86,9 @@ def main() -> None:
     args = parser.parse_args()
     from raregal.method.search import RareClassFinder
 
-    print("seed  setting    finest min_samples  classes credible recovered  real  "
-          "scales_s  search_s")
+    print(
+        "seed  setting    finest min_samples  classes credible recovered  real  scales_s  search_s"
+    )
     for seed in args.seeds:
         features, planted = planted_table(args.rows, seed)
         started = time.time()
@@ -83,9 +96,12 @@ def main() -> None:
         wall = time.time() - started
         for name, finest, labels, credible in settings(finder, features):
             r = credible_recovery(planted, labels, credible)
-            print(f"{seed:4d}  {name:9s}  {finest:18d}  {r['classes']:7d} {r['credible']:8d} "
-                  f"{r['recovered']:6d}/{r['groups']:<2d} {r['real']:4d}  "
-                  f"{finder.stages_['scales']['seconds']:8.1f}  {wall:8.1f}", flush=True)
+            print(
+                f"{seed:4d}  {name:9s}  {finest:18d}  {r['classes']:7d} {r['credible']:8d} "
+                f"{r['recovered']:6d}/{r['groups']:<2d} {r['real']:4d}  "
+                f"{finder.stages_['scales']['seconds']:8.1f}  {wall:8.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -81,8 +81,11 @@ def worker_raregal(data: Path, min_samples: int, result: Path, params: dict) -> 
     settings = {"min_samples": min_samples, "backend": "cpu", "stability_seeds": 0, **params}
     raregal.search(data, out, finder=raregal.RareClassFinder(**settings), overwrite=True)
     classes = pd.read_parquet(out / "classes.parquet")
-    np.savez(result, labels=classes["class"].to_numpy(),
-             embedding=classes.filter(like="umap_").to_numpy())
+    np.savez(
+        result,
+        labels=classes["class"].to_numpy(),
+        embedding=classes.filter(like="umap_").to_numpy(),
+    )
     stages = json.loads((out / "run.json").read_text())["stages"]
     result.with_suffix(".json").write_text(json.dumps(stages))
 
@@ -102,11 +105,17 @@ def worker_reference(data: Path, min_samples: int, result: Path, params: dict) -
     with log.stage("umap", "reference umap-learn 5-D"):
         embedding = umap.UMAP(n_neighbors=50, n_components=5).fit_transform(X)
     with log.stage("hdbscan", "reference hdbscan library, leaf"):
-        labels = hdbscan.HDBSCAN(min_samples=min_samples, min_cluster_size=10,
-                                 cluster_selection_method="leaf").fit(embedding).labels_
+        labels = (
+            hdbscan.HDBSCAN(
+                min_samples=min_samples, min_cluster_size=10, cluster_selection_method="leaf"
+            )
+            .fit(embedding)
+            .labels_
+        )
     with log.stage("write"):
         pd.DataFrame({"id_str": table["id_str"], "class": labels}).to_parquet(
-            result.with_suffix(".parquet"))
+            result.with_suffix(".parquet")
+        )
     np.savez(result, labels=labels, embedding=embedding)
     result.with_suffix(".json").write_text(json.dumps(log.stages))
 
@@ -116,35 +125,65 @@ def worker_agreement(data: Path, min_samples: int, result: Path, params: dict) -
     import hdbscan
 
     embedding = np.load(data)["embedding"]
-    labels = hdbscan.HDBSCAN(min_samples=min_samples, min_cluster_size=10,
-                             cluster_selection_method="leaf").fit(embedding).labels_
+    labels = (
+        hdbscan.HDBSCAN(
+            min_samples=min_samples, min_cluster_size=10, cluster_selection_method="leaf"
+        )
+        .fit(embedding)
+        .labels_
+    )
     np.savez(result, labels=labels)
 
 
 STACKS = ("raregal", "reference")
-WORKERS = {"raregal": worker_raregal, "reference": worker_reference,
-           "agreement": worker_agreement}
+WORKERS = {"raregal": worker_raregal, "reference": worker_reference, "agreement": worker_agreement}
 
 
 def load() -> float:
     """The 1-minute load average: how busy the shared cores were."""
-    return float(Path("/proc/loadavg").read_text().split()[0]) if Path(
-        "/proc/loadavg").exists() else float("nan")
+    return (
+        float(Path("/proc/loadavg").read_text().split()[0])
+        if Path("/proc/loadavg").exists()
+        else float("nan")
+    )
 
 
-def run_worker(name: str, data: Path, min_samples: int, result: Path,
-               params: dict | None = None) -> dict:
+def run_worker(
+    name: str, data: Path, min_samples: int, result: Path, params: dict | None = None
+) -> dict:
     """Run one worker in a fresh process; its wall time and the load around it."""
     before, start = load(), time.perf_counter()
-    subprocess.run([sys.executable, __file__, "--worker", name, "--data", str(data),
-                    "--min-samples", str(min_samples), "--result", str(result),
-                    "--params", json.dumps(params or {})], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--worker",
+            name,
+            "--data",
+            str(data),
+            "--min-samples",
+            str(min_samples),
+            "--result",
+            str(result),
+            "--params",
+            json.dumps(params or {}),
+        ],
+        check=True,
+    )
     return {"process_s": round(time.perf_counter() - start, 1), "load": [before, load()]}
 
 
-def run_stack(stack: str, run: int, data: Path, planted: np.ndarray,
-              bulk: np.ndarray | None, min_samples: int, folder: Path, params: dict,
-              seeded: bool) -> dict:
+def run_stack(
+    stack: str,
+    run: int,
+    data: Path,
+    planted: np.ndarray,
+    bulk: np.ndarray | None,
+    min_samples: int,
+    folder: Path,
+    params: dict,
+    seeded: bool,
+) -> dict:
     """One run of one stack: times, stages, recovery; labels and embedding in the npz."""
     from raregal.measure.synthetic import recovery
 
@@ -154,16 +193,31 @@ def run_stack(stack: str, run: int, data: Path, planted: np.ndarray,
     out["stages"] = json.loads(result.with_suffix(".json").read_text())
     labels = np.load(result)["labels"]
     rec = recovery(planted, labels)
-    out.update(recovered=rec["recovered"], classes=rec["classes"], spurious=rec["spurious"],
-               in_classes=round(float(np.mean(labels >= 0)), 4), npz=str(result))
+    out.update(
+        recovered=rec["recovered"],
+        classes=rec["classes"],
+        spurious=rec["spurious"],
+        in_classes=round(float(np.mean(labels >= 0)), 4),
+        npz=str(result),
+    )
     if bulk is not None:
         leaves = recovery(bulk, labels)
         out.update(bulk_leaves=leaves["groups"], bulk_recovered=leaves["recovered"])
     return out
 
 
-def benchmark(kind: str, n: int, dim: int, seed: int, folder: Path, runs: int,
-              stacks: list[str], agreement: bool, params: dict, seeded: bool) -> dict:
+def benchmark(
+    kind: str,
+    n: int,
+    dim: int,
+    seed: int,
+    folder: Path,
+    runs: int,
+    stacks: list[str],
+    agreement: bool,
+    params: dict,
+    seeded: bool,
+) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
     from raregal.method.cluster import scaled_min_samples
@@ -173,22 +227,34 @@ def benchmark(kind: str, n: int, dim: int, seed: int, folder: Path, runs: int,
     bulk_path = data.with_suffix(".bulk.npy")
     bulk = np.load(bulk_path) if bulk_path.exists() else None
     min_samples = scaled_min_samples(n)
-    row = {"table": kind, "n": n, "dim": dim, "min_samples": min_samples, "seed": seed,
-           "planted_groups": int(planted.max() + 1), "raregal_params": params, "runs": {}}
+    row = {
+        "table": kind,
+        "n": n,
+        "dim": dim,
+        "min_samples": min_samples,
+        "seed": seed,
+        "planted_groups": int(planted.max() + 1),
+        "raregal_params": params,
+        "runs": {},
+    }
     for run in range(1, runs + 1):  # alternate the stacks: a load change hits both
         for stack in stacks:
-            row["runs"][f"{stack}_{run}"] = run_stack(stack, run, data, planted, bulk,
-                                                      min_samples, folder, params, seeded)
+            row["runs"][f"{stack}_{run}"] = run_stack(
+                stack, run, data, planted, bulk, min_samples, folder, params, seeded
+            )
     labels = {name: np.load(r["npz"])["labels"] for name, r in row["runs"].items()}
     pairs = [("raregal_1", "reference_1")] * (len(stacks) == 2) + [
-        (f"{stack}_1", f"{stack}_{run}") for stack in stacks for run in range(2, runs + 1)]
-    row["ari"] = {f"{a} vs {b}": round(adjusted_rand_score(labels[a], labels[b]), 3)
-                  for a, b in pairs}
+        (f"{stack}_1", f"{stack}_{run}") for stack in stacks for run in range(2, runs + 1)
+    ]
+    row["ari"] = {
+        f"{a} vs {b}": round(adjusted_rand_score(labels[a], labels[b]), 3) for a, b in pairs
+    }
     if agreement and "raregal" in stacks:
         result = folder / f"{data.stem}_agreement.npz"
         run_worker("agreement", Path(row["runs"]["raregal_1"]["npz"]), min_samples, result)
         row["ari"]["fast_hdbscan vs hdbscan on raregal_1's embedding"] = round(
-            adjusted_rand_score(labels["raregal_1"], np.load(result)["labels"]), 3)
+            adjusted_rand_score(labels["raregal_1"], np.load(result)["labels"]), 3
+        )
     return row
 
 
@@ -199,22 +265,32 @@ def print_row(row: dict) -> None:
     def bulk(r):  # the bulk's leaf sub-clusters recovered, where the table has them
         return f"{r['bulk_recovered']}/{r['bulk_leaves']}" if "bulk_leaves" in r else "-"
 
-    print(f"\n{row['table']} table  N={row['n']:,}  d={row['dim']}  "
-          f"min_samples={row['min_samples']}  planted={row['planted_groups']}  "
-          f"raregal settings {row['raregal_params'] or 'default'}")
-    print(f"  {'run':12s} {'wall s':>7s} {'peak GiB':>8s} {'load':>9s} {'rec':>5s} "
-          f"{'spur':>5s} {'in cl':>6s} {'bulk':>7s}  stages")
+    print(
+        f"\n{row['table']} table  N={row['n']:,}  d={row['dim']}  "
+        f"min_samples={row['min_samples']}  planted={row['planted_groups']}  "
+        f"raregal settings {row['raregal_params'] or 'default'}"
+    )
+    print(
+        f"  {'run':12s} {'wall s':>7s} {'peak GiB':>8s} {'load':>9s} {'rec':>5s} "
+        f"{'spur':>5s} {'in cl':>6s} {'bulk':>7s}  stages"
+    )
     for name, r in row["runs"].items():
         peak = max(v["peak_rss_mib"] for v in r["stages"].values()) / 1024
-        print(f"  {name:12s} {r['process_s']:7.1f} {peak:8.2f} "
-              f"{r['load'][0]:4.1f}-{r['load'][1]:<4.1f} "
-              f"{r['recovered']:>2d}/{row['planted_groups']:<2d} {r['spurious']:5d} "
-              f"{r['in_classes']:6.1%} {bulk(r):>7s}  {stages(r['stages'])}")
-    walls = {stack: [r["process_s"] for name, r in row["runs"].items()
-                     if name.startswith(stack)] for stack in STACKS}
+        print(
+            f"  {name:12s} {r['process_s']:7.1f} {peak:8.2f} "
+            f"{r['load'][0]:4.1f}-{r['load'][1]:<4.1f} "
+            f"{r['recovered']:>2d}/{row['planted_groups']:<2d} {r['spurious']:5d} "
+            f"{r['in_classes']:6.1%} {bulk(r):>7s}  {stages(r['stages'])}"
+        )
+    walls = {
+        stack: [r["process_s"] for name, r in row["runs"].items() if name.startswith(stack)]
+        for stack in STACKS
+    }
     if all(walls.values()):
-        print(f"  raregal / reference wall time (means): "
-              f"{np.mean(walls['raregal']) / np.mean(walls['reference']):.2f}")
+        print(
+            f"  raregal / reference wall time (means): "
+            f"{np.mean(walls['raregal']) / np.mean(walls['reference']):.2f}"
+        )
     for pair, ari in row["ari"].items():
         print(f"  ARI {pair}: {ari}")
     sys.stdout.flush()
@@ -238,27 +314,58 @@ def setting(text: str) -> tuple[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[50_000, 200_000, 632_000])
-    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES),
-                        help="table kinds (bench/tables.py); default all")
-    parser.add_argument("--runs", type=int, default=2,
-                        help="runs of each stack per table, for the run-to-run spread")
-    parser.add_argument("--stacks", nargs="+", choices=STACKS, default=list(STACKS),
-                        help="which stacks to run (raregal alone: a setting's recovery)")
-    parser.add_argument("--seeded", action="store_true",
-                        help="raregal's run k with seed=k (single-threaded; reproducible)")
-    parser.add_argument("--set", type=setting, action="append", default=[], metavar="KEY=VALUE",
-                        help="a RareClassFinder setting for raregal, e.g. n_epochs=50")
+    parser.add_argument(
+        "--tables",
+        nargs="+",
+        choices=TABLES,
+        default=list(TABLES),
+        help="table kinds (bench/tables.py); default all",
+    )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=2,
+        help="runs of each stack per table, for the run-to-run spread",
+    )
+    parser.add_argument(
+        "--stacks",
+        nargs="+",
+        choices=STACKS,
+        default=list(STACKS),
+        help="which stacks to run (raregal alone: a setting's recovery)",
+    )
+    parser.add_argument(
+        "--seeded",
+        action="store_true",
+        help="raregal's run k with seed=k (single-threaded; reproducible)",
+    )
+    parser.add_argument(
+        "--set",
+        type=setting,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a RareClassFinder setting for raregal, e.g. n_epochs=50",
+    )
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0, help="the tables' seed")
-    parser.add_argument("--no-agreement", action="store_true",
-                        help="skip hdbscan on raregal's embedding")
-    parser.add_argument("--no-warm-up", action="store_true",
-                        help="skip the untimed small run (numba's caches already warm)")
-    parser.add_argument("--keep", type=Path,
-                        help="write tables, truth and results here instead of a temporary folder")
+    parser.add_argument(
+        "--no-agreement", action="store_true", help="skip hdbscan on raregal's embedding"
+    )
+    parser.add_argument(
+        "--no-warm-up",
+        action="store_true",
+        help="skip the untimed small run (numba's caches already warm)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="write tables, truth and results here instead of a temporary folder",
+    )
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -269,8 +376,10 @@ def main() -> None:
     if args.worker:
         WORKERS[args.worker](args.data, args.min_samples, args.result, args.params)
         return
-    print(f"bench/search.py on {os.cpu_count()} cores; tables {args.tables}; sizes "
-          f"{args.sizes}; {args.runs} runs; load {Path('/proc/loadavg').read_text().strip()}")
+    print(
+        f"bench/search.py on {os.cpu_count()} cores; tables {args.tables}; sizes "
+        f"{args.sizes}; {args.runs} runs; load {Path('/proc/loadavg').read_text().strip()}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp)
@@ -279,9 +388,20 @@ def main() -> None:
             warm_up(folder, args.stacks)
         for n in args.sizes:
             for kind in args.tables:
-                rows.append(benchmark(kind, n, args.dim, args.seed, folder, args.runs,
-                                      args.stacks, not args.no_agreement, dict(args.set),
-                                      args.seeded))
+                rows.append(
+                    benchmark(
+                        kind,
+                        n,
+                        args.dim,
+                        args.seed,
+                        folder,
+                        args.runs,
+                        args.stacks,
+                        not args.no_agreement,
+                        dict(args.set),
+                        args.seeded,
+                    )
+                )
                 print_row(rows[-1])
                 if args.json:
                     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -61,8 +61,14 @@ class Bulk:
     """A smooth 12-D bulk with a falling spectrum mapped to ``dim`` features, with
     planted groups: ``features(rows, planted)`` draws any block of rows alike."""
 
-    def __init__(self, dim: int, n_groups: int, rng: np.random.Generator,
-                 tightness: float = 0.05, noise: float = 0.02):
+    def __init__(
+        self,
+        dim: int,
+        n_groups: int,
+        rng: np.random.Generator,
+        tightness: float = 0.05,
+        noise: float = 0.02,
+    ):
         self.scales = np.exp(-np.arange(LATENT) / 4.0)
         self.basis, _ = np.linalg.qr(rng.standard_normal((dim, LATENT)))
         self.centres = rng.standard_normal((n_groups, LATENT)) * self.scales
@@ -71,11 +77,13 @@ class Bulk:
     def features(self, planted: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         latent = rng.standard_normal((len(planted), LATENT)) * self.scales
         grouped = planted >= 0
-        latent[grouped] = (self.centres[planted[grouped]]
-                           + rng.standard_normal((grouped.sum(), LATENT))
-                           * self.scales * self.tightness)
-        features = latent @ self.basis.T + rng.standard_normal((len(planted), self.dim)) \
-            * self.noise
+        latent[grouped] = (
+            self.centres[planted[grouped]]
+            + rng.standard_normal((grouped.sum(), LATENT)) * self.scales * self.tightness
+        )
+        features = (
+            latent @ self.basis.T + rng.standard_normal((len(planted), self.dim)) * self.noise
+        )
         return features.astype(np.float32)
 
 
@@ -100,33 +108,40 @@ def generate(rows: int, n_groups: int, least: int, folder: Path = OUT):
     rng = np.random.default_rng(0)
     brick, obj, ids = _ids(rows)
     fractions = _fractions(rng, rows)
-    keeps = ((fractions[defaults.SMOOTH_COLUMN] < defaults.SMOOTH_THRESHOLD)
-             & ~(fractions[defaults.EDGE_ON_COLUMN] >= defaults.EDGE_ON_THRESHOLD)
-             & (fractions[defaults.ARTIFACT_COLUMN] < defaults.ARTIFACT_THRESHOLD))
+    keeps = (
+        (fractions[defaults.SMOOTH_COLUMN] < defaults.SMOOTH_THRESHOLD)
+        & ~(fractions[defaults.EDGE_ON_COLUMN] >= defaults.EDGE_ON_THRESHOLD)
+        & (fractions[defaults.ARTIFACT_COLUMN] < defaults.ARTIFACT_THRESHOLD)
+    )
     sizes = group_sizes(rows, n_groups, least)
     planted = np.full(rows, -1, dtype=np.int64)
     part = plant_rows(np.flatnonzero(keeps), sizes, rng)
-    planted[:len(part)] = part
+    planted[: len(part)] = part
     bulk = Bulk(DIM, len(sizes), rng)
     t0 = time.time()
-    schema = pa.schema([("id_str", pa.string())]
-                       + [(f"feat_pca_{i}", pa.float32()) for i in range(DIM)])
+    schema = pa.schema(
+        [("id_str", pa.string())] + [(f"feat_pca_{i}", pa.float32()) for i in range(DIM)]
+    )
     with pq.ParquetWriter(str(reps) + ".tmp", schema) as writer:
         for start in range(0, rows, CHUNK):
             stop = min(rows, start + CHUNK)
             block = bulk.features(planted[start:stop], rng)
             arrays = [pa.array(ids[start:stop])] + [pa.array(block[:, i]) for i in range(DIM)]
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema),
-                               row_group_size=ROW_GROUP)
+            writer.write_table(
+                pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP
+            )
     os.replace(str(reps) + ".tmp", reps)
     order = rng.permutation(rows)  # the friendly table is in its own order
     writer = None
     for start in range(0, rows, CHUNK):
-        here = order[start:start + CHUNK]
-        columns = {"dr8_id": pa.array(ids[here]), "ra": rng.uniform(0, 360, len(here)),
-                   "dec": rng.uniform(-20, 80, len(here)),
-                   "brickid": brick[here].astype(np.int32),
-                   "objid": obj[here].astype(np.int32)}
+        here = order[start : start + CHUNK]
+        columns = {
+            "dr8_id": pa.array(ids[here]),
+            "ra": rng.uniform(0, 360, len(here)),
+            "dec": rng.uniform(-20, 80, len(here)),
+            "brickid": brick[here].astype(np.int32),
+            "objid": obj[here].astype(np.int32),
+        }
         columns.update({name: values[here] for name, values in fractions.items()})
         table = pa.table(columns)
         writer = writer or pq.ParquetWriter(str(friendly) + ".tmp", table.schema)
@@ -134,13 +149,23 @@ def generate(rows: int, n_groups: int, least: int, folder: Path = OUT):
     writer.close()
     os.replace(str(friendly) + ".tmp", friendly)
     np.save(truth, planted)
-    print(f"generated {rows:,} rows ({int(keeps.sum()):,} pass the cuts), groups of "
-          f"{sizes.tolist()} in {time.time() - t0:.0f} s", flush=True)
+    print(
+        f"generated {rows:,} rows ({int(keeps.sum()):,} pass the cuts), groups of "
+        f"{sizes.tolist()} in {time.time() - t0:.0f} s",
+        flush=True,
+    )
     return reps, friendly, truth
 
 
-def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: int,
-        dask_workers: int | None = None) -> dict:
+def run(
+    reps: Path,
+    friendly: Path,
+    truth: Path,
+    out: Path,
+    fit_sample,
+    seed: int,
+    dask_workers: int | None = None,
+) -> dict:
     """One search, end to end, in this process: stages, peak memory, recovery."""
     import resource
 
@@ -151,8 +176,15 @@ def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: in
 
     finder = raregal.RareClassFinder(seed=seed, fit_sample=fit_sample)
     with Peak() as total:
-        raregal.search(reps, out, predictions=friendly, finder=finder, overwrite=True,
-                       verbose=False, dask_workers=dask_workers)
+        raregal.search(
+            reps,
+            out,
+            predictions=friendly,
+            finder=finder,
+            overwrite=True,
+            verbose=False,
+            dask_workers=dask_workers,
+        )
     usage = resource.getrusage(resource.RUSAGE_SELF)
     record = json.loads((out / "run.json").read_text())
     classes = pd.read_parquet(out / "classes.parquet", columns=["id_str", "class"])
@@ -162,44 +194,67 @@ def run(reps: Path, friendly: Path, truth: Path, out: Path, fit_sample, seed: in
     truth_here = planted[rows]
     found = recovery(truth_here, classes["class"].to_numpy())
     sizes = np.bincount(truth_here[truth_here >= 0])
-    return {"rows": len(planted), "searched": len(classes),
-            "fit_sample": record["parameters"]["fit_sample_used"],
-            "stages": record["stages"], "wall_s": round(total.seconds, 1),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
-            "peak_gib": round(total.peak / 2**30, 2),
-            "groups": sorted([int(size), bool(c >= 0.5 and p >= 0.5)] for size, c, p in
-                             zip(sizes, found["completeness"], found["purity"])),
-            "recovered": found["recovered"], "n_groups": found["groups"],
-            "classes": found["classes"], "spurious": found["spurious"]}
+    return {
+        "rows": len(planted),
+        "searched": len(classes),
+        "fit_sample": record["parameters"]["fit_sample_used"],
+        "stages": record["stages"],
+        "wall_s": round(total.seconds, 1),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_gib": round(total.peak / 2**30, 2),
+        "groups": sorted(
+            [int(size), bool(c >= 0.5 and p >= 0.5)]
+            for size, c, p in zip(sizes, found["completeness"], found["purity"])
+        ),
+        "recovered": found["recovered"],
+        "n_groups": found["groups"],
+        "classes": found["classes"],
+        "spurious": found["spurious"],
+    }
 
 
 def show(result: dict) -> None:
-    print(f"{result['rows']:,} rows, {result['searched']:,} searched, fit sample "
-          f"{result['fit_sample']}: {result['wall_s']} s (CPU {result['cpu_s']} s), peak RSS "
-          f"{result['peak_gib']} GiB")
+    print(
+        f"{result['rows']:,} rows, {result['searched']:,} searched, fit sample "
+        f"{result['fit_sample']}: {result['wall_s']} s (CPU {result['cpu_s']} s), peak RSS "
+        f"{result['peak_gib']} GiB"
+    )
     for name, stage in result["stages"].items():
-        print(f"  {name:<16} {stage.get('seconds', 0):8.1f} s  "
-              f"peak {stage.get('peak_rss_mib', 0) / 1024:5.2f} GiB")
-    print(f"  planted groups recovered: {result['recovered']} of {result['n_groups']} "
-          f"({result['classes']} classes, {result['spurious']} recovering none)")
-    print("  by size: " + ", ".join(f"{size}:{'yes' if hit else 'no'}"
-                                    for size, hit in result["groups"]))
+        print(
+            f"  {name:<16} {stage.get('seconds', 0):8.1f} s  "
+            f"peak {stage.get('peak_rss_mib', 0) / 1024:5.2f} GiB"
+        )
+    print(
+        f"  planted groups recovered: {result['recovered']} of {result['n_groups']} "
+        f"({result['classes']} classes, {result['spurious']} recovering none)"
+    )
+    print(
+        "  by size: "
+        + ", ".join(f"{size}:{'yes' if hit else 'no'}" for size, hit in result["groups"])
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=8_700_000)
     parser.add_argument("--groups", type=int, default=12)
-    parser.add_argument("--min-group", type=int, default=20,
-                        help="fewest members of a group (below min_cluster_size none is found)")
+    parser.add_argument(
+        "--min-group",
+        type=int,
+        default=20,
+        help="fewest members of a group (below min_cluster_size none is found)",
+    )
     parser.add_argument("--fit-sample", default="auto", help="N, auto or off")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dask-local", type=int)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    fit_sample = {"off": None, "auto": "auto"}.get(args.fit_sample) \
-        if args.fit_sample in ("off", "auto") else int(args.fit_sample)
+    fit_sample = (
+        {"off": None, "auto": "auto"}.get(args.fit_sample)
+        if args.fit_sample in ("off", "auto")
+        else int(args.fit_sample)
+    )
     reps, friendly, truth = generate(args.rows, args.groups, args.min_group)
     out = OUT / f"run_{args.rows}_{args.fit_sample}"
     if args.worker:

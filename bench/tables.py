@@ -52,8 +52,9 @@ def local_scale(latent: np.ndarray, centre: np.ndarray, k: int = 50) -> float:
     return float(np.partition(distances, k)[k])
 
 
-def plant(latent: np.ndarray, sizes: np.ndarray, tightness: float,
-          rng: np.random.Generator) -> np.ndarray:
+def plant(
+    latent: np.ndarray, sizes: np.ndarray, tightness: float, rng: np.random.Generator
+) -> np.ndarray:
     """Replace rows of ``latent`` (in place) by tight Gaussian blobs around bulk points.
 
     A blob's radius is ``tightness`` times the distance from its centre to the 50th
@@ -63,8 +64,9 @@ def plant(latent: np.ndarray, sizes: np.ndarray, tightness: float,
     from raregal.measure.synthetic import plant_blobs
 
     d = latent.shape[1]
-    return plant_blobs(latent, sizes, rng,
-                       lambda centre: tightness * local_scale(latent, centre) / np.sqrt(d))
+    return plant_blobs(
+        latent, sizes, rng, lambda centre: tightness * local_scale(latent, centre) / np.sqrt(d)
+    )
 
 
 def current(n: int, dim: int, seed: int):
@@ -73,14 +75,19 @@ def current(n: int, dim: int, seed: int):
 
     # Groups of 0.05-0.2% of N: rare, from below to above the detection limit.
     low, high = max(10, n // 2000), max(20, n // 500)
-    table = planted_representations(n, dim=dim, n_groups=20, group_size=(low, high),
-                                    fractions=False, seed=seed)
-    return (table.filter(like="feat_").to_numpy(np.float32),
-            table["planted"].to_numpy(np.int64), None)
+    table = planted_representations(
+        n, dim=dim, n_groups=20, group_size=(low, high), fractions=False, seed=seed
+    )
+    return (
+        table.filter(like="feat_").to_numpy(np.float32),
+        table["planted"].to_numpy(np.int64),
+        None,
+    )
 
 
-def smooth_map(latent: np.ndarray, dim: int, rng: np.random.Generator,
-               n_waves: int = 64, block: int = 65_536) -> np.ndarray:
+def smooth_map(
+    latent: np.ndarray, dim: int, rng: np.random.Generator, n_waves: int = 64, block: int = 65_536
+) -> np.ndarray:
     """A random smooth nonlinear map from the latent space to ``dim`` dimensions.
 
     A linear part plus ``n_waves`` random low-frequency sine waves (random Fourier
@@ -94,8 +101,8 @@ def smooth_map(latent: np.ndarray, dim: int, rng: np.random.Generator,
     amp = rng.standard_normal((n_waves, dim)) * np.sqrt(2.0 / n_waves) * 1.5
     out = np.empty((len(latent), dim), dtype=np.float32)
     for start in range(0, len(latent), block):
-        z = latent[start:start + block]
-        out[start:start + block] = z @ linear + np.sin(z @ freq + phase) @ amp
+        z = latent[start : start + block]
+        out[start : start + block] = z @ linear + np.sin(z @ freq + phase) @ amp
     return out
 
 
@@ -109,16 +116,22 @@ def curved(n: int, dim: int, seed: int, noise: float = 0.05, tightness: float = 
     return features, planted, None
 
 
-def student_t_ball(size: int, d: int, width: float, df: float,
-                   rng: np.random.Generator) -> np.ndarray:
+def student_t_ball(
+    size: int, d: int, width: float, df: float, rng: np.random.Generator
+) -> np.ndarray:
     """``size`` points with a Student-t radial profile of scale ``width``: a Gaussian
     direction and radius divided by sqrt(chi2(df) / df), so a few lie far out."""
-    return (rng.standard_normal((size, d)) * width
-            / np.sqrt(rng.chisquare(df, size) / df)[:, None])
+    return rng.standard_normal((size, d)) * width / np.sqrt(rng.chisquare(df, size) / df)[:, None]
 
 
-def hierarchy(n: int, d: int, rng: np.random.Generator, depth: int = 3,
-              branching: tuple[int, int] = (2, 6), df: float = 3.0):
+def hierarchy(
+    n: int,
+    d: int,
+    rng: np.random.Generator,
+    depth: int = 3,
+    branching: tuple[int, int] = (2, 6),
+    df: float = 3.0,
+):
     """n latent points from a tree of sub-clusters: each node splits its points
     among 2-6 children with very unequal shares (Dirichlet 0.5), each child centred
     at a heavy-tailed offset from its parent with a width 0.2-0.5 of the parent's;
@@ -131,8 +144,12 @@ def hierarchy(n: int, d: int, rng: np.random.Generator, depth: int = 3,
     def node(count, centre, width, level):
         if level == depth or count < 50:
             # the leaf's number rides along as a last column, through the permutation
-            return np.hstack([centre + student_t_ball(count, d, width, df, rng),
-                              np.full((count, 1), float(next(leaf_numbers)))])
+            return np.hstack(
+                [
+                    centre + student_t_ball(count, d, width, df, rng),
+                    np.full((count, 1), float(next(leaf_numbers))),
+                ]
+            )
         k = int(rng.integers(branching[0], branching[1] + 1))
         shares = rng.multinomial(count, rng.dirichlet(np.full(k, 0.5)))
         parts = []
@@ -140,8 +157,7 @@ def hierarchy(n: int, d: int, rng: np.random.Generator, depth: int = 3,
             if share == 0:
                 continue
             offset = student_t_ball(1, d, width, df, rng)[0]
-            parts.append(node(share, centre + offset, width * rng.uniform(0.2, 0.5),
-                              level + 1))
+            parts.append(node(share, centre + offset, width * rng.uniform(0.2, 0.5), level + 1))
         return np.concatenate(parts)
 
     points = rng.permutation(node(n, np.zeros(d), 1.0, 0))

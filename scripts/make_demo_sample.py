@@ -41,8 +41,9 @@ images, not a held-out result.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--source", type=Path,
-                        default=ROOT.parent / "shared" / "data" / "gz-kaggle-5000")
+    parser.add_argument(
+        "--source", type=Path, default=ROOT.parent / "shared" / "data" / "gz-kaggle-5000"
+    )
     args = parser.parse_args()
     images = sorted((args.source / "images").glob("*.jpg"), key=lambda p: int(p.stem))
     shutil.rmtree(TARGET, ignore_errors=True)
@@ -53,7 +54,8 @@ def main() -> None:
         w, h = image.size
         centre = image.crop((w // 4, h // 4, w - w // 4, h - h // 4))
         centre.resize((SIZE, SIZE), Image.LANCZOS).save(
-            TARGET / "images" / path.name, "JPEG", quality=QUALITY)
+            TARGET / "images" / path.name, "JPEG", quality=QUALITY
+        )
         rows.append((path.stem, f"images/{path.name}"))
     with open(TARGET / "catalogue.csv", "w", newline="") as handle:
         writer = csv.writer(handle)

@@ -55,7 +55,8 @@ def _rings(source: Path, target: Path) -> None:
         margin_x, margin_y = round(w * (1 - RING_CROP) / 2), round(h * (1 - RING_CROP) / 2)
         centre = image.crop((margin_x, margin_y, w - margin_x, h - margin_y))
         centre.resize((RING_SIDE, RING_SIDE), Image.LANCZOS).save(
-            target / "images" / path.name, "JPEG", quality=RING_QUALITY)
+            target / "images" / path.name, "JPEG", quality=RING_QUALITY
+        )
 
 
 def _central_fits(source: Path, target: Path, side: int) -> None:
@@ -67,7 +68,7 @@ def _central_fits(source: Path, target: Path, side: int) -> None:
     header["CRPIX1"] -= x0
     header["CRPIX2"] -= y0
     header["IMAGEW"], header["IMAGEH"] = float(side), float(side)
-    fits.PrimaryHDU(data[:, y0:y0 + side, x0:x0 + side], header).writeto(target)
+    fits.PrimaryHDU(data[:, y0 : y0 + side, x0 : x0 + side], header).writeto(target)
 
 
 def _fits_cutouts(source: Path, target: Path) -> None:

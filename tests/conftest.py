@@ -16,8 +16,9 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="session")
 def planted():
     """1,500 galaxies, 16-d, with 8 tight planted groups of 40-80 and vote fractions."""
-    return planted_representations(1500, dim=16, n_groups=8, group_size=(40, 80),
-                                   tightness=0.02, seed=1)
+    return planted_representations(
+        1500, dim=16, n_groups=8, group_size=(40, 80), tightness=0.02, seed=1
+    )
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +43,17 @@ def cpu_load():
     """Two busy processes (this machine's core count in CI) for the test's length,
     ended by the test or, at the latest, after two minutes: seeded results must
     not depend on how the threads are scheduled."""
-    hogs = [subprocess.Popen([sys.executable, "-c",
-                              "import time\nend = time.time() + 120\n"
-                              "while time.time() < end: pass"])
-            for _ in range(2)]
+    hogs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import time\nend = time.time() + 120\nwhile time.time() < end: pass",
+            ]
+        )
+        for _ in range(2)
+    ]
     yield
     for hog in hogs:
         hog.kill()
         hog.wait()
-

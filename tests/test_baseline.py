@@ -27,8 +27,22 @@ def images(demo_images, tmp_path_factory):
 @pytest.fixture(scope="module")
 def run(images, tmp_path_factory):
     out = tmp_path_factory.mktemp("baseline") / "pixels"
-    assert main(["baseline", str(images), "--out", str(out), "--size", "16",
-                 "--components", "8", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "baseline",
+                str(images),
+                "--out",
+                str(out),
+                "--size",
+                "16",
+                "--components",
+                "8",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -42,18 +56,23 @@ def test_layout_ids_and_failures(run, images):
     assert failures["reason"].str.startswith("cannot decode jpeg").all()
     record = json.loads((run / "baseline.json").read_text())
     assert (record["rows"], record["embedded"], record["failed"]) == (31, 30, 1)
-    assert record["preprocessing"] == {"crop_fraction": 0.5, "size": 16, "pixels": 768,
-                                       "scale": "x / 255"}
+    assert record["preprocessing"] == {
+        "crop_fraction": 0.5,
+        "size": 16,
+        "pixels": 768,
+        "scale": "x / 255",
+    }
 
 
 def test_pca_matches_an_exact_svd(run, images):
     """The features are the pixels' projections on their top principal components."""
     paths = sorted(p for p in images.glob("*.jpg") if p.stem != "999999")
-    pixels = np.stack([model_input(p, crop_fraction=0.5, size=16).ravel()
-                       for p in paths]).astype(np.float64)
+    pixels = np.stack([model_input(p, crop_fraction=0.5, size=16).ravel() for p in paths]).astype(
+        np.float64
+    )
     centred = pixels - pixels.mean(axis=0)
     _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    explained = singular ** 2 / np.sum(singular ** 2)
+    explained = singular**2 / np.sum(singular**2)
     record = json.loads((run / "baseline.json").read_text())
     assert record["pca"]["explained"] == pytest.approx(explained[:8], rel=1e-3, abs=1e-6)
     features = load_representations(run / "representations.parquet").features
@@ -72,9 +91,21 @@ def test_sees_the_default_models_pixels(images):
 
 
 def test_too_many_components_is_one_line(images, tmp_path, capsys):
-    code = main(["baseline", str(images), "--out", str(tmp_path / "x"), "--components", "64",
-                 "--size", "8", "--quiet"])
+    code = main(
+        [
+            "baseline",
+            str(images),
+            "--out",
+            str(tmp_path / "x"),
+            "--components",
+            "64",
+            "--size",
+            "8",
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert capsys.readouterr().err.strip() == (
-        "raregal: error: --components: must be between 1 and min(images, pixels) = 30, not 64")
+        "raregal: error: --components: must be between 1 and min(images, pixels) = 30, not 64"
+    )
     assert not (tmp_path / "x").exists()

@@ -41,8 +41,7 @@ def blobs(seed=1):
 def one_thread_tree(points, min_samples):
     """fast_hdbscan's own tree on one thread (where its order is fixed)."""
     with threads(1):
-        return compute_minimum_spanning_tree(points, min_samples=min_samples,
-                                             reproducible=True)
+        return compute_minimum_spanning_tree(points, min_samples=min_samples, reproducible=True)
 
 
 @pytest.mark.parametrize("make", [grid, blobs])
@@ -75,8 +74,13 @@ def test_classes_are_fast_hdbscans_on_one_thread():
     order = spatial_order(points)
     with threads(1):
         labels, probabilities, _, tree, *_ = fast_hdbscan.fast_hdbscan(
-            points[order], min_samples=20, min_cluster_size=10,
-            cluster_selection_method="leaf", return_trees=True, reproducible=True)
+            points[order],
+            min_samples=20,
+            min_cluster_size=10,
+            cluster_selection_method="leaf",
+            return_trees=True,
+            reproducible=True,
+        )
     with threads(2):
         ours = leaf_clusters(points, min_samples=20, min_cluster_size=10)
     assert ours.n_classes == labels.max() + 1 >= 8

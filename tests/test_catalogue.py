@@ -20,8 +20,9 @@ def _check(reps, table, id_column="id_str"):
     assert reps.features.shape == (len(table), 16)
     assert reps.features.dtype == np.float32
     assert list(reps.ids) == [str(v) for v in table[id_column]]
-    np.testing.assert_allclose(reps.features, table.filter(like="feat_").to_numpy(),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        reps.features, table.filter(like="feat_").to_numpy(), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_parquet_csv_and_tsv(small, tmp_path):
@@ -39,8 +40,12 @@ def test_fits_table_with_scalar_and_vector_columns(small, tmp_path):
     scalar["id_str"] = small["id_str"].to_numpy().astype("U")  # FITS holds fixed-width text
     scalar.write(tmp_path / "scalar.fits")
     _check(load_representations(tmp_path / "scalar.fits"), small)
-    vector = Table({"id_str": small["id_str"].to_numpy().astype("U"),
-                    "feat": small.filter(like="feat_").to_numpy()})
+    vector = Table(
+        {
+            "id_str": small["id_str"].to_numpy().astype("U"),
+            "feat": small.filter(like="feat_").to_numpy(),
+        }
+    )
     vector.write(tmp_path / "vector.fits")
     _check(load_representations(tmp_path / "vector.fits"), small)
 
@@ -48,8 +53,11 @@ def test_fits_table_with_scalar_and_vector_columns(small, tmp_path):
 @pytest.mark.parametrize("samples", [None, 5])
 def test_zoobot_hdf5_layout(small, tmp_path, samples):
     values = small.filter(like="feat_").to_numpy(np.float32)
-    stored = values if samples is None else (
-        values[:, :, None] + np.linspace(-1, 1, samples)[None, None, :])  # mean is values
+    stored = (
+        values
+        if samples is None
+        else (values[:, :, None] + np.linspace(-1, 1, samples)[None, None, :])
+    )  # mean is values
     with h5py.File(tmp_path / "p.hdf5", "w") as f:
         f["predictions"] = stored
         f["id_str"] = small["id_str"].to_numpy().astype("S")
@@ -98,6 +106,7 @@ def test_real_catalogue_quirks(data_dir):
 
 # --- bad input ----------------------------------------------------------------------
 
+
 def _write(table, tmp_path, name="bad.parquet"):
     path = tmp_path / name
     table.to_parquet(path) if name.endswith(".parquet") else table.to_csv(path, index=False)
@@ -118,8 +127,10 @@ def test_ambiguous_id_columns(small, tmp_path):
     assert load_representations(_write(same, tmp_path)).id_column == "id_str"
     differ = small.assign(dr8_id=small["id_str"])
     differ.loc[:6, "dr8_id"] = [f"x{i}" for i in range(7)]  # still unique
-    with pytest.raises(InputError, match="ambiguous id column: 'id_str' and 'dr8_id' "
-                                         "are both unique and differ on 7 rows"):
+    with pytest.raises(
+        InputError,
+        match="ambiguous id column: 'id_str' and 'dr8_id' are both unique and differ on 7 rows",
+    ):
         load_representations(_write(differ, tmp_path))
     # a column that repeats is not an id: the other one is used, and the log says why
     repeats = small.assign(dr8_id="x")
@@ -137,8 +148,11 @@ def test_nan_and_inf_features_are_counted(small, tmp_path):
     table.loc[[3, 5], "feat_0"] = np.nan
     table.loc[5, "feat_1"] = np.inf  # same row: counted once
     table.loc[9, "feat_2"] = -np.inf
-    with pytest.raises(InputError, match="3 rows have NaN or infinite features "
-                                         r"\(first id 'synth_0000003'\)"):
+    with pytest.raises(
+        InputError,
+        match="3 rows have NaN or infinite features "
+        r"\(first id 'synth_0000003'\)",
+    ):
         load_representations(_write(table, tmp_path))
 
 
@@ -153,8 +167,7 @@ def test_non_numeric_features(small, tmp_path):
     table = small.copy()
     table["feat_3"] = table["feat_3"].astype(str)
     table.loc[0, "feat_3"] = "oops"
-    with pytest.raises(InputError, match="1 feature columns are not numeric "
-                                         "\\(first: 'feat_3'"):
+    with pytest.raises(InputError, match="1 feature columns are not numeric \\(first: 'feat_3'"):
         load_representations(_write(table, tmp_path, "bad.csv"))
 
 
@@ -179,6 +192,7 @@ def test_empty_table(small, tmp_path):
 
 
 # --- predictions --------------------------------------------------------------------
+
 
 def test_join_predictions_on_id_in_any_order(small, tmp_path):
     features = small[["id_str"] + [f"feat_{i}" for i in range(16)]]
@@ -207,6 +221,7 @@ def test_predictions_missing_or_duplicated(small, tmp_path):
 
 # --- odd files: one line naming the file and the real cause (issue 39) ------------------
 
+
 def _with_names(table: pd.DataFrame, names, path):
     """``table`` written with the column ``names`` as given, repeats included."""
     if path.suffix == ".csv":
@@ -215,8 +230,10 @@ def _with_names(table: pd.DataFrame, names, path):
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
-        pq.write_table(pa.Table.from_arrays([pa.array(table[c]) for c in table.columns],
-                                            names=names), path)
+
+        pq.write_table(
+            pa.Table.from_arrays([pa.array(table[c]) for c in table.columns], names=names), path
+        )
     return path
 
 
@@ -225,11 +242,15 @@ def _with_names(table: pd.DataFrame, names, path):
 def test_two_columns_of_one_name_are_refused(small, tmp_path, suffix, repeated):
     # the copy replaces feat_1 (or, for id_str, a column of other unique ids)
     table = small.assign(planted=small["id_str"] + "x") if repeated == "id_str" else small
-    names = [repeated if c == {"feat_0": "feat_1", "id_str": "planted"}[repeated] else c
-             for c in table.columns]
+    names = [
+        repeated if c == {"feat_0": "feat_1", "id_str": "planted"}[repeated] else c
+        for c in table.columns
+    ]
     path = _with_names(table, names, tmp_path / f"dup{suffix}")
-    with pytest.raises(InputError, match=f"dup{suffix}: 2 columns are named '{repeated}'; "
-                                         "column names must be unique"):
+    with pytest.raises(
+        InputError,
+        match=f"dup{suffix}: 2 columns are named '{repeated}'; column names must be unique",
+    ):
         load_representations(path)
     with pytest.raises(InputError, match=f"2 columns are named '{repeated}'"):
         read_table(path)
@@ -239,8 +260,9 @@ def test_blank_header_cells_are_not_one_name(small, tmp_path):
     # two unnamed columns (two index columns): pandas names them Unnamed: 0 and
     # Unnamed: 1, as before
     lines = small.to_csv().splitlines()
-    (tmp_path / "twice.csv").write_text("\n".join(
-        f"{'' if i == 0 else i - 1},{line}" for i, line in enumerate(lines)) + "\n")
+    (tmp_path / "twice.csv").write_text(
+        "\n".join(f"{'' if i == 0 else i - 1},{line}" for i, line in enumerate(lines)) + "\n"
+    )
     assert (tmp_path / "twice.csv").read_text().startswith(",,id_str,")
     assert load_representations(tmp_path / "twice.csv").features.shape == (200, 16)
 
@@ -258,8 +280,11 @@ def test_a_repeated_column_is_one_line_on_the_command_line(small, tmp_path, caps
 
 def test_a_semicolon_csv_is_named_as_such(small, tmp_path):
     small.to_csv(tmp_path / "semi.csv", sep=";", index=False)
-    with pytest.raises(InputError, match=r"semi.csv: one column only \('id_str;planted;"
-                                         r"feat_0.*is it comma-separated\?"):
+    with pytest.raises(
+        InputError,
+        match=r"semi.csv: one column only \('id_str;planted;"
+        r"feat_0.*is it comma-separated\?",
+    ):
         load_representations(tmp_path / "semi.csv")
 
 
@@ -267,8 +292,11 @@ def test_a_fifo_is_not_a_missing_file(tmp_path):
     import os
 
     os.mkfifo(tmp_path / "pipe.csv")
-    with pytest.raises(InputError, match=r"pipe.csv: a named pipe \(FIFO\), not a regular "
-                                         "file"):
+    with pytest.raises(
+        InputError,
+        match=r"pipe.csv: a named pipe \(FIFO\), not a regular "
+        "file",
+    ):
         load_representations(tmp_path / "pipe.csv")
 
 
@@ -277,6 +305,7 @@ def test_hdf5_label_cols_of_another_length_are_refused(small, tmp_path):
         f["predictions"] = small.filter(like="feat_").to_numpy(np.float32)
         f["id_str"] = small["id_str"].to_numpy().astype("S")
         f["label_cols"] = np.array([f"feat_{i}" for i in range(15)], dtype="S")
-    with pytest.raises(InputError, match="p.hdf5: 'label_cols' names 15 columns but "
-                                         "'predictions' has 16"):
+    with pytest.raises(
+        InputError, match="p.hdf5: 'label_cols' names 15 columns but 'predictions' has 16"
+    ):
         read_table(tmp_path / "p.hdf5")

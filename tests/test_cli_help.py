@@ -41,8 +41,9 @@ def test_every_option_is_explained_and_lines_fit(command, capsys):
     assert max(len(line) for line in text.splitlines()) <= 86  # examples may run longer
     prose = [line for line in text.splitlines() if not line.startswith("  raregal")]
     assert max(len(line) for line in prose) <= 80
-    assert not re.search(r"default:? [\[(]", " ".join(text.split())), \
+    assert not re.search(r"default:? [\[(]", " ".join(text.split())), (
         "a default printed as a Python list or tuple"
+    )
     # metavars are N, X, F, PX, NAME…, never argparse's upper-cased dest
     assert not re.search(r"--[a-z-]+ [A-Z]+_[A-Z]+", text)
 
@@ -53,8 +54,11 @@ def test_search_help_says_what_the_code_does(capsys):
     assert "2-D map is laid out on the 5-D embedding's own neighbour graph" in text
     assert "raregal embed" in text and "raregal report DIR" in text
     from raregal.method.cluster import scaled_min_samples
-    assert (f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k, "
-            f"{defaults.HDBSCAN_MIN_SAMPLES} at 632k;" in text)
+
+    assert (
+        f"({scaled_min_samples(5_000)} at 5k, {scaled_min_samples(50_000)} at 50k, "
+        f"{defaults.HDBSCAN_MIN_SAMPLES} at 632k;" in text
+    )
     assert "HDBSCAN min_samples (default scaled: see below; 300: the paper's)" in text
     assert f"UMAP neighbours (default {defaults.UMAP_N_NEIGHBORS})" in text
 

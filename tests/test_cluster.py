@@ -30,24 +30,34 @@ def blobs():
 def test_leaf_classes_agree_with_hdbscan_library(blobs):
     points, _ = blobs
     ours = leaf_clusters(points, min_samples=40, min_cluster_size=10)
-    reference = hdbscan.HDBSCAN(min_samples=40, min_cluster_size=10,
-                                cluster_selection_method="leaf").fit(points)
+    reference = hdbscan.HDBSCAN(
+        min_samples=40, min_cluster_size=10, cluster_selection_method="leaf"
+    ).fit(points)
     assert ours.n_classes == reference.labels_.max() + 1
     assert adjusted_rand_score(reference.labels_, ours.labels) >= 0.9
     # persistence as the library's cluster_persistence_, class for class
     members = [ours.labels[reference.labels_ == k] for k in range(reference.labels_.max() + 1)]
     matched = [np.bincount(ours_k[ours_k >= 0]).argmax() for ours_k in members]
-    np.testing.assert_allclose(ours.persistence[matched], reference.cluster_persistence_,
-                               atol=0.05)
+    np.testing.assert_allclose(ours.persistence[matched], reference.cluster_persistence_, atol=0.05)
 
 
 def test_significance_of_a_known_tree():
     """Six galaxies under root 6: leaf 7 born at lambda 1 (galaxies leave at 2, 4 and
     inf, which counts as the largest finite lambda, 4), leaf 8 born at 2 (all leave at
     2): mean log rise 5 ln 2 / 3 and 0, times sqrt(min_samples); in any node order."""
-    tree = np.array([(6, 7, 1.0, 3), (6, 8, 2.0, 3), (7, 0, 2.0, 1), (7, 1, 4.0, 1),
-                     (7, 2, np.inf, 1), (8, 3, 2.0, 1), (8, 4, 2.0, 1), (8, 5, 2.0, 1)],
-                    dtype=TREE_DTYPE)
+    tree = np.array(
+        [
+            (6, 7, 1.0, 3),
+            (6, 8, 2.0, 3),
+            (7, 0, 2.0, 1),
+            (7, 1, 4.0, 1),
+            (7, 2, np.inf, 1),
+            (8, 3, 2.0, 1),
+            (8, 4, 2.0, 1),
+            (8, 5, 2.0, 1),
+        ],
+        dtype=TREE_DTYPE,
+    )
     expected = [5 * np.log(2) / 3 * 3, 0.0]
     np.testing.assert_allclose(leaf_significance(tree, np.array([7, 8]), 9), expected)
     np.testing.assert_allclose(leaf_significance(tree, np.array([8, 7]), 9), expected[::-1])
@@ -72,9 +82,11 @@ def test_significance_ignores_a_denser_group_elsewhere(blobs):
     tight = 6.0 + np.random.default_rng(0).normal(size=(60, 5)) * 5e-4
     after = leaf_clusters(np.vstack([points, tight]), min_samples=10, min_cluster_size=10)
     assert after.n_classes == before.n_classes + 1
-    labels = after.labels[:len(points)]
-    same = [np.bincount(labels[(before.labels == k) & (labels >= 0)]).argmax()
-            for k in range(before.n_classes)]
+    labels = after.labels[: len(points)]
+    same = [
+        np.bincount(labels[(before.labels == k) & (labels >= 0)]).argmax()
+        for k in range(before.n_classes)
+    ]
     np.testing.assert_allclose(after.significance[same], before.significance, atol=0.15)
     assert np.all(after.persistence[same] < before.persistence / 10)
 
@@ -139,8 +151,12 @@ def test_tree_order_changes_nothing_but_ties(blobs):
     assert not np.array_equal(order, np.arange(len(points)))
     ours = leaf_clusters(points, min_samples=40, min_cluster_size=10)
     labels, probabilities = fast_hdbscan.fast_hdbscan(
-        points, min_samples=40, min_cluster_size=10, cluster_selection_method="leaf",
-        reproducible=True)
+        points,
+        min_samples=40,
+        min_cluster_size=10,
+        cluster_selection_method="leaf",
+        reproducible=True,
+    )
     assert ours.n_classes == labels.max() + 1 == 12
     assert adjusted_rand_score(labels, ours.labels) > 0.99
     assert np.sum((ours.labels >= 0) != (labels >= 0)) <= 0.001 * len(points)

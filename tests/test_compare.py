@@ -40,8 +40,7 @@ def test_ari_is_sklearns_and_identical_partitions_match_fully():
     result = compare_labels(a, b)
     assert result.record["ari"] == pytest.approx(adjusted_rand_score(a, b))
     both = (a >= 0) & (b >= 0)
-    assert result.record["ari_in_classes"] == pytest.approx(
-        adjusted_rand_score(a[both], b[both]))
+    assert result.record["ari_in_classes"] == pytest.approx(adjusted_rand_score(a[both], b[both]))
     assert result.contingency["galaxies"].sum() == 500
     same = compare_labels(a, a)
     assert same.record["ari"] == 1.0
@@ -90,14 +89,19 @@ def test_cli_writes_tables_and_summary(two_runs, tmp_path, capsys):
     assert (tmp_path / "cmp" / "contingency.csv").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["compare", "{a}", "{missing}"], "no such run folder"),
-    (["compare", "{a}", "{notrun}"], "not a raregal run folder"),
-    (["compare", "{a}", "{b}", "--also-found-at", "0"],
-     "--also-found-at: must be a number in (0, 1], not 0"),
-    (["compare", "{a}", "{b}", "--also-found-at", "nan"], "--also-found-at: must be a number"),
-    (["compare", "{a}", "{b}", "--out", "{a}"], "raregal never writes over its inputs"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "{a}", "{missing}"], "no such run folder"),
+        (["compare", "{a}", "{notrun}"], "not a raregal run folder"),
+        (
+            ["compare", "{a}", "{b}", "--also-found-at", "0"],
+            "--also-found-at: must be a number in (0, 1], not 0",
+        ),
+        (["compare", "{a}", "{b}", "--also-found-at", "nan"], "--also-found-at: must be a number"),
+        (["compare", "{a}", "{b}", "--out", "{a}"], "raregal never writes over its inputs"),
+    ],
+)
 def test_bad_input_one_line(two_runs, tmp_path, capsys, argv, message):
     run_a, run_b = two_runs
     (tmp_path / "notrun").mkdir()

@@ -67,37 +67,46 @@ def test_rule_and_keep_credible():
     z = defaults.CREDIBLE_SIGNIFICANCE
     stability = np.array([0.9, 0.2, 0.9, 0.9, 0.2, np.nan, np.nan, 0.79, 0.8, 0.95, np.nan])
     contrast = np.array([2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 1.0, 1.49, np.nan, 1.0])
-    significance = np.array([0.1, 0.1, z - 0.01, 2 * z, 5 * z, 0.0, 5 * z, 5 * z, z, np.nan,
-                             0.1])
+    significance = np.array([0.1, 0.1, z - 0.01, 2 * z, 5 * z, 0.0, 5 * z, 5 * z, z, np.nan, 0.1])
     assert credible_rule(stability, contrast, significance).tolist() == [
-        True,   # dense, though neither stable nor significant
-        True,   # dense
+        True,  # dense, though neither stable nor significant
+        True,  # dense
         False,  # stable, significance just under Z: a stable bulk leaf
-        True,   # stable and significant
+        True,  # stable and significant
         False,  # significant but unstable
-        True,   # no reruns, dense
-        True,   # no reruns, significant
+        True,  # no reruns, dense
+        True,  # no reruns, significant
         False,  # significant, stability just under 0.8
-        True,   # stability 0.8 and significance Z, on the thresholds
+        True,  # stability 0.8 and significance Z, on the thresholds
         False,  # stable, significance and contrast not measured
-        False]  # no reruns, neither dense nor significant
-    assert credible_rule(stability, contrast, significance, min_contrast=2.5,
-                         min_significance=3 * z).tolist() == [False] * 6 + [True] + [False] * 4
-    assert credible_rule(stability, contrast, significance, min_stability=0.1,
-                         min_contrast=9, min_significance=4 * z).tolist() == [
-        False, False, False, False, True, False, True, True, False, False, False]
-    labels, kept = keep_credible(np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False,
-                                                                          False, True]))
+        False,
+    ]  # no reruns, neither dense nor significant
+    assert (
+        credible_rule(
+            stability, contrast, significance, min_contrast=2.5, min_significance=3 * z
+        ).tolist()
+        == [False] * 6 + [True] + [False] * 4
+    )
+    assert credible_rule(
+        stability, contrast, significance, min_stability=0.1, min_contrast=9, min_significance=4 * z
+    ).tolist() == [False, False, False, False, True, False, True, True, False, False, False]
+    labels, kept = keep_credible(
+        np.array([-1, 0, 1, 2, 3, 3]), np.array([True, False, False, True])
+    )
     assert labels.tolist() == [-1, 0, -1, -1, 1, 1] and kept.tolist() == [0, 3]
 
 
 def test_rule_text_names_every_threshold():
-    assert rule_text(0) == ("density_contrast >= 1.5, or significance >= 2 (stability "
-                            "not measured: 0 reruns); never a class 50% or more duplicate "
-                            "representations")
-    assert rule_text(3) == ("density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
-                            "reruns and significance >= 2; never a class 50% or more "
-                            "duplicate representations")
+    assert rule_text(0) == (
+        "density_contrast >= 1.5, or significance >= 2 (stability "
+        "not measured: 0 reruns); never a class 50% or more duplicate "
+        "representations"
+    )
+    assert rule_text(3) == (
+        "density_contrast >= 1.5, or stability >= 0.8 over 3 layout "
+        "reruns and significance >= 2; never a class 50% or more "
+        "duplicate representations"
+    )
 
 
 def test_min_samples_resolved_once_and_explained():
@@ -115,8 +124,7 @@ def test_min_samples_resolved_once_and_explained():
 
 #: A search with bulk splits to tell apart: min_samples 10 on 1,500 galaxies, a PCA
 #: start (recovers the 8 planted groups, with about 10 bulk splits beside them).
-SMALL = dict(init="pca", n_epochs=200, min_samples=10, seed=0, stability_seeds=3,
-             make_map=False)
+SMALL = dict(init="pca", n_epochs=200, min_samples=10, seed=0, stability_seeds=3, make_map=False)
 
 
 @pytest.fixture(scope="module")
@@ -159,8 +167,9 @@ def test_planted_groups_stable_and_credible_bulk_splits_not(fitted, small):
     significance = fitted.clustering_.significance
     assert (significance[~real] < defaults.CREDIBLE_SIGNIFICANCE).all()
     assert np.mean(significance[real] >= defaults.CREDIBLE_SIGNIFICANCE) >= 0.75
-    expected = credible_rule(table["stability"], table["density_contrast"],
-                             fitted.clustering_.significance)
+    expected = credible_rule(
+        table["stability"], table["density_contrast"], fitted.clustering_.significance
+    )
     assert table["credible"].tolist() == expected.tolist()
     assert fitted.credibility_.seeds == [1, 2, 3]
 
@@ -174,9 +183,21 @@ def test_seeded_credibility_repeats(fitted, small):
 @pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
 def test_search_writes_credibility_and_credible_only(small, tmp_path):
     small.to_parquet(tmp_path / "reps.parquet", index=False)
-    base = ["search", str(tmp_path / "reps.parquet"), "--quiet", "--seed", "0",
-            "--min-samples", "10", "--stability-seeds", "2", "--init", "pca",
-            "--n-epochs", "200"]
+    base = [
+        "search",
+        str(tmp_path / "reps.parquet"),
+        "--quiet",
+        "--seed",
+        "0",
+        "--min-samples",
+        "10",
+        "--stability-seeds",
+        "2",
+        "--init",
+        "pca",
+        "--n-epochs",
+        "200",
+    ]
     assert main([*base, "--out", str(tmp_path / "all")]) == 0
     assert main([*base, "--out", str(tmp_path / "credible"), "--credible-only"]) == 0
     full = raregal.SearchResult.read(tmp_path / "all")
@@ -186,17 +207,24 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     assert record["stability_seeds"] == 2 and len(record["seconds_per_rerun"]) == 2
     assert record["rule"] == rule_text(2)
     assert record["min_significance"] == defaults.CREDIBLE_SIGNIFICANCE
-    assert full.summary["credible"].tolist() == credible_rule(
-        full.summary["stability"], full.summary["density_contrast"],
-        full.summary["significance"]).tolist()
+    assert (
+        full.summary["credible"].tolist()
+        == credible_rule(
+            full.summary["stability"],
+            full.summary["density_contrast"],
+            full.summary["significance"],
+        ).tolist()
+    )
     assert full.run.parameters["min_samples_reason"] == "given: 10"
     credible = full.summary[full.summary["credible"]]
     assert len(kept.summary) == len(credible) < len(full.summary)
     assert kept.summary["search_class"].tolist() == credible["class"].tolist()
     for new, old in zip(kept.summary["class"], kept.summary["search_class"]):
         assert (kept.classes["class"] == new).sum() == (full.classes["class"] == old).sum()
-    assert json.loads((tmp_path / "credible" / "run.json").read_text())[
-        "credibility"]["credible_only"] is True
+    assert (
+        json.loads((tmp_path / "credible" / "run.json").read_text())["credibility"]["credible_only"]
+        is True
+    )
 
 
 def test_stability_reruns_by_default_up_to_the_auto_limit():
@@ -224,15 +252,21 @@ def test_defaults_scale_min_samples_and_reruns_and_are_recorded(small, monkeypat
 
 def test_bad_input_one_line(planted, tmp_path, capsys):
     planted.to_parquet(tmp_path / "reps.parquet", index=False)
-    command = ["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "out"),
-               "--quiet", "--stability-seeds"]
+    command = [
+        "search",
+        str(tmp_path / "reps.parquet"),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--stability-seeds",
+    ]
     assert main([*command, "-1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["raregal: error: --stability-seeds: must be an integer in [0, 100] or "
-                   "'auto', not -1"]
+    assert err == [
+        "raregal: error: --stability-seeds: must be an integer in [0, 100] or 'auto', not -1"
+    ]
     with pytest.raises(SystemExit) as exit_:
         main([*command, "two"])
     assert exit_.value.code == 2
-    assert ("--stability-seeds: expected an integer or 'auto', not 'two'"
-            in capsys.readouterr().err)
+    assert "--stability-seeds: expected an integer or 'auto', not 'two'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -22,20 +22,30 @@ from raregal.model.models import DEFAULT_MODEL, load_model
 
 def _pixels(folder, names, model, crop_fraction):
     """The images as ``raregal embed --crop-fraction`` decodes them."""
-    return torch.from_numpy(np.stack([
-        model_input(folder / name, size=model.input_size,
-                    crop_fraction=crop_fraction) for name in names]))
+    return torch.from_numpy(
+        np.stack(
+            [
+                model_input(folder / name, size=model.input_size, crop_fraction=crop_fraction)
+                for name in names
+            ]
+        )
+    )
 
 
 def test_bundle_is_small_and_loads_with_the_shapes_its_config_states():
-    assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) <= 10 * 1024 ** 2
+    assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) <= 10 * 1024**2
     config = json.loads((DEFAULT_MODEL / "config.json").read_text())["raregal"]
     model = load_model()
     assert model.name == "default" and model.dim == config["dim"] == 128
-    assert (model.input_size, model.crop_fraction) == (config["input_size"],
-                                                       config["crop_fraction"])
+    assert (model.input_size, model.crop_fraction) == (
+        config["input_size"],
+        config["crop_fraction"],
+    )
     assert [q.name for q in model.schema.questions] == [
-        "smooth-or-featured", "disk-edge-on", "how-rounded"]
+        "smooth-or-featured",
+        "disk-edge-on",
+        "how-rounded",
+    ]
     features, fractions = model.predict(torch.rand(3, 3, model.input_size, model.input_size))
     assert features.shape == (3, 128) and torch.isfinite(features).all()
     assert fractions.shape == (3, len(model.schema.answers))
@@ -51,8 +61,11 @@ def test_card_figure_is_reproduced_on_the_held_out_galaxies(data_dir, demo_image
     stated = float(re.search(r"smooth fraction: Pearson (\d\.\d+)", card).group(1))
     model = load_model()
     held_out = (DEFAULT_MODEL / "validation_ids.txt").read_text().split()
-    labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv.gz",
-                         dtype={"GalaxyID": str}).set_index("GalaxyID").loc[held_out]
+    labels = (
+        pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv.gz", dtype={"GalaxyID": str})
+        .set_index("GalaxyID")
+        .loc[held_out]
+    )
     pixels = _pixels(demo_images, [f"{i}.jpg" for i in held_out], model, DEMO_CROP_FRACTION)
     torch.manual_seed(0)
     _, fractions = model.predict(pixels)
@@ -65,16 +78,20 @@ def test_card_figure_is_reproduced_on_the_held_out_galaxies(data_dir, demo_image
 def representation(data_dir, demo_images):
     """The bundled model's representation of up to 1,000 galaxies of a set (the
     thumbnails, whole), computed once per set for the tests below."""
-    folders = {"gz-kaggle-5000": demo_images,
-               "gz-decals-rings-470": data_dir / "gz-decals-rings-470" / "images"}
+    folders = {
+        "gz-kaggle-5000": demo_images,
+        "gz-decals-rings-470": data_dir / "gz-decals-rings-470" / "images",
+    }
 
     @functools.cache
     def of(folder):
         model = load_model()
         names = sorted(p.name for p in folders[folder].iterdir())[:1000]
-        features, _ = model.predict(_pixels(folders[folder], names, model, DEMO_CROP_FRACTION),
-                                    passes=1)
+        features, _ = model.predict(
+            _pixels(folders[folder], names, model, DEMO_CROP_FRACTION), passes=1
+        )
         return features.double().numpy()
+
     return of
 
 

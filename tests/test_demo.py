@@ -19,12 +19,19 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: Screenshots kept for people to look at (CI uploads or prints this folder).
-ARTIFACTS = Path(os.environ.get("RAREGAL_TEST_ARTIFACTS",
-                                Path(__file__).resolve().parents[1] / "test-artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("RAREGAL_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts")
+)
 #: The flags this workplace's machines need for an offline headless Chromium.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,8 @@ def shown_ids(run: Path, report: Path, per_class: int) -> set:
     galaxies the report lists: every galaxy the page shows."""
     classes = pd.read_parquet(run / "classes.parquet")
     members = classes[classes["class"] >= 0].sort_values(
-        ["class", "probability", "GalaxyID"], ascending=[True, False, True])
+        ["class", "probability", "GalaxyID"], ascending=[True, False, True]
+    )
     shown = set(members.groupby("class").head(per_class)["GalaxyID"].astype(str))
     rarest = pd.read_csv(report / "rarest.csv", dtype={"GalaxyID": str})["GalaxyID"]
     return shown | set(rarest)
@@ -66,15 +74,16 @@ def test_demo_embeds_searches_and_reports(demo_dir, capsys):
     # a page made to be shared names no folder of this machine, and says how far the
     # demo is from the paper (a small sample, far more than 2 % in classes)
     page = (report / "index.html").read_text()
-    for private in (str(demo_dir.parent), "/work/", "site-packages", ".venv", "/home/",
-                    "/root/"):
+    for private in (str(demo_dir.parent), "/work/", "site-packages", ".venv", "/home/", "/root/"):
         assert private not in page, private
     assert page.count('<p class="caveat">') == 2
     assert f"{run['result']['fraction_in_classes']:.0%} of the searched galaxies" in page
     # without --images, report finds the images through raregal embed's manifest
     again = demo_dir.parent / "again"
-    assert main(["report", str(demo_dir / "run"), "--out", str(again), "--per-class", "3",
-                 "--quiet"]) == 0
+    assert (
+        main(["report", str(demo_dir / "run"), "--out", str(again), "--per-class", "3", "--quiet"])
+        == 0
+    )
     assert thumbnail_ids(again) == shown_ids(demo_dir / "run", again, 3)
     # a second demo into the same folder refuses rather than overwrite
     assert main(["demo", "--out", str(demo_dir), "--quiet"]) == 2
@@ -86,19 +95,23 @@ def test_demo_rerun_reuses_the_embedding(demo_dir, capsys, monkeypatch):
     seeded search's repeat in test_search.py); here only what it reuses."""
     calls = []
     # the modules themselves: raregal.search and raregal.report also name functions
-    embed, search, report = (importlib.import_module(f"raregal.{name}")
-                             for name in ("model.embed", "method.search", "report"))
+    embed, search, report = (
+        importlib.import_module(f"raregal.{name}")
+        for name in ("model.embed", "method.search", "report")
+    )
     monkeypatch.setattr(embed, "embed", lambda *a, **k: calls.append("embed"))
-    monkeypatch.setattr(search, "search",
-                        lambda source, out, **k: calls.append(("search", source, out)))
+    monkeypatch.setattr(
+        search, "search", lambda source, out, **k: calls.append(("search", source, out))
+    )
     monkeypatch.setattr(report, "report", lambda run, **k: run / "report.html")
     moved = demo_dir.parent / "first-run"
     (demo_dir / "run").rename(moved)
     try:
         assert main(["demo", "--out", str(demo_dir)]) == 0
         assert f"reusing {demo_dir / 'embedded'}/" in capsys.readouterr().err
-        assert calls == [("search", demo_dir / "embedded" / "representations.parquet",
-                          demo_dir / "run")]
+        assert calls == [
+            ("search", demo_dir / "embedded" / "representations.parquet", demo_dir / "run")
+        ]
     finally:
         if not (demo_dir / "run").exists():
             moved.rename(demo_dir / "run")
@@ -120,8 +133,14 @@ def test_report_renders_in_headless_chromium(demo_dir):
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-                if m.type in ("error", "warning") else None)
+        page.on(
+            "console",
+            lambda m: (
+                problems.append(f"console {m.type}: {m.text}")
+                if m.type in ("error", "warning")
+                else None
+            ),
+        )
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
         page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
         page.goto(page_path.as_uri(), wait_until="load")
@@ -130,7 +149,8 @@ def test_report_renders_in_headless_chromium(demo_dir):
         page.wait_for_load_state("networkidle")
         page.wait_for_function("Array.from(document.images).every(i => i.complete)")
         broken = page.evaluate(
-            "Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)")
+            "Array.from(document.images).filter(i => i.naturalWidth === 0).map(i => i.src)"
+        )
         n_images = page.evaluate("document.images.length")
         map_box = page.locator("#map").bounding_box()
         gallery = page.locator(".gallery").first

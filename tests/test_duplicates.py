@@ -30,9 +30,13 @@ def test_duplicates_found_grouped_and_described():
     assert found.n_copies == 7 and found.n_distinct == 13
     assert [g.tolist() for g in found.groups()] == [[3, 10, 11, 12, 13, 14], [2, 16], [17, 18]]
     ids = [f"g{i}" for i in range(20)]
-    assert found.record(ids) == {"rows": 7, "distinct": 13, "groups": 3, "largest_group": 6,
-                                 "examples": [["g3", "g10", "g11"], ["g2", "g16"],
-                                              ["g17", "g18"]]}
+    assert found.record(ids) == {
+        "rows": 7,
+        "distinct": 13,
+        "groups": 3,
+        "largest_group": 6,
+        "examples": [["g3", "g10", "g11"], ["g2", "g16"], ["g17", "g18"]],
+    }
     line = found.describe(ids)
     assert "7 of 20 galaxies" in line and "g3 = g10 = g11 = ...; g2 = g16; g17 = g18" in line
     labels = np.array([0] * 8 + [1] * 8 + [-1] * 4)  # class 1: rows 10-14 copy row 3
@@ -60,8 +64,9 @@ def test_contrast_counts_copies_once():
     alone = np.vstack([np.zeros((100, 3)), bulk[:200] + 5])
     labels = np.r_[np.zeros(100, int), np.full(200, -1)]
     indices, distances = graph(alone, k=30)
-    contrast = density_contrast(labels, indices, distances, alone,
-                                first=find_duplicates(alone).first)
+    contrast = density_contrast(
+        labels, indices, distances, alone, first=find_duplicates(alone).first
+    )
     assert np.isnan(contrast[0])
 
 
@@ -72,7 +77,11 @@ def test_rule_never_credits_a_class_mostly_duplicates():
     share = np.array([0.9, 0.5, 0.49, 0.0])
     assert credible_rule(stability, contrast, significance).all()
     assert credible_rule(stability, contrast, significance, share).tolist() == [
-        False, False, True, True]
+        False,
+        False,
+        True,
+        True,
+    ]
 
 
 def _with_copies(tmp_path, bulk: int, copies: int):
@@ -85,8 +94,22 @@ def _with_copies(tmp_path, bulk: int, copies: int):
     return path
 
 
-SEARCH = ["--seed", "0", "--init", "pca", "--n-epochs", "100", "--stability-seeds", "0",
-          "--featureless-cut", "off", "--edge-on-cut", "off", "--artifact-cut", "off"]
+SEARCH = [
+    "--seed",
+    "0",
+    "--init",
+    "pca",
+    "--n-epochs",
+    "100",
+    "--stability-seeds",
+    "0",
+    "--featureless-cut",
+    "off",
+    "--edge-on-cut",
+    "off",
+    "--artifact-cut",
+    "off",
+]
 
 
 def _search(tmp_path, path, capsys):
@@ -103,13 +126,16 @@ def test_copies_reported_and_never_a_credible_class(tmp_path, capsys, bulk, copi
     """40 copies of one row in a bulk (a duplicated catalogue), and a table mostly
     copies of one row (a collapsed encoder): the copies are reported with their ids,
     no contrast is infinite and no class of copies is credible."""
-    log, summary, classes, run = _search(tmp_path, _with_copies(tmp_path, bulk, copies),
-                                         capsys)
+    log, summary, classes, run = _search(tmp_path, _with_copies(tmp_path, bulk, copies), capsys)
     assert f"duplicate representations: {copies} of {bulk + copies} galaxies" in log
     assert "synth_0000005 = copy0 = copy1 = ..." in log
-    assert run["duplicates"] == {"rows": copies, "distinct": bulk, "groups": 1,
-                                 "largest_group": copies + 1,
-                                 "examples": [["synth_0000005", "copy0", "copy1"]]}
+    assert run["duplicates"] == {
+        "rows": copies,
+        "distinct": bulk,
+        "groups": 1,
+        "largest_group": copies + 1,
+        "examples": [["synth_0000005", "copy0", "copy1"]],
+    }
     assert not np.isinf(summary["density_contrast"]).any()
     holding = classes.loc[classes["id_str"].str.startswith("copy"), "class"]
     assert (holding >= 0).any()  # HDBSCAN does make classes of them
@@ -123,9 +149,25 @@ def test_nearly_all_copies_refused_in_one_line(tmp_path, capsys):
     table.iloc[1:, table.columns.str.startswith("feat_")] = table.filter(like="feat_").iloc[0]
     table.iloc[-1, table.columns.get_loc("feat_0")] += 1
     table.to_parquet(tmp_path / "reps.parquet", index=False)
-    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run"),
-                 "--n-neighbors", "10", "--min-samples", "5", *SEARCH]) != 0
+    assert (
+        main(
+            [
+                "search",
+                str(tmp_path / "reps.parquet"),
+                "--out",
+                str(tmp_path / "run"),
+                "--n-neighbors",
+                "10",
+                "--min-samples",
+                "5",
+                *SEARCH,
+            ]
+        )
+        != 0
+    )
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.endswith("60 galaxies to search hold only 2 distinct representations "
-                          "(58 duplicates), not more than n_neighbors=10")
+    assert error.endswith(
+        "60 galaxies to search hold only 2 distinct representations "
+        "(58 duplicates), not more than n_neighbors=10"
+    )
     assert not (tmp_path / "run").exists()

@@ -40,12 +40,23 @@ def models(tmp_path_factory):
     (repo / "refs" / "main").write_text(SNAPSHOT)
     torch.save(encoder.state_dict(), root / "weights.pth")
     head = DirichletHead(encoder.num_features, len(GZ_DESI.answers))
-    with_head = GalaxyModel(encoder=encoder, name="test", dim=encoder.num_features,
-                            input_size=64, head=head, schema=GZ_DESI)
+    with_head = GalaxyModel(
+        encoder=encoder,
+        name="test",
+        dim=encoder.num_features,
+        input_size=64,
+        head=head,
+        schema=GZ_DESI,
+    )
     save_model(with_head, root / "with_head", architecture=ARCH)
-    return {"root": root, "encoder": encoder, "timm": root / "timm",
-            "hub": root / "hub", "weights": root / "weights.pth",
-            "with_head": root / "with_head"}
+    return {
+        "root": root,
+        "encoder": encoder,
+        "timm": root / "timm",
+        "hub": root / "hub",
+        "weights": root / "weights.pth",
+        "with_head": root / "with_head",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -95,15 +106,16 @@ model = load_model("zoobot:{ARCH}")
 assert model.name == "zoobot:{ARCH}"
 torch.manual_seed(1)
 out = model.encoder.eval()(torch.rand(2, 3, 64, 64)).detach().numpy()
-np.testing.assert_allclose(out, np.load(r"{tmp_path / 'expected.npy'}"), rtol=1e-5, atol=1e-6)
+np.testing.assert_allclose(out, np.load(r"{tmp_path / "expected.npy"}"), rtol=1e-5, atol=1e-6)
 try:
     load_model("hf_hub:mwalmsley/zoobot-encoder-not_cached")
 except InputError as exc:
     print("ERROR:", exc)
 """
     env = {**os.environ, "HF_HUB_CACHE": str(models["hub"]), "HF_HUB_OFFLINE": "1"}
-    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "ERROR: cannot load model 'hf_hub:mwalmsley/zoobot-encoder-not_cached'" in done.stdout
     assert "point --model at a local folder" in done.stdout
@@ -111,8 +123,15 @@ except InputError as exc:
 
 @pytest.mark.slow
 def test_embed_real_images_with_a_head(models, catalogue, tmp_path):
-    manifest = embed(catalogue, tmp_path / "out", model=str(models["with_head"]),
-                     batch_size=8, shard_size=16, workers=1, verbose=False)
+    manifest = embed(
+        catalogue,
+        tmp_path / "out",
+        model=str(models["with_head"]),
+        batch_size=8,
+        shard_size=16,
+        workers=1,
+        verbose=False,
+    )
     table = pd.read_parquet(tmp_path / "out" / "representations.parquet")
     expected_ids = pd.read_csv(catalogue)["id_str"].astype(str).tolist()
     assert table["id_str"].tolist() == expected_ids
@@ -131,10 +150,29 @@ def test_embed_real_images_with_a_head(models, catalogue, tmp_path):
     assert not (tmp_path / "out" / "shards").exists()
     assert not (tmp_path / "out" / "failures.csv").exists()  # none failed: no empty file
     # What embed writes, search reads: id, features and vote fractions found.
-    code = main(["search", str(tmp_path / "out" / "representations.parquet"),
-                 "--out", str(tmp_path / "run"), "--featureless-cut", "off",
-                 "--edge-on-cut", "off", "--artifact-cut", "off", "--n-neighbors", "8",
-                 "--min-samples", "5", "--min-cluster-size", "5", "--seed", "0", "--quiet"])
+    code = main(
+        [
+            "search",
+            str(tmp_path / "out" / "representations.parquet"),
+            "--out",
+            str(tmp_path / "run"),
+            "--featureless-cut",
+            "off",
+            "--edge-on-cut",
+            "off",
+            "--artifact-cut",
+            "off",
+            "--n-neighbors",
+            "8",
+            "--min-samples",
+            "5",
+            "--min-cluster-size",
+            "5",
+            "--seed",
+            "0",
+            "--quiet",
+        ]
+    )
     assert code == 0
     classes = pd.read_parquet(tmp_path / "run" / "classes.parquet")
     assert len(classes) == 38 and GZ_DESI.fraction_columns[0] in classes.columns
@@ -153,8 +191,19 @@ def test_failures_are_listed_and_the_run_goes_on(models, data_dir, tmp_path):
     good = _five_good_images(data_dir, folder)
     (folder / "truncated.jpg").write_bytes(good[0].read_bytes()[:2000])
     (folder / "notes.png").write_text("not a picture")
-    code = main(["embed", str(folder), "--model", str(models["timm"]), "--out",
-                 str(tmp_path / "out"), "--workers", "0", "--quiet"])
+    code = main(
+        [
+            "embed",
+            str(folder),
+            "--model",
+            str(models["timm"]),
+            "--out",
+            str(tmp_path / "out"),
+            "--workers",
+            "0",
+            "--quiet",
+        ]
+    )
     assert code == 0
     table = pd.read_parquet(tmp_path / "out" / "representations.parquet")
     assert table["id_str"].tolist() == [p.stem for p in good]
@@ -165,11 +214,15 @@ def test_failures_are_listed_and_the_run_goes_on(models, data_dir, tmp_path):
 
     listed = pd.DataFrame({"id_str": ["a", "b"], "file_loc": [str(good[0]), "gone.jpg"]})
     listed.to_csv(tmp_path / "listed.csv", index=False)
-    manifest = embed(tmp_path / "listed.csv", tmp_path / "out2", model=str(models["timm"]),
-                     workers=0, verbose=False)
+    manifest = embed(
+        tmp_path / "listed.csv",
+        tmp_path / "out2",
+        model=str(models["timm"]),
+        workers=0,
+        verbose=False,
+    )
     assert (manifest["embedded"], manifest["failed"]) == (1, 1)
-    assert pd.read_csv(tmp_path / "out2" / "failures.csv")["reason"].tolist() == [
-        "file not found"]
+    assert pd.read_csv(tmp_path / "out2" / "failures.csv")["reason"].tolist() == ["file not found"]
 
 
 def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
@@ -179,8 +232,21 @@ def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
     good = _five_good_images(data_dir, folder)
     (folder / "zz_cut.jpg").write_bytes(good[0].read_bytes()[:1500])
     Image.new("RGB", (64, 64), (40, 40, 40)).save(folder / "zz_flat.png")
-    code = main(["embed", str(folder), "--model", str(models["timm"]), "--out",
-                 str(tmp_path / "out"), "--shard-size", "2", "--workers", "0", "--quiet"])
+    code = main(
+        [
+            "embed",
+            str(folder),
+            "--model",
+            str(models["timm"]),
+            "--out",
+            str(tmp_path / "out"),
+            "--shard-size",
+            "2",
+            "--workers",
+            "0",
+            "--quiet",
+        ]
+    )
     assert code == 0
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert (manifest["status"], manifest["shards"]) == ("complete", 4)
@@ -195,13 +261,26 @@ def test_several_shards_with_failures_in_only_some(models, data_dir, tmp_path):
 @pytest.mark.slow
 def test_run_killed_midway_resumes_to_the_same_table(models, demo_images, tmp_path, capsys):
     images = sorted(demo_images.iterdir())[:160]
-    pd.DataFrame({"GalaxyID": [p.stem for p in images], "file_loc": [str(p) for p in images]}
-                 ).to_csv(tmp_path / "cat.csv", index=False)
-    args = ["embed", str(tmp_path / "cat.csv"), "--model", str(models["with_head"]),
-            "--shard-size", "4", "--batch-size", "2", "--workers", "0", "--quiet"]
+    pd.DataFrame(
+        {"GalaxyID": [p.stem for p in images], "file_loc": [str(p) for p in images]}
+    ).to_csv(tmp_path / "cat.csv", index=False)
+    args = [
+        "embed",
+        str(tmp_path / "cat.csv"),
+        "--model",
+        str(models["with_head"]),
+        "--shard-size",
+        "4",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--quiet",
+    ]
     # killed in its own process; the reruns in this one (a process start each is ~10 s)
-    process = subprocess.Popen([sys.executable, "-m", "raregal.cli", *args,
-                                "--out", str(tmp_path / "killed")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raregal.cli", *args, "--out", str(tmp_path / "killed")]
+    )
     shards = tmp_path / "killed" / "shards"
     deadline = time.time() + 120
     while time.time() < deadline and len(list(shards.glob("part-*.parquet"))) < 2:
@@ -243,8 +322,17 @@ def test_resume_embeds_a_truncated_shard_again(models, tmp_path, monkeypatch, ca
     listed = pd.read_csv(demo / "catalogue.csv", dtype=str).iloc[:6]
     listed["file_loc"] = [str(demo / p) for p in listed["file_loc"]]
     listed.to_csv(tmp_path / "cat.csv", index=False)
-    args = ["embed", str(tmp_path / "cat.csv"), "--model", str(models["timm"]),
-            "--shard-size", "2", "--workers", "0", "--quiet"]
+    args = [
+        "embed",
+        str(tmp_path / "cat.csv"),
+        "--model",
+        str(models["timm"]),
+        "--shard-size",
+        "2",
+        "--workers",
+        "0",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "whole")]) == 0
 
     def killed(*args, **kwargs):
@@ -260,8 +348,10 @@ def test_resume_embeds_a_truncated_shard_again(models, tmp_path, monkeypatch, ca
     assert f"{shard}: cut short or unreadable" in capsys.readouterr().err
     manifest = json.loads((tmp_path / "cut" / "manifest.json").read_text())
     assert (manifest["status"], manifest["resumed_shards"]) == ("complete", 2)
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "cut" / "representations.parquet"),
-                                  pd.read_parquet(tmp_path / "whole" / "representations.parquet"))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "cut" / "representations.parquet"),
+        pd.read_parquet(tmp_path / "whole" / "representations.parquet"),
+    )
 
 
 def test_a_shard_broken_at_the_merge_is_named_and_deleted_for_resume(tmp_path):
@@ -280,6 +370,20 @@ def test_an_empty_folder_such_as_a_mount_point_is_embedded_into(models, tmp_path
     listed["file_loc"] = [str(demo / p) for p in listed["file_loc"]]
     listed.to_csv(tmp_path / "cat.csv", index=False)
     (tmp_path / "mount").mkdir()
-    assert main(["embed", str(tmp_path / "cat.csv"), "--model", str(models["timm"]),
-                 "--out", str(tmp_path / "mount"), "--workers", "0", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                str(tmp_path / "cat.csv"),
+                "--model",
+                str(models["timm"]),
+                "--out",
+                str(tmp_path / "mount"),
+                "--workers",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert len(pd.read_parquet(tmp_path / "mount" / "representations.parquet")) == 2

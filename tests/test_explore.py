@@ -46,8 +46,9 @@ N_IMAGES = 50
 def run_folder(tmp_path_factory, demo_images):
     """(run folder, image catalogue) of a small seeded search with real images."""
     folder = tmp_path_factory.mktemp("explore")
-    table = planted_representations(800, dim=16, n_groups=6, group_size=(40, 60),
-                                    tightness=0.02, seed=1)
+    table = planted_representations(
+        800, dim=16, n_groups=6, group_size=(40, 60), tightness=0.02, seed=1
+    )
     rng = np.random.default_rng(0)
     table["ra"] = rng.uniform(0, 360, len(table))
     table["dec"] = rng.uniform(-20, 60, len(table))
@@ -66,13 +67,18 @@ def run_folder(tmp_path_factory, demo_images):
     table.loc[spare[1], ["ra", "dec"]] = np.nan
     table["id_str"] = ids
     catalogue = folder / "images.csv"
-    pd.DataFrame({"id_str": [p.stem for p in files],
-                  "file_loc": [f"images/{p.name}" for p in files]}).to_csv(catalogue, index=False)
+    pd.DataFrame(
+        {"id_str": [p.stem for p in files], "file_loc": [f"images/{p.name}" for p in files]}
+    ).to_csv(catalogue, index=False)
     table.to_parquet(folder / "representations.parquet")
-    search(folder / "representations.parquet", folder / "run",
-           finder=RareClassFinder(n_neighbors=15, init="pca", n_epochs=100, min_samples=15,
-                                  seed=0, stability_seeds=0),  # reruns: test_credibility
-           verbose=False)
+    search(
+        folder / "representations.parquet",
+        folder / "run",
+        finder=RareClassFinder(
+            n_neighbors=15, init="pca", n_epochs=100, min_samples=15, seed=0, stability_seeds=0
+        ),  # reruns: test_credibility
+        verbose=False,
+    )
     return folder / "run", catalogue
 
 
@@ -82,15 +88,17 @@ class Served:
     def __init__(self, run, images, app=None):
         from raregal.explore import build
 
-        self.server = uvicorn.Server(uvicorn.Config(app or build(run, images=images),
-                                                    log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app or build(run, images=images), log_level="warning")
+        )
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(512)
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True
+        )
         self.thread.start()
         deadline = time.time() + 30
         while not self.server.started and time.time() < deadline:
@@ -130,6 +138,7 @@ def get_json(served, path):
 
 
 # --- pieces ------------------------------------------------------------------------------
+
 
 def test_position_from_iau_name():
     ra, dec = position_from_name("J112953.88-000427.4")
@@ -202,7 +211,8 @@ def test_a_run_without_a_map_is_drawn_from_its_umap(run_folder, tmp_path):
     assert np.isfinite(xy).all() and xy.std(axis=0).min() > 0
     build(run, images=run_folder[1])  # the app starts on it
     classes.drop(columns=["map_x", "map_y", *classes.filter(like="umap_").columns]).to_parquet(
-        run / "classes.parquet")
+        run / "classes.parquet"
+    )
     with pytest.raises(InputError, match="no map .map_x, map_y. and no umap_. columns"):
         build(run, images=run_folder[1])
 
@@ -212,14 +222,17 @@ def test_a_foreign_neighbours_table_is_named_in_one_line(tmp_path):
 
     # pyarrow's message for a missing column lists the whole schema, a line per field
     pd.DataFrame({"a": range(3), "b": range(3)}).to_parquet(tmp_path / "neighbours.parquet")
-    with pytest.raises(InputError, match="neighbours.parquet: not a raregal neighbour table "
-                                         r"\(No match for FieldRef.Name\(neighbour_rows\)"
-                       ) as refused:
+    with pytest.raises(
+        InputError,
+        match="neighbours.parquet: not a raregal neighbour table "
+        r"\(No match for FieldRef.Name\(neighbour_rows\)",
+    ) as refused:
         read_neighbours(tmp_path / "neighbours.parquet", 3)
     assert "\n" not in str(refused.value)
 
 
 # --- over HTTP ---------------------------------------------------------------------------
+
 
 def test_api_card_neighbours_and_thumbnail(served, run_folder):
     from sklearn.neighbors import NearestNeighbors
@@ -227,8 +240,11 @@ def test_api_card_neighbours_and_thumbnail(served, run_folder):
     classes = pd.read_parquet(run_folder[0] / "classes.parquet")
     info = get_json(served, "/api/run")
     assert info["n"] == len(classes) and len(info["classes"]) >= 3
-    assert info["images"] == int(classes["id_str"].isin(
-        pd.read_csv(run_folder[1])["id_str"].astype(str)).sum()) > 20
+    assert (
+        info["images"]
+        == int(classes["id_str"].isin(pd.read_csv(run_folder[1])["id_str"].astype(str)).sum())
+        > 20
+    )
     assert info["neighbours"].startswith("the run's neighbour index")  # the search's graph
     row = int(np.flatnonzero(classes["id_str"] == IAU)[0])
     card = get_json(served, f"/api/galaxy/{row}")
@@ -238,8 +254,9 @@ def test_api_card_neighbours_and_thumbnail(served, run_folder):
     reps = pd.read_parquet(run_folder[0].parent / "representations.parquet")
     features = reps.set_index("id_str").loc[classes["id_str"]].filter(like="feat_")
     features = features.to_numpy(np.float32)
-    distances, expected = NearestNeighbors(n_neighbors=9).fit(features).kneighbors(
-        features[row:row + 1])
+    distances, expected = (
+        NearestNeighbors(n_neighbors=9).fit(features).kneighbors(features[row : row + 1])
+    )
     found = get_json(served, f"/api/neighbours/{row}?k=8")["neighbours"]
     assert [n["row"] for n in found] == [r for r in expected[0] if r != row][:8]
     assert [n["distance"] for n in found] == pytest.approx(distances[0][1:], rel=1e-4)
@@ -252,14 +269,31 @@ def test_api_card_neighbours_and_thumbnail(served, run_folder):
     assert raw_get(served, f"/api/thumb/{with_image}?size=9999")[0] == 404
 
 
-@pytest.mark.parametrize("path", [
-    "/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
-    "/static/%2E%2E/%2E%2E/%2E%2E/etc/passwd", "/../../../../etc/passwd",
-    "/static//etc/passwd", "/static/%2Fetc%2Fpasswd", "/static/..%5c..%5capp.py",
-    "/api/thumb/..%2F..%2Fetc%2Fpasswd", "/api/thumb/%2Fetc%2Fpasswd", "/api/thumb/-1",
-    "/api/thumb/1e3", "/api/galaxy/..%2Fclasses.parquet", "/run.json", "/classes.parquet",
-    "/static/run.json", "/static/evil-link", "/api/thumb/evil-link", "/images/100008.jpg",
-    "/static/%252e%252e%252fapp.py"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../app.py",
+        "/static/..%2fapp.py",
+        "/static/%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "/static/%2E%2E/%2E%2E/%2E%2E/etc/passwd",
+        "/../../../../etc/passwd",
+        "/static//etc/passwd",
+        "/static/%2Fetc%2Fpasswd",
+        "/static/..%5c..%5capp.py",
+        "/api/thumb/..%2F..%2Fetc%2Fpasswd",
+        "/api/thumb/%2Fetc%2Fpasswd",
+        "/api/thumb/-1",
+        "/api/thumb/1e3",
+        "/api/galaxy/..%2Fclasses.parquet",
+        "/run.json",
+        "/classes.parquet",
+        "/static/run.json",
+        "/static/evil-link",
+        "/api/thumb/evil-link",
+        "/images/100008.jpg",
+        "/static/%252e%252e%252fapp.py",
+    ],
+)
 def test_no_request_path_reaches_the_filesystem(served, run_folder, path):
     link = run_folder[0] / "evil-link"
     if not link.is_symlink():
@@ -289,8 +323,15 @@ def test_queries_are_conditions_only_and_posts_need_json(served, tmp_path):
         assert status == 400, query
     assert not written.exists()
     # a form on another site can post text/plain without asking: refused
-    assert post_json(served, "/api/tags", {"kind": "class", "target": "A", "tag": "merge"},
-                     content_type="text/plain")[0] == 400
+    assert (
+        post_json(
+            served,
+            "/api/tags",
+            {"kind": "class", "target": "A", "tag": "merge"},
+            content_type="text/plain",
+        )[0]
+        == 400
+    )
 
 
 def test_queries_name_class_and_class_letter(run_folder):
@@ -300,8 +341,9 @@ def test_queries_name_class_and_class_letter(run_folder):
     in_a = data.query_rows("class_letter == 'A' and probability >= 0")
     assert len(in_a) > 0
     np.testing.assert_array_equal(in_a, np.sort(data.class_rows("A")))
-    np.testing.assert_array_equal(data.query_rows("class >= 0"),
-                                  np.flatnonzero(data.table["class"] >= 0))
+    np.testing.assert_array_equal(
+        data.query_rows("class >= 0"), np.flatnonzero(data.table["class"] >= 0)
+    )
 
 
 def test_foreign_host_header_is_refused(served):
@@ -321,11 +363,27 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
     # the machine's own addresses, as its interfaces have them (not only its name's)
     import psutil
 
-    own = [a.address for addresses in psutil.net_if_addrs().values() for a in addresses
-           if a.family == socket.AF_INET and not a.address.startswith("127.")]
+    own = [
+        a.address
+        for addresses in psutil.net_if_addrs().values()
+        for a in addresses
+        if a.family == socket.AF_INET and not a.address.startswith("127.")
+    ]
     process = subprocess.Popen(
-        [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0",
-         "--host", "0.0.0.0"], stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "raregal.cli",
+            "explore",
+            str(run_folder[0]),
+            "--port",
+            "0",
+            "--host",
+            "0.0.0.0",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         warning = process.stderr.readline()
         assert warning.startswith("raregal: warning: serving on 0.0.0.0") and "no login" in warning
@@ -352,8 +410,9 @@ def test_a_network_host_warns_and_still_checks_the_host_header(run_folder):
 def test_load_200_concurrent_requests(served, run_folder):
     """200 requests at once: map data, thumbnails (cold and cached) and neighbours."""
     classes = pd.read_parquet(run_folder[0] / "classes.parquet")
-    with_images = np.flatnonzero(classes["id_str"].isin(pd.read_csv(run_folder[1])["id_str"]
-                                                        .astype(str)))
+    with_images = np.flatnonzero(
+        classes["id_str"].isin(pd.read_csv(run_folder[1])["id_str"].astype(str))
+    )
     rng = np.random.default_rng(0)
     paths = []
     for i in range(200):
@@ -375,9 +434,11 @@ def test_load_200_concurrent_requests(served, run_folder):
         results = list(pool.map(fetch, paths))
     statuses = [s for s, _ in results]
     latency = np.array([t for _, t in results])
-    print(f"200 concurrent: p50 {np.percentile(latency, 50) * 1000:.0f} ms, "
-          f"p95 {np.percentile(latency, 95) * 1000:.0f} ms, errors "
-          f"{sum(s != 200 for s in statuses)}")
+    print(
+        f"200 concurrent: p50 {np.percentile(latency, 50) * 1000:.0f} ms, "
+        f"p95 {np.percentile(latency, 95) * 1000:.0f} ms, errors "
+        f"{sum(s != 200 for s in statuses)}"
+    )
     assert statuses == [200] * 200
 
 
@@ -387,19 +448,22 @@ def test_cli_prints_url_binds_loopback_and_refuses_a_bad_folder(run_folder, tmp_
     unrelated = tmp_path / "unrelated.csv"
     shutil.copy(run_folder[1].parent / "images" / "100008.jpg", tmp_path / "elsewhere.jpg")
     pd.DataFrame({"id_str": ["not-in-the-run"], "file_loc": ["elsewhere.jpg"]}).to_csv(
-        unrelated, index=False)
+        unrelated, index=False
+    )
     assert main(["explore", str(run_folder[0]), "--images", str(unrelated)]) == 2
     assert "none of the run's" in capsys.readouterr().err
     # a catalogue's paths stay inside its folder, as for the report
     outside = tmp_path / "outside.csv"
-    pd.DataFrame({"id_str": ["100008"],
-                  "file_loc": [str(run_folder[1].parent / "images" / "100008.jpg")]}).to_csv(
-        outside, index=False)
+    pd.DataFrame(
+        {"id_str": ["100008"], "file_loc": [str(run_folder[1].parent / "images" / "100008.jpg")]}
+    ).to_csv(outside, index=False)
     assert main(["explore", str(run_folder[0]), "--images", str(outside)]) == 2
     assert "lead outside" in capsys.readouterr().err
     process = subprocess.Popen(
         [sys.executable, "-m", "raregal.cli", "explore", str(run_folder[0]), "--port", "0"],
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = process.stderr.readline()
         url = line.rsplit("open ", 1)[1].split()[0]
@@ -417,8 +481,10 @@ def test_the_demo_ends_by_saying_how_to_explore_its_run(tmp_path, capsys, monkey
 
     from raregal.demo import demo
 
-    embed, search, report = (importlib.import_module(f"raregal.{name}")
-                             for name in ("model.embed", "method.search", "report"))
+    embed, search, report = (
+        importlib.import_module(f"raregal.{name}")
+        for name in ("model.embed", "method.search", "report")
+    )
     monkeypatch.setattr(embed, "embed", lambda *a, **k: None)  # the steps: test_demo.py
     monkeypatch.setattr(search, "search", lambda *a, **k: None)
     monkeypatch.setattr(report, "report", lambda run, **k: run / "report" / "index.html")
@@ -428,6 +494,7 @@ def test_the_demo_ends_by_saying_how_to_explore_its_run(tmp_path, capsys, monkey
 
 
 # --- odd requests: 4xx, never 5xx ------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def small_served(tmp_path_factory):
@@ -459,17 +526,55 @@ def raw_request(served, method, path, body=None):
 #: Path parts a row, tag id, class, column, key or format never is: unicode digits
 #: (str.isdigit() is true for ², int() refuses it), numbers beyond int64, NUL,
 #: bytes that are not UTF-8, a lone surrogate, traversal, very long.
-ODD_PARTS = ["%C2%B2", "%D9%A3", "%EF%BC%91", "1" * 30, "9" * 400, "-1", "+1", "1e3", "0x10",
-             "1.5", "NaN", "%00", "1%00", "%FF", "%ED%A0%80", "%E2%80%AE", "..%2F..%2Fetc",
-             "..", "%2e%2e", "%20", "a" * 5000, "0", "59", "60"]
-ODD_BODIES = ['{"rows": ["\\u00b2"]}', '{"rows": [1e400]}', '{"rows": [100000000000000000000000]}',
-              '{"rows": [[1]]}', '{"rows": {"a": 1}}', '{"rows": [0.5]}', '{"class": "\\ud800"}',
-              '{"class": ["A"]}', '{"query": "\\ud800 > 1"}', '{"query": "' + "(" * 5000 + '"}',
-              '{"kind": "galaxy", "target": "g000", "tag": "note", "note": "\\ud800"}',
-              '{"kind": "galaxy", "target": "\\ud800", "tag": "note"}',
-              '{"kind": "\\u0000", "target": "A", "tag": "note"}', "[" * 100_000, '"\\ud800"',
-              "\\xff\\xfe", '{"rows": []}', '{"k": 1e400}', '{"k": "\\ud800"}', '{"k": [[1]]}',
-              '{"k": 100000000000000000000000}']
+ODD_PARTS = [
+    "%C2%B2",
+    "%D9%A3",
+    "%EF%BC%91",
+    "1" * 30,
+    "9" * 400,
+    "-1",
+    "+1",
+    "1e3",
+    "0x10",
+    "1.5",
+    "NaN",
+    "%00",
+    "1%00",
+    "%FF",
+    "%ED%A0%80",
+    "%E2%80%AE",
+    "..%2F..%2Fetc",
+    "..",
+    "%2e%2e",
+    "%20",
+    "a" * 5000,
+    "0",
+    "59",
+    "60",
+]
+ODD_BODIES = [
+    '{"rows": ["\\u00b2"]}',
+    '{"rows": [1e400]}',
+    '{"rows": [100000000000000000000000]}',
+    '{"rows": [[1]]}',
+    '{"rows": {"a": 1}}',
+    '{"rows": [0.5]}',
+    '{"class": "\\ud800"}',
+    '{"class": ["A"]}',
+    '{"query": "\\ud800 > 1"}',
+    '{"query": "' + "(" * 5000 + '"}',
+    '{"kind": "galaxy", "target": "g000", "tag": "note", "note": "\\ud800"}',
+    '{"kind": "galaxy", "target": "\\ud800", "tag": "note"}',
+    '{"kind": "\\u0000", "target": "A", "tag": "note"}',
+    "[" * 100_000,
+    '"\\ud800"',
+    "\\xff\\xfe",
+    '{"rows": []}',
+    '{"k": 1e400}',
+    '{"k": "\\ud800"}',
+    '{"k": [[1]]}',
+    '{"k": 100000000000000000000000}',
+]
 
 
 def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
@@ -478,9 +583,11 @@ def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
     from starlette.routing import Route
 
     routes = [r for r in small_served.server.config.app.routes if isinstance(r, Route)]
-    query = "?" + "&".join(f"{name}={value}"
-                           for name in ("page", "k", "size", "kind", "target", "id")
-                           for value in ("%C2%B2", "1" * 30, "%ED%A0%80"))
+    query = "?" + "&".join(
+        f"{name}={value}"
+        for name in ("page", "k", "size", "kind", "target", "id")
+        for value in ("%C2%B2", "1" * 30, "%ED%A0%80")
+    )
     failures = []
     for route in routes:
         for method in sorted(route.methods - {"HEAD"}):
@@ -492,11 +599,16 @@ def test_every_route_answers_odd_input_with_4xx_never_5xx(small_served):
                 for suffix in ("", query):
                     bodies = ODD_BODIES if method == "POST" else [None]
                     for body in bodies:
-                        status, _ = raw_request(small_served, method, path + suffix,
-                                                None if body is None else body.encode())
+                        status, _ = raw_request(
+                            small_served,
+                            method,
+                            path + suffix,
+                            None if body is None else body.encode(),
+                        )
                         if status >= 500:
-                            failures.append((method, (path + suffix)[:80], body and body[:40],
-                                             status))
+                            failures.append(
+                                (method, (path + suffix)[:80], body and body[:40], status)
+                            )
                 if not params:
                     break
     status, answer = raw_request(small_served, "POST", "/api/select", b'{"class": "A"}')
@@ -515,14 +627,17 @@ def test_exports_are_named_for_the_run_and_the_selection(tmp_path):
     any file system and header take."""
     from .run_folders import small_run
 
-    run = tmp_path / "sérïe \"7\"" / "run"
+    run = tmp_path / 'sérïe "7"' / "run"
     run.parent.mkdir()
     small_run(run)
     server = Served(run, None)
     names = {}
     try:
-        for body, kind in (({"class": "B"}, "csv"), ({"rows": [3, 1, 4, 1]}, "fits"),
-                           ({"query": "probability > 0.9 and map_x < 0"}, "vot")):
+        for body, kind in (
+            ({"class": "B"}, "csv"),
+            ({"rows": [3, 1, 4, 1]}, "fits"),
+            ({"query": "probability > 0.9 and map_x < 0"}, "vot"),
+        ):
             answer = raw_request(server, "POST", "/api/select", json.dumps(body).encode())[1]
             key = json.loads(answer)["selection"]
             connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
@@ -541,7 +656,8 @@ def test_exports_are_named_for_the_run_and_the_selection(tmp_path):
         "csv": 'attachment; filename="s_r_e_7-run-class-B.csv"',
         "fits": 'attachment; filename="s_r_e_7-run-lasso-3.fits"',
         "vot": 'attachment; filename="s_r_e_7-run-query-probability_0.9_and_map_x_0.xml"',
-        "tags": 'attachment; filename="s_r_e_7-run-tags.csv"'}
+        "tags": 'attachment; filename="s_r_e_7-run-tags.csv"',
+    }
 
 
 def test_a_selection_with_text_fits_cannot_hold_is_a_client_error(tmp_path):
@@ -557,9 +673,10 @@ def test_a_selection_with_text_fits_cannot_hold_is_a_client_error(tmp_path):
     server = Served(run, None)
     try:
         key = json.loads(raw_request(server, "POST", "/api/select", b'{"class": "A"}')[1])
-        answers = {kind: raw_request(server, "GET",
-                                     f"/api/selection/{key['selection']}/export.{kind}")
-                   for kind in ("csv", "vot", "fits")}
+        answers = {
+            kind: raw_request(server, "GET", f"/api/selection/{key['selection']}/export.{kind}")
+            for kind in ("csv", "vot", "fits")
+        }
     finally:
         server.stop()
     assert answers["csv"][0] == answers["vot"][0] == 200
@@ -615,8 +732,9 @@ def test_csv_exports_never_hand_a_spreadsheet_a_formula(tmp_path):
     small_run(run, ids=ids)
     server = Served(run, None)
     try:
-        body = json.dumps({"kind": "galaxy", "target": FORMULA_ID, "tag": "note",
-                           "note": FORMULA_NOTE}).encode()
+        body = json.dumps(
+            {"kind": "galaxy", "target": FORMULA_ID, "tag": "note", "note": FORMULA_NOTE}
+        ).encode()
         assert raw_request(server, "POST", "/api/tags", body)[0] == 200
         status, answer = raw_request(server, "GET", "/api/tags.csv")
         tags = pd.read_csv(io.BytesIO(answer), dtype=str)
@@ -629,12 +747,14 @@ def test_csv_exports_never_hand_a_spreadsheet_a_formula(tmp_path):
     finally:
         server.stop()
     assert sorted(exported["id_str"]) == sorted(
-        ["'" + FORMULA_ID, "-5", "'+cmd|' /C calc'!A0", "'\t=1+1", *ids[4:10]])
+        ["'" + FORMULA_ID, "-5", "'+cmd|' /C calc'!A0", "'\t=1+1", *ids[4:10]]
+    )
     classes = pd.read_parquet(run / "classes.parquet").iloc[:10]
     assert sorted(exported["probability"]) == sorted(classes["probability"])  # numbers as they are
 
 
 # --- suggest next: the loop of tags and rankings --------------------------------------------
+
 
 def ranked_run(folder, ids=None):
     """A small run (tests/run_folders.small_run: classes A, B, C of rows 0-9, 10-19, 20-29,
@@ -646,14 +766,22 @@ def ranked_run(folder, ids=None):
     ids = [f"g{i:03d}" for i in range(60)] if ids is None else ids
     rng = np.random.default_rng(1)
     group = np.r_[np.repeat([0, 1, 2], 10), np.full(30, 3)]
-    features = (rng.normal(size=(4, 8)) * 5)[group] \
-        + rng.normal(size=(60, 8)) * np.where(group < 3, 0.1, 3)[:, None]
+    features = (rng.normal(size=(4, 8)) * 5)[group] + rng.normal(size=(60, 8)) * np.where(
+        group < 3, 0.1, 3
+    )[:, None]
     table = pd.DataFrame(features, columns=[f"feat_{i}" for i in range(8)])
     table.insert(0, "id_str", ids)
     table.to_parquet(folder / "representations.parquet")
     run = folder / "run"
-    small_run(run, ids=ids, run={"inputs": {"representations": {
-        "path": str((folder / "representations.parquet").resolve())}}})
+    small_run(
+        run,
+        ids=ids,
+        run={
+            "inputs": {
+                "representations": {"path": str((folder / "representations.parquet").resolve())}
+            }
+        },
+    )
     classes = pd.read_parquet(run / "classes.parquet")
     classes["rarity"] = np.arange(60) / 60
     classes.to_parquet(run / "classes.parquet")
@@ -682,22 +810,28 @@ def test_suggestion_rounds_are_a_table_beside_an_older_tag_file(tmp_path):
 
     from raregal.explore.tags import TagStore
 
-    old = "CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, " \
-          "target TEXT NOT NULL, tag TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', " \
-          "created TEXT NOT NULL, removed TEXT)"
+    old = (
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+        "target TEXT NOT NULL, tag TEXT NOT NULL, note TEXT NOT NULL DEFAULT '', "
+        "created TEXT NOT NULL, removed TEXT)"
+    )
     with sqlite3.connect(tmp_path / "explore-tags.sqlite") as db:
         db.execute(old)
-        db.execute("INSERT INTO tags (kind, target, tag, note, created) VALUES "
-                   "('galaxy', 'g001', 'interesting', 'old', '2026-01-01T00:00:00+00:00')")
+        db.execute(
+            "INSERT INTO tags (kind, target, tag, note, created) VALUES "
+            "('galaxy', 'g001', 'interesting', 'old', '2026-01-01T00:00:00+00:00')"
+        )
     db.close()
     store = TagStore(tmp_path)
     with ThreadPoolExecutor(4) as pool:
-        numbers = list(pool.map(lambda i: store.add_round([f"g{i}", "g9"], [2.0, 1.0], "rank",
-                                                          1, 0), range(4)))
+        numbers = list(
+            pool.map(lambda i: store.add_round([f"g{i}", "g9"], [2.0, 1.0], "rank", 1, 0), range(4))
+        )
     assert sorted(numbers) == [1, 2, 3, 4]
     rounds = store.rounds()
-    assert [(r["round"], r["position"]) for r in rounds] == [(n, p) for n in (1, 2, 3, 4)
-                                                             for p in (1, 2)]
+    assert [(r["round"], r["position"]) for r in rounds] == [
+        (n, p) for n in (1, 2, 3, 4) for p in (1, 2)
+    ]
     first = {r["round"]: r["target"] for r in rounds if r["position"] == 1}
     assert sorted(first.values()) == ["g0", "g1", "g2", "g3"]
     assert [(t["target"], t["note"]) for t in store.list()] == [("g001", "old")]
@@ -714,13 +848,15 @@ def test_labels_come_from_galaxy_and_class_tags_and_what_was_passed_over(tmp_pat
 
     small_run(tmp_path / "run")
     data = RunData(tmp_path / "run")
-    tags = [{"kind": "class", "target": "B", "tag": "interesting"},  # rows 10-19
-            {"kind": "galaxy", "target": "g012", "tag": "artifact"},  # its own tag wins
-            {"kind": "galaxy", "target": "g040", "tag": "interesting"},
-            {"kind": "galaxy", "target": "g041", "tag": "interesting"},
-            {"kind": "galaxy", "target": "g041", "tag": "not real"},  # both: negative
-            {"kind": "galaxy", "target": "g045", "tag": "note"},  # looked at: left out
-            {"kind": "class", "target": "A", "tag": "merge"}]  # says nothing of A's kind
+    tags = [
+        {"kind": "class", "target": "B", "tag": "interesting"},  # rows 10-19
+        {"kind": "galaxy", "target": "g012", "tag": "artifact"},  # its own tag wins
+        {"kind": "galaxy", "target": "g040", "tag": "interesting"},
+        {"kind": "galaxy", "target": "g041", "tag": "interesting"},
+        {"kind": "galaxy", "target": "g041", "tag": "not real"},  # both: negative
+        {"kind": "galaxy", "target": "g045", "tag": "note"},  # looked at: left out
+        {"kind": "class", "target": "A", "tag": "merge"},
+    ]  # says nothing of A's kind
     like, unlike, leave_out = labels(data, tags, shown=np.array([40, 50, 51]))
     assert like.tolist() == [10, 11, *range(13, 20), 40]
     assert unlike.tolist() == [12, 41, 50, 51]  # 50, 51: shown and not tagged interesting
@@ -755,14 +891,16 @@ def test_suggest_next_ranks_from_the_tags_and_resumes_after_a_restart(tmp_path):
     assert shown(second, 2) == [ids[r] for r in expected]
     assert set(shown(second, 2)[:8]) == {f"g0{i}" for i in range(12, 20)}  # class B
     assert second["rounds"][1]["basis"] == "rank" and second["positives"] == 2
-    assert second["rounds"][1]["basis_text"].startswith("ranked by raregal rank from 2 "
-                                                        "positive and 10 negative")
+    assert second["rounds"][1]["basis_text"].startswith(
+        "ranked by raregal rank from 2 positive and 10 negative"
+    )
     server = Served(run, None)  # a restart: the session resumes
     try:
         view = get_json(server, "/api/suggest")
         assert [r["summary"] for r in view["rounds"]] == [
             "round 1: 0 of 10 tagged interesting, 1 not real or artifact",
-            "round 2: 0 of 10 tagged interesting"]
+            "round 2: 0 of 10 tagged interesting",
+        ]
         assert shown(view, 2) == shown(second, 2)
         for target in shown(view, 2)[:4]:
             tag(server, target, "interesting")
@@ -823,9 +961,11 @@ def test_suggest_routes_say_when_the_tag_file_cannot_be_used(tmp_path):
     data = RunData(tmp_path / "run")
     server = Served(None, None, app=create_app(data, Unwritable(tmp_path / "run")))
     try:
-        answers = [raw_request(server, "GET", "/api/suggest"),
-                   raw_request(server, "POST", "/api/suggest", b"{}"),
-                   raw_request(server, "GET", "/api/rounds.csv")]
+        answers = [
+            raw_request(server, "GET", "/api/suggest"),
+            raw_request(server, "POST", "/api/suggest", b"{}"),
+            raw_request(server, "GET", "/api/rounds.csv"),
+        ]
     finally:
         server.stop()
     for status, answer in answers:
@@ -839,13 +979,13 @@ def test_suggest_next_without_positives_nor_rarity_asks_for_tags(small_served):
     assert view["start"].startswith("Tag some galaxies interesting first")
     assert "tagged interesting" in suggest(small_served, expect=409)["error"]
     for k in ('"10"', "0", "101", "-1", "1.5", "true", "1e400", "null", "[1]"):
-        status, answer = raw_request(small_served, "POST", "/api/suggest",
-                                     f'{{"k": {k}}}'.encode())
+        status, answer = raw_request(small_served, "POST", "/api/suggest", f'{{"k": {k}}}'.encode())
         assert status == 400 and b"must be an integer in [1, 100]" in answer, (k, answer)
     assert raw_request(small_served, "POST", "/api/suggest", b'{"k": 5}')[0] == 409
 
 
 # --- in the browser ----------------------------------------------------------------------
+
 
 def _browser():
     if not Path(CHROMIUM).is_file():
@@ -864,8 +1004,11 @@ def _lasso_box(page):
     for colour in ("#ff00ff", "#00ffff"):
         page.evaluate(f"window.explore.state.scatter.set({{lassoColor: '{colour}'}})")
         page.wait_for_timeout(300)
-        shots.append(np.asarray(Image.open(io.BytesIO(page.locator("#map").screenshot()))
-                                .convert("RGB")).astype(int))
+        shots.append(
+            np.asarray(
+                Image.open(io.BytesIO(page.locator("#map").screenshot())).convert("RGB")
+            ).astype(int)
+        )
     ys, xs = np.nonzero(np.abs(shots[0] - shots[1]).sum(axis=-1) > 60)
     assert len(xs) > 50, "no lasso on the map"
     page.evaluate("window.explore.state.scatter.set({lassoColor: '#2a5db0'})")
@@ -883,14 +1026,17 @@ def _draw_lasso(page, corners):
             x, y = np.asarray(a) + t * (np.asarray(b) - np.asarray(a))
             page.mouse.move(canvas["x"] + x, canvas["y"] + y)
     page.mouse.up()
-    page.wait_for_function("document.querySelector('#selection-label').textContent"
-                           ".includes('drawn on the map')")
+    page.wait_for_function(
+        "document.querySelector('#selection-label').textContent.includes('drawn on the map')"
+    )
 
 
 def _open(browser, url, problems):
     page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}")
-            if m.type == "error" else None)
+    page.on(
+        "console",
+        lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.on("dialog", lambda d: (problems.append(f"dialog: {d.message}"), d.dismiss()))
     page.goto(url, wait_until="load")
@@ -934,9 +1080,12 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
 
             # a lasso (box) drawn with the mouse selects the galaxies inside it
             page.click("#mode-lasso")
-            screen = np.array(page.evaluate(
-                f"Array.from({{length: {len(classes)}}}, (_, i) => "
-                f"window.explore.screenPosition(i))"))
+            screen = np.array(
+                page.evaluate(
+                    f"Array.from({{length: {len(classes)}}}, (_, i) => "
+                    f"window.explore.screenPosition(i))"
+                )
+            )
             centre = screen[classes["class"].to_numpy() == classes.loc[target, "class"]].mean(0)
             low, high = centre - 40, centre + 40
             _draw_lasso(page, [low, (high[0], low[1]), high, (low[0], high[1]), low])
@@ -954,10 +1103,12 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.mouse.move(canvas["x"] + centre[0], canvas["y"] + centre[1])
             page.mouse.wheel(0, -400)
             page.wait_for_timeout(1000)
-            moved = np.array([page.evaluate(f"window.explore.screenPosition({r})")
-                              for r in (pair[0], far)])
-            zoom = (np.linalg.norm(moved[1] - moved[0])
-                    / np.linalg.norm(screen[far] - screen[pair[0]]))
+            moved = np.array(
+                [page.evaluate(f"window.explore.screenPosition({r})") for r in (pair[0], far)]
+            )
+            zoom = np.linalg.norm(moved[1] - moved[0]) / np.linalg.norm(
+                screen[far] - screen[pair[0]]
+            )
             zoomed = _lasso_box(page)
             assert zoom > 1.3  # the wheel zoomed in
             assert (zoomed[2] - zoomed[0]) / (drawn[2] - drawn[0]) == pytest.approx(zoom, rel=0.15)
@@ -969,15 +1120,19 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.wait_for_function("document.querySelector('#card-id').textContent == '100008'")
             page.wait_for_function("document.querySelectorAll('#neighbours figure').length == 12")
             page.wait_for_function("document.querySelector('#card-thumb').naturalWidth == 128")
-            page.wait_for_function("Array.from(document.querySelectorAll('#neighbours img'))"
-                                   ".every(i => i.complete)")
+            page.wait_for_function(
+                "Array.from(document.querySelectorAll('#neighbours img')).every(i => i.complete)"
+            )
             assert page.locator("#neighbours img").count() >= 1
-            assert page.evaluate("Array.from(document.querySelectorAll('#neighbours img'))"
-                                 ".every(i => i.naturalWidth == 128)")
+            assert page.evaluate(
+                "Array.from(document.querySelectorAll('#neighbours img'))"
+                ".every(i => i.naturalWidth == 128)"
+            )
             galaxy = classes.set_index("id_str").loc["100008"]
             layer = str(viewer_layer(galaxy["ra"], galaxy["dec"]))  # tested in test_inputs
-            assert f"layer={layer}&" in page.locator(
-                "#card-facts a[target=_blank]").get_attribute("href")
+            assert f"layer={layer}&" in page.locator("#card-facts a[target=_blank]").get_attribute(
+                "href"
+            )
             page.screenshot(path=str(ARTIFACTS / "explore-card.png"))
 
             # an id that is HTML stays text: no element made, no script run
@@ -990,12 +1145,15 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             page.click("#tabs button[data-tab=classes]")
             page.click("#class-table th[data-key=size]")
             letters = page.locator("#class-table tr[data-letter]")
-            sizes = [int(letters.nth(i).locator("td").nth(1).inner_text())
-                     for i in range(letters.count())]
+            sizes = [
+                int(letters.nth(i).locator("td").nth(1).inner_text())
+                for i in range(letters.count())
+            ]
             assert sizes == sorted(summary["size"], reverse=True)
             letters.first.click()
-            page.wait_for_function("document.querySelector('#selection-label').textContent"
-                                   ".startsWith('class')")
+            page.wait_for_function(
+                "document.querySelector('#selection-label').textContent.startsWith('class')"
+            )
             letter = page.locator("#selection-label").inner_text().split()[-1]
             assert page.locator("#selection-count").inner_text() == f"{max(sizes)} galaxies"
             page.screenshot(path=str(ARTIFACTS / "explore-selection.png"))
@@ -1005,8 +1163,9 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
                     page.click(f"#export-{kind}")
                 exported[kind] = tmp_path / download.value.suggested_filename
                 download.value.save_as(exported[kind])
-            members = classes.loc[classes["class"] == summary.loc[summary["size"].idxmax(),
-                                                                   "class"], "id_str"]
+            members = classes.loc[
+                classes["class"] == summary.loc[summary["size"].idxmax(), "class"], "id_str"
+            ]
             table = pd.read_csv(exported["csv"], dtype={"id_str": str})
             assert sorted(table["id_str"]) == sorted(members)
             assert set(table["class_letter"]) == {letter}
@@ -1018,8 +1177,9 @@ def test_explore_in_headless_chromium(run_folder, tmp_path):
             # a query selects what pandas selects
             page.fill("#query", "probability > 0.9 and map_x < 100")
             page.click("#query-form button")
-            page.wait_for_function("document.querySelector('#selection-label').textContent"
-                                   ".startsWith('query')")
+            page.wait_for_function(
+                "document.querySelector('#selection-label').textContent.startsWith('query')"
+            )
             expected = int(classes.query("probability > 0.9 and map_x < 100").shape[0])
             assert page.locator("#selection-count").inner_text() == f"{expected} galaxies"
 
@@ -1067,8 +1227,11 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
         try:
             page = _open(browser, server.url + "/", problems)
             canvas = page.locator("#map").bounding_box()
-            screen = np.array(page.evaluate(
-                "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"))
+            screen = np.array(
+                page.evaluate(
+                    "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"
+                )
+            )
             # a rectangle round class 1 (rows 10-19) that starts and ends on a galaxy
             start = 10 + int(np.argmin(screen[10:20, 0]))
             low, high = screen[10:20].min(0) - 15, screen[10:20].max(0) + 15
@@ -1083,8 +1246,9 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
             count = int(page.locator("#selection-count").inner_text().split()[0])
             assert count >= 10 and abs(count - inside.sum()) <= 1, (count, inside.sum())
             assert page.locator("#card").is_hidden()  # no card for the galaxy at the start
-            assert page.evaluate("window.explore.state.scatter.get('selectedPoints').length") \
-                == count
+            assert (
+                page.evaluate("window.explore.state.scatter.get('selectedPoints').length") == count
+            )
             page.click("#mode-pan")
 
             # a tag that cannot be saved (the run folder moved away) says so in the page
@@ -1094,8 +1258,10 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
             run.rename(tmp_path / "moved")
             try:
                 page.click("#class-tagger button")
-                page.wait_for_function("document.querySelector('#class-tagger .error')"
-                                       ".textContent.startsWith('Tag not saved')")
+                page.wait_for_function(
+                    "document.querySelector('#class-tagger .error')"
+                    ".textContent.startsWith('Tag not saved')"
+                )
             finally:
                 (tmp_path / "moved").rename(run)
             assert page.input_value("#class-tagger input") == "kept in the box"
@@ -1106,8 +1272,10 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
             page.wait_for_selector("#tag-table button")
             assert raw_request(server, "DELETE", "/api/tags/1")[0] == 200
             page.click("#tag-table button")
-            page.wait_for_function("document.querySelector('#tags-error').textContent"
-                                   " == 'Tag not removed: no such tag'")
+            page.wait_for_function(
+                "document.querySelector('#tags-error').textContent"
+                " == 'Tag not removed: no such tag'"
+            )
             # the refused requests themselves, logged by the browser
             problems[:] = [p for p in problems if " 503 " not in p and " 404 " not in p]
             server.stop()
@@ -1115,12 +1283,19 @@ def test_closed_lasso_failed_tag_and_classless_map_in_chromium(tmp_path):
             # no classes: every galaxy in the "no class" colour, which must show on white
             server = Served(classless, None)
             page = _open(browser, server.url + "/", problems)
-            screen = np.array(page.evaluate(
-                "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"))
-            pixels = np.asarray(Image.open(io.BytesIO(page.locator("#map").screenshot()))
-                                .convert("L")).astype(int)
-            shown = [pixels[int(round(y)), int(round(x))] for x, y in screen
-                     if 0 <= x < pixels.shape[1] and 0 <= y < pixels.shape[0]]
+            screen = np.array(
+                page.evaluate(
+                    "Array.from({length: 60}, (_, i) => window.explore.screenPosition(i))"
+                )
+            )
+            pixels = np.asarray(
+                Image.open(io.BytesIO(page.locator("#map").screenshot())).convert("L")
+            ).astype(int)
+            shown = [
+                pixels[int(round(y)), int(round(x))]
+                for x, y in screen
+                if 0 <= x < pixels.shape[1] and 0 <= y < pixels.shape[0]
+            ]
             assert len(shown) == 60 and np.median(shown) < 150, np.median(shown)
         finally:
             browser.close()
@@ -1140,8 +1315,12 @@ def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
     shutil.copytree(run_folder[0], run)  # its tags and rounds are this test's own
     images = run_folder[1]
     classes = pd.read_parquet(run / "classes.parquet")
-    planted = pd.read_parquet(run_folder[0].parent / "representations.parquet").set_index(
-        "id_str").loc[classes["id_str"], "planted"].to_numpy()
+    planted = (
+        pd.read_parquet(run_folder[0].parent / "representations.parquet")
+        .set_index("id_str")
+        .loc[classes["id_str"], "planted"]
+        .to_numpy()
+    )
     rarest = classes.sort_values(["rarity", "id_str"], ascending=[False, True])["id_str"]
     problems = []
     server = Served(run, images)
@@ -1152,8 +1331,10 @@ def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
 
     def suggest_next(page, number):
         page.click("#suggest-next")
-        page.wait_for_function(f"document.querySelectorAll(\"#suggest-rounds "
-                               f"section[data-round='{number}'] figure\").length == 10")
+        page.wait_for_function(
+            f'document.querySelectorAll("#suggest-rounds '
+            f"section[data-round='{number}'] figure\").length == 10"
+        )
         return round_ids(page, number)
 
     with sync_api.sync_playwright() as playwright:
@@ -1161,8 +1342,9 @@ def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
         try:
             page = _open(browser, server.url + "/", problems)
             page.click("#tabs button[data-tab=suggest]")
-            page.wait_for_function("document.querySelector('#suggest-start').textContent"
-                                   ".includes('rarest')")
+            page.wait_for_function(
+                "document.querySelector('#suggest-start').textContent.includes('rarest')"
+            )
             first = suggest_next(page, 1)
             assert first == rarest.head(10).tolist()
             group = int(pd.Series(planted[planted >= 0]).value_counts().index[0])
@@ -1170,8 +1352,9 @@ def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
             liked = [g for g in members if g not in first][:2]
             for galaxy in liked:  # on the galaxy card
                 page.evaluate(f"window.explore.showGalaxyById({galaxy!r})")
-                page.wait_for_function(f"document.querySelector('#galaxy-tagger')"
-                                       f".dataset.target == {galaxy!r}")
+                page.wait_for_function(
+                    f"document.querySelector('#galaxy-tagger').dataset.target == {galaxy!r}"
+                )
                 page.select_option("#galaxy-tagger select", "interesting")
                 page.click("#galaxy-tagger button")
                 page.wait_for_selector("#galaxy-tagger .tag")
@@ -1179,17 +1362,22 @@ def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
             page.wait_for_selector("#suggest-rounds figure")
             # in the list: the first of round 1 is not real
             page.click(f"#suggest-rounds figure[data-id={first[0]!r}] button[data-tag='not real']")
-            page.wait_for_function("document.querySelector('#suggest-rounds h3').textContent"
-                                   ".endsWith('1 not real or artifact')")
+            page.wait_for_function(
+                "document.querySelector('#suggest-rounds h3').textContent"
+                ".endsWith('1 not real or artifact')"
+            )
             second = suggest_next(page, 2)
             assert not set(second) & {*first, *liked}
             assert sum(g in members for g in second) >= 8, second  # the group's others
             for galaxy in second[:3]:  # tag again, in the list
-                page.click(f"#suggest-rounds figure[data-id={galaxy!r}] "
-                           f"button[data-tag='interesting']")
-                page.wait_for_function(f"document.querySelector(\"#suggest-rounds "
-                                       f"figure[data-id='{galaxy}'] .said\").textContent"
-                                       f" == 'interesting'")
+                page.click(
+                    f"#suggest-rounds figure[data-id={galaxy!r}] button[data-tag='interesting']"
+                )
+                page.wait_for_function(
+                    f'document.querySelector("#suggest-rounds '
+                    f"figure[data-id='{galaxy}'] .said\").textContent"
+                    f" == 'interesting'"
+                )
             page.screenshot(path=str(ARTIFACTS / "explore-suggest.png"))
             server.stop()
 
@@ -1199,12 +1387,15 @@ def test_suggest_tag_and_resume_in_chromium(run_folder, tmp_path):
             page.wait_for_selector("#suggest-rounds h3")
             assert page.locator("#suggest-rounds h3").all_inner_texts() == [
                 "round 2: 3 of 10 tagged interesting",
-                "round 1: 0 of 10 tagged interesting, 1 not real or artifact"]
+                "round 1: 0 of 10 tagged interesting, 1 not real or artifact",
+            ]
             assert round_ids(page, 1) == first and round_ids(page, 2) == second
             third = suggest_next(page, 3)
             assert not set(third) & {*first, *second, *liked}
-            assert page.locator("#suggest-rounds h3").first.inner_text() == \
-                "round 3: 0 of 10 tagged interesting"
+            assert (
+                page.locator("#suggest-rounds h3").first.inner_text()
+                == "round 3: 0 of 10 tagged interesting"
+            )
             with page.expect_download() as download:
                 page.click("#rounds-csv")
             rounds = pd.read_csv(download.value.path(), dtype={"id_str": str})

@@ -22,6 +22,7 @@ def select(server, body, expect=200):
     assert status == expect, answer
     return json.loads(answer)
 
+
 N = 3000
 LIMIT = 500
 
@@ -33,8 +34,9 @@ def test_a_density_view_counts_every_galaxy_in_it():
     xy = rng.uniform(-1, 1, (20_000, 2)).astype(np.float32)
     classes = np.where(rng.uniform(size=20_000) < 0.1, rng.integers(1, 4, 20_000), 0)
     window = Window(-0.5, 0.9, -0.2, 0.3, bins=32)
-    meta, (cells, x, y, value, opacity) = view(xy, classes.astype(np.float32), True, window,
-                                               points_max=100)
+    meta, (cells, x, y, value, opacity) = view(
+        xy, classes.astype(np.float32), True, window, points_max=100
+    )
     inside = window.inside(xy)
     assert meta["kind"] == "density" and meta["galaxies"] == len(inside)
     assert window.shape == (32, 12) and meta["count"] == len(cells)
@@ -60,11 +62,13 @@ def test_a_view_with_few_galaxies_is_its_points_and_cells_give_their_rows_back()
     rng = np.random.default_rng(1)
     xy = rng.uniform(-1, 1, (5000, 2)).astype(np.float32)
     window = Window(0.1, 0.3, -0.3, -0.1)
-    meta, (rows, x, y, value) = view(xy, np.arange(5000, dtype=np.float32), False, window,
-                                     points_max=1000)
+    meta, (rows, x, y, value) = view(
+        xy, np.arange(5000, dtype=np.float32), False, window, points_max=1000
+    )
     assert meta["kind"] == "points" and meta["count"] == len(rows) > 0
-    expected = np.flatnonzero((xy[:, 0] >= 0.1) & (xy[:, 0] <= 0.3)
-                              & (xy[:, 1] >= -0.3) & (xy[:, 1] <= -0.1))
+    expected = np.flatnonzero(
+        (xy[:, 0] >= 0.1) & (xy[:, 0] <= 0.3) & (xy[:, 1] >= -0.3) & (xy[:, 1] <= -0.1)
+    )
     assert rows.tolist() == expected.tolist() and value.tolist() == expected.tolist()
     whole = Window(-1, 1, -1, 1, bins=8)
     _, (cells, *_) = view(xy, np.zeros(5000, np.float32), True, whole, points_max=10)
@@ -73,10 +77,18 @@ def test_a_view_with_few_galaxies_is_its_points_and_cells_give_their_rows_back()
     assert set(whole.cells(xy[some])) == {0, 9, 63}
 
 
-@pytest.mark.parametrize("values", [("0", "0", "0", "1"), ("1", "0", "0", "1"),
-                                    ("nan", "1", "0", "1"), ("0", "inf", "0", "1"),
-                                    ("a", "1", "0", "1"), ("0", "1", "0"),
-                                    ({"x": 1}, "1", "0", "1")])
+@pytest.mark.parametrize(
+    "values",
+    [
+        ("0", "0", "0", "1"),
+        ("1", "0", "0", "1"),
+        ("nan", "1", "0", "1"),
+        ("0", "inf", "0", "1"),
+        ("a", "1", "0", "1"),
+        ("0", "1", "0"),
+        ({"x": 1}, "1", "0", "1"),
+    ],
+)
 def test_a_window_is_four_increasing_finite_numbers(values):
     with pytest.raises(ValueError, match="four finite numbers"):
         Window.parse(values)
@@ -108,15 +120,16 @@ def test_the_server_sends_views_and_lassos_of_cells(large):
     meta, colour, body = get_view(server, "x0=-2&x1=2&y0=-2&y1=2")
     assert meta["kind"] == "density" and meta["galaxies"] == N
     assert colour["kind"] == "categorical" and len(body) == 5 * 4 * meta["count"]
-    cells = np.frombuffer(body[:4 * meta["count"]], dtype=np.int32)
+    cells = np.frombuffer(body[: 4 * meta["count"]], dtype=np.int32)
     # a lasso over every cell selects every galaxy; the selection is paged
     picked = select(server, {"cells": {"window": meta["window"], "ids": cells.tolist()}})
     assert picked["total"] == N and picked["pages"] == N // 100 and len(picked["rows"]) == 100
     assert picked["highlight"] == [] or len(picked["highlight"]) == N
     rows = []
     for page in range(picked["pages"]):
-        with urllib.request.urlopen(f"{server.url}/api/selection/{picked['selection']}"
-                                    f"?page={page}") as response:
+        with urllib.request.urlopen(
+            f"{server.url}/api/selection/{picked['selection']}?page={page}"
+        ) as response:
             shown = json.loads(response.read())
         assert shown["page"] == page and shown["total"] == N
         rows += [r[shown["columns"].index("row")] for r in shown["rows"]]
@@ -126,8 +139,11 @@ def test_the_server_sends_views_and_lassos_of_cells(large):
     assert meta["kind"] == "points" and 0 < meta["count"] <= LIMIT
     assert colour["kind"] == "continuous" and len(body) == 4 * 4 * meta["count"]
     # refused: a bad window, an unknown column, cells without a window
-    for query, status in (("x0=1&x1=0&y0=0&y1=1", 400), ("x0=0&x1=1&y0=0", 400),
-                          ("x0=0&x1=1&y0=0&y1=1&colour=nope", 404)):
+    for query, status in (
+        ("x0=1&x1=0&y0=0&y1=1", 400),
+        ("x0=0&x1=1&y0=0", 400),
+        ("x0=0&x1=1&y0=0&y1=1&colour=nope", 404),
+    ):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{server.url}/api/view?{query}")
         assert refused.value.code == status
@@ -149,10 +165,11 @@ def test_the_page_opens_on_density_and_zooms_to_galaxies(large):
             timings = page.evaluate("window.exploreTimings")
             assert timings["kind"] == "density" and 0 < timings["points"] < N
             assert "drawn as their density" in page.inner_text("#view-status")
-            page.evaluate("window.explore.state.scatter.zoomToArea("
-                          "{x: -0.1, y: -0.1, width: 0.2, height: 0.2})")
-            page.wait_for_function("window.explore.state.view.kind == 'points'",
-                                   timeout=20_000)
+            page.evaluate(
+                "window.explore.state.scatter.zoomToArea("
+                "{x: -0.1, y: -0.1, width: 0.2, height: 0.2})"
+            )
+            page.wait_for_function("window.explore.state.view.kind == 'points'", timeout=20_000)
             row = page.evaluate("window.explore.state.view.ids[0]")
             sx, sy = page.evaluate(f"window.explore.screenPosition({row})")
             canvas = page.locator("#map").bounding_box()
@@ -180,8 +197,15 @@ def test_odd_views_and_cell_lassos_are_client_errors_never_500(large):
             except urllib.error.HTTPError as error:
                 status = error.code
             assert status < 500, (name, value)
-    for cells in ([], "x", {"window": "abcd", "ids": [1]}, {"window": [0, 1, 0, 1], "ids": "x"},
-                  {"window": [0, 1, 0, 1], "ids": [[1, 2], [3]]}, {"window": [0, 1], "ids": []},
-                  {"window": [0, 1, 0, 1], "ids": [2**70]}, {"window": [0, 1, 0, 1], "ids": None}):
+    for cells in (
+        [],
+        "x",
+        {"window": "abcd", "ids": [1]},
+        {"window": [0, 1, 0, 1], "ids": "x"},
+        {"window": [0, 1, 0, 1], "ids": [[1, 2], [3]]},
+        {"window": [0, 1], "ids": []},
+        {"window": [0, 1, 0, 1], "ids": [2**70]},
+        {"window": [0, 1, 0, 1], "ids": None},
+    ):
         status, answer = post_json(server, "/api/select", {"cells": cells})
         assert 400 <= status < 500, (cells, status, answer)

@@ -104,15 +104,39 @@ def test_gpu_route_glue(standin, planted, capsys):
     assert "credibility: 0 layout reruns" in capsys.readouterr().err
     calls = [json.loads(line) for line in standin.read_text().splitlines()]
     assert calls == [
-        {"umap": {"n_neighbors": 50, "n_components": 5, "min_dist": 0.1, "n_epochs": None,
-                  "random_state": 0}},
-        {"umap": {"n_neighbors": 50, "n_components": 2, "min_dist": 0.1, "n_epochs": None,
-                  "random_state": 0}},
-        {"hdbscan": {"min_cluster_size": 10, "min_samples": 20,
-                     "cluster_selection_method": "leaf"}},
+        {
+            "umap": {
+                "n_neighbors": 50,
+                "n_components": 5,
+                "min_dist": 0.1,
+                "n_epochs": None,
+                "random_state": 0,
+            }
+        },
+        {
+            "umap": {
+                "n_neighbors": 50,
+                "n_components": 2,
+                "min_dist": 0.1,
+                "n_epochs": None,
+                "random_state": 0,
+            }
+        },
+        {
+            "hdbscan": {
+                "min_cluster_size": 10,
+                "min_samples": 20,
+                "cluster_selection_method": "leaf",
+            }
+        },
         # the finer scale (raregal.method.scales: 20 halved, floored at 15) goes to cuML too
-        {"hdbscan": {"min_cluster_size": 10, "min_samples": 15,
-                     "cluster_selection_method": "leaf"}},
+        {
+            "hdbscan": {
+                "min_cluster_size": 10,
+                "min_samples": 15,
+                "cluster_selection_method": "leaf",
+            }
+        },
     ]
     assert finder.embedding_.shape == (1500, 5) and finder.map_.shape == (1500, 2)
     # Same embedding through the CPU route: the same classes, persistence and nodes.
@@ -121,7 +145,9 @@ def test_gpu_route_glue(standin, planted, capsys):
     gpu = finder.clustering_
     assert set(np.unique(gpu.labels)) == set(range(-1, gpu.n_classes))
     assert np.all(np.diff(gpu.nodes) > 0)
-    reference = hdbscan.HDBSCAN(min_samples=20, min_cluster_size=10,
-                                cluster_selection_method="leaf").fit(finder.embedding_)
+    reference = hdbscan.HDBSCAN(
+        min_samples=20, min_cluster_size=10, cluster_selection_method="leaf"
+    ).fit(finder.embedding_)
     assert sorted(np.round(gpu.persistence, 6)) == sorted(
-        np.round(reference.cluster_persistence_, 6))
+        np.round(reference.cluster_persistence_, 6)
+    )

@@ -18,8 +18,9 @@ def test_legacy_rgb_matches_the_mapping_by_hand():
     np.testing.assert_allclose(clipped[0, 0], [1.0, 0.0, 1.0])
     stretched = legacy_rgb(planes, "grz", arcsinh=1.0)
     low, high = np.arcsinh(-3.0), np.arcsinh(10.0)
-    np.testing.assert_allclose(stretched[0, 0, 2], (np.arcsinh(2.0) - low) / (high - low),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        stretched[0, 0, 2], (np.arcsinh(2.0) - low) / (high - low), rtol=1e-5
+    )
     with pytest.raises(ImageError, match="needs g, r and z"):
         legacy_rgb(planes, "gri")
 
@@ -31,7 +32,7 @@ def test_real_grz_fits_cutouts(data_dir):
         assert image.mode == "RGB" and image.size == (side, side)
         pixels = np.asarray(image)
         # the galaxy at the centre is brighter than the sky at the corners
-        centre = pixels[side // 2 - 5: side // 2 + 5, side // 2 - 5: side // 2 + 5].mean()
+        centre = pixels[side // 2 - 5 : side // 2 + 5, side // 2 - 5 : side // 2 + 5].mean()
         assert centre > pixels[:20, :20].mean() + 50
 
 
@@ -48,7 +49,7 @@ def test_preprocess_crops_centre_and_scales(tmp_path):
     side, keep = 424, round(424 / 1.2)
     pixels = np.zeros((side, side, 3), np.uint8)
     start = (side - keep) // 2
-    pixels[start:start + keep, start:start + keep] = 255
+    pixels[start : start + keep, start : start + keep] = 255
     out = preprocess(Image.fromarray(pixels))
     assert out.shape == (3, 224, 224) and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
@@ -84,12 +85,20 @@ def _png16(path, pixels):
     raw = b"".join(b"\x00" + pixels[y].astype(">u2").tobytes() for y in range(height))
 
     def chunk(kind, data):
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     colour = {1: 0, 3: 2}[channels]
-    path.write_bytes(b"\x89PNG\r\n\x1a\n"
-                     + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_16_bit_png_is_scaled_from_its_full_range(tmp_path):
@@ -133,8 +142,10 @@ def test_small_views_of_large_jpegs_are_decoded_at_reduced_scale(data_dir, tmp_p
     # up to JPEG's own rounding. Zoobot's 224 px of the central 1/1.2 needs every pixel.
     paths = sorted((data_dir / "gz-kaggle-5000" / "images").glob("*.jpg"))
     assert len(paths) == 24  # every 424-px cutout in tests/data
-    assert not np.array_equal(model_input(paths[0], crop_fraction=0.5, size=64),
-                              preprocess(load_rgb(paths[0]), crop_fraction=0.5, size=64))
+    assert not np.array_equal(
+        model_input(paths[0], crop_fraction=0.5, size=64),
+        preprocess(load_rgb(paths[0]), crop_fraction=0.5, size=64),
+    )
     assert load_rgb(paths[0], at_least=(128, 128)).size == (212, 212)
     assert load_rgb(paths[0], at_least=(269, 269)).size == (424, 424)
     fast = np.stack([model_input(p, crop_fraction=0.5, size=64) for p in paths])
@@ -150,17 +161,22 @@ def test_small_views_of_large_jpegs_are_decoded_at_reduced_scale(data_dir, tmp_p
         ramp = np.stack([x / width, y / height, (x + y) / (width + height)], -1) * 255
         Image.fromarray(ramp.astype(np.uint8)).save(tmp_path / "ramp.jpg", quality=95)
         assert load_rgb(tmp_path / "ramp.jpg", at_least=(64, 64)).size == decoded
-        levels = np.abs(model_input(tmp_path / "ramp.jpg", crop_fraction=0.5, size=32)
-                        - preprocess(load_rgb(tmp_path / "ramp.jpg"), crop_fraction=0.5,
-                                     size=32)) * 255
+        levels = (
+            np.abs(
+                model_input(tmp_path / "ramp.jpg", crop_fraction=0.5, size=32)
+                - preprocess(load_rgb(tmp_path / "ramp.jpg"), crop_fraction=0.5, size=32)
+            )
+            * 255
+        )
         assert levels.max() <= most + 1e-4
 
     # straight to the model's side a scaled decode is sharper than the resize the
     # model was trained with: the demo's 128-px thumbnails, seen at 64 px, are read whole
     Image.open(paths[0]).resize((128, 128)).save(tmp_path / "thumb.jpg", quality=90)
-    assert np.array_equal(model_input(tmp_path / "thumb.jpg", crop_fraction=1.0, size=64),
-                          preprocess(load_rgb(tmp_path / "thumb.jpg"), crop_fraction=1.0,
-                                     size=64))
+    assert np.array_equal(
+        model_input(tmp_path / "thumb.jpg", crop_fraction=1.0, size=64),
+        preprocess(load_rgb(tmp_path / "thumb.jpg"), crop_fraction=1.0, size=64),
+    )
 
     # other formats are read whole
     Image.open(paths[0]).save(tmp_path / "g.png")

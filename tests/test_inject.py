@@ -31,8 +31,12 @@ def test_planting_geometry(bulk):
     grid = group_grid([30, 200], [0.1, 1.0])
     injection = plant_groups(features, grid, k=50, seed=2)
     groups = injection.groups
-    assert groups[["size", "tightness"]].values.tolist() == [[30, 0.1], [200, 0.1],
-                                                            [30, 1.0], [200, 1.0]]
+    assert groups[["size", "tightness"]].values.tolist() == [
+        [30, 0.1],
+        [200, 0.1],
+        [30, 1.0],
+        [200, 1.0],
+    ]
     assert np.bincount(injection.planted[injection.planted >= 0]).tolist() == [30, 200, 30, 200]
     # centres are untouched bulk galaxies; only planted rows changed
     assert np.all(injection.planted[groups["centre_row"]] == -1)
@@ -81,12 +85,21 @@ def test_a_split_group_is_counted_in_pieces():
 
 
 def test_sensitivity_line_reads_the_smallest_reliable_size():
-    table = pd.DataFrame({"min_samples": 10, "tightness": 0.3, "size": [10, 20, 50, 100],
-                          "groups": 2, "recovered": [2, 0, 2, 2],
-                          "completeness": [0.9, 0.1, 0.8, 1.0], "purity": 1.0})
+    table = pd.DataFrame(
+        {
+            "min_samples": 10,
+            "tightness": 0.3,
+            "size": [10, 20, 50, 100],
+            "groups": 2,
+            "recovered": [2, 0, 2, 2],
+            "completeness": [0.9, 0.1, 0.8, 1.0],
+            "purity": 1.0,
+        }
+    )
     assert sensitivity_lines(table) == [
         "min_samples=10, tightness 0.3: groups of >= 50 members found with 90% "
-        "completeness (4 of 4 recovered)"]
+        "completeness (4 of 4 recovered)"
+    ]
     table["recovered"] = 0
     assert "no planted size was always recovered" in sensitivity_lines(table)[0]
 
@@ -96,9 +109,24 @@ def injected(bulk, tmp_path_factory):
     """One seeded CLI injection run into the bulk, and its rerun."""
     folder = tmp_path_factory.mktemp("inject")
     bulk.to_parquet(folder / "bulk.parquet")
-    args = ["inject", str(folder / "bulk.parquet"), "--sizes", "10", "40",
-            "--tightness", "0.1", "1.0", "--min-samples", "10", "20",
-            "--n-neighbors", "30", "--seed", "7", "--quiet"]
+    args = [
+        "inject",
+        str(folder / "bulk.parquet"),
+        "--sizes",
+        "10",
+        "40",
+        "--tightness",
+        "0.1",
+        "1.0",
+        "--min-samples",
+        "10",
+        "20",
+        "--n-neighbors",
+        "30",
+        "--seed",
+        "7",
+        "--quiet",
+    ]
     assert main(args + ["--out", str(folder / "a")]) == 0
     assert main(args + ["--out", str(folder / "b")]) == 0
     return folder
@@ -126,8 +154,10 @@ def test_recovered_above_and_not_below_the_limit(injected):
     assert set(record["result"]["by_min_samples"]) == {"10", "20"}
     sensitivity = pd.read_csv(injected / "a" / "sensitivity.csv")
     assert len(sensitivity) == 8 and sensitivity["groups"].eq(1).all()
-    assert (sensitivity["completeness_in_pieces"] >= sensitivity["completeness"]
-            * (sensitivity["purity"] >= 0.5)).all()
+    assert (
+        sensitivity["completeness_in_pieces"]
+        >= sensitivity["completeness"] * (sensitivity["purity"] >= 0.5)
+    ).all()
 
 
 def test_the_figure_draws_each_tightness_in_each_panel(injected):
@@ -142,7 +172,9 @@ def test_the_figure_draws_each_tightness_in_each_panel(injected):
         near = np.abs(image - colour).sum(axis=2) < 60
         for row in (0, 1):
             for column in (0, 1):
-                panel = near[row * height:(row + 1) * height, column * width:(column + 1) * width]
+                panel = near[
+                    row * height : (row + 1) * height, column * width : (column + 1) * width
+                ]
                 assert panel.sum() > 50, (colour, row, column)
 
 
@@ -152,8 +184,15 @@ def test_the_callers_finder_is_left_as_it_was(bulk, tmp_path):
 
     finder = RareClassFinder(n_neighbors=15, min_samples=10)
     before = finder.get_params()
-    result = inject(features_of(bulk), tmp_path / "out", sizes=[40], tightness=[0.1],
-                    finder=finder, seed=3, verbose=False)
+    result = inject(
+        features_of(bulk),
+        tmp_path / "out",
+        sizes=[40],
+        tightness=[0.1],
+        finder=finder,
+        seed=3,
+        verbose=False,
+    )
     assert finder.get_params() == before  # not set_params(seed=…, make_map=False)
     assert not hasattr(finder, "labels_")  # a clone was fitted
     assert result.record["parameters"]["seed"] == 3
@@ -177,17 +216,22 @@ def test_read_bulk_from_a_table_or_synthetic(bulk, tmp_path):
 def test_same_seed_same_table(injected):
     first = (injected / "a" / "injection.csv").read_bytes()
     assert first == (injected / "b" / "injection.csv").read_bytes()
-    assert ((injected / "a" / "sensitivity.csv").read_bytes()
-            == (injected / "b" / "sensitivity.csv").read_bytes())
+    assert (injected / "a" / "sensitivity.csv").read_bytes() == (
+        injected / "b" / "sensitivity.csv"
+    ).read_bytes()
 
 
 def test_bad_input(bulk, tmp_path, capsys):
     with pytest.raises(InputError, match="need 1300 rows plus 1 centres, more than the 800"):
         plant_groups(features_of(bulk), group_grid([1300], [0.1]))
-    with pytest.raises(InputError, match=r"tightness \(inject\): must be a list, each a "
-                                         r"number > 0, not 0"):
+    with pytest.raises(
+        InputError,
+        match=r"tightness \(inject\): must be a list, each a "
+        r"number > 0, not 0",
+    ):
         group_grid([10], [0.0])
     code = main(["inject", "--synthetic", "500", "--sizes", "1", "--out", str(tmp_path / "x")])
     assert code == 2
-    assert capsys.readouterr().err.strip() == ("raregal: error: --sizes: must be a list, "
-                                               "each an integer in [2, 10000000], not 1")
+    assert capsys.readouterr().err.strip() == (
+        "raregal: error: --sizes: must be a list, each an integer in [2, 10000000], not 1"
+    )

@@ -24,8 +24,9 @@ CUT_COLUMNS = [cut.column for cut in paper_cuts()]
 
 def _cuts(inputs, cuts=None, **kwargs):
     cuts = paper_cuts() if cuts is None else cuts
-    return apply_cuts(inputs.selection_columns, cuts, fractions_given=inputs.has_fractions,
-                      **kwargs)
+    return apply_cuts(
+        inputs.selection_columns, cuts, fractions_given=inputs.has_fractions, **kwargs
+    )
 
 
 def _removed(selection):
@@ -34,13 +35,16 @@ def _removed(selection):
 
 def _representations(ids, seed=0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    table = pd.DataFrame(rng.normal(size=(len(ids), DIM)).astype(np.float32),
-                         columns=[f"feat_{i}" for i in range(DIM)])
+    table = pd.DataFrame(
+        rng.normal(size=(len(ids), DIM)).astype(np.float32),
+        columns=[f"feat_{i}" for i in range(DIM)],
+    )
     table.insert(0, "id_str", list(ids))
     return table
 
 
 # --- GZ DESI friendly table ---------------------------------------------------------
+
 
 def _friendly(n_bricks=4, per_brick=25) -> pd.DataFrame:
     """The friendly table's columns and dtypes (dr8_id = {brickid}_{objid}; objid
@@ -48,24 +52,40 @@ def _friendly(n_bricks=4, per_brick=25) -> pd.DataFrame:
     brick = np.repeat(np.arange(330_000, 330_000 + n_bricks), per_brick).astype(np.int32)
     obj = np.tile(np.arange(per_brick), n_bricks).astype(np.int32)
     n = len(brick)
-    table = pd.DataFrame({"dr8_id": [f"{b}_{o}" for b, o in zip(brick, obj)],
-                          "ra": np.linspace(150, 160, n), "dec": np.linspace(0, 10, n),
-                          "brickid": brick, "objid": obj})
+    table = pd.DataFrame(
+        {
+            "dr8_id": [f"{b}_{o}" for b, o in zip(brick, obj)],
+            "ra": np.linspace(150, 160, n),
+            "dec": np.linspace(0, 10, n),
+            "brickid": brick,
+            "objid": obj,
+        }
+    )
     for column in GZ_DESI.fraction_columns:
         table[column] = np.float32(0.1)
     # smooth, featured, artifact, edge-on yes, in a cycle of five:
     # 0 featureless (smooth 0.6); 1 edge-on (0.4); 2 kept; 3 artifact (0.35);
     # 4 kept, edge-on masked (featured < 0.5)
-    pattern = [(0.6, 0.3, 0.1, np.nan), (0.2, 0.7, 0.1, 0.4), (0.2, 0.7, 0.1, 0.1),
-               (0.1, 0.55, 0.35, 0.2), (0.45, 0.45, 0.1, np.nan)]
+    pattern = [
+        (0.6, 0.3, 0.1, np.nan),
+        (0.2, 0.7, 0.1, 0.4),
+        (0.2, 0.7, 0.1, 0.1),
+        (0.1, 0.55, 0.35, 0.2),
+        (0.45, 0.45, 0.1, np.nan),
+    ]
     values = np.array([pattern[i % 5] for i in range(n)], dtype=np.float32)
-    for j, column in enumerate(["smooth-or-featured_smooth_fraction",
-                                "smooth-or-featured_featured-or-disk_fraction",
-                                "smooth-or-featured_artifact_fraction",
-                                "disk-edge-on_yes_fraction"]):
+    for j, column in enumerate(
+        [
+            "smooth-or-featured_smooth_fraction",
+            "smooth-or-featured_featured-or-disk_fraction",
+            "smooth-or-featured_artifact_fraction",
+            "disk-edge-on_yes_fraction",
+        ]
+    ):
         table[column] = values[:, j]
-    table["disk-edge-on_no_fraction"] = np.where(np.isnan(values[:, 3]), np.nan,
-                                                 1 - values[:, 3]).astype(np.float32)
+    table["disk-edge-on_no_fraction"] = np.where(
+        np.isnan(values[:, 3]), np.nan, 1 - values[:, 3]
+    ).astype(np.float32)
     table["hdf5_loc"] = [f"/dr8/{b}/{b}_{o}.hdf5" for b, o in zip(brick, obj)]
     table["__index_level_0__"] = np.arange(n)
     return table
@@ -76,8 +96,9 @@ def test_friendly_table_resolves_to_dr8_id_and_cuts_count(tmp_path):
     friendly.to_parquet(tmp_path / "friendly.parquet", index=False)
     reps = _representations(friendly["dr8_id"][::-1])  # its own order
     reps.to_parquet(tmp_path / "reps.parquet", index=False)
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "friendly.parquet",
-                         want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet", predictions=tmp_path / "friendly.parquet", want=CUT_COLUMNS
+    )
     assert inputs.id_choices["representations"]["column"] == "id_str"
     choice = inputs.id_choices["predictions"]
     assert choice["column"] == "dr8_id"
@@ -121,8 +142,10 @@ def _concentrations(n_each=6):
     """
     n = 5 * n_each
     values = np.full((n, len(LABELS), PASSES), 2.0, dtype=np.float32)
-    sof = [LABELS.index(f"smooth-or-featured-dr8_{a}")
-           for a in ("smooth", "featured-or-disk", "artifact")]
+    sof = [
+        LABELS.index(f"smooth-or-featured-dr8_{a}")
+        for a in ("smooth", "featured-or-disk", "artifact")
+    ]
     edge = [LABELS.index(f"disk-edge-on-dr8_{a}") for a in ("yes", "no")]
     for g in range(n):
         kind = "ABCDE"[g // n_each]
@@ -131,8 +154,10 @@ def _concentrations(n_each=6):
             for p in range(PASSES):
                 values[g, sof, p] = (8.0, 1.0, 1.0) if p % 2 == 0 else (1.0, 8.0, 1.0)
         else:
-            values[g, sof, :] = np.array({"A": (6, 2, 2), "B": (2, 6, 2), "C": (2, 6, 2),
-                                          "D": (1, 5, 4)}[kind], dtype=np.float32)[:, None]
+            values[g, sof, :] = np.array(
+                {"A": (6, 2, 2), "B": (2, 6, 2), "C": (2, 6, 2), "D": (1, 5, 4)}[kind],
+                dtype=np.float32,
+            )[:, None]
     ids = [f"{g:06d}" for g in range(n)]  # leading zeros, as bytes in the HDF5
     return ids, values
 
@@ -157,8 +182,9 @@ def test_fractions_are_the_mean_over_passes_of_each_question_share():
     fractions = concentrations_to_fractions(values, LABELS)
     smooth = fractions["smooth-or-featured-dr8_smooth_fraction"]
     np.testing.assert_allclose(smooth[[0, 6, 18, 24]], [0.6, 0.2, 0.1, 0.52], rtol=1e-6)
-    np.testing.assert_allclose(fractions["disk-edge-on-dr8_yes_fraction"][[6, 12]],
-                               [0.25, 0.75], rtol=1e-6)
+    np.testing.assert_allclose(
+        fractions["disk-edge-on-dr8_yes_fraction"][[6, 12]], [0.25, 0.75], rtol=1e-6
+    )
     # each question's fractions sum to one, galaxy by galaxy
     for question in GZ_DESI.questions:
         total = sum(fractions[f"{question.name}-dr8_{a}_fraction"] for a in question.answers)
@@ -188,20 +214,28 @@ def test_zoobot_csv_with_list_cells(tmp_path):
     table.to_csv(tmp_path / "predictions.csv", index=False)
     assert pd.read_csv(tmp_path / "predictions.csv")[LABELS[0]][0].startswith("[")
     _representations(ids).to_parquet(tmp_path / "reps.parquet", index=False)
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "predictions.csv",
-                         want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet", predictions=tmp_path / "predictions.csv", want=CUT_COLUMNS
+    )
     assert _removed(_cuts(inputs)) == EXPECTED
 
 
 # --- Euclid Q1 --------------------------------------------------------------------------
 
+
 def test_euclid_positions_and_problem_answer(tmp_path):
     n = 40
     tile, obj = 102018211, -512345678 - np.arange(n)
-    table = pd.DataFrame({"release_name": "Q1_R1", "tile_index": tile, "object_id": obj,
-                          "id_str": [f"Q1_R1_{tile}_{o}" for o in obj],
-                          "right_ascension": np.linspace(52, 53, n),
-                          "declination": np.linspace(-29, -28, n)})
+    table = pd.DataFrame(
+        {
+            "release_name": "Q1_R1",
+            "tile_index": tile,
+            "object_id": obj,
+            "id_str": [f"Q1_R1_{tile}_{o}" for o in obj],
+            "right_ascension": np.linspace(52, 53, n),
+            "declination": np.linspace(-29, -28, n),
+        }
+    )
     rng = np.random.default_rng(3)
     smooth = np.where(np.arange(n) % 4 == 0, 0.7, 0.2)  # 10 featureless
     problem = np.where(np.arange(n) % 4 == 1, 0.5, 0.1)  # 10 problem (= artifact)
@@ -224,6 +258,7 @@ def test_euclid_positions_and_problem_answer(tmp_path):
 
 # --- an external catalogue for --where ----------------------------------------------------
 
+
 def test_external_catalogue_for_where(tmp_path):
     friendly = _friendly()
     friendly.to_parquet(tmp_path / "friendly.parquet", index=False)
@@ -231,21 +266,29 @@ def test_external_catalogue_for_where(tmp_path):
     # GZ DESI's external catalogue: magnitudes and Petrosian radii keyed by dr8_id;
     # three galaxies have no row there
     n = len(friendly)
-    external = pd.DataFrame({"dr8_id": friendly["dr8_id"],
-                             "iauname": [f"J{i:06d}" for i in range(n)],
-                             "mag_r_desi": np.where(np.arange(n) % 2 == 0, 17.5,
-                                                    19.5).astype(np.float32),
-                             "est_petro_th50": np.where(np.arange(n) % 10 == 3, 2.0, 5.0),
-                             "ra": -1.0})  # repeats a column: the friendly table's is kept
+    external = pd.DataFrame(
+        {
+            "dr8_id": friendly["dr8_id"],
+            "iauname": [f"J{i:06d}" for i in range(n)],
+            "mag_r_desi": np.where(np.arange(n) % 2 == 0, 17.5, 19.5).astype(np.float32),
+            "est_petro_th50": np.where(np.arange(n) % 10 == 3, 2.0, 5.0),
+            "ra": -1.0,
+        }
+    )  # repeats a column: the friendly table's is kept
     external.iloc[3:].to_parquet(tmp_path / "external.parquet", index=False)
     where = ["mag_r_desi < 19.0 and est_petro_th50 > 3"]
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "friendly.parquet",
-                         catalogues=[tmp_path / "external.parquet"], want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet",
+        predictions=tmp_path / "friendly.parquet",
+        catalogues=[tmp_path / "external.parquet"],
+        want=CUT_COLUMNS,
+    )
     # dr8_id and iauname are both unique; dr8_id holds the representations' ids
     choice = inputs.id_choices["catalogues"][0]
     assert choice["column"] == "dr8_id" and "'iauname' 0" in choice["reason"]
     assert any("3 representations have no row" in note for note in inputs.notes)
     from raregal.io.catalogue import where_names
+
     inputs.want(where_names(where, inputs.names))
     selection = _cuts(inputs, where=where)
     # after the cuts 40 are left (patterns 2 and 4: rows 2, 4, 7, 9, 12, ... ).
@@ -260,6 +303,7 @@ def test_external_catalogue_for_where(tmp_path):
 
 # --- bad layouts: one line, exit 2 ----------------------------------------------------------
 
+
 def _one_line_error(capsys, args):
     code = main(args + ["--quiet"])
     err = capsys.readouterr().err.strip()
@@ -271,8 +315,9 @@ def test_two_unique_candidate_ids_that_differ(tmp_path, capsys):
     reps = _representations([f"g{i}" for i in range(50)])
     reps["dr8_id"] = [f"{330000 + i}_{i}" for i in range(50)]
     reps.to_parquet(tmp_path / "reps.parquet", index=False)
-    err = _one_line_error(capsys, ["search", str(tmp_path / "reps.parquet"),
-                                   "--out", str(tmp_path / "run")])
+    err = _one_line_error(
+        capsys, ["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run")]
+    )
     assert "'id_str' and 'dr8_id' are both unique and differ on 50 rows" in err
     assert "--id-col" in err and not (tmp_path / "run").exists()
 
@@ -285,8 +330,14 @@ def test_missing_cut_column_is_an_error_not_a_skip(tmp_path, capsys):
         f["id_str"] = np.array(ids, dtype="S")
         f["label_cols"] = np.array([LABELS[i] for i in keep], dtype="S")
     _representations(ids).to_parquet(tmp_path / "reps.parquet", index=False)
-    args = ["search", str(tmp_path / "reps.parquet"), "--predictions", str(tmp_path / "p.hdf5"),
-            "--out", str(tmp_path / "run")]
+    args = [
+        "search",
+        str(tmp_path / "reps.parquet"),
+        "--predictions",
+        str(tmp_path / "p.hdf5"),
+        "--out",
+        str(tmp_path / "run"),
+    ]
     err = _one_line_error(capsys, args)
     assert "no column 'disk-edge-on_yes_fraction' for the edge-on cut" in err
     assert "--edge-on-cut off" in err
@@ -302,12 +353,22 @@ def test_concentrations_not_positive(tmp_path, capsys):
     values[11, 5, 0] = -1.0
     paths = _write_hdf5_chunks(tmp_path, ids, values, chunks=1)
     _representations(ids).to_parquet(tmp_path / "reps.parquet", index=False)
-    err = _one_line_error(capsys, ["search", str(tmp_path / "reps.parquet"), "--predictions",
-                                   str(paths[0]), "--out", str(tmp_path / "run")])
+    err = _one_line_error(
+        capsys,
+        [
+            "search",
+            str(tmp_path / "reps.parquet"),
+            "--predictions",
+            str(paths[0]),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+    )
     assert "predictions_0.hdf5: 3 galaxies have concentrations <= 0 or not finite" in err
 
 
 # --- ids as strings, end to end -----------------------------------------------------------
+
 
 def test_leading_zero_ids_survive_csv_to_run_and_the_exports(planted, tmp_path):
     """`000003` stays `000003` from a CSV to every output; `7` and `007` are two
@@ -318,10 +379,32 @@ def test_leading_zero_ids_survive_csv_to_run_and_the_exports(planted, tmp_path):
     table["ra"], table["dec"] = np.linspace(150, 151, 300), np.linspace(2, 3, 300)
     table.to_csv(tmp_path / "reps.csv", index=False)
     out = tmp_path / "run"
-    assert main(["search", str(tmp_path / "reps.csv"), "--out", str(out), "--quiet",
-                 "--min-samples", "5", "--n-neighbors", "10", "--edge-on-cut", "off",
-                 "--featureless-cut", "off", "--artifact-cut", "off", "--seed", "0",
-                 "--stability-seeds", "0"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                str(tmp_path / "reps.csv"),
+                "--out",
+                str(out),
+                "--quiet",
+                "--min-samples",
+                "5",
+                "--n-neighbors",
+                "10",
+                "--edge-on-cut",
+                "off",
+                "--featureless-cut",
+                "off",
+                "--artifact-cut",
+                "off",
+                "--seed",
+                "0",
+                "--stability-seeds",
+                "0",
+            ]
+        )
+        == 0
+    )
     classes = pd.read_parquet(out / "classes.parquet")
     assert classes["id_str"].tolist() == table["id_str"].tolist()
     assert {"000003", "7", "007"} <= set(classes["id_str"])
@@ -378,14 +461,19 @@ def test_cli_options_per_table(tmp_path, capsys):
     base = ["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run")]
     err = _one_line_error(capsys, base + ["--predictions", str(tmp_path / "chunk_*.hdf5")])
     assert "chunk_*.hdf5: no file matches" in err
-    err = _one_line_error(capsys, base + ["--predictions", str(tmp_path / "friendly.parquet"),
-                                          "--predictions-id-col", "dr8"])
+    err = _one_line_error(
+        capsys,
+        base + ["--predictions", str(tmp_path / "friendly.parquet"), "--predictions-id-col", "dr8"],
+    )
     assert "friendly.parquet: no id column 'dr8' (--predictions-id-col)" in err
-    err = _one_line_error(capsys, base + ["--catalogue", str(tmp_path / "friendly.parquet"),
-                                          "--catalogue-id-col", "objid"])
+    err = _one_line_error(
+        capsys,
+        base + ["--catalogue", str(tmp_path / "friendly.parquet"), "--catalogue-id-col", "objid"],
+    )
     # objid repeats across the 4 bricks (every row): named explicitly, it is still refused
-    assert ("friendly.parquet: 100 catalogue rows share an id with another row in column 'objid'"
-            in err)
+    assert (
+        "friendly.parquet: 100 catalogue rows share an id with another row in column 'objid'" in err
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -396,23 +484,30 @@ def test_predictions_give_every_vote_fraction_and_say_so(tmp_path, capsys):
     model's (the exact name wins over a suffixed one). Now all fractions are the
     predictions', and each cut and run.json name their file."""
     friendly = _friendly(n_bricks=1, per_brick=50)
-    predictions = friendly.rename(columns={
-        "smooth-or-featured_smooth_fraction": "smooth-or-featured-dr8_smooth_fraction"})
+    predictions = friendly.rename(
+        columns={"smooth-or-featured_smooth_fraction": "smooth-or-featured-dr8_smooth_fraction"}
+    )
     predictions.to_parquet(tmp_path / "catalogue.parquet", index=False)
     reps = _representations(friendly["dr8_id"]).rename(columns={"id_str": "dr8_id"})
-    for column in ("smooth-or-featured_smooth_fraction", "disk-edge-on_yes_fraction",
-                   "smooth-or-featured_featured-or-disk_fraction"):
+    for column in (
+        "smooth-or-featured_smooth_fraction",
+        "disk-edge-on_yes_fraction",
+        "smooth-or-featured_featured-or-disk_fraction",
+    ):
         reps[column] = np.float32(0.0)  # the model says: keep everything
     reps.to_parquet(tmp_path / "reps.parquet", index=False)
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "catalogue.parquet",
-                         want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet", predictions=tmp_path / "catalogue.parquet", want=CUT_COLUMNS
+    )
     sources = inputs.fraction_sources()
     assert set(sources.values()) == {"catalogue.parquet"}
     assert "smooth-or-featured_smooth_fraction" not in sources  # the model's, set aside
     assert "smooth-or-featured-dr8_smooth_fraction" in sources
-    assert inputs.set_aside == ["smooth-or-featured_smooth_fraction",
-                                "disk-edge-on_yes_fraction",
-                                "smooth-or-featured_featured-or-disk_fraction"]
+    assert inputs.set_aside == [
+        "smooth-or-featured_smooth_fraction",
+        "disk-edge-on_yes_fraction",
+        "smooth-or-featured_featured-or-disk_fraction",
+    ]
     assert any("the 3 of reps.parquet are set aside" in note for note in inputs.notes)
     selection = _cuts(inputs, sources=sources)
     # the catalogue's values: 10 featureless, 10 edge-on, 10 artifact of 50 (patterns 0, 1, 3)
@@ -420,9 +515,22 @@ def test_predictions_give_every_vote_fraction_and_say_so(tmp_path, capsys):
     assert [step.source for step in selection.steps] == ["catalogue.parquet"] * 3
     assert selection.steps[0].column == "smooth-or-featured-dr8_smooth_fraction"
 
-    code = main(["search", str(tmp_path / "reps.parquet"), "--predictions",
-                 str(tmp_path / "catalogue.parquet"), "--out", str(tmp_path / "run"),
-                 "--n-neighbors", "5", "--min-samples", "3", "--min-cluster-size", "3"])
+    code = main(
+        [
+            "search",
+            str(tmp_path / "reps.parquet"),
+            "--predictions",
+            str(tmp_path / "catalogue.parquet"),
+            "--out",
+            str(tmp_path / "run"),
+            "--n-neighbors",
+            "5",
+            "--min-samples",
+            "3",
+            "--min-cluster-size",
+            "3",
+        ]
+    )
     assert code == 0
     log = capsys.readouterr()
     assert log.out == ""  # umap-learn's own prints neither on stdout nor in the log
@@ -431,8 +539,10 @@ def test_predictions_give_every_vote_fraction_and_say_so(tmp_path, capsys):
     n_fractions = sum(str(c).endswith("_fraction") for c in predictions.columns)
     assert f"vote fractions: {n_fractions} from catalogue.parquet; " in log.err
     assert "the 3 of reps.parquet are set aside (--predictions gives them all)" in log.err
-    assert ("cut featureless (smooth-or-featured-dr8_smooth_fraction >= 0.5 of "
-            "catalogue.parquet): removed 10") in log.err
+    assert (
+        "cut featureless (smooth-or-featured-dr8_smooth_fraction >= 0.5 of "
+        "catalogue.parquet): removed 10"
+    ) in log.err
     last = log.err.strip().splitlines()[-1]
     assert last.startswith(f"raregal: next: raregal report {tmp_path / 'run'}")
     record = json.loads((tmp_path / "run" / "run.json").read_text())

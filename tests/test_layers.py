@@ -46,9 +46,12 @@ def test_no_lower_layer_imports_a_higher_one():
 
 def test_relative_imports_are_not_used():
     """Absolute imports only, so that the check above sees every edge."""
-    relative = [str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                for node in ast.walk(ast.parse(path.read_text()))
-                if isinstance(node, ast.ImportFrom) and node.level > 0]
+    relative = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level > 0
+    ]
     assert relative == []
 
 

@@ -39,8 +39,9 @@ def test_same_embedding_on_one_and_two_threads(features):
 @pytest.mark.slow
 def test_same_embedding_under_load(features, cpu_load):
     """Two threads competing with two busy processes give what one thread gives."""
-    np.testing.assert_array_equal(embed(features, seed=5, threads=2),
-                                  embed(features, seed=5, threads=1))
+    np.testing.assert_array_equal(
+        embed(features, seed=5, threads=2), embed(features, seed=5, threads=1)
+    )
 
 
 def test_recovers_what_umap_learn_recovers(planted, features):
@@ -63,9 +64,17 @@ def test_umap_learns_layout_is_restored_after_the_block(features):
 
 
 def test_a_seeded_search_with_it_reruns_identically(features):
-    runs = [RareClassFinder(n_neighbors=15, min_samples=15, seed=2, layout="deterministic",
-                            stability_seeds=1, n_epochs=100).fit(features)
-            for _ in range(2)]
+    runs = [
+        RareClassFinder(
+            n_neighbors=15,
+            min_samples=15,
+            seed=2,
+            layout="deterministic",
+            stability_seeds=1,
+            n_epochs=100,
+        ).fit(features)
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(runs[0].embedding_, runs[1].embedding_)
     np.testing.assert_array_equal(runs[0].map_, runs[1].map_)
     np.testing.assert_array_equal(runs[0].labels_, runs[1].labels_)
@@ -83,7 +92,7 @@ def test_edges_are_split_by_row_and_the_tails_group():
     np.testing.assert_array_equal(tails, tail[order])
     for j in range(30):
         for g in range(4):
-            got = tails[segments[j, g]:segments[j, g + 1]]
+            got = tails[segments[j, g] : segments[j, g + 1]]
             want = tail[(head == j) & (tail % 4 == g)]
             np.testing.assert_array_equal(got, want)  # in the edges' own order
     assert segments[0, 0] == 0 and segments[-1, -1] == 400
@@ -100,7 +109,15 @@ def test_threads_wait_passively_unless_the_user_says(given, used):
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     if given:
         env["OMP_WAIT_POLICY"] = given
-    out = subprocess.run([sys.executable, "-c", "import os, raregal.method.layout; "
-                          "print(os.environ['OMP_WAIT_POLICY'])"],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, raregal.method.layout; print(os.environ['OMP_WAIT_POLICY'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert out.strip() == used

@@ -72,11 +72,16 @@ DR12_PAIRS = {
     "merging": ("neither", "tidal-debris", "both", "merger"),
 }
 #: desi_dependencies: the answer leading to each question.
-DESI_TREE = {"disk-edge-on": "smooth-or-featured_featured-or-disk",
-             "has-spiral-arms": "disk-edge-on_no", "bar": "disk-edge-on_no",
-             "bulge-size": "disk-edge-on_no", "how-rounded": "smooth-or-featured_smooth",
-             "edge-on-bulge": "disk-edge-on_yes", "spiral-winding": "has-spiral-arms_yes",
-             "spiral-arm-count": "has-spiral-arms_yes"}
+DESI_TREE = {
+    "disk-edge-on": "smooth-or-featured_featured-or-disk",
+    "has-spiral-arms": "disk-edge-on_no",
+    "bar": "disk-edge-on_no",
+    "bulge-size": "disk-edge-on_no",
+    "how-rounded": "smooth-or-featured_smooth",
+    "edge-on-bulge": "disk-edge-on_yes",
+    "spiral-winding": "has-spiral-arms_yes",
+    "spiral-arm-count": "has-spiral-arms_yes",
+}
 
 
 def labels(pairs, suffix=""):
@@ -104,8 +109,11 @@ MODELS, PASSES = 2, 5
 #: By hand, from the patterns: with the friendly mask (default) and without it.
 EXPECTED = {"featureless": N_EACH, "edge-on": N_EACH, "artifact": N_EACH}  # A, C, D
 KEPT = "BFG"
-EXPECTED_UNMASKED = {"featureless": N_EACH, "edge-on": 3 * N_EACH,  # C, F, G
-                     "artifact": N_EACH}
+EXPECTED_UNMASKED = {
+    "featureless": N_EACH,
+    "edge-on": 3 * N_EACH,  # C, F, G
+    "artifact": N_EACH,
+}
 KEPT_UNMASKED = "B"
 
 
@@ -117,13 +125,16 @@ def galaxy_ids():
     return [f"330000_{g}" for g in range(len(KINDS) * N_EACH)]
 
 
-def concentrations(label_cols=DR8, question_suffix="-dr8", featured="featured-or-disk",
-                   artifact="artifact"):
+def concentrations(
+    label_cols=DR8, question_suffix="-dr8", featured="featured-or-disk", artifact="artifact"
+):
     """(galaxy, answer, model, pass) concentrations of the six kinds."""
     ids = galaxy_ids()
     values = np.full((len(ids), len(label_cols), MODELS, PASSES), 2.0, dtype=np.float32)
-    sof = [label_cols.index(f"smooth-or-featured{question_suffix}_{a}")
-           for a in ("smooth", featured, artifact)]
+    sof = [
+        label_cols.index(f"smooth-or-featured{question_suffix}_{a}")
+        for a in ("smooth", featured, artifact)
+    ]
     edge = [label_cols.index(f"disk-edge-on{question_suffix}_{a}") for a in ("yes", "no")]
     for g in range(len(ids)):
         kind = KINDS[g // N_EACH]
@@ -158,19 +169,25 @@ def zoobot_summary(values, label_cols):
 
 # --- the layouts ------------------------------------------------------------------------
 
+
 def write_friendly(folder, advanced=False):
     """Zenodo 8360385's friendly table (masked) or the advanced one."""
     ids, values = concentrations(DESI, "")
     fractions, asked = zoobot_summary(values, DESI)
     brick, obj = zip(*(i.split("_") for i in ids))
-    table = {"dr8_id": ids, "ra": np.linspace(150, 160, len(ids)),
-             "dec": np.linspace(0, 10, len(ids)),
-             "brickid": np.int32(brick), "objid": np.int32(obj)}
+    table = {
+        "dr8_id": ids,
+        "ra": np.linspace(150, 160, len(ids)),
+        "dec": np.linspace(0, 10, len(ids)),
+        "brickid": np.int32(brick),
+        "objid": np.int32(obj),
+    }
     for label in DESI:
         f = fractions[label]
         keep = asked[label] >= 0.5
         table[f"{label}_fraction"] = (f if advanced else np.where(keep, f, np.nan)).astype(
-            np.float32)
+            np.float32
+        )
     if advanced:
         for label in DESI:
             table[f"{label}_90pc-lower"] = np.zeros(len(ids), np.float32)
@@ -196,8 +213,10 @@ def write_chunks(folder):
     """Three chunks of (galaxy, answer, pass): both models' passes as 10 passes."""
     ids, values = concentrations()
     draws = values.reshape(len(ids), len(DR8), -1)
-    return [write_hdf5(folder / f"predictions_{k}.hdf5", draws[rows], np.array(ids)[rows], DR8)
-            for k, rows in enumerate(np.array_split(np.arange(len(ids)), 3))]
+    return [
+        write_hdf5(folder / f"predictions_{k}.hdf5", draws[rows], np.array(ids)[rows], DR8)
+        for k, rows in enumerate(np.array_split(np.arange(len(ids)), 3))
+    ]
 
 
 def write_grouped(folder):
@@ -210,15 +229,29 @@ def write_zoobot_csv(folder):
     """predictions_to_csv: {label}_pred cells of json.dumps(list over passes)."""
     ids, values = concentrations()
     draws = values.reshape(len(ids), len(DR8), -1)
-    rows = [{"id_str": i, **{f"{label}_pred": json.dumps(list(draws[g, j].astype(float)))
-                             for j, label in enumerate(DR8)}} for g, i in enumerate(ids)]
+    rows = [
+        {
+            "id_str": i,
+            **{
+                f"{label}_pred": json.dumps(list(draws[g, j].astype(float)))
+                for j, label in enumerate(DR8)
+            },
+        }
+        for g, i in enumerate(ids)
+    ]
     path = folder / "predictions.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
 
-SOF_VOTES = {"A": (30, 10, 10), "B": (10, 30, 10), "C": (10, 30, 10), "D": (5, 25, 20),
-             "F": (9, 9, 2), "G": (9, 9, 2)}
+SOF_VOTES = {
+    "A": (30, 10, 10),
+    "B": (10, 30, 10),
+    "C": (10, 30, 10),
+    "D": (5, 25, 20),
+    "F": (9, 9, 2),
+    "G": (9, 9, 2),
+}
 EDGE_VOTES = {"A": (0, 0), "B": (2, 6), "C": (6, 2), "D": (2, 6), "F": (8, 2), "G": (8, 2)}
 
 
@@ -254,8 +287,11 @@ def write_hf_gz_desi(folder):
     """The Hugging Face gz_desi card: per campaign, votes (int32), fraction (float32)
     and total votes (int32) side by side; these galaxies were voted in DR8 only."""
     ids, counts = votes(suffix="-dr8")
-    columns = {"id_str": pa.array(ids), "dataset_name": pa.array(["gz_desi"] * len(ids)),
-               "ra": pa.array(np.linspace(150, 160, len(ids)))}
+    columns = {
+        "id_str": pa.array(ids),
+        "dataset_name": pa.array(["gz_desi"] * len(ids)),
+        "ra": pa.array(np.linspace(150, 160, len(ids))),
+    }
     for campaign, pairs in (("dr12", DR12_PAIRS), ("dr5", DESI_PAIRS), ("dr8", DESI_PAIRS)):
         for question, answers in pairs.items():
             q = f"{question}-{campaign}"
@@ -277,7 +313,7 @@ def write_all_campaigns(folder):
     all_labels = labels(DR12_PAIRS, "-dr12") + labels(DESI_PAIRS, "-dr5") + DR8
     ids, values = concentrations()
     grown = np.full((len(ids), len(all_labels), MODELS, PASSES), 2.0, dtype=np.float32)
-    grown[:, -len(DR8):] = values
+    grown[:, -len(DR8) :] = values
     return write_hdf5(folder / "all_campaigns.hdf5", grown, ids, all_labels)
 
 
@@ -298,13 +334,15 @@ def search_inputs(folder, layout, **options):
     writer, needed = LAYOUTS[layout]
     predictions = writer(folder)
     representations(galaxy_ids()[::-1]).to_parquet(folder / "reps.parquet", index=False)
-    return open_inputs(folder / "reps.parquet", predictions=predictions, want=CUT_COLUMNS,
-                       **needed, **options)
+    return open_inputs(
+        folder / "reps.parquet", predictions=predictions, want=CUT_COLUMNS, **needed, **options
+    )
 
 
 def cut(inputs):
-    selection = apply_cuts(inputs.selection_columns, paper_cuts(),
-                           fractions_given=inputs.has_fractions)
+    selection = apply_cuts(
+        inputs.selection_columns, paper_cuts(), fractions_given=inputs.has_fractions
+    )
     removed = {step.name: step.removed for step in selection.steps}
     kept = inputs.load(selection.mask)
     return removed, "".join(sorted(set(kind_of(kept.ids))))
@@ -331,9 +369,14 @@ def test_grouped_hdf5_is_the_mean_over_models_and_passes(tmp_path):
     smooth = inputs.selection_columns["smooth-or-featured-dr8_smooth_fraction"]
     g = np.array(kind_of(galaxy_ids()[::-1])) == "G"
     np.testing.assert_allclose(smooth[g], 0.45, rtol=1e-6)
-    assert any(note.startswith("grouped_across_models.hdf5: predictions of shape (60, 34, 2, 5)"
-                               " (galaxy, answer, model, pass): each value is the mean over the"
-                               " 2 models' 5 passes") for note in inputs.notes)
+    assert any(
+        note.startswith(
+            "grouped_across_models.hdf5: predictions of shape (60, 34, 2, 5)"
+            " (galaxy, answer, model, pass): each value is the mean over the"
+            " 2 models' 5 passes"
+        )
+        for note in inputs.notes
+    )
 
 
 def test_the_mask_is_said_and_counted(tmp_path):
@@ -364,18 +407,24 @@ def test_hubble_and_candels_suffixes_and_their_tree(tmp_path, suffix):
     """label_metadata's hubble/candels: 'features' for featured, and edge-on asked
     after clumpy-appearance 'no' (asked after features): proportion asked = features x
     clumpy no. Clumpy (1, 9): no 0.9; asked: B, C 0.54, kept; D 0.45, F, G 0.405 masked."""
-    pairs = {"smooth-or-featured": ("smooth", "features", "artifact"),
-             "clumpy-appearance": ("yes", "no"), "disk-edge-on": ("yes", "no")}
+    pairs = {
+        "smooth-or-featured": ("smooth", "features", "artifact"),
+        "clumpy-appearance": ("yes", "no"),
+        "disk-edge-on": ("yes", "no"),
+    }
     label_cols = labels(pairs, suffix)
     ids, values = concentrations(label_cols, suffix, featured="features")
     values[:, label_cols.index(f"clumpy-appearance{suffix}_yes")] = 1.0
     values[:, label_cols.index(f"clumpy-appearance{suffix}_no")] = 9.0
     write_hdf5(tmp_path / "p.hdf5", values, ids, label_cols)
     representations(ids).to_parquet(tmp_path / "reps.parquet", index=False)
-    for mask, expected, kept in ((True, EXPECTED, KEPT),
-                                 (False, EXPECTED_UNMASKED, KEPT_UNMASKED)):
-        inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "p.hdf5",
-                             want=CUT_COLUMNS, mask_unasked=mask)
+    for mask, expected, kept in ((True, EXPECTED, KEPT), (False, EXPECTED_UNMASKED, KEPT_UNMASKED)):
+        inputs = open_inputs(
+            tmp_path / "reps.parquet",
+            predictions=tmp_path / "p.hdf5",
+            want=CUT_COLUMNS,
+            mask_unasked=mask,
+        )
         assert f"smooth-or-featured{suffix}_smooth_fraction" in inputs.names  # stripped
         assert cut(inputs) == (expected, kept)
 
@@ -383,14 +432,18 @@ def test_hubble_and_candels_suffixes_and_their_tree(tmp_path, suffix):
 def test_euclid_suffix_and_problem_branch(tmp_path):
     """label_metadata's euclid_ortho_pairs: 'problem' for artifact, and a problem
     question asked after it (proportion asked = problem, so masked for most)."""
-    pairs = {"smooth-or-featured": ("smooth", "featured-or-disk", "problem"),
-             "disk-edge-on": ("yes", "no"), "problem": ("star", "artifact", "zoom")}
+    pairs = {
+        "smooth-or-featured": ("smooth", "featured-or-disk", "problem"),
+        "disk-edge-on": ("yes", "no"),
+        "problem": ("star", "artifact", "zoom"),
+    }
     label_cols = labels(pairs, "-euclid")
     ids, values = concentrations(label_cols, "-euclid", artifact="problem")
     write_hdf5(tmp_path / "p.hdf5", values, ids, label_cols)
     representations(ids).to_parquet(tmp_path / "reps.parquet", index=False)
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "p.hdf5",
-                         want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet", predictions=tmp_path / "p.hdf5", want=CUT_COLUMNS
+    )
     assert cut(inputs) == (EXPECTED, KEPT)
     assert inputs.selection_columns.columns[-1] == "smooth-or-featured-euclid_problem_fraction"
     assert not any("not masked (tree unknown" in note for note in inputs.notes)
@@ -402,11 +455,11 @@ def test_hugging_face_embeddings_list_column(tmp_path):
     ids = galaxy_ids()
     values = np.random.default_rng(5).normal(size=(len(ids), DIM)).astype(np.float32)
     block = pa.FixedSizeListArray.from_arrays(pa.array(values.ravel()), DIM)
-    pq.write_table(pa.table({"id_str": ids, "pooled_features_block_4": block}),
-                   tmp_path / "embeddings.parquet")
+    pq.write_table(
+        pa.table({"id_str": ids, "pooled_features_block_4": block}), tmp_path / "embeddings.parquet"
+    )
     predictions = write_grouped(tmp_path)
-    inputs = open_inputs(tmp_path / "embeddings.parquet", predictions=predictions,
-                         want=CUT_COLUMNS)
+    inputs = open_inputs(tmp_path / "embeddings.parquet", predictions=predictions, want=CUT_COLUMNS)
     assert inputs.feature_columns == [f"pooled_features_block_4_{i}" for i in range(DIM)]
     removed, kept = cut(inputs)
     assert removed == EXPECTED and kept == KEPT
@@ -414,18 +467,22 @@ def test_hugging_face_embeddings_list_column(tmp_path):
     np.testing.assert_array_equal(inputs.load(selection.mask).features, values[selection.mask])
     # a variable-length list column, and two blocks: --features names the one to use
     variable = pa.array(list(values), type=pa.list_(pa.float32()))
-    pq.write_table(pa.table({"id_str": ids, "pooled_features_block_2": variable,
-                             "pooled_features_block_4": block}), tmp_path / "two.parquet")
+    pq.write_table(
+        pa.table(
+            {"id_str": ids, "pooled_features_block_2": variable, "pooled_features_block_4": block}
+        ),
+        tmp_path / "two.parquet",
+    )
     loaded = open_inputs(tmp_path / "two.parquet", features="pooled_features_block_2").load()
     np.testing.assert_array_equal(loaded.features, values)
-    assert len(open_inputs(tmp_path / "two.parquet", features="pooled_*").feature_columns) \
-        == 2 * DIM
+    assert (
+        len(open_inputs(tmp_path / "two.parquet", features="pooled_*").feature_columns) == 2 * DIM
+    )
     # the same vectors as JSON lists in a CSV: a vector column, not passes to average
-    pd.DataFrame({"id_str": ids, "pooled_features_block_4": [json.dumps(v.tolist())
-                                                             for v in values]}).to_csv(
-        tmp_path / "embeddings.csv", index=False)
-    np.testing.assert_array_equal(open_inputs(tmp_path / "embeddings.csv").load().features,
-                                  values)
+    pd.DataFrame(
+        {"id_str": ids, "pooled_features_block_4": [json.dumps(v.tolist()) for v in values]}
+    ).to_csv(tmp_path / "embeddings.csv", index=False)
+    np.testing.assert_array_equal(open_inputs(tmp_path / "embeddings.csv").load().features, values)
 
 
 def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
@@ -434,11 +491,14 @@ def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
     id_str (= dr7objid); iauname, empty for most, is neither read as the id nor an
     obstacle. GZ2's tree (label_metadata gz2_ortho_dependencies) asks edge-on after
     featured, so the mask is the same."""
-    pairs = {"smooth-or-featured": ("smooth", "featured-or-disk", "artifact"),
-             "disk-edge-on": ("yes", "no")}
+    pairs = {
+        "smooth-or-featured": ("smooth", "featured-or-disk", "artifact"),
+        "disk-edge-on": ("yes", "no"),
+    }
     ids, counts = votes(pairs, "-gz2")
-    table = pd.DataFrame({"dr7objid": np.arange(len(ids)) + 587722981741363294,
-                          "ra": 1.0, "dec": 2.0})
+    table = pd.DataFrame(
+        {"dr7objid": np.arange(len(ids)) + 587722981741363294, "ra": 1.0, "dec": 2.0}
+    )
     table["id_str"] = table["dr7objid"]
     table["iauname"] = [f"J{i:06d}" if i % 7 == 0 else None for i in range(len(ids))]
     table["file_loc"] = [f"{i}.png" if i % 2 else None for i in range(len(ids))]  # text, empty
@@ -454,8 +514,9 @@ def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
     table.to_csv(tmp_path / "gz2.csv", index=False)
     reps = representations(table["id_str"].astype(str))
     reps.to_parquet(tmp_path / "reps.parquet", index=False)
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=tmp_path / "gz2.csv",
-                         want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet", predictions=tmp_path / "gz2.csv", want=CUT_COLUMNS
+    )
     assert inputs.id_choices["predictions"]["column"] == "id_str"
     assert "'iauname' repeats" in inputs.id_choices["predictions"]["reason"]  # its empties
     selection = apply_cuts(inputs.selection_columns, paper_cuts(), fractions_given=True)
@@ -466,6 +527,7 @@ def test_gz2_csv_with_empty_iaunames_and_semantic_text(tmp_path):
 
 # --- bad input: one line naming the file and the column ----------------------------------
 
+
 def one_line_error(capsys, args):
     code = main(args + ["--quiet"])
     err = capsys.readouterr().err.strip()
@@ -475,18 +537,29 @@ def one_line_error(capsys, args):
 
 def search_args(tmp_path, predictions, *more):
     representations(galaxy_ids()).to_parquet(tmp_path / "reps.parquet", index=False)
-    return ["search", str(tmp_path / "reps.parquet"), "--predictions", str(predictions),
-            "--out", str(tmp_path / "run"), *more]
+    return [
+        "search",
+        str(tmp_path / "reps.parquet"),
+        "--predictions",
+        str(predictions),
+        "--out",
+        str(tmp_path / "run"),
+        *more,
+    ]
 
 
 def test_campaigns_side_by_side_need_a_choice(tmp_path, capsys):
     path = write_all_campaigns(tmp_path)
     err = one_line_error(capsys, search_args(tmp_path, path))
-    assert ("all_campaigns.hdf5: answers of 3 campaigns side by side (dr12, dr5, dr8; e.g. "
-            "'smooth-or-featured-dr12_smooth_fraction'") in err and "--campaign" in err
+    assert (
+        "all_campaigns.hdf5: answers of 3 campaigns side by side (dr12, dr5, dr8; e.g. "
+        "'smooth-or-featured-dr12_smooth_fraction'"
+    ) in err and "--campaign" in err
     err = one_line_error(capsys, search_args(tmp_path, path, "--campaign", "dr9"))
-    assert ("all_campaigns.hdf5: no answers of campaign 'dr9' (--campaign); the campaigns "
-            "found: dr12, dr5, dr8") in err
+    assert (
+        "all_campaigns.hdf5: no answers of campaign 'dr9' (--campaign); the campaigns "
+        "found: dr12, dr5, dr8"
+    ) in err
     path = write_friendly(tmp_path)
     err = one_line_error(capsys, search_args(tmp_path, path, "--campaign", "dr8"))
     assert "--campaign dr8: no table has campaign-suffixed answers" in err
@@ -496,12 +569,16 @@ def test_campaigns_side_by_side_need_a_choice(tmp_path, capsys):
 def test_ragged_list_column(tmp_path, capsys):
     ids = galaxy_ids()
     rows = [[0.1] * (DIM if g != 7 else DIM - 1) for g in range(len(ids))]
-    pq.write_table(pa.table({"id_str": ids, "pooled_features_block_4": rows}),
-                   tmp_path / "embeddings.parquet")
-    err = one_line_error(capsys, ["search", str(tmp_path / "embeddings.parquet"),
-                                  "--out", str(tmp_path / "run")])
-    assert ("embeddings.parquet: column 'pooled_features_block_4': 1 rows have a list of "
-            f"another length than {DIM}") in err
+    pq.write_table(
+        pa.table({"id_str": ids, "pooled_features_block_4": rows}), tmp_path / "embeddings.parquet"
+    )
+    err = one_line_error(
+        capsys, ["search", str(tmp_path / "embeddings.parquet"), "--out", str(tmp_path / "run")]
+    )
+    assert (
+        "embeddings.parquet: column 'pooled_features_block_4': 1 rows have a list of "
+        f"another length than {DIM}"
+    ) in err
     assert not (tmp_path / "run").exists()
 
 
@@ -509,24 +586,41 @@ def test_counts_without_their_total(tmp_path, capsys):
     ids, counts = votes()
     pd.DataFrame({"dr8_id": ids, **counts}).to_parquet(tmp_path / "votes.parquet")
     err = one_line_error(capsys, search_args(tmp_path, tmp_path / "votes.parquet"))
-    assert ("votes.parquet: column 'smooth-or-featured_smooth' holds volunteer vote counts "
-            "but the table has no 'smooth-or-featured_total-votes'") in err
+    assert (
+        "votes.parquet: column 'smooth-or-featured_smooth' holds volunteer vote counts "
+        "but the table has no 'smooth-or-featured_total-votes'"
+    ) in err
 
 
 def test_search_log_and_run_json_state_the_mask(tmp_path, capsys):
     path = write_grouped(tmp_path)
-    code = main(search_args(tmp_path, path, "--n-neighbors", "5", "--min-samples", "3",
-                            "--min-cluster-size", "3", "--seed", "0"))
+    code = main(
+        search_args(
+            tmp_path,
+            path,
+            "--n-neighbors",
+            "5",
+            "--min-samples",
+            "3",
+            "--min-cluster-size",
+            "3",
+            "--seed",
+            "0",
+        )
+    )
     assert code == 0
     err = capsys.readouterr().err
-    assert ("grouped_across_models.hdf5: a vote fraction is NaN where its question was asked "
-            "with probability below 0.5") in err
+    assert (
+        "grouped_across_models.hdf5: a vote fraction is NaN where its question was asked "
+        "with probability below 0.5"
+    ) in err
     assert "masked (asked below 0.5) " in err and "30 of disk-edge-on-dr8_yes_fraction" in err
     record = json.loads((tmp_path / "run" / "run.json").read_text())
     mask = record["selection"]["mask_unasked"]
     assert mask["applied"] and mask["threshold"] == 0.5
-    assert mask["files"]["grouped_across_models.hdf5"]["masked"][
-        "disk-edge-on-dr8_yes_fraction"] == 30
+    assert (
+        mask["files"]["grouped_across_models.hdf5"]["masked"]["disk-edge-on-dr8_yes_fraction"] == 30
+    )
     assert record["selection"]["rows_searched"] == 3 * N_EACH
 
 
@@ -536,6 +630,10 @@ def test_campaign_of_set_aside_fractions_is_no_obstacle(tmp_path):
     reps = representations(galaxy_ids())
     reps["smooth-or-featured-dr5_smooth_fraction"] = np.float32(0.0)
     reps.to_parquet(tmp_path / "reps.parquet", index=False)
-    inputs = open_inputs(tmp_path / "reps.parquet", predictions=write_all_campaigns(tmp_path),
-                         campaign="dr8", want=CUT_COLUMNS)
+    inputs = open_inputs(
+        tmp_path / "reps.parquet",
+        predictions=write_all_campaigns(tmp_path),
+        campaign="dr8",
+        want=CUT_COLUMNS,
+    )
     assert cut(inputs) == (EXPECTED, KEPT)

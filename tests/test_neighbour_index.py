@@ -26,16 +26,28 @@ def searched(tmp_path_factory):
     folder = tmp_path_factory.mktemp("index")
     table = planted_representations(400, dim=8, n_groups=3, group_size=(30, 40), seed=2)
     table.to_parquet(folder / "reps.parquet")
-    search(folder / "reps.parquet", folder / "run", verbose=False,
-           finder=RareClassFinder(n_neighbors=12, init="pca", n_epochs=30, min_samples=10,
-                                  seed=0, stability_seeds=0, scales=1))
+    search(
+        folder / "reps.parquet",
+        folder / "run",
+        verbose=False,
+        finder=RareClassFinder(
+            n_neighbors=12,
+            init="pca",
+            n_epochs=30,
+            min_samples=10,
+            seed=0,
+            stability_seeds=0,
+            scales=1,
+        ),
+    )
     return folder / "run", table
 
 
 def features_in_run_order(run, table):
     classes = pd.read_parquet(run / "classes.parquet")
-    return table.set_index("id_str").loc[classes["id_str"]].filter(like="feat_").to_numpy(
-        np.float32)
+    return (
+        table.set_index("id_str").loc[classes["id_str"]].filter(like="feat_").to_numpy(np.float32)
+    )
 
 
 def test_index_queries_equal_a_fresh_exact_search(searched):
@@ -68,8 +80,11 @@ def test_a_query_over_blocks_equals_one_pass(monkeypatch):
     monkeypatch.setattr("raregal.method.neighbour_index.QUERY_BLOCK_ROWS", 60)
     blocks = index.query(features[:6] + 0.05, 8)
     np.testing.assert_array_equal(blocks[0], whole[0])
-    expected = NearestNeighbors(n_neighbors=8, algorithm="brute").fit(features).kneighbors(
-        features[:6] + 0.05, return_distance=False)
+    expected = (
+        NearestNeighbors(n_neighbors=8, algorithm="brute")
+        .fit(features)
+        .kneighbors(features[:6] + 0.05, return_distance=False)
+    )
     np.testing.assert_array_equal(blocks[0], expected)
 
 
@@ -85,24 +100,37 @@ def test_the_explorer_answers_more_like_this_from_the_index(searched, tmp_path):
     data.warm()
     assert data.neighbour_source.startswith("the run's neighbour index")
     rows, distances = data.index.of_row(5, 8)
-    assert data.neighbours(5, k=8) == [(int(r), pytest.approx(float(d)))
-                                       for r, d in zip(rows, distances)]
+    assert data.neighbours(5, k=8) == [
+        (int(r), pytest.approx(float(d))) for r, d in zip(rows, distances)
+    ]
     assert data._index is None and data._neighbours is None
 
 
-@pytest.mark.parametrize("damage, message", [
-    (lambda f: (f / "neighbours.npy").write_bytes(b"\x93NUMPY garbage"),
-     "neighbours.npy: not a readable .npy array"),
-    (lambda f: np.save(f / "distances.npy", np.zeros((3, 2), np.float32)),
-     r"distances.npy: float32 \(3, 2\), not the float32 \(\d+, 11\)"),
-    (lambda f: np.save(f / "features.npy", np.array([{"a": 1}] * 400), allow_pickle=True),
-     "features.npy: not a readable .npy array"),
-    (lambda f: (f / "features.npy").unlink(), "features.npy: missing"),
-    (lambda f: (f / "index.json").write_text("{"), "index.json: not a raregal neighbour"),
-    (lambda f: (f / "index.json").write_text(json.dumps(
-        {"format": 1, "n": 10, "d": 8, "k": 11, "space": "representation"})),
-     "index.json: an index of 10 galaxies for the run.s \\d+"),
-])
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda f: (f / "neighbours.npy").write_bytes(b"\x93NUMPY garbage"),
+            "neighbours.npy: not a readable .npy array",
+        ),
+        (
+            lambda f: np.save(f / "distances.npy", np.zeros((3, 2), np.float32)),
+            r"distances.npy: float32 \(3, 2\), not the float32 \(\d+, 11\)",
+        ),
+        (
+            lambda f: np.save(f / "features.npy", np.array([{"a": 1}] * 400), allow_pickle=True),
+            "features.npy: not a readable .npy array",
+        ),
+        (lambda f: (f / "features.npy").unlink(), "features.npy: missing"),
+        (lambda f: (f / "index.json").write_text("{"), "index.json: not a raregal neighbour"),
+        (
+            lambda f: (f / "index.json").write_text(
+                json.dumps({"format": 1, "n": 10, "d": 8, "k": 11, "space": "representation"})
+            ),
+            "index.json: an index of 10 galaxies for the run.s \\d+",
+        ),
+    ],
+)
 def test_a_damaged_index_is_one_line(searched, tmp_path, damage, message):
     """Decided: a damaged index stops the reader with one line naming the file (a rebuild
     would cost the search's neighbour time on every open at millions of galaxies); the
@@ -144,6 +172,7 @@ def test_rank_reads_a_run_s_features_from_its_index(searched, tmp_path, monkeypa
     shutil.copytree(run.parent, before)
     shutil.rmtree(before / "run" / FOLDER)  # a run from before the index: the table is read
     from_table = rank(before / "run", like, top=20)
+
     def no_table(*args, **kwargs):
         raise AssertionError("read the representation table")
 

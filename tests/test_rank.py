@@ -58,10 +58,42 @@ def test_columns_order_and_determinism(planted, table, tmp_path):
     group = _group(planted, 1)
     like = _ids_file(tmp_path / "like.txt", group[:5])
     unlike = _ids_file(tmp_path / "unlike.txt", _group(planted, 2)[:4])
-    assert main(["rank", str(table), "--like", str(like), "--unlike", str(unlike),
-                 "--top", "30", "--out", str(tmp_path / "a.csv"), "--quiet"]) == 0
-    assert main(["rank", str(table), "--like", str(like), "--unlike", str(unlike),
-                 "--top", "30", "--out", str(tmp_path / "b.parquet"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "rank",
+                str(table),
+                "--like",
+                str(like),
+                "--unlike",
+                str(unlike),
+                "--top",
+                "30",
+                "--out",
+                str(tmp_path / "a.csv"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "rank",
+                str(table),
+                "--like",
+                str(like),
+                "--unlike",
+                str(unlike),
+                "--top",
+                "30",
+                "--out",
+                str(tmp_path / "b.parquet"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     a = pd.read_csv(tmp_path / "a.csv", dtype={"id_str": str})
     b = pd.read_parquet(tmp_path / "b.parquet")
     assert list(a.columns) == ["id_str", "score", "rank"]
@@ -90,9 +122,15 @@ def test_a_run_folder_gives_each_galaxy_its_class(planted, table, tmp_path):
     ids = planted["id_str"].tolist()[:200]
     classes = np.where(planted["planted"].to_numpy()[:200] >= 0, 0, -1)
     classes[-1] = 1  # a second class, so class numbers run 0, 1
-    small_run(tmp_path / "run", ids=ids, classes=classes, run={
-        "inputs": {"representations": {"path": str(table)}},
-        "feature_columns": {"count": 16, "first": "feat_0", "last": "feat_15"}})
+    small_run(
+        tmp_path / "run",
+        ids=ids,
+        classes=classes,
+        run={
+            "inputs": {"representations": {"path": str(table)}},
+            "feature_columns": {"count": 16, "first": "feat_0", "last": "feat_15"},
+        },
+    )
     like = _ids_file(tmp_path / "like.txt", [ids[0], ids[1]])
     top = raregal.rank(tmp_path / "run", like, top=10)
     assert list(top.columns) == ["id_str", "score", "rank", "class"]
@@ -100,32 +138,46 @@ def test_a_run_folder_gives_each_galaxy_its_class(planted, table, tmp_path):
     lookup = dict(zip(ids, classes))
     assert top["class"].tolist() == [lookup[i] for i in top["id_str"]]
     outside = _ids_file(tmp_path / "outside.txt", [planted["id_str"].iloc[1400]])
-    with pytest.raises(raregal.InputError, match=r"1 of 1 ids are not in .*run "
-                                                 r"\(its 200 searched galaxies\)"):
+    with pytest.raises(
+        raregal.InputError,
+        match=r"1 of 1 ids are not in .*run "
+        r"\(its 200 searched galaxies\)",
+    ):
         raregal.rank(tmp_path / "run", outside)
 
 
-@pytest.mark.parametrize("case, message", [
-    ("missing", r"like\.txt: 2 of 4 ids are not in .*reps\.parquet \(first: 'nobody'\)$"),
-    ("no like", r"no --like: give a file of ids"),
-    ("both", r"like\.txt and .*unlike\.txt: 1 ids in both \(first: '.+'\)"),
-    ("empty like", r"empty\.txt: no ids; give at least one example galaxy$"),
-    ("no id column", (r"like\.csv: no id column; .* name one with a column 'id_str', or "
-                      r"list one id per line in a \.txt file$")),
-])
-def test_bad_input_is_one_line_and_writes_nothing(case, message, planted, table, tmp_path,
-                                                 capsys):
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("missing", r"like\.txt: 2 of 4 ids are not in .*reps\.parquet \(first: 'nobody'\)$"),
+        ("no like", r"no --like: give a file of ids"),
+        ("both", r"like\.txt and .*unlike\.txt: 1 ids in both \(first: '.+'\)"),
+        ("empty like", r"empty\.txt: no ids; give at least one example galaxy$"),
+        (
+            "no id column",
+            (
+                r"like\.csv: no id column; .* name one with a column 'id_str', or "
+                r"list one id per line in a \.txt file$"
+            ),
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_writes_nothing(case, message, planted, table, tmp_path, capsys):
     ids = _group(planted, 0)
-    like = _ids_file(tmp_path / "like.txt",
-                     [ids[0], "nobody", ids[1], "no-one"] if case == "missing" else ids[:3])
+    like = _ids_file(
+        tmp_path / "like.txt",
+        [ids[0], "nobody", ids[1], "no-one"] if case == "missing" else ids[:3],
+    )
     unlike = _ids_file(tmp_path / "unlike.txt", [ids[2]] if case == "both" else [])
     empty = _ids_file(tmp_path / "empty.txt", [])
     headless = _ids_file(tmp_path / "like.csv", ids[:3])  # a CSV without a header
-    options = {"no like": [], "empty like": ["--like", str(empty)],
-               "no id column": ["--like", str(headless)]}.get(case, ["--like", str(like)])
+    options = {
+        "no like": [],
+        "empty like": ["--like", str(empty)],
+        "no id column": ["--like", str(headless)],
+    }.get(case, ["--like", str(like)])
     out = tmp_path / "top.csv"
-    assert main(["rank", str(table), *options, "--unlike", str(unlike),
-                 "--out", str(out)]) == 2
+    assert main(["rank", str(table), *options, "--unlike", str(unlike), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert re.search(message, err), err
@@ -165,5 +217,4 @@ def test_nearest_in_blocks_is_the_plain_minimum(monkeypatch):
     full = np.sqrt(((z[:, None, :] - z[rows][None]) ** 2).sum(-1))
     full[rows, np.arange(len(rows))] = np.inf  # a labelled galaxy: the nearest other one
     monkeypatch.setattr(rank_module, "NEAREST_BLOCK", 4)
-    np.testing.assert_allclose(rank_module.nearest(z, rows), full.min(axis=1), rtol=1e-4,
-                               atol=1e-4)
+    np.testing.assert_allclose(rank_module.nearest(z, rows), full.min(axis=1), rtol=1e-4, atol=1e-4)

@@ -41,5 +41,6 @@ def test_glosh_is_hdbscans_outlier_score(bulk_with_outliers):
     hdbscan = pytest.importorskip("hdbscan")
     model = hdbscan.HDBSCAN(min_cluster_size=10, min_samples=5).fit(bulk_with_outliers)
     tree = model.condensed_tree_.to_numpy()
-    np.testing.assert_allclose(glosh(tree, len(bulk_with_outliers)), model.outlier_scores_,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        glosh(tree, len(bulk_with_outliers)), model.outlier_scores_, atol=1e-9
+    )

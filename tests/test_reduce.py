@@ -33,15 +33,19 @@ def table():
     neighbours are its own group's: with 60 to 120, the bulk pulled into a small
     group's class left its purity at 0.46 to 0.83 (worst group, 5 seeds, PCA start),
     and the test on a knife edge; with 100 to 150, 0.75 to 0.87."""
-    return planted_representations(6000, dim=32, n_groups=6, group_size=(100, 150),
-                                   tightness=0.02, fractions=False, seed=3)
+    return planted_representations(
+        6000, dim=32, n_groups=6, group_size=(100, 150), tightness=0.02, fractions=False, seed=3
+    )
 
 
 def _member_purity(layout, planted, k=10):
     """Share of each planted member's k nearest layout neighbours in its own group."""
     members = np.flatnonzero(planted >= 0)
-    neighbours = NearestNeighbors(n_neighbors=k + 1).fit(layout).kneighbors(
-        layout[members], return_distance=False)[:, 1:]
+    neighbours = (
+        NearestNeighbors(n_neighbors=k + 1)
+        .fit(layout)
+        .kneighbors(layout[members], return_distance=False)[:, 1:]
+    )
     return float(np.mean(planted[neighbours] == planted[members][:, None]))
 
 
@@ -108,8 +112,9 @@ def test_exact_up_to_the_threshold_then_nn_descent(table, monkeypatch):
     X = features_of(table)
     assert len(X) <= defaults.EXACT_NEIGHBOURS_MAX
     called = []
-    monkeypatch.setattr("raregal.method.reduce.approximate_neighbours",
-                        lambda *args: called.append(len(args[0])))
+    monkeypatch.setattr(
+        "raregal.method.reduce.approximate_neighbours", lambda *args: called.append(len(args[0]))
+    )
     indices, _ = nearest_neighbours(X, 50, seed=0)
     _, model = umap_embed(X, n_epochs=1, seed=0)
     np.testing.assert_array_equal(model._knn_indices, indices)
@@ -142,24 +147,34 @@ def test_map_keeps_planted_groups_together_and_is_repeatable(table):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("init, n_epochs, start", [("auto", "auto", "spectral"),
-                                                   ("pca", 200, "pca")])
+@pytest.mark.parametrize(
+    "init, n_epochs, start", [("auto", "auto", "spectral"), ("pca", 200, "pca")]
+)
 def test_both_starts_recover_the_planted_groups(table, init, n_epochs, start):
     X, planted = features_of(table), table["planted"].to_numpy()
     # the map and the reruns are tested in test_search and test_credibility
-    finder = RareClassFinder(init=init, n_epochs=n_epochs, min_samples=30, seed=0,
-                             make_map=False, stability_seeds=0).fit(X)
+    finder = RareClassFinder(
+        init=init, n_epochs=n_epochs, min_samples=30, seed=0, make_map=False, stability_seeds=0
+    ).fit(X)
     assert finder.init_ == start  # 6,000 rows: "auto" keeps umap-learn's spectral start
     assert finder.n_epochs_ == (500 if n_epochs == "auto" else 200)
     assert recovery(planted, finder.labels_)["recovered"] == 6
 
 
-@pytest.mark.parametrize("setting, message", [
-    ({"init": "random"}, "init .RareClassFinder.: must be one of 'auto', 'pca', 'spectral', "
-                         "not 'random'"),
-    ({"n_epochs": 0}, r"n_epochs .RareClassFinder.: must be an integer in \[1, 10000\] or "
-                      "'auto', not 0"),
-])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        (
+            {"init": "random"},
+            "init .RareClassFinder.: must be one of 'auto', 'pca', 'spectral', not 'random'",
+        ),
+        (
+            {"n_epochs": 0},
+            r"n_epochs .RareClassFinder.: must be an integer in \[1, 10000\] or "
+            "'auto', not 0",
+        ),
+    ],
+)
 def test_bad_layout_settings_are_refused(table, setting, message):
     with pytest.raises(InputError, match=message):
         RareClassFinder(min_samples=30, **setting).fit(features_of(table))
@@ -189,9 +204,12 @@ def test_nn_descent_caches_only_what_takes_no_distance_function():
     cache_numba_compilation()
     import pynndescent.pynndescent_
 
-    named = [getattr(importlib.import_module(module), name)
-             for module, names in _UNCACHED_FUNCTIONS.items() if module.startswith("pynndescent")
-             for name in names]
+    named = [
+        getattr(importlib.import_module(module), name)
+        for module, names in _UNCACHED_FUNCTIONS.items()
+        if module.startswith("pynndescent")
+        for name in names
+    ]
     assert len(named) == 6 and all(not isinstance(f._cache, NullCache) for f in named)
     # why: a function given `dist` misses the cache in every process and adds a copy
     assert all("dist" not in inspect.signature(f.py_func).parameters for f in named)
@@ -215,8 +233,12 @@ def test_a_second_process_loads_umaps_layout_from_the_disk_cache():
     import subprocess
     import sys
 
-    runs = [subprocess.run([sys.executable, "-c", _NEW_PROCESS], capture_output=True,
-                           text=True, check=True).stdout.split() for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _NEW_PROCESS], capture_output=True, text=True, check=True
+        ).stdout.split()
+        for _ in range(2)
+    ]
     hits, misses, checksum = runs[1]
     assert int(hits) >= 1 and int(misses) == 0  # loaded, not compiled
     assert checksum == runs[0][2]  # the cached machine code gives the same layout

@@ -15,7 +15,7 @@ def test_report_matches_singular_values_of_low_rank_data():
     report = pca_redundancy(features)
     centred = features - features.mean(axis=0)
     sv = np.linalg.svd(centred.astype(np.float64), compute_uv=False)
-    expected = np.cumsum(sv ** 2) / np.sum(sv ** 2)
+    expected = np.cumsum(sv**2) / np.sum(sv**2)
     np.testing.assert_allclose(report.explained, expected, atol=1e-4)
     assert len(report.explained) == 64
     k = {level: int(np.searchsorted(expected, level) + 1) for level in (0.9, 0.95, 0.99)}
@@ -24,5 +24,8 @@ def test_report_matches_singular_values_of_low_rank_data():
 
     reduced = pca_reduce(features, report, 3)
     assert reduced.shape == (3000, 3) and reduced.dtype == np.float32
-    np.testing.assert_allclose(np.var(reduced, axis=0, ddof=1) / np.sum(sv ** 2 / 2999),
-                               expected[:3] - np.r_[0, expected[:2]], rtol=1e-3)
+    np.testing.assert_allclose(
+        np.var(reduced, axis=0, ddof=1) / np.sum(sv**2 / 2999),
+        expected[:3] - np.r_[0, expected[:2]],
+        rtol=1e-3,
+    )

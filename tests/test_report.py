@@ -37,8 +37,14 @@ def test_letters_run_past_z():
 
 
 def test_classes_lettered_by_persistence_then_size():
-    summary = pd.DataFrame({"class": [0, 1, 2, 3], "size": [10, 50, 20, 30],
-                            "persistence": [0.2, 0.1, 0.3, 0.2], "tree_node": [5, 6, 7, 8]})
+    summary = pd.DataFrame(
+        {
+            "class": [0, 1, 2, 3],
+            "size": [10, 50, 20, 30],
+            "persistence": [0.2, 0.1, 0.3, 0.2],
+            "tree_node": [5, 6, 7, 8],
+        }
+    )
     order = lettered(summary)
     assert order["class"].tolist() == [2, 3, 0, 1]
     assert order["letter"].tolist() == ["A", "B", "C", "D"]
@@ -48,10 +54,14 @@ def test_label_differences_by_hand():
     rng = np.random.default_rng(0)
     smooth = np.concatenate([np.full(10, 0.9), rng.uniform(0.1, 0.3, 90)])
     yes = rng.uniform(0.0, 1.0, 100)
-    classes = pd.DataFrame({"class": [0] * 10 + [1] * 10 + [-1] * 80,
-                            "smooth-or-featured_smooth_fraction": smooth,
-                            "smooth-or-featured_featured-or-disk_fraction": 1 - smooth,
-                            "disk-edge-on_yes_fraction": yes})
+    classes = pd.DataFrame(
+        {
+            "class": [0] * 10 + [1] * 10 + [-1] * 80,
+            "smooth-or-featured_smooth_fraction": smooth,
+            "smooth-or-featured_featured-or-disk_fraction": 1 - smooth,
+            "disk-edge-on_yes_fraction": yes,
+        }
+    )
     found = label_differences(classes)
     expected_sd = (0.9 - smooth.mean()) / smooth.std(ddof=1)
     assert expected_sd > 2
@@ -67,11 +77,14 @@ def test_label_differences_by_hand():
 def test_tree_layout_of_a_small_tree():
     # root 10 splits at lambda 1 into clusters 11 (two points leave, then ends) and 12,
     # which splits at lambda 2 into leaves 13 and 14.
-    tree = pd.DataFrame({
-        "parent": [10, 10, 11, 11, 12, 12, 13, 14],
-        "child": [11, 12, 0, 1, 13, 14, 2, 3],
-        "lambda_val": [1.0, 1.0, 1.5, 1.7, 2.0, 2.0, 3.0, 2.5],
-        "child_size": [2, 20, 1, 1, 10, 10, 1, 1]})
+    tree = pd.DataFrame(
+        {
+            "parent": [10, 10, 11, 11, 12, 12, 13, 14],
+            "child": [11, 12, 0, 1, 13, 14, 2, 3],
+            "lambda_val": [1.0, 1.0, 1.5, 1.7, 2.0, 2.0, 3.0, 2.5],
+            "child_size": [2, 20, 1, 1, 10, 10, 1, 1],
+        }
+    )
     layout = tree_layout(tree).set_index("node")
     assert layout.loc[10, "parent"] == -1 and layout.loc[13, "parent"] == 12
     assert layout.loc[[11, 13, 14], "x"].tolist() == [0.0, 1.0, 2.0]  # leaves, DFS order
@@ -81,7 +94,7 @@ def test_tree_layout_of_a_small_tree():
 
 
 def _lab_of(colours):
-    return _lab(np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)] for c in colours]))
+    return _lab(np.array([[int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)] for c in colours]))
 
 
 def test_thirty_classes_get_thirty_distinct_colours():
@@ -108,8 +121,9 @@ def test_viewer_links_are_the_scalar_links_vectorised():
         if i in (3, 7):
             assert links[i] is None
         else:
-            assert links[i] == defaults.VIEWER_URL.format(ra=ra[i], dec=dec[i],
-                                                          layer=str(layers[i]))
+            assert links[i] == defaults.VIEWER_URL.format(
+                ra=ra[i], dec=dec[i], layer=str(layers[i])
+            )
     assert {"ls-dr9", "ls-dr10"} <= {str(x) for x in layers}  # both regions exercised
 
 
@@ -133,7 +147,7 @@ def test_gallery_shows_every_thumbnail_whole_in_reading_order(tmp_path):
         ys, xs = np.nonzero(np.all(np.abs(pixels - colour) <= 1, axis=2))
         side = ys.max() - ys.min() + 1
         assert side == xs.max() - xs.min() + 1 >= 100
-        assert len(ys) >= 0.95 * side ** 2  # one whole block (an id's text may touch it)
+        assert len(ys) >= 0.95 * side**2  # one whole block (an id's text may touch it)
         boxes.append((ys.min(), xs.min()))
     rows = sorted({top for top, _ in boxes})
     assert len(rows) == 4
@@ -152,9 +166,24 @@ def sky_run(planted, tmp_path_factory):
     table.drop(columns="planted").to_parquet(folder / "reps.parquet")
     # --stability-seeds 0: the report draws whatever classes.csv holds; the reruns are
     # tested in test_credibility.py
-    assert main(["search", str(folder / "reps.parquet"), "--out", str(folder / "run"),
-                 "--min-samples", "20", "--seed", "0", "--stability-seeds", "0",
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                str(folder / "reps.parquet"),
+                "--out",
+                str(folder / "run"),
+                "--min-samples",
+                "20",
+                "--seed",
+                "0",
+                "--stability-seeds",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     return folder / "run", table
 
 
@@ -198,8 +227,9 @@ def test_report_from_positions_links_every_galaxy_to_the_viewer(sky_run):
         assert not any(c.startswith("umap_") for c in members.columns)
         assert f'<a href="{row["members_csv"]}">{row["letter"]}.csv</a>' in page
     # the class swatches are the palette's colours in letter order
-    assert re.findall(r'class="swatch" style="background:(#[0-9a-f]{6})"', page) == \
-        class_colours(len(order))
+    assert re.findall(r'class="swatch" style="background:(#[0-9a-f]{6})"', page) == class_colours(
+        len(order)
+    )
 
 
 def test_report_shows_the_rarest_galaxies_rarest_first(sky_run):
@@ -208,14 +238,13 @@ def test_report_shows_the_rarest_galaxies_rarest_first(sky_run):
     out = run_dir / "report"
     page = (out / "index.html").read_text()
     classes = SearchResult.read(run_dir).classes
-    expected = classes.sort_values(["rarity", "id_str"], ascending=[False, True]).head(
-        RAREST_SHOWN)
+    expected = classes.sort_values(["rarity", "id_str"], ascending=[False, True]).head(RAREST_SHOWN)
     rarest = pd.read_csv(out / "rarest.csv", dtype={"id_str": str})
     assert list(rarest.columns) == ["id_str", "rarity", "rank", "class"]
     assert rarest["id_str"].tolist() == expected["id_str"].tolist()
     assert rarest["rank"].tolist() == list(range(1, RAREST_SHOWN + 1))
-    section = page[page.index('<div class="gallery" id="rarest">'):]
-    section = section[:section.index("<h2>")]
+    section = page[page.index('<div class="gallery" id="rarest">') :]
+    section = section[: section.index("<h2>")]
     assert re.findall(r'">([^<]+)</a> \(', section) == expected["id_str"].tolist()
     assert "10th nearest neighbour" in page and 'href="rarest.csv"' in page
 
@@ -229,20 +258,28 @@ def test_report_links_tables_lists_cuts_and_warns(sky_run):
     # the run's tables, linked relative to the report and resolving to the files
     hrefs = re.findall(r'<li><a href="([^"]+)">([^<]+)</a>', page)
     names = {name for _, name in hrefs}
-    assert {"classes.fits", "class_members.vot", "neighbours.parquet", "run.json",
-            "class_table.csv"} <= names
+    assert {
+        "classes.fits",
+        "class_members.vot",
+        "neighbours.parquet",
+        "run.json",
+        "class_table.csv",
+    } <= names
     for href, _name in hrefs:
         assert not href.startswith("/") and (out / href).resolve().is_file(), href
     # every cut with its counts, and what was left after each
     steps = run["selection"]["steps"]
     assert steps, "the paper's cuts ran"
-    cuts = re.findall(r"<tr><td>([^<]*)</td><td><code>([^<]*)</code></td>"
-                      r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td>'
-                      r'<td class="num">([^<]*)</td></tr>', page)
+    cuts = re.findall(
+        r"<tr><td>([^<]*)</td><td><code>([^<]*)</code></td>"
+        r'<td class="num">([^<]*)</td><td class="num">([^<]*)</td>'
+        r'<td class="num">([^<]*)</td></tr>',
+        page,
+    )
     assert cuts[0] == ("read", "", "", "", str(run["selection"]["rows_read"]))
-    assert [(n, r.replace("&gt;", ">"), int(rm), int(na), int(lf))
-            for n, r, rm, na, lf in cuts[1:]] == \
-        [(s["name"], s["rule"], s["removed"], s["nan"], s["left"]) for s in steps]
+    assert [
+        (n, r.replace("&gt;", ">"), int(rm), int(na), int(lf)) for n, r, rm, na, lf in cuts[1:]
+    ] == [(s["name"], s["rule"], s["removed"], s["nan"], s["left"]) for s in steps]
     assert int(cuts[-1][4]) == run["selection"]["rows_searched"]
     # no folder of this machine on a page made to be shared
     for private in (str(run_dir.parent), "/tmp/", "site-packages", ".venv", "/home/", "/root"):
@@ -287,8 +324,10 @@ def test_class_table_sorts_in_chromium_from_file(sky_run):
     run_dir, _ = sky_run
     assert main(["report", str(run_dir), "--quiet"]) == 0
     problems = []
-    sizes = "Array.from(document.querySelectorAll('#class-table tbody tr'))" \
-            ".map(r => Number(r.cells[2].textContent))"
+    sizes = (
+        "Array.from(document.querySelectorAll('#class-table tbody tr'))"
+        ".map(r => Number(r.cells[2].textContent))"
+    )
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
@@ -300,8 +339,10 @@ def test_class_table_sorts_in_chromium_from_file(sky_run):
         page.locator("#class-table th").nth(2).click()
         descending = page.evaluate(sizes)
         page.locator("#class-table th").nth(0).click()  # back to letter order
-        letters = page.evaluate("Array.from(document.querySelectorAll('#class-table tbody tr'))"
-                                ".map(r => r.cells[0].textContent)")
+        letters = page.evaluate(
+            "Array.from(document.querySelectorAll('#class-table tbody tr'))"
+            ".map(r => r.cells[0].textContent)"
+        )
         browser.close()
     table = pd.read_csv(run_dir / "report" / "class_table.csv")
     assert problems == []
@@ -320,8 +361,20 @@ def test_report_with_images_that_do_not_match_fails_cleanly(sky_run, tmp_path, c
     before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert len(before) > 5 and "<h1>" in before[Path("index.html")].decode()
     capsys.readouterr()
-    assert main(["report", str(run_dir), "--images", str(tmp_path / "images"), "--out", str(out),
-                 "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "report",
+                str(run_dir),
+                "--images",
+                str(tmp_path / "images"),
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none of the" in err[0] and "gallery galaxies" in err[0]
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
@@ -352,12 +405,14 @@ def test_gallery_thumbnails_open_the_whole_image_and_member_lists_hold_no_formul
     for path in files:  # the bundled 128 px thumbnails, enlarged to an SDSS cutout's size
         Image.open(path).resize((424, 424)).save(tmp_path / "images" / path.name)
     ids = [p.stem for p in files] + [f"g{i:03d}" for i in range(30)]
-    ids[:2] = ["=HYPERLINK(\"http://evil.example\")", "-5"]
-    pd.DataFrame({"id_str": ids[2:30], "file_loc": [f"images/{p.name}" for p in files[2:]]}
-                 ).to_csv(tmp_path / "catalogue.csv", index=False)
+    ids[:2] = ['=HYPERLINK("http://evil.example")', "-5"]
+    pd.DataFrame({"id_str": ids[2:30], "file_loc": [f"images/{p.name}" for p in files[2:]]}).to_csv(
+        tmp_path / "catalogue.csv", index=False
+    )
     small_run(tmp_path / "run", ids=ids)
-    page = report(tmp_path / "run", images=tmp_path / "catalogue.csv", verbose=False,
-                  per_class=10).read_text()
+    page = report(
+        tmp_path / "run", images=tmp_path / "catalogue.csv", verbose=False, per_class=10
+    ).read_text()
     out = tmp_path / "run" / "report"
     links = re.findall(r'<a href="images/([^"]+)"[^>]*><img src="thumbs/([^"]+)"', page)
     assert len(links) == 28 and all(whole == thumb for whole, thumb in links)
@@ -365,7 +420,7 @@ def test_gallery_thumbnails_open_the_whole_image_and_member_lists_hold_no_formul
         assert Image.open(out / "images" / name).size == (424, 424)
         assert Image.open(out / "thumbs" / name).size == (128, 128)
     members = pd.read_csv(out / "members" / "A.csv", dtype={"id_str": str})
-    assert {"'=HYPERLINK(\"http://evil.example\")", "-5"} <= set(members["id_str"])
+    assert {'\'=HYPERLINK("http://evil.example")', "-5"} <= set(members["id_str"])
     assert SearchResult.read(tmp_path / "run").classes["id_str"].iloc[0] == ids[0]
 
 

@@ -34,11 +34,16 @@ def runs(tmp_path_factory):
     class 2, 7 outside A). B's persistence letters its classes 1, 2, 0 as A, B, C."""
     root = tmp_path_factory.mktemp("report_compare")
     run_a = root / "a"
-    small_run(run_a, ids(range(100)), labelled(100, {0: range(10, 30), 1: range(30, 50),
-                                                     2: range(50, 60), 3: range(0, 10)}))
+    small_run(
+        run_a,
+        ids(range(100)),
+        labelled(100, {0: range(10, 30), 1: range(30, 50), 2: range(50, 60), 3: range(0, 10)}),
+    )
     numbers_b = np.arange(10, 120)
-    labels_b = labelled(110, {0: range(20, 40), 1: [*range(0, 15), *range(50, 55)],
-                              2: [*range(40, 43), *range(90, 97)]})
+    labels_b = labelled(
+        110,
+        {0: range(20, 40), 1: [*range(0, 15), *range(50, 55)], 2: [*range(40, 43), *range(90, 97)]},
+    )
     order = np.random.default_rng(3).permutation(110)  # matching goes by id, not row
     b = small_run(root / "b0", ids(numbers_b[order]), labels_b[order])
     b.summary["persistence"] = [0.1, 0.5, 0.3]
@@ -89,8 +94,9 @@ class TableRows(HTMLParser):
 
 def snapshot(folder):
     """Every file under ``folder`` with its size and modification time."""
-    return {p.relative_to(folder): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*")}
+    return {
+        p.relative_to(folder): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +110,9 @@ def compared(runs):
 
 def test_class_table_names_the_matching_class_and_jaccard(compared):
     folder, _ = compared
-    table = pd.read_csv(folder / "class_table.csv", keep_default_na=False,
-                        na_values={"jaccard_in_b": [""]})
+    table = pd.read_csv(
+        folder / "class_table.csv", keep_default_na=False, na_values={"jaccard_in_b": [""]}
+    )
     assert table["letter"].tolist() == ["A", "B", "C", "D"]
     for _, row in table.iterrows():
         letter, jaccard = EXPECTED[row["letter"]]
@@ -121,22 +128,39 @@ def test_page_says_which_class_of_b_and_how_many_shared(compared):
     sort_keys = {row[0][1].strip(): row[column][0]["data-sort"] for _, row in parsed.rows[1:]}
     assert float(sort_keys["B"]) == 1.0 and sort_keys["D"] == ""
     text = " ".join((folder / "index.html").read_text().split())
-    assert ("Compared with run <b>b</b> over the 90 galaxies both searched: 2 of this run's "
-            "4 classes are also found there, of its 3 classes") in text
+    assert (
+        "Compared with run <b>b</b> over the 90 galaxies both searched: 2 of this run's "
+        "4 classes are also found there, of its 3 classes"
+    ) in text
     assert "Also in b: C (1.00)." in text  # the gallery of class B says it too
 
 
 def test_threshold_and_cli_agree_with_the_api(runs, tmp_path):
     run_a, run_b = runs
     out = tmp_path / "rep"
-    assert main(["report", str(run_a), "--compare", str(run_b), "--also-found-at", "0.25",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                str(run_a),
+                "--compare",
+                str(run_b),
+                "--also-found-at",
+                "0.25",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     parsed = TableRows((out / "index.html").read_text())
     column = parsed.headers.index("also in b")
     cells = {row[0][1].strip(): row[column][1] for _, row in parsed.rows[1:]}
     assert cells["C"] == "B (0.30)"  # 0.30 counts as found from 0.25 up
     assert "3 of this run's 4 classes are also found" in " ".join(
-        (out / "index.html").read_text().split())
+        (out / "index.html").read_text().split()
+    )
 
 
 def test_run_names_tell_same_named_folders_apart(tmp_path):
@@ -144,13 +168,19 @@ def test_run_names_tell_same_named_folders_apart(tmp_path):
     assert run_names([tmp_path / "x", tmp_path / "y"]) == ["x", "y"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--compare", "{notrun}"], "not a raregal run folder"),
-    (["--compare", "{stranger}"], "share no galaxy ids"),
-    (["--compare", "{b}", "--compare", "{b}"], "given twice"),
-    (["--compare", "{b}", "--also-found-at", "0"], "--also-found-at: must be a number in (0, 1]"),
-    (["--compare", "{b}", "--out", "{b}"], "never writes over its inputs"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--compare", "{notrun}"], "not a raregal run folder"),
+        (["--compare", "{stranger}"], "share no galaxy ids"),
+        (["--compare", "{b}", "--compare", "{b}"], "given twice"),
+        (
+            ["--compare", "{b}", "--also-found-at", "0"],
+            "--also-found-at: must be a number in (0, 1]",
+        ),
+        (["--compare", "{b}", "--out", "{b}"], "never writes over its inputs"),
+    ],
+)
 def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, extra, message):
     run_a, run_b = runs
     (tmp_path / "notrun").mkdir()
@@ -176,8 +206,9 @@ def rated(tmp_path_factory):
     result.summary["stability"] = [0.9, 0.3, 0.5]
     result.summary["density_contrast"] = [1.1, 1.0, 2.0]
     result.summary["credible"] = [True, False, True]
-    result.run.credibility = {"rule": "stability >= 0.8 over 3 layout reruns, or "
-                                         "density_contrast >= 1.5"}
+    result.run.credibility = {
+        "rule": "stability >= 0.8 over 3 layout reruns, or density_contrast >= 1.5"
+    }
     result.write(root / "rated")
     return report(root / "rated", verbose=False)
 
@@ -195,8 +226,10 @@ def test_credible_only_switch_marks_rows_and_galleries(compared, rated):
     assert [s.get("data-credible") for s in parsed.sections] == ["1", "0", "1"]
     text = " ".join(page.split())
     assert 'id="credible-only"' in text
-    assert ('<span id="credible-count">2</span> of 3; credible: stability >= 0.8 over 3 '
-            'layout reruns, or density_contrast >= 1.5') in text.replace("&gt;", ">")
+    assert (
+        '<span id="credible-count">2</span> of 3; credible: stability >= 0.8 over 3 '
+        "layout reruns, or density_contrast >= 1.5"
+    ) in text.replace("&gt;", ">")
 
 
 @pytest.mark.slow  # a browser start: 5.7 s at load 5.5
@@ -204,9 +237,11 @@ def test_credible_only_switch_hides_in_chromium(rated):
     from .test_demo import CHROMIUM, CHROMIUM_ARGS, require_chromium
 
     sync_api = require_chromium()
-    shown = ("Array.from(document.querySelectorAll('#class-table tbody tr, section.class'))"
-             ".filter(e => e.offsetParent !== null).map(e => e.tagName + ' ' + "
-             "e.querySelector(e.tagName === 'TR' ? 'a' : 'h3').textContent.slice(0, 1))")
+    shown = (
+        "Array.from(document.querySelectorAll('#class-table tbody tr, section.class'))"
+        ".filter(e => e.offsetParent !== null).map(e => e.tagName + ' ' + "
+        "e.querySelector(e.tagName === 'TR' ? 'a' : 'h3').textContent.slice(0, 1))"
+    )
     problems = []
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -222,7 +257,6 @@ def test_credible_only_switch_hides_in_chromium(rated):
         again = page.evaluate(shown)
         browser.close()
     assert problems == []
-    assert everything == again == ["TR A", "TR B", "TR C", "SECTION A", "SECTION B",
-                                   "SECTION C"]
+    assert everything == again == ["TR A", "TR B", "TR C", "SECTION A", "SECTION B", "SECTION C"]
     assert credible == ["TR A", "TR C", "SECTION A", "SECTION C"]
     assert sorted(sorted_credible) == sorted(credible)

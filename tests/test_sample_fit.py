@@ -27,8 +27,9 @@ ROWS, SAMPLE = 3000, 1000
 @pytest.fixture(scope="module")
 def table():
     """3,000 galaxies, 16-d, six tight planted groups of 120-200."""
-    return planted_representations(ROWS, dim=16, n_groups=6, group_size=(120, 200),
-                                   tightness=0.02, fractions=False, seed=2)
+    return planted_representations(
+        ROWS, dim=16, n_groups=6, group_size=(120, 200), tightness=0.02, fractions=False, seed=2
+    )
 
 
 def features_of(table):
@@ -36,8 +37,7 @@ def features_of(table):
 
 
 def fit(table, **settings):
-    settings = {"fit_sample": SAMPLE, "seed": 0, "stability_seeds": 1, "scales": 1,
-                **settings}
+    settings = {"fit_sample": SAMPLE, "seed": 0, "stability_seeds": 1, "scales": 1, **settings}
     return RareClassFinder(**settings).fit(features_of(table))
 
 
@@ -91,8 +91,11 @@ def test_a_seeded_sample_fit_is_identical_across_runs(table, finder):
     pd.testing.assert_frame_equal(again.credibility_.table, finder.credibility_.table)
 
 
-@pytest.mark.parametrize("exact", [True, pytest.param(False, marks=pytest.mark.slow)],
-                         ids=["exact-index", "nndescent-index"])
+@pytest.mark.parametrize(
+    "exact",
+    [True, pytest.param(False, marks=pytest.mark.slow)],
+    ids=["exact-index", "nndescent-index"],
+)
 def test_dask_places_exactly_as_one_process(table, finder, exact, monkeypatch):
     from dask.distributed import Client, LocalCluster
 
@@ -104,8 +107,12 @@ def test_dask_places_exactly_as_one_process(table, finder, exact, monkeypatch):
     assert (index.index is None) == exact
     layouts = [finder.embedding_[rows], finder.map_[rows]]
     alone = place_all(X, rows, index, layouts)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
         spread = place_all(X, rows, index, layouts, client=client)
     for ours, theirs in zip((*alone[0], *alone[1]), (*spread[0], *spread[1])):
         np.testing.assert_array_equal(ours, theirs)
@@ -122,8 +129,8 @@ def test_placing_resumes_from_the_chunks_written(table, finder, tmp_path, monkey
     folder = first[2]
     parts = sorted(folder.glob("part-*.npz"))
     assert len(parts) == len(chunks(ROWS)) == 5 and first[3] == 0
-    parts[1].unlink()                     # never written: the run stopped before it
-    parts[3].write_bytes(b"cut short")    # unreadable: done again
+    parts[1].unlink()  # never written: the run stopped before it
+    parts[3].write_bytes(b"cut short")  # unreadable: done again
     again = place_all(X, rows, index, layouts, parts=tmp_path / "run.parts")
     assert again[3] == 3
     for ours, theirs in zip((*first[0], *first[1]), (*again[0], *again[1])):
@@ -135,8 +142,7 @@ def test_placing_resumes_from_the_chunks_written(table, finder, tmp_path, monkey
 
 def test_auto_turns_the_sample_on_above_its_size_and_bad_sizes_get_one_line():
     assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN - 1, 50) is None
-    assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN, 50) == \
-        defaults.FIT_SAMPLE_SIZE
+    assert resolve_fit_sample("auto", defaults.FIT_SAMPLE_AUTO_MIN, 50) == defaults.FIT_SAMPLE_SIZE
     assert resolve_fit_sample(None, 10**7, 50) is None
     assert resolve_fit_sample(1000, 1000, 50) is None  # the whole table: a full fit
     with pytest.raises(InputError, match="--fit-sample 1001: more than the 1000 galaxies"):
@@ -150,14 +156,19 @@ def survey_files(tmp_path_factory):
     """The published GZ DESI layout, small: feat_pca_* representations and a separate
     friendly catalogue (bench/survey.py's path at 4,000 rows)."""
     root = tmp_path_factory.mktemp("survey")
-    table = planted_representations(4000, dim=40, n_groups=5, group_size=(100, 150),
-                                    tightness=0.02, seed=3)
+    table = planted_representations(
+        4000, dim=40, n_groups=5, group_size=(100, 150), tightness=0.02, seed=3
+    )
     features = table.filter(like="feat_")
-    reps = pd.concat([table[["id_str"]],
-                      features.rename(columns=lambda c: c.replace("feat_", "feat_pca_"))],
-                     axis=1)
-    friendly = table.drop(columns=[*features.columns, "planted"]).rename(
-        columns={"id_str": "dr8_id"}).sample(frac=1, random_state=0)
+    reps = pd.concat(
+        [table[["id_str"]], features.rename(columns=lambda c: c.replace("feat_", "feat_pca_"))],
+        axis=1,
+    )
+    friendly = (
+        table.drop(columns=[*features.columns, "planted"])
+        .rename(columns={"id_str": "dr8_id"})
+        .sample(frac=1, random_state=0)
+    )
     reps.to_parquet(root / "representations.parquet", index=False)
     friendly.to_parquet(root / "friendly.parquet", index=False)
     return root, table
@@ -166,9 +177,24 @@ def survey_files(tmp_path_factory):
 def test_the_survey_path_reads_cuts_searches_on_a_sample_and_writes(survey_files):
     root, table = survey_files
     out = root / "run"
-    assert main(["search", str(root / "representations.parquet"), "--predictions",
-                 str(root / "friendly.parquet"), "--fit-sample", "800", "--seed", "0",
-                 "--out", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "search",
+                str(root / "representations.parquet"),
+                "--predictions",
+                str(root / "friendly.parquet"),
+                "--fit-sample",
+                "800",
+                "--seed",
+                "0",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     result = SearchResult.read(out)
     run = result.run
     searched = run.selection["rows_searched"]
@@ -202,10 +228,16 @@ def test_a_search_on_dask_workers_equals_one_process(survey_files, tmp_path):
     root, _ = survey_files
     runs = []
     for name, workers in (("alone", None), ("dask", 2)):
-        runs.append(search(root / "representations.parquet", tmp_path / name,
-                           predictions=root / "friendly.parquet", verbose=False,
-                           finder=RareClassFinder(fit_sample=800, seed=0, scales=1),
-                           dask_workers=workers))
+        runs.append(
+            search(
+                root / "representations.parquet",
+                tmp_path / name,
+                predictions=root / "friendly.parquet",
+                verbose=False,
+                finder=RareClassFinder(fit_sample=800, seed=0, scales=1),
+                dask_workers=workers,
+            )
+        )
     columns = [c for c in runs[0].classes.columns]
     pd.testing.assert_frame_equal(runs[0].classes[columns], runs[1].classes[columns])
     assert runs[1].run.fit_sample["dask"] and not runs[0].run.fit_sample["dask"]

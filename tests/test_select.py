@@ -23,10 +23,15 @@ ROWS = [
 
 @pytest.fixture
 def friendly():
-    table = pd.DataFrame(ROWS, columns=["smooth-or-featured_smooth_fraction",
-                                        "smooth-or-featured_featured-or-disk_fraction",
-                                        "smooth-or-featured_artifact_fraction",
-                                        "disk-edge-on_yes_fraction"])
+    table = pd.DataFrame(
+        ROWS,
+        columns=[
+            "smooth-or-featured_smooth_fraction",
+            "smooth-or-featured_featured-or-disk_fraction",
+            "smooth-or-featured_artifact_fraction",
+            "disk-edge-on_yes_fraction",
+        ],
+    )
     table.insert(0, "dr8_id", [f"1000_{i}" for i in range(len(table))])
     table["ra"] = np.arange(len(table)) * 50.0
     return table
@@ -63,9 +68,11 @@ def test_thresholds_are_configurable(friendly):
 
 
 def test_campaign_suffixed_columns(friendly):
-    renamed = friendly.rename(columns=lambda c: c.replace("smooth-or-featured_",
-                                                          "smooth-or-featured-dr8_")
-                              .replace("disk-edge-on_", "disk-edge-on-dr8_"))
+    renamed = friendly.rename(
+        columns=lambda c: c.replace("smooth-or-featured_", "smooth-or-featured-dr8_").replace(
+            "disk-edge-on_", "disk-edge-on-dr8_"
+        )
+    )
     selection = apply_cuts(renamed, paper_cuts())
     assert np.flatnonzero(selection.mask).tolist() == [2, 4]
     assert selection.steps[0].column == "smooth-or-featured-dr8_smooth_fraction"
@@ -78,8 +85,9 @@ def test_where_expressions_follow_the_cuts(friendly):
     selection = apply_cuts(friendly, paper_cuts(artifact=None), where=["ra >= 150"])
     assert np.flatnonzero(selection.mask).tolist() == [3, 4, 5]
     assert selection.steps[-1] == Step("where", "ra >= 150", None, removed=1, nan=0, left=3)
-    with pytest.raises(InputError, match="--where 'mag_r < 17': names a column the catalogue "
-                                         "does not have"):
+    with pytest.raises(
+        InputError, match="--where 'mag_r < 17': names a column the catalogue does not have"
+    ):
         apply_cuts(friendly, [], where=["mag_r < 17"])
     with pytest.raises(InputError, match="does not give one True/False per row"):
         apply_cuts(friendly, [], where=["ra * 2"])
@@ -92,17 +100,21 @@ def test_no_fractions_skips_morphology_cuts(friendly):
 
 
 def test_bad_fraction_columns(friendly):
-    with pytest.raises(InputError, match="no column 'disk-edge-on_yes_fraction' for the "
-                                         "edge-on cut .*--edge-on-cut off"):
+    with pytest.raises(
+        InputError,
+        match="no column 'disk-edge-on_yes_fraction' for the edge-on cut .*--edge-on-cut off",
+    ):
         apply_cuts(friendly.drop(columns="disk-edge-on_yes_fraction"), paper_cuts())
-    percent = friendly.assign(**{"smooth-or-featured_smooth_fraction": [60, 20, 20, 45, 45, 10,
-                                                                        50, 30]})
+    percent = friendly.assign(
+        **{"smooth-or-featured_smooth_fraction": [60, 20, 20, 45, 45, 10, 50, 30]}
+    )
     with pytest.raises(InputError, match="8 rows are outside \\[0, 1\\]"):
         apply_cuts(percent, paper_cuts())
     text = friendly.astype({"smooth-or-featured_artifact_fraction": object})
     text.loc[[1, 2], "smooth-or-featured_artifact_fraction"] = "n/a"
-    with pytest.raises(InputError, match="'smooth-or-featured_artifact_fraction': 2 rows are "
-                                         "not numbers"):
+    with pytest.raises(
+        InputError, match="'smooth-or-featured_artifact_fraction': 2 rows are not numbers"
+    ):
         apply_cuts(text, paper_cuts())
     with pytest.raises(InputError, match="unknown NaN policy"):
         apply_cuts(friendly, paper_cuts(), nan_policy="ignore")

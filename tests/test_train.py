@@ -25,8 +25,10 @@ def test_loss_matches_the_formula_and_ignores_unasked_questions():
     ours = dirichlet_multinomial_nll(alpha, counts, schema).numpy()
 
     def nll(a, k):
-        return -(gammaln(a.sum()) - gammaln(k.sum() + a.sum())
-                 + np.sum(gammaln(k + a) - gammaln(a)))
+        return -(
+            gammaln(a.sum()) - gammaln(k.sum() + a.sum()) + np.sum(gammaln(k + a) - gammaln(a))
+        )
+
     a, k = alpha.numpy().astype(float), counts.numpy().astype(float)
     expected = [nll(a[i, :3], k[i, :3]) + nll(a[i, 3:], k[i, 3:]) for i in range(2)]
     np.testing.assert_allclose(ours, expected, rtol=1e-5)
@@ -37,15 +39,19 @@ def test_loss_matches_the_formula_and_ignores_unasked_questions():
 def test_galaxy_challenge_cumulative_fractions_become_counts(data_dir):
     labels = pd.read_csv(data_dir / "gz-kaggle-5000" / "labels.csv.gz").head(3)
     counts = vote_counts(labels, GZ2.subset(QUESTIONS), pseudo_count=40)
-    np.testing.assert_allclose(counts[:, :3], labels[["Class1.1", "Class1.2", "Class1.3"]] * 40,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        counts[:, :3], labels[["Class1.1", "Class1.2", "Class1.3"]] * 40, rtol=1e-6
+    )
     np.testing.assert_allclose(counts[:, 3:5], labels[["Class2.1", "Class2.2"]] * 40, rtol=1e-6)
     with pytest.raises(InputError, match="no votes for 'bar_yes'"):
         vote_counts(labels, GZ2.subset(["bar"]), 40)
     # percentages in a fraction column would weigh a galaxy a hundredfold
     percent = labels.assign(**{"Class2.1": [50.0, 0.2, 12.0]})
-    with pytest.raises(InputError, match=r"^labels.csv: 2 rows have vote fractions outside "
-                                         r"\[0, 1\] in 'Class2.1'"):
+    with pytest.raises(
+        InputError,
+        match=r"^labels.csv: 2 rows have vote fractions outside "
+        r"\[0, 1\] in 'Class2.1'",
+    ):
         vote_counts(percent, GZ2.subset(QUESTIONS), 40, "labels.csv")
 
 
@@ -61,10 +67,23 @@ def _train(labels, demo_images, out, epochs, resume=False):
     # the thumbnails are each cutout's central half; a crop of 0.5 of them still
     # leaves the augmentation its margin of sky (val loss 74.2 -> 62.7 in 4 epochs,
     # 74.2 -> 63.5 from the 424-px cutouts)
-    return train(labels, out, images=demo_images, schema="gz2",
-                 questions=QUESTIONS, arch="test_efficientnet", bottleneck=16, input_size=48,
-                 crop_fraction=0.5, epochs=epochs, batch_size=32, learning_rate=1e-2,
-                 seed=0, resume=resume, verbose=False)
+    return train(
+        labels,
+        out,
+        images=demo_images,
+        schema="gz2",
+        questions=QUESTIONS,
+        arch="test_efficientnet",
+        bottleneck=16,
+        input_size=48,
+        crop_fraction=0.5,
+        epochs=epochs,
+        batch_size=32,
+        learning_rate=1e-2,
+        seed=0,
+        resume=resume,
+        verbose=False,
+    )
 
 
 @pytest.mark.slow
@@ -87,8 +106,9 @@ def test_short_training_lowers_validation_loss_and_exports(labels, demo_images, 
 
 
 @pytest.mark.slow
-def test_resume_after_a_crash_continues_to_the_same_result(labels, demo_images, tmp_path,
-                                                           monkeypatch):
+def test_resume_after_a_crash_continues_to_the_same_result(
+    labels, demo_images, tmp_path, monkeypatch
+):
     _train(labels, demo_images, tmp_path / "straight", epochs=2)
     import raregal.model.train as train_module
 
@@ -110,15 +130,33 @@ def test_resume_after_a_crash_continues_to_the_same_result(labels, demo_images, 
     _train(labels, demo_images, tmp_path / "stopped", epochs=2, resume=True)
     straight = pd.read_csv(tmp_path / "straight" / "metrics.csv")
     resumed = pd.read_csv(tmp_path / "stopped" / "metrics.csv")
-    pd.testing.assert_frame_equal(straight.drop(columns="seconds"),
-                                  resumed.drop(columns="seconds"), rtol=1e-5)
+    pd.testing.assert_frame_equal(
+        straight.drop(columns="seconds"), resumed.drop(columns="seconds"), rtol=1e-5
+    )
 
 
 def test_cli_train_then_embed_with_the_trained_model(labels, demo_images, tmp_path):
-    code = main(["train", str(labels), "--images", str(demo_images),
-                 "--questions", ",".join(QUESTIONS), "--arch", "test_efficientnet",
-                 "--bottleneck", "8", "--size", "32", "--epochs", "1", "--out",
-                 str(tmp_path / "run"), "--quiet"])
+    code = main(
+        [
+            "train",
+            str(labels),
+            "--images",
+            str(demo_images),
+            "--questions",
+            ",".join(QUESTIONS),
+            "--arch",
+            "test_efficientnet",
+            "--bottleneck",
+            "8",
+            "--size",
+            "32",
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ]
+    )
     assert code == 0
     record = json.loads((tmp_path / "run" / "training.json").read_text())
     assert record["params"]["bottleneck"] == 8
@@ -127,8 +165,22 @@ def test_cli_train_then_embed_with_the_trained_model(labels, demo_images, tmp_pa
     folder.mkdir()
     for p in images:
         (folder / p.name).write_bytes(p.read_bytes())
-    assert main(["embed", str(folder), "--model", str(tmp_path / "run" / "model"),
-                 "--out", str(tmp_path / "emb"), "--workers", "0", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                str(folder),
+                "--model",
+                str(tmp_path / "run" / "model"),
+                "--out",
+                str(tmp_path / "emb"),
+                "--workers",
+                "0",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     table = pd.read_parquet(tmp_path / "emb" / "representations.parquet")
     assert table.filter(like="feat_").shape == (6, 8)
     assert "smooth-or-featured_smooth_fraction" in table.columns
@@ -152,17 +204,38 @@ def test_images_folder_is_read_with_every_suffix_embed_reads(labels, demo_images
         grey = np.asarray(thumb.convert("L"), np.float32) / 255  # a one-band cutout
         if suffix == ".fits.fz":
             fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(grey)]).writeto(
-                folder / f"{galaxy}{suffix}")
+                folder / f"{galaxy}{suffix}"
+            )
         elif suffix.startswith(".fit"):
             fits.writeto(folder / f"{galaxy}{suffix}", grey)
         else:
             thumb.save(folder / f"{galaxy}{suffix}", "PNG" if suffix == ".png" else "JPEG")
     assert sorted(image_catalogue(folder)[0]) == sorted(ids)  # embed reads all 12
     table.to_csv(tmp_path / "labels.csv", index=False)
-    assert main(["train", str(tmp_path / "labels.csv"), "--images", str(folder),
-                 "--questions", ",".join(QUESTIONS), "--arch", "test_efficientnet",
-                 "--bottleneck", "8", "--size", "32", "--epochs", "1", "--out",
-                 str(tmp_path / "run"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                str(tmp_path / "labels.csv"),
+                "--images",
+                str(folder),
+                "--questions",
+                ",".join(QUESTIONS),
+                "--arch",
+                "test_efficientnet",
+                "--bottleneck",
+                "8",
+                "--size",
+                "32",
+                "--epochs",
+                "1",
+                "--out",
+                str(tmp_path / "run"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     split = pd.read_csv(tmp_path / "run" / "split.csv", dtype={"GalaxyID": str})
     assert split["GalaxyID"].tolist() == ids and split["usable"].all()
 
@@ -175,7 +248,7 @@ def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
 
     size, m = 32, 40  # a 40-px decode with a 1.25 margin holds the 32-px view
     y, x = np.mgrid[:m, :m] + 0.5 - m / 2
-    blob = torch.from_numpy(np.exp(-(x ** 2 + y ** 2) / (2 * 4.0 ** 2))).float()
+    blob = torch.from_numpy(np.exp(-(x**2 + y**2) / (2 * 4.0**2))).float()
     batch = blob.expand(64, 3, m, m).contiguous()
     views = augment(batch, size, torch.Generator().manual_seed(1))
     assert views.shape == (64, 3, size, size)
@@ -186,7 +259,7 @@ def test_augment_keeps_a_centred_galaxy_centred_and_varies_its_framing():
     cx = (weight.sum(dim=1) * grid).sum(dim=1) / weight.sum(dim=(1, 2))
     assert cx.abs().max() < 0.05 * size * ZOOM + 1 and cy.abs().max() < 0.05 * size * ZOOM + 1
     # the blob's apparent width follows the zoom: sigma 4 px * size/m * margin = 4 px at 1x
-    width = torch.sqrt((weight.sum(dim=1) * grid ** 2).sum(dim=1) / weight.sum(dim=(1, 2)))
+    width = torch.sqrt((weight.sum(dim=1) * grid**2).sum(dim=1) / weight.sum(dim=(1, 2)))
     assert width.min() > 2.5 and width.max() < 5.5 and width.std() > 0.1
     assert AUGMENT_MARGIN * size == m
     again = augment(batch, size, torch.Generator().manual_seed(1))
@@ -215,10 +288,12 @@ def test_a_nan_loss_is_written_as_strict_json(labels, demo_images, tmp_path, mon
 
     def refuse(constant):
         raise ValueError(f"not strict JSON: {constant}")
+
     record = json.loads((tmp_path / "run" / "training.json").read_text(), parse_constant=refuse)
     assert record["history"][0]["val_loss"] is None
-    config = json.loads((tmp_path / "run" / "model" / "config.json").read_text(),
-                        parse_constant=refuse)
+    config = json.loads(
+        (tmp_path / "run" / "model" / "config.json").read_text(), parse_constant=refuse
+    )
     assert config["raregal"]["val_loss"] is None
 
 

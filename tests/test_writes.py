@@ -43,12 +43,15 @@ def test_an_out_inside_a_symlink_loop_is_one_line(tmp_path, capsys):
     (tmp_path / "a").symlink_to(tmp_path / "b")
     (tmp_path / "b").symlink_to(tmp_path / "a")
     small_run(tmp_path / "run")
-    assert main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "a" / "report"),
-                 "--quiet"]) == 2
+    assert (
+        main(["report", str(tmp_path / "run"), "--out", str(tmp_path / "a" / "report"), "--quiet"])
+        == 2
+    )
     assert "loop of symbolic links" in one_line_error(capsys)
 
 
 # --- a full disk: one line naming the output and the cause, nothing left behind ---------
+
 
 def _disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -62,8 +65,22 @@ def _search_on_a_full_disk(planted, tmp_path, capsys) -> str:
     """A search whose writes fail (the test patches how): its one error line, after
     checking that nothing was left beside the input."""
     planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
-    assert main(["search", str(tmp_path / "reps.parquet"), "--out", str(tmp_path / "run"),
-                 "--quiet", "--min-samples", "5", "--stability-seeds", "0"]) == 1
+    assert (
+        main(
+            [
+                "search",
+                str(tmp_path / "reps.parquet"),
+                "--out",
+                str(tmp_path / "run"),
+                "--quiet",
+                "--min-samples",
+                "5",
+                "--stability-seeds",
+                "0",
+            ]
+        )
+        == 1
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["reps.parquet"]
     return one_line_error(capsys)
 
@@ -71,23 +88,26 @@ def _search_on_a_full_disk(planted, tmp_path, capsys) -> str:
 def test_a_full_disk_during_a_search_is_one_line(planted, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("raregal.method.run.write_exports", _disk_full)
     assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
-        f"raregal: error: no space left on device writing {tmp_path / 'run'}")
+        f"raregal: error: no space left on device writing {tmp_path / 'run'}"
+    )
 
 
-def test_a_library_that_rewraps_the_full_disk_is_one_line_too(planted, tmp_path,
-                                                               monkeypatch, capsys):
+def test_a_library_that_rewraps_the_full_disk_is_one_line_too(
+    planted, tmp_path, monkeypatch, capsys
+):
     """A library may re-raise the system's ENOSPC as an OSError of its own, without an
     errno, the system's error chained to it."""
+
     def rewrapped(*args, **kwargs):
         try:
             _disk_full()
         except OSError as exc:
-            raise OSError(
-                f"Not enough space on disk: requested 89094, available 0. {exc}") from exc
+            raise OSError(f"Not enough space on disk: requested 89094, available 0. {exc}") from exc
 
     monkeypatch.setattr("raregal.method.run.write_exports", rewrapped)
     assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
-        f"raregal: error: no space left on device writing {tmp_path / 'run'}")
+        f"raregal: error: no space left on device writing {tmp_path / 'run'}"
+    )
 
 
 def test_astropys_full_disk_in_words_is_one_line(planted, tmp_path, monkeypatch, capsys):
@@ -97,12 +117,15 @@ def test_astropys_full_disk_in_words_is_one_line(planted, tmp_path, monkeypatch,
     from astropy.table import Table
 
     def full(*args, **kwargs):
-        raise OSError("Not enough space on disk: requested 89094, available 0. "
-                      "23622 requested and 3712 written")
+        raise OSError(
+            "Not enough space on disk: requested 89094, available 0. "
+            "23622 requested and 3712 written"
+        )
 
     monkeypatch.setattr(Table, "write", full)
     assert _search_on_a_full_disk(planted, tmp_path, capsys) == (
-        f"raregal: error: {tmp_path / 'run' / 'classes.fits'}: {os.strerror(errno.ENOSPC)}")
+        f"raregal: error: {tmp_path / 'run' / 'classes.fits'}: {os.strerror(errno.ENOSPC)}"
+    )
 
 
 def test_a_full_disk_during_a_report_names_the_file(tmp_path, monkeypatch, capsys):
@@ -117,8 +140,9 @@ def test_a_full_disk_during_a_report_names_the_file(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(Path, "write_text", full_for_the_page)
     assert main(["report", str(tmp_path / "run"), "--quiet"]) == 1
     report = tmp_path / "run" / "report"
-    assert one_line_error(capsys) == (f"raregal: error: {report / 'index.html'}: "
-                                      f"No space left on device")
+    assert one_line_error(capsys) == (
+        f"raregal: error: {report / 'index.html'}: No space left on device"
+    )
     assert not report.exists() and _temporaries(tmp_path / "run") == []
 
 
@@ -131,6 +155,7 @@ def test_a_full_disk_during_synthetic_is_one_line(tmp_path, monkeypatch, capsys)
 
 
 # --- a target that cannot be renamed: a mount point (docker -v) --------------------------
+
 
 def _a_mount_point(monkeypatch, folder: Path) -> None:
     """Make ``folder`` behave as a mount point: renaming it is EBUSY, renaming
@@ -148,8 +173,22 @@ def _a_mount_point(monkeypatch, folder: Path) -> None:
 
 
 def _search(table: Path, out: Path, *more) -> int:
-    return main(["search", str(table), "--out", str(out), "--quiet", "--min-samples", "5",
-                 "--stability-seeds", "0", "--seed", "0", *more])
+    return main(
+        [
+            "search",
+            str(table),
+            "--out",
+            str(out),
+            "--quiet",
+            "--min-samples",
+            "5",
+            "--stability-seeds",
+            "0",
+            "--seed",
+            "0",
+            *more,
+        ]
+    )
 
 
 def test_a_mount_point_as_out_is_written_in_place(planted, tmp_path, monkeypatch, capsys):
@@ -161,8 +200,9 @@ def test_a_mount_point_as_out_is_written_in_place(planted, tmp_path, monkeypatch
     assert _search(tmp_path / "reps.parquet", mount) == 0
     expected = {p.name for p in (tmp_path / "expected").iterdir()}
     assert {p.name for p in mount.iterdir()} == expected
-    assert (mount / "classes.csv").read_bytes() == (tmp_path / "expected" / "classes.csv"
-                                                      ).read_bytes()
+    assert (mount / "classes.csv").read_bytes() == (
+        tmp_path / "expected" / "classes.csv"
+    ).read_bytes()
     assert output.read_marker(mount)["kind"] == "search"
     assert _temporaries(tmp_path) == []
 
@@ -170,14 +210,16 @@ def test_a_mount_point_as_out_is_written_in_place(planted, tmp_path, monkeypatch
     TagStore(mount).add("galaxy", "synth_0000001", "interesting", "keep me")
     assert _search(tmp_path / "reps.parquet", mount, "--overwrite") == 0
     assert {p.name for p in mount.iterdir()} == expected | {"explore-tags.sqlite"}
-    assert (mount / "classes.csv").read_bytes() == (tmp_path / "expected" / "classes.csv"
-                                                      ).read_bytes()
+    assert (mount / "classes.csv").read_bytes() == (
+        tmp_path / "expected" / "classes.csv"
+    ).read_bytes()
     assert [t["note"] for t in TagStore(mount).list()] == ["keep me"]
     assert _temporaries(tmp_path) == []
 
 
-def test_a_mount_point_that_fills_up_keeps_the_finished_result(planted, tmp_path,
-                                                               monkeypatch, capsys):
+def test_a_mount_point_that_fills_up_keeps_the_finished_result(
+    planted, tmp_path, monkeypatch, capsys
+):
     planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
     mount = tmp_path / "mount"
     mount.mkdir()
@@ -201,11 +243,11 @@ def test_an_in_place_command_overwrites_a_mount_point_in_place(tmp_path, monkeyp
     target = output.prepare(out, kind="embed", overwrite=True, in_place=True)
     target.make_dir()
     target.release()
-    assert sorted(p.name for p in out.iterdir()) == [".raregal-output.json",
-                                                     "explore-tags.sqlite"]
+    assert sorted(p.name for p in out.iterdir()) == [".raregal-output.json", "explore-tags.sqlite"]
 
 
 # --- the user's files in a replaced folder: carried over, and said so --------------------
+
 
 def test_search_overwrite_keeps_the_explorer_tags(planted, tmp_path, capsys):
     planted.iloc[:300].to_parquet(tmp_path / "reps.parquet")
@@ -228,8 +270,10 @@ def test_a_demo_overwrite_keeps_the_tags_of_its_run(tmp_path, capsys):
     target = output.prepare(demo, kind="demo", overwrite=True, in_place=True)
     target.make_dir()
     assert "kept your explorer tags (run/explore-tags.sqlite)" in capsys.readouterr().err
-    assert sorted(p.name for p in (demo / "run").iterdir()) == [".raregal-output.json",
-                                                                "explore-tags.sqlite"]
+    assert sorted(p.name for p in (demo / "run").iterdir()) == [
+        ".raregal-output.json",
+        "explore-tags.sqlite",
+    ]
     small_run_again = output.prepare(demo / "run", kind="search", overwrite=True)
     with output.atomic_dir(small_run_again) as tmp:
         (tmp / "classes.csv").write_text("new run")
@@ -251,9 +295,14 @@ def test_tags_in_the_leftover_of_a_killed_overwrite_are_carried(tmp_path):
 
 # --- temporaries of dead commands: cleaned by any later command in the same parent --------
 
+
 def _dead_pid() -> str:
-    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def test_a_later_command_in_the_parent_cleans_dead_commands_temporaries(tmp_path, capsys):
@@ -286,9 +335,12 @@ def test_a_single_file_write_cleans_them_too(tmp_path):
     stale.mkdir()
     (stale / "half.parquet").write_text("half")
     (tmp_path / f".rg-{output._key(tmp_path / 'run')}.lock").write_text(
-        f"{dead} {socket.gethostname()}\n")
-    assert main(["synthetic", str(tmp_path / "t.parquet"), "--rows", "2000", "--dim", "4",
-                 "--quiet"]) == 0
+        f"{dead} {socket.gethostname()}\n"
+    )
+    assert (
+        main(["synthetic", str(tmp_path / "t.parquet"), "--rows", "2000", "--dim", "4", "--quiet"])
+        == 0
+    )
     assert _temporaries(tmp_path) == []
 
 

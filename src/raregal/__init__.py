@@ -28,6 +28,19 @@ from raregal.method.search import RareClassFinder, SearchResult, search  # noqa:
 from raregal.method.select import Cut, apply_cuts, paper_cuts  # noqa: E402
 from raregal.report import report  # noqa: E402
 
-__all__ = ["__version__", "Cut", "InputError", "RareClassFinder", "Representations",
-           "SearchResult", "apply_cuts", "explore", "load_representations", "paper_cuts",
-           "rank", "read_table", "report", "search"]
+__all__ = [
+    "__version__",
+    "Cut",
+    "InputError",
+    "RareClassFinder",
+    "Representations",
+    "SearchResult",
+    "apply_cuts",
+    "explore",
+    "load_representations",
+    "paper_cuts",
+    "rank",
+    "read_table",
+    "report",
+    "search",
+]

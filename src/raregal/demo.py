@@ -48,16 +48,28 @@ def demo(out="raregal-demo", *, overwrite: bool = False, verbose: bool = True) -
     embedded = out / "embedded"
     manifest = embedded / "manifest.json"
     if not (embedded / "representations.parquet").is_file() or overwrite:
-        embed(catalogue, embedded, crop_fraction=DEMO_CROP_FRACTION,
-              resume=manifest.is_file() and not overwrite, overwrite=overwrite,
-              verbose=verbose)
+        embed(
+            catalogue,
+            embedded,
+            crop_fraction=DEMO_CROP_FRACTION,
+            resume=manifest.is_file() and not overwrite,
+            overwrite=overwrite,
+            verbose=verbose,
+        )
     else:
         stderr_printer(verbose)(f"reusing {embedded}/")
-    search(embedded / "representations.parquet", out / "run",
-           finder=RareClassFinder(min_samples="scaled", seed=DEMO_SEED),
-           overwrite=overwrite, verbose=verbose, command=["raregal", "demo", "--out", str(out)])
+    search(
+        embedded / "representations.parquet",
+        out / "run",
+        finder=RareClassFinder(min_samples="scaled", seed=DEMO_SEED),
+        overwrite=overwrite,
+        verbose=verbose,
+        command=["raregal", "demo", "--out", str(out)],
+    )
     page = report(out / "run", images=catalogue, verbose=verbose)
     target.release()
-    stderr_printer(verbose)(f"to look through the run in the browser (map, cards, tags): "
-                            f"raregal explore {shlex.quote(str(out / 'run'))}")
+    stderr_printer(verbose)(
+        f"to look through the run in the browser (map, cards, tags): "
+        f"raregal explore {shlex.quote(str(out / 'run'))}"
+    )
     return page

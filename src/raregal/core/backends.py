@@ -18,6 +18,7 @@ def gpu_available() -> bool:
     try:
         import cuml  # noqa: F401
         import cupy
+
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:  # not installed, or no driver/device
         return False
@@ -32,6 +33,8 @@ def resolve_backend(name: str) -> str:
     if gpu_available():
         return "gpu"
     if name == "gpu":
-        raise InputError("--backend gpu: cuML with a CUDA device is needed "
-                         "(see https://docs.rapids.ai/install); use --backend cpu")
+        raise InputError(
+            "--backend gpu: cuML with a CUDA device is needed "
+            "(see https://docs.rapids.ai/install); use --backend cpu"
+        )
     return "cpu"

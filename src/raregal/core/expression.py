@@ -40,11 +40,23 @@ MAX_LENGTH = 1000
 #: writes is a few levels deep, ``a + a + … + a`` over 1000 characters about 330).
 MAX_DEPTH = 400
 
-_COMPARE = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt,
-            ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
-_ARITHMETIC = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-               ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv,
-               ast.Mod: operator.mod, ast.Pow: operator.pow}
+_COMPARE = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
+_ARITHMETIC = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 #: Keywords that are operators of the language, never column names.
 _OPERATOR_WORDS = {"and", "or", "not", "in", "True", "False"}
@@ -148,7 +160,7 @@ def _substitute_names(expression: str, columns: set[str]) -> tuple[str, dict[str
             end = expression.find("`", i + 1)
             if end < 0:
                 raise InputError("has an unclosed backquote")
-            out.append(name(expression[i + 1:end]))
+            out.append(name(expression[i + 1 : end]))
             i = end + 1
         elif char in "&|":
             out.append(" and " if char == "&" else " or ")
@@ -181,23 +193,44 @@ def _string_end(text: str, start: int) -> int:
     raise InputError("has an unclosed string")
 
 
-_ALLOWED = (ast.Expression, ast.BoolOp, ast.And, ast.Or, ast.UnaryOp, ast.Not, ast.Invert,
-            ast.Compare, ast.In, ast.NotIn, ast.BinOp, ast.Name, ast.Load, ast.Constant,
-            ast.List, ast.Tuple, *_COMPARE, *_ARITHMETIC, *_UNARY)
+_ALLOWED = (
+    ast.Expression,
+    ast.BoolOp,
+    ast.And,
+    ast.Or,
+    ast.UnaryOp,
+    ast.Not,
+    ast.Invert,
+    ast.Compare,
+    ast.In,
+    ast.NotIn,
+    ast.BinOp,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.List,
+    ast.Tuple,
+    *_COMPARE,
+    *_ARITHMETIC,
+    *_UNARY,
+)
 
 
 def _check(node: ast.AST, names: dict[str, str]) -> None:
     if not isinstance(node, _ALLOWED):
-        raise InputError(f"may hold only columns, numbers, strings, comparisons, arithmetic "
-                         f"and and/or/not (not {type(node).__name__})")
+        raise InputError(
+            f"may hold only columns, numbers, strings, comparisons, arithmetic "
+            f"and and/or/not (not {type(node).__name__})"
+        )
     if isinstance(node, ast.Name) and node.id.startswith("__") and node.id not in names:
         raise InputError(f"may not name '{node.id}'")
     if isinstance(node, ast.Constant) and not isinstance(node.value, (bool, int, float, str)):
         raise InputError(f"may not hold the constant {node.value!r}")
     if isinstance(node, (ast.List, ast.Tuple)) and not all(
-            isinstance(e, ast.Constant) or (isinstance(e, ast.UnaryOp)
-                                            and isinstance(e.operand, ast.Constant))
-            for e in node.elts):
+        isinstance(e, ast.Constant)
+        or (isinstance(e, ast.UnaryOp) and isinstance(e.operand, ast.Constant))
+        for e in node.elts
+    ):
         raise InputError("lists may hold only numbers and strings")
 
 
@@ -234,8 +267,9 @@ class _Interpreter:
             value = _condition(value)
             return (not value) if isinstance(value, bool) else ~value
         try:
-            return (operator.invert if isinstance(node.op, ast.Invert)
-                    else _UNARY[type(node.op)])(value)
+            return (operator.invert if isinstance(node.op, ast.Invert) else _UNARY[type(node.op)])(
+                value
+            )
         except TypeError as exc:
             raise InputError(f"cannot apply {type(node.op).__name__} here ({exc})") from None
 
@@ -282,12 +316,14 @@ def _compare(op, left, right):
 
 
 def _is_bool(value) -> bool:
-    return isinstance(value, bool) or (isinstance(value, pd.Series)
-                                       and pd.api.types.is_bool_dtype(value.dtype))
+    return isinstance(value, bool) or (
+        isinstance(value, pd.Series) and pd.api.types.is_bool_dtype(value.dtype)
+    )
 
 
 def _condition(value):
     if not _is_bool(value):
-        raise InputError("and/or/not need true/false conditions on both sides "
-                         "(put comparisons in brackets)")
+        raise InputError(
+            "and/or/not need true/false conditions on both sides (put comparisons in brackets)"
+        )
     return value

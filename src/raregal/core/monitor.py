@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import psutil
 
-_MIB = 1024 ** 2
+_MIB = 1024**2
 
 
 class _PeakRSS(threading.Thread):
@@ -38,9 +38,11 @@ class _PeakRSS(threading.Thread):
 
 def stderr_printer(verbose: bool = True):
     """A ``say(message)`` that prints ``raregal: message`` on stderr, or nothing."""
+
     def say(message: str) -> None:
         if verbose:
             print(f"raregal: {message}", file=sys.stderr, flush=True)
+
     return say
 
 

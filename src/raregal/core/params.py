@@ -25,9 +25,26 @@ from numbers import Integral, Real
 
 from raregal.core.errors import InputError
 
-__all__ = ["Interval", "Options", "Satisfies", "Each", "ParameterError", "validate",
-           "Integral", "Real", "SEED", "FLAG", "CROP_FRACTION", "INPUT_SIZE", "JACCARD",
-           "MAX_ROWS", "MAX_DIM", "BATCH_SIZE", "WORKERS", "seeds_fit"]
+__all__ = [
+    "Interval",
+    "Options",
+    "Satisfies",
+    "Each",
+    "ParameterError",
+    "validate",
+    "Integral",
+    "Real",
+    "SEED",
+    "FLAG",
+    "CROP_FRACTION",
+    "INPUT_SIZE",
+    "JACCARD",
+    "MAX_ROWS",
+    "MAX_DIM",
+    "BATCH_SIZE",
+    "WORKERS",
+    "seeds_fit",
+]
 
 
 class ParameterError(InputError):
@@ -109,8 +126,7 @@ class Options:
         return any(value is v or (type(value) is type(v) and value == v) for v in self.values)
 
     def describe(self) -> str:
-        words = [f"'{v}'" if isinstance(v, str) else str(v)
-                 for v in self.values if v is not None]
+        words = [f"'{v}'" if isinstance(v, str) else str(v) for v in self.values if v is not None]
         return words[0] if len(words) == 1 else "" if not words else f"one of {', '.join(words)}"
 
 
@@ -141,8 +157,11 @@ class Each:
         object.__setattr__(self, "constraints", constraints)
 
     def accepts(self, value) -> bool:
-        return (isinstance(value, (list, tuple)) and len(value) > 0
-                and all(_first_failure(v, self.constraints) is None for v in value))
+        return (
+            isinstance(value, (list, tuple))
+            and len(value) > 0
+            and all(_first_failure(v, self.constraints) is None for v in value)
+        )
 
     def describe(self) -> str:
         return f"a list, each {_describe(self.constraints)}"
@@ -227,8 +246,14 @@ def seeds_fit(seed, count: int, owner: str) -> None:
     """
     assert SEED.high is not None  # bounded (2**32 - 1); tells mypy so
     if seed is not None and count and seed + count > SEED.high:
-        raise ParameterError("seed", f"must be at most {SEED.high - count} for {count} reruns "
-                                     f"(seeds seed+1 to seed+{count} <= {SEED.high}), not "
-                                     f"{seed}", owner)
+        raise ParameterError(
+            "seed",
+            f"must be at most {SEED.high - count} for {count} reruns "
+            f"(seeds seed+1 to seed+{count} <= {SEED.high}), not "
+            f"{seed}",
+            owner,
+        )
+
+
 #: A Jaccard index from which two classes count as the same (raregal compare, report).
 JACCARD = Interval(Real, 0, 1, closed="right")

@@ -31,9 +31,10 @@ def _require_web_extra() -> None:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise InputError(f"raregal explore needs starlette and uvicorn ({exc.name} is "
-                         f"missing): install the explore extra, pip install 'raregal[explore]'"
-                         ) from exc
+        raise InputError(
+            f"raregal explore needs starlette and uvicorn ({exc.name} is "
+            f"missing): install the explore extra, pip install 'raregal[explore]'"
+        ) from exc
 
 
 def own_addresses() -> list[str]:
@@ -42,9 +43,12 @@ def own_addresses() -> list[str]:
     elsewhere uses to reach a server bound to every interface."""
     import psutil
 
-    found = {address.address.split("%")[0]  # fe80::1%eth0: the scope is not in a URL
-             for addresses in psutil.net_if_addrs().values() for address in addresses
-             if address.family in (socket.AF_INET, socket.AF_INET6)}
+    found = {
+        address.address.split("%")[0]  # fe80::1%eth0: the scope is not in a URL
+        for addresses in psutil.net_if_addrs().values()
+        for address in addresses
+        if address.family in (socket.AF_INET, socket.AF_INET6)
+    }
     try:
         found |= set(socket.gethostbyname_ex(socket.gethostname())[2])
     except OSError:  # a machine whose own name does not resolve
@@ -74,8 +78,11 @@ def urls(host: str, port: int) -> str:
     if host not in WILDCARD:
         return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     outside = [a for a in own_addresses() if not ipaddress.ip_address(a).is_loopback]
-    there = f"http://{f'[{outside[0]}]' if ':' in outside[0] else outside[0]}:{port}/" \
-        if outside else None
+    there = (
+        f"http://{f'[{outside[0]}]' if ':' in outside[0] else outside[0]}:{port}/"
+        if outside
+        else None
+    )
     here = f"http://{'[::1]' if host == '::' else '127.0.0.1'}:{port}/"
     return here + (f" here, {there} from other machines" if there else "")
 
@@ -89,8 +96,16 @@ def build(run_dir, *, images=None, host: str = "127.0.0.1"):
     return create_app(RunData(run_dir, images=images), allowed_hosts=allowed_hosts(host))
 
 
-def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-            open_browser: bool = False, verbose: bool = True, ready=None) -> None:
+def explore(
+    run_dir,
+    *,
+    images=None,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    open_browser: bool = False,
+    verbose: bool = True,
+    ready=None,
+) -> None:
     """Serve the explorer for ``run_dir`` until interrupted.
 
     Parameters
@@ -111,31 +126,39 @@ def explore(run_dir, *, images=None, host: str = "127.0.0.1", port: int = DEFAUL
     ready : callable, optional
         Called with the URL once the server listens.
     """
-    say = (lambda text: print(f"raregal: {text}", file=sys.stderr, flush=True)) \
-        if verbose else (lambda text: None)
+    say = (
+        (lambda text: print(f"raregal: {text}", file=sys.stderr, flush=True))
+        if verbose
+        else (lambda text: None)
+    )
     started = time.perf_counter()
     app = build(run_dir, images=images, host=host)
     import uvicorn
 
     if host not in LOOPBACK:
-        say(f"warning: serving on {host}: anyone who can reach this machine can read the "
+        say(
+            f"warning: serving on {host}: anyone who can reach this machine can read the "
             f"run and change its tags (no login); answering only Host names "
-            f"{', '.join(allowed_hosts(host))}")
+            f"{', '.join(allowed_hosts(host))}"
+        )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
-        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror} "
-                         f"(--port 0 picks a free port)") from exc
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror} (--port 0 picks a free port)"
+        ) from exc
     sock.listen(2048)  # connections made as soon as the URL is printed wait in the backlog
     bound = sock.getsockname()[1]
     where = urls(host, bound)
     url = where.split()[0]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    say(f"exploring {run_dir} ({time.perf_counter() - started:.1f} s to load): open {where} "
-        f"(Ctrl-C stops)")
+    say(
+        f"exploring {run_dir} ({time.perf_counter() - started:.1f} s to load): open {where} "
+        f"(Ctrl-C stops)"
+    )
     if ready is not None:
         ready(url)
     if open_browser:

@@ -39,9 +39,13 @@ from raregal.io.export import astropy_table, spreadsheet_safe
 from raregal.report.figures import class_colours
 
 #: The files the page loads, read from the package once: name -> media type.
-STATIC = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript",
-          "style.css": "text/css", "regl-scatterplot.bundle.min.js": "text/javascript",
-          "THIRD-PARTY-LICENSES.txt": "text/plain; charset=utf-8"}
+STATIC = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+    "regl-scatterplot.bundle.min.js": "text/javascript",
+    "THIRD-PARTY-LICENSES.txt": "text/plain; charset=utf-8",
+}
 PAGE_SIZE = 100
 #: Map colour of galaxies in no class (kept away from the class palette:
 #: raregal.report.figures.RESERVED_COLOURS).
@@ -58,11 +62,14 @@ HIGHLIGHT_MAX = 200_000
 EXPORTS = {"csv": "text/csv", "fits": "application/fits", "vot": "application/x-votable+xml"}
 #: No inline scripts, nothing from elsewhere. 'unsafe-eval': regl compiles its draw
 #: calls with Function(); injected markup still cannot run (no inline script).
-SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
-                    "Content-Security-Policy": "default-src 'self'; "
-                                               "script-src 'self' 'unsafe-eval'; "
-                                               "img-src 'self' data:; object-src 'none'; "
-                                               "base-uri 'none'; frame-ancestors 'none'"}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; "
+    "script-src 'self' 'unsafe-eval'; "
+    "img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+}
 
 
 #: A "suggest next" request's round size.
@@ -149,13 +156,20 @@ def file_name(*parts: str) -> str:
 def _page(data: RunData, rows: np.ndarray, page: int, label: str, key: str | None = None) -> dict:
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = int(np.clip(page, 0, pages - 1))
-    shown = rows[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    shown = rows[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     columns = ["row", data.id_column, "class_letter", "probability"]
     columns += [c for c in ("ra", "dec") if c in data.table.columns] + data.fractions
     table = data.rows_table(shown, columns)
     records = json.loads(table.to_json(orient="split", index=False))
-    return {"label": label, "selection": key, "total": int(len(rows)), "page": page,
-            "pages": pages, "columns": records["columns"], "rows": records["data"]}
+    return {
+        "label": label,
+        "selection": key,
+        "total": int(len(rows)),
+        "page": page,
+        "pages": pages,
+        "columns": records["columns"],
+        "rows": records["data"],
+    }
 
 
 def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
@@ -176,8 +190,9 @@ def export_table(data: RunData, rows: np.ndarray, kind: str) -> bytes:
     return buffer.getvalue()
 
 
-def create_app(data: RunData, tags: TagStore | None = None,
-               allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(
+    data: RunData, tags: TagStore | None = None, allowed_hosts: list[str] | None = None
+) -> Starlette:
     """The explorer app for one run. ``allowed_hosts``: Host headers accepted (a guard
     against DNS rebinding); default the loopback names."""
     files = static_files()
@@ -205,6 +220,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
             while len(colours) > 2:
                 colours.popitem(last=False)
         return found
+
     run_name = data.dir.resolve().parts[-2:]  # raregal-demo/run: raregal-demo-run-…
 
     def static(request: Request):
@@ -215,21 +231,35 @@ def create_app(data: RunData, tags: TagStore | None = None,
 
     def run_info(request: Request):
         has_position = {"ra", "dec"} <= set(data.table.columns)
-        return _json({"name": "/".join(data.dir.resolve().parts[-2:]), "n": len(data.table),
-                      "id_column": data.id_column, "columns": ["class", *data.numeric],
-                      "classes": data.class_table(), "neighbours": data.neighbour_source,
-                      "colours": class_colours(len(data.order)),
-                      "no_class_colour": NO_CLASS if len(data.order) else NO_CLASS_ALONE,
-                      "images": len(data.image_of), "positions": has_position,
-                      "in_classes": int((data.table["class"] >= 0).sum()),
-                      "tags": list(TAGS), "kinds": list(KINDS), "thumb_sizes": THUMB_SIZES,
-                      "points_max": defaults.EXPLORE_POINTS_MAX, "density": not small})
+        return _json(
+            {
+                "name": "/".join(data.dir.resolve().parts[-2:]),
+                "n": len(data.table),
+                "id_column": data.id_column,
+                "columns": ["class", *data.numeric],
+                "classes": data.class_table(),
+                "neighbours": data.neighbour_source,
+                "colours": class_colours(len(data.order)),
+                "no_class_colour": NO_CLASS if len(data.order) else NO_CLASS_ALONE,
+                "images": len(data.image_of),
+                "positions": has_position,
+                "in_classes": int((data.table["class"] >= 0).sum()),
+                "tags": list(TAGS),
+                "kinds": list(KINDS),
+                "thumb_sizes": THUMB_SIZES,
+                "points_max": defaults.EXPLORE_POINTS_MAX,
+                "density": not small,
+            }
+        )
 
     def map_points(request: Request):
         # the browser now spends seconds drawing: time to build the neighbour index
-        return Response(map_bytes if small else xy.tobytes(),
-                        media_type="application/octet-stream",
-                        headers=SECURITY_HEADERS, background=BackgroundTask(data.warm))
+        return Response(
+            map_bytes if small else xy.tobytes(),
+            media_type="application/octet-stream",
+            headers=SECURITY_HEADERS,
+            background=BackgroundTask(data.warm),
+        )
 
     def map_view(request: Request):
         """A window of the map: its points, or its density (raregal.explore.view)."""
@@ -241,12 +271,15 @@ def create_app(data: RunData, tags: TagStore | None = None,
             return _json({"error": str(exc)}, 400)
         except KeyError:
             return _not_found("no such column")
-        found, body = drawn(window, query.get("colour", "class"), values,
-                            meta["kind"] == "categorical")
-        return Response(body, media_type="application/octet-stream",
-                        headers={**SECURITY_HEADERS, "X-View": json.dumps(found),
-                                 "X-Colour": json.dumps(meta)},
-                        background=BackgroundTask(data.warm))
+        found, body = drawn(
+            window, query.get("colour", "class"), values, meta["kind"] == "categorical"
+        )
+        return Response(
+            body,
+            media_type="application/octet-stream",
+            headers={**SECURITY_HEADERS, "X-View": json.dumps(found), "X-Colour": json.dumps(meta)},
+            background=BackgroundTask(data.warm),
+        )
 
     def drawn(window: Window, column: str, values: np.ndarray, categorical: bool):
         """A view's answer, made one at a time (each passes over every galaxy: at 8.7M
@@ -255,8 +288,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
         key = (window, column)
         with view_lock:
             if key not in views:
-                found, arrays = view(xy, values, categorical, window,
-                                     defaults.EXPLORE_POINTS_MAX)
+                found, arrays = view(xy, values, categorical, window, defaults.EXPLORE_POINTS_MAX)
                 views[key] = found, b"".join(a.tobytes() for a in arrays)
                 while len(views) > VIEWS_KEPT:
                     views.popitem(last=False)
@@ -268,8 +300,11 @@ def create_app(data: RunData, tags: TagStore | None = None,
             values, meta = data.colour_values(request.path_params["column"])
         except KeyError:
             return _not_found("no such column")
-        return Response(values.tobytes(), media_type="application/octet-stream",
-                        headers={**SECURITY_HEADERS, "X-Colour": json.dumps(meta)})
+        return Response(
+            values.tobytes(),
+            media_type="application/octet-stream",
+            headers={**SECURITY_HEADERS, "X-Colour": json.dumps(meta)},
+        )
 
     def lookup(request: Request):
         try:
@@ -291,8 +326,11 @@ def create_app(data: RunData, tags: TagStore | None = None,
         jpeg = data.thumbnail(row, size)
         if jpeg is None:
             return _not_found("no image for this galaxy")
-        return Response(jpeg, media_type="image/jpeg",
-                        headers={**SECURITY_HEADERS, "Cache-Control": "max-age=3600"})
+        return Response(
+            jpeg,
+            media_type="image/jpeg",
+            headers={**SECURITY_HEADERS, "Cache-Control": "max-age=3600"},
+        )
 
     def neighbours(request: Request):
         row = _row(data, request.path_params["row"])
@@ -303,15 +341,26 @@ def create_app(data: RunData, tags: TagStore | None = None,
             found = data.neighbours(row, 12 if k is None else k)
         except InputError as exc:  # a damaged neighbour index: its one line
             return _json({"error": str(exc)}, 409)
-        return _json({"source": data.neighbour_source, "neighbours": [
-            {"row": r, "id": data.ids.iloc[r], "class": data.letters.iloc[r], "distance": d,
-             "image": data.ids.iloc[r] in data.image_of} for r, d in found]})
+        return _json(
+            {
+                "source": data.neighbour_source,
+                "neighbours": [
+                    {
+                        "row": r,
+                        "id": data.ids.iloc[r],
+                        "class": data.letters.iloc[r],
+                        "distance": d,
+                        "image": data.ids.iloc[r] in data.image_of,
+                    }
+                    for r, d in found
+                ],
+            }
+        )
 
     async def select(request: Request):
         body = await _json_body(request)
         if body is None:
-            return _json({"error": "expected a JSON object (Content-Type: application/json)"},
-                         400)
+            return _json({"error": "expected a JSON object (Content-Type: application/json)"}, 400)
         try:
             if "rows" in body:
                 rows = np.asarray(body["rows"], dtype=np.int64)
@@ -364,16 +413,22 @@ def create_app(data: RunData, tags: TagStore | None = None,
         try:
             exported = export_table(data, kept["rows"], kind)
         except UnicodeEncodeError as exc:  # FITS text is ASCII
-            return _json({"error": f"FITS holds ASCII text only, and this selection has "
-                                   f"'{exc.object}': export CSV or VOTable"}, 422)
-        return Response(exported, media_type=EXPORTS[kind],
-                        headers={**SECURITY_HEADERS,
-                                 "Content-Disposition": f'attachment; filename="{name}"'})
+            return _json(
+                {
+                    "error": f"FITS holds ASCII text only, and this selection has "
+                    f"'{exc.object}': export CSV or VOTable"
+                },
+                422,
+            )
+        return Response(
+            exported,
+            media_type=EXPORTS[kind],
+            headers={**SECURITY_HEADERS, "Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     def list_tags(request: Request):
         kind = request.query_params.get("kind")
-        return _json(tags.list(kind if kind in KINDS else None,
-                               request.query_params.get("target")))
+        return _json(tags.list(kind if kind in KINDS else None, request.query_params.get("target")))
 
     async def add_tag(request: Request):
         body = await _json_body(request)
@@ -382,8 +437,11 @@ def create_app(data: RunData, tags: TagStore | None = None,
             tag, note = str(body["tag"]), str(body.get("note", ""))
         except (KeyError, TypeError):
             return _json({"error": "expected JSON with kind, target, tag and note"}, 400)
-        known = (target in set(data.order["letter"])) if kind == "class" else \
-            (target in data.row_of.index)
+        known = (
+            (target in set(data.order["letter"]))
+            if kind == "class"
+            else (target in data.row_of.index)
+        )
         if not known:
             return _json({"error": f"no {kind} '{target}' in this run"}, 400)
         try:
@@ -400,9 +458,14 @@ def create_app(data: RunData, tags: TagStore | None = None,
         return _json({"removed": tag_id})
 
     def export_tags(request: Request):
-        return Response(tags.csv(), media_type="text/csv", headers={
-            **SECURITY_HEADERS,
-            "Content-Disposition": f'attachment; filename="{file_name(*run_name, "tags")}.csv"'})
+        return Response(
+            tags.csv(),
+            media_type="text/csv",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": f'attachment; filename="{file_name(*run_name, "tags")}.csv"',
+            },
+        )
 
     def unreadable(exc: sqlite3.Error):  # e.g. an older tag file in a read-only folder
         return _json({"error": f"cannot use {tags.path}: {exc}"}, 503)
@@ -416,8 +479,7 @@ def create_app(data: RunData, tags: TagStore | None = None,
     async def suggest_next(request: Request):
         body = await _json_body(request)
         if body is None:
-            return _json({"error": "expected a JSON object (Content-Type: application/json)"},
-                         400)
+            return _json({"error": "expected a JSON object (Content-Type: application/json)"}, 400)
         k = body.get("k", defaults.SUGGEST_PER_ROUND)
         try:
             validate({"k": k}, SUGGEST_CONSTRAINTS, "suggest")
@@ -436,21 +498,33 @@ def create_app(data: RunData, tags: TagStore | None = None,
             rounds = suggester.csv()
         except sqlite3.Error as exc:
             return unreadable(exc)
-        return Response(rounds, media_type="text/csv", headers={
-            **SECURITY_HEADERS, "Content-Disposition":
-                f'attachment; filename="{file_name(*run_name, "rounds")}.csv"'})
+        return Response(
+            rounds,
+            media_type="text/csv",
+            headers={
+                **SECURITY_HEADERS,
+                "Content-Disposition": (
+                    f'attachment; filename="{file_name(*run_name, "rounds")}.csv"'
+                ),
+            },
+        )
 
     routes = [
-        Route("/", static), Route("/static/{name}", static),
-        Route("/api/run", run_info), Route("/api/map", map_points),
+        Route("/", static),
+        Route("/static/{name}", static),
+        Route("/api/run", run_info),
+        Route("/api/map", map_points),
         Route("/api/view", map_view),
-        Route("/api/colour/{column}", colour), Route("/api/lookup", lookup),
-        Route("/api/galaxy/{row}", galaxy), Route("/api/thumb/{row}", thumbnail),
+        Route("/api/colour/{column}", colour),
+        Route("/api/lookup", lookup),
+        Route("/api/galaxy/{row}", galaxy),
+        Route("/api/thumb/{row}", thumbnail),
         Route("/api/neighbours/{row}", neighbours),
         Route("/api/select", select, methods=["POST"]),
         Route("/api/selection/{key}", selection_page),
         Route("/api/selection/{key}/export.{kind}", export),
-        Route("/api/tags", list_tags), Route("/api/tags", add_tag, methods=["POST"]),
+        Route("/api/tags", list_tags),
+        Route("/api/tags", add_tag, methods=["POST"]),
         Route("/api/tags/{tag_id}", remove_tag, methods=["DELETE"]),
         Route("/api/tags.csv", export_tags),
         Route("/api/suggest", suggestions),
@@ -458,5 +532,6 @@ def create_app(data: RunData, tags: TagStore | None = None,
         Route("/api/rounds.csv", export_rounds),
     ]
     hosts = allowed_hosts or ["127.0.0.1", "localhost", "[::1]"]
-    return Starlette(routes=routes, middleware=[
-        Middleware(TrustedHostMiddleware, allowed_hosts=hosts)])
+    return Starlette(
+        routes=routes, middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=hosts)]
+    )

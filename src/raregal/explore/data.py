@@ -80,15 +80,20 @@ class RunData:
         self.letter_of = dict(zip(self.order["class"].astype(int), self.order["letter"]))
         self.letters = self.table["class"].map(self.letter_of).fillna("")
         self.fractions = fraction_columns(self.table)
-        self.numeric = [c for c in self.table.columns
-                        if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"]
+        self.numeric = [
+            c
+            for c in self.table.columns
+            if pd.api.types.is_numeric_dtype(self.table[c]) and c != "class"
+        ]
         self.differences = label_differences(self.table) if len(self.order) else {}
         manifest = embed_manifest(self.run.representations_path)
         paths, self.crop, self.images_from = image_paths(images, manifest)
         self.image_of = {g: p for g, p in paths.items() if g in self.row_of.index}
         if self.images_from and not self.image_of:
-            raise InputError(f"{self.images_from}: none of the run's {len(self.table)} galaxies "
-                             f"has an image there (ids are matched on {self.id_column})")
+            raise InputError(
+                f"{self.images_from}: none of the run's {len(self.table)} galaxies "
+                f"has an image there (ids are matched on {self.id_column})"
+            )
         self._thumbs: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._index_lock = threading.Lock()
@@ -110,8 +115,10 @@ class RunData:
         else:
             umap = [c for c in self.table.columns if str(c).startswith("umap_")]
             if len(umap) < 2:
-                raise InputError(f"{self.dir}/classes.parquet: no map (map_x, map_y) and "
-                                 f"no umap_* columns to draw one from")
+                raise InputError(
+                    f"{self.dir}/classes.parquet: no map (map_x, map_y) and "
+                    f"no umap_* columns to draw one from"
+                )
             xy = map_start(self.table[umap].to_numpy(np.float32)).astype(np.float64)
         centre = (xy.max(0) + xy.min(0)) / 2
         half = max(float((xy.max(0) - xy.min(0)).max()) / 2, 1e-12)
@@ -131,8 +138,11 @@ class RunData:
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         scaled = (values - low) / (high - low) if high > low else np.zeros_like(values)
         scaled = np.where(np.isfinite(scaled), scaled, -1)
-        return scaled.astype(np.float32), {"kind": "continuous", "min": float(low),
-                                           "max": float(high)}
+        return scaled.astype(np.float32), {
+            "kind": "continuous",
+            "min": float(low),
+            "max": float(high),
+        }
 
     # --- classes --------------------------------------------------------------------
 
@@ -151,14 +161,14 @@ class RunData:
             raise KeyError(letter)
         members = self.table[self.table["class"] == int(match.iloc[0])]
         ordered = members.assign(_id=self.ids[members.index]).sort_values(
-            ["probability", "_id"], ascending=[False, True])
+            ["probability", "_id"], ascending=[False, True]
+        )
         return ordered.index.to_numpy()
 
     def query_rows(self, expression: str) -> np.ndarray:
         """Rows where a condition on the table's columns holds
         (:mod:`raregal.core.expression`; ``class`` and ``class_letter`` included)."""
-        columns = {**{c: self.table[c] for c in self.table.columns},
-                   "class_letter": self.letters}
+        columns = {**{c: self.table[c] for c in self.table.columns}, "class_letter": self.letters}
         try:
             return np.flatnonzero(evaluate_expression(expression, columns))
         except InputError as exc:
@@ -179,13 +189,18 @@ class RunData:
             position, source = (float(ra), float(dec)), "catalogue"
         elif (parsed := position_from_name(galaxy)) is not None:
             position, source = parsed, "name"
-        return {"row": int(row), "id": galaxy, "class": self.letters.iloc[row],
-                "probability": float(record["probability"]),
-                "ra": position[0] if position else None, "dec": position[1] if position else None,
-                "position_from": source,
-                "viewer": viewer_links(*position)[0] if position else None,
-                "fractions": {c: _number(record[c]) for c in self.fractions},
-                "image": galaxy in self.image_of}
+        return {
+            "row": int(row),
+            "id": galaxy,
+            "class": self.letters.iloc[row],
+            "probability": float(record["probability"]),
+            "ra": position[0] if position else None,
+            "dec": position[1] if position else None,
+            "position_from": source,
+            "viewer": viewer_links(*position)[0] if position else None,
+            "fractions": {c: _number(record[c]) for c in self.fractions},
+            "image": galaxy in self.image_of,
+        }
 
     def rows_table(self, rows: np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
         """The run's table for some rows, with the class letter, for tables and export."""
@@ -198,8 +213,11 @@ class RunData:
 
     def _load_neighbours(self) -> str:
         if self.index is not None:  # read a row at a time from disk: no memory, no build
-            where = ("the representation" if self.index.space == "representation"
-                     else f"the representation's {self.index.space}")
+            where = (
+                "the representation"
+                if self.index.space == "representation"
+                else f"the representation's {self.index.space}"
+            )
             return f"the run's neighbour index (the search's neighbours in {where})"
         path = self.dir / "neighbours.parquet"
         if path.is_file():
@@ -230,8 +248,9 @@ class RunData:
             rows, distances = self._neighbours
             return [(int(r), float(d)) for r, d in zip(rows[row][:k], distances[row][:k])]
         index = self._neighbour_index()
-        distance, found = index.kneighbors(self._points[row:row + 1],
-                                           n_neighbors=min(k + 1, len(self.table)))
+        distance, found = index.kneighbors(
+            self._points[row : row + 1], n_neighbors=min(k + 1, len(self.table))
+        )
         return [(int(r), float(d)) for r, d in zip(found[0], distance[0]) if r != row][:k]
 
     def warm(self) -> None:
@@ -272,7 +291,8 @@ class RunData:
             return None
         buffer = BytesIO()
         Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
-            buffer, "JPEG", quality=90)
+            buffer, "JPEG", quality=90
+        )
         with self._lock:
             self._thumbs[key] = buffer.getvalue()
             while len(self._thumbs) > THUMB_CACHE:

@@ -35,8 +35,10 @@ from raregal.method.rank import read_source, scores, standardise, top_rows
 
 POSITIVE = ("interesting",)
 NEGATIVE = ("not real", "artifact")
-BASIS = {"rank": "ranked by raregal rank from {likes} positive and {unlikes} negative galaxies",
-         "rarity": "the rarest galaxies not yet shown (no galaxy was tagged interesting)"}
+BASIS = {
+    "rank": "ranked by raregal rank from {likes} positive and {unlikes} negative galaxies",
+    "rarity": "the rarest galaxies not yet shown (no galaxy was tagged interesting)",
+}
 
 
 def _tag_rows(data: RunData, tag: dict) -> np.ndarray:
@@ -103,8 +105,10 @@ class Suggester:
         if len(like):
             return scores(self.features(), like, unlike, seed=defaults.SEED), "rank"
         if "rarity" not in self.data.table.columns:
-            raise InputError("no galaxy is tagged interesting yet: tag some galaxies of the "
-                             "kind you want interesting (on their card), then ask again")
+            raise InputError(
+                "no galaxy is tagged interesting yet: tag some galaxies of the "
+                "kind you want interesting (on their card), then ask again"
+            )
         rarity = pd.to_numeric(self.data.table["rarity"], errors="coerce").to_numpy(np.float64)
         return np.nan_to_num(rarity, nan=-np.inf), "rarity"
 
@@ -119,10 +123,10 @@ class Suggester:
             best = top_rows(score, leave_out, k)
             best = best[np.isfinite(score[best])]
             if not len(best):
-                raise InputError("nothing left to suggest: every galaxy is labelled or "
-                                 "was shown")
-            return self.tags.add_round(self.data.ids.to_numpy()[best], score[best], basis,
-                                       len(like), len(unlike))
+                raise InputError("nothing left to suggest: every galaxy is labelled or was shown")
+            return self.tags.add_round(
+                self.data.ids.to_numpy()[best], score[best], basis, len(like), len(unlike)
+            )
 
     def state(self) -> dict:
         """What the page shows: the rounds, newest last, each galaxy with its tags and
@@ -135,14 +139,20 @@ class Suggester:
             problem = None
         except InputError as exc:
             problem = f"suggestions from tags are off: {exc}"
-        return {"rounds": [self._round(r, said) for r in _by_round(rounds)],
-                "positives": len(like), "negatives": len(unlike), "problem": problem,
-                "status": (f"{len(like)} positive galaxies ({', '.join(POSITIVE)}), "
-                           f"{len(unlike)} negative ({', '.join(NEGATIVE)}, or shown and "
-                           f"not tagged interesting)"),
-                "start": _start_text(len(like), "rarity" in self.data.table.columns),
-                "label_tags": [*POSITIVE, *NEGATIVE],
-                "per_round": defaults.SUGGEST_PER_ROUND}
+        return {
+            "rounds": [self._round(r, said) for r in _by_round(rounds)],
+            "positives": len(like),
+            "negatives": len(unlike),
+            "problem": problem,
+            "status": (
+                f"{len(like)} positive galaxies ({', '.join(POSITIVE)}), "
+                f"{len(unlike)} negative ({', '.join(NEGATIVE)}, or shown and "
+                f"not tagged interesting)"
+            ),
+            "start": _start_text(len(like), "rarity" in self.data.table.columns),
+            "label_tags": [*POSITIVE, *NEGATIVE],
+            "per_round": defaults.SUGGEST_PER_ROUND,
+        }
 
     def _round(self, rows: list[dict], said: dict) -> dict:
         first = rows[0]
@@ -151,26 +161,48 @@ class Suggester:
             row = self.data.row_of.get(r["target"])
             if row is None:  # a galaxy of an earlier version of the run folder
                 continue
-            galaxies.append({"row": int(row), "id": r["target"], "score": _finite(r["score"]),
-                             "class": self.data.letters.iloc[row],
-                             "image": r["target"] in self.data.image_of,
-                             "tags": said.get(r["target"], [])})
-        return {"round": first["round"], "created": first["created"], "basis": first["basis"],
-                "likes": first["likes"], "unlikes": first["unlikes"],
-                "basis_text": BASIS.get(first["basis"], first["basis"]).format(**first),
-                "summary": _yield(first["round"], [said.get(r["target"], []) for r in rows]),
-                "galaxies": galaxies}
+            galaxies.append(
+                {
+                    "row": int(row),
+                    "id": r["target"],
+                    "score": _finite(r["score"]),
+                    "class": self.data.letters.iloc[row],
+                    "image": r["target"] in self.data.image_of,
+                    "tags": said.get(r["target"], []),
+                }
+            )
+        return {
+            "round": first["round"],
+            "created": first["created"],
+            "basis": first["basis"],
+            "likes": first["likes"],
+            "unlikes": first["unlikes"],
+            "basis_text": BASIS.get(first["basis"], first["basis"]).format(**first),
+            "summary": _yield(first["round"], [said.get(r["target"], []) for r in rows]),
+            "galaxies": galaxies,
+        }
 
     def csv(self) -> str:
         """Every round's suggestions, one row each, with the tags the galaxy has now
         (text cells spreadsheet-safe)."""
         said = _galaxy_tags(self.tags.list())
-        table = pd.DataFrame(self.tags.rounds(), columns=["round", "created", "basis", "likes",
-                                                          "unlikes", "position", "target",
-                                                          "score"])
+        table = pd.DataFrame(
+            self.tags.rounds(),
+            columns=[
+                "round",
+                "created",
+                "basis",
+                "likes",
+                "unlikes",
+                "position",
+                "target",
+                "score",
+            ],
+        )
         rows = self.data.row_of.reindex(table["target"])
-        table["class_letter"] = [self.data.letters.iloc[int(r)] if pd.notna(r) else ""
-                                 for r in rows]
+        table["class_letter"] = [
+            self.data.letters.iloc[int(r)] if pd.notna(r) else "" for r in rows
+        ]
         table["tags"] = ["; ".join(said.get(t, [])) for t in table["target"]]
         table = table.rename(columns={"target": self.data.id_column})
         return spreadsheet_safe(table).to_csv(index=False)
@@ -192,7 +224,7 @@ def _by_round(rows: list[dict]) -> list[list[dict]]:
 
 
 def _yield(number: int, said: list[list[str]]) -> str:
-    """"round 3: 4 of 10 tagged interesting" (and how many not real or artifact)."""
+    """ "round 3: 4 of 10 tagged interesting" (and how many not real or artifact)."""
     good = sum(any(t in POSITIVE for t in tags) for tags in said)
     bad = sum(any(t in NEGATIVE for t in tags) for tags in said)
     text = f"round {number}: {good} of {len(said)} tagged {' or '.join(POSITIVE)}"
@@ -203,8 +235,10 @@ def _start_text(positives: int, has_rarity: bool) -> str | None:
     if positives:
         return None
     if has_rarity:
-        return ("No galaxy is tagged interesting yet: the next round shows the rarest "
-                "galaxies; tag those of the kind you want interesting.")
+        return (
+            "No galaxy is tagged interesting yet: the next round shows the rarest "
+            "galaxies; tag those of the kind you want interesting."
+        )
     return "Tag some galaxies interesting first (on their card): suggestions learn from them."
 
 

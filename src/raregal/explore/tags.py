@@ -84,8 +84,10 @@ class TagStore:
         except sqlite3.OperationalError:
             pass
         except sqlite3.DatabaseError as exc:
-            raise InputError(f"{self.path}: not a raregal tag database ({exc}); move it "
-                             f"away to start the explorer") from None
+            raise InputError(
+                f"{self.path}: not a raregal tag database ({exc}); move it "
+                f"away to start the explorer"
+            ) from None
 
     def add(self, kind: str, target: str, tag: str, note: str = "") -> dict:
         if kind not in KINDS:
@@ -98,20 +100,30 @@ class TagStore:
         with self._connect() as connection:
             cursor = connection.execute(
                 "INSERT INTO tags (kind, target, tag, note, created) VALUES (?, ?, ?, ?, ?)",
-                (kind, str(target), tag, note, created))
+                (kind, str(target), tag, note, created),
+            )
             tag_id = cursor.lastrowid
-        return {"id": tag_id, "kind": kind, "target": str(target), "tag": tag, "note": note,
-                "created": created, "removed": None}
+        return {
+            "id": tag_id,
+            "kind": kind,
+            "target": str(target),
+            "tag": tag,
+            "note": note,
+            "created": created,
+            "removed": None,
+        }
 
     def remove(self, tag_id: int) -> bool:
         removed = _now()
         with self._connect() as connection:
             cursor = connection.execute(
-                "UPDATE tags SET removed = ? WHERE id = ? AND removed IS NULL", (removed, tag_id))
+                "UPDATE tags SET removed = ? WHERE id = ? AND removed IS NULL", (removed, tag_id)
+            )
         return cursor.rowcount == 1
 
-    def list(self, kind: str | None = None, target: str | None = None,
-             include_removed: bool = False) -> list[dict]:
+    def list(
+        self, kind: str | None = None, target: str | None = None, include_removed: bool = False
+    ) -> list[dict]:
         if not self.path.is_file():
             return []
         clauses, values = [], []
@@ -139,9 +151,20 @@ class TagStore:
             number = (last or 0) + 1
             connection.executemany(
                 "INSERT INTO suggestions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(number, position, str(target), float(score), basis, int(likes), int(unlikes),
-                  created)
-                 for position, (target, score) in enumerate(zip(targets, scores), start=1)])
+                [
+                    (
+                        number,
+                        position,
+                        str(target),
+                        float(score),
+                        basis,
+                        int(likes),
+                        int(unlikes),
+                        created,
+                    )
+                    for position, (target, score) in enumerate(zip(targets, scores), start=1)
+                ],
+            )
         return number
 
     def rounds(self) -> list[dict]:
@@ -150,7 +173,8 @@ class TagStore:
             return []
         with self._connect() as connection:
             rows = connection.execute(
-                "SELECT * FROM suggestions ORDER BY round, position").fetchall()
+                "SELECT * FROM suggestions ORDER BY round, position"
+            ).fetchall()
         return [dict(row) for row in rows]
 
     def csv(self) -> str:
@@ -160,8 +184,10 @@ class TagStore:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=FIELDS)
         writer.writeheader()
-        writer.writerows({key: spreadsheet_cell(value) for key, value in tag.items()}
-                         for tag in self.list(include_removed=True))
+        writer.writerows(
+            {key: spreadsheet_cell(value) for key, value in tag.items()}
+            for tag in self.list(include_removed=True)
+        )
         return buffer.getvalue()
 
 

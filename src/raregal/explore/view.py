@@ -59,8 +59,10 @@ class Window:
     @property
     def shape(self) -> tuple[int, int]:
         """(nx, ny): cells across and down."""
-        return (max(1, math.ceil((self.x1 - self.x0) / self.cell - 1e-9)),
-                max(1, math.ceil((self.y1 - self.y0) / self.cell - 1e-9)))
+        return (
+            max(1, math.ceil((self.x1 - self.x0) / self.cell - 1e-9)),
+            max(1, math.ceil((self.y1 - self.y0) / self.cell - 1e-9)),
+        )
 
     def inside(self, xy: np.ndarray) -> np.ndarray:
         """Rows of ``xy`` in the window."""
@@ -75,8 +77,9 @@ class Window:
         return iy * nx + ix
 
 
-def view(xy: np.ndarray, values: np.ndarray, categorical: bool, window: Window,
-         points_max: int) -> tuple[dict, list[np.ndarray]]:
+def view(
+    xy: np.ndarray, values: np.ndarray, categorical: bool, window: Window, points_max: int
+) -> tuple[dict, list[np.ndarray]]:
     """What the page draws for ``window``: (meta, arrays), see the module docstring.
 
     Points: ``rows`` (int32), ``x``, ``y``, ``value`` (float32). Density: ``cell``
@@ -87,21 +90,38 @@ def view(xy: np.ndarray, values: np.ndarray, categorical: bool, window: Window,
     rows = window.inside(xy)
     meta = {"galaxies": len(rows), "window": [window.x0, window.x1, window.y0, window.y1]}
     if len(rows) <= points_max:
-        return ({**meta, "kind": "points", "count": len(rows)},
-                [rows.astype(np.int32), xy[rows, 0], xy[rows, 1], values[rows]])
+        return (
+            {**meta, "kind": "points", "count": len(rows)},
+            [rows.astype(np.int32), xy[rows, 0], xy[rows, 1], values[rows]],
+        )
     cell = window.cells(xy[rows])
     counts = np.bincount(cell, minlength=window.shape[0] * window.shape[1])
     occupied = np.flatnonzero(counts)
-    value = (_majority(cell, values[rows], occupied) if categorical
-             else _mean(cell, values[rows], occupied, len(counts)))
+    value = (
+        _majority(cell, values[rows], occupied)
+        if categorical
+        else _mean(cell, values[rows], occupied, len(counts))
+    )
     nx, _ = window.shape
     x = window.x0 + (occupied % nx + 0.5) * window.cell
     y = window.y0 + (occupied // nx + 0.5) * window.cell
     opacity = np.log1p(counts[occupied]) / np.log1p(counts.max())
-    return ({**meta, "kind": "density", "count": len(occupied), "cell": window.cell,
-             "shape": list(window.shape)},
-            [occupied.astype(np.int32), x.astype(np.float32), y.astype(np.float32),
-             value.astype(np.float32), opacity.astype(np.float32)])
+    return (
+        {
+            **meta,
+            "kind": "density",
+            "count": len(occupied),
+            "cell": window.cell,
+            "shape": list(window.shape),
+        },
+        [
+            occupied.astype(np.int32),
+            x.astype(np.float32),
+            y.astype(np.float32),
+            value.astype(np.float32),
+            opacity.astype(np.float32),
+        ],
+    )
 
 
 def _majority(cell: np.ndarray, classes: np.ndarray, occupied: np.ndarray) -> np.ndarray:
@@ -111,8 +131,10 @@ def _majority(cell: np.ndarray, classes: np.ndarray, occupied: np.ndarray) -> np
     best = np.zeros(len(occupied), dtype=np.float32)
     if not member.any():  # a run without classes, or a view away from them
         return best
-    key, count = np.unique(cell[member].astype(np.int64) * (int(classes.max()) + 1)
-                           + classes[member].astype(np.int64), return_counts=True)
+    key, count = np.unique(
+        cell[member].astype(np.int64) * (int(classes.max()) + 1) + classes[member].astype(np.int64),
+        return_counts=True,
+    )
     which, klass = np.divmod(key, int(classes.max()) + 1)
     order = np.lexsort((klass, -count, which))  # per cell: most members, then lowest class
     first = np.r_[True, which[order][1:] != which[order][:-1]]

@@ -73,18 +73,26 @@ WITHIN_BRICK = {"objid": "brickid"}
 
 #: Position columns by release, read as ``ra``/``dec``: GZ DESI and Zoobot write
 #: ``ra``/``dec``; Euclid Q1's morphology catalogue ``right_ascension``/``declination``.
-POSITION_ALIASES = {"ra": ("ra", "right_ascension", "RA"),
-                    "dec": ("dec", "declination", "DEC", "Dec")}
+POSITION_ALIASES = {
+    "ra": ("ra", "right_ascension", "RA"),
+    "dec": ("dec", "declination", "DEC", "Dec"),
+}
 
 #: Feature column families recognised without ``--features``: raw Zoobot features,
 #: PCA features, and the PCA naming of an older draft of the GZ DESI release.
 FEATURE_PATTERNS = ("feat_*", "feat_pca_*", "pca_feat_*")
 
 TABLE_SUFFIXES = {
-    ".parquet": "parquet", ".pq": "parquet",
-    ".csv": "csv", ".tsv": "csv", ".csv.gz": "csv",
-    ".fits": "fits", ".fit": "fits", ".fits.gz": "fits",
-    ".h5": "hdf5", ".hdf5": "hdf5",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".csv.gz": "csv",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fits.gz": "fits",
+    ".h5": "hdf5",
+    ".hdf5": "hdf5",
     ".npy": "npy",
 }
 
@@ -128,8 +136,10 @@ class Representations:
         """One line that says what was found, for the log."""
         cols = self.feature_columns
         span = cols[0] if len(cols) == 1 else f"{cols[0]} … {cols[-1]}"
-        return (f"{self.source}: {len(self.ids)} rows, id column '{self.id_column}', "
-                f"{len(cols)} feature columns ({span})")
+        return (
+            f"{self.source}: {len(self.ids)} rows, id column '{self.id_column}', "
+            f"{len(cols)} feature columns ({span})"
+        )
 
 
 def table_format(path: Path) -> str:
@@ -150,20 +160,27 @@ def require_file(path: Path) -> None:
     """A table must be a file; a folder given instead is most often one of images,
     which raregal embed turns into a table."""
     if path.is_dir():
-        raise InputError(f"{path}: a folder, where a table was expected; a folder of images "
-                         f"is embedded first: raregal embed {path} --out DIR, then use "
-                         f"DIR/representations.parquet")
+        raise InputError(
+            f"{path}: a folder, where a table was expected; a folder of images "
+            f"is embedded first: raregal embed {path} --out DIR, then use "
+            f"DIR/representations.parquet"
+        )
     if path.exists() and not path.is_file():  # a FIFO would block the reader for ever
-        raise InputError(f"{path}: {_file_kind(path)}, not a regular file; raregal reads "
-                         f"tables from files")
+        raise InputError(
+            f"{path}: {_file_kind(path)}, not a regular file; raregal reads tables from files"
+        )
     if not path.is_file():
         raise InputError(f"{path}: no such file")
 
 
 def _file_kind(path: Path) -> str:
     mode = path.stat().st_mode
-    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+    kinds = (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
     return next((name for test, name in kinds if test(mode)), "not a file")
 
 
@@ -173,14 +190,21 @@ def check_column_names(names, source) -> None:
     seen: set = set()
     repeated = [name for name in names if name in seen or seen.add(name)]
     if repeated:
-        raise InputError(f"{source}: {list(names).count(repeated[0])} columns are named "
-                         f"'{repeated[0]}'" + (f" (and {len(set(repeated)) - 1} more names "
-                                               f"repeat)" if len(set(repeated)) > 1 else "")
-                         + "; column names must be unique: rename or drop the copies")
+        raise InputError(
+            f"{source}: {list(names).count(repeated[0])} columns are named "
+            f"'{repeated[0]}'"
+            + (
+                f" (and {len(set(repeated)) - 1} more names repeat)"
+                if len(set(repeated)) > 1
+                else ""
+            )
+            + "; column names must be unique: rename or drop the copies"
+        )
 
 
-def read_table(path: str | Path, *, ids: str | Path | None = None,
-               id_column: str | None = None) -> pa.Table:
+def read_table(
+    path: str | Path, *, ids: str | Path | None = None, id_column: str | None = None
+) -> pa.Table:
     """Read any supported layout into an Arrow table.
 
     Parameters
@@ -200,6 +224,7 @@ def read_table(path: str | Path, *, ids: str | Path | None = None,
     try:
         if kind == "parquet":
             import pyarrow.parquet as pq
+
             check_column_names(pq.read_schema(path).names, path)
             return pq.read_table(path)
         if kind == "csv":
@@ -222,8 +247,10 @@ def _read_csv(path: Path, id_column: str | None) -> pa.Table:
     header = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str).iloc[0].tolist()
     check_column_names([name for name in header if isinstance(name, str)], path)  # not blanks
     if len(header) == 1 and any(mark in str(header[0]) for mark in ";|\t"):
-        raise InputError(f"{path}: one column only ('{str(header[0])[:40]}'); is it "
-                         f"comma-separated? raregal reads CSV with commas ('.tsv': tabs)")
+        raise InputError(
+            f"{path}: one column only ('{str(header[0])[:40]}'); is it "
+            f"comma-separated? raregal reads CSV with commas ('.tsv': tabs)"
+        )
     text = {name: str for name in header if name in ID_COLUMNS or name == id_column}
     frame = pd.read_csv(path, sep=sep, dtype=text)
     frame, head = _zoobot_pred_columns(frame)
@@ -245,8 +272,11 @@ def _zoobot_pred_columns(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Zoobot's ``predictions_to_csv`` (``shared/save_predictions.py``) names each
     output ``{label}_pred``: the columns are read under their label, and are all
     outputs of one head (the second value returned)."""
-    renamed = {n: n[:-len("_pred")] for n in frame.columns
-               if str(n).endswith("_pred") and n[:-len("_pred")] not in frame.columns}
+    renamed = {
+        n: n[: -len("_pred")]
+        for n in frame.columns
+        if str(n).endswith("_pred") and n[: -len("_pred")] not in frame.columns
+    }
     return frame.rename(columns=renamed), list(renamed.values())
 
 
@@ -261,16 +291,19 @@ def _list_cells(values: pd.Series, where: str) -> np.ndarray:
         rows = [json.loads(cell) for cell in values]
         return np.asarray(rows, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: cells are not JSON lists of one number per pass "
-                         f"of the same length") from exc
+        raise InputError(
+            f"{where}: cells are not JSON lists of one number per pass of the same length"
+        ) from exc
 
 
 def _vector_cells(values: pd.Series, where: str) -> pa.Array:
     """A column of JSON lists that is not Zoobot's passes: an Arrow list column,
     whatever the lengths (the feature columns check them)."""
     try:
-        return pa.array([None if pd.isna(cell) else json.loads(cell) for cell in values],
-                        type=pa.list_(pa.float32()))
+        return pa.array(
+            [None if pd.isna(cell) else json.loads(cell) for cell in values],
+            type=pa.list_(pa.float32()),
+        )
     except (TypeError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{where}: cells are not JSON lists of numbers") from exc
 
@@ -317,21 +350,30 @@ def _read_zoobot_hdf5(path: Path) -> pa.Table:
     with h5py.File(path, "r") as f:
         for required in ("predictions", "id_str"):
             if required not in f:
-                raise InputError(f"{path}: not Zoobot's HDF5 layout: no '{required}' "
-                                 f"dataset (found: {', '.join(f.keys())})")
+                raise InputError(
+                    f"{path}: not Zoobot's HDF5 layout: no '{required}' "
+                    f"dataset (found: {', '.join(f.keys())})"
+                )
         values = np.asarray(f["predictions"], dtype=np.float32)
         ids = np.asarray(f["id_str"])
-        names = ([n.decode() if isinstance(n, bytes) else str(n) for n in f["label_cols"]]
-                 if "label_cols" in f else None)
+        names = (
+            [n.decode() if isinstance(n, bytes) else str(n) for n in f["label_cols"]]
+            if "label_cols" in f
+            else None
+        )
     if values.ndim < 2 or len(values) != len(ids):
-        raise InputError(f"{path}: 'predictions' has shape {values.shape} but 'id_str' "
-                         f"has {len(ids)} rows; expected (n, d), (n, d, passes) or "
-                         f"(n, d, models, passes)")
+        raise InputError(
+            f"{path}: 'predictions' has shape {values.shape} but 'id_str' "
+            f"has {len(ids)} rows; expected (n, d), (n, d, passes) or "
+            f"(n, d, models, passes)"
+        )
     if names is None:
         names = [f"feat_{i}" for i in range(values.shape[1])]
     if len(names) != values.shape[1]:
-        raise InputError(f"{path}: 'label_cols' names {len(names)} columns but 'predictions' "
-                         f"has {values.shape[1]}; they must match")
+        raise InputError(
+            f"{path}: 'label_cols' names {len(names)} columns but 'predictions' "
+            f"has {values.shape[1]}; they must match"
+        )
     check_column_names(names, f"{path}: 'label_cols'")
     # zoobot-predictions' grouped file is (galaxy, answer, model, pass): every model's
     # every pass is one draw, averaged alike (zoobot's expected_value_of_dirichlet_mixture)
@@ -341,10 +383,15 @@ def _read_zoobot_hdf5(path: Path) -> pa.Table:
     table = _columns_to_arrow(_concentrations_as_fractions(columns, path.name, names))
     if len(shape) < 4:
         return table
-    return table.replace_schema_metadata({NOTE: (
-        f"{path.name}: predictions of shape {shape} (galaxy, answer, model, pass): each "
-        f"value is the mean over the {shape[2]} models' {shape[3]} passes, as Zoobot's "
-        f"expected_value_of_dirichlet_mixture")})
+    return table.replace_schema_metadata(
+        {
+            NOTE: (
+                f"{path.name}: predictions of shape {shape} (galaxy, answer, model, pass): each "
+                f"value is the mean over the {shape[2]} models' {shape[3]} passes, as Zoobot's "
+                f"expected_value_of_dirichlet_mixture"
+            )
+        }
+    )
 
 
 def _concentrations_as_fractions(columns: dict, source: str, head=()) -> dict:
@@ -359,8 +406,12 @@ def _concentrations_as_fractions(columns: dict, source: str, head=()) -> dict:
     ``{label}_proportion-asked`` (:func:`proportion_columns`), as in Zoobot's
     advanced table. Any other column of several passes (n, passes) is averaged.
     """
-    answers = [n for n in columns if answer_label(str(n)) is not None  # not text
-               and np.asarray(columns[n]).dtype.kind in "iuf"]
+    answers = [
+        n
+        for n in columns
+        if answer_label(str(n)) is not None  # not text
+        and np.asarray(columns[n]).dtype.kind in "iuf"
+    ]
     if answers and head:
         answers = [n for n in head if "_" in str(n)]
     integer = [n for n in answers if np.asarray(columns[n]).dtype.kind in "iu"]
@@ -371,8 +422,14 @@ def _concentrations_as_fractions(columns: dict, source: str, head=()) -> dict:
         columns = {n: v for n, v in columns.items() if n not in answers}
         columns.update(fractions)
         columns.update(proportion_columns(fractions))
-    return {n: (np.asarray(v).mean(axis=1) if np.asarray(v).ndim == 2
-                and np.asarray(v).dtype.kind == "f" else v) for n, v in columns.items()}
+    return {
+        n: (
+            np.asarray(v).mean(axis=1)
+            if np.asarray(v).ndim == 2 and np.asarray(v).dtype.kind == "f"
+            else v
+        )
+        for n, v in columns.items()
+    }
 
 
 def is_vote_table(names, integer_answers) -> bool:
@@ -385,7 +442,7 @@ def is_vote_table(names, integer_answers) -> bool:
 def proportion_columns(fractions: dict) -> dict:
     """``{label}_proportion-asked`` for each ``{label}_fraction`` whose question's
     proportion asked can be worked out (:func:`raregal.io.schemas.proportion_asked`)."""
-    by_label = {n[:-len("_fraction")]: v for n, v in fractions.items()}
+    by_label = {n[: -len("_fraction")]: v for n, v in fractions.items()}
     n = len(next(iter(by_label.values())))
     out = {}
     for label in by_label:
@@ -395,8 +452,9 @@ def proportion_columns(fractions: dict) -> dict:
     return out
 
 
-def concentrations_to_fractions(values: np.ndarray, label_cols: list[str],
-                                source: str = "predictions") -> dict[str, np.ndarray]:
+def concentrations_to_fractions(
+    values: np.ndarray, label_cols: list[str], source: str = "predictions"
+) -> dict[str, np.ndarray]:
     """Expected vote fractions from a Dirichlet head's concentrations, as Zoobot does.
 
     Parameters
@@ -417,9 +475,11 @@ def concentrations_to_fractions(values: np.ndarray, label_cols: list[str],
     bad = (~finite | (values <= 0)).any(axis=(1, 2))
     if bad.any():
         first = np.argmax(bad)
-        raise InputError(f"{source}: {int(bad.sum())} galaxies have concentrations <= 0 or "
-                         f"not finite (first: row {first}); Dirichlet concentrations are "
-                         f"positive")
+        raise InputError(
+            f"{source}: {int(bad.sum())} galaxies have concentrations <= 0 or "
+            f"not finite (first: row {first}); Dirichlet concentrations are "
+            f"positive"
+        )
     questions: dict[str, list[int]] = {}
     for i, label in enumerate(label_cols):
         questions.setdefault(label.split("_", 1)[0], []).append(i)
@@ -446,8 +506,10 @@ def _read_npy(path: Path, ids_path: Path) -> pa.Table:
 
 # --- ids -----------------------------------------------------------------------------
 
-def read_id_file(path, *, id_column: str | None = None, named: bool = False,
-                 option: str = "--id-col"):
+
+def read_id_file(
+    path, *, id_column: str | None = None, named: bool = False, option: str = "--id-col"
+):
     """The ids a file lists: one per line (``.txt``, ``.lst``, ``.ids`` or no suffix),
     or a table's id column (``id_column`` when the table has it, else found as
     :func:`find_id_column` does; ``option`` is how the message says to name one).
@@ -461,8 +523,9 @@ def read_id_file(path, *, id_column: str | None = None, named: bool = False,
         raise InputError(f"{path}: ids must be a text file or a table, not .npy")
     else:
         table = read_table(path, id_column=id_column)
-        name = find_id_column(table, id_column if id_column in table.column_names else None,
-                              path, option)
+        name = find_id_column(
+            table, id_column if id_column in table.column_names else None, path, option
+        )
         ids = ids_as_strings(table.column(name))
     return (ids, name) if named else ids
 
@@ -502,8 +565,14 @@ def _unique(column: pa.ChunkedArray) -> bool:
     return len(pc.unique(column)) == len(column)
 
 
-def choose_id_column(names, get, id_column: str | None, source: str,
-                     option: str = "--id-col", match: pa.ChunkedArray | None = None) -> IdChoice:
+def choose_id_column(
+    names,
+    get,
+    id_column: str | None,
+    source: str,
+    option: str = "--id-col",
+    match: pa.ChunkedArray | None = None,
+) -> IdChoice:
     """The id column of one table.
 
     Parameters
@@ -532,8 +601,9 @@ def choose_id_column(names, get, id_column: str | None, source: str,
         return IdChoice(id_column, f"given with {option}")
     present = [name for name in ID_COLUMNS if name in names]
     if not present:
-        raise InputError(f"{source}: no id column; looked for {', '.join(ID_COLUMNS)}; "
-                         f"name one with {option}")
+        raise InputError(
+            f"{source}: no id column; looked for {', '.join(ID_COLUMNS)}; name one with {option}"
+        )
     passed, why = [], []
     for name in present:
         inside = WITHIN_BRICK.get(name)
@@ -547,44 +617,53 @@ def choose_id_column(names, get, id_column: str | None, source: str,
     if not passed and len(repeating) == 1:  # the caller's id check says which rows repeat
         return IdChoice(repeating[0], "the only id column present, but it repeats")
     if not passed:
-        raise InputError(f"{source}: no unique id column ({'; '.join(why)}); name one "
-                         f"with {option}")
+        raise InputError(
+            f"{source}: no unique id column ({'; '.join(why)}); name one with {option}"
+        )
     first = id_array(get(passed[0]))
     for other in passed[1:]:
         differ = len(first) - pc.sum(pc.equal(first, id_array(get(other)))).as_py()
         if differ and match is not None:
             return _matching_id(passed, get, match, source, option)
         if differ:
-            raise InputError(f"{source}: ambiguous id column: '{passed[0]}' and '{other}' "
-                             f"are both unique and differ on {differ} rows; choose one "
-                             f"with {option}")
+            raise InputError(
+                f"{source}: ambiguous id column: '{passed[0]}' and '{other}' "
+                f"are both unique and differ on {differ} rows; choose one "
+                f"with {option}"
+            )
     notes = why + ([f"'{o}' holds the same ids" for o in passed[1:]])
     reason = f"the known id column present ({', '.join(present)})" + (
-        f": {'; '.join(notes)}" if notes else "")
+        f": {'; '.join(notes)}" if notes else ""
+    )
     return IdChoice(passed[0], reason, unique=True)
 
 
 def _matching_id(candidates, get, match, source, option) -> IdChoice:
     """Of several unique id columns, the one that holds the representations' ids."""
     value_set = match.combine_chunks()
-    hits = {name: pc.sum(pc.is_in(id_array(get(name)), value_set=value_set)).as_py() or 0
-            for name in candidates}
+    hits = {
+        name: pc.sum(pc.is_in(id_array(get(name)), value_set=value_set)).as_py() or 0
+        for name in candidates
+    }
     best = max(hits, key=hits.get)
     if hits[best] == 0 or sum(v == hits[best] for v in hits.values()) > 1:
         found = ", ".join(f"'{n}' {v}" for n, v in hits.items())
-        raise InputError(f"{source}: ambiguous id column: {', '.join(candidates)} are all "
-                         f"unique and differ; representation ids found in each: {found}; "
-                         f"choose one with {option}")
+        raise InputError(
+            f"{source}: ambiguous id column: {', '.join(candidates)} are all "
+            f"unique and differ; representation ids found in each: {found}; "
+            f"choose one with {option}"
+        )
     others = ", ".join(f"'{n}' {v}" for n, v in hits.items() if n != best)
-    return IdChoice(best, f"of the unique id columns it holds the most representation ids "
-                          f"({hits[best]}; {others})", unique=True)
+    return IdChoice(
+        best,
+        f"of the unique id columns it holds the most representation ids ({hits[best]}; {others})",
+        unique=True,
+    )
 
 
-def find_id_column(table: pa.Table, id_column: str | None, source,
-                   option: str = "--id-col") -> str:
+def find_id_column(table: pa.Table, id_column: str | None, source, option: str = "--id-col") -> str:
     """The id column of an in-memory table (:func:`choose_id_column`)."""
-    return choose_id_column(table.column_names, table.column, id_column, str(source),
-                            option).column
+    return choose_id_column(table.column_names, table.column, id_column, str(source), option).column
 
 
 def check_ids(ids, column: str, source, what: str = "rows", unique: bool = False) -> None:
@@ -601,8 +680,10 @@ def check_ids(ids, column: str, source, what: str = "rows", unique: bool = False
         counts = pc.value_counts(ids).flatten()
         repeated = pc.filter(counts[1], pc.greater(counts[1], 1))
         example = pc.filter(counts[0], pc.greater(counts[1], 1))[0].as_py()
-        raise InputError(f"{source}: {pc.sum(repeated).as_py()} {what} share an id with "
-                         f"another row in column '{column}' (e.g. '{example}')")
+        raise InputError(
+            f"{source}: {pc.sum(repeated).as_py()} {what} share an id with "
+            f"another row in column '{column}' (e.g. '{example}')"
+        )
 
 
 def _natural_key(name: str):
@@ -631,19 +712,25 @@ def find_feature_columns(table, pattern: str | None, source, vectors=()) -> list
     if not families and len(vectors) == 1:
         return list(vectors)
     if not families and vectors:
-        raise InputError(f"{source}: ambiguous feature columns: list columns "
-                         f"{', '.join(vectors)}; choose with --features NAME")
+        raise InputError(
+            f"{source}: ambiguous feature columns: list columns "
+            f"{', '.join(vectors)}; choose with --features NAME"
+        )
     if not families:
-        raise InputError(f"{source}: no feature columns; looked for "
-                         f"{', '.join(FEATURE_PATTERNS)}; name them with --features GLOB")
+        raise InputError(
+            f"{source}: no feature columns; looked for "
+            f"{', '.join(FEATURE_PATTERNS)}; name them with --features GLOB"
+        )
     if len(families) > 1:
         listed = ", ".join(f"{fam} ({len(cols)} columns)" for fam, cols in families.items())
-        raise InputError(f"{source}: ambiguous feature columns: {listed}; "
-                         f"choose with --features GLOB")
+        raise InputError(
+            f"{source}: ambiguous feature columns: {listed}; choose with --features GLOB"
+        )
     return next(iter(families.values()))
 
 
 # --- one input table, read column by column -------------------------------------------
+
 
 class TableSource:
     """One input file, read a few columns at a time.
@@ -668,8 +755,15 @@ class TableSource:
     column of :attr:`names`; :meth:`expand` offers its elements as ``{name}_{i}``.
     """
 
-    def __init__(self, paths, *, ids=None, id_column: str | None = None,
-                 campaign: str | None = None, mask_unasked: bool = True):
+    def __init__(
+        self,
+        paths,
+        *,
+        ids=None,
+        id_column: str | None = None,
+        campaign: str | None = None,
+        mask_unasked: bool = True,
+    ):
         paths = expand_paths(paths)
         for path in paths:
             require_file(path)
@@ -678,6 +772,7 @@ class TableSource:
         self._file, self._last = None, (None, None)
         if len(paths) == 1 and table_format(paths[0]) == "parquet":
             import pyarrow.parquet as pq
+
             try:
                 self._file = pq.ParquetFile(paths[0])
             except Exception as exc:
@@ -687,8 +782,9 @@ class TableSource:
             check_column_names(self.schema.names, paths[0])
             self.n_rows = self._file.metadata.num_rows
         else:
-            self._table = _concat([read_table(p, ids=ids, id_column=id_column) for p in paths],
-                                  self.source)
+            self._table = _concat(
+                [read_table(p, ids=ids, id_column=id_column) for p in paths], self.source
+            )
             self.schema, self.n_rows = self._table.schema, self._table.num_rows
         stored = self.schema.names
         self.stored = {name: name for name in stored}
@@ -751,12 +847,15 @@ class TableSource:
         take = None if rows is None else pa.array(rows)
         plain = [n for n in names if n not in self.derived]
         for start in range(0, len(plain), group):
-            part = [self.stored[n] for n in plain[start:start + group]]
-            table = (self._file.read(columns=part) if self._file is not None
-                     else self._table.select(part))
+            part = [self.stored[n] for n in plain[start : start + group]]
+            table = (
+                self._file.read(columns=part)
+                if self._file is not None
+                else self._table.select(part)
+            )
             if take is not None:
                 table = table.take(take)
-            arrays.update(zip(plain[start:start + group], table.columns))
+            arrays.update(zip(plain[start : start + group], table.columns))
         for name in names:
             if name in self.derived:
                 values = self.values(name)
@@ -772,8 +871,11 @@ class TableSource:
         if pa.types.is_fixed_size_list(kind):
             width = kind.list_size
         else:  # a variable list: its lengths, from the first row group at scale
-            column = (self._file.read_row_group(0, columns=[name]).column(0)
-                      if self._file is not None else self._table.column(name))
+            column = (
+                self._file.read_row_group(0, columns=[name]).column(0)
+                if self._file is not None
+                else self._table.column(name)
+            )
             width = self._check_lengths(name, column, None)
         names = [f"{name}_{i}" for i in range(width)]
         self.widths[name] = width
@@ -787,9 +889,11 @@ class TableSource:
         other = lengths != width
         if other.any() or width < 0:
             found = ", ".join(str(v) if v >= 0 else "none" for v in np.unique(lengths)[:4])
-            raise InputError(f"{self.source}: column '{name}': {int(other.sum())} rows have a "
-                             f"list of another length than {width} (lengths: {found}); an "
-                             f"embedding column holds vectors of one length")
+            raise InputError(
+                f"{self.source}: column '{name}': {int(other.sum())} rows have a "
+                f"list of another length than {width} (lengths: {found}); an "
+                f"embedding column holds vectors of one length"
+            )
         return width
 
     def _batch_arrays(self, batch, columns, widths, check=True) -> list[np.ndarray]:
@@ -800,8 +904,11 @@ class TableSource:
             if name in widths:
                 if check:
                     self._check_lengths(name, column, widths[name])
-                flat = (column.flatten() if not isinstance(column, pa.ChunkedArray)
-                        else pa.concat_arrays([c.flatten() for c in column.chunks]))
+                flat = (
+                    column.flatten()
+                    if not isinstance(column, pa.ChunkedArray)
+                    else pa.concat_arrays([c.flatten() for c in column.chunks])
+                )
                 out.append(flat.to_numpy(zero_copy_only=False).reshape(-1, widths[name]))
             else:
                 out.append(column.to_numpy(zero_copy_only=False))
@@ -821,8 +928,10 @@ class TableSource:
         if self._file is not None:
             # one row group at a time: iter_batches held ~2x the file's bytes at 1M
             # rows (1.35 GiB peak against 0.49 GiB, and 2x slower; bench/read_scale.py)
-            batches = (self._file.read_row_group(g, columns=stored)
-                       for g in range(self._file.num_row_groups))
+            batches = (
+                self._file.read_row_group(g, columns=stored)
+                for g in range(self._file.num_row_groups)
+            )
         else:
             batches = self._table.select(stored).to_batches(max_chunksize=STREAM_ROWS)
         offset = filled = 0
@@ -839,8 +948,8 @@ class TableSource:
             arrays = self._batch_arrays(batch, stored, widths, check=False)
             count = batch.num_rows
             for j, at, i, length in runs:
-                block = out[filled:filled + count, j:j + length]
-                block[:] = arrays[at][:, None] if i is None else arrays[at][:, i:i + length]
+                block = out[filled : filled + count, j : j + length]
+                block[:] = arrays[at][:, None] if i is None else arrays[at][:, i : i + length]
             filled += count
         return out, bad
 
@@ -853,8 +962,10 @@ class TableSource:
         if campaign is None or not found:
             return found
         if campaign not in found:
-            raise InputError(f"{self.source}: no answers of campaign '{campaign}' (--campaign);"
-                             f" the campaigns found: {', '.join(found)}")
+            raise InputError(
+                f"{self.source}: no answers of campaign '{campaign}' (--campaign);"
+                f" the campaigns found: {', '.join(found)}"
+            )
         for name in [n for n in self.stored if campaign_of(n) not in (None, campaign)]:
             del self.stored[name]
         return [campaign]
@@ -862,17 +973,24 @@ class TableSource:
     def require_one_campaign(self) -> None:
         """Several campaigns' answers side by side make every cut column ambiguous."""
         if len(self.campaigns) > 1:
-            examples = [next(n for n in self.names if campaign_of(n) == c)
-                        for c in self.campaigns[:2]]
-            raise InputError(f"{self.source}: answers of {len(self.campaigns)} campaigns side "
-                             f"by side ({', '.join(self.campaigns)}; e.g. '{examples[0]}' and "
-                             f"'{examples[1]}'); choose one with --campaign")
+            examples = [
+                next(n for n in self.names if campaign_of(n) == c) for c in self.campaigns[:2]
+            ]
+            raise InputError(
+                f"{self.source}: answers of {len(self.campaigns)} campaigns side "
+                f"by side ({', '.join(self.campaigns)}; e.g. '{examples[0]}' and "
+                f"'{examples[1]}'); choose one with --campaign"
+            )
 
     def _votes_as_fractions(self) -> None:
         """Vote counts (:func:`is_vote_table`) as fractions: votes / total votes."""
         names = self.names
-        answers = [n for n in names if answer_label(n) is not None and  # not GZ2's _semantic
-                   (pa.types.is_integer(self.type(n)) or pa.types.is_floating(self.type(n)))]
+        answers = [
+            n
+            for n in names
+            if answer_label(n) is not None  # not GZ2's _semantic
+            and (pa.types.is_integer(self.type(n)) or pa.types.is_floating(self.type(n)))
+        ]
         integer = [n for n in answers if pa.types.is_integer(self.type(n))]
         self.vote_table = bool(answers) and is_vote_table(names, integer)
         if not self.vote_table:
@@ -883,14 +1001,18 @@ class TableSource:
             if fraction in self.stored:
                 continue
             if total not in self.stored:
-                raise InputError(f"{self.source}: column '{answer}' holds volunteer vote counts "
-                                 f"but the table has no '{total}' to divide them by; give "
-                                 f"that column or the fractions ('{fraction}')")
+                raise InputError(
+                    f"{self.source}: column '{answer}' holds volunteer vote counts "
+                    f"but the table has no '{total}' to divide them by; give "
+                    f"that column or the fractions ('{fraction}')"
+                )
             self.derived[fraction] = lambda a=answer, t=total: self._share(a, t)
         if self.derived:
-            self.notes.append(f"{self.source}: volunteer vote counts read as vote fractions "
-                              f"(the answer's votes / the question's {TOTAL_VOTES}, as GZ "
-                              f"DESI's volunteer catalogue; NaN where no one voted)")
+            self.notes.append(
+                f"{self.source}: volunteer vote counts read as vote fractions "
+                f"(the answer's votes / the question's {TOTAL_VOTES}, as GZ "
+                f"DESI's volunteer catalogue; NaN where no one voted)"
+            )
 
     def _share(self, answer: str, total: str) -> np.ndarray:
         votes, totals = self.values(answer), self.values(total)
@@ -910,12 +1032,12 @@ class TableSource:
         Returns the record for run.json, None where the rule does not apply.
         """
         fractions = fraction_columns(self.names)
-        asked = {f: f"{f[:-len('_fraction')]}{ASKED}" for f in fractions}
+        asked = {f: f"{f[: -len('_fraction')]}{ASKED}" for f in fractions}
         asked = {f: a for f, a in asked.items() if a in self.names}
         if self.vote_table:
             for fraction in fractions:
                 if fraction not in asked and self._chain_present(fraction):
-                    name = f"{fraction[:-len('_fraction')]}{ASKED}"
+                    name = f"{fraction[: -len('_fraction')]}{ASKED}"
                     self.derived[name] = lambda f=fraction: self._proportion(f)
                     asked[fraction] = name
         if not asked:
@@ -924,17 +1046,28 @@ class TableSource:
         if on:
             for fraction, proportion in asked.items():
                 plain = self.derived.get(fraction, lambda f=fraction: self._plain(f))
-                self.derived[fraction] = (lambda f=fraction, p=proportion, v=plain:
-                                          self._masked(f, v(), self.values(p)))
-        rule = (f"a vote fraction is NaN where its question was asked with probability "
-                f"below {defaults.ASKED_THRESHOLD:g} (GZ DESI's friendly table; Zoobot "
-                f"shared/load_predictions.py prediction_hdf5_to_summary_parquet)")
-        self.notes.append(f"{self.source}: " + (
-            f"{rule}: {len(asked)} fraction columns masked" if on else
-            f"fractions not masked (--no-mask-unasked); the friendly rule would mask "
-            f"{len(asked)} columns") + (
-            f"; not masked (tree unknown or an answer on the way absent): "
-            f"{', '.join(unmasked)}" if unmasked else ""))
+                self.derived[fraction] = lambda f=fraction, p=proportion, v=plain: self._masked(
+                    f, v(), self.values(p)
+                )
+        rule = (
+            f"a vote fraction is NaN where its question was asked with probability "
+            f"below {defaults.ASKED_THRESHOLD:g} (GZ DESI's friendly table; Zoobot "
+            f"shared/load_predictions.py prediction_hdf5_to_summary_parquet)"
+        )
+        self.notes.append(
+            f"{self.source}: "
+            + (
+                f"{rule}: {len(asked)} fraction columns masked"
+                if on
+                else f"fractions not masked (--no-mask-unasked); the friendly rule would mask "
+                f"{len(asked)} columns"
+            )
+            + (
+                f"; not masked (tree unknown or an answer on the way absent): {', '.join(unmasked)}"
+                if unmasked
+                else ""
+            )
+        )
         return {"applied": on, "rule": rule, "columns": len(asked), "not_masked": unmasked}
 
     def _chain_present(self, fraction: str) -> bool:
@@ -943,10 +1076,15 @@ class TableSource:
 
     def _proportion(self, fraction: str) -> np.ndarray:
         """From the unmasked fractions: read before any mask is laid on them."""
+
         def unmasked(label):
             name = f"{label}_fraction"
-            return (self._share(label, f"{label.partition('_')[0]}{TOTAL_VOTES}")
-                    if name not in self.stored else self._plain(name))
+            return (
+                self._share(label, f"{label.partition('_')[0]}{TOTAL_VOTES}")
+                if name not in self.stored
+                else self._plain(name)
+            )
+
         return proportion_asked(fraction.partition("_")[0], unmasked, self.n_rows)
 
     def _masked(self, fraction: str, values: np.ndarray, proportion: np.ndarray) -> np.ndarray:
@@ -963,8 +1101,13 @@ def _runs(sources) -> list[tuple[int, int, int | None, int]]:
     runs: list[list] = []
     for j, (at, i) in enumerate(sources):
         last = runs[-1] if runs else None
-        if (last and i is not None and last[1] == at and last[2] is not None
-                and last[2] + last[3] == i):
+        if (
+            last
+            and i is not None
+            and last[1] == at
+            and last[2] is not None
+            and last[2] + last[3] == i
+        ):
             last[3] += 1
         else:
             runs.append([j, at, i, 1])
@@ -973,10 +1116,10 @@ def _runs(sources) -> list[tuple[int, int, int | None, int]]:
 
 def _is_vector(kind: pa.DataType) -> bool:
     """A list column of numbers (an embedding per row)."""
-    lists = (pa.types.is_list(kind) or pa.types.is_large_list(kind)
-             or pa.types.is_fixed_size_list(kind))
-    return lists and (pa.types.is_floating(kind.value_type)
-                      or pa.types.is_integer(kind.value_type))
+    lists = (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    )
+    return lists and (pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type))
 
 
 def expand_paths(paths) -> list[Path]:
@@ -1000,13 +1143,16 @@ def _concat(tables: list[pa.Table], source: str) -> pa.Table:
     first = tables[0].column_names
     for table in tables[1:]:
         if table.column_names != first:
-            raise InputError(f"{source}: the files have different columns "
-                             f"({len(first)} and {table.num_columns}); they must be "
-                             f"chunks of one table")
+            raise InputError(
+                f"{source}: the files have different columns "
+                f"({len(first)} and {table.num_columns}); they must be "
+                f"chunks of one table"
+            )
     return pa.concat_tables(tables, promote_options="permissive")
 
 
 # --- the inputs of a search: representations, predictions, catalogues -------------------
+
 
 @dataclass
 class _Joined:
@@ -1039,14 +1185,19 @@ class Inputs:
         Lines for the log.
     """
 
-    def __init__(self, reps: TableSource, id_choice: IdChoice, ids: pa.ChunkedArray,
-                 feature_columns: list[str], joined: list[_Joined]):
+    def __init__(
+        self,
+        reps: TableSource,
+        id_choice: IdChoice,
+        ids: pa.ChunkedArray,
+        feature_columns: list[str],
+        joined: list[_Joined],
+    ):
         self.reps, self.id_choice, self.ids = reps, id_choice, ids
         self.feature_columns, self.joined = feature_columns, joined
         self.n_rows = reps.n_rows
         self.notes: list[str] = []
-        self.id_choices: dict = {"representations": {"file": reps.source,
-                                                     **id_choice.as_dict()}}
+        self.id_choices: dict = {"representations": {"file": reps.source, **id_choice.as_dict()}}
         self.selection_columns = pd.DataFrame(index=pd.RangeIndex(self.n_rows))
         self.has_fractions = False
 
@@ -1072,8 +1223,7 @@ class Inputs:
     def _gather(self, name: str, rows: np.ndarray | None) -> np.ndarray:
         table, joined_rows = self._owners()[name]
         if joined_rows is None:
-            column = (table.column(name) if rows is None
-                      else table.read([name], rows).column(0))
+            column = table.column(name) if rows is None else table.read([name], rows).column(0)
             return column.to_numpy(zero_copy_only=False)
         where = joined_rows if rows is None else joined_rows.take(pa.array(rows))
         return _take_or_null(table.column(name), where)
@@ -1100,8 +1250,11 @@ class Inputs:
 
     def fraction_sources(self) -> dict[str, str]:
         """The file each vote-fraction column is read from (run.json, the log)."""
-        return {name: table.source for name, (table, _) in self._owners().items()
-                if fraction_columns([name])}
+        return {
+            name: table.source
+            for name, (table, _) in self._owners().items()
+            if fraction_columns([name])
+        }
 
     def describe_fractions(self) -> str:
         """One line for the log: where the vote fractions come from."""
@@ -1110,22 +1263,30 @@ class Inputs:
             by_file[source] = by_file.get(source, 0) + 1
         found = ", ".join(f"{n} from {source}" for source, n in by_file.items()) or "none"
         aside = self.set_aside
-        return (f"vote fractions: {found}" + (
-            f"; the {len(aside)} of {self.reps.source} are set aside (--predictions gives "
-            f"them all)" if aside else ""))
+        return f"vote fractions: {found}" + (
+            f"; the {len(aside)} of {self.reps.source} are set aside (--predictions gives them all)"
+            if aside
+            else ""
+        )
 
     def masking(self) -> dict:
         """run.json: per file, the friendly mask's rule, whether it was applied, and
         the values it masked in each column read so far."""
         tables = [self.reps] + [j.table for j in self.joined]
-        return {t.source: {**t.mask_record, "masked": dict(t.masked)}
-                for t in tables if t.mask_record is not None}
+        return {
+            t.source: {**t.mask_record, "masked": dict(t.masked)}
+            for t in tables
+            if t.mask_record is not None
+        }
 
     def describe_masked(self) -> list[str]:
         """Lines for the log: the values masked in the columns the cuts read."""
-        return [f"{source}: masked (asked below {defaults.ASKED_THRESHOLD:g}) "
-                + ", ".join(f"{n} of {column}" for column, n in record["masked"].items())
-                for source, record in self.masking().items() if record["masked"]]
+        return [
+            f"{source}: masked (asked below {defaults.ASKED_THRESHOLD:g}) "
+            + ", ".join(f"{n} of {column}" for column, n in record["masked"].items())
+            for source, record in self.masking().items()
+            if record["masked"]
+        ]
 
     def load(self, mask: np.ndarray | None = None) -> Representations:
         """The galaxies where ``mask`` (all without one): ids, features, columns.
@@ -1138,19 +1299,30 @@ class Inputs:
         features, bad_rows = self.reps.matrix(self.feature_columns, mask)
         if bad_rows.any():
             first = self.ids[int(np.argmax(bad_rows))].as_py()
-            raise InputError(f"{self.reps.source}: {int(bad_rows.sum())} rows have NaN or "
-                             f"infinite features (first id '{first}')")
+            raise InputError(
+                f"{self.reps.source}: {int(bad_rows.sum())} rows have NaN or "
+                f"infinite features (first id '{first}')"
+            )
         ids = self.ids if rows is None else self.ids.take(pa.array(rows))
         ids = np.asarray(ids.to_pylist(), dtype=object)
         owners = self._owners()
         catalogues = [j.table for j in self.joined if j.role == "catalogue"]
-        keep = [n for n, (table, _) in owners.items()  # catalogues: only what --where used
-                if not any(table is c for c in catalogues) or n in self.selection_columns]
-        columns = pd.DataFrame({n: self._gather(n, rows) for n in keep},
-                               index=pd.RangeIndex(len(ids)))
-        return Representations(ids=ids, features=features, columns=columns,
-                               id_column=self.id_choice.column,
-                               feature_columns=self.feature_columns, source=self.reps.source)
+        keep = [
+            n
+            for n, (table, _) in owners.items()  # catalogues: only what --where used
+            if not any(table is c for c in catalogues) or n in self.selection_columns
+        ]
+        columns = pd.DataFrame(
+            {n: self._gather(n, rows) for n in keep}, index=pd.RangeIndex(len(ids))
+        )
+        return Representations(
+            ids=ids,
+            features=features,
+            columns=columns,
+            id_column=self.id_choice.column,
+            feature_columns=self.feature_columns,
+            source=self.reps.source,
+        )
 
 
 def _take_or_null(column: pa.ChunkedArray, rows: pa.ChunkedArray) -> np.ndarray:
@@ -1161,10 +1333,20 @@ def _take_or_null(column: pa.ChunkedArray, rows: pa.ChunkedArray) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False)
 
 
-def open_inputs(representations, *, predictions=None, catalogues=(), id_column=None,
-                predictions_id_column=None, catalogue_id_column=None, features=None,
-                ids=None, want=(), campaign=None,
-                mask_unasked=defaults.MASK_UNASKED) -> Inputs:
+def open_inputs(
+    representations,
+    *,
+    predictions=None,
+    catalogues=(),
+    id_column=None,
+    predictions_id_column=None,
+    catalogue_id_column=None,
+    features=None,
+    ids=None,
+    want=(),
+    campaign=None,
+    mask_unasked=defaults.MASK_UNASKED,
+) -> Inputs:
     """Open the tables of a search and join them on id, reading as little as possible.
 
     Parameters
@@ -1194,37 +1376,52 @@ def open_inputs(representations, *, predictions=None, catalogues=(), id_column=N
     """
     options = {"campaign": campaign, "mask_unasked": mask_unasked}
     # with --predictions the representations' own fractions are set aside: any campaign
-    reps = TableSource(representations, ids=ids, id_column=id_column, mask_unasked=mask_unasked,
-                       campaign=campaign if predictions is None else None)
+    reps = TableSource(
+        representations,
+        ids=ids,
+        id_column=id_column,
+        mask_unasked=mask_unasked,
+        campaign=campaign if predictions is None else None,
+    )
     if reps.n_rows == 0:
         raise InputError(f"{reps.source}: the table has no rows")
     choice = choose_id_column(reps.names, reps.column, id_column, reps.source, "--id-col")
-    feature_names = [element for name in find_feature_columns(reps.names, features,
-                                                              reps.source, reps.vectors)
-                     for element in (reps.expand(name) if name in reps.vectors else [name])]
+    feature_names = [
+        element
+        for name in find_feature_columns(reps.names, features, reps.source, reps.vectors)
+        for element in (reps.expand(name) if name in reps.vectors else [name])
+    ]
     if choice.column in feature_names:
-        raise InputError(f"{reps.source}: the id column '{choice.column}' matches the "
-                         f"feature glob")
-    non_numeric = [n for n in feature_names
-                   if not (pa.types.is_floating(reps.type(n)) or pa.types.is_integer(reps.type(n)))]
+        raise InputError(f"{reps.source}: the id column '{choice.column}' matches the feature glob")
+    non_numeric = [
+        n
+        for n in feature_names
+        if not (pa.types.is_floating(reps.type(n)) or pa.types.is_integer(reps.type(n)))
+    ]
     if non_numeric:
-        raise InputError(f"{reps.source}: {len(non_numeric)} feature columns are not numeric "
-                         f"(first: '{non_numeric[0]}', {reps.type(non_numeric[0])})")
+        raise InputError(
+            f"{reps.source}: {len(non_numeric)} feature columns are not numeric "
+            f"(first: '{non_numeric[0]}', {reps.type(non_numeric[0])})"
+        )
     rep_ids = id_array(reps.column(choice.column))
     check_ids(rep_ids, choice.column, reps.source, unique=choice.unique)
     inputs = Inputs(reps, choice, rep_ids, feature_names, [])
-    inputs.notes.append(f"{reps.source}: {reps.n_rows} rows, id column '{choice.column}' "
-                        f"({choice.reason}), {len(feature_names)} feature columns "
-                        f"({feature_names[0]} … {feature_names[-1]})")
+    inputs.notes.append(
+        f"{reps.source}: {reps.n_rows} rows, id column '{choice.column}' "
+        f"({choice.reason}), {len(feature_names)} feature columns "
+        f"({feature_names[0]} … {feature_names[-1]})"
+    )
     tables = []
     if predictions is not None:
         tables.append(("predictions", predictions, predictions_id_column, "--predictions-id-col"))
-    tables += [("catalogue", path, catalogue_id_column, "--catalogue-id-col")
-               for path in catalogues]
+    tables += [
+        ("catalogue", path, catalogue_id_column, "--catalogue-id-col") for path in catalogues
+    ]
     for role, path, own_id, option in tables:
         table = TableSource(path, id_column=own_id, **options)
-        own = choose_id_column(table.names, table.column, own_id, table.source, option,
-                               match=rep_ids)
+        own = choose_id_column(
+            table.names, table.column, own_id, table.source, option, match=rep_ids
+        )
         joined = _join(rep_ids, table, own, role, inputs.notes)
         inputs.joined.append(joined)
         entry = {"file": table.source, **own.as_dict()}
@@ -1247,10 +1444,13 @@ def _check_campaigns(inputs: Inputs, campaign: str | None) -> None:
     ``campaign`` names one; a campaign that no table holds is an error."""
     tables = [inputs.reps] + [j.table for j in inputs.joined]
     if campaign is not None and not any(t.campaigns for t in tables):
-        raise InputError(f"--campaign {campaign}: no table has campaign-suffixed answers "
-                         f"({', '.join(t.source for t in tables)})")
-    owners = {id(table) for name, (table, _) in inputs._owners().items()
-              if fraction_columns([name])}
+        raise InputError(
+            f"--campaign {campaign}: no table has campaign-suffixed answers "
+            f"({', '.join(t.source for t in tables)})"
+        )
+    owners = {
+        id(table) for name, (table, _) in inputs._owners().items() if fraction_columns([name])
+    }
     for table in tables:
         if id(table) in owners:
             table.require_one_campaign()
@@ -1281,8 +1481,9 @@ def where_names(expressions, available) -> list[str]:
     return found
 
 
-def _join(rep_ids: pa.ChunkedArray, table: TableSource, choice: IdChoice, role: str,
-          notes: list[str]) -> _Joined:
+def _join(
+    rep_ids: pa.ChunkedArray, table: TableSource, choice: IdChoice, role: str, notes: list[str]
+) -> _Joined:
     """Each representation's row in ``table`` (Arrow's hash lookup, no Python strings)."""
     noun = "prediction" if role == "predictions" else role
     own = id_array(table.column(choice.column))
@@ -1291,25 +1492,35 @@ def _join(rep_ids: pa.ChunkedArray, table: TableSource, choice: IdChoice, role: 
     missing = rows.null_count
     if missing and role == "predictions":
         absent = pc.filter(rep_ids, pc.is_null(rows))[0].as_py()
-        raise InputError(f"{table.source}: {missing} of {len(rep_ids)} representation ids have "
-                         f"no prediction row (e.g. '{absent}'; joined on '{choice.column}')")
+        raise InputError(
+            f"{table.source}: {missing} of {len(rep_ids)} representation ids have "
+            f"no prediction row (e.g. '{absent}'; joined on '{choice.column}')"
+        )
     extra = table.n_rows - (len(rep_ids) - missing)
-    notes.append(f"{table.source}: {role}, {table.n_rows} rows, id column '{choice.column}' "
-                 f"({choice.reason})")
+    notes.append(
+        f"{table.source}: {role}, {table.n_rows} rows, id column '{choice.column}' "
+        f"({choice.reason})"
+    )
     if missing:
-        notes.append(f"{table.source}: {missing} representations have no row; their "
-                     f"{role} columns are empty (NaN), which a --where on them drops")
+        notes.append(
+            f"{table.source}: {missing} representations have no row; their "
+            f"{role} columns are empty (NaN), which a --where on them drops"
+        )
     if extra > 0:
-        notes.append(f"{table.source}: {extra} {noun} rows have no representation and "
-                     f"were ignored")
+        notes.append(f"{table.source}: {extra} {noun} rows have no representation and were ignored")
     return _Joined(table, role, choice.column, rows)
 
 
 # --- loading whole (small inputs, Python API) ------------------------------------------
 
-def load_representations(path, *, id_column: str | None = None,
-                         features: str | None = None,
-                         ids: str | Path | None = None) -> Representations:
+
+def load_representations(
+    path,
+    *,
+    id_column: str | None = None,
+    features: str | None = None,
+    ids: str | Path | None = None,
+) -> Representations:
     """Read a representation file whole and validate it.
 
     Parameters
@@ -1345,8 +1556,9 @@ def join_predictions(reps: Representations, path, *, id_column: str | None = Non
     """
     table = TableSource(path, id_column=id_column)
     rep_ids = pa.chunked_array([pa.array(reps.ids.astype(str))])
-    choice = choose_id_column(table.names, table.column, id_column, table.source,
-                              "--predictions-id-col", match=rep_ids)
+    choice = choose_id_column(
+        table.names, table.column, id_column, table.source, "--predictions-id-col", match=rep_ids
+    )
     notes: list[str] = []
     joined = _join(rep_ids, table, choice, "predictions", notes)
     names = [n for n in table.names if n != choice.column]

@@ -57,12 +57,15 @@ def without_self(indices: np.ndarray, distances: np.ndarray) -> tuple[np.ndarray
     drop = np.where(own.any(axis=1), np.argmax(own, axis=1), k - 1)
     keep = np.ones((n, k), dtype=bool)
     keep[np.arange(n), drop] = False
-    return (indices[keep].reshape(n, k - 1).astype(np.int32),
-            distances[keep].reshape(n, k - 1).astype(np.float32))
+    return (
+        indices[keep].reshape(n, k - 1).astype(np.int32),
+        distances[keep].reshape(n, k - 1).astype(np.float32),
+    )
 
 
-def neighbours_table(ids: np.ndarray, id_column: str, rows: np.ndarray,
-                     dist: np.ndarray) -> pa.Table:
+def neighbours_table(
+    ids: np.ndarray, id_column: str, rows: np.ndarray, dist: np.ndarray
+) -> pa.Table:
     """One row per galaxy: its neighbours' ids, rows and distances.
 
     Parameters
@@ -75,13 +78,15 @@ def neighbours_table(ids: np.ndarray, id_column: str, rows: np.ndarray,
     n, k = rows.shape[0], rows.shape[1] + 1
     offsets = pa.array(np.arange(0, n * (k - 1) + 1, k - 1, dtype=np.int32))
     ids = pa.array(np.asarray(ids).astype(str))
-    return pa.table({
-        id_column: ids,
-        # an Arrow take: at 632k × 49 a NumPy array of str would need ~1.6 GB
-        "neighbour_ids": pa.ListArray.from_arrays(offsets, ids.take(pa.array(rows.ravel()))),
-        "neighbour_rows": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),
-        "neighbour_distances": pa.ListArray.from_arrays(offsets, pa.array(dist.ravel())),
-    })
+    return pa.table(
+        {
+            id_column: ids,
+            # an Arrow take: at 632k × 49 a NumPy array of str would need ~1.6 GB
+            "neighbour_ids": pa.ListArray.from_arrays(offsets, ids.take(pa.array(rows.ravel()))),
+            "neighbour_rows": pa.ListArray.from_arrays(offsets, pa.array(rows.ravel())),
+            "neighbour_distances": pa.ListArray.from_arrays(offsets, pa.array(dist.ravel())),
+        }
+    )
 
 
 def read_neighbours(path: Path, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,8 +162,12 @@ def fits_text(table):
     return table
 
 
-def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
-                  neighbours: tuple[np.ndarray, np.ndarray] | None) -> None:
+def write_exports(
+    folder: Path,
+    classes: pd.DataFrame,
+    id_column: str,
+    neighbours: tuple[np.ndarray, np.ndarray] | None,
+) -> None:
     """Write classes.fits, class_members.vot and (given the graph without each galaxy
     itself: :func:`without_self`) neighbours.parquet."""
     import warnings
@@ -182,8 +191,10 @@ def write_exports(folder: Path, classes: pd.DataFrame, id_column: str,
     members = table[np.asarray(table["class"]) >= 0]
     members.write(folder / "class_members.vot", format="votable", tabledata_format="binary2")
     if neighbours is not None:
-        pq.write_table(neighbours_table(classes[id_column].to_numpy(), id_column, *neighbours),
-                       folder / "neighbours.parquet")
+        pq.write_table(
+            neighbours_table(classes[id_column].to_numpy(), id_column, *neighbours),
+            folder / "neighbours.parquet",
+        )
 
 
 def viewer_layer(ra, dec) -> np.ndarray:

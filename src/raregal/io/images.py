@@ -30,8 +30,15 @@ from raregal.core.errors import InputError, first_line
 from raregal.io.catalogue import check_ids, find_id_column, ids_as_strings, read_table
 from raregal.io.records import EmbedManifest
 
-IMAGE_SUFFIXES = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png",
-                  ".fits": "fits", ".fit": "fits", ".fits.gz": "fits", ".fits.fz": "fits"}
+IMAGE_SUFFIXES = {
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".png": "png",
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fits.gz": "fits",
+    ".fits.fz": "fits",
+}
 
 #: legacypipe ``get_rgb`` for grz: band -> (RGB plane, scale in nanomaggies).
 LEGACY_GRZ = {"g": (2, 0.0066), "r": (1, 0.01), "z": (0, 0.025)}
@@ -50,8 +57,7 @@ def image_format(path: Path) -> str:
     raise ImageError(f"not an image raregal reads ({', '.join(sorted(IMAGE_SUFFIXES))})")
 
 
-def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = None
-               ) -> np.ndarray:
+def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = None) -> np.ndarray:
     """Legacy Surveys colour mapping of flux cutouts.
 
     Parameters
@@ -68,8 +74,9 @@ def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = N
     ndarray of float32, shape (H, W, 3), values in [0, 1]
     """
     if len(bands) != len(planes) or any(b not in LEGACY_GRZ for b in bands):
-        raise ImageError(f"bands '{bands}' for {len(planes)} planes: the Legacy Surveys "
-                         f"mapping needs g, r and z")
+        raise ImageError(
+            f"bands '{bands}' for {len(planes)} planes: the Legacy Surveys mapping needs g, r and z"
+        )
     height, width = planes.shape[1:]
     rgb = np.zeros((height, width, 3), np.float32)
     for image, band in zip(planes, bands):
@@ -77,8 +84,10 @@ def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = N
         rgb[:, :, plane] = image / scale
     low, high = LEGACY_RANGE
     if arcsinh is not None:
+
         def stretch(x):
             return np.arcsinh(x * arcsinh) / np.sqrt(arcsinh)
+
         rgb, low, high = stretch(rgb), stretch(low), stretch(high)
     return np.clip((rgb - low) / (high - low), 0, 1)
 
@@ -87,8 +96,7 @@ def legacy_rgb(planes: np.ndarray, bands: str = "grz", arcsinh: float | None = N
 #: footprint, masked) is reported, not embedded; below it they are filled with 0 (sky).
 MAX_NONFINITE = 0.5
 #: Full scale of Pillow's single-band integer modes; 16-bit PNGs open as I;16*.
-INTEGER_FULL_SCALE = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535,
-                      "I": 65535}
+INTEGER_FULL_SCALE = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
 
 
 def check_pixels(data: np.ndarray) -> np.ndarray:
@@ -102,8 +110,11 @@ def check_pixels(data: np.ndarray) -> np.ndarray:
     finite = np.isfinite(data)
     bad = 1 - finite.mean() if data.size else 1.0
     if bad > MAX_NONFINITE:
-        raise ImageError(f"{bad:.0%} of the pixels are NaN or infinite" if bad < 1
-                         else "no finite pixels (all NaN or infinite)")
+        raise ImageError(
+            f"{bad:.0%} of the pixels are NaN or infinite"
+            if bad < 1
+            else "no finite pixels (all NaN or infinite)"
+        )
     values = data[finite]
     if values.min() == values.max():
         raise ImageError(f"constant image: every pixel is {values.flat[0]:g}")
@@ -189,8 +200,12 @@ def _exact_reduction(size: tuple[int, int], at_least: tuple[int, int]) -> tuple[
     reduction gets exactly that one."""
     width, height = size
     for scale in (8, 4, 2):
-        if (width % scale == 0 and height % scale == 0 and width // scale >= at_least[0]
-                and height // scale >= at_least[1]):
+        if (
+            width % scale == 0
+            and height % scale == 0
+            and width // scale >= at_least[0]
+            and height // scale >= at_least[1]
+        ):
             return width // scale, height // scale
     return size
 
@@ -212,8 +227,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def preprocess(image: Image.Image, *, crop_fraction: float = defaults.CROP_FRACTION,
-               size: int = defaults.INPUT_SIZE, greyscale_model: bool = False) -> np.ndarray:
+def preprocess(
+    image: Image.Image,
+    *,
+    crop_fraction: float = defaults.CROP_FRACTION,
+    size: int = defaults.INPUT_SIZE,
+    greyscale_model: bool = False,
+) -> np.ndarray:
     """Zoobot's preprocessing: central crop, resize, scale to [0, 1].
 
     Parameters
@@ -235,8 +255,9 @@ def preprocess(image: Image.Image, *, crop_fraction: float = defaults.CROP_FRACT
     crop_w, crop_h = width * crop_fraction, height * crop_fraction
     left, top = (width - crop_w) / 2, (height - crop_h) / 2
     # Pillow's bilinear filter widens its support when shrinking: antialiased.
-    resized = image.resize((size, size), Image.Resampling.BILINEAR,
-                           box=(left, top, left + crop_w, top + crop_h))
+    resized = image.resize(
+        (size, size), Image.Resampling.BILINEAR, box=(left, top, left + crop_w, top + crop_h)
+    )
     pixels = np.asarray(resized, dtype=np.float32).transpose(2, 0, 1) / 255.0
     if greyscale_model:
         pixels = pixels.mean(axis=0, keepdims=True)
@@ -253,8 +274,13 @@ def preprocess(image: Image.Image, *, crop_fraction: float = defaults.CROP_FRACT
 REDUCED_DECODE_MARGIN = 1.5
 
 
-def model_input(path: str | Path, *, crop_fraction: float = defaults.CROP_FRACTION,
-                size: int = defaults.INPUT_SIZE, greyscale_model: bool = False) -> np.ndarray:
+def model_input(
+    path: str | Path,
+    *,
+    crop_fraction: float = defaults.CROP_FRACTION,
+    size: int = defaults.INPUT_SIZE,
+    greyscale_model: bool = False,
+) -> np.ndarray:
     """A cutout as a model sees it: :func:`load_rgb`, then :func:`preprocess`.
 
     A JPEG is decoded at the coarsest libjpeg scale whose crop still has
@@ -270,8 +296,12 @@ def model_input(path: str | Path, *, crop_fraction: float = defaults.CROP_FRACTI
     ndarray of float32, shape (3, size, size) or (1, size, size), values in [0, 1]
     """
     side = math.ceil(size * REDUCED_DECODE_MARGIN / crop_fraction)
-    return preprocess(load_rgb(path, at_least=(side, side)), crop_fraction=crop_fraction,
-                      size=size, greyscale_model=greyscale_model)
+    return preprocess(
+        load_rgb(path, at_least=(side, side)),
+        crop_fraction=crop_fraction,
+        size=size,
+        greyscale_model=greyscale_model,
+    )
 
 
 def image_catalogue(source, *, id_column=None, path_column=None, allow_outside=True):
@@ -289,8 +319,11 @@ def image_catalogue(source, *, id_column=None, path_column=None, allow_outside=T
     """
     source = Path(source)
     if source.is_dir():
-        files = sorted(p for p in source.iterdir()
-                       if p.is_file() and any(p.name.lower().endswith(s) for s in IMAGE_SUFFIXES))
+        files = sorted(
+            p
+            for p in source.iterdir()
+            if p.is_file() and any(p.name.lower().endswith(s) for s in IMAGE_SUFFIXES)
+        )
         if not files:
             raise InputError(f"{source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
         ids = np.array([_strip_suffix(p.name) for p in files], dtype=object)
@@ -311,16 +344,17 @@ def table_paths(table, source: Path, id_column=None, path_column=None):
     if path_column is None:
         path_column = next((c for c in PATH_COLUMNS if c in table.column_names), None)
         if path_column is None:
-            raise InputError(f"{source.name}: no image path column; looked for "
-                             f"{', '.join(PATH_COLUMNS)}; name one with --path-col")
+            raise InputError(
+                f"{source.name}: no image path column; looked for "
+                f"{', '.join(PATH_COLUMNS)}; name one with --path-col"
+            )
     elif path_column not in table.column_names:
         raise InputError(f"{source.name}: no path column '{path_column}' (--path-col)")
     ids = ids_as_strings(table.column(id_name))
     raw = table.column(path_column).to_pylist()
     empty = sum(1 for p in raw if not p)
     if empty:
-        raise InputError(f"{source.name}: {empty} rows have no image path in "
-                         f"'{path_column}'")
+        raise InputError(f"{source.name}: {empty} rows have no image path in '{path_column}'")
     base = source.resolve().parent  # relative paths are relative to the catalogue
     paths = [str(p) if Path(p).is_absolute() else str(base / p) for p in raw]
     return ids, paths, id_name
@@ -340,8 +374,9 @@ def embed_manifest(representations_path: str | None) -> EmbedManifest | None:
     return manifest if manifest.complete else None
 
 
-def image_paths(images, manifest: EmbedManifest | None, allow_outside: bool = False
-                ) -> tuple[dict, float, str | None]:
+def image_paths(
+    images, manifest: EmbedManifest | None, allow_outside: bool = False
+) -> tuple[dict, float, str | None]:
     """Map id -> image path, the crop to show, and where the images came from.
 
     ``images`` (a folder or catalogue) wins; else the images the run's
@@ -375,5 +410,7 @@ def check_inside(paths, folder: Path, source: Path) -> None:
     base = os.path.realpath(folder)
     outside = [p for p in paths if os.path.commonpath([base, os.path.realpath(p)]) != base]
     if outside:
-        raise InputError(f"{source}: {len(outside)} image paths lead outside {base} (e.g. "
-                         f"'{outside[0]}'); add --allow-outside-paths to use them")
+        raise InputError(
+            f"{source}: {len(outside)} image paths lead outside {base} (e.g. "
+            f"'{outside[0]}'); add --allow-outside-paths to use them"
+        )

@@ -67,13 +67,24 @@ from pathlib import Path
 from raregal.core.errors import InputError, first_line
 
 #: Libraries whose versions are recorded in run.json.
-RECORDED_PACKAGES = ("raregal", "numpy", "pandas", "pyarrow", "scikit-learn", "umap-learn",
-                     "pynndescent", "fast_hdbscan", "numba", "astropy", "h5py", "cuml")
+RECORDED_PACKAGES = (
+    "raregal",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "scikit-learn",
+    "umap-learn",
+    "pynndescent",
+    "fast_hdbscan",
+    "numba",
+    "astropy",
+    "h5py",
+    "cuml",
+)
 
 #: The file that makes a folder a raregal output, and says of which command.
 MARKER = ".raregal-output.json"
-KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject", "demo",
-         "compare")
+KINDS = ("search", "report", "evaluate", "embed", "baseline", "train", "inject", "demo", "compare")
 #: Room kept in PATH_MAX for the files a command writes inside its folder.
 INNER_PATH_ROOM = 64
 #: Lock file -> the Target of this process that holds it.
@@ -83,9 +94,21 @@ _HELD: dict = {}
 _WRITING: list = []
 #: File-system refusals of a write that no retry by raregal can fix: one line each
 #: (:func:`write_failure`), never a traceback.
-WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
-                          errno.EIO, errno.EFBIG, errno.ELOOP, errno.ENAMETOOLONG,
-                          errno.EBUSY, errno.EXDEV})
+WRITE_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EIO,
+        errno.EFBIG,
+        errno.ELOOP,
+        errno.ENAMETOOLONG,
+        errno.EBUSY,
+        errno.EXDEV,
+    }
+)
 _TEMPORARY = re.compile(r"^\.rg-(?P<key>[0-9a-f]{10})-(?P<pid>\d+)\.(?P<state>new|old|del)$")
 _LOCK = re.compile(r"^\.rg-(?P<key>[0-9a-f]{10})\.lock$")
 #: The user's own files inside a raregal folder (the explorer's tags,
@@ -104,8 +127,9 @@ class Target:
     its parent's symlinks resolved, on which every rename happens.
     """
 
-    def __init__(self, path: Path, real: Path, kind: str, overwrite: bool, lock_fd: int,
-                 lock_path: Path):
+    def __init__(
+        self, path: Path, real: Path, kind: str, overwrite: bool, lock_fd: int, lock_path: Path
+    ):
         self.path, self.real, self.kind, self.overwrite = path, real, kind, overwrite
         self._lock_fd, self._lock_path = lock_fd, lock_path
 
@@ -158,8 +182,9 @@ class Target:
             pass
 
 
-def prepare(out, *, kind: str, inputs=(), overwrite: bool = False,
-            in_place: bool = False) -> Target:
+def prepare(
+    out, *, kind: str, inputs=(), overwrite: bool = False, in_place: bool = False
+) -> Target:
     """Check that ``out`` may be written by a ``kind`` command, and lock it.
 
     Call it before any computation; pass the result to :func:`atomic_dir`, or
@@ -285,17 +310,22 @@ def read_marker(folder) -> dict | None:
 
 # --- the checks -------------------------------------------------------------------
 
+
 def _check_inputs(path: Path, real: Path, inputs) -> None:
     for given in inputs:
         if given is None:
             continue
         source = _resolve(Path(given))
         if source == real:
-            raise InputError(f"{path}: is the command's input {given}; raregal never "
-                             f"writes over its inputs: choose another --out")
+            raise InputError(
+                f"{path}: is the command's input {given}; raregal never "
+                f"writes over its inputs: choose another --out"
+            )
         if real in source.parents:
-            raise InputError(f"{path}: holds the command's input {given}; raregal never "
-                             f"writes over its inputs: choose another --out")
+            raise InputError(
+                f"{path}: holds the command's input {given}; raregal never "
+                f"writes over its inputs: choose another --out"
+            )
 
 
 def _resolve(path: Path) -> Path:
@@ -303,8 +333,9 @@ def _resolve(path: Path) -> Path:
     try:
         return path.resolve()
     except (RuntimeError, OSError) as exc:  # RuntimeError before Python 3.13, then ELOOP
-        raise InputError(f"{path}: lies inside a loop of symbolic links "
-                         f"({first_line(exc)}); choose another path") from None
+        raise InputError(
+            f"{path}: lies inside a loop of symbolic links ({first_line(exc)}); choose another path"
+        ) from None
 
 
 def _check_name(path: Path, real: Path) -> None:
@@ -313,13 +344,17 @@ def _check_name(path: Path, real: Path) -> None:
     path_max = _pathconf(existing, "PC_PATH_MAX", 4096)
     name = len(os.fsencode(real.name))
     if name > name_max:
-        raise InputError(f"{path}: the name is {name} bytes, longer than this file "
-                         f"system's limit of {name_max}; choose a shorter --out")
+        raise InputError(
+            f"{path}: the name is {name} bytes, longer than this file "
+            f"system's limit of {name_max}; choose a shorter --out"
+        )
     length = len(os.fsencode(str(real))) + INNER_PATH_ROOM
     if length > path_max:
-        raise InputError(f"{path}: the path is too long for this file system (limit "
-                         f"{path_max} bytes, with {INNER_PATH_ROOM} kept for the files "
-                         f"inside); choose a shorter --out")
+        raise InputError(
+            f"{path}: the path is too long for this file system (limit "
+            f"{path_max} bytes, with {INNER_PATH_ROOM} kept for the files "
+            f"inside); choose a shorter --out"
+        )
 
 
 def _pathconf(path: Path, name: str, default: int) -> int:
@@ -342,10 +377,11 @@ def _make_parents(path: Path, parent: Path) -> list[Path]:
         try:
             folder.mkdir()
         except OSError as exc:
-            for made in missing[missing.index(folder) + 1:]:
+            for made in missing[missing.index(folder) + 1 :]:
                 made.rmdir()
-            raise InputError(f"{path}: cannot create {folder} ({exc.strerror}); choose "
-                             f"another --out") from None
+            raise InputError(
+                f"{path}: cannot create {folder} ({exc.strerror}); choose another --out"
+            ) from None
     return missing
 
 
@@ -363,12 +399,15 @@ def _lock(path: Path, real: Path) -> tuple[int, Path]:
     try:
         fd = _try_lock(lock_path)
     except OSError as exc:
-        raise InputError(f"{path}: cannot write in {real.parent} ({exc.strerror}); "
-                         f"choose another --out") from None
+        raise InputError(
+            f"{path}: cannot write in {real.parent} ({exc.strerror}); choose another --out"
+        ) from None
     if fd is None:
         holder = _holder(lock_path)[0] or "?"
-        raise InputError(f"{path}: another raregal command (pid {holder}) is writing "
-                         f"it; wait for it to finish or choose another --out")
+        raise InputError(
+            f"{path}: another raregal command (pid {holder}) is writing "
+            f"it; wait for it to finish or choose another --out"
+        )
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
     return fd, lock_path
@@ -415,25 +454,33 @@ def _check_existing(target: Target, in_place: bool) -> None:
     if not os.path.lexists(real):
         return
     if not real.is_dir() or real.is_symlink():
-        raise InputError(f"{path}: exists and is not a folder; raregal never replaces it: "
-                         f"choose another --out")
+        raise InputError(
+            f"{path}: exists and is not a folder; raregal never replaces it: choose another --out"
+        )
     marker = read_marker(real)
     if marker is None:
         entries = sorted(p.name for p in real.iterdir())
         if not entries:
             return  # an empty folder: nothing to lose
-        raise InputError(f"{path}: exists and is not a raregal output ({len(entries)} "
-                         f"entries, e.g. {entries[0]}); raregal never replaces such a "
-                         f"folder, even with --overwrite: choose a new --out or move it away")
+        raise InputError(
+            f"{path}: exists and is not a raregal output ({len(entries)} "
+            f"entries, e.g. {entries[0]}); raregal never replaces such a "
+            f"folder, even with --overwrite: choose a new --out or move it away"
+        )
     if marker["kind"] != kind:
-        raise InputError(f"{path}: holds a raregal {marker['kind']} output, not a {kind} "
-                         f"output; choose another --out")
+        raise InputError(
+            f"{path}: holds a raregal {marker['kind']} output, not a {kind} "
+            f"output; choose another --out"
+        )
     if not (target.overwrite or in_place):
-        raise InputError(f"{path}: already exists (a raregal {kind} output); add "
-                         f"--overwrite to replace it, or choose another --out")
+        raise InputError(
+            f"{path}: already exists (a raregal {kind} output); add "
+            f"--overwrite to replace it, or choose another --out"
+        )
 
 
 # --- the swap and its recovery ----------------------------------------------------
+
 
 def _rename(source: Path, destination: Path) -> None:
     """One step of a swap (one place, so that tests can interrupt it)."""
@@ -486,9 +533,11 @@ def _fill_in_place(tmp: Path, target: Target) -> None:
             _rename(tmp, kept)
         except OSError:
             kept = tmp
-        raise InputError(f"{target.path}: cannot be renamed (a mount point?) and writing "
-                         f"into it failed ({exc.strerror}); the finished result is kept "
-                         f"in {kept}") from None
+        raise InputError(
+            f"{target.path}: cannot be renamed (a mount point?) and writing "
+            f"into it failed ({exc.strerror}); the finished result is kept "
+            f"in {kept}"
+        ) from None
     shutil.rmtree(tmp)
 
 
@@ -546,8 +595,10 @@ def _tell_carried(target: Target, carried: list[Path]) -> None:
     """Say which of the user's files an overwrite kept, so that nobody wonders."""
     files = [str(p) for p in carried if not re.search(r"-(wal|shm|journal)$", p.name)]
     if files:
-        _notice(f"{target.path}: kept your explorer tags ({', '.join(files)}) from the "
-                f"folder it replaces (tags on classes name the old run's class numbers)")
+        _notice(
+            f"{target.path}: kept your explorer tags ({', '.join(files)}) from the "
+            f"folder it replaces (tags on classes name the old run's class numbers)"
+        )
 
 
 def _recover(target: Target) -> None:
@@ -610,8 +661,14 @@ def _folder_of(parent: Path, key: str) -> Path | None:
             name = (read_marker(entry) or {}).get("name")
             if isinstance(name, str) and _key(parent / name) == key:
                 return parent / name
-    return next((entry for entry in parent.iterdir()
-                 if not entry.name.startswith(".rg-") and _key(entry) == key), None)
+    return next(
+        (
+            entry
+            for entry in parent.iterdir()
+            if not entry.name.startswith(".rg-") and _key(entry) == key
+        ),
+        None,
+    )
 
 
 def _recover_folder(real: Path, shown: Path) -> None:
@@ -621,16 +678,17 @@ def _recover_folder(real: Path, shown: Path) -> None:
         return
     by_age = lambda p: p.lstat().st_mtime  # noqa: E731
     complete = sorted((p for p in left["new"] if read_marker(p) is not None), key=by_age)
-    vacant = not os.path.lexists(real) or (real.is_dir() and not real.is_symlink()
-                                           and not any(real.iterdir()))
+    vacant = not os.path.lexists(real) or (
+        real.is_dir() and not real.is_symlink() and not any(real.iterdir())
+    )
     if vacant and complete:  # an empty folder too: a mount point that refused the rename
         _put(complete[-1], real)
-        _notice(f"{shown}: finished the replacement that an interrupted raregal "
-                f"command left half done")
+        _notice(
+            f"{shown}: finished the replacement that an interrupted raregal command left half done"
+        )
     elif not os.path.lexists(real) and left["old"]:
         _rename(sorted(left["old"], key=by_age)[-1], real)
-        _notice(f"{shown}: restored the folder that an interrupted raregal "
-                f"command was replacing")
+        _notice(f"{shown}: restored the folder that an interrupted raregal command was replacing")
     if real.is_dir() and (read_marker(real) or not any(real.iterdir())):  # not a user's
         for leftover in left["old"] + left["del"]:  # the user's files they still hold
             _carry(leftover, real)
@@ -660,8 +718,15 @@ def _key(real: Path) -> str:
 def _write_marker(folder: Path, kind: str, name: str) -> None:
     """The marker; ``name``, the folder's own, lets a later command in the parent
     tell which folder an interrupted command's temporaries belong to."""
-    write_json(folder / MARKER, {"kind": kind, "name": name, "raregal": _version(),
-                                 "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    write_json(
+        folder / MARKER,
+        {
+            "kind": kind,
+            "name": name,
+            "raregal": _version(),
+            "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+    )
 
 
 def _version() -> str:
@@ -672,6 +737,7 @@ def _version() -> str:
 
 
 # --- files ------------------------------------------------------------------------
+
 
 def write_table(table, path) -> None:
     """Write a pandas table to a new Parquet or CSV file, by suffix.
@@ -686,8 +752,9 @@ def write_table(table, path) -> None:
     _resolve(path)
     _WRITING.append((None, path))
     if path.exists():
-        raise InputError(f"{path}: exists; choose another name (raregal never "
-                         "replaces a file it did not create)")
+        raise InputError(
+            f"{path}: exists; choose another name (raregal never replaces a file it did not create)"
+        )
     _recover_parent(path.parent)
     tmp = path.parent / f".{path.name}.tmp-{os.getpid()}"
     try:

@@ -31,14 +31,19 @@ def record_header(command=None) -> dict:
     """What every record raregal writes (run.json, manifest.json, injection.json …)
     starts with: raregal's version, the command that wrote it (default: this
     process's) and the versions of the libraries that made the numbers."""
-    return {"raregal": __version__, "command": list(sys.argv if command is None else command),
-            "versions": library_versions()}
+    return {
+        "raregal": __version__,
+        "command": list(sys.argv if command is None else command),
+        "versions": library_versions(),
+    }
 
 
 def read_json_object(path: Path, what: str) -> dict:
     """A strict JSON object from ``path`` (no NaN or Infinity), or one line saying why not."""
+
     def refuse(constant):
         raise ValueError(f"{constant} is not a JSON number")
+
     try:
         record = json.loads(Path(path).read_text(), parse_constant=refuse)
     except UnicodeDecodeError:
@@ -74,22 +79,34 @@ class _Record:
             if value is None and "None" in annotation:
                 continue
             if kind is not None and not isinstance(value, kind):
-                raise InputError(f"{path}: '{name}' should be a JSON {_json_name(kind)}, "
-                                 f"not {type(value).__name__}")
-        missing = [f.name for f in known.values() if f.name in cls.REQUIRED and
-                   f.name not in record]
+                raise InputError(
+                    f"{path}: '{name}' should be a JSON {_json_name(kind)}, "
+                    f"not {type(value).__name__}"
+                )
+        missing = [
+            f.name for f in known.values() if f.name in cls.REQUIRED and f.name not in record
+        ]
         if missing:
             raise InputError(f"{path}: not a {cls.WHAT} (no {', '.join(missing)})")
-        return cls(**{name: value for name, value in record.items() if name in known},
-                   extra={name: value for name, value in record.items() if name not in known})
+        return cls(
+            **{name: value for name, value in record.items() if name in known},
+            extra={name: value for name, value in record.items() if name not in known},
+        )
 
     def to_json(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         return {**out, **self.extra}
 
 
-_JSON_TYPES = {"str": str, "dict": dict, "list": list, "int": int,
-               "str | None": str, "int | None": int, "dict | None": dict}
+_JSON_TYPES = {
+    "str": str,
+    "dict": dict,
+    "list": list,
+    "int": int,
+    "str | None": str,
+    "int | None": int,
+    "dict | None": dict,
+}
 
 
 def _json_name(kind) -> str:
@@ -161,8 +178,9 @@ class EmbedManifest(_Record):
         manifest = cls.from_json(read_json_object(path, cls.WHAT), path)
         crop = manifest.crop_fraction
         if not (isinstance(crop, (int, float)) and not isinstance(crop, bool) and 0 < crop <= 1):
-            raise InputError(f"{path}: 'preprocessing.crop_fraction' is {crop!r}, not a "
-                             f"fraction in (0, 1]")
+            raise InputError(
+                f"{path}: 'preprocessing.crop_fraction' is {crop!r}, not a fraction in (0, 1]"
+            )
         return manifest
 
     @property

@@ -56,56 +56,82 @@ class Schema:
         unknown = wanted - {q.name for q in self.questions}
         if unknown:
             raise ValueError(f"schema {self.name} has no question {sorted(unknown)}")
-        return Schema(f"{self.name}-subset",
-                      tuple(q for q in self.questions if q.name in wanted))
+        return Schema(f"{self.name}-subset", tuple(q for q in self.questions if q.name in wanted))
 
     def as_dict(self) -> dict:
-        return {"name": self.name,
-                "questions": [{"name": q.name, "answers": list(q.answers),
-                               "asked_if": q.asked_if} for q in self.questions]}
+        return {
+            "name": self.name,
+            "questions": [
+                {"name": q.name, "answers": list(q.answers), "asked_if": q.asked_if}
+                for q in self.questions
+            ],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Schema:
-        return cls(data["name"], tuple(Question(q["name"], tuple(q["answers"]), q["asked_if"])
-                                       for q in data["questions"]))
+        return cls(
+            data["name"],
+            tuple(
+                Question(q["name"], tuple(q["answers"]), q["asked_if"]) for q in data["questions"]
+            ),
+        )
 
 
 #: Galaxy Zoo DESI (Walmsley et al. 2023), as in the published catalogue.
-GZ_DESI = Schema("gz_desi", (
-    Question("smooth-or-featured", ("smooth", "featured-or-disk", "artifact")),
-    Question("disk-edge-on", ("yes", "no"), "smooth-or-featured_featured-or-disk"),
-    Question("has-spiral-arms", ("yes", "no"), "disk-edge-on_no"),
-    Question("bar", ("strong", "weak", "no"), "disk-edge-on_no"),
-    Question("bulge-size", ("dominant", "large", "moderate", "small", "none"),
-             "disk-edge-on_no"),
-    Question("how-rounded", ("round", "in-between", "cigar-shaped"),
-             "smooth-or-featured_smooth"),
-    Question("edge-on-bulge", ("boxy", "none", "rounded"), "disk-edge-on_yes"),
-    Question("spiral-winding", ("tight", "medium", "loose"), "has-spiral-arms_yes"),
-    Question("spiral-arm-count", ("1", "2", "3", "4", "more-than-4", "cant-tell"),
-             "has-spiral-arms_yes"),
-    Question("merging", ("none", "minor-disturbance", "major-disturbance", "merger")),
-))
+GZ_DESI = Schema(
+    "gz_desi",
+    (
+        Question("smooth-or-featured", ("smooth", "featured-or-disk", "artifact")),
+        Question("disk-edge-on", ("yes", "no"), "smooth-or-featured_featured-or-disk"),
+        Question("has-spiral-arms", ("yes", "no"), "disk-edge-on_no"),
+        Question("bar", ("strong", "weak", "no"), "disk-edge-on_no"),
+        Question(
+            "bulge-size", ("dominant", "large", "moderate", "small", "none"), "disk-edge-on_no"
+        ),
+        Question(
+            "how-rounded", ("round", "in-between", "cigar-shaped"), "smooth-or-featured_smooth"
+        ),
+        Question("edge-on-bulge", ("boxy", "none", "rounded"), "disk-edge-on_yes"),
+        Question("spiral-winding", ("tight", "medium", "loose"), "has-spiral-arms_yes"),
+        Question(
+            "spiral-arm-count",
+            ("1", "2", "3", "4", "more-than-4", "cant-tell"),
+            "has-spiral-arms_yes",
+        ),
+        Question("merging", ("none", "minor-disturbance", "major-disturbance", "merger")),
+    ),
+)
 
 #: Galaxy Zoo 2 (Willett et al. 2013) / the Galaxy Challenge's Class1-Class11, in
 #: that order (``kaggle_column`` maps each answer to its ``ClassQ.A`` column).
-GZ2 = Schema("gz2", (
-    Question("smooth-or-featured", ("smooth", "featured-or-disk", "artifact")),
-    Question("disk-edge-on", ("yes", "no"), "smooth-or-featured_featured-or-disk"),
-    Question("bar", ("yes", "no"), "disk-edge-on_no"),
-    Question("has-spiral-arms", ("yes", "no"), "disk-edge-on_no"),
-    Question("bulge-size", ("none", "just-noticeable", "obvious", "dominant"),
-             "disk-edge-on_no"),
-    Question("something-odd", ("yes", "no")),
-    Question("how-rounded", ("round", "in-between", "cigar-shaped"),
-             "smooth-or-featured_smooth"),
-    Question("odd-feature", ("ring", "lens-or-arc", "disturbed", "irregular", "other",
-                             "merger", "dust-lane"), "something-odd_yes"),
-    Question("edge-on-bulge", ("rounded", "boxy", "none"), "disk-edge-on_yes"),
-    Question("spiral-winding", ("tight", "medium", "loose"), "has-spiral-arms_yes"),
-    Question("spiral-arm-count", ("1", "2", "3", "4", "more-than-4", "cant-tell"),
-             "has-spiral-arms_yes"),
-))
+GZ2 = Schema(
+    "gz2",
+    (
+        Question("smooth-or-featured", ("smooth", "featured-or-disk", "artifact")),
+        Question("disk-edge-on", ("yes", "no"), "smooth-or-featured_featured-or-disk"),
+        Question("bar", ("yes", "no"), "disk-edge-on_no"),
+        Question("has-spiral-arms", ("yes", "no"), "disk-edge-on_no"),
+        Question(
+            "bulge-size", ("none", "just-noticeable", "obvious", "dominant"), "disk-edge-on_no"
+        ),
+        Question("something-odd", ("yes", "no")),
+        Question(
+            "how-rounded", ("round", "in-between", "cigar-shaped"), "smooth-or-featured_smooth"
+        ),
+        Question(
+            "odd-feature",
+            ("ring", "lens-or-arc", "disturbed", "irregular", "other", "merger", "dust-lane"),
+            "something-odd_yes",
+        ),
+        Question("edge-on-bulge", ("rounded", "boxy", "none"), "disk-edge-on_yes"),
+        Question("spiral-winding", ("tight", "medium", "loose"), "has-spiral-arms_yes"),
+        Question(
+            "spiral-arm-count",
+            ("1", "2", "3", "4", "more-than-4", "cant-tell"),
+            "has-spiral-arms_yes",
+        ),
+    ),
+)
 
 SCHEMAS = {schema.name: schema for schema in (GZ_DESI, GZ2)}
 
@@ -129,34 +155,43 @@ QUESTIONS = frozenset(q.name for schema in (GZ_DESI, GZ2) for q in schema.questi
 
 #: The campaign suffixes of galaxy-datasets' ``shared/label_metadata.py`` ("ortho"
 #: schemas: ``smooth-or-featured-dr8``, ``disk-edge-on-euclid`` …), Zoobot's label_cols.
-CAMPAIGNS = ("dr12", "dr5", "dr8", "gz2", "candels", "hubble", "cd", "jwst", "ukidss",
-             "euclid")
+CAMPAIGNS = ("dr12", "dr5", "dr8", "gz2", "candels", "hubble", "cd", "jwst", "ukidss", "euclid")
 _CAMPAIGN = re.compile(r"^(.+)-(" + "|".join(CAMPAIGNS) + r"|dr\d+)$")
 
 #: The answer that leads to each question, the rest of the tree to GZ DESI's:
 #: galaxy-datasets' label_metadata dependencies (``{question}-{campaign}`` -> the
 #: answer asked before it), suffix removed. DECaLS dr5/dr8, Cosmic Dawn, Euclid and
 #: JWST share GZ DESI's tree; the questions only other trees ask come after it.
-ASKED_IF = {**{q.name: q.asked_if for q in GZ_DESI.questions},
-            "clumps": "disk-edge-on_no", "problem": "smooth-or-featured_problem",
-            "artifact": "problem_artifact", "something-odd": None,
-            "odd-feature": "something-odd_yes", "bulge-shape": "disk-edge-on_yes",
-            "ring": None}
-_GZ2_TREE = {q: "smooth-or-featured_featured-or-disk"
-             for q in ("has-spiral-arms", "bar", "bulge-size")}
-_HUBBLE_TREE = {"clumpy-appearance": "smooth-or-featured_features",
-                "clump-count": "clumpy-appearance_yes",
-                "galaxy-symmetrical": "clumpy-appearance_yes",
-                "clumps-embedded-larger-object": "clumpy-appearance_yes",
-                "disk-edge-on": "clumpy-appearance_no",
-                **{q: "disk-edge-on_no" for q in ("has-spiral-arms", "spiral-winding",
-                                                  "spiral-arm-count")}}
+ASKED_IF = {
+    **{q.name: q.asked_if for q in GZ_DESI.questions},
+    "clumps": "disk-edge-on_no",
+    "problem": "smooth-or-featured_problem",
+    "artifact": "problem_artifact",
+    "something-odd": None,
+    "odd-feature": "something-odd_yes",
+    "bulge-shape": "disk-edge-on_yes",
+    "ring": None,
+}
+_GZ2_TREE = {
+    q: "smooth-or-featured_featured-or-disk" for q in ("has-spiral-arms", "bar", "bulge-size")
+}
+_HUBBLE_TREE = {
+    "clumpy-appearance": "smooth-or-featured_features",
+    "clump-count": "clumpy-appearance_yes",
+    "galaxy-symmetrical": "clumpy-appearance_yes",
+    "clumps-embedded-larger-object": "clumpy-appearance_yes",
+    "disk-edge-on": "clumpy-appearance_no",
+    **{q: "disk-edge-on_no" for q in ("has-spiral-arms", "spiral-winding", "spiral-arm-count")},
+}
 #: Where a campaign's tree differs (label_metadata: gz2/ukidss ask the disc questions
 #: of every featured galaxy; Hubble and CANDELS ask edge-on after clumpy "no").
-CAMPAIGN_ASKED_IF = {"gz2": _GZ2_TREE, "ukidss": _GZ2_TREE, "hubble": _HUBBLE_TREE,
-                     "candels": _HUBBLE_TREE,
-                     "jwst": {"problem": "smooth-or-featured_star-artifact-zoom",
-                              "clumps": None}}
+CAMPAIGN_ASKED_IF = {
+    "gz2": _GZ2_TREE,
+    "ukidss": _GZ2_TREE,
+    "hubble": _HUBBLE_TREE,
+    "candels": _HUBBLE_TREE,
+    "jwst": {"problem": "smooth-or-featured_star-artifact-zoom", "clumps": None},
+}
 #: Questions recognised only with a campaign suffix (``problem-euclid_star``): bare,
 #: ``problem_…`` or ``ring_…`` could be anyone's column.
 CAMPAIGN_QUESTIONS = QUESTIONS | set(ASKED_IF) | set(_HUBBLE_TREE)
@@ -266,7 +301,7 @@ def resolve_column(columns, name: str) -> str | None:
     names = [name]
     for answer, aliases in ANSWER_ALIASES.items():
         if name.startswith(answer + "_"):
-            names += [alias + name[len(answer):] for alias in aliases]
+            names += [alias + name[len(answer) :] for alias in aliases]
     found = []
     for candidate in names:
         question, _, rest = candidate.partition("_")

@@ -50,7 +50,8 @@ CONSTRAINTS = {
     "components": [Interval(Integral, 1, None)],  # and <= images, checked on them
     "crop_fraction": [CROP_FRACTION, Options(None)],
     "seed": [SEED],
-    "overwrite": [FLAG], "verbose": [FLAG],
+    "overwrite": [FLAG],
+    "verbose": [FLAG],
 }
 
 
@@ -75,8 +76,9 @@ def pixel_matrix(paths, *, crop_fraction: float, size: int, verbose: bool = True
     """
     from tqdm.auto import tqdm
 
-    dataset = ImageDataset(list(range(len(paths))), list(paths), crop_fraction, size,
-                           greyscale=False)
+    dataset = ImageDataset(
+        list(range(len(paths))), list(paths), crop_fraction, size, greyscale=False
+    )
     pixels = np.empty((len(paths), 3 * size * size), dtype=np.float32)
     done, failed = [], []
     for i in tqdm(range(len(dataset)), unit="img", disable=not verbose, file=sys.stderr):
@@ -86,7 +88,7 @@ def pixel_matrix(paths, *, crop_fraction: float, size: int, verbose: bool = True
             continue
         pixels[len(done)] = image.ravel()
         done.append(row)
-    return pixels[:len(done)], np.asarray(done, dtype=np.int64), failed
+    return pixels[: len(done)], np.asarray(done, dtype=np.int64), failed
 
 
 def pixel_pca(pixels: np.ndarray, components: int, seed: int = 0):
@@ -102,17 +104,28 @@ def pixel_pca(pixels: np.ndarray, components: int, seed: int = 0):
 
     n, p = pixels.shape
     if not 1 <= components <= min(n, p):
-        raise ParameterError("components", f"must be between 1 and min(images, pixels) = "
-                                           f"{min(n, p)}, not {components}")
+        raise ParameterError(
+            "components",
+            f"must be between 1 and min(images, pixels) = {min(n, p)}, not {components}",
+        )
     pca = PCA(n_components=components, svd_solver="randomized", random_state=seed)
     features = pca.fit_transform(pixels)
     return features.astype(np.float32), pca.explained_variance_ratio_
 
 
-def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
-             components: int = defaults.BASELINE_COMPONENTS, crop_fraction: float | None = None,
-             id_column=None, path_column=None, seed: int = 0, overwrite: bool = False,
-             verbose: bool = True) -> dict:
+def baseline(
+    source,
+    out,
+    *,
+    size: int = defaults.BASELINE_SIZE,
+    components: int = defaults.BASELINE_COMPONENTS,
+    crop_fraction: float | None = None,
+    id_column=None,
+    path_column=None,
+    seed: int = 0,
+    overwrite: bool = False,
+    verbose: bool = True,
+) -> dict:
     """Write the pixel-PCA representation of a folder or catalogue of images.
 
     Parameters
@@ -141,24 +154,44 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
     target = prepare(out, kind="baseline", inputs=[source], overwrite=overwrite)
     crop_fraction = default_crop_fraction() if crop_fraction is None else crop_fraction
     ids, paths, id_name = image_catalogue(source, id_column=id_column, path_column=path_column)
-    pixels, done, failed = pixel_matrix(paths, crop_fraction=crop_fraction, size=size,
-                                        verbose=verbose)
+    pixels, done, failed = pixel_matrix(
+        paths, crop_fraction=crop_fraction, size=size, verbose=verbose
+    )
     if len(done) == 0:
-        raise InputError(f"{source}: none of the {len(paths)} images could be read "
-                         f"(first: {failed[0][1]})")
+        raise InputError(
+            f"{source}: none of the {len(paths)} images could be read (first: {failed[0][1]})"
+        )
     features, explained = pixel_pca(pixels, components, seed)
     table = pd.DataFrame(features, columns=[f"feat_{j}" for j in range(components)])
     table.insert(0, id_name, ids[done].astype(str))
-    failures = pd.DataFrame({id_name: [ids[r] for r, _ in failed],
-                             "path": [paths[r] for r, _ in failed],
-                             "reason": [reason for _, reason in failed]})
-    record = {**record_header(), "source": str(source), "rows": len(paths),
-              "embedded": int(len(done)), "failed": len(failed), "id_column": id_name,
-              "preprocessing": {"crop_fraction": crop_fraction, "size": size,
-                                "pixels": int(pixels.shape[1]), "scale": "x / 255"},
-              "pca": {"components": components, "seed": seed, "solver": "randomized",
-                      "explained_total": float(explained.sum()),
-                      "explained": [round(float(x), 6) for x in explained]}}
+    failures = pd.DataFrame(
+        {
+            id_name: [ids[r] for r, _ in failed],
+            "path": [paths[r] for r, _ in failed],
+            "reason": [reason for _, reason in failed],
+        }
+    )
+    record = {
+        **record_header(),
+        "source": str(source),
+        "rows": len(paths),
+        "embedded": int(len(done)),
+        "failed": len(failed),
+        "id_column": id_name,
+        "preprocessing": {
+            "crop_fraction": crop_fraction,
+            "size": size,
+            "pixels": int(pixels.shape[1]),
+            "scale": "x / 255",
+        },
+        "pca": {
+            "components": components,
+            "seed": seed,
+            "solver": "randomized",
+            "explained_total": float(explained.sum()),
+            "explained": [round(float(x), 6) for x in explained],
+        },
+    }
     with atomic_dir(target) as tmp:
         table.to_parquet(tmp / "representations.parquet", index=False)
         if failed:  # as raregal embed: only when some image failed
@@ -170,5 +203,6 @@ def baseline(source, out, *, size: int = defaults.BASELINE_SIZE,
         + (f" ({len(failed)} failed, see failures.csv)" if failed else "")
         + f" -> {components} pixel "
         f"principal components ({explained.sum():.1%} of the variance of {pixels.shape[1]} "
-        f"pixel values) in {out / 'representations.parquet'}")
+        f"pixel values) in {out / 'representations.parquet'}"
+    )
     return record

@@ -66,8 +66,13 @@ PRESETS = {
 
 _NAMED = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*=(?!=)(.+)$")
 _THRESHOLD = re.compile(r"^\s*([^<>=!`]+?)\s*(>=|<=|==|>|<)\s*([-+]?[\d.]+(?:[eE][-+]?\d+)?)\s*$")
-_COMPARE = {">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal,
-            "==": np.equal}
+_COMPARE = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "==": np.equal,
+}
 
 
 def parse_types(specs=(), presets=()) -> dict[str, str]:
@@ -102,8 +107,9 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
         threshold = _THRESHOLD.match(expression)
         direct = bool(threshold) and threshold.group(1).strip() in labels.columns
         try:
-            named = ([threshold.group(1).strip()] if direct
-                     else column_names(expression, labels.columns))
+            named = (
+                [threshold.group(1).strip()] if direct else column_names(expression, labels.columns)
+            )
             unknown = _unlabelled(labels, named, numeric=direct)
             if direct:
                 column, op, value = threshold.groups()
@@ -112,10 +118,12 @@ def type_flags(labels: pd.DataFrame, types: dict[str, str], source="labels") -> 
             else:
                 flag = evaluate_expression(expression, labels)
         except InputError as exc:
-            raise InputError(f"{source}: cannot evaluate type '{name}' ({expression}): {exc}"
-                             ) from None
-        flags[name] = pd.array(np.where(unknown, None, flag), dtype="boolean") \
-            if unknown.any() else flag
+            raise InputError(
+                f"{source}: cannot evaluate type '{name}' ({expression}): {exc}"
+            ) from None
+        flags[name] = (
+            pd.array(np.where(unknown, None, flag), dtype="boolean") if unknown.any() else flag
+        )
     return pd.DataFrame(flags, index=labels.index)
 
 
@@ -135,9 +143,11 @@ def _unlabelled(labels: pd.DataFrame, columns, numeric: bool) -> np.ndarray:
         text = (values.notna() & pd.to_numeric(values, errors="coerce").isna()).to_numpy()
         if text.any() and (numeric or not text[values.notna().to_numpy()].all()):
             first = int(np.argmax(text))
-            raise InputError(f"column '{column}' holds text for {int(text.sum())} of "
-                             f"{len(values)} labelled galaxies (first: id "
-                             f"'{labels.index[first]}', {values.iloc[first]!r}), not numbers")
+            raise InputError(
+                f"column '{column}' holds text for {int(text.sum())} of "
+                f"{len(values)} labelled galaxies (first: id "
+                f"'{labels.index[first]}', {values.iloc[first]!r}), not numbers"
+            )
     return missing
 
 
@@ -162,17 +172,22 @@ def read_labels(path, ids, *, id_column=None, say=print) -> tuple[np.ndarray, pd
     ids = np.asarray(ids).astype(str)
     matched = pd.Index(ids).isin(labels.index)
     if not matched.any():
-        raise InputError(f"{source}: none of the run's {len(ids)} ids (e.g. '{ids[0]}') is "
-                         f"in its id column '{id_name}' (e.g. '{label_ids[0]}'); "
-                         f"name the column with --id-col")
+        raise InputError(
+            f"{source}: none of the run's {len(ids)} ids (e.g. '{ids[0]}') is "
+            f"in its id column '{id_name}' (e.g. '{label_ids[0]}'); "
+            f"name the column with --id-col"
+        )
     if not matched.all() or n_dup:
-        say(f"{source}: {int((~matched).sum())} of {len(ids)} searched galaxies have no "
-            f"label row and are left out" + (f"; {n_dup} duplicate label rows ignored"
-                                             if n_dup else ""))
+        say(
+            f"{source}: {int((~matched).sum())} of {len(ids)} searched galaxies have no "
+            f"label row and are left out"
+            + (f"; {n_dup} duplicate label rows ignored" if n_dup else "")
+        )
     return matched, labels.loc[ids[matched]]
 
 
 # --- the statistics ------------------------------------------------------------------
+
 
 def class_counts(classes: np.ndarray, flag: np.ndarray, n_classes: int):
     """Members and type members per class: (sizes, hits), each shape (n_classes,)."""
@@ -193,8 +208,9 @@ def best_purity(sizes: np.ndarray, hits: np.ndarray, min_size: int):
     return float(purity[order[0]]), int(eligible[order[0]])
 
 
-def permutation_null(classes: np.ndarray, n_positive: int, min_size: int,
-                     permutations: int, seed: int) -> np.ndarray:
+def permutation_null(
+    classes: np.ndarray, n_positive: int, min_size: int, permutations: int, seed: int
+) -> np.ndarray:
     """Best-class purity when ``n_positive`` labels are shuffled over the galaxies,
     keeping the classes: shape (permutations,)."""
     rng = np.random.default_rng(seed)
@@ -258,12 +274,17 @@ class Evaluation:
     dominated: int
 
 
-def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
-                    min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
-                    permutations: int = defaults.EVAL_PERMUTATIONS,
-                    fdr: float = defaults.EVAL_FDR, seed: int = defaults.SEED,
-                    in_classes: float | None = None,
-                    credible: np.ndarray | None = None) -> Evaluation:
+def evaluate_labels(
+    classes: np.ndarray,
+    flags: pd.DataFrame,
+    *,
+    min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
+    permutations: int = defaults.EVAL_PERMUTATIONS,
+    fdr: float = defaults.EVAL_FDR,
+    seed: int = defaults.SEED,
+    in_classes: float | None = None,
+    credible: np.ndarray | None = None,
+) -> Evaluation:
     """Enrichment of every type over the classes of one run.
 
     Parameters
@@ -302,31 +323,54 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
         purity, best = best_purity(sizes, hits, min_class_size)
         if n_positive == 0:  # nothing to find: no best class, no null
             purity, best = np.nan, -1
-        null = permutation_null(classes, n_positive, min_class_size,
-                                permutations if n_positive else 0, seed + t)
+        null = permutation_null(
+            classes, n_positive, min_class_size, permutations if n_positive else 0, seed + t
+        )
 
         def enrichment(purity, base=base):
             return purity / base if base > 0 else np.nan
-        per_class.append(pd.DataFrame({
-            "type": name, "class": np.arange(n_classes), "size": sizes, "hits": hits,
-            "purity": np.divide(hits, sizes, out=np.zeros(n_classes), where=sizes > 0),
-            "p": hypergeometric_p(hits, sizes, n_positive, n_total)}))
+
+        per_class.append(
+            pd.DataFrame(
+                {
+                    "type": name,
+                    "class": np.arange(n_classes),
+                    "size": sizes,
+                    "hits": hits,
+                    "purity": np.divide(hits, sizes, out=np.zeros(n_classes), where=sizes > 0),
+                    "p": hypergeometric_p(hits, sizes, n_positive, n_total),
+                }
+            )
+        )
         per_class[-1]["enrichment"] = enrichment(per_class[-1]["purity"])
         pooled = _pooled(sizes, hits, credible, enrichment)
-        rows.append({
-            "type": name, "galaxies": n_total, "unlabelled": int((~known).sum()),
-            "positives": n_positive, "base_rate": base,
-            "classes": n_classes, "eligible_classes": int(np.sum(sizes >= min_class_size)),
-            "best_class": best, "best_size": int(sizes[best]) if best >= 0 else 0,
-            "best_hits": int(hits[best]) if best >= 0 else 0, "best_purity": purity,
-            "best_completeness": hits[best] / n_positive if best >= 0 and n_positive else np.nan,
-            "enrichment": enrichment(purity),
-            "null_median": enrichment(np.median(null)) if len(null) else np.nan,
-            "null_p95": enrichment(np.percentile(null, 95)) if len(null) else np.nan,
-            "null_p99": enrichment(np.percentile(null, 99)) if len(null) else np.nan,
-            "p_value": permutation_p(purity, null) if len(null) else np.nan,
-            "dominated_classes": int(np.sum((sizes > 0) & (hits > defaults.DOMINANCE_SHARE
-                                                          * sizes))), **pooled})
+        rows.append(
+            {
+                "type": name,
+                "galaxies": n_total,
+                "unlabelled": int((~known).sum()),
+                "positives": n_positive,
+                "base_rate": base,
+                "classes": n_classes,
+                "eligible_classes": int(np.sum(sizes >= min_class_size)),
+                "best_class": best,
+                "best_size": int(sizes[best]) if best >= 0 else 0,
+                "best_hits": int(hits[best]) if best >= 0 else 0,
+                "best_purity": purity,
+                "best_completeness": hits[best] / n_positive
+                if best >= 0 and n_positive
+                else np.nan,
+                "enrichment": enrichment(purity),
+                "null_median": enrichment(np.median(null)) if len(null) else np.nan,
+                "null_p95": enrichment(np.percentile(null, 95)) if len(null) else np.nan,
+                "null_p99": enrichment(np.percentile(null, 99)) if len(null) else np.nan,
+                "p_value": permutation_p(purity, null) if len(null) else np.nan,
+                "dominated_classes": int(
+                    np.sum((sizes > 0) & (hits > defaults.DOMINANCE_SHARE * sizes))
+                ),
+                **pooled,
+            }
+        )
     table = pd.concat(per_class, ignore_index=True)
     table["q"] = benjamini_hochberg(table["p"].to_numpy())
     table["significant"] = table["q"] <= fdr
@@ -334,15 +378,15 @@ def evaluate_labels(classes: np.ndarray, flags: pd.DataFrame, *,
     significant = table[table["significant"]].groupby("type")
     types["significant_classes"] = types["type"].map(significant.size()).fillna(0).astype(int)
     types["in_significant"] = types["type"].map(significant["hits"].sum()).fillna(0).astype(int)
-    types["in_significant_share"] = np.where(types["positives"] > 0, types["in_significant"]
-                                             / types["positives"].clip(lower=1), np.nan)
+    types["in_significant_share"] = np.where(
+        types["positives"] > 0, types["in_significant"] / types["positives"].clip(lower=1), np.nan
+    )
     dominant = table["hits"] > defaults.DOMINANCE_SHARE * table["size"]
     dominated_by_any = table.loc[dominant, "class"].nunique()
     share = float(np.mean(every >= 0)) if in_classes is None else in_classes
     if credible is not None:
         table["credible"] = np.asarray(credible, bool)[table["class"].to_numpy()]
-    return Evaluation(types=types, classes=table, in_classes=share,
-                      dominated=int(dominated_by_any))
+    return Evaluation(types=types, classes=table, in_classes=share, dominated=int(dominated_by_any))
 
 
 def _pooled(sizes, hits, credible, enrichment) -> dict:
@@ -358,11 +402,17 @@ def _pooled(sizes, hits, credible, enrichment) -> dict:
     def over(part):
         n = sizes[part].sum()
         return enrichment(hits[part].sum() / n) if n else np.nan
-    return {"credible_classes": int(every.sum()), "in_credible": int(hits[kept].sum()),
-            "credible_enrichment": over(kept), "dropped_enrichment": over(~kept)}
+
+    return {
+        "credible_classes": int(every.sum()),
+        "in_credible": int(hits[kept].sum()),
+        "credible_enrichment": over(kept),
+        "dropped_enrichment": over(~kept),
+    }
 
 
 # --- runs on disk --------------------------------------------------------------------
+
 
 @dataclass
 class EvaluationResult:
@@ -377,45 +427,58 @@ class EvaluationResult:
 def _format_row(row) -> dict:
     def times(x):
         return "-" if pd.isna(x) else f"{x:.1f}x"
+
     best = "-" if row["best_class"] < 0 else f"{row['best_letter']} ({row['best_size']})"
     return {
         "best class (size)": best,
         "purity": "-" if pd.isna(row["best_purity"]) else f"{row['best_purity']:.2f}",
         "compl.": "-" if pd.isna(row["best_completeness"]) else f"{row['best_completeness']:.2f}",
         "enrich.": times(row["enrichment"]),
-        "null 50/95/99%": "-" if pd.isna(row["null_median"]) else "/".join(
-            times(row[c])[:-1] for c in ("null_median", "null_p95", "null_p99")) + "x",
+        "null 50/95/99%": "-"
+        if pd.isna(row["null_median"])
+        else "/".join(times(row[c])[:-1] for c in ("null_median", "null_p95", "null_p99")) + "x",
         "p": "-" if pd.isna(row["p_value"]) else f"{row['p_value']:.3f}",
         "in signif.": f"{row['in_significant']} ({row['in_significant_share']:.0%})"
-                      if row["positives"] else "-",
-        "credible/dropped": "-" if pd.isna(row.get("credible_classes", np.nan)) else
-                            f"{times(row['credible_enrichment'])}/"
-                            f"{times(row['dropped_enrichment'])}",
+        if row["positives"]
+        else "-",
+        "credible/dropped": "-"
+        if pd.isna(row.get("credible_classes", np.nan))
+        else f"{times(row['credible_enrichment'])}/{times(row['dropped_enrichment'])}",
     }
 
 
-def format_summary(table: pd.DataFrame, runs: pd.DataFrame, *, min_class_size: int,
-                   permutations: int, fdr: float) -> str:
+def format_summary(
+    table: pd.DataFrame, runs: pd.DataFrame, *, min_class_size: int, permutations: int, fdr: float
+) -> str:
     """The readable summary: one block per run, then the types side by side."""
     lines = []
     for _, run in runs.iterrows():
-        lines.append(f"{run['run']}: {run['searched']} searched galaxies, {run['labelled']} "
-                     f"with labels; {run['classes']} classes holding {run['in_classes']:.1%}; "
-                     f"{run['dominated']} classes dominated (>{defaults.DOMINANCE_SHARE:.0%}) "
-                     f"by one rare type")
-    lines.append(f"best class: highest purity among classes of >= {min_class_size}; null: "
-                 f"{permutations} label permutations over the same classes (enrichment "
-                 f"median/95th/99th); in signif.: type members in classes enriched at "
-                 f"Benjamini-Hochberg FDR {fdr:g} (hypergeometric, all class x type tests); "
-                 f"credible/dropped: the type's enrichment pooled over the classes the "
-                 f"run's rule marks credible / over the others")
+        lines.append(
+            f"{run['run']}: {run['searched']} searched galaxies, {run['labelled']} "
+            f"with labels; {run['classes']} classes holding {run['in_classes']:.1%}; "
+            f"{run['dominated']} classes dominated (>{defaults.DOMINANCE_SHARE:.0%}) "
+            f"by one rare type"
+        )
+    lines.append(
+        f"best class: highest purity among classes of >= {min_class_size}; null: "
+        f"{permutations} label permutations over the same classes (enrichment "
+        f"median/95th/99th); in signif.: type members in classes enriched at "
+        f"Benjamini-Hochberg FDR {fdr:g} (hypergeometric, all class x type tests); "
+        f"credible/dropped: the type's enrichment pooled over the classes the "
+        f"run's rule marks credible / over the others"
+    )
     first = table.drop_duplicates("type").set_index("type")
-    left = pd.DataFrame({"positives": first["positives"].astype(str),
-                         "base": first["base_rate"].map(lambda x: f"{x:.2%}")})
+    left = pd.DataFrame(
+        {
+            "positives": first["positives"].astype(str),
+            "base": first["base_rate"].map(lambda x: f"{x:.2%}"),
+        }
+    )
     blocks = [pd.concat({"": left}, axis=1)]
     for name, part in table.groupby("run", sort=False):
-        formatted = pd.DataFrame([_format_row(r) for _, r in part.iterrows()],
-                                 index=part["type"].to_numpy())
+        formatted = pd.DataFrame(
+            [_format_row(r) for _, r in part.iterrows()], index=part["type"].to_numpy()
+        )
         blocks.append(pd.concat({name: formatted}, axis=1))
     side = pd.concat(blocks, axis=1)
     side.index.name = "type"
@@ -433,11 +496,22 @@ CONSTRAINTS = {
 }
 
 
-def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_column=None,
-             min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
-             permutations: int = defaults.EVAL_PERMUTATIONS, fdr: float = defaults.EVAL_FDR,
-             seed: int = defaults.SEED, overwrite: bool = False, say=print,
-             command=None) -> EvaluationResult:
+def evaluate(
+    runs,
+    labels,
+    *,
+    types: dict[str, str],
+    out=None,
+    names=None,
+    id_column=None,
+    min_class_size: int = defaults.EVAL_MIN_CLASS_SIZE,
+    permutations: int = defaults.EVAL_PERMUTATIONS,
+    fdr: float = defaults.EVAL_FDR,
+    seed: int = defaults.SEED,
+    overwrite: bool = False,
+    say=print,
+    command=None,
+) -> EvaluationResult:
     """Evaluate one or more search runs against a label table; see the module docstring.
 
     Parameters
@@ -462,34 +536,64 @@ def evaluate(runs, labels, *, types: dict[str, str], out=None, names=None, id_co
     from raregal.io.output import atomic_dir, prepare, write_json
     from raregal.io.records import record_header
 
-    validate({"min_class_size": min_class_size, "permutations": permutations, "fdr": fdr,
-              "seed": seed}, CONSTRAINTS, "evaluate")
+    validate(
+        {"min_class_size": min_class_size, "permutations": permutations, "fdr": fdr, "seed": seed},
+        CONSTRAINTS,
+        "evaluate",
+    )
     runs = [Path(r) for r in runs]
     names = list(names) if names else [r.name for r in runs]
     if len(names) != len(runs) or len(set(names)) != len(names):
         raise InputError(f"{len(runs)} runs need {len(runs)} different names, got {names}")
-    target = None if out is None else prepare(out, kind="evaluate", inputs=[*runs, labels],
-                                              overwrite=overwrite)
+    target = (
+        None
+        if out is None
+        else prepare(out, kind="evaluate", inputs=[*runs, labels], overwrite=overwrite)
+    )
     with target if target is not None else nullcontext():
         table, classes_table, run_rows = _evaluate_runs(
-            runs, names, labels, types, id_column=id_column, min_class_size=min_class_size,
-            permutations=permutations, fdr=fdr, seed=seed, say=say)
-        summary = format_summary(table, pd.DataFrame(run_rows), min_class_size=min_class_size,
-                                 permutations=permutations, fdr=fdr)
+            runs,
+            names,
+            labels,
+            types,
+            id_column=id_column,
+            min_class_size=min_class_size,
+            permutations=permutations,
+            fdr=fdr,
+            seed=seed,
+            say=say,
+        )
+        summary = format_summary(
+            table,
+            pd.DataFrame(run_rows),
+            min_class_size=min_class_size,
+            permutations=permutations,
+            fdr=fdr,
+        )
         if target is not None:
             with atomic_dir(target) as tmp:
                 table.to_csv(tmp / "evaluation.csv", index=False)
                 classes_table.to_csv(tmp / "class_enrichment.csv", index=False)
                 (tmp / "summary.txt").write_text(summary)
-                write_json(tmp / "evaluation.json", {
-                    **record_header(command), "runs": run_rows,
-                    "labels": str(Path(labels).resolve()), "types": types,
-                    "min_class_size": min_class_size, "permutations": permutations,
-                    "seed": seed, "fdr": fdr, "dominance_share": defaults.DOMINANCE_SHARE,
-                    "correction": "Benjamini-Hochberg over all class x type hypergeometric "
-                                  "upper-tail tests of each run"})
-    return EvaluationResult(out=None if out is None else Path(out), table=table,
-                            classes=classes_table, summary=summary)
+                write_json(
+                    tmp / "evaluation.json",
+                    {
+                        **record_header(command),
+                        "runs": run_rows,
+                        "labels": str(Path(labels).resolve()),
+                        "types": types,
+                        "min_class_size": min_class_size,
+                        "permutations": permutations,
+                        "seed": seed,
+                        "fdr": fdr,
+                        "dominance_share": defaults.DOMINANCE_SHARE,
+                        "correction": "Benjamini-Hochberg over all class x type hypergeometric "
+                        "upper-tail tests of each run",
+                    },
+                )
+    return EvaluationResult(
+        out=None if out is None else Path(out), table=table, classes=classes_table, summary=summary
+    )
 
 
 def class_letters(summary: pd.DataFrame) -> dict[int, str]:
@@ -505,12 +609,17 @@ def with_letters(result: Evaluation, letters: dict[int, str]) -> Evaluation:
     """``result`` with the classes named by letter: ``best_letter`` beside
     ``best_class`` and ``letter`` beside each ``class`` ("" for none)."""
     types, classes = result.types.copy(), result.classes.copy()
-    types.insert(types.columns.get_loc("best_class") + 1, "best_letter",
-                 types["best_class"].map(letters).fillna(""))
-    classes.insert(classes.columns.get_loc("class") + 1, "letter",
-                   classes["class"].map(letters).fillna(""))
-    return Evaluation(types=types, classes=classes, in_classes=result.in_classes,
-                      dominated=result.dominated)
+    types.insert(
+        types.columns.get_loc("best_class") + 1,
+        "best_letter",
+        types["best_class"].map(letters).fillna(""),
+    )
+    classes.insert(
+        classes.columns.get_loc("class") + 1, "letter", classes["class"].map(letters).fillna("")
+    )
+    return Evaluation(
+        types=types, classes=classes, in_classes=result.in_classes, dominated=result.dominated
+    )
 
 
 def _credible(summary: pd.DataFrame) -> np.ndarray | None:
@@ -523,8 +632,9 @@ def _credible(summary: pd.DataFrame) -> np.ndarray | None:
     return kept
 
 
-def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, permutations,
-                   fdr, seed, say):
+def _evaluate_runs(
+    runs, names, labels, types, *, id_column, min_class_size, permutations, fdr, seed, say
+):
     """The per-type and per-class tables of all runs, and one summary row per run."""
     from raregal.method.run import SearchResult
 
@@ -533,24 +643,43 @@ def _evaluate_runs(runs, names, labels, types, *, id_column, min_class_size, per
         run = SearchResult.read(run_dir)
         ids = run.classes[run.id_column].to_numpy()
         classes = run.classes["class"].to_numpy().astype(np.int64)
-        matched, rows = read_labels(labels, ids, id_column=id_column,
-                                    say=lambda m, name=name: say(f"{name}: {m}"))
+        matched, rows = read_labels(
+            labels, ids, id_column=id_column, say=lambda m, name=name: say(f"{name}: {m}")
+        )
         flags = type_flags(rows, types, Path(labels).name)
         for type_name, missing in flags.isna().sum().items():
             if missing:
-                say(f"{name}: type '{type_name}': {missing} of {len(flags)} labelled galaxies "
-                    f"have no value in a column it names and are left out of its statistics")
-        result = evaluate_labels(classes[matched], flags, min_class_size=min_class_size,
-                                 permutations=permutations, fdr=fdr, seed=seed,
-                                 in_classes=float(np.mean(classes >= 0)),
-                                 credible=_credible(run.summary))
+                say(
+                    f"{name}: type '{type_name}': {missing} of {len(flags)} labelled galaxies "
+                    f"have no value in a column it names and are left out of its statistics"
+                )
+        result = evaluate_labels(
+            classes[matched],
+            flags,
+            min_class_size=min_class_size,
+            permutations=permutations,
+            fdr=fdr,
+            seed=seed,
+            in_classes=float(np.mean(classes >= 0)),
+            credible=_credible(run.summary),
+        )
         result = with_letters(result, class_letters(run.summary))
-        run_rows.append({"run": name, "path": str(run_dir), "searched": len(ids),
-                         "labelled": int(matched.sum()),
-                         "classes": int(classes.max()) + 1 if len(classes) else 0,
-                         "in_classes": result.in_classes, "dominated": result.dominated})
-        tables.append(result.types.assign(run=name, in_classes=result.in_classes,
-                                          dominated_by_any=result.dominated))
+        run_rows.append(
+            {
+                "run": name,
+                "path": str(run_dir),
+                "searched": len(ids),
+                "labelled": int(matched.sum()),
+                "classes": int(classes.max()) + 1 if len(classes) else 0,
+                "in_classes": result.in_classes,
+                "dominated": result.dominated,
+            }
+        )
+        tables.append(
+            result.types.assign(
+                run=name, in_classes=result.in_classes, dominated_by_any=result.dominated
+            )
+        )
         per_class.append(result.classes.assign(run=name))
     table = pd.concat(tables, ignore_index=True)
     table = table[["run"] + [c for c in table.columns if c != "run"]]

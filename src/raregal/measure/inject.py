@@ -103,8 +103,13 @@ def group_grid(sizes, tightness, repeats: int = 1) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["size", "tightness"])
 
 
-def plant_groups(features: np.ndarray, grid: pd.DataFrame, *,
-                 k: int = defaults.INJECT_DENSITY_K, seed: int = defaults.SEED) -> Injection:
+def plant_groups(
+    features: np.ndarray,
+    grid: pd.DataFrame,
+    *,
+    k: int = defaults.INJECT_DENSITY_K,
+    seed: int = defaults.SEED,
+) -> Injection:
     """Plant one group per row of ``grid`` (size, tightness) inside the bulk.
 
     Parameters
@@ -129,8 +134,10 @@ def plant_groups(features: np.ndarray, grid: pd.DataFrame, *,
     n_groups = len(grid)
     sizes = grid["size"].to_numpy(int)
     if sizes.sum() + n_groups > n:
-        raise InputError(f"planted groups need {sizes.sum()} rows plus {n_groups} centres, "
-                         f"more than the {n} galaxies of the table; plant fewer or smaller")
+        raise InputError(
+            f"planted groups need {sizes.sum()} rows plus {n_groups} centres, "
+            f"more than the {n} galaxies of the table; plant fewer or smaller"
+        )
     if k + 1 > n:
         raise InputError(f"{n} galaxies: too few for neighbourhoods of k={k}")
     rng = np.random.default_rng(seed)
@@ -153,12 +160,12 @@ def plant_groups(features: np.ndarray, grid: pd.DataFrame, *,
         # theirs, and it follows the bulk's local shape.
         deviations = (near - centre) / np.sqrt(k)
         members = centre + tight * rng.standard_normal((size, k)) @ deviations
-        rows = replaced[start:start + size]
+        rows = replaced[start : start + size]
         start += size
         out[rows] = members
         planted[rows] = g
         radius[g] = np.sqrt(np.mean(np.sum((near - centre) ** 2, axis=1)))
-        spread[g] = tight * np.sqrt(np.sum(deviations ** 2))
+        spread[g] = tight * np.sqrt(np.sum(deviations**2))
     groups = grid.reset_index(drop=True).copy()
     groups.insert(0, "group", np.arange(n_groups))
     groups["centre_row"] = centres
@@ -167,8 +174,12 @@ def plant_groups(features: np.ndarray, grid: pd.DataFrame, *,
     return Injection(features=out.astype(np.float32), planted=planted, groups=groups)
 
 
-def score_groups(groups: pd.DataFrame, planted: np.ndarray, labels: np.ndarray,
-                 threshold: float = defaults.RECOVERY_THRESHOLD) -> tuple[pd.DataFrame, dict]:
+def score_groups(
+    groups: pd.DataFrame,
+    planted: np.ndarray,
+    labels: np.ndarray,
+    threshold: float = defaults.RECOVERY_THRESHOLD,
+) -> tuple[pd.DataFrame, dict]:
     """Match each planted group to a class and score it.
 
     Returns
@@ -204,8 +215,7 @@ def score_groups(groups: pd.DataFrame, planted: np.ndarray, labels: np.ndarray,
     scored["class_size"] = class_size
     scored["completeness"] = scores["completeness"]
     scored["purity"] = scores["purity"]
-    scored["recovered"] = ((scored["completeness"] >= threshold)
-                           & (scored["purity"] >= threshold))
+    scored["recovered"] = (scored["completeness"] >= threshold) & (scored["purity"] >= threshold)
     scored["pieces"] = pieces
     scored["completeness_in_pieces"] = in_pieces
     counts = {key: scores[key] for key in ("classes", "spurious", "recovered")}
@@ -216,12 +226,18 @@ def score_groups(groups: pd.DataFrame, planted: np.ndarray, labels: np.ndarray,
 def sensitivity(scored: pd.DataFrame) -> pd.DataFrame:
     """One row per min_samples x tightness x size: groups, recovered, and the means
     of completeness, purity, completeness_in_pieces and pieces."""
-    table = (scored.groupby(["min_samples", "tightness", "size"])
-             .agg(groups=("group", "size"), recovered=("recovered", "sum"),
-                  completeness=("completeness", "mean"), purity=("purity", "mean"),
-                  completeness_in_pieces=("completeness_in_pieces", "mean"),
-                  pieces=("pieces", "mean"))
-             .reset_index())
+    table = (
+        scored.groupby(["min_samples", "tightness", "size"])
+        .agg(
+            groups=("group", "size"),
+            recovered=("recovered", "sum"),
+            completeness=("completeness", "mean"),
+            purity=("purity", "mean"),
+            completeness_in_pieces=("completeness_in_pieces", "mean"),
+            pieces=("pieces", "mean"),
+        )
+        .reset_index()
+    )
     table["recovered"] = table["recovered"].astype(int)
     return table
 
@@ -238,14 +254,18 @@ def sensitivity_lines(table: pd.DataFrame) -> list[str]:
         missed = np.flatnonzero(~all_found)
         first = 0 if len(missed) == 0 else missed[-1] + 1
         if first >= len(rows):
-            lines.append(f"{head}: no planted size was always recovered "
-                         f"(largest tried: {rows['size'].iloc[-1]})")
+            lines.append(
+                f"{head}: no planted size was always recovered "
+                f"(largest tried: {rows['size'].iloc[-1]})"
+            )
             continue
         found = rows.iloc[first:]
         mean = np.average(found["completeness"], weights=found["groups"])
-        lines.append(f"{head}: groups of >= {found['size'].iloc[0]} members found with "
-                     f"{mean:.0%} completeness ({found['recovered'].sum()} of "
-                     f"{found['groups'].sum()} recovered)")
+        lines.append(
+            f"{head}: groups of >= {found['size'].iloc[0]} members found with "
+            f"{mean:.0%} completeness ({found['recovered'].sum()} of "
+            f"{found['groups'].sum()} recovered)"
+        )
     return lines
 
 
@@ -258,8 +278,9 @@ def plot_sensitivity(table: pd.DataFrame, path: Path, title: str = "") -> None:
     import matplotlib.pyplot as plt
 
     settings = sorted(table["min_samples"].unique(), reverse=True)
-    fig, axes = plt.subplots(len(settings), 2, figsize=(9, 3.2 * len(settings)),
-                             sharex=True, squeeze=False)
+    fig, axes = plt.subplots(
+        len(settings), 2, figsize=(9, 3.2 * len(settings)), sharex=True, squeeze=False
+    )
     for row, min_samples in zip(axes, settings):
         part = table[table["min_samples"] == min_samples]
         for tight, rows in part.groupby("tightness"):
@@ -268,8 +289,10 @@ def plot_sensitivity(table: pd.DataFrame, path: Path, title: str = "") -> None:
                 ax.plot(rows["size"], rows[column], marker="o", label=f"tightness {tight:g}")
         for ax, column in zip(row, ("completeness", "purity")):
             ax.set_xscale("log")
-            ax.set_xticks(sorted(table["size"].unique()),
-                          labels=[str(x) for x in sorted(table["size"].unique())])
+            ax.set_xticks(
+                sorted(table["size"].unique()),
+                labels=[str(x) for x in sorted(table["size"].unique())],
+            )
             ax.minorticks_off()
             ax.set_ylim(-0.03, 1.03)
             ax.set_ylabel(f"mean {column}")
@@ -302,9 +325,14 @@ def synthetic_bulk(n: int, dim: int = 128, seed: int = defaults.SEED) -> pd.Data
 
     ``n`` must leave room for neighbourhoods of :data:`raregal.core.defaults.INJECT_DENSITY_K`.
     """
-    validate({"n": n, "dim": dim},
-             {"n": [Interval(Integral, defaults.INJECT_DENSITY_K + 1, MAX_ROWS)],
-              "dim": [Interval(Integral, 1, MAX_DIM)]}, "synthetic_bulk")
+    validate(
+        {"n": n, "dim": dim},
+        {
+            "n": [Interval(Integral, defaults.INJECT_DENSITY_K + 1, MAX_ROWS)],
+            "dim": [Interval(Integral, 1, MAX_DIM)],
+        },
+        "synthetic_bulk",
+    )
     return planted_representations(n, dim=dim, n_groups=0, fractions=False, seed=seed)
 
 
@@ -318,38 +346,70 @@ class Bulk:
     source: str
 
 
-def read_bulk(representations=None, *, synthetic: int | None = None, dim: int = 128,
-              seed: int = defaults.SEED, id_column=None, features=None) -> Bulk:
+def read_bulk(
+    representations=None,
+    *,
+    synthetic: int | None = None,
+    dim: int = 128,
+    seed: int = defaults.SEED,
+    id_column=None,
+    features=None,
+) -> Bulk:
     """The bulk to plant into: a representation table, or, with ``synthetic=N``, a
     smooth synthetic bulk of N galaxies and ``dim`` features (:func:`synthetic_bulk`)."""
     from raregal.io.catalogue import load_representations
 
     if synthetic is not None:
         table = synthetic_bulk(synthetic, dim=dim, seed=seed)
-        return Bulk(features=table.filter(like="feat_").to_numpy("float32"), ids=None,
-                    source=f"synthetic bulk (seed {seed})")
+        return Bulk(
+            features=table.filter(like="feat_").to_numpy("float32"),
+            ids=None,
+            source=f"synthetic bulk (seed {seed})",
+        )
     reps = load_representations(representations, id_column=id_column, features=features)
     return Bulk(features=reps.features, ids=reps.ids, source=reps.source)
 
 
-def check_params(*, sizes=defaults.INJECT_SIZES, tightness=defaults.INJECT_TIGHTNESS,
-                 repeats: int = 1, k: int = defaults.INJECT_DENSITY_K, min_samples=None,
-                 seed: int = defaults.SEED, finder=None) -> pd.DataFrame:
+def check_params(
+    *,
+    sizes=defaults.INJECT_SIZES,
+    tightness=defaults.INJECT_TIGHTNESS,
+    repeats: int = 1,
+    k: int = defaults.INJECT_DENSITY_K,
+    min_samples=None,
+    seed: int = defaults.SEED,
+    finder=None,
+) -> pd.DataFrame:
     """Check :func:`inject`'s parameters and the finder's, before any table is read;
     return the grid of groups (:func:`group_grid`)."""
-    validate({"k": k, "min_samples": None if min_samples is None else list(min_samples),
-              "seed": seed}, INJECT_CONSTRAINTS, "inject")
+    validate(
+        {"k": k, "min_samples": None if min_samples is None else list(min_samples), "seed": seed},
+        INJECT_CONSTRAINTS,
+        "inject",
+    )
     if finder is not None:
         finder._validate_params()
     return group_grid(sizes, tightness, repeats)
 
 
-def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
-           tightness=defaults.INJECT_TIGHTNESS, repeats: int = 1,
-           k: int = defaults.INJECT_DENSITY_K, finder=None, min_samples=None,
-           seed: int = defaults.SEED, ids=None, source: str = "", inputs=(),
-           overwrite: bool = False,
-           verbose: bool = True, command=None) -> InjectionResult:
+def inject(
+    features: np.ndarray,
+    out,
+    *,
+    sizes=defaults.INJECT_SIZES,
+    tightness=defaults.INJECT_TIGHTNESS,
+    repeats: int = 1,
+    k: int = defaults.INJECT_DENSITY_K,
+    finder=None,
+    min_samples=None,
+    seed: int = defaults.SEED,
+    ids=None,
+    source: str = "",
+    inputs=(),
+    overwrite: bool = False,
+    verbose: bool = True,
+    command=None,
+) -> InjectionResult:
     """Plant groups in ``features``, search, score, and write the folder ``out``.
 
     Parameters
@@ -384,8 +444,15 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
 
     started = time.time()
     finder = RareClassFinder() if finder is None else clone(finder)  # the caller's stays
-    grid = check_params(sizes=sizes, tightness=tightness, repeats=repeats, k=k,
-                        min_samples=min_samples, seed=seed, finder=finder)
+    grid = check_params(
+        sizes=sizes,
+        tightness=tightness,
+        repeats=repeats,
+        k=k,
+        min_samples=min_samples,
+        seed=seed,
+        finder=finder,
+    )
     out = Path(out)
     target = prepare(out, kind="inject", inputs=inputs, overwrite=overwrite)
     log = StageLog(quiet=not verbose)
@@ -401,9 +468,12 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
     for setting in settings[1:]:
         used = resolve_min_samples(setting, n, finder.min_cluster_size)
         with log.stage(f"hdbscan_{used}", f"min_samples={used} on the same embedding"):
-            labelings[used] = leaf_clusters(finder.embedding_, min_samples=used,
-                                            min_cluster_size=finder.min_cluster_size,
-                                            backend=finder.backend_).labels
+            labelings[used] = leaf_clusters(
+                finder.embedding_,
+                min_samples=used,
+                min_cluster_size=finder.min_cluster_size,
+                backend=finder.backend_,
+            ).labels
 
     tables, lines, counts = [], [], {}
     for used, labels in labelings.items():
@@ -412,31 +482,56 @@ def inject(features: np.ndarray, out, *, sizes=defaults.INJECT_SIZES,
         tables.append(scored)
     scored = pd.concat(tables, ignore_index=True)
     if ids is not None:
-        scored.insert(scored.columns.get_loc("centre_row") + 1, "centre_id",
-                      np.asarray(ids)[scored["centre_row"]])
+        scored.insert(
+            scored.columns.get_loc("centre_row") + 1,
+            "centre_id",
+            np.asarray(ids)[scored["centre_row"]],
+        )
     table = sensitivity(scored)
     lines = sensitivity_lines(table)
     for used, count in counts.items():
-        lines.append(f"min_samples={used}: {count['classes']} classes, {count['spurious']} "
-                     f"recovering no planted group, {count['unplanted']} not made of one; "
-                     f"{count['recovered']} of {len(grid)} groups recovered")
+        lines.append(
+            f"min_samples={used}: {count['classes']} classes, {count['spurious']} "
+            f"recovering no planted group, {count['unplanted']} not made of one; "
+            f"{count['recovered']} of {len(grid)} groups recovered"
+        )
     for line in lines:
         log.say(line)
 
     record = {
-        **record_header(command), "source": source, "rows": n, "features": d, "seed": seed,
-        "planting": {"sizes": list(map(int, sizes)), "tightness": list(map(float, tightness)),
-                     "repeats": repeats, "k": k, "rows_replaced": int(grid["size"].sum())},
-        "parameters": {**{key: value for key, value in finder.get_params().items()
-                          if key not in ("verbose", "min_samples")},
-                       "min_samples": list(labelings), "backend_used": finder.backend_},
+        **record_header(command),
+        "source": source,
+        "rows": n,
+        "features": d,
+        "seed": seed,
+        "planting": {
+            "sizes": list(map(int, sizes)),
+            "tightness": list(map(float, tightness)),
+            "repeats": repeats,
+            "k": k,
+            "rows_replaced": int(grid["size"].sum()),
+        },
+        "parameters": {
+            **{
+                key: value
+                for key, value in finder.get_params().items()
+                if key not in ("verbose", "min_samples")
+            },
+            "min_samples": list(labelings),
+            "backend_used": finder.backend_,
+        },
         "recovery_threshold": defaults.RECOVERY_THRESHOLD,
-        "result": {"by_min_samples": {str(m): c for m, c in counts.items()},
-                   "groups": len(grid), "summary": lines},
+        "result": {
+            "by_min_samples": {str(m): c for m, c in counts.items()},
+            "groups": len(grid),
+            "summary": lines,
+        },
         "stages": log.stages,
     }
-    title = (f"{source or 'table'}: {n:,} x {d}, n_neighbors={finder.n_neighbors}, "
-             f"min_cluster_size={finder.min_cluster_size}")
+    title = (
+        f"{source or 'table'}: {n:,} x {d}, n_neighbors={finder.n_neighbors}, "
+        f"min_cluster_size={finder.min_cluster_size}"
+    )
     with atomic_dir(target) as tmp:
         scored.to_csv(tmp / "injection.csv", index=False)
         table.to_csv(tmp / "sensitivity.csv", index=False)

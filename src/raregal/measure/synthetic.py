@@ -56,7 +56,7 @@ def plant_blobs(latent: np.ndarray, sizes, rng: np.random.Generator, spread) -> 
     rows = rng.permutation(n)
     start = 0
     for g, size in enumerate(sizes):
-        members = rows[start:start + size]
+        members = rows[start : start + size]
         start += size
         centre = latent[rng.integers(n)].copy()
         latent[members] = centre + rng.standard_normal((size, d)) * spread(centre)
@@ -64,11 +64,18 @@ def plant_blobs(latent: np.ndarray, sizes, rng: np.random.Generator, spread) -> 
     return planted
 
 
-def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
-                            group_size: int | tuple[int, int] = (50, 200),
-                            latent_dim: int = 12, tightness: float = 0.05,
-                            noise: float = 0.02, fractions: bool = True,
-                            seed: int = 0) -> pd.DataFrame:
+def planted_representations(
+    n: int,
+    *,
+    dim: int = 128,
+    n_groups: int = 10,
+    group_size: int | tuple[int, int] = (50, 200),
+    latent_dim: int = 12,
+    tightness: float = 0.05,
+    noise: float = 0.02,
+    fractions: bool = True,
+    seed: int = 0,
+) -> pd.DataFrame:
     """A table of n representations, ``n_groups`` of them planted groups.
 
     Parameters
@@ -100,22 +107,32 @@ def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
     """
     validate(locals(), CONSTRAINTS, "planted_representations")
     if n * dim > MAX_VALUES:
-        raise ParameterError("n", f"must be at most {MAX_VALUES // dim} with {dim} features "
-                                  f"({MAX_VALUES:.0e} values in all), not {n}",
-                             "planted_representations")
+        raise ParameterError(
+            "n",
+            f"must be at most {MAX_VALUES // dim} with {dim} features "
+            f"({MAX_VALUES:.0e} values in all), not {n}",
+            "planted_representations",
+        )
     latent_dim = min(latent_dim, dim)
     rng = np.random.default_rng(seed)
     if np.isscalar(group_size):
         sizes = np.full(n_groups, int(group_size))
     else:
         if len(group_size) != 2 or group_size[0] > group_size[1]:
-            raise ParameterError("group_size", f"must be (low, high) with low <= high, not "
-                                 f"{' '.join(map(str, group_size))}", "planted_representations")
+            raise ParameterError(
+                "group_size",
+                f"must be (low, high) with low <= high, not {' '.join(map(str, group_size))}",
+                "planted_representations",
+            )
         sizes = rng.integers(group_size[0], group_size[1] + 1, size=n_groups)
     if sizes.sum() >= n:
-        raise ParameterError("n", f"must be more than the {sizes.sum()} rows of the "
-                             f"{n_groups} planted groups, not {n}; plant fewer or smaller "
-                             f"groups", "planted_representations")
+        raise ParameterError(
+            "n",
+            f"must be more than the {sizes.sum()} rows of the "
+            f"{n_groups} planted groups, not {n}; plant fewer or smaller "
+            f"groups",
+            "planted_representations",
+        )
 
     scales = np.exp(-np.arange(latent_dim) / 4.0)  # a falling PCA spectrum
     latent = rng.standard_normal((n, latent_dim)) * scales
@@ -123,8 +140,7 @@ def planted_representations(n: int, *, dim: int = 128, n_groups: int = 10,
 
     basis, _ = np.linalg.qr(rng.standard_normal((dim, latent_dim)))
     features = latent @ basis.T + rng.standard_normal((n, dim)) * noise
-    table = pd.DataFrame(features.astype(np.float32),
-                         columns=[f"feat_{j}" for j in range(dim)])
+    table = pd.DataFrame(features.astype(np.float32), columns=[f"feat_{j}" for j in range(dim)])
     table.insert(0, "planted", planted)
     table.insert(0, "id_str", [f"synth_{i:07d}" for i in range(n)])
     if fractions:
@@ -180,6 +196,11 @@ def recovery(planted: np.ndarray, labels: np.ndarray, threshold: float = 0.5) ->
         if c >= threshold and p >= threshold:
             matched_classes.add(int(best))
     recovered = sum(1 for c, p in zip(completeness, purity) if c >= threshold and p >= threshold)
-    return {"groups": len(groups), "recovered": recovered, "classes": len(classes),
-            "spurious": len(classes) - len(matched_classes),
-            "completeness": completeness, "purity": purity}
+    return {
+        "groups": len(groups),
+        "recovered": recovered,
+        "classes": len(classes),
+        "spurious": len(classes) - len(matched_classes),
+        "completeness": completeness,
+        "purity": purity,
+    }

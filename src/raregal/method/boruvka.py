@@ -83,16 +83,46 @@ from fast_hdbscan.numba_kdtree import (
 # fastmath as in fast_hdbscan, so that the distances and bounds compare bit for bit
 # with its one-thread tree.
 @numba.njit(
-    numba.void(NumbaKDTreeType, numba.int32, numba.float32[::1], numba.float32[::1],
-               numba.int32[::1], numba.float32, numba.types.Array(numba.float32, 1, "A"),
-               numba.int64, numba.int64[::1], numba.int64[::1], numba.float32,
-               numba.float32[::1]),
-    locals={"i": numba.types.int32, "idx": numba.types.int32, "left": numba.types.int32,
-            "right": numba.types.int32, "d": numba.types.float32,
-            "lower_left": numba.types.float32, "lower_right": numba.types.float32},
-    cache=True, fastmath=True)
-def _nearest_outside(tree, node, point, heap_p, heap_i, core, core_distances, component,
-                     node_components, point_components, lower, bound):
+    numba.void(
+        NumbaKDTreeType,
+        numba.int32,
+        numba.float32[::1],
+        numba.float32[::1],
+        numba.int32[::1],
+        numba.float32,
+        numba.types.Array(numba.float32, 1, "A"),
+        numba.int64,
+        numba.int64[::1],
+        numba.int64[::1],
+        numba.float32,
+        numba.float32[::1],
+    ),
+    locals={
+        "i": numba.types.int32,
+        "idx": numba.types.int32,
+        "left": numba.types.int32,
+        "right": numba.types.int32,
+        "d": numba.types.float32,
+        "lower_left": numba.types.float32,
+        "lower_right": numba.types.float32,
+    },
+    cache=True,
+    fastmath=True,
+)
+def _nearest_outside(
+    tree,
+    node,
+    point,
+    heap_p,
+    heap_i,
+    core,
+    core_distances,
+    component,
+    node_components,
+    point_components,
+    lower,
+    bound,
+):
     """The point's nearest neighbour outside its component, below ``node``: into
     heap_p/heap_i when nearer than what they hold (first found wins a tie).
 
@@ -120,21 +150,71 @@ def _nearest_outside(tree, node, point, heap_p, heap_i, core, core_distances, co
         return
     left = numba.int32(2 * node + 1)
     right = numba.int32(left + 1)
-    lower_left = point_to_node_lower_bound_rdist(tree.node_bounds[0, left],
-                                                 tree.node_bounds[1, left], point)
-    lower_right = point_to_node_lower_bound_rdist(tree.node_bounds[0, right],
-                                                  tree.node_bounds[1, right], point)
+    lower_left = point_to_node_lower_bound_rdist(
+        tree.node_bounds[0, left], tree.node_bounds[1, left], point
+    )
+    lower_right = point_to_node_lower_bound_rdist(
+        tree.node_bounds[0, right], tree.node_bounds[1, right], point
+    )
     # Nearer child first, as fast_hdbscan walks: the walk order decides ties.
     if lower_left <= lower_right:
-        _nearest_outside(tree, left, point, heap_p, heap_i, core, core_distances, component,
-                         node_components, point_components, lower_left, bound)
-        _nearest_outside(tree, right, point, heap_p, heap_i, core, core_distances,
-                         component, node_components, point_components, lower_right, bound)
+        _nearest_outside(
+            tree,
+            left,
+            point,
+            heap_p,
+            heap_i,
+            core,
+            core_distances,
+            component,
+            node_components,
+            point_components,
+            lower_left,
+            bound,
+        )
+        _nearest_outside(
+            tree,
+            right,
+            point,
+            heap_p,
+            heap_i,
+            core,
+            core_distances,
+            component,
+            node_components,
+            point_components,
+            lower_right,
+            bound,
+        )
     else:
-        _nearest_outside(tree, right, point, heap_p, heap_i, core, core_distances,
-                         component, node_components, point_components, lower_right, bound)
-        _nearest_outside(tree, left, point, heap_p, heap_i, core, core_distances, component,
-                         node_components, point_components, lower_left, bound)
+        _nearest_outside(
+            tree,
+            right,
+            point,
+            heap_p,
+            heap_i,
+            core,
+            core_distances,
+            component,
+            node_components,
+            point_components,
+            lower_right,
+            bound,
+        )
+        _nearest_outside(
+            tree,
+            left,
+            point,
+            heap_p,
+            heap_i,
+            core,
+            core_distances,
+            component,
+            node_components,
+            point_components,
+            lower_left,
+            bound,
+        )
 
 
 @numba.njit(parallel=True, cache=True, fastmath=True)
@@ -146,13 +226,24 @@ def _candidates(tree, node_components, point_components, core_distances):
     indices = np.full(n, -1, dtype=np.int32)
     bounds = np.full(n, np.inf, dtype=np.float32)  # per component, shared
     for i in numba.prange(n):
-        lower = point_to_node_lower_bound_rdist(tree.node_bounds[0, 0],
-                                                tree.node_bounds[1, 0], tree.data[i])
+        lower = point_to_node_lower_bound_rdist(
+            tree.node_bounds[0, 0], tree.node_bounds[1, 0], tree.data[i]
+        )
         component = point_components[i]
-        _nearest_outside(tree, numba.int32(0), tree.data[i], distances[i:i + 1],
-                         indices[i:i + 1], core_distances[i], core_distances, component,
-                         node_components, point_components, lower,
-                         bounds[component:component + 1])
+        _nearest_outside(
+            tree,
+            numba.int32(0),
+            tree.data[i],
+            distances[i : i + 1],
+            indices[i : i + 1],
+            core_distances[i],
+            core_distances,
+            component,
+            node_components,
+            point_components,
+            lower,
+            bounds[component : component + 1],
+        )
     return distances, indices
 
 
@@ -173,15 +264,15 @@ def spanning_tree(points: np.ndarray, min_samples: int):
     node_components = np.full(tree.idx_start.shape[0], -1)
     # fast_hdbscan's first round: each point joins its nearest neighbour of no larger
     # core distance (squared distances until the end, as there).
-    distances, neighbors = parallel_tree_query(tree, tree.data, k=max(min_samples, 1) + 1,
-                                               output_rdist=True)
+    distances, neighbors = parallel_tree_query(
+        tree, tree.data, k=max(min_samples, 1) + 1, output_rdist=True
+    )
     core_distances = distances.T[-1] if min_samples > 1 else np.zeros(n, np.float32)
     rounds = [initialize_boruvka_from_knn(neighbors, distances, core_distances, disjoint_set)]
     update_component_vectors(tree, disjoint_set, node_components, point_components)
     n_components = len(np.unique(point_components))
     while n_components > 1:
-        distances, indices = _candidates(tree, node_components, point_components,
-                                         core_distances)
+        distances, indices = _candidates(tree, node_components, point_components, core_distances)
         # One component's edge: the first point (by index) at the least distance.
         new = merge_components(disjoint_set, indices, distances, point_components)
         n_components -= len(new)

@@ -15,8 +15,12 @@ from raregal.core import defaults
 #: The condensed tree's columns, as in the hdbscan library: a row says that
 #: ``child`` (a galaxy if < n, else a cluster node) left ``parent`` at density
 #: ``lambda_val`` (1 / distance), carrying ``child_size`` galaxies.
-TREE_DTYPE = [("parent", np.int64), ("child", np.int64), ("lambda_val", np.float64),
-              ("child_size", np.int64)]
+TREE_DTYPE = [
+    ("parent", np.int64),
+    ("child", np.int64),
+    ("lambda_val", np.float64),
+    ("child_size", np.int64),
+]
 
 
 @dataclass
@@ -58,10 +62,14 @@ class Clustering:
         tree = self.condensed_tree.copy()
         is_point = tree["child"] < len(order)
         tree["child"][is_point] = order[tree["child"][is_point]]
-        return Clustering(labels=_unpermute(self.labels, order),
-                          probabilities=_unpermute(self.probabilities, order),
-                          condensed_tree=tree, nodes=self.nodes, persistence=self.persistence,
-                          significance=self.significance)
+        return Clustering(
+            labels=_unpermute(self.labels, order),
+            probabilities=_unpermute(self.probabilities, order),
+            condensed_tree=tree,
+            nodes=self.nodes,
+            persistence=self.persistence,
+            significance=self.significance,
+        )
 
 
 def _unpermute(values: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -87,8 +95,9 @@ def scaled_min_samples(n: int, min_cluster_size: int = defaults.HDBSCAN_MIN_CLUS
     return int(min(defaults.HDBSCAN_MIN_SAMPLES, max(min_cluster_size, scaled)))
 
 
-def resolve_min_samples(setting, n: int,
-                        min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE) -> int:
+def resolve_min_samples(
+    setting, n: int, min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE
+) -> int:
     """The min_samples a setting means for n galaxies: "scaled" is
     :func:`scaled_min_samples`, an integer itself. The one place that resolves it."""
     if setting == "scaled":
@@ -96,8 +105,7 @@ def resolve_min_samples(setting, n: int,
     return int(setting)
 
 
-def min_samples_reason(setting, n: int,
-                       min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE):
+def min_samples_reason(setting, n: int, min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE):
     """Why min_samples is what it is for n galaxies, and a warning when it is far above
     what the sample supports.
 
@@ -114,14 +122,18 @@ def min_samples_reason(setting, n: int,
     used = resolve_min_samples(setting, n, min_cluster_size)
     scaled = scaled_min_samples(n, min_cluster_size)
     if setting == "scaled":
-        return (f"scaled to the sample: {defaults.HDBSCAN_MIN_SAMPLES} * sqrt({n} / "
-                f"{defaults.PAPER_SAMPLE_SIZE}) = {used}, floored at min_cluster_size and "
-                f"capped at {defaults.HDBSCAN_MIN_SAMPLES}"), None
+        return (
+            f"scaled to the sample: {defaults.HDBSCAN_MIN_SAMPLES} * sqrt({n} / "
+            f"{defaults.PAPER_SAMPLE_SIZE}) = {used}, floored at min_cluster_size and "
+            f"capped at {defaults.HDBSCAN_MIN_SAMPLES}"
+        ), None
     warning = None
     if used > 2 * scaled:
-        warning = (f"min_samples={used} on {n} galaxies: classes of fewer than about {used} "
-                   f"members will not be found (injection-recovery); the default, scaled "
-                   f"to this sample, is {scaled}")
+        warning = (
+            f"min_samples={used} on {n} galaxies: classes of fewer than about {used} "
+            f"members will not be found (injection-recovery); the default, scaled "
+            f"to this sample, is {scaled}"
+        )
     return f"given: {used}", warning
 
 
@@ -147,22 +159,32 @@ def _hdbscan_cpu(embedding, min_samples, min_cluster_size):
         return np.full(len(embedding), -1), np.zeros(len(embedding)), np.zeros(0, TREE_DTYPE)
     edges = spanning_tree(embedding, int(min_samples))[0]
     labels, probabilities, _, tree, _ = clusters_from_spanning_tree(
-        edges, min_cluster_size=int(min_cluster_size),
-        cluster_selection_method=defaults.HDBSCAN_SELECTION)
+        edges,
+        min_cluster_size=int(min_cluster_size),
+        cluster_selection_method=defaults.HDBSCAN_SELECTION,
+    )
     return labels, probabilities, tree
 
 
 def _hdbscan_gpu(embedding, min_samples, min_cluster_size):
     from cuml.cluster import HDBSCAN
 
-    model = HDBSCAN(min_samples=int(min_samples), min_cluster_size=int(min_cluster_size),
-                    cluster_selection_method=defaults.HDBSCAN_SELECTION, output_type="numpy")
+    model = HDBSCAN(
+        min_samples=int(min_samples),
+        min_cluster_size=int(min_cluster_size),
+        cluster_selection_method=defaults.HDBSCAN_SELECTION,
+        output_type="numpy",
+    )
     model.fit(embedding)
     try:  # an hdbscan.plots.CondensedTree, built only when the hdbscan package is there
         tree = model.condensed_tree_.to_numpy()
     except Exception:
-        tree = {"parent": model.condensed_parent_, "child": model.condensed_child_,
-                "lambda_val": model.condensed_lambdas_, "child_size": model.condensed_sizes_}
+        tree = {
+            "parent": model.condensed_parent_,
+            "child": model.condensed_child_,
+            "lambda_val": model.condensed_lambdas_,
+            "child_size": model.condensed_sizes_,
+        }
     return np.asarray(model.labels_), np.asarray(model.probabilities_), tree
 
 
@@ -200,7 +222,7 @@ def leaf_persistence(tree: np.ndarray, nodes: np.ndarray, labels: np.ndarray) ->
     """
     top, birth, leave, k, size = _leaf_rows(tree, nodes)
     stability = np.bincount(k, weights=(leave - birth[k]) * size, minlength=len(nodes))
-    members = np.bincount(labels[labels >= 0], minlength=len(nodes))[:len(nodes)]
+    members = np.bincount(labels[labels >= 0], minlength=len(nodes))[: len(nodes)]
     result = np.ones(len(nodes))
     if top > 0:
         np.divide(stability, members * top, out=result, where=members > 0)
@@ -225,7 +247,8 @@ def leaf_significance(tree: np.ndarray, nodes: np.ndarray, min_samples: int) -> 
     with np.errstate(divide="ignore"):
         span = np.log(leave / birth[k]) * size
     mean = np.bincount(k, weights=span, minlength=len(nodes)) / np.bincount(
-        k, weights=size, minlength=len(nodes))
+        k, weights=size, minlength=len(nodes)
+    )
     return mean * np.sqrt(min_samples)
 
 
@@ -264,9 +287,13 @@ def _rows_of(nodes: np.ndarray, column: np.ndarray):
     return rows, at[rows]
 
 
-def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_MIN_SAMPLES,
-                  min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE,
-                  backend: str = "cpu") -> Clustering:
+def leaf_clusters(
+    embedding: np.ndarray,
+    *,
+    min_samples: int = defaults.HDBSCAN_MIN_SAMPLES,
+    min_cluster_size: int = defaults.HDBSCAN_MIN_CLUSTER_SIZE,
+    backend: str = "cpu",
+) -> Clustering:
     """HDBSCAN with leaf selection on an (n, D) embedding.
 
     On the CPU the result is the same on any number of threads and under any load
@@ -281,15 +308,15 @@ def leaf_clusters(embedding: np.ndarray, *, min_samples: int = defaults.HDBSCAN_
     """
     embedding = np.ascontiguousarray(embedding)
     if backend == "gpu":
-        return _clustering(*_hdbscan_gpu(embedding, min_samples, min_cluster_size),
-                           min_samples)
+        return _clustering(*_hdbscan_gpu(embedding, min_samples, min_cluster_size), min_samples)
     # fast_hdbscan finds each point's min_samples nearest neighbours (its core
     # distance) with one KD-tree query per point, in the points' own order. In the
     # tree's leaf order consecutive queries walk the same nodes, which stay in the
     # cache: 2.5x faster at 632k with min_samples 300 (docs/benchmarks.md).
     order = spatial_order(embedding)
-    return _clustering(*_hdbscan_cpu(embedding[order], min_samples, min_cluster_size),
-                       min_samples).unpermuted(order)
+    return _clustering(
+        *_hdbscan_cpu(embedding[order], min_samples, min_cluster_size), min_samples
+    ).unpermuted(order)
 
 
 def _clustering(labels, probabilities, tree, min_samples: int) -> Clustering:
@@ -304,7 +331,11 @@ def _clustering(labels, probabilities, tree, min_samples: int) -> Clustering:
     relabel[order] = np.arange(n_classes)
     labels = relabel[labels]  # -1 indexes the trailing -1
     nodes = nodes[order]
-    return Clustering(labels=labels, probabilities=np.asarray(probabilities, dtype=np.float64),
-                      condensed_tree=tree, nodes=nodes,
-                      persistence=leaf_persistence(tree, nodes, labels),
-                      significance=leaf_significance(tree, nodes, min_samples))
+    return Clustering(
+        labels=labels,
+        probabilities=np.asarray(probabilities, dtype=np.float64),
+        condensed_tree=tree,
+        nodes=nodes,
+        persistence=leaf_persistence(tree, nodes, labels),
+        significance=leaf_significance(tree, nodes, min_samples),
+    )

@@ -63,8 +63,9 @@ def rerun_seeds(seed: int | None, k: int) -> list[int]:
     return [base + 1 + i for i in range(k)]
 
 
-def layout_rerun(features: np.ndarray, model, *, init, n_epochs: int | None, seed: int,
-                 parallel: bool) -> np.ndarray:
+def layout_rerun(
+    features: np.ndarray, model, *, init, n_epochs: int | None, seed: int, parallel: bool
+) -> np.ndarray:
     """The UMAP layout of ``model``'s fuzzy graph again, from another seed.
 
     Parameters
@@ -85,17 +86,42 @@ def layout_rerun(features: np.ndarray, model, *, init, n_epochs: int | None, see
 
     with _quiet_umap():
         layout, _ = simplicial_set_embedding(
-            data=features, graph=model.graph_.copy(), n_components=model.n_components,
-            initial_alpha=model.learning_rate, a=model._a, b=model._b,
-            gamma=model.repulsion_strength, negative_sample_rate=model.negative_sample_rate,
-            n_epochs=n_epochs, init=init, random_state=np.random.RandomState(seed),
-            metric="euclidean", metric_kwds={}, densmap=False, densmap_kwds={},
-            output_dens=False, parallel=parallel)
+            data=features,
+            graph=model.graph_.copy(),
+            n_components=model.n_components,
+            initial_alpha=model.learning_rate,
+            a=model._a,
+            b=model._b,
+            gamma=model.repulsion_strength,
+            negative_sample_rate=model.negative_sample_rate,
+            n_epochs=n_epochs,
+            init=init,
+            random_state=np.random.RandomState(seed),
+            metric="euclidean",
+            metric_kwds={},
+            densmap=False,
+            densmap_kwds={},
+            output_dens=False,
+            parallel=parallel,
+        )
     return np.asarray(layout, dtype=np.float32)
 
 
-def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samples,
-                     min_cluster_size, reproducible: bool, say=None, layouts=None, refit=None):
+def layout_stability(
+    features,
+    model,
+    labels,
+    *,
+    seeds,
+    init,
+    n_epochs,
+    min_samples,
+    min_cluster_size,
+    reproducible: bool,
+    say=None,
+    layouts=None,
+    refit=None,
+):
     """Each class's mean best-match Jaccard over layout reruns.
 
     Parameters
@@ -133,18 +159,19 @@ def layout_stability(features, model, labels, *, seeds, init, n_epochs, min_samp
         layout = None if layouts is None else layouts.get(seed)
         if layout is None:
             fitted, place = refit if refit is not None else (features, None)
-            layout = layout_rerun(fitted, model, init=init, n_epochs=n_epochs, seed=seed,
-                                  parallel=not reproducible)
+            layout = layout_rerun(
+                fitted, model, init=init, n_epochs=n_epochs, seed=seed, parallel=not reproducible
+            )
             layout = layout if place is None else place(layout)
         if layouts is not None:
             layouts[seed] = layout
-        rerun = leaf_clusters(layout, min_samples=min_samples,
-                              min_cluster_size=min_cluster_size).labels
+        rerun = leaf_clusters(
+            layout, min_samples=min_samples, min_cluster_size=min_cluster_size
+        ).labels
         scores.append(best_match_jaccard(labels, rerun, n_classes)[0])
         seconds.append(time.time() - started)
         if say is not None:
-            say(f"stability rerun {len(seconds)}/{len(seeds)} (seed {seed}): "
-                f"{seconds[-1]:.1f} s")
+            say(f"stability rerun {len(seconds)}/{len(seeds)} (seed {seed}): {seconds[-1]:.1f} s")
     if not scores:
         return np.full(n_classes, np.nan), seconds
     return np.mean(scores, axis=0), seconds
@@ -173,10 +200,10 @@ def bootstrap_stability(features, labels, fit_labels, *, seeds, fraction: float 
     scores = []
     for seed in seeds:
         rng = np.random.default_rng(seed)
-        rows = np.sort(rng.choice(len(labels), size=int(fraction * len(labels)),
-                                  replace=False))
-        scores.append(best_match_jaccard(labels[rows], fit_labels(features[rows], seed),
-                                         n_classes)[0])
+        rows = np.sort(rng.choice(len(labels), size=int(fraction * len(labels)), replace=False))
+        scores.append(
+            best_match_jaccard(labels[rows], fit_labels(features[rows], seed), n_classes)[0]
+        )
     return np.nanmean(scores, axis=0) if scores else np.full(n_classes, np.nan)
 
 
@@ -189,9 +216,14 @@ def nearest_outsiders(features: np.ndarray, members: np.ndarray, count: int) -> 
     return np.argpartition(distance, count - 1)[:count] if count > 0 else np.zeros(0, int)
 
 
-def density_contrast(labels: np.ndarray, indices: np.ndarray, distances: np.ndarray,
-                     features: np.ndarray | None = None, first: np.ndarray | None = None,
-                     share: float = 1.0) -> np.ndarray:
+def density_contrast(
+    labels: np.ndarray,
+    indices: np.ndarray,
+    distances: np.ndarray,
+    features: np.ndarray | None = None,
+    first: np.ndarray | None = None,
+    share: float = 1.0,
+) -> np.ndarray:
     """Each class's shell-to-member ratio of k-th neighbour distances (module docstring).
 
     Duplicate representations count once: members and shell are distinct
@@ -284,12 +316,17 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(values)) if len(values) else np.nan
 
 
-def credible_rule(stability: np.ndarray, contrast: np.ndarray, significance: np.ndarray,
-                  duplicate_share: np.ndarray | None = None, *,
-                  min_stability: float = defaults.CREDIBLE_STABILITY,
-                  min_contrast: float = defaults.CREDIBLE_CONTRAST,
-                  min_significance: float = defaults.CREDIBLE_SIGNIFICANCE,
-                  max_duplicates: float = defaults.CREDIBLE_MAX_DUPLICATES) -> np.ndarray:
+def credible_rule(
+    stability: np.ndarray,
+    contrast: np.ndarray,
+    significance: np.ndarray,
+    duplicate_share: np.ndarray | None = None,
+    *,
+    min_stability: float = defaults.CREDIBLE_STABILITY,
+    min_contrast: float = defaults.CREDIBLE_CONTRAST,
+    min_significance: float = defaults.CREDIBLE_SIGNIFICANCE,
+    max_duplicates: float = defaults.CREDIBLE_MAX_DUPLICATES,
+) -> np.ndarray:
     """The documented rule, shape (k,): dense, or stable (where measured) and significant;
     never a class at least ``max_duplicates`` made of duplicate representations.
 
@@ -315,12 +352,15 @@ def rule_text(k: int) -> str:
     """The rule in words, for run.json and the report."""
     dense = f"density_contrast >= {defaults.CREDIBLE_CONTRAST:g}"
     significant = f"significance >= {defaults.CREDIBLE_SIGNIFICANCE:g}"
-    copies = (f"; never a class {defaults.CREDIBLE_MAX_DUPLICATES:.0%} or more duplicate "
-              f"representations")
+    copies = (
+        f"; never a class {defaults.CREDIBLE_MAX_DUPLICATES:.0%} or more duplicate representations"
+    )
     if k == 0:
         return f"{dense}, or {significant} (stability not measured: 0 reruns){copies}"
-    return (f"{dense}, or stability >= {defaults.CREDIBLE_STABILITY:g} over {k} layout "
-            f"reruns and {significant}{copies}")
+    return (
+        f"{dense}, or stability >= {defaults.CREDIBLE_STABILITY:g} over {k} layout "
+        f"reruns and {significant}{copies}"
+    )
 
 
 def resolve_stability_seeds(k, n: int) -> int:
@@ -357,19 +397,38 @@ class Credibility:
     def record(self) -> dict:
         """What run.json keeps: K, seeds, the rule, thresholds and costs."""
         k = len(self.seeds)
-        return {"stability_seeds": k, "seeds": self.seeds, "rule": rule_text(k),
-                "min_stability": defaults.CREDIBLE_STABILITY,
-                "min_contrast": defaults.CREDIBLE_CONTRAST,
-                "min_significance": defaults.CREDIBLE_SIGNIFICANCE,
-                "max_duplicates": defaults.CREDIBLE_MAX_DUPLICATES,
-                "credible": int(self.table["credible"].sum()),
-                "seconds_per_rerun": [round(s, 2) for s in self.seconds],
-                "contrast_seconds": round(self.contrast_seconds, 2)}
+        return {
+            "stability_seeds": k,
+            "seeds": self.seeds,
+            "rule": rule_text(k),
+            "min_stability": defaults.CREDIBLE_STABILITY,
+            "min_contrast": defaults.CREDIBLE_CONTRAST,
+            "min_significance": defaults.CREDIBLE_SIGNIFICANCE,
+            "max_duplicates": defaults.CREDIBLE_MAX_DUPLICATES,
+            "credible": int(self.table["credible"].sum()),
+            "seconds_per_rerun": [round(s, 2) for s in self.seconds],
+            "contrast_seconds": round(self.contrast_seconds, 2),
+        }
 
 
-def assess(features, model, labels, neighbours, significance, *, k: int, seed, init,
-           n_epochs, min_samples, min_cluster_size, say=None, layouts=None,
-           duplicates: Duplicates | None = None, refit=None) -> Credibility:
+def assess(
+    features,
+    model,
+    labels,
+    neighbours,
+    significance,
+    *,
+    k: int,
+    seed,
+    init,
+    n_epochs,
+    min_samples,
+    min_cluster_size,
+    say=None,
+    layouts=None,
+    duplicates: Duplicates | None = None,
+    refit=None,
+) -> Credibility:
     """Stability over ``k`` layout reruns, density contrast and the rule for each class.
 
     ``significance`` (k,) is each class's :func:`raregal.method.cluster.leaf_significance`
@@ -382,18 +441,36 @@ def assess(features, model, labels, neighbours, significance, *, k: int, seed, i
     """
     seeds = rerun_seeds(seed, k)
     stability, seconds = layout_stability(
-        features, model, labels, seeds=seeds, init=init, n_epochs=n_epochs,
-        min_samples=min_samples, min_cluster_size=min_cluster_size,
-        reproducible=seed is not None, say=say, layouts=layouts, refit=refit)
+        features,
+        model,
+        labels,
+        seeds=seeds,
+        init=init,
+        n_epochs=n_epochs,
+        min_samples=min_samples,
+        min_cluster_size=min_cluster_size,
+        reproducible=seed is not None,
+        say=say,
+        layouts=layouts,
+        refit=refit,
+    )
     started = time.time()
     share = 1.0 if refit is None else len(refit[0]) / len(labels)
     table = judge(features, labels, neighbours, stability, significance, duplicates, share)
-    return Credibility(table=table, seeds=seeds, seconds=seconds,
-                       contrast_seconds=time.time() - started)
+    return Credibility(
+        table=table, seeds=seeds, seconds=seconds, contrast_seconds=time.time() - started
+    )
 
 
-def judge(features, labels, neighbours, stability, significance,
-          duplicates: Duplicates | None = None, share: float = 1.0) -> pd.DataFrame:
+def judge(
+    features,
+    labels,
+    neighbours,
+    stability,
+    significance,
+    duplicates: Duplicates | None = None,
+    share: float = 1.0,
+) -> pd.DataFrame:
     """The density contrast, duplicate count and credible flag of each class, beside its
     ``stability``, one row per class: what :func:`assess` adds to the reruns, and what
     a multi-scale search measures again on its final classes
@@ -401,13 +478,19 @@ def judge(features, labels, neighbours, stability, significance,
     (:func:`density_contrast`)."""
     if duplicates is None:
         duplicates = Duplicates(first=np.arange(len(labels)))
-    contrast = density_contrast(labels, *neighbours, features=features, first=duplicates.first,
-                                share=share)
+    contrast = density_contrast(
+        labels, *neighbours, features=features, first=duplicates.first, share=share
+    )
     copies = duplicates.per_class(labels, len(contrast))
     copied = copies / np.maximum(np.bincount(labels[labels >= 0], minlength=len(copies)), 1)
-    return pd.DataFrame({"stability": stability, "density_contrast": contrast,
-                         "duplicates": copies,
-                         "credible": credible_rule(stability, contrast, significance, copied)})
+    return pd.DataFrame(
+        {
+            "stability": stability,
+            "density_contrast": contrast,
+            "duplicates": copies,
+            "credible": credible_rule(stability, contrast, significance, copied),
+        }
+    )
 
 
 def keep_credible(labels: np.ndarray, credible: np.ndarray):

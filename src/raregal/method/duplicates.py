@@ -63,21 +63,29 @@ class Duplicates:
     def record(self, ids, examples: int = 3) -> dict:
         """For run.json: counts, and the first ids of the largest groups."""
         groups = self.groups()
-        return {"rows": self.n_copies, "distinct": self.n_distinct, "groups": len(groups),
-                "largest_group": len(groups[0]) if groups else 0,
-                "examples": _examples(ids, groups, examples)}
+        return {
+            "rows": self.n_copies,
+            "distinct": self.n_distinct,
+            "groups": len(groups),
+            "largest_group": len(groups[0]) if groups else 0,
+            "examples": _examples(ids, groups, examples),
+        }
 
     def describe(self, ids, examples: int = 3) -> str | None:
         """One log line, None without duplicates."""
         if not self.n_copies:
             return None
         groups = self.groups()
-        shown = "; ".join(" = ".join(shown) + (" = ..." if len(group) > examples else "")
-                          for shown, group in zip(_examples(ids, groups, examples), groups))
-        return (f"duplicate representations: {self.n_copies} of {len(self.first)} galaxies "
-                f"repeat another's features exactly ({len(groups)} repeated, the largest "
-                f"{len(groups[0])} times), e.g. {shown}; each class is judged on its "
-                f"distinct representations")
+        shown = "; ".join(
+            " = ".join(shown) + (" = ..." if len(group) > examples else "")
+            for shown, group in zip(_examples(ids, groups, examples), groups)
+        )
+        return (
+            f"duplicate representations: {self.n_copies} of {len(self.first)} galaxies "
+            f"repeat another's features exactly ({len(groups)} repeated, the largest "
+            f"{len(groups[0])} times), e.g. {shown}; each class is judged on its "
+            f"distinct representations"
+        )
 
 
 def _examples(ids, groups, examples: int) -> list[list[str]]:

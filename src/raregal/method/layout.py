@@ -83,21 +83,40 @@ def _pull(embedding, j, start, k, a, b, alpha):
         dist += (embedding[j, d] - start[k, d]) ** 2
     coeff = 0.0
     if dist > 0.0:
-        coeff = -2.0 * a * b * dist ** (b - 1.0) / (a * dist ** b + 1.0)
+        coeff = -2.0 * a * b * dist ** (b - 1.0) / (a * dist**b + 1.0)
     for d in range(dim):
         embedding[j, d] += _clip(coeff * (embedding[j, d] - start[k, d])) * alpha
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _heads(embedding, start, group, groups, indptr, tail, epochs_per_sample, next_sample,
-           epochs_per_negative, next_negative, a, b, gamma, alpha, epoch, seed):
+def _heads(
+    embedding,
+    start,
+    group,
+    groups,
+    indptr,
+    tail,
+    epochs_per_sample,
+    next_sample,
+    epochs_per_negative,
+    next_negative,
+    a,
+    b,
+    gamma,
+    alpha,
+    epoch,
+    seed,
+):
     # Arrays are indexed element by element, never sliced into row views: a view made
     # in a parallel loop takes and drops a reference on its array from the threads.
     n, dim = embedding.shape
     for r in numba.prange((n - group + groups - 1) // groups):
         j = group + r * groups
-        state = np.uint64(seed) ^ (np.uint64(epoch) * np.uint64(0xD1B54A32D192ED03)) \
+        state = (
+            np.uint64(seed)
+            ^ (np.uint64(epoch) * np.uint64(0xD1B54A32D192ED03))
             ^ (np.uint64(j) * np.uint64(0x8CB92BA72F3D8DD7))
+        )
         for i in range(indptr[j], indptr[j + 1]):
             if next_sample[i] > epoch:
                 continue
@@ -114,7 +133,7 @@ def _heads(embedding, start, group, groups, indptr, tail, epochs_per_sample, nex
                     dist += (embedding[j, d] - start[k, d]) ** 2
                 if dist <= 0.0:
                     continue
-                coeff = 2.0 * gamma * b / ((0.001 + dist) * (a * dist ** b + 1.0))
+                coeff = 2.0 * gamma * b / ((0.001 + dist) * (a * dist**b + 1.0))
                 for d in range(dim):
                     embedding[j, d] += _clip(coeff * (embedding[j, d] - start[k, d])) * alpha
             next_negative[i] += negatives * epochs_per_negative[i]
@@ -143,10 +162,27 @@ def _edges_by_group(head, tail, n_vertices, groups):
     return order, np.ascontiguousarray(tail), segments
 
 
-def optimize_layout(head_embedding, tail_embedding, head, tail, n_epochs, n_vertices,
-                    epochs_per_sample, a, b, rng_state, gamma=1.0, initial_alpha=1.0,
-                    negative_sample_rate=5.0, parallel=False, verbose=False, densmap=False,
-                    densmap_kwds=None, tqdm_kwds=None, move_other=False):
+def optimize_layout(
+    head_embedding,
+    tail_embedding,
+    head,
+    tail,
+    n_epochs,
+    n_vertices,
+    epochs_per_sample,
+    a,
+    b,
+    rng_state,
+    gamma=1.0,
+    initial_alpha=1.0,
+    negative_sample_rate=5.0,
+    parallel=False,
+    verbose=False,
+    densmap=False,
+    densmap_kwds=None,
+    tqdm_kwds=None,
+    move_other=False,
+):
     """umap-learn's ``optimize_layout_euclidean``, deterministic and parallel.
 
     Takes umap-learn's arguments (``head_embedding`` (n, dim) float32 is moved in
@@ -159,16 +195,18 @@ def optimize_layout(head_embedding, tail_embedding, head, tail, n_epochs, n_vert
     from tqdm.auto import tqdm
 
     if densmap or tail_embedding is not head_embedding or not isinstance(n_epochs, int):
-        raise ValueError("the deterministic layout lays out one embedding for a number of "
-                         "epochs, without densMAP")
-    order, tail, segments = _edges_by_group(np.asarray(head), np.asarray(tail), n_vertices,
-                                            GROUPS)
+        raise ValueError(
+            "the deterministic layout lays out one embedding for a number of "
+            "epochs, without densMAP"
+        )
+    order, tail, segments = _edges_by_group(np.asarray(head), np.asarray(tail), n_vertices, GROUPS)
     indptr = np.append(segments[:, 0], segments[-1, -1])
     epochs_per_sample = np.ascontiguousarray(epochs_per_sample[order], dtype=np.float64)
     epochs_per_negative = epochs_per_sample / negative_sample_rate
     next_sample, next_negative = epochs_per_sample.copy(), epochs_per_negative.copy()
-    seed = int(np.asarray(rng_state, dtype=np.int64).view(np.uint64).sum()
-               & np.uint64(0x7FFFFFFFFFFFFFFF))
+    seed = int(
+        np.asarray(rng_state, dtype=np.int64).view(np.uint64).sum() & np.uint64(0x7FFFFFFFFFFFFFFF)
+    )
     a, b, gamma = float(a), float(b), float(gamma)
     before = numba.get_num_threads()
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # a seeded UMAP set it to 1
@@ -179,11 +217,27 @@ def optimize_layout(head_embedding, tail_embedding, head, tail, n_epochs, n_vert
             # an edge and its reverse share their schedule: due for heads and tails alike
             due = next_sample <= epoch
             for group in range(GROUPS):
-                _heads(head_embedding, head_embedding.copy(), group, GROUPS, indptr, tail,
-                       epochs_per_sample, next_sample, epochs_per_negative, next_negative,
-                       a, b, gamma, alpha, epoch, seed)
-                _tails(head_embedding, head_embedding.copy(), segments, group, tail, due,
-                       a, b, alpha)
+                _heads(
+                    head_embedding,
+                    head_embedding.copy(),
+                    group,
+                    GROUPS,
+                    indptr,
+                    tail,
+                    epochs_per_sample,
+                    next_sample,
+                    epochs_per_negative,
+                    next_negative,
+                    a,
+                    b,
+                    gamma,
+                    alpha,
+                    epoch,
+                    seed,
+                )
+                _tails(
+                    head_embedding, head_embedding.copy(), segments, group, tail, due, a, b, alpha
+                )
     finally:
         numba.set_num_threads(before)
     return head_embedding

@@ -81,8 +81,9 @@ class NeighbourIndex:
         np.save(target / "neighbours.npy", self.rows)
         np.save(target / "distances.npy", self.distances)
         n, d = self.features.shape
-        (target / "index.json").write_text(json.dumps(
-            {"format": FORMAT, "n": n, "d": d, "k": self.k, "space": self.space}) + "\n")
+        (target / "index.json").write_text(
+            json.dumps({"format": FORMAT, "n": n, "d": d, "k": self.k, "space": self.space}) + "\n"
+        )
 
     @classmethod
     def read(cls, run_dir: Path, n: int) -> NeighbourIndex | None:
@@ -94,19 +95,27 @@ class NeighbourIndex:
         record = _record(folder / "index.json")
         d, k = record["d"], record["k"]
         if record["n"] != n:
-            raise InputError(f"{folder / 'index.json'}: an index of {record['n']} galaxies "
-                             f"for the run's {n}")
-        arrays = [_array(folder / name, shape, dtype) for name, shape, dtype in (
-            ("features.npy", (n, d), np.float32), ("neighbours.npy", (n, k), np.int32),
-            ("distances.npy", (n, k), np.float32))]
+            raise InputError(
+                f"{folder / 'index.json'}: an index of {record['n']} galaxies for the run's {n}"
+            )
+        arrays = [
+            _array(folder / name, shape, dtype)
+            for name, shape, dtype in (
+                ("features.npy", (n, d), np.float32),
+                ("neighbours.npy", (n, k), np.int32),
+                ("distances.npy", (n, k), np.float32),
+            )
+        ]
         return cls(*arrays, space=record["space"])
 
     def of_row(self, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """A galaxy's k nearest other galaxies (rows, distances), nearest first."""
         rows = np.asarray(self.rows[row, :k], dtype=np.int64)
         if len(rows) and (rows.min() < 0 or rows.max() >= len(self.rows)):
-            raise InputError(f"{FOLDER}/neighbours.npy: row {row} names galaxies outside "
-                             f"the run's {len(self.rows)}")
+            raise InputError(
+                f"{FOLDER}/neighbours.npy: row {row} names galaxies outside "
+                f"the run's {len(self.rows)}"
+            )
         return rows, np.asarray(self.distances[row, :k], dtype=np.float32)
 
     def query(self, points, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -121,17 +130,21 @@ class NeighbourIndex:
         step = max(1, QUERY_BLOCK_ROWS // max(len(points), 1))
         norms = (points * points).sum(axis=1)[:, None]
         for start in range(0, n, step):
-            block = np.asarray(self.features[start:start + step])
+            block = np.asarray(self.features[start : start + step])
             squared = norms - 2 * points @ block.T + (block * block).sum(axis=1)[None, :]
             both_d = np.concatenate([best_d, squared], axis=1)
-            both_r = np.concatenate([best_r, np.broadcast_to(
-                np.arange(start, start + len(block)), squared.shape)], axis=1)
+            both_r = np.concatenate(
+                [best_r, np.broadcast_to(np.arange(start, start + len(block)), squared.shape)],
+                axis=1,
+            )
             keep = np.argpartition(both_d, k - 1, axis=1)[:, :k]
             best_d = np.take_along_axis(both_d, keep, 1)
             best_r = np.take_along_axis(both_r, keep, 1)
         # distances from differences: the expansion above leaves a point ~1e-7 from itself
-        diff = np.asarray(self.features[best_r.ravel()]).reshape(*best_r.shape, -1) \
+        diff = (
+            np.asarray(self.features[best_r.ravel()]).reshape(*best_r.shape, -1)
             - points[:, None, :]
+        )
         exact = np.sqrt(np.einsum("mkd,mkd->mk", diff, diff)).astype(np.float32)
         order = np.lexsort((best_r, exact), axis=1)  # nearest first, ties by row
         return np.take_along_axis(best_r, order, 1), np.take_along_axis(exact, order, 1)
@@ -147,18 +160,29 @@ def _record(path: Path) -> dict:
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{path}: missing; the run's neighbour index is incomplete "
-                         f"(delete {path.parent.name}/ to open the run without it)") from None
+        raise InputError(
+            f"{path}: missing; the run's neighbour index is incomplete "
+            f"(delete {path.parent.name}/ to open the run without it)"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: not a raregal neighbour index record "
-                         f"({first_line(exc)})") from None
-    ok = (isinstance(record, dict) and record.get("format") == FORMAT
-          and all(isinstance(record.get(key), int) and not isinstance(record.get(key), bool)
-                  and record[key] >= 0 for key in ("n", "d", "k"))
-          and isinstance(record.get("space"), str))
+        raise InputError(
+            f"{path}: not a raregal neighbour index record ({first_line(exc)})"
+        ) from None
+    ok = (
+        isinstance(record, dict)
+        and record.get("format") == FORMAT
+        and all(
+            isinstance(record.get(key), int)
+            and not isinstance(record.get(key), bool)
+            and record[key] >= 0
+            for key in ("n", "d", "k")
+        )
+        and isinstance(record.get("space"), str)
+    )
     if not ok:
-        raise InputError(f"{path}: not a raregal neighbour index record (format {FORMAT} "
-                         f"with n, d, k and space)")
+        raise InputError(
+            f"{path}: not a raregal neighbour index record (format {FORMAT} with n, d, k and space)"
+        )
     return record
 
 
@@ -168,11 +192,15 @@ def _array(path: Path, shape: tuple, dtype) -> np.ndarray:
     try:
         array = np.load(path, mmap_mode="c", allow_pickle=False)
     except FileNotFoundError:
-        raise InputError(f"{path}: missing; the run's neighbour index is incomplete "
-                         f"(delete {path.parent.name}/ to open the run without it)") from None
+        raise InputError(
+            f"{path}: missing; the run's neighbour index is incomplete "
+            f"(delete {path.parent.name}/ to open the run without it)"
+        ) from None
     except (ValueError, OSError) as exc:
         raise InputError(f"{path}: not a readable .npy array ({first_line(exc)})") from None
     if array.shape != shape or array.dtype != dtype:
-        raise InputError(f"{path}: {array.dtype} {array.shape}, not the {np.dtype(dtype)} "
-                         f"{shape} its index.json and the run call for")
+        raise InputError(
+            f"{path}: {array.dtype} {array.shape}, not the {np.dtype(dtype)} "
+            f"{shape} its index.json and the run call for"
+        )
     return array

@@ -40,11 +40,11 @@ METHODS = ("hybrid", "logistic", "knn", "mix")
 #: Labelled galaxies compared at once by :func:`nearest` (n x 128 floats: 0.3 GB at 632k).
 NEAREST_BLOCK = 128
 
-CONSTRAINTS = {"top": [Interval(Integral, 1, None)], "seed": [SEED],
-               "method": [Options(*METHODS)]}
+CONSTRAINTS = {"top": [Interval(Integral, 1, None)], "seed": [SEED], "method": [Options(*METHODS)]}
 
 
 # --- scoring on arrays ----------------------------------------------------------------
+
 
 def standardise(features: np.ndarray) -> np.ndarray:
     """Each feature centred and scaled to unit variance over all galaxies (float32);
@@ -63,8 +63,14 @@ def background_rows(n: int, labelled: np.ndarray, size: int, seed) -> np.ndarray
     return np.sort(np.random.default_rng(seed).choice(free, size, replace=False))
 
 
-def logistic_scores(z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *,
-                    seed=defaults.SEED, extra: np.ndarray | None = None) -> np.ndarray:
+def logistic_scores(
+    z: np.ndarray,
+    like: np.ndarray,
+    unlike: np.ndarray,
+    *,
+    seed=defaults.SEED,
+    extra: np.ndarray | None = None,
+) -> np.ndarray:
     """Log-odds of a logistic regression: ``like`` rows (1) against ``unlike`` rows and
     a random unlabelled background (0), the two classes balanced; ``extra`` (n, e)
     features beside ``z`` (kept apart: a copy of z costs 0.3 GB at 632k)."""
@@ -76,15 +82,14 @@ def logistic_scores(z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *,
     rows = np.concatenate([like, unlike, background])
     y = np.concatenate([np.ones(len(like)), np.zeros(len(unlike) + len(background))])
     x = z[rows] if extra is None else np.hstack([z[rows], extra[rows]])
-    model = LogisticRegression(C=defaults.RANK_C, class_weight="balanced",
-                               max_iter=1000)
+    model = LogisticRegression(C=defaults.RANK_C, class_weight="balanced", max_iter=1000)
     # One thread: on a fit this small BLAS threads cost more than they give (5,000 x
     # 128 on 2 busy cores: 16 s threaded, 0.5 s on one).
     with threadpool_limits(1):
         model.fit(x, y)
     coef = model.coef_[0].astype(np.float32)
-    score = z @ coef[:z.shape[1]] + np.float32(model.intercept_[0])
-    return score if extra is None else score + extra @ coef[z.shape[1]:]
+    score = z @ coef[: z.shape[1]] + np.float32(model.intercept_[0])
+    return score if extra is None else score + extra @ coef[z.shape[1] :]
 
 
 def nearest(z: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -95,7 +100,7 @@ def nearest(z: np.ndarray, rows: np.ndarray) -> np.ndarray:
     norms = (z * z).sum(axis=1)
     least = np.full(len(z), np.inf, dtype=np.float32)
     for start in range(0, len(rows), NEAREST_BLOCK):  # memory: n x block, not n x rows
-        block = rows[start:start + NEAREST_BLOCK]
+        block = rows[start : start + NEAREST_BLOCK]
         squared = norms[:, None] - 2 * z @ z[block].T + norms[block]
         squared[block, np.arange(len(block))] = np.inf  # not its own neighbour
         np.minimum(least, squared.min(axis=1), out=least)
@@ -110,8 +115,9 @@ def _unit(values: np.ndarray) -> np.ndarray:
     return ((values - values.mean()) / (scale if scale > 0 else 1)).astype(np.float32)
 
 
-def hybrid_scores(z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *,
-                  seed=defaults.SEED) -> np.ndarray:
+def hybrid_scores(
+    z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *, seed=defaults.SEED
+) -> np.ndarray:
     """The logistic regression given two more features: the log distance to the
     nearest example and to the nearest ``unlike`` galaxy (:func:`nearest`). A tight
     group shows as small distances, which a linear model of the features alone
@@ -133,19 +139,27 @@ def _percentiles(values: np.ndarray) -> np.ndarray:
     return np.argsort(np.argsort(values, kind="stable"), kind="stable") / max(len(values) - 1, 1)
 
 
-def mix_scores(z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *,
-               seed=defaults.SEED) -> np.ndarray:
+def mix_scores(
+    z: np.ndarray, like: np.ndarray, unlike: np.ndarray, *, seed=defaults.SEED
+) -> np.ndarray:
     """The mean of the logistic and nearest-example scores' percentiles."""
-    return (_percentiles(logistic_scores(z, like, unlike, seed=seed))
-            + _percentiles(knn_scores(z, like, unlike))) / 2
+    return (
+        _percentiles(logistic_scores(z, like, unlike, seed=seed))
+        + _percentiles(knn_scores(z, like, unlike))
+    ) / 2
 
 
-SCORERS = {"hybrid": hybrid_scores, "logistic": logistic_scores, "knn": knn_scores,
-           "mix": mix_scores}
+SCORERS = {
+    "hybrid": hybrid_scores,
+    "logistic": logistic_scores,
+    "knn": knn_scores,
+    "mix": mix_scores,
+}
 
 
-def scores(z: np.ndarray, like, unlike=(), *, method=defaults.RANK_METHOD,
-           seed=defaults.SEED) -> np.ndarray:
+def scores(
+    z: np.ndarray, like, unlike=(), *, method=defaults.RANK_METHOD, seed=defaults.SEED
+) -> np.ndarray:
     """Every galaxy's score, higher = more like the ``like`` rows.
 
     Parameters
@@ -166,10 +180,11 @@ def top_rows(score: np.ndarray, exclude, k: int) -> np.ndarray:
     score = np.asarray(score, dtype=np.float64).copy()
     score[np.asarray(exclude, dtype=np.int64)] = -np.inf
     order = np.lexsort((np.arange(len(score)), -score))
-    return order[:min(k, len(score) - len(np.unique(exclude)))]
+    return order[: min(k, len(score) - len(np.unique(exclude)))]
 
 
 # --- files ----------------------------------------------------------------------------
+
 
 def read_source(source):
     """The ids, features and (for a run folder) classes of SOURCE.
@@ -196,19 +211,25 @@ def _read_run(run_dir: Path):
     inputs = result.run.inputs
     table = inputs.get("representations", {}).get("path")
     if not table or not Path(table).is_file():
-        raise InputError(f"{run_dir / 'run.json'}: the representation table it was searched "
-                         f"on ({table}) is not there; rank that table instead")
+        raise InputError(
+            f"{run_dir / 'run.json'}: the representation table it was searched "
+            f"on ({table}) is not there; rank that table instead"
+        )
     ids_file = inputs.get("ids", {}).get("path")
     reps = load_representations(table, id_column=result.id_column, ids=ids_file)
     recorded = result.run.feature_columns
     if recorded and recorded.get("count") != len(reps.feature_columns):
-        raise InputError(f"{table}: {len(reps.feature_columns)} feature columns found, but "
-                         f"the run searched {recorded.get('count')}; rank that table with "
-                         f"its features instead")
+        raise InputError(
+            f"{table}: {len(reps.feature_columns)} feature columns found, but "
+            f"the run searched {recorded.get('count')}; rank that table with "
+            f"its features instead"
+        )
     rows = pd.Index(reps.ids.astype(str)).get_indexer(searched)
     if (rows < 0).any():
-        raise InputError(f"{table}: {int((rows < 0).sum())} of the run's galaxies are not "
-                         f"in it (e.g. '{searched[rows < 0][0]}'); it changed since the search")
+        raise InputError(
+            f"{table}: {int((rows < 0).sum())} of the run's galaxies are not "
+            f"in it (e.g. '{searched[rows < 0][0]}'); it changed since the search"
+        )
     return searched, reps.features[rows], result.id_column, classes
 
 
@@ -223,16 +244,20 @@ def label_rows(ids: np.ndarray, labels, source, what: str, id_column: str) -> np
     if labels is None:
         return np.zeros(0, dtype=np.int64)
     option = f"a column '{id_column}', or list one id per line in a .txt file"
-    named = (read_id_file(labels, id_column=id_column, option=option)
-             if isinstance(labels, (str, Path))
-             else np.asarray([str(i) for i in labels], dtype=object))
+    named = (
+        read_id_file(labels, id_column=id_column, option=option)
+        if isinstance(labels, (str, Path))
+        else np.asarray([str(i) for i in labels], dtype=object)
+    )
     named = pd.unique(named)
     rows = pd.Index(ids).get_indexer(named)
     if (rows < 0).any():
         missing = named[rows < 0]
-        raise InputError(f"{labels if isinstance(labels, (str, Path)) else what}: "
-                         f"{len(missing)} of {len(named)} ids are not in {source} "
-                         f"(first: '{missing[0]}')")
+        raise InputError(
+            f"{labels if isinstance(labels, (str, Path)) else what}: "
+            f"{len(missing)} of {len(named)} ids are not in {source} "
+            f"(first: '{missing[0]}')"
+        )
     return rows.astype(np.int64)
 
 
@@ -243,14 +268,24 @@ def _check_labels(like_rows, unlike_rows, ids, like, unlike) -> None:
     both = np.intersect1d(like_rows, unlike_rows)
     if len(both):
         other = unlike if isinstance(unlike, (str, Path)) else "unlike"
-        raise InputError(f"{name} and {other}: {len(both)} ids in both (first: "
-                         f"'{ids[both[0]]}'); an example is either like or unlike")
+        raise InputError(
+            f"{name} and {other}: {len(both)} ids in both (first: "
+            f"'{ids[both[0]]}'); an example is either like or unlike"
+        )
     if len(like_rows) + len(unlike_rows) == len(ids):
         raise InputError(f"{name}: all {len(ids)} galaxies are labelled; nothing left to rank")
 
 
-def rank(source, like, unlike=None, *, top: int = defaults.RANK_TOP, out=None,
-         method: str = defaults.RANK_METHOD, seed=defaults.SEED) -> pd.DataFrame:
+def rank(
+    source,
+    like,
+    unlike=None,
+    *,
+    top: int = defaults.RANK_TOP,
+    out=None,
+    method: str = defaults.RANK_METHOD,
+    seed=defaults.SEED,
+) -> pd.DataFrame:
     """Rank the galaxies of ``source`` by how likely they are of the kind ``like`` shows.
 
     Parameters
@@ -279,8 +314,7 @@ def rank(source, like, unlike=None, *, top: int = defaults.RANK_TOP, out=None,
     """
     validate({"top": top, "seed": seed, "method": method}, CONSTRAINTS, "rank")
     if like is None:
-        raise InputError("no --like: give a file of ids of galaxies of the kind you want "
-                         "more of")
+        raise InputError("no --like: give a file of ids of galaxies of the kind you want more of")
     if out is not None:
         _check_out(Path(out))
     ids, features, id_column, classes = read_source(source)
@@ -290,8 +324,9 @@ def rank(source, like, unlike=None, *, top: int = defaults.RANK_TOP, out=None,
     _check_labels(like_rows, unlike_rows, ids, like, unlike)
     score = scores(standardise(features), like_rows, unlike_rows, method=method, seed=seed)
     best = top_rows(score, np.concatenate([like_rows, unlike_rows]), top)
-    table = pd.DataFrame({id_column: ids[best], "score": score[best],
-                          "rank": np.arange(1, len(best) + 1)})
+    table = pd.DataFrame(
+        {id_column: ids[best], "score": score[best], "rank": np.arange(1, len(best) + 1)}
+    )
     if classes is not None:
         table["class"] = classes[best]
     if out is not None:
@@ -306,7 +341,8 @@ def _check_out(out: Path) -> None:
     if out.suffix.lower() not in {".parquet", ".csv"}:
         raise InputError(f"{out}: write .parquet or .csv")
     if out.exists():
-        raise InputError(f"{out}: exists; choose another name (raregal never replaces a "
-                         f"file it did not create)")
+        raise InputError(
+            f"{out}: exists; choose another name (raregal never replaces a file it did not create)"
+        )
     if not out.parent.is_dir():
         raise InputError(f"{out.parent}: no such folder")

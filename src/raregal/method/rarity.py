@@ -41,8 +41,10 @@ def definition(k: int = defaults.RARITY_K, sample: int | None = None) -> str:
     """What the rarity column holds, for run.json and the help (``sample``: the size
     of a fit sample, whose galaxies are then the neighbours: :mod:`raregal.method.sample_fit`)."""
     among = f" among the {sample} galaxies of the fit sample" if sample else ""
-    return (f"distance to the galaxy's {k}th nearest neighbour{among} in the searched "
-            f"representation (higher = rarer)")
+    return (
+        f"distance to the galaxy's {k}th nearest neighbour{among} in the searched "
+        f"representation (higher = rarer)"
+    )
 
 
 def glosh(tree, n: int) -> np.ndarray:
@@ -54,7 +56,7 @@ def glosh(tree, n: int) -> np.ndarray:
     top = np.zeros(max(parent.max(initial=n), child.max(initial=n)) + 1)
     np.maximum.at(top, parent, np.where(np.isfinite(lam), lam, 0))
     clusters = child >= n
-    for row in np.argsort(-child * clusters, kind="stable")[:clusters.sum()]:
+    for row in np.argsort(-child * clusters, kind="stable")[: clusters.sum()]:
         # children are numbered above their parents: the deepest first
         top[parent[row]] = max(top[parent[row]], top[child[row]])
     points = ~clusters

@@ -129,8 +129,15 @@ def approximate_index(features: np.ndarray, n_neighbors: int, seed: int | None =
     from pynndescent import NNDescent
 
     cache_numba_compilation()
-    return NNDescent(features, n_neighbors=n_neighbors, metric="euclidean",
-                     random_state=seed, max_candidates=60, low_memory=True, compressed=False)
+    return NNDescent(
+        features,
+        n_neighbors=n_neighbors,
+        metric="euclidean",
+        random_state=seed,
+        max_candidates=60,
+        low_memory=True,
+        compressed=False,
+    )
 
 
 @contextlib.contextmanager
@@ -162,9 +169,13 @@ _UNCACHED_FUNCTIONS = {
     "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",),
     "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths", "fast_knn_indices"),
     "umap.utils": ("fast_knn_indices",),
-    "pynndescent.utils": ("build_candidates_owner", "apply_graph_update_array",
-                          "sort_updates_by_block", "apply_sorted_graph_update_array",
-                          "deheap_sort"),
+    "pynndescent.utils": (
+        "build_candidates_owner",
+        "apply_graph_update_array",
+        "sort_updates_by_block",
+        "apply_sorted_graph_update_array",
+        "deheap_sort",
+    ),
     "pynndescent.kernels": ("generate_graph_update_array_batched",),
 }
 
@@ -203,23 +214,34 @@ def _umap_class():
     class UMAP(umap.UMAP):
         def __repr__(self, N_CHAR_MAX=700):
             # A verbose fit prints the model, which would print the neighbour arrays.
-            return (f"UMAP(n_neighbors={self.n_neighbors}, n_components={self.n_components}, "
-                    f"min_dist={self.min_dist}, init={self.init!r}, n_epochs={self.n_epochs})")
+            return (
+                f"UMAP(n_neighbors={self.n_neighbors}, n_components={self.n_components}, "
+                f"min_dist={self.min_dist}, init={self.init!r}, n_epochs={self.n_epochs})"
+            )
 
     return UMAP
 
 
-def _umap_cpu(features, n_components, n_neighbors, min_dist, init, n_epochs, seed, verbose,
-              neighbours=None):
+def _umap_cpu(
+    features, n_components, n_neighbors, min_dist, init, n_epochs, seed, verbose, neighbours=None
+):
     # The neighbours at every size: below 4,096 points umap-learn would otherwise
     # compute all pairwise distances through its numba metric, which scikit-learn calls
     # once per pair from Python (9.1 s at 2,000 points, against 0.3 s for the same
     # graph from these neighbours: umap-learn 0.5.12, weights equal to 5e-6).
-    model = _umap_class()(n_neighbors=n_neighbors, n_components=n_components,
-                          min_dist=min_dist, init=init, n_epochs=n_epochs, random_state=seed,
-                          verbose=verbose, tqdm_kwds={"file": sys.stderr},
-                          precomputed_knn=(nearest_neighbours(features, n_neighbors, seed)
-                                           if neighbours is None else neighbours))
+    model = _umap_class()(
+        n_neighbors=n_neighbors,
+        n_components=n_components,
+        min_dist=min_dist,
+        init=init,
+        n_epochs=n_epochs,
+        random_state=seed,
+        verbose=verbose,
+        tqdm_kwds={"file": sys.stderr},
+        precomputed_knn=(
+            nearest_neighbours(features, n_neighbors, seed) if neighbours is None else neighbours
+        ),
+    )
     with _quiet_umap():
         embedding = model.fit_transform(features)
     return embedding.astype(np.float32), model
@@ -229,16 +251,31 @@ def _umap_gpu(features, n_components, n_neighbors, min_dist, n_epochs, seed, ver
     from cuml.manifold import UMAP
 
     # cuML has no PCA start; its spectral start costs little on a GPU.
-    model = UMAP(n_neighbors=n_neighbors, n_components=n_components, min_dist=min_dist,
-                 n_epochs=n_epochs, random_state=seed, verbose=verbose, output_type="numpy")
+    model = UMAP(
+        n_neighbors=n_neighbors,
+        n_components=n_components,
+        min_dist=min_dist,
+        n_epochs=n_epochs,
+        random_state=seed,
+        verbose=verbose,
+        output_type="numpy",
+    )
     return np.asarray(model.fit_transform(features), dtype=np.float32), None
 
 
-def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMPONENTS,
-               n_neighbors: int = defaults.UMAP_N_NEIGHBORS,
-               min_dist: float = defaults.UMAP_MIN_DIST, init: str = "pca",
-               n_epochs: int | None = None, seed: int | None = None, backend: str = "cpu",
-               verbose: bool = False, neighbours=None):
+def umap_embed(
+    features: np.ndarray,
+    *,
+    n_components: int = defaults.UMAP_N_COMPONENTS,
+    n_neighbors: int = defaults.UMAP_N_NEIGHBORS,
+    min_dist: float = defaults.UMAP_MIN_DIST,
+    init: str = "pca",
+    n_epochs: int | None = None,
+    seed: int | None = None,
+    backend: str = "cpu",
+    verbose: bool = False,
+    neighbours=None,
+):
     """Embed ``features`` (n, d) with UMAP.
 
     Parameters
@@ -266,10 +303,10 @@ def umap_embed(features: np.ndarray, *, n_components: int = defaults.UMAP_N_COMP
         The fitted CPU model, whose graph :func:`umap_map` reuses; None on the GPU.
     """
     if backend == "gpu":
-        return _umap_gpu(features, n_components, n_neighbors, min_dist, n_epochs, seed,
-                         verbose)
-    return _umap_cpu(features, n_components, n_neighbors, min_dist, init, n_epochs, seed,
-                     verbose, neighbours)
+        return _umap_gpu(features, n_components, n_neighbors, min_dist, n_epochs, seed, verbose)
+    return _umap_cpu(
+        features, n_components, n_neighbors, min_dist, init, n_epochs, seed, verbose, neighbours
+    )
 
 
 def map_start(embedding: np.ndarray) -> np.ndarray:
@@ -279,8 +316,9 @@ def map_start(embedding: np.ndarray) -> np.ndarray:
     return PCA(n_components=2).fit_transform(embedding).astype(np.float32)
 
 
-def umap_map(features: np.ndarray, embedding: np.ndarray, model, *,
-             n_epochs: int, seed: int | None = None) -> np.ndarray:
+def umap_map(
+    features: np.ndarray, embedding: np.ndarray, model, *, n_epochs: int, seed: int | None = None
+) -> np.ndarray:
     """The 2-D map: UMAP's layout of the 5-D model's own fuzzy graph.
 
     Parameters
@@ -306,12 +344,24 @@ def umap_map(features: np.ndarray, embedding: np.ndarray, model, *,
     with _quiet_umap():
         layout, _ = simplicial_set_embedding(
             # a copy: umap-learn prunes the graph it is given in place, by n_epochs
-            data=features, graph=model.graph_.copy(), n_components=defaults.MAP_N_COMPONENTS,
-            initial_alpha=model.learning_rate, a=model._a, b=model._b,
-            gamma=model.repulsion_strength, negative_sample_rate=model.negative_sample_rate,
-            n_epochs=n_epochs, init=map_start(embedding),
-            random_state=np.random.RandomState(seed), metric="euclidean", metric_kwds={},
-            densmap=False, densmap_kwds={}, output_dens=False, parallel=seed is None)
+            data=features,
+            graph=model.graph_.copy(),
+            n_components=defaults.MAP_N_COMPONENTS,
+            initial_alpha=model.learning_rate,
+            a=model._a,
+            b=model._b,
+            gamma=model.repulsion_strength,
+            negative_sample_rate=model.negative_sample_rate,
+            n_epochs=n_epochs,
+            init=map_start(embedding),
+            random_state=np.random.RandomState(seed),
+            metric="euclidean",
+            metric_kwds={},
+            densmap=False,
+            densmap_kwds={},
+            output_dens=False,
+            parallel=seed is None,
+        )
     return np.asarray(layout, dtype=np.float32)
 
 

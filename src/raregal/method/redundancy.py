@@ -34,15 +34,19 @@ class Redundancy:
     pca: PCA
 
     def as_dict(self) -> dict:
-        return {"dims": int(len(self.explained)),
-                "components_for": self.components_for,
-                "cumulative_explained": [round(float(v), 6) for v in self.explained]}
+        return {
+            "dims": int(len(self.explained)),
+            "components_for": self.components_for,
+            "cumulative_explained": [round(float(v), 6) for v in self.explained],
+        }
 
     def describe(self) -> str:
-        levels = ", ".join(f"{float(level):.0%} in {k}"
-                           for level, k in self.components_for.items())
-        first = ", ".join(f"{k}: {self.explained[k - 1]:.1%}" for k in (1, 2, 5, 10, 20)
-                          if k <= len(self.explained))
+        levels = ", ".join(f"{float(level):.0%} in {k}" for level, k in self.components_for.items())
+        first = ", ".join(
+            f"{k}: {self.explained[k - 1]:.1%}"
+            for k in (1, 2, 5, 10, 20)
+            if k <= len(self.explained)
+        )
         return f"variance explained by the first k components ({first}); {levels}"
 
 
@@ -53,8 +57,9 @@ def pca_redundancy(features: np.ndarray, levels=defaults.VARIANCE_LEVELS) -> Red
     pca.fit(features)
     explained = np.cumsum(pca.explained_variance_ratio_)
     explained /= explained[-1]  # exact 1.0 at the end despite round-off
-    components_for = {f"{level:g}": int(np.searchsorted(explained, level - 1e-12) + 1)
-                      for level in levels}
+    components_for = {
+        f"{level:g}": int(np.searchsorted(explained, level - 1e-12) + 1) for level in levels
+    }
     return Redundancy(explained=explained, components_for=components_for, pca=pca)
 
 

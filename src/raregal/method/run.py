@@ -54,7 +54,6 @@ RUN_FILES = ("classes.parquet", "classes.csv", "condensed_tree.parquet", "run.js
 TREE_COLUMNS = ("parent", "child", "lambda_val", "child_size")
 
 
-
 @dataclass
 class SearchResult:
     """A search's result: what :func:`raregal.method.search.search` returns and writes.
@@ -92,8 +91,9 @@ class SearchResult:
     def write(self, out, *, overwrite: bool = False) -> Path:
         """Write the run folder ``out`` (a path, or a :class:`raregal.io.output.Target`
         prepared before the computation) through the output policy."""
-        target = out if isinstance(out, Target) else prepare(out, kind="search",
-                                                             overwrite=overwrite)
+        target = (
+            out if isinstance(out, Target) else prepare(out, kind="search", overwrite=overwrite)
+        )
         with atomic_dir(target) as tmp:
             self.write_files(tmp)
         self.out = target.path
@@ -101,11 +101,13 @@ class SearchResult:
 
     def write_files(self, folder: Path) -> None:
         """Every file of the run, into ``folder`` (a temporary one: see :meth:`write`)."""
-        pq.write_table(pa.Table.from_pandas(self.classes, preserve_index=False),
-                       folder / "classes.parquet")
+        pq.write_table(
+            pa.Table.from_pandas(self.classes, preserve_index=False), folder / "classes.parquet"
+        )
         self.summary.to_csv(folder / "classes.csv", index=False)
-        pq.write_table(pa.Table.from_pandas(self.tree, preserve_index=False),
-                       folder / "condensed_tree.parquet")
+        pq.write_table(
+            pa.Table.from_pandas(self.tree, preserve_index=False), folder / "condensed_tree.parquet"
+        )
         write_json(folder / "run.json", self.run.to_json())
         graph = None if self.index is None else (self.index.rows, self.index.distances)
         write_exports(folder, self.classes, self.id_column, graph)
@@ -120,44 +122,76 @@ class SearchResult:
             raise InputError(f"{run_dir}: no such run folder")
         missing = [name for name in RUN_FILES if not (run_dir / name).is_file()]
         if missing:
-            raise InputError(f"{run_dir}: not a raregal run folder, missing "
-                             f"{', '.join(missing)}")
+            raise InputError(f"{run_dir}: not a raregal run folder, missing {', '.join(missing)}")
         run = _read_run_json(run_dir / "run.json")
         classes = _read_parquet(run_dir / "classes.parquet")
         tree = _read_parquet(run_dir / "condensed_tree.parquet")
         try:
             summary = pd.read_csv(run_dir / "classes.csv")
         except (ValueError, UnicodeDecodeError) as exc:  # pandas' parser errors are ValueErrors
-            raise InputError(f"{run_dir / 'classes.csv'}: not a readable CSV table "
-                             f"({first_line(exc)})") from None
+            raise InputError(
+                f"{run_dir / 'classes.csv'}: not a readable CSV table ({first_line(exc)})"
+            ) from None
         id_column = run.id_column or (str(classes.columns[0]) if classes.shape[1] else "")
-        _check_columns(run_dir / "classes.parquet", classes, [id_column, "class", "probability"],
-                       integer=["class"],
-                       numeric=["probability", "rarity", "map_x", "map_y", "ra", "dec",
-                                *[c for c in classes.columns if str(c).startswith("umap_")],
-                                *fraction_columns(classes.columns)])
-        _check_columns(run_dir / "classes.csv", summary, ["class", "size", "persistence",
-                                                          "tree_node"],
-                       integer=["class", "size", "tree_node"], numeric=["persistence"])
-        _check_columns(run_dir / "condensed_tree.parquet", tree, list(TREE_COLUMNS),
-                       integer=["parent", "child", "child_size"], numeric=["lambda_val"])
+        _check_columns(
+            run_dir / "classes.parquet",
+            classes,
+            [id_column, "class", "probability"],
+            integer=["class"],
+            numeric=[
+                "probability",
+                "rarity",
+                "map_x",
+                "map_y",
+                "ra",
+                "dec",
+                *[c for c in classes.columns if str(c).startswith("umap_")],
+                *fraction_columns(classes.columns),
+            ],
+        )
+        _check_columns(
+            run_dir / "classes.csv",
+            summary,
+            ["class", "size", "persistence", "tree_node"],
+            integer=["class", "size", "tree_node"],
+            numeric=["persistence"],
+        )
+        _check_columns(
+            run_dir / "condensed_tree.parquet",
+            tree,
+            list(TREE_COLUMNS),
+            integer=["parent", "child", "child_size"],
+            numeric=["lambda_val"],
+        )
         clusters = tree[tree["child_size"] > 1]
         if not (clusters["child"] > clusters["parent"]).all():  # else it could loop
-            raise InputError(f"{run_dir / 'condensed_tree.parquet'}: not a condensed tree "
-                             f"(a cluster numbered below its parent)")
+            raise InputError(
+                f"{run_dir / 'condensed_tree.parquet'}: not a condensed tree "
+                f"(a cluster numbered below its parent)"
+            )
         labels = classes["class"].to_numpy()
         if not len(labels):  # a search refuses to run on no galaxies
-            raise InputError(f"{run_dir / 'classes.parquet'}: no rows; a raregal run holds "
-                             f"every galaxy it searched")
+            raise InputError(
+                f"{run_dir / 'classes.parquet'}: no rows; a raregal run holds "
+                f"every galaxy it searched"
+            )
         if labels.min() < -1 or labels.max() >= len(summary):
-            raise InputError(f"{run_dir / 'classes.parquet'}: class numbers run from "
-                             f"{labels.min()} to {labels.max()}, but classes.csv has "
-                             f"{len(summary)} classes")
+            raise InputError(
+                f"{run_dir / 'classes.parquet'}: class numbers run from "
+                f"{labels.min()} to {labels.max()}, but classes.csv has "
+                f"{len(summary)} classes"
+            )
         _check_summary(run_dir, labels, summary)
         _check_probability(run_dir / "classes.parquet", classes["probability"])
         classes[id_column] = _ids(classes[id_column])
-        return cls(out=run_dir, classes=classes, summary=summary, run=run, tree=tree,
-                   index=NeighbourIndex.read(run_dir, len(classes)))
+        return cls(
+            out=run_dir,
+            classes=classes,
+            summary=summary,
+            run=run,
+            tree=tree,
+            index=NeighbourIndex.read(run_dir, len(classes)),
+        )
 
 
 def _read_run_json(path: Path) -> RunRecord:
@@ -165,8 +199,12 @@ def _read_run_json(path: Path) -> RunRecord:
     redundancy = run.redundancy
     curve = redundancy.get("cumulative_explained", [])
     levels = redundancy.get("components_for", {})
-    if (not isinstance(curve, list) or not all(_is_number(x) for x in curve)
-            or not isinstance(levels, dict) or not all(_is_number(v) for v in levels.values())):
+    if (
+        not isinstance(curve, list)
+        or not all(_is_number(x) for x in curve)
+        or not isinstance(levels, dict)
+        or not all(_is_number(v) for v in levels.values())
+    ):
         raise InputError(f"{path}: 'redundancy' does not hold a variance curve of numbers")
     _check_finite(path, run.to_json())
     _check_parameters(path, run.parameters)
@@ -181,8 +219,11 @@ def _check_finite(path: Path, record: dict) -> None:
         where, value = stack.pop()
         if isinstance(value, float) and not np.isfinite(value):
             raise InputError(f"{path}: '{where}' is {value}, not a finite number")
-        items = value.items() if isinstance(value, dict) else (
-            enumerate(value) if isinstance(value, list) else ())
+        items = (
+            value.items()
+            if isinstance(value, dict)
+            else (enumerate(value) if isinstance(value, list) else ())
+        )
         stack.extend((f"{where}.{key}" if where else str(key), item) for key, item in items)
 
 
@@ -193,9 +234,11 @@ def _check_parameters(path: Path, parameters: dict) -> None:
     from raregal.core.params import Integral, Interval, Options, ParameterError, validate
     from raregal.method.search import RareClassFinder
 
-    constraints = {**RareClassFinder._parameter_constraints,
-                   "min_samples_used": [Interval(Integral, 1, None)],
-                   "fit_sample_used": [Interval(Integral, 3, None), Options(None)]}
+    constraints = {
+        **RareClassFinder._parameter_constraints,
+        "min_samples_used": [Interval(Integral, 1, None)],
+        "fit_sample_used": [Interval(Integral, 3, None), Options(None)],
+    }
     present = {name: allowed for name, allowed in constraints.items() if name in parameters}
     try:
         validate(parameters, present)
@@ -227,11 +270,11 @@ def _check_columns(path: Path, table: pd.DataFrame, required, *, integer=(), num
             continue
         values = table[column]
         if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
-            raise InputError(f"{path}: column '{column}' holds {values.dtype} values, "
-                             f"not numbers")
+            raise InputError(f"{path}: column '{column}' holds {values.dtype} values, not numbers")
         if column in integer and not pd.api.types.is_integer_dtype(values):
-            raise InputError(f"{path}: column '{column}' should hold whole numbers, "
-                             f"not {values.dtype}")
+            raise InputError(
+                f"{path}: column '{column}' should hold whole numbers, not {values.dtype}"
+            )
 
 
 def _check_summary(run_dir: Path, labels: np.ndarray, summary: pd.DataFrame) -> None:
@@ -241,24 +284,30 @@ def _check_summary(run_dir: Path, labels: np.ndarray, summary: pd.DataFrame) -> 
     numbers = summary["class"].to_numpy()
     if not np.array_equal(numbers, np.arange(len(summary))):
         wrong = int(np.argmax(numbers != np.arange(len(summary))))
-        raise InputError(f"{path}: row {wrong} is class {numbers[wrong]}, not {wrong}; "
-                         f"classes are numbered 0 to {len(summary) - 1} in order")
+        raise InputError(
+            f"{path}: row {wrong} is class {numbers[wrong]}, not {wrong}; "
+            f"classes are numbered 0 to {len(summary) - 1} in order"
+        )
     members = np.bincount(labels[labels >= 0], minlength=len(summary))
     sizes = summary["size"].to_numpy()
     differ = np.flatnonzero(sizes != members)
     if len(differ):
         first = differ[0]
-        raise InputError(f"{path}: {len(differ)} classes have a 'size' other than their "
-                         f"members in classes.parquet (first: class {first}, size "
-                         f"{sizes[first]}, {members[first]} members)")
+        raise InputError(
+            f"{path}: {len(differ)} classes have a 'size' other than their "
+            f"members in classes.parquet (first: class {first}, size "
+            f"{sizes[first]}, {members[first]} members)"
+        )
 
 
 def _check_probability(path: Path, probability: pd.Series) -> None:
     outside = ~probability.between(0, 1)  # NaN included
     if outside.any():
         first = int(np.argmax(outside.to_numpy()))
-        raise InputError(f"{path}: {int(outside.sum())} rows have a 'probability' outside "
-                         f"[0, 1] (first: row {first}, {probability.iloc[first]})")
+        raise InputError(
+            f"{path}: {int(outside.sum())} rows have a 'probability' outside "
+            f"[0, 1] (first: row {first}, {probability.iloc[first]})"
+        )
 
 
 def _ids(column: pd.Series) -> np.ndarray:
@@ -279,7 +328,8 @@ def class_letters(n: int) -> list[str]:
 
 def lettered(summary: pd.DataFrame) -> pd.DataFrame:
     """Classes in report order (persistence, then size, descending), with a letter."""
-    ordered = summary.sort_values(["persistence", "size", "class"],
-                                  ascending=[False, False, True]).reset_index(drop=True)
+    ordered = summary.sort_values(
+        ["persistence", "size", "class"], ascending=[False, False, True]
+    ).reset_index(drop=True)
     ordered.insert(0, "letter", class_letters(len(ordered)))
     return ordered

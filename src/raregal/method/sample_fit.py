@@ -61,11 +61,15 @@ def resolve_fit_sample(setting, n: int, n_neighbors: int) -> int | None:
         return defaults.FIT_SAMPLE_SIZE if n >= defaults.FIT_SAMPLE_AUTO_MIN else None
     size = int(setting)
     if size > n:
-        raise InputError(f"--fit-sample {size}: more than the {n} galaxies to search; give "
-                         f"at most {n}, or leave it out to fit on all of them")
+        raise InputError(
+            f"--fit-sample {size}: more than the {n} galaxies to search; give "
+            f"at most {n}, or leave it out to fit on all of them"
+        )
     if size <= n_neighbors:
-        raise InputError(f"--fit-sample {size}: not more than n_neighbors={n_neighbors}; "
-                         f"the sample's UMAP needs more galaxies than neighbours")
+        raise InputError(
+            f"--fit-sample {size}: not more than n_neighbors={n_neighbors}; "
+            f"the sample's UMAP needs more galaxies than neighbours"
+        )
     return None if size == n else size
 
 
@@ -110,9 +114,10 @@ class SampleIndex:
             with self._lock:
                 indices, distances = self.index.query(queries, k=k)
         order = np.argsort(distances, axis=1, kind="stable")
-        return (np.take_along_axis(np.asarray(indices, dtype=np.int64), order, 1),
-                np.take_along_axis(np.asarray(distances, dtype=np.float32), order, 1))
-
+        return (
+            np.take_along_axis(np.asarray(indices, dtype=np.int64), order, 1),
+            np.take_along_axis(np.asarray(distances, dtype=np.float32), order, 1),
+        )
 
     def __getstate__(self):  # to Dask workers: a lock does not travel
         return {name: value for name, value in self.__dict__.items() if name != "_lock"}
@@ -129,8 +134,7 @@ def _pair_distances_to(features, queries, indices) -> np.ndarray:
     return np.sqrt(np.einsum("rkd,rkd->rk", diff, diff)).astype(np.float32)
 
 
-def graph_rows(rows: np.ndarray, sample: np.ndarray, indices: np.ndarray,
-               distances: np.ndarray):
+def graph_rows(rows: np.ndarray, sample: np.ndarray, indices: np.ndarray, distances: np.ndarray):
     """Each galaxy's row of the search's graph: itself at distance 0, then its
     nearest sample galaxies other than itself (one fewer than queried).
 
@@ -151,8 +155,9 @@ def graph_rows(rows: np.ndarray, sample: np.ndarray, indices: np.ndarray,
     return out_i, out_d
 
 
-def place(indices: np.ndarray, distances: np.ndarray, in_sample: np.ndarray,
-          positions: np.ndarray) -> np.ndarray:
+def place(
+    indices: np.ndarray, distances: np.ndarray, in_sample: np.ndarray, positions: np.ndarray
+) -> np.ndarray:
     """Positions for graph rows: a sample galaxy's own, any other galaxy's the
     membership-weighted mean of its sample neighbours' (module docstring).
 
@@ -184,8 +189,9 @@ def place_layout(graph, sample: np.ndarray, layout: np.ndarray) -> np.ndarray:
     return place(indices, distances, in_sample, positions)
 
 
-def place_chunk(index: SampleIndex, sample: np.ndarray, layouts: list, features: np.ndarray,
-                start: int) -> dict:
+def place_chunk(
+    index: SampleIndex, sample: np.ndarray, layouts: list, features: np.ndarray, start: int
+) -> dict:
     """Graph rows and positions in every layout for the galaxies ``start …`` whose
     features are given: one chunk, the same wherever it runs."""
     rows = np.arange(start, start + len(features), dtype=np.int64)
@@ -201,8 +207,7 @@ def place_chunk(index: SampleIndex, sample: np.ndarray, layouts: list, features:
 def chunks(n: int) -> list[tuple[int, int, int]]:
     """The fixed chunks of n rows: (number, start, stop)."""
     size = defaults.FIT_SAMPLE_CHUNK
-    return [(number, start, min(start + size, n))
-            for number, start in enumerate(range(0, n, size))]
+    return [(number, start, min(start + size, n)) for number, start in enumerate(range(0, n, size))]
 
 
 def digest(features: np.ndarray, sample: np.ndarray, layouts: list, n_neighbors: int) -> str:
@@ -238,8 +243,16 @@ def _remote_chunk(index, sample, layouts, features, start):
     return place_chunk(index, sample, layouts, features, start)
 
 
-def place_all(features: np.ndarray, sample: np.ndarray, index: SampleIndex, layouts: list,
-              *, parts: Path | None = None, client=None, say=None):
+def place_all(
+    features: np.ndarray,
+    sample: np.ndarray,
+    index: SampleIndex,
+    layouts: list,
+    *,
+    parts: Path | None = None,
+    client=None,
+    say=None,
+):
     """Place every galaxy: the search's graph and each layout for all n rows.
 
     Parameters
@@ -298,9 +311,13 @@ def place_all(features: np.ndarray, sample: np.ndarray, index: SampleIndex, layo
         from dask.distributed import as_completed
 
         shared = client.scatter([index, sample, full], broadcast=True)
-        futures = {client.submit(_remote_chunk, *shared, features[start:stop], start,
-                                 pure=False): (number, start)
-                   for number, start, stop in pending}
+        futures = {
+            client.submit(_remote_chunk, *shared, features[start:stop], start, pure=False): (
+                number,
+                start,
+            )
+            for number, start, stop in pending
+        }
         for future in as_completed(futures):
             number, start = futures[future]
             keep(number, start, future.result())

@@ -41,7 +41,7 @@ def scale_ladder(min_samples: int, count: int, floor: int) -> list[int]:
     (duplicates removed, so fewer when the floor is reached), shape (<= count,)."""
     ladder = []
     for step in range(count):
-        value = max(int(floor), int(round(min_samples / 2 ** step)))
+        value = max(int(floor), int(round(min_samples / 2**step)))
         if value not in ladder:
             ladder.append(value)
     return ladder
@@ -59,8 +59,14 @@ class Scale:
     classes: pd.DataFrame
 
 
-def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
-            duplicates=None, share: float = 1.0):
+def combine(
+    scales: list[Scale],
+    min_cluster_size: int,
+    neighbours,
+    features,
+    duplicates=None,
+    share: float = 1.0,
+):
     """The classes of several scales as one set (module docstring), with the credible
     rule applied again to the final classes.
 
@@ -93,8 +99,11 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
     first = scales[0]
     labels = first.labels.copy()
     probabilities = first.probabilities.copy()
-    rows = [first.classes.assign(min_samples=first.min_samples,
-                                 scale_class=np.arange(len(first.classes)), also_at="")]
+    rows = [
+        first.classes.assign(
+            min_samples=first.min_samples, scale_class=np.arange(len(first.classes)), also_at=""
+        )
+    ]
     credible = first.classes["credible"].to_numpy(bool).tolist()
     for scale in scales[1:]:
         added = []
@@ -103,21 +112,30 @@ def combine(scales: list[Scale], min_cluster_size: int, neighbours, features,
             held = labels[members]
             in_credible = np.isin(held, np.flatnonzero(credible))
             if in_credible.mean() > 0.5:
-                _note_again(rows, held[in_credible], labels, int(members.sum()),
-                            scale.min_samples)
+                _note_again(rows, held[in_credible], labels, int(members.sum()), scale.min_samples)
                 continue
             take = members & ~np.isin(labels, np.flatnonzero(credible))
             labels[take] = len(credible)
             probabilities[take] = scale.probabilities[take]
             credible.append(True)
             added.append(c)
-        rows.append(scale.classes.iloc[added].assign(
-            min_samples=scale.min_samples, scale_class=added, also_at=""))
+        rows.append(
+            scale.classes.iloc[added].assign(
+                min_samples=scale.min_samples, scale_class=added, also_at=""
+            )
+        )
     table = pd.concat(rows, ignore_index=True)
     table.loc[table["min_samples"] != first.min_samples, "tree_node"] = -1
     labels, probabilities, table = _renumber(labels, probabilities, table, min_cluster_size)
-    judged = judge(features, labels, neighbours, table["stability"].to_numpy(float),
-                   table["significance"].to_numpy(float), duplicates, share)
+    judged = judge(
+        features,
+        labels,
+        neighbours,
+        table["stability"].to_numpy(float),
+        table["significance"].to_numpy(float),
+        duplicates,
+        share,
+    )
     for column in judged.columns:
         table[column] = judged[column].to_numpy()
     return labels, probabilities, table

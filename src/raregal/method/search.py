@@ -208,14 +208,25 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         (:mod:`raregal.method.rarity`).
     """
 
-    def __init__(self, n_neighbors=defaults.UMAP_N_NEIGHBORS,
-                 n_components=defaults.UMAP_N_COMPONENTS, min_dist=defaults.UMAP_MIN_DIST,
-                 init=defaults.UMAP_INIT, n_epochs="auto",
-                 min_samples=defaults.MIN_SAMPLES,
-                 min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE, pca_components=None,
-                 seed=None, backend="auto", verbose=False, make_map=True,
-                 stability_seeds="auto", scales=defaults.SCALES, layout=defaults.LAYOUT,
-                 fit_sample=defaults.FIT_SAMPLE):
+    def __init__(
+        self,
+        n_neighbors=defaults.UMAP_N_NEIGHBORS,
+        n_components=defaults.UMAP_N_COMPONENTS,
+        min_dist=defaults.UMAP_MIN_DIST,
+        init=defaults.UMAP_INIT,
+        n_epochs="auto",
+        min_samples=defaults.MIN_SAMPLES,
+        min_cluster_size=defaults.HDBSCAN_MIN_CLUSTER_SIZE,
+        pca_components=None,
+        seed=None,
+        backend="auto",
+        verbose=False,
+        make_map=True,
+        stability_seeds="auto",
+        scales=defaults.SCALES,
+        layout=defaults.LAYOUT,
+        fit_sample=defaults.FIT_SAMPLE,
+    ):
         self.n_neighbors = n_neighbors
         self.n_components = n_components
         self.min_dist = min_dist
@@ -235,12 +246,12 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
 
     #: Every parameter's accepted values, checked by :meth:`fit` before any work.
     _parameter_constraints = {
-        "n_neighbors": [Interval(Integral, 2, None)],      # UMAP needs a neighbour
+        "n_neighbors": [Interval(Integral, 2, None)],  # UMAP needs a neighbour
         # the paper clusters in 5-D and HDBSCAN's density fades in many dimensions;
         # the layout holds n x n_components floats; the map starts from the embedding's
         # first two principal components (1 failed there, after the whole layout)
         "n_components": [Interval(Integral, 2, 100)],
-        "min_dist": [Interval(Real, 0, 1)],                # umap-learn: <= spread (1)
+        "min_dist": [Interval(Real, 0, 1)],  # umap-learn: <= spread (1)
         "init": [Options(*defaults.UMAP_INITS)],
         # umap-learn's defaults are 200 and 500; an epoch is ~10 s at 632k, seeded
         "n_epochs": [Interval(Integral, 1, 10_000), Options("auto")],
@@ -264,8 +275,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         its constraints (NaN and infinities included), and for a seed whose reruns'
         seeds would leave numpy's range."""
         validate(self.get_params(), self._parameter_constraints, type(self).__name__)
-        most = (defaults.STABILITY_SEEDS if self.stability_seeds == "auto"
-                else self.stability_seeds)
+        most = defaults.STABILITY_SEEDS if self.stability_seeds == "auto" else self.stability_seeds
         seeds_fit(self.seed, most, type(self).__name__)
 
     def _resolve_min_samples(self, n: int) -> int:
@@ -278,16 +288,22 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             return None
         return layout_epochs(n, defaults.UMAP_N_EPOCHS)
 
-    def fit(self, X, y=None, stage_log: StageLog | None = None,
-            duplicates: Duplicates | None = None, parts=None, client=None):
+    def fit(
+        self,
+        X,
+        y=None,
+        stage_log: StageLog | None = None,
+        duplicates: Duplicates | None = None,
+        parts=None,
+        client=None,
+    ):
         """Find classes in X, an (n, d) array of representations (``duplicates``: its
         duplicate rows, when already found). With a fit sample, ``parts`` is a folder
         for the placed chunks (an interrupted run resumes from it) and ``client`` a
         Dask client to place them on (:func:`raregal.method.sample_fit.place_all`)."""
         self._validate_params()
         with deterministic_layout(self.layout == "deterministic"):
-            return self._fit(check_array(X, dtype=np.float32), stage_log, duplicates,
-                             parts, client)
+            return self._fit(check_array(X, dtype=np.float32), stage_log, duplicates, parts, client)
 
     def _fit(self, X, stage_log, duplicates, parts=None, client=None):
         n, d = X.shape
@@ -295,72 +311,100 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         log = stage_log or StageLog(quiet=not self.verbose)
         self.min_samples_ = self._resolve_min_samples(n)
         self.min_samples_reason_, self.min_samples_warning_ = min_samples_reason(
-            self.min_samples, n, self.min_cluster_size)
+            self.min_samples, n, self.min_cluster_size
+        )
         if self.min_samples_warning_:
             log.say(f"warning: {self.min_samples_warning_}")
         too_few = _too_few(n, self.min_samples_, self.n_neighbors, self.min_samples)
         if too_few:
             raise InputError(too_few)
         if self.pca_components is not None and self.pca_components > d:
-            raise ParameterError("pca_components", f"must be between 1 and the {d} features, "
-                                                   f"not {self.pca_components}")
+            raise ParameterError(
+                "pca_components",
+                f"must be between 1 and the {d} features, not {self.pca_components}",
+            )
         distinct = self.duplicates_.n_distinct
         if distinct == 1:
-            raise InputError(f"all {n} galaxies to search have the same representation: "
-                             f"nothing to tell apart")
+            raise InputError(
+                f"all {n} galaxies to search have the same representation: nothing to tell apart"
+            )
         if distinct <= self.n_neighbors:  # UMAP would see nothing but copies
-            raise InputError(f"{n} galaxies to search hold only {distinct} distinct "
-                             f"representations ({n - distinct} duplicates), not more than "
-                             f"n_neighbors={self.n_neighbors}")
+            raise InputError(
+                f"{n} galaxies to search hold only {distinct} distinct "
+                f"representations ({n - distinct} duplicates), not more than "
+                f"n_neighbors={self.n_neighbors}"
+            )
         self.backend_ = resolve_backend(self.backend)
-        self.fit_sample_ = (resolve_fit_sample(self.fit_sample, n, self.n_neighbors)
-                            if self.backend_ == "cpu" else None)
+        self.fit_sample_ = (
+            resolve_fit_sample(self.fit_sample, n, self.n_neighbors)
+            if self.backend_ == "cpu"
+            else None
+        )
         fitted = self.fit_sample_ or n  # the galaxies the layout is fitted on
         self.n_epochs_ = self._resolve_epochs(fitted)
-        self.init_ = (layout_init(fitted, self.init) if self.backend_ == "cpu"
-                      else "spectral (cuML)")
+        self.init_ = layout_init(fitted, self.init) if self.backend_ == "cpu" else "spectral (cuML)"
         width = self.pca_components or d
         if self.init_ == "pca" and self.n_components > width:  # its PCA has width axes
-            raise InputError(f"{width} features, fewer than n_components={self.n_components}, "
-                             f"which the PCA start needs: give --n-components of at most "
-                             f"{width} or --init spectral")
+            raise InputError(
+                f"{width} features, fewer than n_components={self.n_components}, "
+                f"which the PCA start needs: give --n-components of at most "
+                f"{width} or --init spectral"
+            )
 
         with log.stage("redundancy", f"PCA of {n} × {d} representations"):
             self.redundancy_ = pca_redundancy(X)
         log.say(self.redundancy_.describe())
         if self.pca_components is not None:
             X = pca_reduce(X, self.redundancy_, self.pca_components)
-            log.say(f"kept the first {self.pca_components} principal components "
-                    f"({self.redundancy_.explained[self.pca_components - 1]:.1%} of the variance)")
+            log.say(
+                f"kept the first {self.pca_components} principal components "
+                f"({self.redundancy_.explained[self.pca_components - 1]:.1%} of the variance)"
+            )
         self.sample_rows_ = self.parts_ = None
         self.resumed_chunks_ = 0
         if self.fit_sample_:
             model = self._fit_on_sample(X, log, parts, client)
         else:
             model = self._fit_on_all(X, log)
-        with log.stage("hdbscan", f"min_samples={self.min_samples_}, "
-                                  f"min_cluster_size={self.min_cluster_size}, leaf"):
-            self.clustering_ = leaf_clusters(self.embedding_, min_samples=self.min_samples_,
-                                             min_cluster_size=self.min_cluster_size,
-                                             backend=self.backend_)
+        with log.stage(
+            "hdbscan",
+            f"min_samples={self.min_samples_}, min_cluster_size={self.min_cluster_size}, leaf",
+        ):
+            self.clustering_ = leaf_clusters(
+                self.embedding_,
+                min_samples=self.min_samples_,
+                min_cluster_size=self.min_cluster_size,
+                backend=self.backend_,
+            )
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
         # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
         k = resolve_stability_seeds(self.stability_seeds, n) if model is not None else 0
-        with log.stage("credibility", f"{k} layout reruns, density contrast of "
-                                      f"{self.clustering_.n_classes} classes"):
+        with log.stage(
+            "credibility",
+            f"{k} layout reruns, density contrast of {self.clustering_.n_classes} classes",
+        ):
             self.credibility_ = assess(
-                X, model, self.labels_, self.neighbours_, self.clustering_.significance,
-                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
-                min_samples=self.min_samples_, min_cluster_size=self.min_cluster_size,
-                say=log.say, duplicates=self.duplicates_, refit=self._refit(X))
+                X,
+                model,
+                self.labels_,
+                self.neighbours_,
+                self.clustering_.significance,
+                k=k,
+                seed=self.seed,
+                init=self.init_,
+                n_epochs=self.n_epochs_,
+                min_samples=self.min_samples_,
+                min_cluster_size=self.min_cluster_size,
+                say=log.say,
+                duplicates=self.duplicates_,
+                refit=self._refit(X),
+            )
         self.class_table_ = self._class_table(self.clustering_)
         self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
-        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_,
-                                           self.credibility_)]
+        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_, self.credibility_)]
         if len(self.scales_) > 1:
-            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, "
-                                     f"{k} reruns each"):
+            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, {k} reruns each"):
                 self._add_scales(X, model, k, log)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
@@ -369,13 +413,23 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     def _fit_on_all(self, X, log):
         """The layout of every galaxy (the paper's way); returns the fitted model."""
         n = len(X)
-        with log.stage("umap", f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
-                               f"{self.init_} start, {self.n_epochs_ or 'default'} epochs, "
-                               f"{self.backend_}"):
+        with log.stage(
+            "umap",
+            f"{self.n_components}-D UMAP, n_neighbors={self.n_neighbors}, "
+            f"{self.init_} start, {self.n_epochs_ or 'default'} epochs, "
+            f"{self.backend_}",
+        ):
             self.embedding_, model = umap_embed(
-                X, n_components=self.n_components, n_neighbors=self.n_neighbors,
-                min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
-                seed=self.seed, backend=self.backend_, verbose=not log.quiet)
+                X,
+                n_components=self.n_components,
+                n_neighbors=self.n_neighbors,
+                min_dist=self.min_dist,
+                init=self.init_,
+                n_epochs=self.n_epochs_,
+                seed=self.seed,
+                backend=self.backend_,
+                verbose=not log.quiet,
+            )
         self.neighbours_ = neighbour_graph(X, model, self.n_neighbors)
         self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
         self.rarity_ = rarity(self.neighbours_[1])
@@ -383,15 +437,24 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.map_ = self.map_n_epochs_ = None
         if self.make_map and model is None:  # cuML: its own 2-D UMAP costs seconds on a GPU
             with log.stage("map", "2-D UMAP for the map"):
-                self.map_, _ = umap_embed(X, n_components=defaults.MAP_N_COMPONENTS,
-                                          n_neighbors=self.n_neighbors, min_dist=self.min_dist,
-                                          seed=self.seed, backend=self.backend_)
+                self.map_, _ = umap_embed(
+                    X,
+                    n_components=defaults.MAP_N_COMPONENTS,
+                    n_neighbors=self.n_neighbors,
+                    min_dist=self.min_dist,
+                    seed=self.seed,
+                    backend=self.backend_,
+                )
         elif self.make_map:
             self.map_n_epochs_ = layout_epochs(n, defaults.MAP_N_EPOCHS, defaults.MAP_SMALL_EPOCHS)
-            with log.stage("map", f"2-D layout of the {self.n_components}-D embedding's graph, "
-                                  f"{self.map_n_epochs_} epochs"):
-                self.map_ = umap_map(X, self.embedding_, model, n_epochs=self.map_n_epochs_,
-                                     seed=self.seed)
+            with log.stage(
+                "map",
+                f"2-D layout of the {self.n_components}-D embedding's graph, "
+                f"{self.map_n_epochs_} epochs",
+            ):
+                self.map_ = umap_map(
+                    X, self.embedding_, model, n_epochs=self.map_n_epochs_, seed=self.seed
+                )
         return model
 
     def _fit_on_sample(self, X, log, parts, client):
@@ -400,32 +463,48 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         n, m = len(X), self.fit_sample_
         self.sample_rows_ = draw_sample(n, m, self.seed)
         sample = X[self.sample_rows_]
-        with log.stage("umap", f"{self.n_components}-D UMAP of a fit sample of {m} of {n} "
-                               f"galaxies, n_neighbors="
-                               f"{min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)}, "
-                               f"{self.init_} "
-                               f"start, {self.n_epochs_} epochs"):
+        with log.stage(
+            "umap",
+            f"{self.n_components}-D UMAP of a fit sample of {m} of {n} "
+            f"galaxies, n_neighbors="
+            f"{min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)}, "
+            f"{self.init_} "
+            f"start, {self.n_epochs_} epochs",
+        ):
             index = SampleIndex(sample, self.n_neighbors, self.seed)
             k = min(self.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS)  # defaults: why
             embedding, model = umap_embed(
-                sample, n_components=self.n_components, n_neighbors=k,
-                min_dist=self.min_dist, init=self.init_, n_epochs=self.n_epochs_,
-                seed=self.seed, backend="cpu", verbose=not log.quiet,
-                neighbours=(index.graph[0][:, :k], index.graph[1][:, :k]))
+                sample,
+                n_components=self.n_components,
+                n_neighbors=k,
+                min_dist=self.min_dist,
+                init=self.init_,
+                n_epochs=self.n_epochs_,
+                seed=self.seed,
+                backend="cpu",
+                verbose=not log.quiet,
+                neighbours=(index.graph[0][:, :k], index.graph[1][:, :k]),
+            )
         layouts = [embedding]
         self.map_ = self.map_n_epochs_ = None
         if self.make_map:
             self.map_n_epochs_ = layout_epochs(m, defaults.MAP_N_EPOCHS, defaults.MAP_SMALL_EPOCHS)
-            with log.stage("map", f"2-D layout of the fit sample's graph, "
-                                  f"{self.map_n_epochs_} epochs"):
-                layouts.append(umap_map(sample, embedding, model, n_epochs=self.map_n_epochs_,
-                                        seed=self.seed))
-        with log.stage("place", f"{n} galaxies placed from their "
-                                f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} nearest sample "
-                                f"galaxies"
-                                f"{', on Dask' if client is not None else ''}"):
+            with log.stage(
+                "map", f"2-D layout of the fit sample's graph, {self.map_n_epochs_} epochs"
+            ):
+                layouts.append(
+                    umap_map(sample, embedding, model, n_epochs=self.map_n_epochs_, seed=self.seed)
+                )
+        with log.stage(
+            "place",
+            f"{n} galaxies placed from their "
+            f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} nearest sample "
+            f"galaxies"
+            f"{', on Dask' if client is not None else ''}",
+        ):
             self.neighbours_, placed, self.parts_, self.resumed_chunks_ = place_all(
-                X, self.sample_rows_, index, layouts, parts=parts, client=client, say=log.say)
+                X, self.sample_rows_, index, layouts, parts=parts, client=client, say=log.say
+            )
         self.neighbour_features_ = X  # the space of neighbours_: the run's neighbour index
         self.embedding_ = placed[0]
         if self.make_map:
@@ -444,9 +523,13 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
 
     @staticmethod
     def _class_table(clustering) -> pd.DataFrame:
-        return pd.DataFrame({"persistence": clustering.persistence,
-                             "significance": clustering.significance,
-                             "tree_node": clustering.nodes})
+        return pd.DataFrame(
+            {
+                "persistence": clustering.persistence,
+                "significance": clustering.significance,
+                "tree_node": clustering.nodes,
+            }
+        )
 
     def _add_scales(self, X, model, k: int, log: StageLog) -> None:
         """Cluster the embedding at the finer scales and combine their credible
@@ -455,45 +538,74 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         found = self.scale_results_
         seconds = list(self.credibility_.seconds)
         for min_samples in self.scales_[1:]:
-            clustering = leaf_clusters(self.embedding_, min_samples=min_samples,
-                                       min_cluster_size=self.min_cluster_size,
-                                       backend=self.backend_)
+            clustering = leaf_clusters(
+                self.embedding_,
+                min_samples=min_samples,
+                min_cluster_size=self.min_cluster_size,
+                backend=self.backend_,
+            )
             credibility = assess(
-                X, model, clustering.labels, self.neighbours_, clustering.significance,
-                k=k, seed=self.seed, init=self.init_, n_epochs=self.n_epochs_,
-                min_samples=min_samples, min_cluster_size=self.min_cluster_size,
-                say=log.say, layouts=layouts, duplicates=self.duplicates_,
-                refit=self._refit(X))
+                X,
+                model,
+                clustering.labels,
+                self.neighbours_,
+                clustering.significance,
+                k=k,
+                seed=self.seed,
+                init=self.init_,
+                n_epochs=self.n_epochs_,
+                min_samples=min_samples,
+                min_cluster_size=self.min_cluster_size,
+                say=log.say,
+                layouts=layouts,
+                duplicates=self.duplicates_,
+                refit=self._refit(X),
+            )
             seconds += credibility.seconds
             found.append(self._scale(min_samples, clustering, credibility))
-            log.say(f"min_samples={min_samples}: {clustering.n_classes} classes, "
-                    f"{int(credibility.table['credible'].sum())} credible")
-        labels, probabilities, table = combine(found, self.min_cluster_size, self.neighbours_, X,
-                                               self.duplicates_,
-                                               (self.fit_sample_ or len(X)) / len(X))
+            log.say(
+                f"min_samples={min_samples}: {clustering.n_classes} classes, "
+                f"{int(credibility.table['credible'].sum())} credible"
+            )
+        labels, probabilities, table = combine(
+            found,
+            self.min_cluster_size,
+            self.neighbours_,
+            X,
+            self.duplicates_,
+            (self.fit_sample_ or len(X)) / len(X),
+        )
         self.labels_, self.probabilities_ = labels, probabilities
-        self.class_table_ = table[["persistence", "significance", "tree_node", "min_samples",
-                                   "scale_class", "also_at"]]
+        self.class_table_ = table[
+            ["persistence", "significance", "tree_node", "min_samples", "scale_class", "also_at"]
+        ]
         self.credibility_ = Credibility(
             table=table[["stability", "density_contrast", "duplicates", "credible"]],
-            seeds=self.credibility_.seeds, seconds=seconds,
-            contrast_seconds=self.credibility_.contrast_seconds)
+            seeds=self.credibility_.seeds,
+            seconds=seconds,
+            contrast_seconds=self.credibility_.contrast_seconds,
+        )
 
     @staticmethod
     def _scale(min_samples, clustering, credibility) -> Scale:
-        classes = pd.concat([RareClassFinder._class_table(clustering), credibility.table],
-                            axis=1)
+        classes = pd.concat([RareClassFinder._class_table(clustering), credibility.table], axis=1)
         return Scale(min_samples, clustering.labels, clustering.probabilities, classes)
 
 
 def scale_counts(finder) -> list[dict]:
     """What each scale found and what the search kept of it, for run.json."""
     kept = finder.class_table_.get("min_samples")
-    return [{"min_samples": int(scale.min_samples), "classes": len(scale.classes),
-             "credible": int(scale.classes["credible"].sum()),
-             "classes_kept": int(len(finder.class_table_) if kept is None
-                                 else (kept == scale.min_samples).sum())}
-            for scale in finder.scale_results_]
+    return [
+        {
+            "min_samples": int(scale.min_samples),
+            "classes": len(scale.classes),
+            "credible": int(scale.classes["credible"].sum()),
+            "classes_kept": int(
+                len(finder.class_table_) if kept is None else (kept == scale.min_samples).sum()
+            ),
+        }
+        for scale in finder.scale_results_
+    ]
 
 
 #: The fewest galaxies a search can take: UMAP's n_neighbors is at least 2.
@@ -504,15 +616,21 @@ def _too_few(n: int, min_samples: int, n_neighbors: int, setting) -> str | None:
     """Why n galaxies are too few for these settings, naming every setting at fault
     and only a remedy that can work; None when they are enough."""
     if n < MIN_GALAXIES:
-        return (f"{n} galaxies to search: too few, a search needs at least {MIN_GALAXIES} "
-                f"(UMAP's n_neighbors is at least 2 and must be below the galaxies)")
-    over = [(name, value) for name, value in (("min_samples", min_samples),
-                                               ("n_neighbors", n_neighbors)) if n <= value]
+        return (
+            f"{n} galaxies to search: too few, a search needs at least {MIN_GALAXIES} "
+            f"(UMAP's n_neighbors is at least 2 and must be below the galaxies)"
+        )
+    over = [
+        (name, value)
+        for name, value in (("min_samples", min_samples), ("n_neighbors", n_neighbors))
+        if n <= value
+    ]
     if not over:
         return None
     why = " (the scaled rule's floor, min_cluster_size)" if setting == "scaled" else ""
-    limits = " and ".join(f"{name}={value}{why if name == 'min_samples' else ''}"
-                          for name, value in over)
+    limits = " and ".join(
+        f"{name}={value}{why if name == 'min_samples' else ''}" for name, value in over
+    )
     flags = " and ".join("--" + name.replace("_", "-") for name, _ in over)
     return f"{n} galaxies to search, not more than {limits}: give {flags} below {n}"
 
@@ -521,12 +639,16 @@ def _no_classes(n: int, min_samples: int, min_cluster_size: int) -> str:
     """Why a search found no class: min_cluster_size when it leaves no room for two
     classes (a leaf needs a sibling of at least that size), else either setting."""
     if 2 * min_cluster_size > n:
-        return (f"no classes found among {n} galaxies: min_cluster_size={min_cluster_size} "
-                f"leaves no room for two classes (HDBSCAN splits off parts of at least that "
-                f"many); give --min-cluster-size of at most {n // 2}")
-    return (f"no classes found among {n} galaxies (a normal result for a smooth sample); "
-            f"a smaller min_samples (used: {min_samples}) or min_cluster_size (used: "
-            f"{min_cluster_size}) finds smaller, less dense classes")
+        return (
+            f"no classes found among {n} galaxies: min_cluster_size={min_cluster_size} "
+            f"leaves no room for two classes (HDBSCAN splits off parts of at least that "
+            f"many); give --min-cluster-size of at most {n // 2}"
+        )
+    return (
+        f"no classes found among {n} galaxies (a normal result for a smooth sample); "
+        f"a smaller min_samples (used: {min_samples}) or min_cluster_size (used: "
+        f"{min_cluster_size}) finds smaller, less dense classes"
+    )
 
 
 def class_summary(labels, class_table: pd.DataFrame, fractions: pd.DataFrame) -> pd.DataFrame:
@@ -534,10 +656,18 @@ def class_summary(labels, class_table: pd.DataFrame, fractions: pd.DataFrame) ->
     tree node; with several scales, each class's scale), and vote-fraction means
     against the searched sample's means (``{column}_diff``)."""
     n_classes = len(class_table)
-    summary = pd.concat([pd.DataFrame({
-        "class": np.arange(n_classes),
-        "size": np.bincount(labels[labels >= 0], minlength=n_classes)}),
-        class_table.reset_index(drop=True)], axis=1)
+    summary = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "class": np.arange(n_classes),
+                    "size": np.bincount(labels[labels >= 0], minlength=n_classes),
+                }
+            ),
+            class_table.reset_index(drop=True),
+        ],
+        axis=1,
+    )
     if fractions.shape[1]:
         sample_mean = fractions.mean()
         means = fractions[labels >= 0].groupby(labels[labels >= 0]).mean()
@@ -548,13 +678,30 @@ def class_summary(labels, class_table: pd.DataFrame, fractions: pd.DataFrame) ->
     return summary
 
 
-def search(representations, out, *, predictions=None, id_column=None, features=None,
-           ids=None, cuts=None, nan_policy=defaults.NAN_POLICY, where=(), catalogues=(),
-           predictions_id_column=None, catalogue_id_column=None,
-           finder: RareClassFinder | None = None, overwrite=False, verbose=True,
-           command=None, credible_only=False, campaign=None,
-           mask_unasked=defaults.MASK_UNASKED, dask_address: str | None = None,
-           dask_workers: int | None = None) -> SearchResult:
+def search(
+    representations,
+    out,
+    *,
+    predictions=None,
+    id_column=None,
+    features=None,
+    ids=None,
+    cuts=None,
+    nan_policy=defaults.NAN_POLICY,
+    where=(),
+    catalogues=(),
+    predictions_id_column=None,
+    catalogue_id_column=None,
+    finder: RareClassFinder | None = None,
+    overwrite=False,
+    verbose=True,
+    command=None,
+    credible_only=False,
+    campaign=None,
+    mask_unasked=defaults.MASK_UNASKED,
+    dask_address: str | None = None,
+    dask_workers: int | None = None,
+) -> SearchResult:
     """Search a representation file for rare classes and write a run folder.
 
     Parameters
@@ -611,43 +758,91 @@ def search(representations, out, *, predictions=None, id_column=None, features=N
         read += expand_paths(predictions)
     target = prepare(out, kind="search", inputs=read, overwrite=overwrite)
     with target:
-        return _search(target, started, representations, predictions=predictions,
-                       catalogues=catalogues, id_column=id_column,
-                       predictions_id_column=predictions_id_column,
-                       catalogue_id_column=catalogue_id_column, features=features, ids=ids,
-                       cuts=paper_cuts() if cuts is None else cuts, nan_policy=nan_policy,
-                       where=where, finder=finder, verbose=verbose, command=command,
-                       credible_only=credible_only, campaign=campaign,
-                       mask_unasked=mask_unasked, dask=(dask_address, dask_workers))
+        return _search(
+            target,
+            started,
+            representations,
+            predictions=predictions,
+            catalogues=catalogues,
+            id_column=id_column,
+            predictions_id_column=predictions_id_column,
+            catalogue_id_column=catalogue_id_column,
+            features=features,
+            ids=ids,
+            cuts=paper_cuts() if cuts is None else cuts,
+            nan_policy=nan_policy,
+            where=where,
+            finder=finder,
+            verbose=verbose,
+            command=command,
+            credible_only=credible_only,
+            campaign=campaign,
+            mask_unasked=mask_unasked,
+            dask=(dask_address, dask_workers),
+        )
 
 
-def _search(target, started, representations, *, predictions, catalogues, id_column,
-            predictions_id_column, catalogue_id_column, features, ids, cuts, nan_policy,
-            where, finder, verbose, command, credible_only, campaign,
-            mask_unasked, dask=(None, None)) -> SearchResult:
+def _search(
+    target,
+    started,
+    representations,
+    *,
+    predictions,
+    catalogues,
+    id_column,
+    predictions_id_column,
+    catalogue_id_column,
+    features,
+    ids,
+    cuts,
+    nan_policy,
+    where,
+    finder,
+    verbose,
+    command,
+    credible_only,
+    campaign,
+    mask_unasked,
+    dask=(None, None),
+) -> SearchResult:
     log = StageLog(quiet=not verbose)
 
     with log.stage("read", "ids and the columns the cuts name"):
-        inputs = open_inputs(representations, predictions=predictions, catalogues=catalogues,
-                             id_column=id_column, predictions_id_column=predictions_id_column,
-                             catalogue_id_column=catalogue_id_column, features=features,
-                             ids=ids, want=[cut.column for cut in cuts], campaign=campaign,
-                             mask_unasked=mask_unasked)
+        inputs = open_inputs(
+            representations,
+            predictions=predictions,
+            catalogues=catalogues,
+            id_column=id_column,
+            predictions_id_column=predictions_id_column,
+            catalogue_id_column=catalogue_id_column,
+            features=features,
+            ids=ids,
+            want=[cut.column for cut in cuts],
+            campaign=campaign,
+            mask_unasked=mask_unasked,
+        )
         inputs.want(where_names(where, inputs.names))
         for note in inputs.notes + inputs.describe_masked():
             log.say(note)
     with log.stage("select"):
-        selection = apply_cuts(inputs.selection_columns, cuts, nan_policy=nan_policy,
-                               where=where, fractions_given=inputs.has_fractions,
-                               sources=inputs.fraction_sources())
+        selection = apply_cuts(
+            inputs.selection_columns,
+            cuts,
+            nan_policy=nan_policy,
+            where=where,
+            fractions_given=inputs.has_fractions,
+            sources=inputs.fraction_sources(),
+        )
     for note in selection.notes:
         log.say(note)
     for step in selection.steps:
         log.say(step.describe(nan_policy))
     n_searched = int(selection.mask.sum())
     if n_searched == 0:
-        raise InputError(f"nothing left after the cuts: all {inputs.n_rows} galaxies removed "
-                         f"({'; '.join(s.rule for s in selection.steps if s.removed)})")
+        raise InputError(
+            f"nothing left after the cuts: all {inputs.n_rows} galaxies removed "
+            f"({'; '.join(s.rule for s in selection.steps if s.removed)})"
+        )
     with log.stage("read features", f"{n_searched} galaxies kept"):
         reps = inputs.load(selection.mask)  # only the kept galaxies' rows
         duplicates = find_duplicates(reps.features)
@@ -657,13 +852,13 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     # an unseeded fit differs each time, so only a seeded run can resume from the parts
     parts = target.path.with_name(target.path.name + ".parts") if finder.seed is not None else None
     try:
-        if any(dask) and not resolve_fit_sample(finder.fit_sample, n_searched,
-                                                finder.n_neighbors):
+        if any(dask) and not resolve_fit_sample(finder.fit_sample, n_searched, finder.n_neighbors):
             log.say(f"no fit sample at {n_searched} galaxies: Dask left unused")
             dask = (None, None)
         with dask_client(*dask) as client:
-            finder.fit(reps.features, stage_log=log, duplicates=duplicates, parts=parts,
-                       client=client)
+            finder.fit(
+                reps.features, stage_log=log, duplicates=duplicates, parts=parts, client=client
+            )
     except ParameterError:  # a parameter's fault, named as the caller spelt it
         raise
     except InputError as exc:  # name the file the searched rows came from
@@ -672,20 +867,29 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
     labels = finder.labels_
     credibility = finder.credibility_.table
     n_classes = len(finder.class_table_)
-    log.say(f"credible: {int(credibility['credible'].sum())} of {n_classes} classes "
-            f"({finder.credibility_.record()['rule']})")
+    log.say(
+        f"credible: {int(credibility['credible'].sum())} of {n_classes} classes "
+        f"({finder.credibility_.record()['rule']})"
+    )
     n_in_classes = int(np.sum(labels >= 0))
     if n_classes == 0:
         log.say(_no_classes(n_searched, finder.min_samples_, finder.min_cluster_size))
     else:
-        log.say(f"{n_classes} classes holding {n_in_classes} of {n_searched} "
-                f"galaxies ({n_in_classes / n_searched:.1%})")
+        log.say(
+            f"{n_classes} classes holding {n_in_classes} of {n_searched} "
+            f"galaxies ({n_in_classes / n_searched:.1%})"
+        )
 
     kept = reps.columns
     fractions = kept[fraction_columns(kept.columns)].apply(pd.to_numeric, errors="coerce")
-    classes = pd.DataFrame({reps.id_column: reps.ids.astype(str),
-                            "class": labels, "probability": finder.probabilities_,
-                            "rarity": finder.rarity_})
+    classes = pd.DataFrame(
+        {
+            reps.id_column: reps.ids.astype(str),
+            "class": labels,
+            "probability": finder.probabilities_,
+            "rarity": finder.rarity_,
+        }
+    )
     for j in range(finder.embedding_.shape[1]):
         classes[f"umap_{j}"] = finder.embedding_[:, j]
     if finder.map_ is not None:  # make_map=False: a run without a map (report skips it)
@@ -694,8 +898,9 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         if column in kept.columns:
             classes[column] = kept[column].to_numpy()
     classes = pd.concat([classes, fractions], axis=1)
-    summary = pd.concat([class_summary(labels, finder.class_table_, fractions), credibility],
-                        axis=1)
+    summary = pd.concat(
+        [class_summary(labels, finder.class_table_, fractions), credibility], axis=1
+    )
     if credible_only:
         labels, kept = keep_credible(labels, credibility["credible"].to_numpy())
         classes["class"] = labels
@@ -703,9 +908,11 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         summary = summary.iloc[kept].reset_index(drop=True)
         summary.insert(1, "search_class", kept)
         summary["class"] = np.arange(len(kept))
-        log.say(f"--credible-only: writing the {len(kept)} credible of {n_classes} "
-                f"classes, holding {int(np.sum(labels >= 0))} of {n_searched} galaxies; the "
-                f"other classes' galaxies are written as class -1")
+        log.say(
+            f"--credible-only: writing the {len(kept)} credible of {n_classes} "
+            f"classes, holding {int(np.sum(labels >= 0))} of {n_searched} galaxies; the "
+            f"other classes' galaxies are written as class -1"
+        )
 
     described = {"representations": _describe_input(representations, inputs.n_rows)}
     if predictions is not None:
@@ -715,49 +922,75 @@ def _search(target, started, representations, *, predictions, catalogues, id_col
         described["catalogues"] = [_describe_input(p, None) for p in catalogues]
     if ids is not None:
         described["ids"] = _describe_input(ids, None)
-    run = RunRecord.from_json({
-        **record_header(command),
-        "inputs": described,
-        "id_column": reps.id_column,
-        "id_columns": inputs.id_choices,
-        "fraction_sources": inputs.fraction_sources(),
-        "feature_columns": {"count": len(reps.feature_columns),
-                            "first": reps.feature_columns[0],
-                            "last": reps.feature_columns[-1]},
-        "selection": {"rows_read": inputs.n_rows, "rows_searched": n_searched,
-                      "nan_policy": nan_policy, "campaign": campaign,
-                      "mask_unasked": {"applied": mask_unasked,
-                                       "threshold": defaults.ASKED_THRESHOLD,
-                                       "files": inputs.masking()},
-                      "steps": [asdict(step) for step in selection.steps],
-                      "notes": selection.notes},
-        "duplicates": duplicates.record(reps.ids),
-        "parameters": {**finder.get_params(), "min_samples_used": finder.min_samples_,
-                       "init_used": finder.init_, "n_epochs_used": finder.n_epochs_,
-                       "fit_sample_used": finder.fit_sample_,
-                       "backend_used": finder.backend_,
-                       "map_n_components": defaults.MAP_N_COMPONENTS,
-                       "map_n_epochs": finder.map_n_epochs_,
-                       "cluster_selection_method": defaults.HDBSCAN_SELECTION,
-                       "min_samples_reason": finder.min_samples_reason_,
-                       "scales_used": finder.scales_,
-                       "min_samples_warning": finder.min_samples_warning_},
-        "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
-        "scales": scale_counts(finder),
-        "rarity": {"definition": rarity_definition(sample=finder.fit_sample_),
-                   "k": defaults.RARITY_K},
-        "fit_sample": fit_sample_record(finder, dask),
-        "seed": finder.seed,
-        "redundancy": finder.redundancy_.as_dict(),
-        "result": {"classes": n_classes, "galaxies_in_classes": n_in_classes,
-                   "fraction_in_classes": n_in_classes / n_searched,
-                   "classes_written": len(summary)},
-    })
-    result = SearchResult(out=None, classes=classes, summary=summary, run=run,
-                          tree=pd.DataFrame(clustering.condensed_tree),
-                          index=NeighbourIndex.from_graph(
-                              finder.neighbour_features_, *finder.neighbours_,
-                              space=index_space(finder.pca_components)))
+    run = RunRecord.from_json(
+        {
+            **record_header(command),
+            "inputs": described,
+            "id_column": reps.id_column,
+            "id_columns": inputs.id_choices,
+            "fraction_sources": inputs.fraction_sources(),
+            "feature_columns": {
+                "count": len(reps.feature_columns),
+                "first": reps.feature_columns[0],
+                "last": reps.feature_columns[-1],
+            },
+            "selection": {
+                "rows_read": inputs.n_rows,
+                "rows_searched": n_searched,
+                "nan_policy": nan_policy,
+                "campaign": campaign,
+                "mask_unasked": {
+                    "applied": mask_unasked,
+                    "threshold": defaults.ASKED_THRESHOLD,
+                    "files": inputs.masking(),
+                },
+                "steps": [asdict(step) for step in selection.steps],
+                "notes": selection.notes,
+            },
+            "duplicates": duplicates.record(reps.ids),
+            "parameters": {
+                **finder.get_params(),
+                "min_samples_used": finder.min_samples_,
+                "init_used": finder.init_,
+                "n_epochs_used": finder.n_epochs_,
+                "fit_sample_used": finder.fit_sample_,
+                "backend_used": finder.backend_,
+                "map_n_components": defaults.MAP_N_COMPONENTS,
+                "map_n_epochs": finder.map_n_epochs_,
+                "cluster_selection_method": defaults.HDBSCAN_SELECTION,
+                "min_samples_reason": finder.min_samples_reason_,
+                "scales_used": finder.scales_,
+                "min_samples_warning": finder.min_samples_warning_,
+            },
+            "credibility": {**finder.credibility_.record(), "credible_only": credible_only},
+            "scales": scale_counts(finder),
+            "rarity": {
+                "definition": rarity_definition(sample=finder.fit_sample_),
+                "k": defaults.RARITY_K,
+            },
+            "fit_sample": fit_sample_record(finder, dask),
+            "seed": finder.seed,
+            "redundancy": finder.redundancy_.as_dict(),
+            "result": {
+                "classes": n_classes,
+                "galaxies_in_classes": n_in_classes,
+                "fraction_in_classes": n_in_classes / n_searched,
+                "classes_written": len(summary),
+            },
+        }
+    )
+    result = SearchResult(
+        out=None,
+        classes=classes,
+        summary=summary,
+        run=run,
+        tree=pd.DataFrame(clustering.condensed_tree),
+        index=NeighbourIndex.from_graph(
+            finder.neighbour_features_,
+            *finder.neighbours_,
+            space=index_space(finder.pca_components),
+        ),
+    )
     with log.stage("write", str(target.path)):
         run.stages = log.stages
         run.wall_seconds = round(time.time() - started, 3)
@@ -794,21 +1027,24 @@ def fit_sample_record(finder, dask) -> dict | None:
     if not finder.fit_sample_:
         return None
     n = len(finder.labels_)
-    return {"size": finder.fit_sample_, "setting": finder.fit_sample,
-            "placed": n - finder.fit_sample_, "chunks": len(chunks(n)),
-            "chunk_rows": defaults.FIT_SAMPLE_CHUNK,
-            "resumed_chunks": finder.resumed_chunks_,
-            "n_neighbors_fit": min(finder.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS),
-            "placement": "fuzzy-membership-weighted mean of the nearest "
-                         f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} sample galaxies "
-                         "(raregal.method.sample_fit)",
-            "dask": bool(dask[0] or dask[1])}
+    return {
+        "size": finder.fit_sample_,
+        "setting": finder.fit_sample,
+        "placed": n - finder.fit_sample_,
+        "chunks": len(chunks(n)),
+        "chunk_rows": defaults.FIT_SAMPLE_CHUNK,
+        "resumed_chunks": finder.resumed_chunks_,
+        "n_neighbors_fit": min(finder.n_neighbors, defaults.FIT_SAMPLE_N_NEIGHBORS),
+        "placement": "fuzzy-membership-weighted mean of the nearest "
+        f"{defaults.FIT_SAMPLE_PLACE_NEIGHBOURS} sample galaxies "
+        "(raregal.method.sample_fit)",
+        "dask": bool(dask[0] or dask[1]),
+    }
 
 
 def _describe_input(path, rows) -> dict:
     path = Path(path)
-    described = {"path": str(path.resolve()), "bytes": path.stat().st_size,
-                 "sha256": sha256(path)}
+    described = {"path": str(path.resolve()), "bytes": path.stat().st_size, "sha256": sha256(path)}
     if rows is not None:
         described["rows"] = rows
     return described

@@ -37,6 +37,7 @@ class Cut:
         name = f"{self.name.replace('-', '_')}_cut"
         validate({name: self.threshold}, {name: [Interval(Real, 0, 1), Options(None)]}, "Cut")
 
+
 @dataclass(frozen=True)
 class Step:
     """One cut or ``--where`` expression as applied, in order.
@@ -71,8 +72,9 @@ class Step:
         """One line for the log."""
         source = f" of {self.source}" if self.source else ""
         nan = f" ({self.nan} NaN, rule: {nan_policy})" if self.nan else ""
-        return (f"cut {self.name} ({self.rule}{source}): removed {self.removed}, "
-                f"{self.left} left{nan}")
+        return (
+            f"cut {self.name} ({self.rule}{source}): removed {self.removed}, {self.left} left{nan}"
+        )
 
 
 @dataclass
@@ -93,16 +95,20 @@ class Selection:
     notes: list[str]
 
 
-def paper_cuts(smooth: float | None = defaults.SMOOTH_THRESHOLD,
-               edge_on: float | None = defaults.EDGE_ON_THRESHOLD,
-               artifact: float | None = defaults.ARTIFACT_THRESHOLD) -> list[Cut]:
+def paper_cuts(
+    smooth: float | None = defaults.SMOOTH_THRESHOLD,
+    edge_on: float | None = defaults.EDGE_ON_THRESHOLD,
+    artifact: float | None = defaults.ARTIFACT_THRESHOLD,
+) -> list[Cut]:
     """The paper's three morphology cuts; a threshold of None leaves that cut out.
 
     The artifact experiment of the paper is ``paper_cuts(artifact=None)``.
     """
-    cuts = [Cut("featureless", defaults.SMOOTH_COLUMN, smooth),
-            Cut("edge-on", defaults.EDGE_ON_COLUMN, edge_on),
-            Cut("artifact", defaults.ARTIFACT_COLUMN, artifact)]
+    cuts = [
+        Cut("featureless", defaults.SMOOTH_COLUMN, smooth),
+        Cut("edge-on", defaults.EDGE_ON_COLUMN, edge_on),
+        Cut("artifact", defaults.ARTIFACT_COLUMN, artifact),
+    ]
     return [cut for cut in cuts if cut.threshold is not None]
 
 
@@ -114,9 +120,15 @@ def resolve_column(columns, name: str) -> str | None:
         raise InputError(str(exc)) from None
 
 
-def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaults.NAN_POLICY,
-               where: tuple[str, ...] | list[str] = (),
-               fractions_given: bool | None = None, sources=None) -> Selection:
+def apply_cuts(
+    table: pd.DataFrame,
+    cuts: list[Cut],
+    *,
+    nan_policy: str = defaults.NAN_POLICY,
+    where: tuple[str, ...] | list[str] = (),
+    fractions_given: bool | None = None,
+    sources=None,
+) -> Selection:
     """Apply morphology cuts, then catalogue expressions, to a table of n galaxies.
 
     Parameters
@@ -150,42 +162,64 @@ def apply_cuts(table: pd.DataFrame, cuts: list[Cut], *, nan_policy: str = defaul
     if fractions_given is None:
         fractions_given = bool(fraction_columns(table.columns))
     if cuts and not fractions_given:
-        notes.append("no vote-fraction columns: morphology cuts skipped "
-                     "(give --predictions to apply them)")
+        notes.append(
+            "no vote-fraction columns: morphology cuts skipped (give --predictions to apply them)"
+        )
         cuts = []
     for cut in cuts:
         column = resolve_column(table.columns, cut.column)
         if column is None:
-            raise InputError(f"no column '{cut.column}' for the {cut.name} cut "
-                             f"(switch it off with --{cut.name}-cut off)")
+            raise InputError(
+                f"no column '{cut.column}' for the {cut.name} cut "
+                f"(switch it off with --{cut.name}-cut off)"
+            )
         values = pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
         not_number = int((table[column].notna().to_numpy() & np.isnan(values)).sum())
         if not_number:
             raise InputError(f"column '{column}': {not_number} rows are not numbers")
         outside = int(np.sum((values < 0) | (values > 1)))
         if outside:
-            raise InputError(f"column '{column}': {outside} rows are outside [0, 1]; "
-                             f"expected vote fractions")
+            raise InputError(
+                f"column '{column}': {outside} rows are outside [0, 1]; expected vote fractions"
+            )
         nan = np.isnan(values)
         hit = values >= cut.threshold  # False where NaN
         if nan_policy == "drop":
             hit |= nan
         removed = mask & hit
-        steps.append(Step(cut.name, f"{column} >= {cut.threshold:g}", column,
-                          removed=int(removed.sum()), nan=int((mask & nan).sum()),
-                          left=int((mask & ~hit).sum()), source=(sources or {}).get(column)))
+        steps.append(
+            Step(
+                cut.name,
+                f"{column} >= {cut.threshold:g}",
+                column,
+                removed=int(removed.sum()),
+                nan=int((mask & nan).sum()),
+                left=int((mask & ~hit).sum()),
+                source=(sources or {}).get(column),
+            )
+        )
         mask &= ~hit
     for expression in where:
         try:
             result = evaluate_expression(expression, table)
         except UnknownColumn as exc:
-            raise InputError(f"--where '{expression}': names a column the catalogue does not "
-                             f"have ('{exc.name}'; feature columns are not available to "
-                             f"--where)") from None
+            raise InputError(
+                f"--where '{expression}': names a column the catalogue does not "
+                f"have ('{exc.name}'; feature columns are not available to "
+                f"--where)"
+            ) from None
         except InputError as exc:
             raise InputError(f"--where '{expression}': {exc}") from None
         removed = mask & ~result
-        steps.append(Step("where", expression, None, removed=int(removed.sum()), nan=0,
-                          left=int((mask & result).sum())))
+        steps.append(
+            Step(
+                "where",
+                expression,
+                None,
+                removed=int(removed.sum()),
+                nan=0,
+                left=int((mask & result).sum()),
+            )
+        )
         mask &= result
     return Selection(mask=mask, steps=steps, notes=notes)

@@ -86,18 +86,18 @@ EMBED_CONSTRAINTS = {
     # a shard is held in memory until written: 10^6 x 1,280 features are 5 GB
     "shard_size": [Interval(Integral, 1, 1_000_000)],
     "workers": [Interval(Integral, 0, WORKERS), Options(None)],
-    "device": [Satisfies(lambda d: DEVICE.fullmatch(d) is not None,
-                         "auto, cpu, mps, cuda or cuda:N")],
+    "device": [
+        Satisfies(lambda d: DEVICE.fullmatch(d) is not None, "auto, cpu, mps, cuda or cuda:N")
+    ],
     "seed": [SEED],
     "dask_workers": [Interval(Integral, 1, WORKERS), Options(None)],
-    "resume": [FLAG], "overwrite": [FLAG], "verbose": [FLAG],
+    "resume": [FLAG],
+    "overwrite": [FLAG],
+    "verbose": [FLAG],
 }
 
 
 # --- the catalogue -----------------------------------------------------------------
-
-
-
 
 
 def catalogue_digest(ids, paths) -> str:
@@ -108,6 +108,7 @@ def catalogue_digest(ids, paths) -> str:
 
 
 # --- one shard ---------------------------------------------------------------------
+
 
 class ImageDataset:
     """A torch Dataset over (row, path): a decoded, preprocessed image or the reason
@@ -122,8 +123,12 @@ class ImageDataset:
 
     def __getitem__(self, i):
         try:
-            pixels = model_input(self.paths[i], crop_fraction=self.crop_fraction,
-                                 size=self.size, greyscale_model=self.greyscale)
+            pixels = model_input(
+                self.paths[i],
+                crop_fraction=self.crop_fraction,
+                size=self.size,
+                greyscale_model=self.greyscale,
+            )
             return self.rows[i], pixels, ""
         except ImageError as exc:
             return self.rows[i], None, str(exc)
@@ -149,8 +154,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def embed_rows(model, rows, paths, params: EmbedParams, *, device="cpu", workers=0,
-               seed_offset=0, progress=None):
+def embed_rows(
+    model,
+    rows,
+    paths,
+    params: EmbedParams,
+    *,
+    device="cpu",
+    workers=0,
+    seed_offset=0,
+    progress=None,
+):
     """Embed one shard of images.
 
     Returns
@@ -163,11 +177,17 @@ def embed_rows(model, rows, paths, params: EmbedParams, *, device="cpu", workers
     import torch
     from torch.utils.data import DataLoader
 
-    dataset = ImageDataset(rows, paths, params.crop_fraction, params.input_size,
-                      greyscale=model.in_chans == 1)
-    loader = DataLoader(dataset, batch_size=params.batch_size, num_workers=workers,
-                        collate_fn=_collate, pin_memory=device.startswith("cuda"),
-                        prefetch_factor=4 if workers else None)
+    dataset = ImageDataset(
+        rows, paths, params.crop_fraction, params.input_size, greyscale=model.in_chans == 1
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=params.batch_size,
+        num_workers=workers,
+        collate_fn=_collate,
+        pin_memory=device.startswith("cuda"),
+        prefetch_factor=4 if workers else None,
+    )
     cuda = device.startswith("cuda")
     done, features, fractions, failed = [], [], [], []
     for batch, (batch_rows, images, batch_failed) in enumerate(loader):
@@ -175,8 +195,9 @@ def embed_rows(model, rows, paths, params: EmbedParams, *, device="cpu", workers
         if images is not None:
             # Seeded per batch, so the head's stochastic passes do not depend on
             # which process -- or Dask worker -- runs the shard.
-            torch.manual_seed(int(np.random.SeedSequence([params.seed, seed_offset, batch])
-                                  .generate_state(1)[0]))
+            torch.manual_seed(
+                int(np.random.SeedSequence([params.seed, seed_offset, batch]).generate_state(1)[0])
+            )
             images = images.to(device, non_blocking=True)
             if cuda:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -189,11 +210,16 @@ def embed_rows(model, rows, paths, params: EmbedParams, *, device="cpu", workers
         if progress is not None:
             progress.update(len(batch_rows) + len(batch_failed))
     dim = model.dim
-    return (np.concatenate(done) if done else np.empty(0, np.int64),
-            np.concatenate(features) if features else np.empty((0, dim), np.float32),
-            (np.concatenate(fractions) if fractions else
-             (np.empty((0, len(model.schema.answers)), np.float32) if model.head else None)),
-            failed)
+    return (
+        np.concatenate(done) if done else np.empty(0, np.int64),
+        np.concatenate(features) if features else np.empty((0, dim), np.float32),
+        (
+            np.concatenate(fractions)
+            if fractions
+            else (np.empty((0, len(model.schema.answers)), np.float32) if model.head else None)
+        ),
+        failed,
+    )
 
 
 def _shard_path(folder: Path, index: int) -> Path:
@@ -254,11 +280,11 @@ def _dask_shard(folder, index, rows, paths, params_dict, device, threads):
     key = (params.model, params.arch, device)
     if key not in _WORKER_MODELS:
         from raregal.model.models import load_model
+
         _WORKER_MODELS[key] = load_model(params.model, arch=params.arch).to(device)
     model = _WORKER_MODELS[key]
     # Dask workers are daemonic and may not start decoding processes of their own.
-    result = embed_rows(model, rows, paths, params, device=device, workers=0,
-                        seed_offset=index)
+    result = embed_rows(model, rows, paths, params, device=device, workers=0, seed_offset=index)
     write_shard(Path(folder), index, model, result)
     return index, len(result[0]), len(result[3])
 
@@ -267,46 +293,71 @@ def _dask_client(address, n_workers):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError as exc:
-        raise InputError("Dask is not installed: install the dask extra, "
-                         "pip install '.[dask]' in a raregal checkout") from exc
+        raise InputError(
+            "Dask is not installed: install the dask extra, "
+            "pip install '.[dask]' in a raregal checkout"
+        ) from exc
     if address:
         return Client(address), None
-    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
+    )
     return Client(cluster), cluster
 
 
 # --- the run -----------------------------------------------------------------------
 
-def _check_folder(out: Path, params: EmbedParams, digest: str, resume: bool,
-                  overwrite: bool) -> None:
+
+def _check_folder(
+    out: Path, params: EmbedParams, digest: str, resume: bool, overwrite: bool
+) -> None:
     manifest = out / "manifest.json"
     if not out.exists() or overwrite:  # overwrite: output.Target.make_dir replaces it
         return
     if not any(out.iterdir()):  # an empty folder, such as a mount point: nothing to lose
         return
     if not manifest.is_file():
-        raise InputError(f"{out}: exists and is not a raregal embed folder; choose another "
-                         f"--out or add --overwrite")
+        raise InputError(
+            f"{out}: exists and is not a raregal embed folder; choose another "
+            f"--out or add --overwrite"
+        )
     record = EmbedManifest.read(manifest)
     if record.complete:
         raise InputError(f"{out}: already holds a finished run; add --overwrite to redo it")
     if not resume:
-        raise InputError(f"{out}: holds an interrupted run; add --resume to finish it, "
-                         f"or --overwrite to start again")
+        raise InputError(
+            f"{out}: holds an interrupted run; add --resume to finish it, "
+            f"or --overwrite to start again"
+        )
     if record.params != asdict(params) or record.catalogue_sha256 != digest:
-        raise InputError(f"{out}: the interrupted run used another catalogue or other "
-                         f"settings; resume with the same ones, or --overwrite")
+        raise InputError(
+            f"{out}: the interrupted run used another catalogue or other "
+            f"settings; resume with the same ones, or --overwrite"
+        )
 
 
-def embed(source, out, *, model: str | None = None, arch: str | None = None, id_column=None,
-          path_column=None, crop_fraction: float | None = None, input_size: int | None = None,
-          passes: int = defaults.PREDICTION_PASSES, batch_size: int = defaults.EMBED_BATCH_SIZE,
-          shard_size: int = defaults.EMBED_SHARD_SIZE, workers: int | None = None,
-          device: str = "auto", seed: int = defaults.SEED, resume: bool = False,
-          overwrite: bool = False,
-          dask_address: str | None = None, dask_workers: int | None = None,
-          verbose: bool = True) -> dict:
+def embed(
+    source,
+    out,
+    *,
+    model: str | None = None,
+    arch: str | None = None,
+    id_column=None,
+    path_column=None,
+    crop_fraction: float | None = None,
+    input_size: int | None = None,
+    passes: int = defaults.PREDICTION_PASSES,
+    batch_size: int = defaults.EMBED_BATCH_SIZE,
+    shard_size: int = defaults.EMBED_SHARD_SIZE,
+    workers: int | None = None,
+    device: str = "auto",
+    seed: int = defaults.SEED,
+    resume: bool = False,
+    overwrite: bool = False,
+    dask_address: str | None = None,
+    dask_workers: int | None = None,
+    verbose: bool = True,
+) -> dict:
     """Embed a folder or catalogue of galaxy images; see the module docstring.
 
     Parameters
@@ -347,12 +398,16 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
 
     device = resolve_device(device)
     loaded = load_model(model, arch=arch)
-    params = EmbedParams(model=loaded.name if model is None else str(model), arch=arch,
-                         crop_fraction=(loaded.crop_fraction if crop_fraction is None
-                                        else crop_fraction),
-                         input_size=loaded.input_size if input_size is None else input_size,
-                         passes=passes,
-                         batch_size=batch_size, shard_size=shard_size, seed=seed)
+    params = EmbedParams(
+        model=loaded.name if model is None else str(model),
+        arch=arch,
+        crop_fraction=(loaded.crop_fraction if crop_fraction is None else crop_fraction),
+        input_size=loaded.input_size if input_size is None else input_size,
+        passes=passes,
+        batch_size=batch_size,
+        shard_size=shard_size,
+        seed=seed,
+    )
     digest = catalogue_digest(ids, paths)
     _check_folder(out, params, digest, resume, overwrite)
     target.make_dir()
@@ -360,37 +415,65 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
 
     n = len(ids)
     say = stderr_printer(verbose)
-    shards = [(i, np.arange(start, min(start + shard_size, n)))
-              for i, start in enumerate(range(0, n, shard_size))]
+    shards = [
+        (i, np.arange(start, min(start + shard_size, n)))
+        for i, start in enumerate(range(0, n, shard_size))
+    ]
     pending = [(i, rows) for i, rows in shards if not _shard_done(out, i, len(rows), say)]
-    manifest = {**record_header(), "status": "running",
-                "source": str(Path(source).resolve()),  # raregal report finds the images
-                "catalogue_sha256": digest, "rows": n, "id_column": id_name,
-                "params": asdict(params),
-                "model": {"name": params.model, "dim": loaded.dim, "in_chans": loaded.in_chans,
-                          "schema": loaded.schema.as_dict() if loaded.schema else None,
-                          **loaded.info},
-                "preprocessing": {"crop_fraction": params.crop_fraction,
-                                  "input_size": params.input_size, "scale": "x / 255",
-                                  "normalisation": None},
-                "device": device, "shards": len(shards),
-                "resumed_shards": len(shards) - len(pending)}
+    manifest = {
+        **record_header(),
+        "status": "running",
+        "source": str(Path(source).resolve()),  # raregal report finds the images
+        "catalogue_sha256": digest,
+        "rows": n,
+        "id_column": id_name,
+        "params": asdict(params),
+        "model": {
+            "name": params.model,
+            "dim": loaded.dim,
+            "in_chans": loaded.in_chans,
+            "schema": loaded.schema.as_dict() if loaded.schema else None,
+            **loaded.info,
+        },
+        "preprocessing": {
+            "crop_fraction": params.crop_fraction,
+            "input_size": params.input_size,
+            "scale": "x / 255",
+            "normalisation": None,
+        },
+        "device": device,
+        "shards": len(shards),
+        "resumed_shards": len(shards) - len(pending),
+    }
     write_json(out / "manifest.json", manifest)
 
-    say(f"{n} images, model {params.model} ({loaded.dim}-d"
+    say(
+        f"{n} images, model {params.model} ({loaded.dim}-d"
         f"{', ' + loaded.schema.name + ' head' if loaded.schema else ', no head'}), "
-        f"{len(pending)} of {len(shards)} shards to do, on {device}")
+        f"{len(pending)} of {len(shards)} shards to do, on {device}"
+    )
     todo = sum(len(rows) for _, rows in pending)
-    progress = tqdm(total=todo, unit="img", disable=not verbose, file=sys.stderr,
-                    smoothing=0.1)
+    progress = tqdm(total=todo, unit="img", disable=not verbose, file=sys.stderr, smoothing=0.1)
     if dask_address or dask_workers:
         client, cluster = _dask_client(dask_address, dask_workers)
         threads = max(1, (os.cpu_count() or 1) // max(1, dask_workers or 1))
         try:
-            futures = [client.submit(_dask_shard, str(out), i, rows.tolist(),
-                                     [paths[r] for r in rows], asdict(params), device,
-                                     threads, pure=False) for i, rows in pending]
+            futures = [
+                client.submit(
+                    _dask_shard,
+                    str(out),
+                    i,
+                    rows.tolist(),
+                    [paths[r] for r in rows],
+                    asdict(params),
+                    device,
+                    threads,
+                    pure=False,
+                )
+                for i, rows in pending
+            ]
             from dask.distributed import as_completed
+
             for future in as_completed(futures):
                 _, n_done, n_failed = future.result()
                 progress.update(n_done + n_failed)
@@ -405,9 +488,16 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
         if device.startswith("cuda"):
             loaded.encoder.to(memory_format=torch.channels_last)
         for i, rows in pending:
-            result = embed_rows(loaded, rows.tolist(), [paths[r] for r in rows], params,
-                                device=device, workers=workers, seed_offset=i,
-                                progress=progress)
+            result = embed_rows(
+                loaded,
+                rows.tolist(),
+                [paths[r] for r in rows],
+                params,
+                device=device,
+                workers=workers,
+                seed_offset=i,
+                progress=progress,
+            )
             write_shard(out, i, loaded, result)
     progress.close()
 
@@ -418,8 +508,10 @@ def embed(source, out, *, model: str | None = None, arch: str | None = None, id_
     shutil.rmtree(out / SHARD_DIR)  # only now: a crash before this resumes from them
     target.release()
     failed = f" ({manifest['failed']} failed, see failures.csv)" if manifest["failed"] else ""
-    say(f"embedded {manifest['embedded']} of {n} images{failed} into "
-        f"{out / 'representations.parquet'}")
+    say(
+        f"embedded {manifest['embedded']} of {n} images{failed} into "
+        f"{out / 'representations.parquet'}"
+    )
     return manifest
 
 
@@ -430,8 +522,10 @@ def _read_shard(path: Path) -> pa.Table:
         return pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         path.unlink()
-        raise InputError(f"{path}: unreadable ({first_line(exc)}); deleted: run again with "
-                         f"--resume to embed its galaxies again") from None
+        raise InputError(
+            f"{path}: unreadable ({first_line(exc)}); deleted: run again with "
+            f"--resume to embed its galaxies again"
+        ) from None
 
 
 def _merge(out: Path, ids, paths, id_name: str, n_shards: int) -> dict:
@@ -449,10 +543,17 @@ def _merge(out: Path, ids, paths, id_name: str, n_shards: int) -> dict:
 
     # Typed as written: a shard without failures has only the header, which pandas
     # would otherwise read as an object column and concat into non-integer rows.
-    failures = pd.concat([pd.read_csv(_shard_path(out, i).with_suffix(".failures.csv"),
-                                      dtype={"row": "int64", "reason": str},
-                                      keep_default_na=False)
-                          for i in range(n_shards)], ignore_index=True)
+    failures = pd.concat(
+        [
+            pd.read_csv(
+                _shard_path(out, i).with_suffix(".failures.csv"),
+                dtype={"row": "int64", "reason": str},
+                keep_default_na=False,
+            )
+            for i in range(n_shards)
+        ],
+        ignore_index=True,
+    )
     failures = failures.sort_values("row", kind="stable")
     failed_rows = failures["row"].to_numpy(np.int64)
     failures.insert(0, id_name, ids[failed_rows].astype(str))

@@ -42,8 +42,7 @@ class DirichletHead(nn.Module):
     """Zoobot's head: dropout, linear, then sigmoid·100 + 1, one Dirichlet
     concentration per answer (docs/conventions.md, "Head")."""
 
-    def __init__(self, in_features: int, n_answers: int,
-                 dropout: float = defaults.HEAD_DROPOUT):
+    def __init__(self, in_features: int, n_answers: int, dropout: float = defaults.HEAD_DROPOUT):
         super().__init__()
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(in_features, n_answers)
@@ -126,8 +125,10 @@ class GalaxyModel:
         # In float32 even under bf16 autocast: sigmoid·100 + 1 in bf16 would cost
         # the fractions about a percent of precision.
         with torch.autocast(features.device.type, enabled=False):
-            fractions = sum(vote_fractions(self.head(features), self.schema)
-                            for _ in range(passes)) / passes
+            fractions = (
+                sum(vote_fractions(self.head(features), self.schema) for _ in range(passes))
+                / passes
+            )
         return features, fractions
 
 
@@ -145,8 +146,9 @@ class Bottleneck(nn.Module):
     def __init__(self, backbone: nn.Module, dim: int):
         super().__init__()
         self.backbone = backbone
-        self.project = nn.Sequential(nn.Linear(pooled_dim(backbone), dim),
-                                     nn.BatchNorm1d(dim), nn.Tanh())
+        self.project = nn.Sequential(
+            nn.Linear(pooled_dim(backbone), dim), nn.BatchNorm1d(dim), nn.Tanh()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.project(self.backbone(x))
@@ -172,8 +174,13 @@ class PlainCNN(nn.Module):
         conv-BN-ReLU blocks per stage.
     """
 
-    def __init__(self, widths=(32, 64, 128, 256), depths=(1, 2, 2, 2), in_chans: int = 3,
-                 num_classes: int = 0):
+    def __init__(
+        self,
+        widths=(32, 64, 128, 256),
+        depths=(1, 2, 2, 2),
+        in_chans: int = 3,
+        num_classes: int = 0,
+    ):
         super().__init__()
         layers, channels = [], in_chans
         for stage, (width, depth) in enumerate(zip(widths, depths)):
@@ -181,9 +188,13 @@ class PlainCNN(nn.Module):
                 layers.append(nn.MaxPool2d(2))
             for block in range(depth):
                 # The first convolution has stride 2: a quarter of the cost on CPUs.
-                layers += [nn.Conv2d(channels, width, 3, stride=1 + (stage == block == 0),
-                                     padding=1, bias=False),
-                           nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(
+                        channels, width, 3, stride=1 + (stage == block == 0), padding=1, bias=False
+                    ),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
                 channels = width
         self.features = nn.Sequential(*layers)
         self.num_features = channels
@@ -205,8 +216,14 @@ def _small_resnet(**kwargs) -> nn.Module:
     widths (32-256 channels): a small residual family for CPU training."""
     from timm.models.resnet import BasicBlock, ResNet
 
-    return ResNet(block=BasicBlock, layers=(1, 1, 1, 1), channels=(32, 64, 128, 256),
-                  stem_width=16, stem_type="deep", **kwargs)
+    return ResNet(
+        block=BasicBlock,
+        layers=(1, 1, 1, 1),
+        channels=(32, 64, 128, 256),
+        stem_width=16,
+        stem_type="deep",
+        **kwargs,
+    )
 
 
 #: raregal's own encoder families, by name, beside timm's registry.
@@ -242,7 +259,8 @@ def _unreachable(name: str, exc: Exception) -> InputError:
         f"cannot load model '{name}' ({reason}). Without the Hub, download it once where "
         f"it is reachable (it is then read from the Hugging Face cache, HF_HOME), or point "
         f"--model at a local folder with config.json and weights "
-        f"(timm.models.save_for_hf writes one)")
+        f"(timm.models.save_for_hf writes one)"
+    )
 
 
 def _from_timm(create_name: str, name: str, **kwargs) -> GalaxyModel:
@@ -252,13 +270,19 @@ def _from_timm(create_name: str, name: str, **kwargs) -> GalaxyModel:
         encoder = timm.create_model(create_name, pretrained=True, num_classes=0, **kwargs)
     except (OSError, RuntimeError, ValueError) as exc:
         if isinstance(exc, RuntimeError) and "size mismatch" in str(exc):
-            raise InputError(f"model '{name}': weights do not fit the architecture: "
-                             f"{first_line(exc)}") from exc
+            raise InputError(
+                f"model '{name}': weights do not fit the architecture: {first_line(exc)}"
+            ) from exc
         raise _unreachable(name, exc) from exc
     cfg = getattr(encoder, "pretrained_cfg", {}) or {}
     in_chans, height, _ = cfg.get("input_size", (3, defaults.INPUT_SIZE, defaults.INPUT_SIZE))
-    return GalaxyModel(encoder=encoder, name=name, dim=pooled_dim(encoder),
-                       input_size=int(height), in_chans=int(in_chans))
+    return GalaxyModel(
+        encoder=encoder,
+        name=name,
+        dim=pooled_dim(encoder),
+        input_size=int(height),
+        in_chans=int(in_chans),
+    )
 
 
 def _from_raregal_folder(folder: Path, config: dict) -> GalaxyModel:
@@ -276,19 +300,27 @@ def _from_raregal_folder(folder: Path, config: dict) -> GalaxyModel:
         encoder = Bottleneck(encoder, meta["bottleneck"])
     dim = meta.get("bottleneck") or model_args["num_classes"] or pooled_dim(encoder)
     state = load_file(folder / RAREGAL_WEIGHTS)
-    encoder.load_state_dict({k[len("encoder."):]: v for k, v in state.items()
-                             if k.startswith("encoder.")})
+    encoder.load_state_dict(
+        {k[len("encoder.") :]: v for k, v in state.items() if k.startswith("encoder.")}
+    )
     schema = head = None
     if meta.get("schema"):
         schema = Schema.from_dict(meta["schema"])
         head = DirichletHead(dim, len(schema.answers), meta.get("dropout", defaults.HEAD_DROPOUT))
-        head.load_state_dict({k[len("head."):]: v for k, v in state.items()
-                              if k.startswith("head.")})
-    return GalaxyModel(encoder=encoder, name=str(folder), dim=dim,
-                       input_size=meta.get("input_size", defaults.INPUT_SIZE),
-                       in_chans=meta.get("in_chans", 3), head=head, schema=schema,
-                       crop_fraction=meta.get("crop_fraction", defaults.CROP_FRACTION),
-                       info={k: v for k, v in meta.items() if k != "schema"})
+        head.load_state_dict(
+            {k[len("head.") :]: v for k, v in state.items() if k.startswith("head.")}
+        )
+    return GalaxyModel(
+        encoder=encoder,
+        name=str(folder),
+        dim=dim,
+        input_size=meta.get("input_size", defaults.INPUT_SIZE),
+        in_chans=meta.get("in_chans", 3),
+        head=head,
+        schema=schema,
+        crop_fraction=meta.get("crop_fraction", defaults.CROP_FRACTION),
+        info={k: v for k, v in meta.items() if k != "schema"},
+    )
 
 
 def load_model(name: str | Path | None = None, *, arch: str | None = None) -> GalaxyModel:
@@ -309,8 +341,9 @@ def load_model(name: str | Path | None = None, *, arch: str | None = None) -> Ga
     """
     if name is None or str(name) == "default":
         if not (DEFAULT_MODEL / "config.json").is_file():
-            raise InputError("the bundled default model is missing from this install; "
-                             "name one with --model")
+            raise InputError(
+                "the bundled default model is missing from this install; name one with --model"
+            )
         model = load_model(DEFAULT_MODEL)
         model.name = "default"
         return model
@@ -335,13 +368,20 @@ def load_model(name: str | Path | None = None, *, arch: str | None = None) -> Ga
     if name.startswith(("hf_hub:", "hf-hub:")):
         return _from_timm(name, name)
     import timm
+
     if not timm.is_model(name):
         raise InputError(f"unknown model '{name}': not a file, folder, timm or Hub name")
     return _from_timm(name, name)
 
 
-def save_model(model: GalaxyModel, folder: str | Path, *, architecture: str,
-               model_args: dict | None = None, extra: dict | None = None) -> Path:
+def save_model(
+    model: GalaxyModel,
+    folder: str | Path,
+    *,
+    architecture: str,
+    model_args: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
     """Write ``model`` in raregal's layout, which :func:`load_model` reads.
 
     ``config.json`` names the timm ``architecture`` and ``model_args`` needed to
@@ -353,16 +393,23 @@ def save_model(model: GalaxyModel, folder: str | Path, *, architecture: str,
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {f"encoder.{k}": v.detach().contiguous().cpu()
-             for k, v in model.encoder.state_dict().items()}
-    meta = {"input_size": model.input_size, "in_chans": model.in_chans,
-            "crop_fraction": model.crop_fraction, "dim": model.dim,
-            "schema": model.schema.as_dict() if model.schema else None, **(extra or {})}
+    state = {
+        f"encoder.{k}": v.detach().contiguous().cpu() for k, v in model.encoder.state_dict().items()
+    }
+    meta = {
+        "input_size": model.input_size,
+        "in_chans": model.in_chans,
+        "crop_fraction": model.crop_fraction,
+        "dim": model.dim,
+        "schema": model.schema.as_dict() if model.schema else None,
+        **(extra or {}),
+    }
     if isinstance(model.encoder, Bottleneck):
         meta["bottleneck"] = model.dim
     if model.head is not None:
-        state.update({f"head.{k}": v.detach().contiguous().cpu()
-                      for k, v in model.head.state_dict().items()})
+        state.update(
+            {f"head.{k}": v.detach().contiguous().cpu() for k, v in model.head.state_dict().items()}
+        )
         meta["dropout"] = model.head.dropout.p
     save_file(state, folder / RAREGAL_WEIGHTS)
     config = {"architecture": architecture, "model_args": model_args or {}, "raregal": meta}

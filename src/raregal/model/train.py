@@ -66,8 +66,10 @@ from raregal.model.models import (
 #: :func:`train`'s parameters, checked before the labels are read.
 TRAIN_CONSTRAINTS = {
     "schema": [Options(*SCHEMAS)],
-    "questions": [Each(Satisfies(lambda q: isinstance(q, str) and q != "", "names")),
-                  Options(None)],
+    "questions": [
+        Each(Satisfies(lambda q: isinstance(q, str) and q != "", "names")),
+        Options(None),
+    ],
     # raregal_cnn and raregal_resnet are accepted too (--help names them)
     "arch": [Satisfies(is_architecture, "a timm architecture (timm.list_models())")],
     # the paper's is 128, encoders' own widths at most 2,048
@@ -80,8 +82,10 @@ TRAIN_CONSTRAINTS = {
     "pseudo_count": [Interval(Real, 0, None, closed="neither")],
     "val_fraction": [Interval(Real, 0, 1, closed="neither")],
     "seed": [SEED],
-    "resume": [FLAG], "verbose": [FLAG],
+    "resume": [FLAG],
+    "verbose": [FLAG],
 }
+
 
 @dataclass(frozen=True)
 class TrainParams:
@@ -97,8 +101,9 @@ class TrainParams:
     seed: int
 
 
-def dirichlet_multinomial_nll(concentrations: torch.Tensor, counts: torch.Tensor,
-                              schema: Schema) -> torch.Tensor:
+def dirichlet_multinomial_nll(
+    concentrations: torch.Tensor, counts: torch.Tensor, schema: Schema
+) -> torch.Tensor:
     """Per-galaxy negative log-likelihood of the votes, summed over questions.
 
     Parameters
@@ -118,14 +123,18 @@ def dirichlet_multinomial_nll(concentrations: torch.Tensor, counts: torch.Tensor
     for part in schema.slices:
         alpha, k = concentrations[:, part], counts[:, part]
         alpha_sum, n = alpha.sum(dim=1), k.sum(dim=1)
-        log_p = (torch.lgamma(alpha_sum) - torch.lgamma(n + alpha_sum)
-                 + (torch.lgamma(k + alpha) - torch.lgamma(alpha)).sum(dim=1))
+        log_p = (
+            torch.lgamma(alpha_sum)
+            - torch.lgamma(n + alpha_sum)
+            + (torch.lgamma(k + alpha) - torch.lgamma(alpha)).sum(dim=1)
+        )
         total = total - log_p
     return total
 
 
-def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float,
-                source: str = "labels") -> np.ndarray:
+def vote_counts(
+    table: pd.DataFrame, schema: Schema, pseudo_count: float, source: str = "labels"
+) -> np.ndarray:
     """Vote counts (n, n_answers) for ``schema`` from a label table.
 
     Looks, per answer, for a count column ``{question}_{answer}``, else a fraction
@@ -140,23 +149,35 @@ def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float,
         if answer in table.columns:
             columns.append(table[answer].to_numpy(float))
             continue
-        name = next((c for c in (f"{answer}_fraction", kaggle_column(answer)
-                                 if schema.name.startswith("gz2") else None)
-                     if c in table.columns), None)
+        name = next(
+            (
+                c
+                for c in (
+                    f"{answer}_fraction",
+                    kaggle_column(answer) if schema.name.startswith("gz2") else None,
+                )
+                if c in table.columns
+            ),
+            None,
+        )
         if name is None:
-            raise InputError(f"{source}: no votes for '{answer}' (looked for '{answer}', "
-                             f"'{answer}_fraction'"
-                             + (f", '{kaggle_column(answer)}'" if schema.name.startswith("gz2")
-                                else "") + ")")
+            raise InputError(
+                f"{source}: no votes for '{answer}' (looked for '{answer}', "
+                f"'{answer}_fraction'"
+                + (f", '{kaggle_column(answer)}'" if schema.name.startswith("gz2") else "")
+                + ")"
+            )
         fractions = table[name].to_numpy(float)
         if name.endswith("_fraction"):
             fractions = np.nan_to_num(fractions, nan=0.0)
         outside = (fractions < 0) | (fractions > 1)
         if outside.any():
-            raise InputError(f"{source}: {int(outside.sum())} rows have vote fractions "
-                             f"outside [0, 1] in '{name}' (e.g. "
-                             f"{fractions[outside][0]:g}); give fractions, not percentages "
-                             f"or counts")
+            raise InputError(
+                f"{source}: {int(outside.sum())} rows have vote fractions "
+                f"outside [0, 1] in '{name}' (e.g. "
+                f"{fractions[outside][0]:g}); give fractions, not percentages "
+                f"or counts"
+            )
         columns.append(fractions * pseudo_count)
     counts = np.stack(columns, axis=1)
     bad = ~np.isfinite(counts).all(axis=1) | (counts < 0).any(axis=1)
@@ -165,8 +186,14 @@ def vote_counts(table: pd.DataFrame, schema: Schema, pseudo_count: float,
     return counts.astype(np.float32)
 
 
-def build_model(arch: str, bottleneck: int | None, schema: Schema, input_size: int,
-                crop_fraction: float, pretrained: bool = False) -> tuple[GalaxyModel, dict]:
+def build_model(
+    arch: str,
+    bottleneck: int | None,
+    schema: Schema,
+    input_size: int,
+    crop_fraction: float,
+    pretrained: bool = False,
+) -> tuple[GalaxyModel, dict]:
     """An encoder with a ``bottleneck``-dim representation, and a Dirichlet head.
 
     The paper set EfficientNet's ``num_features`` to 128; timm 1.x builders fix
@@ -180,8 +207,15 @@ def build_model(arch: str, bottleneck: int | None, schema: Schema, input_size: i
         encoder = Bottleneck(encoder, bottleneck)
     dim = bottleneck or pooled_dim(encoder)
     head = DirichletHead(dim, len(schema.answers))
-    model = GalaxyModel(encoder=encoder, name=arch, dim=dim, input_size=input_size,
-                        head=head, schema=schema, crop_fraction=crop_fraction)
+    model = GalaxyModel(
+        encoder=encoder,
+        name=arch,
+        dim=dim,
+        input_size=input_size,
+        head=head,
+        schema=schema,
+        crop_fraction=crop_fraction,
+    )
     return model, model_args
 
 
@@ -190,8 +224,9 @@ def decode_all(paths, input_size, crop_fraction, say) -> tuple[list, list]:
     reason in ``failed`` when it cannot be read."""
     from raregal.model.embed import ImageDataset
 
-    dataset = ImageDataset(list(range(len(paths))), paths, crop_fraction, input_size,
-                      greyscale=False)
+    dataset = ImageDataset(
+        list(range(len(paths))), paths, crop_fraction, input_size, greyscale=False
+    )
     decoded, failed = [], []
     for i in range(len(dataset)):
         _, pixels, reason = dataset[i]
@@ -223,8 +258,9 @@ def _uniform(n, low, high, generator, *shape):
     return low + (high - low) * torch.rand(n, *shape, generator=generator)
 
 
-def augment(batch: torch.Tensor, size: int, generator: torch.Generator,
-            margin: float = AUGMENT_MARGIN) -> torch.Tensor:
+def augment(
+    batch: torch.Tensor, size: int, generator: torch.Generator, margin: float = AUGMENT_MARGIN
+) -> torch.Tensor:
     """Random views of a batch decoded with :data:`AUGMENT_MARGIN`.
 
     Galaxies have no preferred orientation or framing: each image is turned by
@@ -255,15 +291,23 @@ def augment(batch: torch.Tensor, size: int, generator: torch.Generator,
     scale = torch.exp(_uniform(n, -math.log(ZOOM), math.log(ZOOM), generator)) / margin
     cos, sin = scale * torch.cos(angle), scale * torch.sin(angle)
     shift = _uniform(n, -SHIFT, SHIFT, generator, 2) * 2 * scale[:, None]
-    theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-                         torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+    theta = torch.stack(
+        [
+            torch.stack([cos * flip, -sin, shift[:, 0]], 1),
+            torch.stack([sin * flip, cos, shift[:, 1]], 1),
+        ],
+        1,
+    )
     grid = F.affine_grid(theta, (n, batch.shape[1], size, size), align_corners=False)
-    views = F.grid_sample(batch, grid, mode="bilinear", padding_mode="reflection",
-                          align_corners=False)
-    gain = (_uniform(n, 1 - BRIGHTNESS, 1 + BRIGHTNESS, generator, 1, 1, 1)
-            * _uniform(n, 1 - BAND_GAIN, 1 + BAND_GAIN, generator, batch.shape[1], 1, 1))
-    noise = _uniform(n, 0, NOISE, generator, 1, 1, 1) * torch.randn(views.shape,
-                                                                   generator=generator)
+    views = F.grid_sample(
+        batch, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+    )
+    gain = _uniform(n, 1 - BRIGHTNESS, 1 + BRIGHTNESS, generator, 1, 1, 1) * _uniform(
+        n, 1 - BAND_GAIN, 1 + BAND_GAIN, generator, batch.shape[1], 1, 1
+    )
+    noise = _uniform(n, 0, NOISE, generator, 1, 1, 1) * torch.randn(
+        views.shape, generator=generator
+    )
     return (views * gain + noise).clamp(0, 1)
 
 
@@ -278,23 +322,32 @@ def cosine_rate(peak: float, epoch: int, epochs: int) -> float:
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, generator=None,
-                progress=None, margin=AUGMENT_MARGIN):
+def _epoch_loss(
+    model,
+    images,
+    counts,
+    batch_size,
+    train,
+    optimiser=None,
+    generator=None,
+    progress=None,
+    margin=AUGMENT_MARGIN,
+):
     model.encoder.train(train)
     model.head.train(train)
-    order = (torch.randperm(len(images), generator=generator) if train
-             else torch.arange(len(images)))
+    order = torch.randperm(len(images), generator=generator) if train else torch.arange(len(images))
     total, seen = 0.0, 0
     for start in range(0, len(images), batch_size):
-        index = order[start:start + batch_size]
+        index = order[start : start + batch_size]
         if train and len(index) == 1:  # batch norm cannot train on one image; the
-            continue                   # shuffle leaves out a different one each epoch
+            continue  # shuffle leaves out a different one each epoch
         batch = images[index].float() / 255.0
         if train:
             batch = augment(batch, model.input_size, generator, margin)
         with torch.set_grad_enabled(train):
-            loss = dirichlet_multinomial_nll(model.head(model.encoder(batch)), counts[index],
-                                             model.schema)
+            loss = dirichlet_multinomial_nll(
+                model.head(model.encoder(batch)), counts[index], model.schema
+            )
             if train:
                 optimiser.zero_grad()
                 loss.mean().backward()
@@ -306,7 +359,6 @@ def _epoch_loss(model, images, counts, batch_size, train, optimiser=None, genera
     return total / seen
 
 
-
 def load_checkpoint(path: Path) -> dict:
     """A training checkpoint written by :func:`train`: tensors, numbers, strings and
     containers only (``weights_only``), so that a tampered file in an output folder
@@ -314,18 +366,31 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
-        raise InputError(f"{path}: not a raregal training checkpoint "
-                         f"({first_line(exc)})") from None
+        raise InputError(f"{path}: not a raregal training checkpoint ({first_line(exc)})") from None
 
-def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
-          arch: str = defaults.TRAIN_ARCH, bottleneck: int | None = defaults.BOTTLENECK,
-          input_size: int = defaults.INPUT_SIZE, crop_fraction: float = defaults.CROP_FRACTION,
-          epochs: int = defaults.TRAIN_EPOCHS, batch_size: int = defaults.TRAIN_BATCH_SIZE,
-          learning_rate: float = defaults.TRAIN_LEARNING_RATE,
-          pseudo_count: float = defaults.PSEUDO_COUNT,
-          val_fraction: float = defaults.TRAIN_VAL_FRACTION, seed: int = defaults.SEED,
-          id_column=None, path_column=None, images=None, resume: bool = False,
-          verbose: bool = True) -> dict:
+
+def train(
+    labels,
+    out,
+    *,
+    schema: str = defaults.TRAIN_SCHEMA,
+    questions=None,
+    arch: str = defaults.TRAIN_ARCH,
+    bottleneck: int | None = defaults.BOTTLENECK,
+    input_size: int = defaults.INPUT_SIZE,
+    crop_fraction: float = defaults.CROP_FRACTION,
+    epochs: int = defaults.TRAIN_EPOCHS,
+    batch_size: int = defaults.TRAIN_BATCH_SIZE,
+    learning_rate: float = defaults.TRAIN_LEARNING_RATE,
+    pseudo_count: float = defaults.PSEUDO_COUNT,
+    val_fraction: float = defaults.TRAIN_VAL_FRACTION,
+    seed: int = defaults.SEED,
+    id_column=None,
+    path_column=None,
+    images=None,
+    resume: bool = False,
+    verbose: bool = True,
+) -> dict:
     """Train and export a model that ``raregal embed`` loads.
 
     Parameters
@@ -372,16 +437,31 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     if questions:
         unknown = [q for q in questions if q not in {x.name for x in chosen.questions}]
         if unknown:
-            raise ParameterError("questions", f"{schema} has no question "
-                                 f"{', '.join(unknown)}; it has "
-                                 f"{', '.join(q.name for q in chosen.questions)}", "train")
+            raise ParameterError(
+                "questions",
+                f"{schema} has no question "
+                f"{', '.join(unknown)}; it has "
+                f"{', '.join(q.name for q in chosen.questions)}",
+                "train",
+            )
         chosen = chosen.subset(questions)
-    params = TrainParams(arch, bottleneck, input_size, crop_fraction, epochs, batch_size,
-                         learning_rate, pseudo_count, val_fraction, seed)
+    params = TrainParams(
+        arch,
+        bottleneck,
+        input_size,
+        crop_fraction,
+        epochs,
+        batch_size,
+        learning_rate,
+        pseudo_count,
+        val_fraction,
+        seed,
+    )
     checkpoint = out / "checkpoint.pt"
     if out.exists() and any(out.iterdir()) and not resume:
-        raise InputError(f"{out}: exists; add --resume to continue its training, or choose "
-                         f"another --out")
+        raise InputError(
+            f"{out}: exists; add --resume to continue its training, or choose another --out"
+        )
 
     table = read_table(labels)
     if images is None:
@@ -402,8 +482,10 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
     # Validation images exactly as `raregal embed` sees them; training images with
     # a margin of sky for the augmentation's zoom and turns.
     decoded, failed = [None] * len(ids), []
-    for side, crop, size in ((is_val, crop_fraction, input_size),
-                             (~is_val, crop_fraction * margin, round(input_size * margin))):
+    for side, crop, size in (
+        (is_val, crop_fraction, input_size),
+        (~is_val, crop_fraction * margin, round(input_size * margin)),
+    ):
         rows = np.flatnonzero(side)
         images_, bad = decode_all([paths[i] for i in rows], size, crop, say)
         for row, image in zip(rows, images_):
@@ -411,36 +493,46 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
         failed += [(rows[i], reason) for i, reason in bad]
     usable = np.array([img is not None for img in decoded])
     if not usable.any():
-        raise InputError(f"{Path(labels).name}: none of the {len(paths)} images could be "
-                         f"read (first: {paths[failed[0][0]]}: {failed[0][1]})")
+        raise InputError(
+            f"{Path(labels).name}: none of the {len(paths)} images could be "
+            f"read (first: {paths[failed[0][0]]}: {failed[0][1]})"
+        )
     if failed:
         say(f"{len(failed)} images could not be read and are left out")
     for side, members in (("training", ~is_val & usable), ("validation", is_val & usable)):
         if not members.any():
-            raise InputError(f"{Path(labels).name}: {int(usable.sum())} readable images leave "
-                             f"no {side} galaxies with --val-fraction {val_fraction}")
+            raise InputError(
+                f"{Path(labels).name}: {int(usable.sum())} readable images leave "
+                f"no {side} galaxies with --val-fraction {val_fraction}"
+            )
     target.make_dir()  # only once the labels, images and split are usable
-    pd.DataFrame({id_name: ids, "split": np.where(is_val, "val", "train"),
-                  "usable": usable}).to_csv(out / "split.csv", index=False)
-    x_train, x_val = (torch.from_numpy(np.stack([decoded[i] for i in
-                                                 np.flatnonzero(side & usable)]))
-                      for side in (~is_val, is_val))
+    pd.DataFrame(
+        {id_name: ids, "split": np.where(is_val, "val", "train"), "usable": usable}
+    ).to_csv(out / "split.csv", index=False)
+    x_train, x_val = (
+        torch.from_numpy(np.stack([decoded[i] for i in np.flatnonzero(side & usable)]))
+        for side in (~is_val, is_val)
+    )
     y_train = torch.from_numpy(counts[~is_val & usable])
     y_val = torch.from_numpy(counts[is_val & usable])
-    say(f"{len(x_train)} training and {len(x_val)} validation galaxies, "
-        f"{len(chosen.answers)} answers in {len(chosen.questions)} questions")
+    say(
+        f"{len(x_train)} training and {len(x_val)} validation galaxies, "
+        f"{len(chosen.answers)} answers in {len(chosen.questions)} questions"
+    )
 
     torch.manual_seed(seed)
     model, model_args = build_model(arch, bottleneck, chosen, input_size, crop_fraction)
-    optimiser = torch.optim.AdamW([*model.encoder.parameters(), *model.head.parameters()],
-                                  lr=learning_rate)
+    optimiser = torch.optim.AdamW(
+        [*model.encoder.parameters(), *model.head.parameters()], lr=learning_rate
+    )
     generator = torch.Generator().manual_seed(seed)
     history, best = [], None
     if resume and checkpoint.is_file():
         state = load_checkpoint(checkpoint)
         if {**state["params"], "epochs": epochs} != asdict(params):  # more epochs is fine
-            raise InputError(f"{checkpoint}: was trained with other settings; resume with "
-                             f"the same ones")
+            raise InputError(
+                f"{checkpoint}: was trained with other settings; resume with the same ones"
+            )
         model.encoder.load_state_dict(state["encoder"])
         model.head.load_state_dict(state["head"])
         optimiser.load_state_dict(state["optimiser"])
@@ -457,33 +549,67 @@ def train(labels, out, *, schema: str = defaults.TRAIN_SCHEMA, questions=None,
         tic = time.time()
         for group in optimiser.param_groups:
             group["lr"] = cosine_rate(learning_rate, epoch, epochs)
-        with tqdm(total=len(x_train), unit="img", desc=f"epoch {epoch}/{epochs}",
-                  disable=not verbose, file=sys.stderr, leave=False) as progress:
-            train_loss = _epoch_loss(model, x_train, y_train, batch_size, True, optimiser,
-                                     generator, progress, margin)
+        with tqdm(
+            total=len(x_train),
+            unit="img",
+            desc=f"epoch {epoch}/{epochs}",
+            disable=not verbose,
+            file=sys.stderr,
+            leave=False,
+        ) as progress:
+            train_loss = _epoch_loss(
+                model, x_train, y_train, batch_size, True, optimiser, generator, progress, margin
+            )
         with torch.no_grad():
             val = _epoch_loss(model, x_val, y_val, batch_size, train=False)
-        history.append({"epoch": epoch, "train_loss": train_loss, "val_loss": val,
-                        "seconds": round(time.time() - tic, 2)})
-        say(f"epoch {epoch}/{epochs}: train {train_loss:.3f}, validation {val:.3f} "
-            f"({history[-1]['seconds']:.0f} s)")
+        history.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "val_loss": val,
+                "seconds": round(time.time() - tic, 2),
+            }
+        )
+        say(
+            f"epoch {epoch}/{epochs}: train {train_loss:.3f}, validation {val:.3f} "
+            f"({history[-1]['seconds']:.0f} s)"
+        )
         if best is None or val < best["val_loss"]:
             best = {"epoch": epoch, "val_loss": val}
-            save_model(model, out / "model", architecture=arch, model_args=model_args,
-                       extra={"trained_epochs": epoch, "val_loss": val, "train_params":
-                              asdict(params)})
+            save_model(
+                model,
+                out / "model",
+                architecture=arch,
+                model_args=model_args,
+                extra={"trained_epochs": epoch, "val_loss": val, "train_params": asdict(params)},
+            )
         _write_metrics(out / "metrics.csv", history)
         tmp = checkpoint.with_name(".checkpoint.pt.tmp")
-        torch.save({"params": asdict(params), "encoder": model.encoder.state_dict(),
-                    "head": model.head.state_dict(), "optimiser": optimiser.state_dict(),
-                    "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                    "history": history, "best": best}, tmp)
+        torch.save(
+            {
+                "params": asdict(params),
+                "encoder": model.encoder.state_dict(),
+                "head": model.head.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "generator": generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "history": history,
+                "best": best,
+            },
+            tmp,
+        )
         tmp.replace(checkpoint)
-    summary = {**record_header(), "params": asdict(params), "schema": chosen.as_dict(),
-               "best": best,
-               "history": history, "train_galaxies": int(len(x_train)),
-               "val_galaxies": int(len(x_val)), "unreadable": len(failed),
-               "wall_seconds": round(time.time() - started, 1)}
+    summary = {
+        **record_header(),
+        "params": asdict(params),
+        "schema": chosen.as_dict(),
+        "best": best,
+        "history": history,
+        "train_galaxies": int(len(x_train)),
+        "val_galaxies": int(len(x_val)),
+        "unreadable": len(failed),
+        "wall_seconds": round(time.time() - started, 1),
+    }
     write_json(out / "training.json", summary)  # strict JSON: a NaN loss is null
     target.release()
     return summary

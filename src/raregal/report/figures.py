@@ -35,11 +35,16 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     """CIELAB (D65) of sRGB colours in [0, 1], shape (..., 3): distances there are
     roughly what the eye sees."""
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
-                             [0.0193, 0.1192, 0.9505]]).T / [0.95047, 1.0, 1.08883]
+    xyz = (
+        linear
+        @ np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]).T
+        / [0.95047, 1.0, 1.08883]
+    )
     f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]),
-                     200 * (f[..., 1] - f[..., 2])], axis=-1)
+    return np.stack(
+        [116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])],
+        axis=-1,
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -54,8 +59,9 @@ def _palette() -> tuple[str, ...]:
     lab = _lab(grid)
     keep = (lab[:, 0] >= 30) & (lab[:, 0] <= 80)
     grid, lab = grid[keep], lab[keep]
-    reserved = _lab(np.array([[int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)]
-                              for c in RESERVED_COLOURS]))
+    reserved = _lab(
+        np.array([[int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)] for c in RESERVED_COLOURS])
+    )
     nearest = np.min(np.linalg.norm(lab[:, None] - reserved[None], axis=-1), axis=1)
     chosen = []
     for _ in range(len(grid)):
@@ -84,26 +90,43 @@ def plot_map(classes: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
     # Pale greys, so that the classes' colours stay readable on the densest bulk.
     pale = LinearSegmentedColormap.from_list("density", ["#e4e4e4", "#6a6a6a"])
     gridsize = int(np.clip(1.2 * np.sqrt(len(classes)), 40, 250))
-    ax.hexbin(classes["map_x"], classes["map_y"], gridsize=gridsize, cmap=pale,
-              norm=LogNorm(), mincnt=1, linewidths=0)
+    ax.hexbin(
+        classes["map_x"],
+        classes["map_y"],
+        gridsize=gridsize,
+        cmap=pale,
+        norm=LogNorm(),
+        mincnt=1,
+        linewidths=0,
+    )
     outline = [patheffects.withStroke(linewidth=3, foreground="white")]
     for (_, row), colour in zip(order.iterrows(), class_colours(len(order))):
         members = classes[classes["class"] == row["class"]]
         ax.scatter(members["map_x"], members["map_y"], s=5, color=colour, linewidths=0)
-        ax.text(members["map_x"].median(), members["map_y"].median(), row["letter"],
-                fontsize=11, fontweight="bold", color=colour, ha="center", va="center",
-                path_effects=outline)
+        ax.text(
+            members["map_x"].median(),
+            members["map_y"].median(),
+            row["letter"],
+            fontsize=11,
+            fontweight="bold",
+            color=colour,
+            ha="center",
+            va="center",
+            path_effects=outline,
+        )
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(f"{len(classes)} galaxies searched (grey: density); "
-                 f"{len(order)} classes in colour")
+    ax.set_title(
+        f"{len(classes)} galaxies searched (grey: density); {len(order)} classes in colour"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
-def plot_gallery(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path,
-                 columns: int = OVERVIEW_COLUMNS) -> None:
+def plot_gallery(
+    rows: list[tuple[str, list[tuple[str, Path]]]], path: Path, columns: int = OVERVIEW_COLUMNS
+) -> None:
     """A grid of thumbnails: one block per (letter, [(id, thumbnail)]), ids above.
 
     Drawn with Pillow, GALLERY_CELL_PX a thumbnail, in matplotlib's DejaVu Sans. In
@@ -113,8 +136,11 @@ def plot_gallery(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path,
     """
     from PIL import Image, ImageDraw
 
-    lines = [(letter, members[i:i + columns]) for letter, members in rows
-             for i in range(0, max(len(members), 1), columns)]
+    lines = [
+        (letter, members[i : i + columns])
+        for letter, members in rows
+        for i in range(0, max(len(members), 1), columns)
+    ]
     cell = GALLERY_CELL_PX
     pitch_x, pitch_y = cell + 6, cell + 18  # a margin between cells, a caption above
     canvas = Image.new("RGB", (pitch_x * (columns + 1), pitch_y * len(lines)), "white")
@@ -123,8 +149,13 @@ def plot_gallery(rows: list[tuple[str, list[tuple[str, Path]]]], path: Path,
     for row, (letter, members) in enumerate(lines):
         top = row * pitch_y
         if letter != previous:
-            draw.text((pitch_x / 2, top + pitch_y / 2), letter, fill="black",
-                      font=_font(28, bold=True), anchor="mm")
+            draw.text(
+                (pitch_x / 2, top + pitch_y / 2),
+                letter,
+                fill="black",
+                font=_font(28, bold=True),
+                anchor="mm",
+            )
         previous = letter
         for column, (galaxy, thumb) in enumerate(members, start=1):
             x, y = column * pitch_x + 3, top + pitch_y - cell
@@ -141,8 +172,10 @@ def _font(size: int, bold: bool = False):
     from PIL import ImageFont
 
     weight = "bold" if bold else "normal"
-    return ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(
-        family="DejaVu Sans", weight=weight)), size)
+    return ImageFont.truetype(
+        font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans", weight=weight)),
+        size,
+    )
 
 
 def plot_variance(redundancy: dict, path: Path) -> None:
@@ -154,8 +187,13 @@ def plot_variance(redundancy: dict, path: Path) -> None:
     ax.plot(k, explained, color="black")
     for level, needed in redundancy.get("components_for", {}).items():
         ax.axhline(float(level), color="grey", lw=0.6, ls="--")
-        ax.annotate(f"{float(level):.0%}: {needed}", (needed, float(level)),
-                    textcoords="offset points", xytext=(4, -10), fontsize=8)
+        ax.annotate(
+            f"{float(level):.0%}: {needed}",
+            (needed, float(level)),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=8,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("principal components")
     ax.set_ylabel("cumulative fraction of variance")
@@ -190,11 +228,16 @@ def tree_layout(tree: pd.DataFrame) -> pd.DataFrame:
             stack.append((node, True))
             stack.extend((k, False) for k in reversed(kids))
     nodes = sorted(x)
-    return pd.DataFrame({"node": nodes, "x": [x[n] for n in nodes],
-                         "parent": [parent_of.get(n, -1) for n in nodes],
-                         "birth": [birth.get(n, 0.0) for n in nodes],
-                         "death": [death.get(n, birth.get(n, 0.0)) for n in nodes],
-                         "size": [size[n] for n in nodes]})
+    return pd.DataFrame(
+        {
+            "node": nodes,
+            "x": [x[n] for n in nodes],
+            "parent": [parent_of.get(n, -1) for n in nodes],
+            "birth": [birth.get(n, 0.0) for n in nodes],
+            "death": [death.get(n, birth.get(n, 0.0)) for n in nodes],
+            "size": [size[n] for n in nodes],
+        }
+    )
 
 
 def plot_tree(tree: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
@@ -208,14 +251,27 @@ def plot_tree(tree: pd.DataFrame, order: pd.DataFrame, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(max(6, 0.18 * len(order) + 4), 5))
     for node, row in layout.iterrows():
         colour = colour_of.get(node, "0.35")
-        ax.plot([row["x"], row["x"]], [row["birth"], row["death"]], color=colour,
-                lw=0.6 + 4 * np.sqrt(row["size"] / total), solid_capstyle="butt")
+        ax.plot(
+            [row["x"], row["x"]],
+            [row["birth"], row["death"]],
+            color=colour,
+            lw=0.6 + 4 * np.sqrt(row["size"] / total),
+            solid_capstyle="butt",
+        )
         if row["parent"] >= 0:
             parent_x = layout.loc[int(row["parent"]), "x"]
             ax.plot([parent_x, row["x"]], [row["birth"], row["birth"]], color="0.35", lw=0.6)
         if node in letter_of:
-            ax.text(row["x"], row["death"], letter_of[node], ha="center", va="top",
-                    fontsize=7, color=colour, fontweight="bold")
+            ax.text(
+                row["x"],
+                row["death"],
+                letter_of[node],
+                ha="center",
+                va="top",
+                fontsize=7,
+                color=colour,
+                fontweight="bold",
+            )
     ax.invert_yaxis()
     ax.set_xticks([])
     ax.set_ylabel("lambda = 1 / distance")

@@ -43,9 +43,9 @@ RAREST_SHOWN = 32
 # --- the classes ----------------------------------------------------------------------
 
 
-
-def label_differences(classes: pd.DataFrame, effect: float = defaults.LABEL_EFFECT_SIZE
-                      ) -> dict[int, list[dict]]:
+def label_differences(
+    classes: pd.DataFrame, effect: float = defaults.LABEL_EFFECT_SIZE
+) -> dict[int, list[dict]]:
     """For each class, the vote fractions whose class mean differs from the searched
     sample's mean by at least ``effect`` sample standard deviations.
 
@@ -71,9 +71,12 @@ def label_differences(classes: pd.DataFrame, effect: float = defaults.LABEL_EFFE
             size = (row[column] - mean[column]) / spread[column]
             question = column.split("_", 1)[0]
             if abs(size) >= effect and abs(size) > abs(best.get(question, {}).get("sd", 0)):
-                best[question] = {"column": column, "sd": float(size),
-                                  "class_mean": float(row[column]),
-                                  "sample_mean": float(mean[column])}
+                best[question] = {
+                    "column": column,
+                    "sd": float(size),
+                    "class_mean": float(row[column]),
+                    "sample_mean": float(mean[column]),
+                }
         found[int(cls)] = sorted(best.values(), key=lambda d: -abs(d["sd"]))
     return found
 
@@ -81,8 +84,11 @@ def label_differences(classes: pd.DataFrame, effect: float = defaults.LABEL_EFFE
 def describe_differences(differences: list[dict]) -> str:
     if not differences:
         return "none: not explained by the predicted labels"
-    return "; ".join(f"{d['column'].removesuffix('_fraction')} {d['class_mean']:.2f} vs "
-                     f"{d['sample_mean']:.2f} ({d['sd']:+.1f} sd)" for d in differences)
+    return "; ".join(
+        f"{d['column'].removesuffix('_fraction')} {d['class_mean']:.2f} vs "
+        f"{d['sample_mean']:.2f} ({d['sd']:+.1f} sd)"
+        for d in differences
+    )
 
 
 def gallery_members(classes: pd.DataFrame, cls: int, id_column: str, n: int) -> pd.DataFrame:
@@ -101,6 +107,7 @@ def rarest_members(classes: pd.DataFrame, id_column: str, n: int) -> pd.DataFram
 
 
 # --- other runs: "also found in run B" ---------------------------------------------------
+
 
 @dataclass
 class OtherRun:
@@ -140,8 +147,9 @@ def run_names(paths) -> list[str]:
     return []  # no paths
 
 
-def compare_with(data: SearchResult, others, *,
-                 also_found_at: float = defaults.ALSO_FOUND_JACCARD) -> list[OtherRun]:
+def compare_with(
+    data: SearchResult, others, *, also_found_at: float = defaults.ALSO_FOUND_JACCARD
+) -> list[OtherRun]:
     """Read each other run folder and match the reported run's classes to its classes
     over the galaxies both searched (:func:`raregal.measure.compare.compare_results`: best-match
     Jaccard, matched by id). A folder that is not a run, or shares no id, is an
@@ -150,11 +158,15 @@ def compare_with(data: SearchResult, others, *,
     found = []
     for path, name in zip(others, run_names(others)):
         other = SearchResult.read(path)
-        comparison = compare_results(data, other, also_found_at=also_found_at,
-                                     names=(str(data.out), str(path)))
+        comparison = compare_results(
+            data, other, also_found_at=also_found_at, names=(str(data.out), str(path))
+        )
         order = lettered(other.summary)
-        found.append(OtherRun(name=name, comparison=comparison,
-                              letters=dict(zip(order["class"], order["letter"]))))
+        found.append(
+            OtherRun(
+                name=name, comparison=comparison, letters=dict(zip(order["class"], order["letter"]))
+            )
+        )
     return found
 
 
@@ -167,8 +179,9 @@ def also_found_columns(order: pd.DataFrame, others: list[OtherRun]) -> pd.DataFr
         compared = matches["size"].fillna(0).to_numpy() > 0
         match = matches["match_class"].fillna(-1).to_numpy(int)
         match_column, jaccard_column = other.columns
-        columns[match_column] = [other.letters.get(m, "") if ok else ""
-                                 for m, ok in zip(match, compared)]
+        columns[match_column] = [
+            other.letters.get(m, "") if ok else "" for m, ok in zip(match, compared)
+        ]
         columns[jaccard_column] = np.where(compared, matches["jaccard"], np.nan)
     return pd.DataFrame(columns, index=order.index)
 
@@ -179,22 +192,27 @@ def also_found_cell(letter: str, jaccard: float, also_found_at: float) -> dict:
     if not np.isfinite(jaccard):
         return {"text": "–", "sort": "", "title": "no member among the shared galaxies"}
     if letter and jaccard >= also_found_at:
-        return {"text": f"{letter} ({jaccard:.2f})", "sort": float(jaccard),
-                "title": f"class {letter} there, Jaccard {jaccard:.3f}"}
+        return {
+            "text": f"{letter} ({jaccard:.2f})",
+            "sort": float(jaccard),
+            "title": f"class {letter} there, Jaccard {jaccard:.3f}",
+        }
     best = f" (best: {letter}, {jaccard:.2f})" if letter else ""
-    return {"text": f"none{best}", "sort": float(jaccard),
-            "title": f"no class there with Jaccard >= {also_found_at:g}"}
+    return {
+        "text": f"none{best}",
+        "sort": float(jaccard),
+        "title": f"no class there with Jaccard >= {also_found_at:g}",
+    }
 
 
 # --- images ----------------------------------------------------------------------------
 
 
-
 # --- figures ---------------------------------------------------------------------------
 
 
-
 # --- the page --------------------------------------------------------------------------
+
 
 def viewer_links(ra, dec) -> list[str | None]:
     """The Legacy Surveys viewer at each (ra, dec), in the layer of its sky region;
@@ -216,20 +234,25 @@ def _template():
     """The page template, with autoescaping: values are escaped by construction."""
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("raregal.report", "templates"),
-                                     autoescape=True, undefined=jinja2.StrictUndefined,
-                                     keep_trailing_newline=True)
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("raregal.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return environment.get_template("report.html")
 
 
 #: Files of a run folder the page links to, when present, and what each holds.
-RUN_TABLES = {"classes.fits": "every searched galaxy (FITS, TOPCAT/astropy)",
-              "class_members.vot": "the class members (VOTable)",
-              "classes.parquet": "every searched galaxy (Parquet)",
-              "classes.csv": "one row per class, with the vote fractions' class means",
-              "neighbours.parquet": "each galaxy's nearest neighbours in the representation",
-              "condensed_tree.parquet": "HDBSCAN's condensed tree",
-              "run.json": "parameters, inputs, selection and timings"}
+RUN_TABLES = {
+    "classes.fits": "every searched galaxy (FITS, TOPCAT/astropy)",
+    "class_members.vot": "the class members (VOTable)",
+    "classes.parquet": "every searched galaxy (Parquet)",
+    "classes.csv": "one row per class, with the vote fractions' class means",
+    "neighbours.parquet": "each galaxy's nearest neighbours in the representation",
+    "condensed_tree.parquet": "HDBSCAN's condensed tree",
+    "run.json": "parameters, inputs, selection and timings",
+}
 
 
 def _hidden(column: str) -> bool:
@@ -240,14 +263,19 @@ def _hidden(column: str) -> bool:
 
 #: Formats of the class table's known columns; other columns get a generic one
 #: (:func:`_cell`), so that columns a newer search adds appear without changes here.
-FORMATS = {"persistence": "{:.3f}", "significance": "{:.2f}", "stability": "{:.2f}",
-           "density_contrast": "{:.2f}"}
+FORMATS = {
+    "persistence": "{:.3f}",
+    "significance": "{:.2f}",
+    "stability": "{:.2f}",
+    "density_contrast": "{:.2f}",
+}
 #: Column titles other than the column's name with spaces for underscores.
 TITLES = {"class": "class number"}
 
 
-def class_table(order: pd.DataFrame, differences: dict, members: dict,
-                others: list[OtherRun] = ()) -> pd.DataFrame:
+def class_table(
+    order: pd.DataFrame, differences: dict, members: dict, others: list[OtherRun] = ()
+) -> pd.DataFrame:
     """The class table: letter, every per-class column of classes.csv but the vote
     fractions' means (:func:`_hidden`), each other run's match
     (:func:`also_found_columns`), the differing vote fractions, and the file of each
@@ -255,7 +283,8 @@ def class_table(order: pd.DataFrame, differences: dict, members: dict,
     table = order[[c for c in order.columns if not _hidden(str(c))]].copy()
     table = table.join(also_found_columns(order, list(others)))
     table["differing_vote_fractions"] = [
-        describe_differences(differences.get(int(c), [])) for c in order["class"]]
+        describe_differences(differences.get(int(c), [])) for c in order["class"]
+    ]
     table["members_csv"] = [members.get(letter, "") for letter in order["letter"]]
     return table
 
@@ -280,16 +309,20 @@ def caveats(n_searched: int, in_classes: int) -> list[str]:
     :data:`defaults.CAVEAT_FRACTION_IN_CLASSES`)."""
     found = []
     if n_searched < defaults.SMALL_SAMPLE:
-        found.append(f"Small sample: {n_searched:,} galaxies searched, fewer than "
-                     f"{defaults.SMALL_SAMPLE:,} (a tenth of the paper's "
-                     f"{defaults.PAPER_SAMPLE_SIZE:,}). The paper's parameters were chosen "
-                     f"for that size; classes here are a demonstration, not rare populations.")
+        found.append(
+            f"Small sample: {n_searched:,} galaxies searched, fewer than "
+            f"{defaults.SMALL_SAMPLE:,} (a tenth of the paper's "
+            f"{defaults.PAPER_SAMPLE_SIZE:,}). The paper's parameters were chosen "
+            f"for that size; classes here are a demonstration, not rare populations."
+        )
     share = in_classes / max(n_searched, 1)
     if share > defaults.CAVEAT_FRACTION_IN_CLASSES:
-        found.append(f"{share:.0%} of the searched galaxies are in a class, against the "
-                     f"paper's < {defaults.PAPER_FRACTION_IN_CLASSES:.0%}: these classes "
-                     f"are common structure of this sample (small, or the set the model "
-                     f"was trained on), not rare populations.")
+        found.append(
+            f"{share:.0%} of the searched galaxies are in a class, against the "
+            f"paper's < {defaults.PAPER_FRACTION_IN_CLASSES:.0%}: these classes "
+            f"are common structure of this sample (small, or the set the model "
+            f"was trained on), not rare populations."
+        )
     return found
 
 
@@ -304,26 +337,42 @@ def selection_steps(run: RunRecord) -> list[dict]:
             left = step["left"]
         elif isinstance(left, int) and isinstance(removed, int):  # runs before "left"
             left -= removed
-        steps.append({"name": step.get("name", ""), "rule": step.get("rule", ""),
-                      "removed": removed, "nan": step.get("nan", ""), "left": left})
+        steps.append(
+            {
+                "name": step.get("name", ""),
+                "rule": step.get("rule", ""),
+                "removed": removed,
+                "nan": step.get("nan", ""),
+                "left": left,
+            }
+        )
     return steps
 
 
 def public_command(command: list) -> str:
     """The run's command with absolute paths cut to their last part: the page is made
     to be shared, and the machine's folders are nobody else's business."""
+
     def short(arg: str) -> str:
         key, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
         if os.path.isabs(value):
             value = f".../{Path(value).name}"
         return key + sep + value
+
     return " ".join(short(str(arg)) for arg in command)
 
 
 def run_tables(run_dir: Path, report_dir: Path) -> list[dict]:
     """Links, relative to the report folder, to the run's tables that exist."""
-    return [{"name": name, "href": Path(os.path.relpath(run_dir / name, report_dir)).as_posix(),
-             "about": about} for name, about in RUN_TABLES.items() if (run_dir / name).is_file()]
+    return [
+        {
+            "name": name,
+            "href": Path(os.path.relpath(run_dir / name, report_dir)).as_posix(),
+            "about": about,
+        }
+        for name, about in RUN_TABLES.items()
+        if (run_dir / name).is_file()
+    ]
 
 
 def compared_runs(others: list[OtherRun], n_classes: int) -> list[dict]:
@@ -331,67 +380,111 @@ def compared_runs(others: list[OtherRun], n_classes: int) -> list[dict]:
     said = []
     for other in others:
         record = other.comparison.record
-        said.append({"name": other.name, "shared": record["shared_galaxies"],
-                     "found": record["found_by_both"], "of": n_classes,
-                     "classes": len(other.letters), "ari": f"{record['ari']:.3f}",
-                     "at": f"{record['also_found_at']:g}"})
+        said.append(
+            {
+                "name": other.name,
+                "shared": record["shared_galaxies"],
+                "found": record["found_by_both"],
+                "of": n_classes,
+                "classes": len(other.letters),
+                "ari": f"{record['ari']:.3f}",
+                "at": f"{record['also_found_at']:g}",
+            }
+        )
     return said
 
 
-def render_page(data: SearchResult, table: pd.DataFrame, galleries: dict, links: dict,
-                thumbs: dict, images_from: str | None, figures: dict, tables: list,
-                others: list[OtherRun] = (), rarest: pd.DataFrame | None = None) -> str:
+def render_page(
+    data: SearchResult,
+    table: pd.DataFrame,
+    galleries: dict,
+    links: dict,
+    thumbs: dict,
+    images_from: str | None,
+    figures: dict,
+    tables: list,
+    others: list[OtherRun] = (),
+    rarest: pd.DataFrame | None = None,
+) -> str:
     """The report's index.html (``templates/report.html``)."""
     run, classes, id_column = data.run, data.classes, data.id_column
     n = len(classes)
     in_classes = int((classes["class"] >= 0).sum())
     params = run.parameters
     also = [other.columns for other in others]
-    shown = [c for c in table.columns
-             if c not in ("letter", "differing_vote_fractions", "members_csv")
-             and not any(c in pair for pair in also)]
+    shown = [
+        c
+        for c in table.columns
+        if c not in ("letter", "differing_vote_fractions", "members_csv")
+        and not any(c in pair for pair in also)
+    ]
     colours = dict(zip(table["letter"], class_colours(len(table))))
     rows = []
     for _, row in table.iterrows():
         letter = row["letter"]
         credible = row.get("credible")
-        rows.append({"letter": letter, "colour": colours[letter],
-                     "cells": [_cell(c, row[c]) for c in shown],
-                     "also": [also_found_cell(row[m], row[j], other.comparison.record[
-                         "also_found_at"]) for (m, j), other in zip(also, others)],
-                     "credible": None if credible is None or pd.isna(credible)
-                     else int(bool(credible)),
-                     "size": int(row["size"]), "persistence": f"{row['persistence']:.3f}",
-                     "differences": row["differing_vote_fractions"],
-                     "unexplained": row["differing_vote_fractions"] == describe_differences([]),
-                     "members_csv": row["members_csv"], "png": figures.get(f"gallery_{letter}"),
-                     "members": [{"id": g, "thumb": thumbs.get(g), "link": links.get(g)}
-                                 for g in galleries[letter][id_column]]})
+        rows.append(
+            {
+                "letter": letter,
+                "colour": colours[letter],
+                "cells": [_cell(c, row[c]) for c in shown],
+                "also": [
+                    also_found_cell(row[m], row[j], other.comparison.record["also_found_at"])
+                    for (m, j), other in zip(also, others)
+                ],
+                "credible": None if credible is None or pd.isna(credible) else int(bool(credible)),
+                "size": int(row["size"]),
+                "persistence": f"{row['persistence']:.3f}",
+                "differences": row["differing_vote_fractions"],
+                "unexplained": row["differing_vote_fractions"] == describe_differences([]),
+                "members_csv": row["members_csv"],
+                "png": figures.get(f"gallery_{letter}"),
+                "members": [
+                    {"id": g, "thumb": thumbs.get(g), "link": links.get(g)}
+                    for g in galleries[letter][id_column]
+                ],
+            }
+        )
     return _template().render(
-        name="/".join(Path(data.out).resolve().parts[-2:]), searched=n,
-        rows_read=run.selection.get("rows_read", n), in_classes=in_classes,
-        share=f"{in_classes / max(n, 1):.1%}", caveats=caveats(n, in_classes),
-        steps=selection_steps(run), notes=run.selection.get("notes", []),
-        params={key: params.get(key) for key in ("n_neighbors", "n_components",
-                                                 "min_samples_used", "min_cluster_size")},
+        name="/".join(Path(data.out).resolve().parts[-2:]),
+        searched=n,
+        rows_read=run.selection.get("rows_read", n),
+        in_classes=in_classes,
+        share=f"{in_classes / max(n, 1):.1%}",
+        caveats=caveats(n, in_classes),
+        steps=selection_steps(run),
+        notes=run.selection.get("notes", []),
+        params={
+            key: params.get(key)
+            for key in ("n_neighbors", "n_components", "min_samples_used", "min_cluster_size")
+        },
         images_from=Path(images_from).name if images_from else None,
         has_positions={"ra", "dec"} <= set(classes.columns),
-        figures={key: figures.get(key) for key in ("map", "galleries", "variance", "tree",
-                                                   "rarest")},
-        rarest=[] if rarest is None else [
+        figures={
+            key: figures.get(key) for key in ("map", "galleries", "variance", "tree", "rarest")
+        },
+        rarest=[]
+        if rarest is None
+        else [
             {"id": g, "thumb": thumbs.get(g), "link": links.get(g), "rarity": f"{r:.3g}"}
-            for g, r in zip(rarest[id_column], rarest["rarity"])],
+            for g, r in zip(rarest[id_column], rarest["rarity"])
+        ],
         rarity_definition=run.rarity.get("definition"),
         effect=f"{defaults.LABEL_EFFECT_SIZE:g}",
         columns=[TITLES.get(c, c.replace("_", " ")) for c in shown],
         compared=compared_runs(others, len(table)),
-        has_credible="credible" in table, credible_rule=run.credibility.get("rule"),
-        classes=rows, tables=tables, command=public_command(run.command),
-        version=run.raregal)
+        has_credible="credible" in table,
+        credible_rule=run.credibility.get("rule"),
+        classes=rows,
+        tables=tables,
+        command=public_command(run.command),
+        version=run.raregal,
+    )
 
 
-def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
-                  id_column: str) -> dict[str, str]:
+def write_members(
+    folder: Path, classes: pd.DataFrame, order: pd.DataFrame, id_column: str
+) -> dict[str, str]:
     """Each class's full member list as ``members/<letter>.csv`` (most confident
     first; every column but the 5-D ``umap_*``; text safe in spreadsheets). Returns
     letter -> relative path."""
@@ -407,9 +500,18 @@ def write_members(folder: Path, classes: pd.DataFrame, order: pd.DataFrame,
 
 # --- the stage -------------------------------------------------------------------------
 
-def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_SIZE,
-           allow_outside_paths: bool = False, compare=(),
-           also_found_at: float = defaults.ALSO_FOUND_JACCARD, verbose: bool = True) -> Path:
+
+def report(
+    run_dir,
+    *,
+    images=None,
+    out=None,
+    per_class: int = defaults.GALLERY_SIZE,
+    allow_outside_paths: bool = False,
+    compare=(),
+    also_found_at: float = defaults.ALSO_FOUND_JACCARD,
+    verbose: bool = True,
+) -> Path:
     """Write the report of a search run; return the path of its ``index.html``.
 
     Parameters
@@ -440,65 +542,105 @@ def report(run_dir, *, images=None, out=None, per_class: int = defaults.GALLERY_
         Jaccard index from which a class counts as also found in another run, in
         (0, 1], as in ``raregal compare``.
     """
-    validate({"also_found_at": also_found_at, "per_class": per_class},
-             {**COMPARE_CONSTRAINTS, "per_class": [Interval(Integral, 1, None)]}, "report")
+    validate(
+        {"also_found_at": also_found_at, "per_class": per_class},
+        {**COMPARE_CONSTRAINTS, "per_class": [Interval(Integral, 1, None)]},
+        "report",
+    )
     data = SearchResult.read(run_dir)
     others = compare_with(data, compare, also_found_at=also_found_at)
     manifest = embed_manifest(data.run.representations_path)
     source = images if images is not None else (manifest or {}).get("source")
-    target = prepare(out if out is not None else data.out / "report", kind="report",
-                     inputs=[run_dir, source, *compare], overwrite=True)
+    target = prepare(
+        out if out is not None else data.out / "report",
+        kind="report",
+        inputs=[run_dir, source, *compare],
+        overwrite=True,
+    )
     with target:
-        return _write_report(target, data, images, manifest, per_class=per_class,
-                             allow_outside=allow_outside_paths, others=others,
-                             say=stderr_printer(verbose))
+        return _write_report(
+            target,
+            data,
+            images,
+            manifest,
+            per_class=per_class,
+            allow_outside=allow_outside_paths,
+            others=others,
+            say=stderr_printer(verbose),
+        )
 
 
-def _write_report(target, data: SearchResult, images, manifest, *, per_class: int,
-                  allow_outside: bool, others: list[OtherRun], say) -> Path:
+def _write_report(
+    target,
+    data: SearchResult,
+    images,
+    manifest,
+    *,
+    per_class: int,
+    allow_outside: bool,
+    others: list[OtherRun],
+    say,
+) -> Path:
     classes, id_column = data.classes, data.id_column
     order = lettered(data.summary)
     differences = label_differences(classes)
-    galleries = {row["letter"]: gallery_members(classes, row["class"], id_column, per_class)
-                 for _, row in order.iterrows()}
+    galleries = {
+        row["letter"]: gallery_members(classes, row["class"], id_column, per_class)
+        for _, row in order.iterrows()
+    }
     rarest = rarest_members(classes, id_column, RAREST_SHOWN)
     paths, crop, images_from = image_paths(images, manifest, allow_outside)
     shown = pd.concat([*galleries.values(), rarest])[id_column].drop_duplicates()
     missing = int((~shown.isin(paths.keys())).sum()) if images_from else 0
     if images_from and len(shown) and missing == len(shown):
-        raise InputError(f"{images_from}: none of the {len(shown)} gallery galaxies has an "
-                         f"image there (ids are matched on {id_column})")
+        raise InputError(
+            f"{images_from}: none of the {len(shown)} gallery galaxies has an "
+            f"image there (ids are matched on {id_column})"
+        )
 
     with atomic_dir(target) as tmp:
-        thumbs = write_thumbnails(shown, paths, tmp / "thumbs", crop,
-                                  whole=tmp / "images") if images_from else {}
+        thumbs = (
+            write_thumbnails(shown, paths, tmp / "thumbs", crop, whole=tmp / "images")
+            if images_from
+            else {}
+        )
         unreadable = len(set(shown) & set(paths)) - len(thumbs)
         if missing or unreadable:
-            say(f"{missing} gallery galaxies have no image in {images_from}, "
-                f"{unreadable} could not be read")
+            say(
+                f"{missing} gallery galaxies have no image in {images_from}, "
+                f"{unreadable} could not be read"
+            )
         figures = {}
         if {"map_x", "map_y"} <= set(classes.columns):
             plot_map(classes, order, tmp / "map.png")
             figures["map"] = "map.png"
         if thumbs:
-            rows = [(letter, [(g, tmp / "thumbs" / thumbs[g]) for g in members[id_column]
-                              if g in thumbs]) for letter, members in galleries.items()]
+            rows = [
+                (
+                    letter,
+                    [(g, tmp / "thumbs" / thumbs[g]) for g in members[id_column] if g in thumbs],
+                )
+                for letter, members in galleries.items()
+            ]
             rows = [(letter, members) for letter, members in rows if members]
             for letter, members in rows:
                 plot_gallery([(letter, members)], tmp / f"gallery_{letter}.png")
                 figures[f"gallery_{letter}"] = f"gallery_{letter}.png"
             if rows:
-                plot_gallery([(letter, members[:OVERVIEW_COLUMNS])
-                              for letter, members in rows[:OVERVIEW_CLASSES]],
-                             tmp / "galleries.png")
+                plot_gallery(
+                    [
+                        (letter, members[:OVERVIEW_COLUMNS])
+                        for letter, members in rows[:OVERVIEW_CLASSES]
+                    ],
+                    tmp / "galleries.png",
+                )
                 figures["galleries"] = "galleries.png"
         rare = [(g, tmp / "thumbs" / thumbs[g]) for g in rarest[id_column] if g in thumbs]
         if rare:
             plot_gallery([("", rare)], tmp / "rarest.png")
             figures["rarest"] = "rarest.png"
         if len(rarest):
-            rarest[[id_column, "rarity", "rank", "class"]].to_csv(tmp / "rarest.csv",
-                                                                 index=False)
+            rarest[[id_column, "rarity", "rank", "class"]].to_csv(tmp / "rarest.csv", index=False)
         if data.run.redundancy.get("cumulative_explained"):
             plot_variance(data.run.redundancy, tmp / "variance.png")
             figures["variance"] = "variance.png"
@@ -509,11 +651,27 @@ def _write_report(target, data: SearchResult, images, manifest, *, per_class: in
         table = class_table(order, differences, members, others)
         table.to_csv(tmp / "class_table.csv", index=False)
         shown_rows = pd.concat([*galleries.values(), rarest])
-        links = dict(zip(shown_rows[id_column], viewer_links(shown_rows["ra"], shown_rows["dec"])
-                         )) if {"ra", "dec"} <= set(classes.columns) else {}
-        (tmp / "index.html").write_text(render_page(
-            data, table, galleries, links, thumbs, images_from, figures,
-            run_tables(Path(data.out), target.path), others, rarest))
-    say(f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
-        f"{(target.path / 'index.html').resolve()}")
+        links = (
+            dict(zip(shown_rows[id_column], viewer_links(shown_rows["ra"], shown_rows["dec"])))
+            if {"ra", "dec"} <= set(classes.columns)
+            else {}
+        )
+        (tmp / "index.html").write_text(
+            render_page(
+                data,
+                table,
+                galleries,
+                links,
+                thumbs,
+                images_from,
+                figures,
+                run_tables(Path(data.out), target.path),
+                others,
+                rarest,
+            )
+        )
+    say(
+        f"wrote {target.path}/: {len(order)} classes, {len(thumbs)} thumbnails; open "
+        f"{(target.path / 'index.html').resolve()}"
+    )
     return target.path / "index.html"

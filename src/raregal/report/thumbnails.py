@@ -28,9 +28,14 @@ def thumbnail_names(ids) -> dict[str, str]:
     return names
 
 
-def write_thumbnails(ids, paths: dict, folder: Path, crop: float,
-                     size: int = defaults.THUMBNAIL_PX, whole: Path | None = None
-                     ) -> dict[str, str]:
+def write_thumbnails(
+    ids,
+    paths: dict,
+    folder: Path,
+    crop: float,
+    size: int = defaults.THUMBNAIL_PX,
+    whole: Path | None = None,
+) -> dict[str, str]:
     """Save each id's image, cropped as the model saw it, under ``folder``
     (:func:`thumbnail_names`), and, given ``whole``, the whole image as read (any
     format raregal reads, as JPEG) under that folder with the same name. Returns
@@ -51,6 +56,7 @@ def write_thumbnails(ids, paths: dict, folder: Path, crop: float,
         except ImageError:
             continue
         Image.fromarray(np.round(pixels.transpose(1, 2, 0) * 255).astype(np.uint8)).save(
-            folder / name, "JPEG", quality=90)
+            folder / name, "JPEG", quality=90
+        )
         written[galaxy] = name
     return written
