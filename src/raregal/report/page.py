@@ -550,7 +550,7 @@ def report(
     data = SearchResult.read(run_dir)
     others = compare_with(data, compare, also_found_at=also_found_at)
     manifest = embed_manifest(data.run.representations_path)
-    source = images if images is not None else (manifest or {}).get("source")
+    source = images if images is not None else (manifest.source if manifest else None)
     target = prepare(
         out if out is not None else data.out / "report",
         kind="report",
