@@ -80,31 +80,17 @@ def layout_rerun(
     -------
     ndarray of float32, shape (n, model.n_components)
     """
-    from umap.umap_ import simplicial_set_embedding
+    from raregal.method.reduce import graph_layout
 
-    from raregal.method.reduce import _quiet_umap
-
-    with _quiet_umap():
-        layout, _ = simplicial_set_embedding(
-            data=features,
-            graph=model.graph_.copy(),
-            n_components=model.n_components,
-            initial_alpha=model.learning_rate,
-            a=model._a,
-            b=model._b,
-            gamma=model.repulsion_strength,
-            negative_sample_rate=model.negative_sample_rate,
-            n_epochs=n_epochs,
-            init=init,
-            random_state=np.random.RandomState(seed),
-            metric="euclidean",
-            metric_kwds={},
-            densmap=False,
-            densmap_kwds={},
-            output_dens=False,
-            parallel=parallel,
-        )
-    return np.asarray(layout, dtype=np.float32)
+    return graph_layout(
+        features,
+        model,
+        n_components=model.n_components,
+        init=init,
+        n_epochs=n_epochs,
+        seed=seed,
+        parallel=parallel,
+    )
 
 
 def layout_stability(

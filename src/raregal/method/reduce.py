@@ -338,29 +338,51 @@ def umap_map(
     -------
     ndarray of float32, shape (n, 2)
     """
+    cache_numba_compilation()
+    return graph_layout(
+        features,
+        model,
+        n_components=defaults.MAP_N_COMPONENTS,
+        init=map_start(embedding),
+        n_epochs=n_epochs,
+        seed=seed,
+        parallel=seed is None,
+    )
+
+
+def graph_layout(
+    features, model, *, n_components: int, init, n_epochs, seed, parallel: bool
+) -> np.ndarray:
+    """umap-learn's layout of ``model``'s fuzzy graph in ``n_components`` dimensions, from
+    ``init`` (a name or an (n, n_components) start) and ``seed``: the map and the
+    stability reruns lay out the same graph with the model's own settings.
+
+    Returns
+    -------
+    ndarray of float32, shape (n, n_components)
+    """
     from umap.umap_ import simplicial_set_embedding
 
-    cache_numba_compilation()
     with _quiet_umap():
         layout, _ = simplicial_set_embedding(
             # a copy: umap-learn prunes the graph it is given in place, by n_epochs
             data=features,
             graph=model.graph_.copy(),
-            n_components=defaults.MAP_N_COMPONENTS,
+            n_components=n_components,
             initial_alpha=model.learning_rate,
             a=model._a,
             b=model._b,
             gamma=model.repulsion_strength,
             negative_sample_rate=model.negative_sample_rate,
             n_epochs=n_epochs,
-            init=map_start(embedding),
+            init=init,
             random_state=np.random.RandomState(seed),
             metric="euclidean",
             metric_kwds={},
             densmap=False,
             densmap_kwds={},
             output_dens=False,
-            parallel=seed is None,
+            parallel=parallel,
         )
     return np.asarray(layout, dtype=np.float32)
 
