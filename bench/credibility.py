@@ -120,8 +120,8 @@ def separation(table: pd.DataFrame) -> dict:
     credible = table["credible"].to_numpy()
     row["credible"] = int(credible.sum())
     row.update(kept_dropped(credible, real))
-    # the rule as a search applies it without reruns (the default above
-    # STABILITY_AUTO_MAX galaxies): stability not measured
+    # the rule as a search applies it without reruns (--stability-seeds 0, and on
+    # the GPU): stability not measured
     free = credible_rule(
         np.full(len(table), np.nan),
         table["density_contrast"].to_numpy(),
@@ -267,7 +267,7 @@ def purity(t: pd.DataFrame) -> np.ndarray:
 
 #: Candidate rules: name -> (function of a class table and thresholds, grid of thresholds).
 #: A grid of one point is not fitted. "without reruns" is the rule as a search applies
-#: it above STABILITY_AUTO_MAX galaxies (stability not measured).
+#: it with --stability-seeds 0 (stability not measured).
 CONTRASTS = np.round(np.arange(1.05, 2.01, 0.05), 2)
 PERSISTENCES = (0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15)
 SIGNIFICANCES = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)

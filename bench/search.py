@@ -13,10 +13,11 @@ and peak memory are counted honestly, ``--runs`` runs of each stack:
 - reference: the same file read with pandas, umap-learn (5-D) + the hdbscan
   library, leaf selection, same parameters, labels written; no map.
 
-Each run of a stack is a different UMAP run (unseeded, as both stacks run by
-default; with --seeded raregal's run k uses seed k), so two runs measure how much
-recovery, spurious classes and the ARI move from run to run with no change of
-method: the spread any speed-up's change must be read against.
+raregal runs in each of the ``--variants`` (VARIANTS): unseeded or seeded (run k
+uses seed k), without or with 3 credibility reruns; the reference always unseeded.
+Each run of a stack is a different UMAP run, so two runs measure how much recovery,
+spurious classes and the ARI move from run to run with no change of method: the
+spread any speed-up's change must be read against.
 
 Both stacks first run once, untimed, on a small table so that numba's on-disk
 caches are warm for both.
@@ -34,6 +35,8 @@ min_samples is the paper's 300 at 632k and raregal's sqrt(N) scaling below.
     python bench/search.py                       # 3 tables x 50k, 200k, 632k x 2 runs: hours
     python bench/search.py --sizes 50000 --tables curved --json bench/out/search.json
     python bench/search.py --sizes 50000 --set n_epochs=50   # a RareClassFinder setting
+    python bench/search.py --sizes 100000 --tables current --runs 1 \
+        --variants unseeded seeded seeded-reruns             # issue 37's speed table
 """
 
 from __future__ import annotations
@@ -76,9 +79,8 @@ def worker_raregal(data: Path, min_samples: int, result: Path, params: dict) -> 
     import raregal
 
     out = result.with_suffix(".run")
-    # The paper's stack has no credibility step; raregal's layout reruns are timed by
-    # bench/credibility.py, so this compares the same work on both sides.
-    settings = {"min_samples": min_samples, "backend": "cpu", "stability_seeds": 0, **params}
+    # params hold the variant's reruns (VARIANTS): the paper's stack has none
+    settings = {"min_samples": min_samples, "backend": "cpu", **params}
     raregal.search(data, out, finder=raregal.RareClassFinder(**settings), overwrite=True)
     classes = pd.read_parquet(out / "classes.parquet")
     np.savez(
@@ -136,6 +138,13 @@ def worker_agreement(data: Path, min_samples: int, result: Path, params: dict) -
 
 
 STACKS = ("raregal", "reference")
+#: raregal's settings per variant; "seed" True: run k is seeded with k.
+VARIANTS = {
+    "unseeded": {"stability_seeds": 0},
+    "seeded": {"stability_seeds": 0, "seed": True},
+    "seeded-reruns": {"stability_seeds": 3, "seed": True},
+    "unseeded-reruns": {"stability_seeds": 3},
+}
 WORKERS = {"raregal": worker_raregal, "reference": worker_reference, "agreement": worker_agreement}
 
 
@@ -182,13 +191,17 @@ def run_stack(
     min_samples: int,
     folder: Path,
     params: dict,
-    seeded: bool,
+    variant: str | None,
 ) -> dict:
-    """One run of one stack: times, stages, recovery; labels and embedding in the npz."""
+    """One run of one stack (raregal in ``variant``): times, stages, recovery; labels
+    and embedding in the npz."""
     from raregal.measure.synthetic import recovery
 
-    result = folder / f"{data.stem}_{stack}_{run}.npz"
-    params = {**params, "seed": run} if stack == "raregal" and seeded else params
+    result = folder / f"{data.stem}_{stack}{variant or ''}_{run}.npz"
+    if stack == "raregal":
+        params = {**VARIANTS[variant], **params}
+        if params.get("seed") is True:
+            params["seed"] = run
     out = run_worker(stack, data, min_samples, result, params if stack == "raregal" else {})
     out["stages"] = json.loads(result.with_suffix(".json").read_text())
     labels = np.load(result)["labels"]
@@ -216,7 +229,7 @@ def benchmark(
     stacks: list[str],
     agreement: bool,
     params: dict,
-    seeded: bool,
+    variants: list[str],
 ) -> dict:
     from sklearn.metrics import adjusted_rand_score
 
@@ -237,23 +250,30 @@ def benchmark(
         "raregal_params": params,
         "runs": {},
     }
+    names = [
+        (stack, variant)
+        for stack in stacks
+        for variant in (variants if stack == "raregal" else [None])
+    ]
     for run in range(1, runs + 1):  # alternate the stacks: a load change hits both
-        for stack in stacks:
-            row["runs"][f"{stack}_{run}"] = run_stack(
-                stack, run, data, planted, bulk, min_samples, folder, params, seeded
+        for stack, variant in names:
+            row["runs"][f"{stack}{'-' + variant if variant else ''}_{run}"] = run_stack(
+                stack, run, data, planted, bulk, min_samples, folder, params, variant
             )
     labels = {name: np.load(r["npz"])["labels"] for name, r in row["runs"].items()}
-    pairs = [("raregal_1", "reference_1")] * (len(stacks) == 2) + [
-        (f"{stack}_1", f"{stack}_{run}") for stack in stacks for run in range(2, runs + 1)
-    ]
+    kinds = list(dict.fromkeys(name.rsplit("_", 1)[0] for name in row["runs"]))
+    pairs = [(f"{kind}_1", "reference_1") for kind in kinds if kind != "reference"] * (
+        "reference" in stacks
+    ) + [(f"{kind}_1", f"{kind}_{run}") for kind in kinds for run in range(2, runs + 1)]
     row["ari"] = {
         f"{a} vs {b}": round(adjusted_rand_score(labels[a], labels[b]), 3) for a, b in pairs
     }
     if agreement and "raregal" in stacks:
+        first = f"raregal-{variants[0]}_1"
         result = folder / f"{data.stem}_agreement.npz"
-        run_worker("agreement", Path(row["runs"]["raregal_1"]["npz"]), min_samples, result)
-        row["ari"]["fast_hdbscan vs hdbscan on raregal_1's embedding"] = round(
-            adjusted_rand_score(labels["raregal_1"], np.load(result)["labels"]), 3
+        run_worker("agreement", Path(row["runs"][first]["npz"]), min_samples, result)
+        row["ari"][f"fast_hdbscan vs hdbscan on {first}'s embedding"] = round(
+            adjusted_rand_score(labels[first], np.load(result)["labels"]), 3
         )
     return row
 
@@ -271,26 +291,26 @@ def print_row(row: dict) -> None:
         f"raregal settings {row['raregal_params'] or 'default'}"
     )
     print(
-        f"  {'run':12s} {'wall s':>7s} {'peak GiB':>8s} {'load':>9s} {'rec':>5s} "
+        f"  {'run':26s} {'wall s':>7s} {'peak GiB':>8s} {'load':>9s} {'rec':>5s} "
         f"{'spur':>5s} {'in cl':>6s} {'bulk':>7s}  stages"
     )
     for name, r in row["runs"].items():
         peak = max(v["peak_rss_mib"] for v in r["stages"].values()) / 1024
         print(
-            f"  {name:12s} {r['process_s']:7.1f} {peak:8.2f} "
+            f"  {name:26s} {r['process_s']:7.1f} {peak:8.2f} "
             f"{r['load'][0]:4.1f}-{r['load'][1]:<4.1f} "
             f"{r['recovered']:>2d}/{row['planted_groups']:<2d} {r['spurious']:5d} "
             f"{r['in_classes']:6.1%} {bulk(r):>7s}  {stages(r['stages'])}"
         )
-    walls = {
-        stack: [r["process_s"] for name, r in row["runs"].items() if name.startswith(stack)]
-        for stack in STACKS
-    }
-    if all(walls.values()):
-        print(
-            f"  raregal / reference wall time (means): "
-            f"{np.mean(walls['raregal']) / np.mean(walls['reference']):.2f}"
-        )
+    walls: dict[str, list[float]] = {}
+    for name, r in row["runs"].items():
+        walls.setdefault(name.rsplit("_", 1)[0], []).append(r["process_s"])
+    for kind, wall in walls.items():
+        if kind != "reference" and "reference" in walls:
+            print(
+                f"  {kind} / reference wall time (means): "
+                f"{np.mean(wall) / np.mean(walls['reference']):.2f}"
+            )
     for pair, ari in row["ari"].items():
         print(f"  ARI {pair}: {ari}")
     sys.stdout.flush()
@@ -339,9 +359,14 @@ def main() -> None:
         help="which stacks to run (raregal alone: a setting's recovery)",
     )
     parser.add_argument(
-        "--seeded",
-        action="store_true",
-        help="raregal's run k with seed=k (single-threaded; reproducible)",
+        "--variants",
+        nargs="+",
+        choices=VARIANTS,
+        default=["unseeded"],
+        help="raregal's variants, each run side by side with the reference (VARIANTS)",
+    )
+    parser.add_argument(
+        "--seeded", action="store_true", help="the same as --variants seeded (run k: seed k)"
     )
     parser.add_argument(
         "--set",
@@ -399,7 +424,7 @@ def main() -> None:
                         args.stacks,
                         not args.no_agreement,
                         dict(args.set),
-                        args.seeded,
+                        ["seeded"] if args.seeded else args.variants,
                     )
                 )
                 print_row(rows[-1])

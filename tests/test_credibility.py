@@ -227,27 +227,23 @@ def test_search_writes_credibility_and_credible_only(small, tmp_path):
     )
 
 
-def test_stability_reruns_by_default_up_to_the_auto_limit():
+def test_stability_reruns_by_default_at_every_size():
     assert raregal.RareClassFinder().stability_seeds == "auto"
-    limit = defaults.STABILITY_AUTO_MAX
-    assert resolve_stability_seeds("auto", limit) == defaults.STABILITY_SEEDS == 3
-    assert resolve_stability_seeds("auto", limit + 1) == 0
-    assert resolve_stability_seeds(2, 632_000) == 2 and resolve_stability_seeds(0, 10) == 0
+    assert resolve_stability_seeds("auto") == defaults.STABILITY_SEEDS == 3
+    assert resolve_stability_seeds(2) == 2 and resolve_stability_seeds(0) == 0
 
 
 @pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores
-def test_defaults_scale_min_samples_and_reruns_and_are_recorded(small, monkeypatch):
+def test_defaults_scale_min_samples_and_reruns_and_are_recorded(small):
     default = raregal.RareClassFinder()
     finder = raregal.RareClassFinder(**SMALL)
     finder.set_params(min_samples=default.min_samples, stability_seeds=default.stability_seeds)
     assert finder.min_samples == "scaled" and finder.stability_seeds == "auto"
-    # these 1,500 galaxies stand for a sample above the limit: no reruns
-    monkeypatch.setattr(defaults, "STABILITY_AUTO_MAX", len(small) - 1)
     finder.fit(features_of(small))
     assert finder.min_samples_ == scaled_min_samples(len(small)) == 15
-    assert finder.stability_seeds_ == 0 and finder.credibility_.seeds == []
-    assert np.isnan(finder.credibility_.table["stability"]).all()
-    assert finder.credibility_.record()["rule"] == rule_text(0)
+    assert finder.stability_seeds_ == 3 and len(finder.credibility_.seeds) == 3
+    assert finder.credibility_.table["stability"].notna().all()
+    assert finder.credibility_.record()["rule"] == rule_text(3)
 
 
 def test_bad_input_one_line(planted, tmp_path, capsys):

@@ -45,13 +45,21 @@ def test_same_embedding_under_load(features, cpu_load):
 
 
 def test_recovers_what_umap_learn_recovers(planted, features):
-    """The planted fixture's 8 tight groups of 40-80 (conftest.py): both layouts of the
-    same graph give classes that recover all of them."""
+    """The planted fixture's 8 tight groups of 40-80 (conftest.py): over four seeds,
+    both layouts of the same graph recover all of them in at least three. (Over 48
+    seeds each, this layout missed one group in 6 runs, umap-learn's in 0 on these rows
+    in their order and in 6 on them in random orders: issue 37's notes.)"""
     found = {}
     for name, layout in (("umap-learn", False), ("deterministic", True)):
-        labels = leaf_clusters(embed(features, seed=0, layout=layout), min_samples=15).labels
-        found[name] = recovery(planted["planted"].to_numpy(), labels)["recovered"]
-    assert found == {"umap-learn": 8, "deterministic": 8}
+        found[name] = [
+            recovery(
+                planted["planted"].to_numpy(),
+                leaf_clusters(embed(features, seed=seed, layout=layout), min_samples=15).labels,
+            )["recovered"]
+            for seed in range(4)
+        ]
+    for name, recovered in found.items():
+        assert min(recovered) >= 7 and recovered.count(8) >= 3, (name, recovered)
 
 
 def test_umap_learns_layout_is_restored_after_the_block(features):
@@ -80,22 +88,37 @@ def test_a_seeded_search_with_it_reruns_identically(features):
     np.testing.assert_array_equal(runs[0].labels_, runs[1].labels_)
 
 
-def test_edges_are_split_by_row_and_the_tails_group():
-    """Each point's edges to each group lie in its own segment, every edge once, so a
-    group's tails pass pulls each point towards exactly that group's heads."""
-    from raregal.method.layout import _edges_by_group
+def test_the_plan_colours_neighbours_apart_and_keeps_every_edge_once():
+    """No two neighbours (either way round) share a colour, so a colour's heads read
+    neighbours that stand still; each colour's points are contiguous after renumbering;
+    and the tails passes pull each point towards exactly its neighbours of the colour."""
+    from raregal.method.layout import plan
 
     rng = np.random.default_rng(0)
     head, tail = rng.integers(0, 30, 400), rng.integers(0, 30, 400)
-    order, tails, segments = _edges_by_group(head, tail, 30, 4)
-    assert sorted(order.tolist()) == list(range(400))
-    np.testing.assert_array_equal(tails, tail[order])
+    keep = head != tail
+    head, tail = head[keep], tail[keep]
+    p = plan(head, tail, 30)
+    new = np.empty(30, dtype=np.int64)
+    new[p.order] = np.arange(30)
+    colour = np.searchsorted(p.bounds, np.arange(30), side="right") - 1  # by new number
+    assert not np.any(colour[new[head]] == colour[new[tail]])
+    assert sorted(p.order.tolist()) == list(range(30))
+    # heads: each new point's edges, in the edges' own order
     for j in range(30):
-        for g in range(4):
-            got = tails[segments[j, g] : segments[j, g + 1]]
-            want = tail[(head == j) & (tail % 4 == g)]
-            np.testing.assert_array_equal(got, want)  # in the edges' own order
-    assert segments[0, 0] == 0 and segments[-1, -1] == 400
+        got = p.tail[p.indptr[j] : p.indptr[j + 1]]
+        np.testing.assert_array_equal(np.sort(got), np.sort(new[tail[head == p.order[j]]]))
+    # tails: the (tail, head) pairs of colour c are exactly the edges from colour c
+    for c in range(len(p.bounds) - 1):
+        pairs = []
+        for r in range(p.row_bounds[c], p.row_bounds[c + 1]):
+            for e in p.tails_edge[p.row_edges[r] : p.row_edges[r + 1]]:
+                assert p.tail[e] == p.rows[r]
+                assert p.indptr[p.bounds[c]] <= e < p.indptr[p.bounds[c + 1]]
+                pairs.append((int(p.rows[r]), int(e)))
+        edges = range(p.indptr[p.bounds[c]], p.indptr[p.bounds[c + 1]])
+        want = [(int(p.tail[e]), e) for e in edges]
+        assert sorted(pairs) == sorted(want)
 
 
 @pytest.mark.parametrize("given, used", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])

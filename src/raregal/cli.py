@@ -229,10 +229,9 @@ def _search_epilog() -> str:
         "over --stability-seeds layout reruns on the same neighbour graph), a density "
         "contrast in the representation itself, a significance (its density's rise in "
         "the condensed tree, in units of the density noise) and a credible flag (classes.csv; "
-        "--credible-only writes only those). See raregal.method.credibility. Above "
-        f"{defaults.STABILITY_AUTO_MAX:,} galaxies no reruns are made by default and the "
-        "flag rests on contrast and significance (measured at 200k and 632k: "
-        "docs/decisions/credibility.md).",
+        "--credible-only writes only those). See raregal.method.credibility and "
+        "docs/decisions/credibility.md. --stability-seeds 0 skips the reruns; the flag "
+        "then rests on contrast and significance.",
         "Several scales (--scales K): one min_samples finds groups of about min_samples "
         "members and more; a small one finds small tight groups but cuts large ones into "
         "leaves. With K > 1 the same embedding is clustered again at min_samples halved "
@@ -246,13 +245,10 @@ def _search_epilog() -> str:
         f"spectral, 200); up to {small}, umap-learn's own spectral start and "
         f"{layout_epochs(LARGE_DATA, defaults.UMAP_N_EPOCHS)} epochs. --init spectral "
         f"--n-epochs 200 gives umap-learn's own layout at any size, as in the paper "
-        f"(bench/search.py compares the two). At the paper's 632k the search (by default "
-        f"without credibility reruns above {defaults.STABILITY_AUTO_MAX:,} galaxies) "
-        f"takes about half of the paper's stack's time on 2 cores (0.39-0.51 on three "
-        f"kinds of table) and finds the same planted groups (bench/search.py); "
-        f"--n-epochs 50 cuts that to about a third, a trade measured in "
-        f"docs/decisions/layout.md. "
-        f"Each rerun (--stability-seeds K) costs about one layout.",
+        f"(bench/search.py compares the two). The layout is raregal's deterministic "
+        f"parallel one (--layout umap-learn: the paper's); each credibility rerun "
+        f"(--stability-seeds K) costs about one layout, and --n-epochs 50 halves the "
+        f"layout's time, a trade measured in docs/decisions/layout.md.",
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "
         f"rarest galaxies. It ranks whatever is unusual, artifacts too (README).",
@@ -397,8 +393,7 @@ def add_search(commands) -> None:
         type=_integer_or("auto"),
         metavar="K|auto",
         help=f"layout reruns for each class's stability; 0: none (default auto: "
-        f"{defaults.STABILITY_SEEDS} up to "
-        f"{defaults.STABILITY_AUTO_MAX:,} galaxies, 0 above)",
+        f"{defaults.STABILITY_SEEDS} at every size)",
     )
     method.add_argument(
         "--scales",
@@ -508,9 +503,9 @@ def add_method_options(
     method.add_argument(
         "--layout",
         choices=defaults.LAYOUTS,
-        help=f"the layout's gradient descent: umap-learn's (one thread when "
-        f"seeded), or raregal's deterministic parallel one, the same for "
-        f"a seed on any number of threads (default {defaults.LAYOUT})",
+        help=f"the layout's gradient descent: raregal's deterministic parallel one, "
+        f"the same for a seed on any number of threads, or umap-learn's (the paper's; "
+        f"one thread when seeded) (default {defaults.LAYOUT})",
     )
     method.add_argument(
         "--backend",

@@ -29,9 +29,8 @@ bulk. The measures, one row per class (:func:`assess`):
 ``credible`` (:func:`credible_rule`): dense (density_contrast >=
 :data:`raregal.core.defaults.CREDIBLE_CONTRAST`), or stable (stability >=
 :data:`raregal.core.defaults.CREDIBLE_STABILITY`) *and* significant (significance >=
-:data:`raregal.core.defaults.CREDIBLE_SIGNIFICANCE`); with K = 0 (the default above
-:data:`raregal.core.defaults.STABILITY_AUTO_MAX` galaxies, and on the GPU) stability is not
-measured, and the rule is dense or significant. A class of which at least
+:data:`raregal.core.defaults.CREDIBLE_SIGNIFICANCE`); with K = 0 (asked for, or on the
+GPU) stability is not measured, and the rule is dense or significant. A class of which at least
 :data:`raregal.core.defaults.CREDIBLE_MAX_DUPLICATES` of the members repeat another
 member's representation (``duplicates``, :mod:`raregal.method.duplicates`) is never
 credible: copies sit at distance 0, so its significance and stability measure the
@@ -349,14 +348,11 @@ def rule_text(k: int) -> str:
     )
 
 
-def resolve_stability_seeds(k, n: int) -> int:
-    """The layout reruns for ``n`` galaxies: an integer as given; "auto" is
-    :data:`raregal.core.defaults.STABILITY_SEEDS` up to
-    :data:`raregal.core.defaults.STABILITY_AUTO_MAX` galaxies and 0 above, where a
-    rerun costs one full layout (12 to 16 minutes at 632k, seeded, on 2 cores)."""
-    if k != "auto":
-        return int(k)
-    return defaults.STABILITY_SEEDS if n <= defaults.STABILITY_AUTO_MAX else 0
+def resolve_stability_seeds(k) -> int:
+    """The layout reruns: an integer as given; "auto" is
+    :data:`raregal.core.defaults.STABILITY_SEEDS`, at every size (each costs about one
+    layout)."""
+    return defaults.STABILITY_SEEDS if k == "auto" else int(k)
 
 
 @dataclass

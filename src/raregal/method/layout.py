@@ -4,36 +4,36 @@ threads, whatever the machine's load.
 umap-learn's layout is stochastic gradient descent over the fuzzy graph's edges with
 negative sampling. Its parallel epochs race (threads move the same points, and the
 edges of one point share one random state), so umap-learn runs a seeded layout on
-one thread. Here the points are split into :data:`GROUPS` fixed groups (point index
-modulo GROUPS, whatever the thread count), and an epoch takes the groups in turn.
-For each group, two parallel passes, each point moving only itself:
+one thread. Here the graph's points are coloured so that no two neighbours share a
+colour (greedy, in index order: a fixed plan, whatever the thread count; about 50
+colours for a 50-neighbour graph), and an epoch takes the colours in turn. For each
+colour, two parallel passes, each point moving only itself:
 
-- heads: each point of the group, for each of its edges due this epoch, is pulled
-  towards the edge's other end and pushed from its negative samples, in the order of
-  its edges, as umap-learn moves the head of an edge;
-- tails: every point with an edge due this epoch to a point of the group is pulled
-  towards that point, as umap-learn moves the tail of an edge (``move_other``; the
-  graph is symmetric, so the edge's reverse is due in the same epoch).
+- heads: each point of the colour, for each of its edges due this epoch, moves as
+  umap-learn moves the head of an edge (pulled towards the other end, then pushed from
+  its negative samples), in the order of its edges, and records each pull. Its
+  neighbours have other colours and stand still in this pass, so it reads them as
+  umap-learn's one thread would; a negative sample of the same colour is read as it
+  was at the start of the pass (a copy of the colour's points);
+- tails: every point at the other end of those edges takes the opposite of each
+  recorded pull, as umap-learn moves an edge's tail (``move_other``).
 
-In each pass every other point is read as it was at the start of the pass (a copy),
-so what a point does never depends on when another thread moved its neighbours, and a
-point's negative samples come from a counter-based random stream of (seed, epoch,
+A point's negative samples come from a counter-based random stream of (seed, epoch,
 point) alone (splitmix64), not from a state shared by threads. Each point's update is
 then one fixed sequence of arithmetic, so the layout depends on the seed alone.
 
-Why groups: umap-learn moves the points one edge at a time, each move seeing the
-moves before it. At 50k (`current` table, seeds 1 and 2 of each, HDBSCAN at min_samples
-84), the classes of umap-learn's seeded layout and of this one agreed at an ARI of
-0.56-0.58 when every point moved against the epoch's start and pulled itself twice
-instead of moving the edge's tail, 0.69 with the tails pass and one group, 0.76-0.79
-with 8 groups (one graph; issue-37 notes), and 0.74-0.75 with 8 groups on another
-graph (bench/layout_quality.py), where two umap-learn seeds agreed at 0.81 and
-umap-learn seeded and parallel at 0.79-0.88. Trustworthiness (0.978), neighbours kept
-(0.233 against 0.228-0.230) and planted groups (9-10 of 20) matched. The price is two
-parallel passes per group, 16 synchronisations an epoch, which cost most on busy
-cores: at 50k on 2 cores at load 7-9, with threads spinning at each, 163-222 s with 8
-groups, 62-64 s with one, 52 s for umap-learn's layout on one thread; waiting
-passively (below), 76 s with 8 groups against 69 s for umap-learn's (load 6).
+What is left of umap-learn's descent is its order: it takes the edges in the rows'
+order, each move seeing the moves before it; here the colours' order, and the tails
+move after their colour's heads. The order is part of umap-learn's own run-to-run
+spread, as the rows of a catalogue can come in any order (issue 37's notes, seeds and
+row orders drawn anew for each run):
+
+- the tests' 1,500 rows with 8 tight planted groups: umap-learn's layout missed one
+  group in 0 of 32 seeds with the rows in their order and in 6 of 48 with the rows
+  shuffled; this layout in 6 of 48. Points that read their neighbours as they were at
+  the start of a pass, or tails that recomputed their own pull, missed more (10 of 32);
+- one 50k graph (``current`` table, HDBSCAN at min_samples 84): see
+  docs/decisions/layout.md for the ARI and neighbour agreement with umap-learn.
 
 The rest -- the graph, its pruning, the start, the edge sampling rates, the learning
 rate's decay, the gradient and its clipping -- is umap-learn's, reached through its
@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 
 import numba
 import numpy as np
@@ -55,17 +56,15 @@ import numpy as np
 # wins; it must be set before numba first starts its threads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-#: Fixed groups of points an epoch takes in turn (module docstring); part of the
-#: result, so never tied to the thread count.
-GROUPS = 8
+_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 @numba.njit(inline="always")
 def _splitmix(state):
-    state = (state + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    state = (state + np.uint64(0x9E3779B97F4A7C15)) & _MASK
     z = state
-    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
-    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & _MASK
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & _MASK
     return state, z ^ (z >> np.uint64(31))
 
 
@@ -75,25 +74,25 @@ def _clip(value):
 
 
 @numba.njit(inline="always")
-def _pull(embedding, j, start, k, a, b, alpha):
-    """Move point j towards start[k] by umap-learn's attractive gradient."""
+def _push(embedding, j, other, k, b_gamma, a, b, alpha):
+    """Move point j away from other[k] by umap-learn's repulsive gradient."""
     dim = embedding.shape[1]
     dist = 0.0
     for d in range(dim):
-        dist += (embedding[j, d] - start[k, d]) ** 2
-    coeff = 0.0
+        dist += (embedding[j, d] - other[k, d]) ** 2
     if dist > 0.0:
-        coeff = -2.0 * a * b * dist ** (b - 1.0) / (a * dist**b + 1.0)
-    for d in range(dim):
-        embedding[j, d] += _clip(coeff * (embedding[j, d] - start[k, d])) * alpha
+        coeff = 2.0 * b_gamma / ((0.001 + dist) * (a * dist**b + 1.0))
+        for d in range(dim):
+            embedding[j, d] += _clip(coeff * (embedding[j, d] - other[k, d])) * alpha
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def _heads(
     embedding,
-    start,
-    group,
-    groups,
+    snapshot,
+    moves,
+    first,
+    last,
     indptr,
     tail,
     epochs_per_sample,
@@ -107,11 +106,15 @@ def _heads(
     epoch,
     seed,
 ):
+    """Heads pass over the colour's points first..last-1: each edge due moves its head
+    as umap-learn does and records the move (``moves``, one row per edge of the colour
+    from ``indptr[first]``; 0 for an edge not due) for the tails pass. ``snapshot``
+    holds the colour's points as they were at the pass's start."""
     # Arrays are indexed element by element, never sliced into row views: a view made
     # in a parallel loop takes and drops a reference on its array from the threads.
     n, dim = embedding.shape
-    for r in numba.prange((n - group + groups - 1) // groups):
-        j = group + r * groups
+    base = indptr[first]
+    for j in numba.prange(first, last):
         state = (
             np.uint64(seed)
             ^ (np.uint64(epoch) * np.uint64(0xD1B54A32D192ED03))
@@ -119,8 +122,22 @@ def _heads(
         )
         for i in range(indptr[j], indptr[j + 1]):
             if next_sample[i] > epoch:
+                for d in range(dim):
+                    moves[i - base, d] = 0.0
                 continue
-            _pull(embedding, j, start, tail[i], a, b, alpha)
+            k = tail[i]
+            dist = 0.0
+            for d in range(dim):
+                dist += (embedding[j, d] - embedding[k, d]) ** 2
+            coeff = 0.0
+            if dist > 0.0:
+                # umap-learn's -2ab d^(2(b-1)) / (1 + a d^2b), with one power, not two
+                power = dist**b
+                coeff = -2.0 * a * b * power / (dist * (a * power + 1.0))
+            for d in range(dim):
+                move = _clip(coeff * (embedding[j, d] - embedding[k, d])) * alpha
+                embedding[j, d] += move
+                moves[i - base, d] = move
             next_sample[i] += epochs_per_sample[i]
             negatives = int((epoch - next_negative[i]) / epochs_per_negative[i])
             for _ in range(negatives):
@@ -128,38 +145,119 @@ def _heads(
                 k = np.int64(draw % np.uint64(n))
                 if k == j:
                     continue
-                dist = 0.0
-                for d in range(dim):
-                    dist += (embedding[j, d] - start[k, d]) ** 2
-                if dist <= 0.0:
-                    continue
-                coeff = 2.0 * gamma * b / ((0.001 + dist) * (a * dist**b + 1.0))
-                for d in range(dim):
-                    embedding[j, d] += _clip(coeff * (embedding[j, d] - start[k, d])) * alpha
+                if first <= k < last:  # moving in this pass: as it was at the start
+                    _push(embedding, j, snapshot, k - first, gamma * b, a, b, alpha)
+                else:
+                    _push(embedding, j, embedding, k, gamma * b, a, b, alpha)
             next_negative[i] += negatives * epochs_per_negative[i]
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _tails(embedding, start, segments, group, tail, due, a, b, alpha):
-    for k in numba.prange(embedding.shape[0]):
-        for i in range(segments[k, group], segments[k, group + 1]):
-            if due[i]:
-                _pull(embedding, k, start, tail[i], a, b, alpha)
+def _tails(embedding, moves, base, rows, row_edges, edges):
+    """Tails pass: each of ``rows`` (the tails of the colour's edges) takes the opposite
+    of its edges' head moves (its edges: ``edges[row_edges[r]:row_edges[r + 1]]``,
+    positions in the head-ordered edges; ``moves`` row = position - ``base``), as
+    umap-learn moves an edge's tail (``move_other``), in the edges' order."""
+    dim = embedding.shape[1]
+    for r in numba.prange(rows.shape[0]):
+        k = rows[r]
+        for i in range(row_edges[r], row_edges[r + 1]):
+            for d in range(dim):
+                embedding[k, d] += -moves[edges[i] - base, d]
 
 
-def _edges_by_group(head, tail, n_vertices, groups):
-    """The edges ordered by head, then by the tail's group (stable within), and each
-    row's start of each group's edges: ``segments[j, g]`` (n, groups + 1)."""
-    order = np.lexsort((tail % groups, head))
-    head, tail = head[order], tail[order]
-    counts = np.zeros((n_vertices, groups), dtype=np.int64)
-    np.add.at(counts, (head, tail % groups), 1)
-    segments = np.zeros((n_vertices, groups + 1), dtype=np.int64)
-    np.cumsum(counts, axis=1, out=segments[:, 1:])
-    row_start = np.zeros(n_vertices, dtype=np.int64)
-    np.cumsum(counts.sum(axis=1)[:-1], out=row_start[1:])
-    segments += row_start[:, None]
-    return order, np.ascontiguousarray(tail), segments
+@numba.njit(cache=True)
+def _stable_order(keys, n_keys):
+    """The positions of ``keys`` (m,) in [0, n_keys) sorted by key, ties in their order
+    (a counting sort: O(m), where lexsort took seconds at 3.4M edges)."""
+    start = np.zeros(n_keys + 1, dtype=np.int64)
+    for key in keys:
+        start[key + 1] += 1
+    for key in range(n_keys):
+        start[key + 1] += start[key]
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    for i in range(keys.shape[0]):
+        order[start[keys[i]]] = i
+        start[keys[i]] += 1
+    return order
+
+
+@numba.njit(cache=True)
+def greedy_colours(indptr, indices):
+    """Each point the smallest colour none of its earlier-coloured neighbours has, in
+    index order (CSR adjacency ``indptr`` (n + 1,), ``indices``); shape (n,) int64."""
+    n = indptr.shape[0] - 1
+    colour = np.full(n, -1, dtype=np.int64)
+    seen = np.full(n + 1, -1, dtype=np.int64)
+    for j in range(n):
+        for i in range(indptr[j], indptr[j + 1]):
+            if colour[indices[i]] >= 0:
+                seen[colour[indices[i]]] = j
+        c = 0
+        while seen[c] == j:
+            c += 1
+        colour[j] = c
+    return colour
+
+
+def _starts(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """Where each key's run starts in ``keys`` sorted, and the end: (n_keys + 1,)."""
+    return np.concatenate([[0], np.cumsum(np.bincount(keys, minlength=n_keys))])
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How an epoch is run on a graph: points numbered anew so that each colour's points
+    are contiguous (``order[new] = old``; colour c is new points
+    ``bounds[c]..bounds[c + 1]-1``), their edges (new numbering) by head (``indptr``,
+    ``tail``; ``edge_order`` maps them to the given edges), and for the tails passes
+    the edges again by the head's colour, then tail: colour c's rows (tails) are
+    ``rows[row_bounds[c]:row_bounds[c + 1]]``, row r's edges the positions in ``tail``
+    ``tails_edge[row_edges[r]:row_edges[r + 1]]``."""
+
+    order: np.ndarray
+    bounds: np.ndarray
+    edge_order: np.ndarray
+    indptr: np.ndarray
+    tail: np.ndarray
+    rows: np.ndarray
+    row_edges: np.ndarray
+    row_bounds: np.ndarray
+    tails_edge: np.ndarray
+
+
+def plan(head: np.ndarray, tail: np.ndarray, n_vertices: int) -> Plan:
+    """The colouring and edge orders for the graph's edges ``head``/``tail`` (m,) int64."""
+    # neighbours either way round never share a colour, even were the graph not symmetric
+    both_head, both_tail = np.concatenate([head, tail]), np.concatenate([tail, head])
+    adjacency = both_tail[_stable_order(both_head, n_vertices)]
+    colour = greedy_colours(_starts(both_head, n_vertices), adjacency)
+    n_colours = int(colour.max()) + 1
+    order = _stable_order(colour, n_colours)
+    new = np.empty(n_vertices, dtype=np.int64)
+    new[order] = np.arange(n_vertices)
+    colour = colour[order]
+    edge_order = _stable_order(new[head], n_vertices)
+    head, tail = new[head][edge_order], new[tail][edge_order]
+    # tails: the edges by the head's colour, then tail (two stable passes); a run of one
+    # tail within one colour is a row
+    by_tail = _stable_order(tail, n_vertices)
+    by_colour = by_tail[_stable_order(colour[head][by_tail], n_colours)]
+    key_colour, key_tail = colour[head][by_colour], tail[by_colour]
+    row_starts = np.flatnonzero(
+        np.r_[True, (key_colour[1:] != key_colour[:-1]) | (key_tail[1:] != key_tail[:-1])]
+    )
+    return Plan(
+        order=order,
+        bounds=_starts(colour, n_colours),
+        edge_order=edge_order,
+        indptr=_starts(head, n_vertices),
+        tail=tail,
+        rows=key_tail[row_starts],
+        row_edges=np.append(row_starts, len(by_colour)),
+        row_bounds=_starts(key_colour[row_starts], n_colours),
+        tails_edge=by_colour,
+    )
 
 
 def optimize_layout(
@@ -199,14 +297,14 @@ def optimize_layout(
             "the deterministic layout lays out one embedding for a number of "
             "epochs, without densMAP"
         )
-    order, tail, segments = _edges_by_group(np.asarray(head), np.asarray(tail), n_vertices, GROUPS)
-    indptr = np.append(segments[:, 0], segments[-1, -1])
-    epochs_per_sample = np.ascontiguousarray(epochs_per_sample[order], dtype=np.float64)
+    p = plan(np.asarray(head, dtype=np.int64), np.asarray(tail, dtype=np.int64), n_vertices)
+    embedding = np.ascontiguousarray(head_embedding[p.order])
+    epochs_per_sample = np.ascontiguousarray(epochs_per_sample[p.edge_order], dtype=np.float64)
     epochs_per_negative = epochs_per_sample / negative_sample_rate
     next_sample, next_negative = epochs_per_sample.copy(), epochs_per_negative.copy()
-    seed = int(
-        np.asarray(rng_state, dtype=np.int64).view(np.uint64).sum() & np.uint64(0x7FFFFFFFFFFFFFFF)
-    )
+    snapshot = np.empty((int(np.diff(p.bounds).max()), embedding.shape[1]), embedding.dtype)
+    moves = np.empty((int(np.diff(p.indptr[p.bounds]).max()), embedding.shape[1]))
+    seed = int(np.asarray(rng_state, dtype=np.int64).view(np.uint64).sum() & np.uint64(2**63 - 1))
     a, b, gamma = float(a), float(b), float(gamma)
     before = numba.get_num_threads()
     numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)  # a seeded UMAP set it to 1
@@ -214,16 +312,17 @@ def optimize_layout(
         for epoch in tqdm(range(n_epochs), **{"disable": not verbose, **(tqdm_kwds or {})}):
             # umap-learn's decay: epoch e > 0 runs at initial * (1 - (e - 1) / n_epochs)
             alpha = initial_alpha * (1.0 - max(epoch - 1, 0) / n_epochs)
-            # an edge and its reverse share their schedule: due for heads and tails alike
-            due = next_sample <= epoch
-            for group in range(GROUPS):
+            for c in range(len(p.bounds) - 1):
+                first, last = int(p.bounds[c]), int(p.bounds[c + 1])
+                snapshot[: last - first] = embedding[first:last]
                 _heads(
-                    head_embedding,
-                    head_embedding.copy(),
-                    group,
-                    GROUPS,
-                    indptr,
-                    tail,
+                    embedding,
+                    snapshot,
+                    moves,
+                    first,
+                    last,
+                    p.indptr,
+                    p.tail,
                     epochs_per_sample,
                     next_sample,
                     epochs_per_negative,
@@ -235,11 +334,18 @@ def optimize_layout(
                     epoch,
                     seed,
                 )
+                lo, hi = p.row_bounds[c], p.row_bounds[c + 1]
                 _tails(
-                    head_embedding, head_embedding.copy(), segments, group, tail, due, a, b, alpha
+                    embedding,
+                    moves,
+                    p.indptr[first],
+                    p.rows[lo:hi],
+                    p.row_edges[lo : hi + 1],
+                    p.tails_edge,
                 )
     finally:
         numba.set_num_threads(before)
+    head_embedding[p.order] = embedding
     return head_embedding
 
 

@@ -117,26 +117,25 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     pca_components : int, optional
         Project onto this many principal components before UMAP.
     seed : int, optional
-        Identical reruns, whatever the machine's load, at the cost of a
-        single-threaded umap-learn layout (HDBSCAN's tree is the same on any number
-        of threads, seeded or not).
+        Identical reruns, whatever the machine's load and the number of threads (the
+        deterministic layout and HDBSCAN's tree use every core, seeded or not; with
+        ``layout="umap-learn"`` a seed runs umap-learn's layout on one thread).
     backend : {"auto", "cpu", "gpu"}, default "auto"
         cuML on a GPU when installed and "auto", else umap-learn and fast_hdbscan.
     stability_seeds : int or "auto", default "auto"
         Layout reruns that measure each class's stability (:mod:`raregal.method.credibility`);
         0 skips them (the credible rule is then dense or significant). "auto":
-        :data:`~raregal.core.defaults.STABILITY_SEEDS` up to
-        :data:`~raregal.core.defaults.STABILITY_AUTO_MAX` galaxies, 0 above, where each
-        rerun costs a full layout (:func:`raregal.method.credibility.resolve_stability_seeds`).
+        :data:`~raregal.core.defaults.STABILITY_SEEDS` at every size; each rerun costs
+        about one layout (:func:`raregal.method.credibility.resolve_stability_seeds`).
     scales : int, default 5
         Density scales clustered: 1 is the paper's single min_samples; more clusters
         the same embedding again at min_samples halved each step down to
         :data:`~raregal.core.defaults.SCALE_FLOOR`, keeping the finer scales' new credible
         classes (:mod:`raregal.method.scales`).
-    layout : {"umap-learn", "deterministic"}, default "umap-learn"
-        The layout's gradient descent (5-D embedding, map, reruns): umap-learn's, on
-        one thread when seeded, or :mod:`raregal.method.layout`'s, parallel and the same for
-        a seed on any number of threads.
+    layout : {"deterministic", "umap-learn"}, default "deterministic"
+        The layout's gradient descent (5-D embedding, map, reruns):
+        :mod:`raregal.method.layout`'s, parallel and the same for a seed on any number of
+        threads, or umap-learn's (the paper's), on one thread when seeded.
     fit_sample : int, "auto" or None, default "auto"
         Fit the layout (5-D embedding and map) on a seeded random sample of this many
         galaxies and place every other one from its nearest sample galaxies
@@ -379,7 +378,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
         # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
-        k = resolve_stability_seeds(self.stability_seeds, n) if model is not None else 0
+        k = resolve_stability_seeds(self.stability_seeds) if model is not None else 0
+        # the reruns' layouts, made once and clustered again at every finer scale
+        layouts: dict = {}
         with log.stage(
             "credibility",
             f"{k} layout reruns, density contrast of {self.clustering_.n_classes} classes",
@@ -397,6 +398,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
                 min_samples=self.min_samples_,
                 min_cluster_size=self.min_cluster_size,
                 say=log.say,
+                layouts=layouts,
                 duplicates=self.duplicates_,
                 refit=self._refit(X),
             )
@@ -405,7 +407,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.scale_results_ = [self._scale(self.min_samples_, self.clustering_, self.credibility_)]
         if len(self.scales_) > 1:
             with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, {k} reruns each"):
-                self._add_scales(X, model, k, log)
+                self._add_scales(X, model, k, log, layouts)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
         return self
@@ -531,10 +533,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             }
         )
 
-    def _add_scales(self, X, model, k: int, log: StageLog) -> None:
-        """Cluster the embedding at the finer scales and combine their credible
-        classes with the first scale's (:func:`raregal.method.scales.combine`)."""
-        layouts: dict = {}
+    def _add_scales(self, X, model, k: int, log: StageLog, layouts: dict) -> None:
+        """Cluster the embedding (and the first scale's rerun ``layouts``) at the finer
+        scales and combine their credible classes with the first scale's
+        (:func:`raregal.method.scales.combine`)."""
         found = self.scale_results_
         seconds = list(self.credibility_.seconds)
         for min_samples in self.scales_[1:]:
