@@ -3,11 +3,12 @@ graph (issue 37).
 
 For each table kind (bench/tables.py) and N: one fuzzy neighbour graph (umap-learn's
 5-D UMAP at raregal's settings: n_neighbors 50, a PCA start, 100 epochs), then the
-layout of that graph from two seeds by each gradient descent -- umap-learn's seeded
-(on one thread, as a seeded search runs it), umap-learn's on all threads (its epochs
-race, so the seed does not fix it: the reference stack's layout) and
-raregal.method.layout's (all threads) -- through raregal.method.credibility.layout_rerun,
-the function the stability reruns use. For each layout:
+layout of that graph from ``--seeds`` by each gradient descent (``--layouts``, LAYOUTS)
+-- umap-learn's seeded (on one thread, as a seeded search runs it), the same with the
+rows in a random order per seed, umap-learn's on all threads (its epochs race, so the
+seed does not fix it: the reference stack's layout) and raregal.method.layout's (all
+threads) -- through raregal.method.credibility.layout_rerun, the function the
+stability reruns use. For each layout:
 
 - its wall time;
 - trustworthiness (sklearn.manifold.trustworthiness, 15 neighbours) on a random
@@ -15,11 +16,12 @@ the function the stability reruns use. For each layout:
   ``--queries`` rows' 15 nearest neighbours in the 128-d table (exact, among all N) that
   are among its 15 nearest in the layout;
 - HDBSCAN (leaf, raregal's scaled min_samples): classes,
-  planted groups recovered and spurious classes (raregal.synthetic.recovery);
+  planted groups recovered and spurious classes (raregal.measure.synthetic.recovery);
 
-and the adjusted Rand index of the HDBSCAN classes between the two seeds of each
-descent (umap-learn's: the run-to-run spread) and across descents (mean, min and max
-over the pairs of seeds). The load average before and after each table.
+and, between the seeds of each descent (the run-to-run spread) and across descents
+(every pair of seeds), the adjusted Rand index of the HDBSCAN classes and the share of
+the queries' 15 nearest neighbours the two layouts share (mean, min, max). The load
+average before and after each table.
 
     python bench/layout_quality.py --sizes 50000 200000 --tables current curved
 """
@@ -27,6 +29,7 @@ over the pairs of seeds). The load average before and after each table.
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -39,9 +42,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from tables import TABLES, make_table  # noqa: E402
 
-#: umap-learn's descent seeded (one thread, as a seeded search runs it), unseeded on all
-#: threads (its parallel epochs race: the reference stack's), and raregal.method.layout's.
-LAYOUTS = ("umap-learn", "umap-learn parallel", "deterministic")
+#: umap-learn's descent seeded (one thread, as a seeded search runs it), the same on the
+#: rows in a random order per seed (umap-learn takes the edges in the rows' order, which a
+#: catalogue is free to change: part of its run-to-run spread), unseeded on all threads
+#: (its parallel epochs race: the reference stack's), and raregal.method.layout's.
+LAYOUTS = ("umap-learn", "umap-learn shuffled", "umap-learn parallel", "deterministic")
 K = 15  # neighbours for trustworthiness and preservation
 
 
@@ -69,10 +74,16 @@ def lay_out(features, model, layout: str, seed: int) -> tuple[np.ndarray, float]
     from raregal.method.credibility import layout_rerun
     from raregal.method.layout import deterministic_layout
 
+    order = np.arange(len(features))
+    if layout == "umap-learn shuffled":
+        order = np.random.default_rng(1000 + seed).permutation(len(features))
+        model = copy.copy(model)
+        model.graph_ = model.graph_.tocsr()[order][:, order].tocsr()
     start = time.perf_counter()
     with deterministic_layout(layout == "deterministic"):
-        embedding = layout_rerun(
-            features,
+        embedding = np.empty((len(features), model.n_components), dtype=np.float32)
+        embedding[order] = layout_rerun(
+            features[order],
             model,
             init="pca",
             n_epochs=defaults.UMAP_N_EPOCHS,
@@ -82,15 +93,16 @@ def lay_out(features, model, layout: str, seed: int) -> tuple[np.ndarray, float]
     return embedding, time.perf_counter() - start
 
 
-def preservation(features, embedding, queries: np.ndarray) -> float:
-    """Mean share of the queries' K nearest neighbours (exact, all rows) kept in the layout."""
+def neighbours(points, queries: np.ndarray) -> np.ndarray:
+    """The queries' K nearest neighbours among all rows (exact), shape (len(queries), K)."""
     from sklearn.neighbors import NearestNeighbors
 
-    def neighbours(points):
-        index = NearestNeighbors(n_neighbors=K + 1, algorithm="brute").fit(points)
-        return index.kneighbors(points[queries], return_distance=False)[:, 1:]
+    index = NearestNeighbors(n_neighbors=K + 1, algorithm="brute").fit(points)
+    return index.kneighbors(points[queries], return_distance=False)[:, 1:]
 
-    a, b = neighbours(features), neighbours(embedding)
+
+def shared(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean share of each row's K neighbours in ``a`` also among its K in ``b``."""
     return float(np.mean([len(np.intersect1d(x, y)) / K for x, y in zip(a, b)]))
 
 
@@ -102,9 +114,11 @@ def measure(features, planted, embedding, min_samples, subsample, queries) -> di
 
     labels = leaf_clusters(embedding, min_samples=min_samples).labels
     rec = recovery(planted, labels)
+    near = neighbours(embedding, queries)
     return {
         "trust": trustworthiness(features[subsample], embedding[subsample], n_neighbors=K),
-        "preserved": preservation(features, embedding, queries),
+        "preserved": shared(neighbours(features, queries), near),
+        "neighbours": near,
         "recovered": rec["recovered"],
         "classes": rec["classes"],
         "spurious": rec["spurious"],
@@ -133,32 +147,35 @@ def benchmark(kind: str, n: int, dim: int, seed: int, seeds: list[int], args) ->
     start = time.perf_counter()
     model = graph(features)
     row["graph_s"] = round(time.perf_counter() - start, 1)
-    labels = {}
+    labels, near = {}, {}
     for s in seeds:  # alternate the descents: a load change hits both
-        for layout in LAYOUTS:
+        for layout in args.layouts:
             embedding, seconds = lay_out(features, model, layout, s)
             m = measure(features, planted, embedding, min_samples, subsample, queries)
-            labels[layout, s] = m.pop("labels")
+            labels[layout, s], near[layout, s] = m.pop("labels"), m.pop("neighbours")
             row["layouts"][f"{layout} seed {s}"] = {
                 "seconds": round(seconds, 1),
                 "load": load(),
                 **m,
             }
     ari = {}
-    for layout in LAYOUTS:
-        for a, b in itertools.combinations(seeds, 2):
-            ari[f"{layout} seed {a} vs seed {b}"] = adjusted_rand_score(
-                labels[layout, a], labels[layout, b]
-            )
-    for one, other in itertools.combinations(LAYOUTS, 2):
-        cross = [
-            adjusted_rand_score(labels[one, a], labels[other, b]) for a in seeds for b in seeds
-        ]
-        ari[f"{one} vs {other} (every pair of seeds): mean, min, max"] = (
-            np.mean(cross),
-            np.min(cross),
-            np.max(cross),
+    pairs = [(one, one) for one in args.layouts] + list(itertools.combinations(args.layouts, 2))
+    for one, other in pairs:
+        seed_pairs = (
+            list(itertools.combinations(seeds, 2))
+            if one == other
+            else [(a, b) for a in seeds for b in seeds]
         )
+        measures = {
+            "ARI": [adjusted_rand_score(labels[one, a], labels[other, b]) for a, b in seed_pairs],
+            f"{K}-NN shared": [shared(near[one, a], near[other, b]) for a, b in seed_pairs],
+        }
+        for name, values in measures.items():
+            ari[f"{name} {one} vs {other}: mean, min, max"] = (
+                np.mean(values),
+                np.min(values),
+                np.max(values),
+            )
     row["ari"] = {k: np.round(v, 3).tolist() for k, v in ari.items()}
     row["load"].append(load())
     return row
@@ -181,7 +198,7 @@ def print_row(row: dict) -> None:
             f"{r['classes']:7d} {r['spurious']:5d}"
         )
     for pair, value in row["ari"].items():
-        print(f"  ARI {pair}: {value}")
+        print(f"  {pair}: {value}")
     sys.stdout.flush()
 
 
@@ -195,9 +212,10 @@ def main() -> None:
         "--seeds",
         type=int,
         nargs="+",
-        default=[1, 2],
-        help="layout seeds, each run by both descents",
+        default=[1, 2, 3],
+        help="layout seeds, each run by every descent",
     )
+    parser.add_argument("--layouts", nargs="+", choices=LAYOUTS, default=list(LAYOUTS))
     parser.add_argument(
         "--subsample",
         type=int,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from raregal.measure.synthetic import recovery
+from raregal.method import layout as layout_module
 from raregal.method.cluster import leaf_clusters
 from raregal.method.layout import deterministic_layout
 from raregal.method.reduce import umap_embed
@@ -14,14 +15,21 @@ from raregal.method.search import RareClassFinder
 
 
 def embed(features, seed, threads=None, layout=True):
-    before = numba.get_num_threads()
+    """The 5-D embedding; ``threads``: the threads the layout runs on (it takes every
+    thread numba has, ``numba.config.NUMBA_NUM_THREADS``, whatever a seeded UMAP set)."""
+    most = numba.config.NUMBA_NUM_THREADS
     try:
         if threads is not None:
-            numba.set_num_threads(threads)
+            numba.config.NUMBA_NUM_THREADS = threads
         with deterministic_layout(layout):
             return umap_embed(features, n_neighbors=15, init="pca", n_epochs=100, seed=seed)[0]
     finally:
-        numba.set_num_threads(before)
+        numba.config.NUMBA_NUM_THREADS = most
+
+
+two_threads = pytest.mark.skipif(
+    numba.config.NUMBA_NUM_THREADS < 2, reason="numba has one thread on this machine"
+)
 
 
 @pytest.fixture(scope="module")
@@ -29,14 +37,24 @@ def features(planted):
     return planted.filter(like="feat_").to_numpy(np.float32)
 
 
-def test_same_embedding_on_one_and_two_threads(features):
+@two_threads
+def test_same_embedding_on_one_and_two_threads(features, monkeypatch):
+    ran_on = []
+    kernel = layout_module._heads
+    monkeypatch.setattr(
+        layout_module, "_heads", lambda *a: (ran_on.append(numba.get_num_threads()), kernel(*a))
+    )
     one = embed(features, seed=3, threads=1)
+    assert set(ran_on) == {1}
+    ran_on.clear()
     two = embed(features, seed=3, threads=2)
+    assert set(ran_on) == {2}
     np.testing.assert_array_equal(one, two)
     assert not np.array_equal(one, embed(features, seed=4))  # the seed matters
 
 
 @pytest.mark.slow
+@two_threads
 def test_same_embedding_under_load(features, cpu_load):
     """Two threads competing with two busy processes give what one thread gives."""
     np.testing.assert_array_equal(

@@ -194,8 +194,8 @@ TRAIN_VAL_FRACTION = 0.2
 # as planted groups are found from about min_samples members up; an integer forces one.
 MIN_SAMPLES = "scaled"
 # Layout reruns for each class's stability (raregal.method.credibility), at every size
-# ("auto"): without them the rule missed diffuse real classes at 200k and 632k (issue 14),
-# and the deterministic layout runs them on every core; 0 disables stability.
+# ("auto", since the deterministic layout runs them on every core; issue 37): each costs
+# about one layout; docs/decisions/credibility.md has what they change. 0: none.
 STABILITY_SEEDS = 3
 # Credible: dense (contrast >= CREDIBLE_CONTRAST) or stable (>= CREDIBLE_STABILITY) and
 # significant (>= CREDIBLE_SIGNIFICANCE). Stability and contrast are set above the bulk

@@ -406,7 +406,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
         self.scale_results_ = [self._scale(self.min_samples_, self.clustering_, self.credibility_)]
         if len(self.scales_) > 1:
-            with log.stage("scales", f"HDBSCAN at min_samples {self.scales_[1:]}, {k} reruns each"):
+            with log.stage(
+                "scales",
+                f"HDBSCAN at min_samples {self.scales_[1:]} on the embedding and its {k} reruns",
+            ):
                 self._add_scales(X, model, k, log, layouts)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
