@@ -168,19 +168,21 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     ).fit(X)
     lap(times, "search", started, f"search of {n} galaxies")
     reruns = []
+    # as the search reruns: a layout fitted on a sample (--fit-sample, from 300k by
+    # default) is laid out again on that sample and every galaxy placed from it
+    fitted, place = finder._refit(X) or (X, None)
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()
         with deterministic_layout(finder.layout == "deterministic"):  # the search's layout
-            reruns.append(
-                layout_rerun(
-                    X,
-                    finder.umap_,
-                    init=finder.init_,
-                    n_epochs=finder.n_epochs_,
-                    seed=rerun_seed,
-                    parallel=False,
-                )
+            layout = layout_rerun(
+                fitted,
+                finder.umap_,
+                init=finder.init_,
+                n_epochs=finder.n_epochs_,
+                seed=rerun_seed,
+                parallel=False,
             )
+        reruns.append(layout if place is None else place(layout))
         lap(times, "layout_rerun", started, f"layout rerun {len(reruns)}/{k}")
     boot = []  # (rows, embedding) of each bootstrap search
     for b in range(boots):

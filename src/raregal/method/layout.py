@@ -30,7 +30,7 @@ row orders drawn anew for each run):
 
 - the tests' 1,500 rows with 8 tight planted groups: umap-learn's layout missed one
   group in 0 of 32 seeds with the rows in their order and in 6 of 48 with the rows
-  shuffled; this layout in 6 of 48. Points that read their neighbours as they were at
+  shuffled; this layout in 7 of 48. Points that read their neighbours as they were at
   the start of a pass, or tails that recomputed their own pull, missed more (10 of 32);
 - one 50k graph (``current`` table, HDBSCAN at min_samples 84): see
   docs/decisions/layout.md for the ARI and neighbour agreement with umap-learn.
@@ -170,19 +170,29 @@ def _tails(embedding, moves, base, rows, row_edges, edges):
 
 
 @numba.njit(cache=True)
-def _stable_order(keys, n_keys):
-    """The positions of ``keys`` (m,) in [0, n_keys) sorted by key, ties in their order
-    (a counting sort: O(m), where lexsort took seconds at 3.4M edges)."""
+def _counting_sort(keys, n_keys, order):
     start = np.zeros(n_keys + 1, dtype=np.int64)
     for key in keys:
         start[key + 1] += 1
     for key in range(n_keys):
         start[key + 1] += start[key]
-    order = np.empty(keys.shape[0], dtype=np.int64)
     for i in range(keys.shape[0]):
         order[start[keys[i]]] = i
         start[keys[i]] += 1
+
+
+def _stable_order(keys: np.ndarray, n_keys: int) -> np.ndarray:
+    """The positions of ``keys`` (m,) in [0, n_keys) sorted by key, ties in their order
+    (a counting sort: O(m), where lexsort took seconds at 3.4M edges); int32 where m
+    allows, as every index array of the plan (half the memory: 64 bytes an edge at the
+    plan's peak with int64)."""
+    order = np.empty(len(keys), dtype=_index_type(len(keys)))
+    _counting_sort(keys, n_keys, order)
     return order
+
+
+def _index_type(size: int) -> type:
+    return np.int32 if size < 2**31 else np.int64
 
 
 @numba.njit(cache=True)
@@ -230,22 +240,26 @@ class Plan:
 
 
 def plan(head: np.ndarray, tail: np.ndarray, n_vertices: int) -> Plan:
-    """The colouring and edge orders for the graph's edges ``head``/``tail`` (m,) int64."""
+    """The colouring and edge orders for the graph's edges ``head``/``tail`` (m,)."""
+    points = _index_type(n_vertices)
+    head, tail = head.astype(points, copy=False), tail.astype(points, copy=False)
     # neighbours either way round never share a colour, even were the graph not symmetric
-    both_head, both_tail = np.concatenate([head, tail]), np.concatenate([tail, head])
-    adjacency = both_tail[_stable_order(both_head, n_vertices)]
-    colour = greedy_colours(_starts(both_head, n_vertices), adjacency)
+    both = np.concatenate([head, tail])
+    adjacency = np.concatenate([tail, head])[_stable_order(both, n_vertices)]
+    colour = greedy_colours(_starts(both, n_vertices), adjacency)
+    del both, adjacency  # 4 m integers: let them go before the orders are made
     n_colours = int(colour.max()) + 1
     order = _stable_order(colour, n_colours)
-    new = np.empty(n_vertices, dtype=np.int64)
-    new[order] = np.arange(n_vertices)
-    colour = colour[order]
-    edge_order = _stable_order(new[head], n_vertices)
-    head, tail = new[head][edge_order], new[tail][edge_order]
+    new = np.empty(n_vertices, dtype=points)
+    new[order] = np.arange(n_vertices, dtype=points)
+    colour = colour[order].astype(np.int32)
+    head, tail = new[head], new[tail]
+    edge_order = _stable_order(head, n_vertices)
+    head, tail = head[edge_order], tail[edge_order]
     # tails: the edges by the head's colour, then tail (two stable passes); a run of one
     # tail within one colour is a row
-    by_tail = _stable_order(tail, n_vertices)
-    by_colour = by_tail[_stable_order(colour[head][by_tail], n_colours)]
+    by_colour = _stable_order(tail, n_vertices)
+    by_colour = by_colour[_stable_order(colour[head][by_colour], n_colours)]
     key_colour, key_tail = colour[head][by_colour], tail[by_colour]
     row_starts = np.flatnonzero(
         np.r_[True, (key_colour[1:] != key_colour[:-1]) | (key_tail[1:] != key_tail[:-1])]
@@ -257,7 +271,7 @@ def plan(head: np.ndarray, tail: np.ndarray, n_vertices: int) -> Plan:
         indptr=_starts(head, n_vertices),
         tail=tail,
         rows=key_tail[row_starts],
-        row_edges=np.append(row_starts, len(by_colour)),
+        row_edges=np.append(row_starts, len(by_colour)).astype(by_colour.dtype),
         row_bounds=_starts(key_colour[row_starts], n_colours),
         tails_edge=by_colour,
     )
@@ -301,7 +315,7 @@ def optimize_layout(
             "epochs, without densMAP"
         )
     n_epochs = int(n_epochs)
-    p = plan(np.asarray(head, dtype=np.int64), np.asarray(tail, dtype=np.int64), n_vertices)
+    p = plan(np.asarray(head), np.asarray(tail), n_vertices)
     embedding = np.ascontiguousarray(head_embedding[p.order])
     epochs_per_sample = np.ascontiguousarray(epochs_per_sample[p.edge_order], dtype=np.float64)
     epochs_per_negative = epochs_per_sample / negative_sample_rate
