@@ -30,8 +30,8 @@ row orders drawn anew for each run):
 
 - the tests' 1,500 rows with 8 tight planted groups: umap-learn's layout missed one
   group in 0 of 32 seeds with the rows in their order and in 6 of 48 with the rows
-  shuffled; this layout in 7 of 48. Points that read their neighbours as they were at
-  the start of a pass, or tails that recomputed their own pull, missed more (10 of 32);
+  shuffled; this layout in 7 of 48. Tails that recomputed their own pull after their
+  colour's heads had moved, instead of taking the recorded one, missed more (10 of 32);
 - one 50k graph (``current`` table, HDBSCAN at min_samples 84): see
   docs/decisions/layout.md for the ARI and neighbour agreement with umap-learn.
 
