@@ -157,10 +157,13 @@ def _nearest_outside(
         tree.node_bounds[0, right], tree.node_bounds[1, right], point
     )
     # Nearer child first, as fast_hdbscan walks: the walk order decides ties.
-    if lower_left <= lower_right:
+    near, far, lower_near, lower_far = left, right, lower_left, lower_right
+    if lower_left > lower_right:
+        near, far, lower_near, lower_far = right, left, lower_right, lower_left
+    for child, lower_child in ((near, lower_near), (far, lower_far)):
         _nearest_outside(
             tree,
-            left,
+            child,
             point,
             heap_p,
             heap_i,
@@ -169,50 +172,7 @@ def _nearest_outside(
             component,
             node_components,
             point_components,
-            lower_left,
-            bound,
-        )
-        _nearest_outside(
-            tree,
-            right,
-            point,
-            heap_p,
-            heap_i,
-            core,
-            core_distances,
-            component,
-            node_components,
-            point_components,
-            lower_right,
-            bound,
-        )
-    else:
-        _nearest_outside(
-            tree,
-            right,
-            point,
-            heap_p,
-            heap_i,
-            core,
-            core_distances,
-            component,
-            node_components,
-            point_components,
-            lower_right,
-            bound,
-        )
-        _nearest_outside(
-            tree,
-            left,
-            point,
-            heap_p,
-            heap_i,
-            core,
-            core_distances,
-            component,
-            node_components,
-            point_components,
-            lower_left,
+            lower_child,
             bound,
         )
 
