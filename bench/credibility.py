@@ -62,6 +62,7 @@ from raregal.method.credibility import (
     credible_rule,
     density_contrast,
     layout_rerun,
+    rerun_epochs,
     rerun_seeds,
 )
 from raregal.method.layout import deterministic_layout
@@ -156,8 +157,17 @@ def lap(times: dict, key: str, started: float, step: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {step}: {seconds:.1f} s", file=sys.stderr, flush=True)
 
 
-def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed: int):
-    """Plant ``grid``'s groups in ``bulk`` (n, d), search, and score every class."""
+def run(
+    bulk: np.ndarray,
+    settings,
+    k: int,
+    boots: int,
+    grid: pd.DataFrame,
+    seed: int,
+    rerun_epochs_: int | None = None,
+):
+    """Plant ``grid``'s groups in ``bulk`` (n, d), search, and score every class; the
+    reruns run ``rerun_epochs_`` epochs (None: as the search's own reruns)."""
     n = len(bulk)
     injection = plant_groups(bulk, grid, seed=seed)
     X = injection.features
@@ -170,19 +180,22 @@ def run(bulk: np.ndarray, settings, k: int, boots: int, grid: pd.DataFrame, seed
     reruns = []
     # as the search reruns: a layout fitted on a sample (--fit-sample, from 300k by
     # default) is laid out again on that sample and every galaxy placed from it
-    fitted, place = finder._refit(X) or (X, None)
+    refit = finder._refit(X)
+    laid_out = n if refit is None else len(refit[0])
+    epochs = rerun_epochs(finder.n_epochs_, laid_out) if rerun_epochs_ is None else rerun_epochs_
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()
         with deterministic_layout(finder.layout == "deterministic"):  # the search's layout
             layout = layout_rerun(
-                fitted,
+                X,
                 finder.umap_,
                 init=finder.init_,
-                n_epochs=finder.n_epochs_,
+                n_epochs=epochs,
                 seed=rerun_seed,
                 parallel=False,
+                refit=refit,
             )
-        reruns.append(layout if place is None else place(layout))
+        reruns.append(layout)
         lap(times, "layout_rerun", started, f"layout rerun {len(reruns)}/{k}")
     boot = []  # (rows, embedding) of each bootstrap search
     for b in range(boots):
@@ -429,6 +442,13 @@ def main() -> None:
     )
     parser.add_argument("--min-samples", nargs="+", default=["scaled", "30"])
     parser.add_argument("--k", type=int, default=defaults.STABILITY_SEEDS)
+    parser.add_argument(
+        "--rerun-epochs",
+        type=int,
+        default=None,
+        help="layout epochs of each rerun (default: as a search's reruns, "
+        "raregal.method.credibility.rerun_epochs)",
+    )
     parser.add_argument("--bootstrap", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
@@ -466,7 +486,9 @@ def main() -> None:
             for n in args.sizes
         }
     for name, make in bulks.items():
-        table, rows, cost = run(make(), settings, args.k, args.bootstrap, grid, args.seed)
+        table, rows, cost = run(
+            make(), settings, args.k, args.bootstrap, grid, args.seed, args.rerun_epochs
+        )
         table.to_csv(args.out / f"classes_{name}.csv", index=False)
         (args.out / f"separation_{name}.json").write_text(
             json.dumps(
@@ -475,6 +497,7 @@ def main() -> None:
                     "groups": len(grid),
                     "rows_planted": int(grid["size"].sum()),
                     "seed": args.seed,
+                    "rerun_epochs": args.rerun_epochs,
                     "rows": rows,
                     "seconds": cost,
                 },

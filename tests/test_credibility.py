@@ -18,9 +18,11 @@ from raregal.method.cluster import (
     scaled_min_samples,
 )
 from raregal.method.credibility import (
+    assess,
     credible_rule,
     density_contrast,
     keep_credible,
+    rerun_epochs,
     resolve_stability_seeds,
     rule_text,
 )
@@ -231,6 +233,49 @@ def test_stability_reruns_by_default_at_every_size():
     assert raregal.RareClassFinder().stability_seeds == "auto"
     assert resolve_stability_seeds("auto") == defaults.STABILITY_SEEDS == 3
     assert resolve_stability_seeds(2) == 2 and resolve_stability_seeds(0) == 0
+
+
+def test_reruns_above_large_data_run_fewer_epochs():
+    large = defaults.UMAP_LARGE_DATA + 1
+    assert rerun_epochs(500, defaults.UMAP_LARGE_DATA) == 500  # small: the search's own
+    assert rerun_epochs(None, 1_500) is None
+    assert rerun_epochs(defaults.UMAP_N_EPOCHS, large) == defaults.STABILITY_N_EPOCHS == 50
+    assert rerun_epochs(20, large) == 20
+    assert rerun_epochs(None, large) == defaults.STABILITY_N_EPOCHS
+
+
+def test_reruns_lay_out_in_rerun_epochs_and_say_so(monkeypatch):
+    """assess hands the reruns rerun_epochs of what was laid out -- all the galaxies, or
+    the fit sample (then placed, as the search placed them) -- and records it."""
+    import raregal.method.reduce as reduce
+
+    rng = np.random.default_rng(0)
+    points = np.concatenate([rng.normal(0, 1, (11_800, 2)), rng.normal(8, 0.1, (200, 2))])
+    labels = np.r_[np.full(11_800, -1), np.zeros(200, int)]
+    asked = []
+
+    def layout(features, model, *, n_epochs, **_):
+        asked.append((len(features), n_epochs))
+        return points[: len(features)].astype(np.float32)
+
+    monkeypatch.setattr(reduce, "graph_layout", layout)
+    model = type("Model", (), {"n_components": 2})()
+    # a cluster of at least 150 galaxies: the 200 cannot split into two leaves
+    common = dict(k=2, seed=0, init="pca", n_epochs=100, min_samples=20, min_cluster_size=150)
+    found = assess(points, model, labels, graph(points), np.array([5.0]), **common)
+    assert asked == [(12_000, 50), (12_000, 50)]
+    assert found.table["stability"][0] == pytest.approx(1.0)  # found again in each rerun
+    assert found.record()["rerun_epochs"] == 50 and len(found.record()["seconds_per_rerun"]) == 2
+    asked.clear()
+    sample = (points[:5_000], lambda layout: points)  # a fit sample, then every galaxy
+    found = assess(points, model, labels, graph(points), np.array([5.0]), refit=sample, **common)
+    assert asked == [(5_000, 100), (5_000, 100)] and found.record()["rerun_epochs"] == 100
+    assert (
+        assess(
+            points, model, labels, graph(points), np.array([5.0]), **{**common, "k": 0}
+        ).record()["rerun_epochs"]
+        is None
+    )
 
 
 @pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores

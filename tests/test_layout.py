@@ -106,6 +106,32 @@ def test_a_seeded_search_with_it_reruns_identically(features):
     np.testing.assert_array_equal(runs[0].labels_, runs[1].labels_)
 
 
+def test_a_graph_laid_out_again_is_planned_once_in_the_block(features, monkeypatch):
+    from raregal.method.reduce import graph_layout
+
+    models = [
+        umap_embed(features, n_neighbors=k, init="pca", n_epochs=30, seed=0)[1] for k in (15, 10)
+    ]
+    model = models[0]
+    planned = []
+    plan = layout_module.plan
+    monkeypatch.setattr(layout_module, "plan", lambda *a: planned.append(1) or plan(*a))
+    kwargs = dict(n_components=5, init="pca", parallel=False)
+    with deterministic_layout():
+        first = [graph_layout(features, model, n_epochs=30, seed=s, **kwargs) for s in (1, 2)]
+        other = graph_layout(features, models[1], n_epochs=30, seed=1, **kwargs)
+        again = graph_layout(features, models[1], n_epochs=30, seed=1, **kwargs)
+    assert len(planned) == 2  # one plan for each graph
+    assert layout_module._plans is None  # nothing held after the block
+    with deterministic_layout():  # a fresh block plans afresh: the same layouts
+        np.testing.assert_array_equal(
+            graph_layout(features, model, n_epochs=30, seed=2, **kwargs), first[1]
+        )
+    assert len(planned) == 3
+    np.testing.assert_array_equal(other, again)
+    assert not np.array_equal(first[0], first[1])  # the seeds' own layouts
+
+
 def test_the_plan_colours_neighbours_apart_and_keeps_every_edge_once():
     """No two neighbours (either way round) share a colour, so a colour's heads read
     neighbours that stand still; each colour's points are contiguous after renumbering;

@@ -194,9 +194,14 @@ TRAIN_VAL_FRACTION = 0.2
 # as planted groups are found from about min_samples members up; an integer forces one.
 MIN_SAMPLES = "scaled"
 # Layout reruns for each class's stability (raregal.method.credibility), at every size
-# ("auto", since the deterministic layout runs them on every core; issue 37): each costs
-# about one layout; docs/decisions/credibility.md has what they change. 0: none.
+# ("auto", since the deterministic layout runs them on every core; issue 37): each is a
+# layout of STABILITY_N_EPOCHS epochs and an HDBSCAN at each scale;
+# docs/decisions/credibility.md has what they change. 0: none.
 STABILITY_SEEDS = 3
+# A rerun's layout epochs above 10,000 galaxies (the search's own: UMAP_N_EPOCHS). At 50k
+# (bench/credibility.py, min_samples 84 and 30) 50 kept and dropped the same classes at
+# the scaled min_samples as 100, in under half the time; 30 lost 2 of 12 real classes.
+STABILITY_N_EPOCHS = 50
 # Credible: dense (contrast >= CREDIBLE_CONTRAST) or stable (>= CREDIBLE_STABILITY) and
 # significant (>= CREDIBLE_SIGNIFICANCE). Stability and contrast are set above the bulk
 # splits of a synthetic 20k search; significance fitted on 7 runs, tested on 18 others.

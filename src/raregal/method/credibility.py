@@ -5,7 +5,8 @@ bulk. The measures, one row per class (:func:`assess`):
 
 ``stability``
     The layout is rerun with ``K`` other seeds on the *same* fuzzy neighbour
-    graph (no neighbour search: a rerun costs one layout and one HDBSCAN) and
+    graph (no neighbour search; above 10,000 galaxies in at most
+    :data:`~raregal.core.defaults.STABILITY_N_EPOCHS` epochs, :func:`rerun_epochs`) and
     clustered with the same settings; a class's stability is the mean over the
     reruns of its best-match Jaccard index (:func:`raregal.method.matching.best_match_jaccard`).
     A bulk split moves with the layout's randomness; a population stays.
@@ -62,18 +63,43 @@ def rerun_seeds(seed: int | None, k: int) -> list[int]:
     return [base + 1 + i for i in range(k)]
 
 
+def rerun_epochs(n_epochs: int | None, n: int) -> int | None:
+    """A stability rerun's layout epochs, for a search that laid ``n`` galaxies out in
+    ``n_epochs`` (None: umap-learn's default): above
+    :data:`~raregal.core.defaults.UMAP_LARGE_DATA` galaxies at most
+    :data:`~raregal.core.defaults.STABILITY_N_EPOCHS`; up to it, where a layout costs
+    seconds, the search's own."""
+    if n <= defaults.UMAP_LARGE_DATA:
+        return n_epochs
+    return min(n_epochs or defaults.STABILITY_N_EPOCHS, defaults.STABILITY_N_EPOCHS)
+
+
 def layout_rerun(
-    features: np.ndarray, model, *, init, n_epochs: int | None, seed: int, parallel: bool
+    features: np.ndarray,
+    model,
+    *,
+    init,
+    n_epochs: int | None,
+    seed: int,
+    parallel: bool,
+    refit=None,
 ) -> np.ndarray:
     """The UMAP layout of ``model``'s fuzzy graph again, from another seed.
 
     Parameters
     ----------
     features : ndarray, shape (n, d)
-        What ``model`` (a fitted umap.UMAP) was fitted on.
+        What ``model`` (a fitted umap.UMAP) was fitted on, or, with ``refit``, every
+        galaxy of the search.
     init : {"pca", "spectral"}
     n_epochs : int or None
         None: umap-learn's default for n.
+    parallel : bool
+        umap-learn's own layout only (the deterministic one is always parallel).
+    refit : (ndarray, callable), optional
+        A model fitted on a sample (:mod:`raregal.method.sample_fit`): the sample's
+        features, and the function that places every galaxy from a layout of them; the
+        rerun lays out the sample and places the rest, as the search did.
 
     Returns
     -------
@@ -81,8 +107,9 @@ def layout_rerun(
     """
     from raregal.method.reduce import graph_layout
 
-    return graph_layout(
-        features,
+    fitted, place = refit if refit is not None else (features, None)
+    layout = graph_layout(
+        fitted,
         model,
         n_components=model.n_components,
         init=init,
@@ -90,6 +117,7 @@ def layout_rerun(
         seed=seed,
         parallel=parallel,
     )
+    return layout if place is None else place(layout)
 
 
 def layout_stability(
@@ -118,17 +146,17 @@ def layout_stability(
         The search's classes.
     seeds : list of int
         One rerun each.
+    n_epochs : int or None
+        Each rerun's layout epochs (:func:`rerun_epochs` of the search's, in :func:`assess`).
     min_samples, min_cluster_size : int
         The search's HDBSCAN settings.
     reproducible : bool
-        A seeded search: umap-learn's layout on one thread.
+        A seeded search: umap-learn's layout (``--layout umap-learn``) on one thread.
     layouts : dict, optional
         Rerun layouts by seed, filled and reused: the scales of a multi-scale search
         (:mod:`raregal.method.scales`) cluster the same reruns.
     refit : (ndarray, callable), optional
-        A model fitted on a sample (:mod:`raregal.method.sample_fit`): the sample's features,
-        and the function that places every galaxy from a layout of them; each rerun
-        lays out the sample and places the rest, as the search did.
+        A model fitted on a sample (:func:`layout_rerun`).
 
     Returns
     -------
@@ -143,11 +171,15 @@ def layout_stability(
         started = time.time()
         layout = None if layouts is None else layouts.get(seed)
         if layout is None:
-            fitted, place = refit if refit is not None else (features, None)
             layout = layout_rerun(
-                fitted, model, init=init, n_epochs=n_epochs, seed=seed, parallel=not reproducible
+                features,
+                model,
+                init=init,
+                n_epochs=n_epochs,
+                seed=seed,
+                parallel=not reproducible,
+                refit=refit,
             )
-            layout = layout if place is None else place(layout)
         if layouts is not None:
             layouts[seed] = layout
         rerun = leaf_clusters(
@@ -350,8 +382,7 @@ def rule_text(k: int) -> str:
 
 def resolve_stability_seeds(k) -> int:
     """The layout reruns: an integer as given; "auto" is
-    :data:`raregal.core.defaults.STABILITY_SEEDS`, at every size (each costs about one
-    layout)."""
+    :data:`raregal.core.defaults.STABILITY_SEEDS`, at every size."""
     return defaults.STABILITY_SEEDS if k == "auto" else int(k)
 
 
@@ -369,12 +400,15 @@ class Credibility:
     seconds : list of float
         Each rerun's wall time.
     contrast_seconds : float
+    epochs : int or None
+        Each rerun's layout epochs (None: umap-learn's default).
     """
 
     table: pd.DataFrame
     seeds: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     contrast_seconds: float = 0.0
+    epochs: int | None = None
 
     def record(self) -> dict:
         """What run.json keeps: K, seeds, the rule, thresholds and costs."""
@@ -388,6 +422,7 @@ class Credibility:
             "min_significance": defaults.CREDIBLE_SIGNIFICANCE,
             "max_duplicates": defaults.CREDIBLE_MAX_DUPLICATES,
             "credible": int(self.table["credible"].sum()),
+            "rerun_epochs": self.epochs if self.seeds else None,
             "seconds_per_rerun": [round(s, 2) for s in self.seconds],
             "contrast_seconds": round(self.contrast_seconds, 2),
         }
@@ -415,20 +450,22 @@ def assess(
 
     ``significance`` (k,) is each class's :func:`raregal.method.cluster.leaf_significance`
     in the search's condensed tree; ``duplicates``, the features' duplicate rows
-    (default: none).
+    (default: none). ``n_epochs`` is the search's layout epochs; the reruns run
+    :func:`rerun_epochs` of them.
 
     ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
     ``layouts`` keeps the reruns for another scale, ``refit`` places them from a fit
     sample (:func:`layout_stability`).
     """
     seeds = rerun_seeds(seed, k)
+    epochs = rerun_epochs(n_epochs, len(features) if refit is None else len(refit[0]))
     stability, seconds = layout_stability(
         features,
         model,
         labels,
         seeds=seeds,
         init=init,
-        n_epochs=n_epochs,
+        n_epochs=epochs,
         min_samples=min_samples,
         min_cluster_size=min_cluster_size,
         reproducible=seed is not None,
@@ -440,7 +477,11 @@ def assess(
     share = 1.0 if refit is None else len(refit[0]) / len(labels)
     table = judge(features, labels, neighbours, stability, significance, duplicates, share)
     return Credibility(
-        table=table, seeds=seeds, seconds=seconds, contrast_seconds=time.time() - started
+        table=table,
+        seeds=seeds,
+        seconds=seconds,
+        contrast_seconds=time.time() - started,
+        epochs=epochs,
     )
 
 

@@ -44,6 +44,7 @@ own ``simplicial_set_embedding`` with this function in place of
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from dataclasses import dataclass
 from numbers import Integral
@@ -92,6 +93,7 @@ def _heads(
     embedding,
     snapshot,
     moves,
+    due,
     first,
     last,
     indptr,
@@ -109,8 +111,8 @@ def _heads(
 ):
     """Heads pass over the colour's points first..last-1: each edge due moves its head
     as umap-learn does and records the move (``moves``, one row per edge of the colour
-    from ``indptr[first]``; 0 for an edge not due) for the tails pass. ``snapshot``
-    holds the colour's points as they were at the pass's start."""
+    from ``indptr[first]``, and ``due`` 1; ``due`` 0 for an edge not due) for the tails
+    pass. ``snapshot`` holds the colour's points as they were at the pass's start."""
     # Arrays are indexed element by element, never sliced into row views: a view made
     # in a parallel loop takes and drops a reference on its array from the threads.
     n, dim = embedding.shape
@@ -123,9 +125,11 @@ def _heads(
         )
         for i in range(indptr[j], indptr[j + 1]):
             if next_sample[i] > epoch:
-                for d in range(dim):
-                    moves[i - base, d] = 0.0
+                # a byte, not a zero move: most edges are not due in an epoch, and their
+                # 0 moves were most of what the tails pass read
+                due[i - base] = 0
                 continue
+            due[i - base] = 1
             k = tail[i]
             dist = 0.0
             for d in range(dim):
@@ -156,17 +160,19 @@ def _heads(
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def _tails(embedding, moves, base, rows, row_edges, edges):
+def _tails(embedding, moves, due, base, rows, row_edges, edges):
     """Tails pass: each of ``rows`` (the tails of the colour's edges) takes the opposite
     of its edges' head moves (its edges: ``edges[row_edges[r]:row_edges[r + 1]]``,
-    positions in the head-ordered edges; ``moves`` row = position - ``base``), as
-    umap-learn moves an edge's tail (``move_other``), in the edges' order."""
+    positions in the head-ordered edges; ``moves`` and ``due`` row = position - ``base``),
+    as umap-learn moves an edge's tail (``move_other``), in the edges' order."""
     dim = embedding.shape[1]
     for r in numba.prange(rows.shape[0]):
         k = rows[r]
         for i in range(row_edges[r], row_edges[r + 1]):
-            for d in range(dim):
-                embedding[k, d] += -moves[edges[i] - base, d]
+            e = edges[i] - base
+            if due[e]:
+                for d in range(dim):
+                    embedding[k, d] += -moves[e, d]
 
 
 @numba.njit(cache=True)
@@ -315,13 +321,14 @@ def optimize_layout(
             "epochs, without densMAP"
         )
     n_epochs = int(n_epochs)
-    p = plan(np.asarray(head), np.asarray(tail), n_vertices)
+    p = _cached_plan(np.asarray(head), np.asarray(tail), n_vertices)
     embedding = np.ascontiguousarray(head_embedding[p.order])
     epochs_per_sample = np.ascontiguousarray(epochs_per_sample[p.edge_order], dtype=np.float64)
     epochs_per_negative = epochs_per_sample / negative_sample_rate
     next_sample, next_negative = epochs_per_sample.copy(), epochs_per_negative.copy()
     snapshot = np.empty((int(np.diff(p.bounds).max()), embedding.shape[1]), embedding.dtype)
     moves = np.empty((int(np.diff(p.indptr[p.bounds]).max()), embedding.shape[1]))
+    due = np.empty(len(moves), dtype=np.uint8)
     seed = int(np.asarray(rng_state, dtype=np.int64).view(np.uint64).sum() & np.uint64(2**63 - 1))
     a, b, gamma = float(a), float(b), float(gamma)
     before = numba.get_num_threads()
@@ -337,6 +344,7 @@ def optimize_layout(
                     embedding,
                     snapshot,
                     moves,
+                    due,
                     first,
                     last,
                     p.indptr,
@@ -356,6 +364,7 @@ def optimize_layout(
                 _tails(
                     embedding,
                     moves,
+                    due,
                     p.indptr[first],
                     p.rows[lo:hi],
                     p.row_edges[lo : hi + 1],
@@ -367,18 +376,44 @@ def optimize_layout(
     return head_embedding
 
 
+#: Inside :func:`deterministic_layout`, the last graph's plan by its edges: the map and
+#: the stability reruns lay out one graph pruned alike (50 epochs each above 10,000
+#: galaxies), so one plan serves them all. None outside the block.
+_plans: dict | None = None
+
+
+def _cached_plan(head: np.ndarray, tail: np.ndarray, n_vertices: int) -> Plan:
+    """:func:`plan`, or the block's last plan when its graph has the same edges (a plan is
+    a function of the edges alone); only the last is kept, to hold one plan's memory."""
+    if _plans is None:
+        return plan(head, tail, n_vertices)
+    digest = hashlib.blake2b(digest_size=16)
+    for edges in (head, tail):
+        digest.update(str(edges.dtype).encode())
+        digest.update(memoryview(np.ascontiguousarray(edges)).cast("B"))
+    key = (n_vertices, len(head), digest.digest())
+    if key not in _plans:
+        _plans.clear()
+        _plans[key] = plan(head, tail, n_vertices)
+    return _plans[key]
+
+
 @contextlib.contextmanager
 def deterministic_layout(enabled: bool = True):
     """Inside the block, umap-learn's ``simplicial_set_embedding`` (a fit, the map,
-    the stability reruns) lays out with :func:`optimize_layout`."""
+    the stability reruns) lays out with :func:`optimize_layout`, and a graph laid out
+    again is planned once."""
     import umap.umap_
 
+    global _plans
     if not enabled:
         yield
         return
-    original = umap.umap_.optimize_layout_euclidean
+    original, outer = umap.umap_.optimize_layout_euclidean, _plans
     umap.umap_.optimize_layout_euclidean = optimize_layout
+    _plans = {}
     try:
         yield
     finally:
         umap.umap_.optimize_layout_euclidean = original
+        _plans = outer

@@ -332,7 +332,8 @@ def umap_map(
     n_epochs : int
         Layout epochs; the start already separates what the 5-D layout did.
     seed : int, optional
-        Repeatable, and then single-threaded like umap-learn.
+        Repeatable (the deterministic layout is on every thread either way; umap-learn's,
+        ``--layout umap-learn``, then runs on one).
 
     Returns
     -------

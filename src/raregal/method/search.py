@@ -125,8 +125,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
     stability_seeds : int or "auto", default "auto"
         Layout reruns that measure each class's stability (:mod:`raregal.method.credibility`);
         0 skips them (the credible rule is then dense or significant). "auto":
-        :data:`~raregal.core.defaults.STABILITY_SEEDS` at every size; each rerun costs
-        about one layout (:func:`raregal.method.credibility.resolve_stability_seeds`).
+        :data:`~raregal.core.defaults.STABILITY_SEEDS` at every size; each rerun is a
+        layout of at most :data:`~raregal.core.defaults.STABILITY_N_EPOCHS` epochs and an
+        HDBSCAN at each scale (:func:`raregal.method.credibility.rerun_epochs`).
     scales : int, default 5
         Density scales clustered: 1 is the paper's single min_samples; more clusters
         the same embedding again at min_samples halved each step down to
@@ -261,7 +262,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         "backend": [Options(*BACKENDS)],
         "verbose": [FLAG],
         "make_map": [FLAG],
-        # each rerun is a full layout (701-982 s at 632k): 100 would take a day there
+        # each rerun is a layout and an HDBSCAN at every scale: 100 would take hours at 632k
         "stability_seeds": [Interval(Integral, 0, 100), Options("auto")],
         "scales": [Interval(Integral, 1, defaults.MAX_SCALES)],
         "layout": [Options(*defaults.LAYOUTS)],
@@ -589,6 +590,7 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             seeds=self.credibility_.seeds,
             seconds=seconds,
             contrast_seconds=self.credibility_.contrast_seconds,
+            epochs=self.credibility_.epochs,
         )
 
     @staticmethod
