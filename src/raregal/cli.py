@@ -247,8 +247,8 @@ def _search_epilog() -> str:
         f"--n-epochs 200 gives umap-learn's own layout at any size, as in the paper "
         f"(bench/search.py compares the two). The layout is raregal's deterministic "
         f"parallel one (--layout umap-learn: the paper's); each credibility rerun "
-        f"(--stability-seeds K) lays the graph out again in at most "
-        f"{defaults.STABILITY_N_EPOCHS} epochs, and --n-epochs 50 halves the "
+        f"(--stability-seeds K) lays the graph out again, above {small} galaxies in at "
+        f"most {defaults.STABILITY_N_EPOCHS} epochs, and --n-epochs 50 halves the "
         f"layout's time, a trade measured in docs/decisions/layout.md.",
         f"Rarity: classes.parquet's rarity column is the {rarity_definition()}, read "
         f"off the neighbour graph UMAP is built on (no extra cost); the report shows the "

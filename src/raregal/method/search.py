@@ -126,8 +126,9 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         Layout reruns that measure each class's stability (:mod:`raregal.method.credibility`);
         0 skips them (the credible rule is then dense or significant). "auto":
         :data:`~raregal.core.defaults.STABILITY_SEEDS` at every size; each rerun is a
-        layout of at most :data:`~raregal.core.defaults.STABILITY_N_EPOCHS` epochs and an
-        HDBSCAN at each scale (:func:`raregal.method.credibility.rerun_epochs`).
+        layout (above 10,000 galaxies of at most
+        :data:`~raregal.core.defaults.STABILITY_N_EPOCHS` epochs,
+        :func:`raregal.method.credibility.rerun_epochs`) and an HDBSCAN at each scale.
     scales : int, default 5
         Density scales clustered: 1 is the paper's single min_samples; more clusters
         the same embedding again at min_samples halved each step down to
