@@ -181,7 +181,7 @@ def run(
     # as the search reruns: a layout fitted on a sample (--fit-sample, from 300k by
     # default) is laid out again on that sample and every galaxy placed from it
     refit = finder._refit(X)
-    laid_out = n if refit is None else len(refit[0])
+    laid_out = finder.fit_sample_ or n  # what the search laid out
     epochs = rerun_epochs(finder.n_epochs_, laid_out) if rerun_epochs_ is None else rerun_epochs_
     for rerun_seed in rerun_seeds(seed, k):
         started = time.time()

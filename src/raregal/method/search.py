@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +49,6 @@ from raregal.method.cluster import (
     resolve_min_samples,
 )
 from raregal.method.credibility import (
-    Credibility,
     assess,
     keep_credible,
     resolve_stability_seeds,
@@ -586,12 +585,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.class_table_ = table[
             ["persistence", "significance", "tree_node", "min_samples", "scale_class", "also_at"]
         ]
-        self.credibility_ = Credibility(
+        # the first scale's reruns (seeds, epochs) with every scale's classes and seconds
+        self.credibility_ = replace(
+            self.credibility_,
             table=table[["stability", "density_contrast", "duplicates", "credible"]],
-            seeds=self.credibility_.seeds,
             seconds=seconds,
-            contrast_seconds=self.credibility_.contrast_seconds,
-            epochs=self.credibility_.epochs,
         )
 
     @staticmethod
