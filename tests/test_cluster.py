@@ -9,6 +9,7 @@ from raregal.measure.synthetic import recovery
 from raregal.method.cluster import (
     TREE_DTYPE,
     leaf_clusters,
+    leaf_clusters_at_scales,
     leaf_significance,
     scaled_min_samples,
     spatial_order,
@@ -161,6 +162,28 @@ def test_tree_order_changes_nothing_but_ties(blobs):
     assert adjusted_rand_score(labels, ours.labels) > 0.99
     assert np.sum((ours.labels >= 0) != (labels >= 0)) <= 0.001 * len(points)
     assert np.mean(np.isclose(ours.probabilities, probabilities, atol=1e-6)) > 0.99
+
+
+def test_scales_searched_once_are_each_scales_own_clustering(blobs, monkeypatch):
+    """HDBSCAN at a ladder of min_samples searches the neighbours once, at the largest,
+    and each scale gives what leaf_clusters gives at it alone (no exactly equal
+    distances here to order otherwise)."""
+    import raregal.method.boruvka as boruvka
+
+    points, _ = blobs
+    ladder = [40, 20, 10]
+    searches = []
+    nearest = boruvka.nearest
+    monkeypatch.setattr(boruvka, "nearest", lambda p, k: searches.append(k) or nearest(p, k))
+    together = leaf_clusters_at_scales(points, ladder, min_cluster_size=10)
+    assert searches == [40]
+    for min_samples, clustering in zip(ladder, together):
+        alone = leaf_clusters(points, min_samples=min_samples, min_cluster_size=10)
+        np.testing.assert_array_equal(clustering.condensed_tree, alone.condensed_tree)
+        np.testing.assert_array_equal(clustering.labels, alone.labels)
+        np.testing.assert_array_equal(clustering.significance, alone.significance)
+    assert searches == [40, 40, 20, 10]
+    assert together[0].n_classes < together[-1].n_classes  # the scales differ
 
 
 @pytest.mark.slow

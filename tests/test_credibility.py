@@ -13,12 +13,14 @@ from raregal.cli import main
 from raregal.core import defaults
 from raregal.measure.synthetic import recovery
 from raregal.method.cluster import (
+    leaf_clusters_at_scales,
     min_samples_reason,
     resolve_min_samples,
     scaled_min_samples,
 )
 from raregal.method.credibility import (
     assess,
+    assess_scales,
     credible_rule,
     density_contrast,
     keep_credible,
@@ -276,6 +278,45 @@ def test_reruns_lay_out_in_rerun_epochs_and_say_so(monkeypatch):
         ).record()["rerun_epochs"]
         is None
     )
+
+
+def test_each_rerun_is_laid_out_once_for_every_scale(monkeypatch):
+    """assess_scales lays each rerun out once and clusters it at every scale: a class
+    of each scale is matched with that scale's clustering of the rerun (here the same
+    layout, so every class is found again)."""
+    import raregal.method.reduce as reduce
+
+    rng = np.random.default_rng(1)
+    pair = [rng.normal(0, 0.1, (150, 2)), rng.normal(0, 0.1, (150, 2)) + [0.3, 0]]
+    points = np.concatenate([rng.uniform(-20, 20, (3_000, 2)), *pair])
+    coarse, fine = leaf_clusters_at_scales(points, [60, 15], min_cluster_size=100)
+    assert (coarse.n_classes, fine.n_classes) == (4, 8)
+    laid_out = []
+
+    def layout(features, model, *, seed, **_):
+        laid_out.append(seed)
+        return points.astype(np.float32)
+
+    monkeypatch.setattr(reduce, "graph_layout", layout)
+    model = type("Model", (), {"n_components": 2})()
+    found = assess_scales(
+        points,
+        model,
+        [coarse.labels, fine.labels],
+        graph(points),
+        [coarse.significance, fine.significance],
+        k=2,
+        seed=0,
+        init="pca",
+        n_epochs=100,
+        min_samples=[60, 15],
+        min_cluster_size=100,
+    )
+    assert laid_out == [1, 2]  # once per rerun, not once per rerun and scale
+    assert [len(scale.table) for scale in found] == [4, 8]
+    assert found[0].seeds == found[1].seeds == [1, 2] and len(found[1].seconds) == 2
+    for scale in found:
+        assert scale.table["stability"].to_numpy() == pytest.approx(1.0)
 
 
 @pytest.mark.slow  # searches 1,500 galaxies: 20-60 s on 2 loaded cores

@@ -207,8 +207,24 @@ def _candidates(tree, node_components, point_components, core_distances):
     return distances, indices
 
 
-def spanning_tree(points: np.ndarray, min_samples: int):
+def nearest(points: np.ndarray, min_samples: int):
+    """What :func:`spanning_tree` searches first: the KD-tree of (n, D) points and each
+    point's ``min_samples + 1`` nearest points (itself first) with their squared
+    distances, shape (n, min_samples + 1) each; a tree at a smaller min_samples takes
+    the first columns (HDBSCAN at several scales searches once, at the largest)."""
+    tree = build_kdtree(np.asarray(points))
+    distances, neighbors = parallel_tree_query(
+        tree, tree.data, k=max(min_samples, 1) + 1, output_rdist=True
+    )
+    return tree, distances, neighbors
+
+
+def spanning_tree(points: np.ndarray, min_samples: int, searched=None):
     """The mutual-reachability minimum spanning tree of (n, D) points, n >= 2.
+
+    ``searched``: :func:`nearest` of these points at this or a larger min_samples; a
+    tree from it is the one searched here, but for the order of neighbours at exactly
+    equal distances.
 
     Returns
     -------
@@ -217,16 +233,17 @@ def spanning_tree(points: np.ndarray, min_samples: int):
     neighbors : ndarray of int, shape (n, min_samples)
     core_distances : ndarray of float, shape (n,)
     """
-    tree = build_kdtree(np.asarray(points))
+    tree, distances, neighbors = nearest(points, min_samples) if searched is None else searched
+    width = max(min_samples, 1) + 1
+    if distances.shape[1] < width:
+        raise ValueError(f"neighbours searched to {distances.shape[1] - 1}, not {min_samples}")
+    distances, neighbors = distances[:, :width], neighbors[:, :width]
     n = tree.data.shape[0]
     disjoint_set = ds_rank_create(n)
     point_components = np.arange(n)
     node_components = np.full(tree.idx_start.shape[0], -1)
     # fast_hdbscan's first round: each point joins its nearest neighbour of no larger
     # core distance (squared distances until the end, as there).
-    distances, neighbors = parallel_tree_query(
-        tree, tree.data, k=max(min_samples, 1) + 1, output_rdist=True
-    )
     core_distances = distances.T[-1] if min_samples > 1 else np.zeros(n, np.float32)
     rounds = [initialize_boruvka_from_knn(neighbors, distances, core_distances, disjoint_set)]
     update_component_vectors(tree, disjoint_set, node_components, point_components)

@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from raregal.core import defaults
-from raregal.method.cluster import leaf_clusters
+from raregal.method.cluster import leaf_clusters_at_scales
 from raregal.method.duplicates import Duplicates
 from raregal.method.matching import best_match_jaccard
 
@@ -132,66 +132,64 @@ def layout_stability(
     min_cluster_size,
     reproducible: bool,
     say=None,
-    layouts=None,
     refit=None,
 ):
-    """Each class's mean best-match Jaccard over layout reruns.
+    """Each class's mean best-match Jaccard over layout reruns, at each scale.
+
+    Each rerun is laid out once and clustered at every scale
+    (:func:`raregal.method.cluster.leaf_clusters_at_scales`), one rerun at a time: a
+    multi-scale search (:mod:`raregal.method.scales`) holds one rerun's layout and
+    neighbours, not every rerun's.
 
     Parameters
     ----------
     features : ndarray, shape (n, d)
     model : umap.UMAP
         The search's fitted model (its graph is reused).
-    labels : ndarray of int, shape (n,)
-        The search's classes.
+    labels : list of ndarray of int, shape (n,) each
+        The search's classes at each scale.
     seeds : list of int
         One rerun each.
     n_epochs : int or None
         Each rerun's layout epochs (:func:`rerun_epochs` of the search's, in :func:`assess`).
-    min_samples, min_cluster_size : int
-        The search's HDBSCAN settings.
+    min_samples : list of int
+        Each scale's min_samples (HDBSCAN's, as the search's).
+    min_cluster_size : int
     reproducible : bool
         A seeded search: umap-learn's layout (``--layout umap-learn``) on one thread.
-    layouts : dict, optional
-        Rerun layouts by seed, filled and reused: the scales of a multi-scale search
-        (:mod:`raregal.method.scales`) cluster the same reruns.
     refit : (ndarray, callable), optional
         A model fitted on a sample (:func:`layout_rerun`).
 
     Returns
     -------
-    stability : ndarray of float, shape (k,)
-        NaN when ``seeds`` is empty.
+    stability : list of ndarray of float, shape (k_s,) each
+        One per scale; NaN when ``seeds`` is empty.
     seconds : list of float
-        Wall time of each rerun.
+        Wall time of each rerun (its layout and its HDBSCAN at every scale).
     """
-    n_classes = int(np.max(labels, initial=-1)) + 1
-    scores, seconds = [], []
+    n_classes = [int(np.max(found, initial=-1)) + 1 for found in labels]
+    scores: list[list] = [[] for _ in labels]
+    seconds = []
     for seed in seeds:
         started = time.time()
-        layout = None if layouts is None else layouts.get(seed)
-        if layout is None:
-            layout = layout_rerun(
-                features,
-                model,
-                init=init,
-                n_epochs=n_epochs,
-                seed=seed,
-                parallel=not reproducible,
-                refit=refit,
-            )
-        if layouts is not None:
-            layouts[seed] = layout
-        rerun = leaf_clusters(
-            layout, min_samples=min_samples, min_cluster_size=min_cluster_size
-        ).labels
-        scores.append(best_match_jaccard(labels, rerun, n_classes)[0])
+        layout = layout_rerun(
+            features,
+            model,
+            init=init,
+            n_epochs=n_epochs,
+            seed=seed,
+            parallel=not reproducible,
+            refit=refit,
+        )
+        reruns = leaf_clusters_at_scales(layout, min_samples, min_cluster_size=min_cluster_size)
+        for score, found, rerun, count in zip(scores, labels, reruns, n_classes):
+            score.append(best_match_jaccard(found, rerun.labels, count)[0])
         seconds.append(time.time() - started)
         if say is not None:
             say(f"stability rerun {len(seconds)}/{len(seeds)} (seed {seed}): {seconds[-1]:.1f} s")
-    if not scores:
-        return np.full(n_classes, np.nan), seconds
-    return np.mean(scores, axis=0), seconds
+    if not seeds:
+        return [np.full(count, np.nan) for count in n_classes], seconds
+    return [np.mean(score, axis=0) for score in scores], seconds
 
 
 def bootstrap_stability(features, labels, fit_labels, *, seeds, fraction: float = 0.8):
@@ -398,7 +396,7 @@ class Credibility:
     seeds : list of int
         The layout reruns' seeds.
     seconds : list of float
-        Each rerun's wall time.
+        Each rerun's wall time: its layout and its HDBSCAN at every scale.
     contrast_seconds : float
     epochs : int or None
         Each rerun's layout epochs (None: umap-learn's default).
@@ -429,6 +427,22 @@ class Credibility:
 
 
 def assess(
+    features, model, labels, neighbours, significance, *, min_samples, **settings
+) -> Credibility:
+    """Stability over layout reruns, density contrast and the rule for each class of one
+    scale: :func:`assess_scales` of it (``settings``: its keywords)."""
+    return assess_scales(
+        features,
+        model,
+        [labels],
+        neighbours,
+        [significance],
+        min_samples=[min_samples],
+        **settings,
+    )[0]
+
+
+def assess_scales(
     features,
     model,
     labels,
@@ -442,47 +456,58 @@ def assess(
     min_samples,
     min_cluster_size,
     say=None,
-    layouts=None,
     duplicates: Duplicates | None = None,
     refit=None,
-) -> Credibility:
-    """Stability over ``k`` layout reruns, density contrast and the rule for each class.
+) -> list[Credibility]:
+    """Stability over ``k`` layout reruns, density contrast and the rule for each class,
+    at each scale of a search.
 
-    ``significance`` (k,) is each class's :func:`raregal.method.cluster.leaf_significance`
-    in the search's condensed tree; ``duplicates``, the features' duplicate rows
-    (default: none). ``n_epochs`` is the search's layout epochs; the reruns run
-    :func:`rerun_epochs` of them.
+    ``labels``, ``significance`` (:func:`raregal.method.cluster.leaf_significance` in
+    the search's condensed tree) and ``min_samples``: one per scale. ``duplicates``, the
+    features' duplicate rows (default: none). ``n_epochs`` is the search's layout
+    epochs; the reruns run :func:`rerun_epochs` of them, each laid out once for every
+    scale (:func:`layout_stability`).
 
     ``model`` None (cuML) has no graph to rerun: the search passes ``k=0`` then.
-    ``layouts`` keeps the reruns for another scale, ``refit`` places them from a fit
-    sample (:func:`layout_stability`).
+    ``refit`` places the reruns from a fit sample (:func:`layout_rerun`).
+
+    Returns
+    -------
+    list of Credibility
+        One per scale, with the same reruns (``seeds``, ``seconds``, ``epochs``).
     """
     seeds = rerun_seeds(seed, k)
     epochs = rerun_epochs(n_epochs, len(features) if refit is None else len(refit[0]))
-    stability, seconds = layout_stability(
+    stabilities, seconds = layout_stability(
         features,
         model,
         labels,
         seeds=seeds,
         init=init,
         n_epochs=epochs,
-        min_samples=min_samples,
+        min_samples=list(min_samples),
         min_cluster_size=min_cluster_size,
         reproducible=seed is not None,
         say=say,
-        layouts=layouts,
         refit=refit,
     )
-    started = time.time()
-    share = 1.0 if refit is None else len(refit[0]) / len(labels)
-    table = judge(features, labels, neighbours, stability, significance, duplicates, share)
-    return Credibility(
-        table=table,
-        seeds=seeds,
-        seconds=seconds,
-        contrast_seconds=time.time() - started,
-        epochs=epochs,
-    )
+    share = 1.0 if refit is None else len(refit[0]) / len(labels[0])
+    found = []
+    for scale_labels, stability, scale_significance in zip(labels, stabilities, significance):
+        started = time.time()
+        table = judge(
+            features, scale_labels, neighbours, stability, scale_significance, duplicates, share
+        )
+        found.append(
+            Credibility(
+                table=table,
+                seeds=seeds,
+                seconds=seconds,
+                contrast_seconds=time.time() - started,
+                epochs=epochs,
+            )
+        )
+    return found
 
 
 def judge(

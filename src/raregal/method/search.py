@@ -44,12 +44,12 @@ from raregal.io.catalogue import (
 from raregal.io.output import prepare, sha256
 from raregal.io.records import RunRecord, record_header
 from raregal.method.cluster import (
-    leaf_clusters,
+    leaf_clusters_at_scales,
     min_samples_reason,
     resolve_min_samples,
 )
 from raregal.method.credibility import (
-    assess,
+    assess_scales,
     keep_credible,
     resolve_stability_seeds,
 )
@@ -366,52 +366,60 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             model = self._fit_on_sample(X, log, parts, client)
         else:
             model = self._fit_on_all(X, log)
+        self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
         with log.stage(
             "hdbscan",
-            f"min_samples={self.min_samples_}, min_cluster_size={self.min_cluster_size}, leaf",
+            f"min_samples={self.min_samples_}, min_cluster_size={self.min_cluster_size}, "
+            f"leaf" + (f"; finer scales {self.scales_[1:]}" if len(self.scales_) > 1 else ""),
         ):
-            self.clustering_ = leaf_clusters(
+            clusterings = leaf_clusters_at_scales(
                 self.embedding_,
-                min_samples=self.min_samples_,
+                self.scales_,
                 min_cluster_size=self.min_cluster_size,
                 backend=self.backend_,
             )
+        self.clustering_ = clusterings[0]
         self.labels_ = self.clustering_.labels
         self.probabilities_ = self.clustering_.probabilities
         # cuML keeps no graph to rerun (model None): no reruns, and the log says so.
         k = resolve_stability_seeds(self.stability_seeds) if model is not None else 0
-        # the reruns' layouts, made once and clustered again at every finer scale
-        layouts: dict = {}
         with log.stage(
             "credibility",
-            f"{k} layout reruns, density contrast of {self.clustering_.n_classes} classes",
+            f"{k} layout reruns clustered at {len(self.scales_)} scale(s), density "
+            f"contrast of {sum(c.n_classes for c in clusterings)} classes",
         ):
-            self.credibility_ = assess(
+            credibilities = assess_scales(
                 X,
                 model,
-                self.labels_,
+                [clustering.labels for clustering in clusterings],
                 self.neighbours_,
-                self.clustering_.significance,
+                [clustering.significance for clustering in clusterings],
                 k=k,
                 seed=self.seed,
                 init=self.init_,
                 n_epochs=self.n_epochs_,
-                min_samples=self.min_samples_,
+                min_samples=self.scales_,
                 min_cluster_size=self.min_cluster_size,
                 say=log.say,
-                layouts=layouts,
                 duplicates=self.duplicates_,
                 refit=self._refit(X),
             )
+        self.credibility_ = credibilities[0]
         self.class_table_ = self._class_table(self.clustering_)
-        self.scales_ = scale_ladder(self.min_samples_, self.scales, defaults.SCALE_FLOOR)
-        self.scale_results_ = [self._scale(self.min_samples_, self.clustering_, self.credibility_)]
+        self.scale_results_ = [
+            self._scale(min_samples, clustering, credibility)
+            for min_samples, clustering, credibility in zip(
+                self.scales_, clusterings, credibilities
+            )
+        ]
         if len(self.scales_) > 1:
-            with log.stage(
-                "scales",
-                f"HDBSCAN at min_samples {self.scales_[1:]} on the embedding and its {k} reruns",
-            ):
-                self._add_scales(X, model, k, log, layouts)
+            for scale in self.scale_results_[1:]:
+                log.say(
+                    f"min_samples={scale.min_samples}: {len(scale.classes)} classes, "
+                    f"{int(scale.classes['credible'].sum())} credible"
+                )
+            with log.stage("scales", f"the credible classes of {len(self.scales_)} scales as one"):
+                self._combine_scales(X)
         self.stability_seeds_ = len(self.credibility_.seeds)
         self.stages_ = log.stages
         return self
@@ -537,44 +545,11 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
             }
         )
 
-    def _add_scales(self, X, model, k: int, log: StageLog, layouts: dict) -> None:
-        """Cluster the embedding (and the first scale's rerun ``layouts``) at the finer
-        scales and combine their credible classes with the first scale's
+    def _combine_scales(self, X) -> None:
+        """The first scale's classes and the finer scales' new credible ones as one set
         (:func:`raregal.method.scales.combine`)."""
-        found = self.scale_results_
-        seconds = list(self.credibility_.seconds)
-        for min_samples in self.scales_[1:]:
-            clustering = leaf_clusters(
-                self.embedding_,
-                min_samples=min_samples,
-                min_cluster_size=self.min_cluster_size,
-                backend=self.backend_,
-            )
-            credibility = assess(
-                X,
-                model,
-                clustering.labels,
-                self.neighbours_,
-                clustering.significance,
-                k=k,
-                seed=self.seed,
-                init=self.init_,
-                n_epochs=self.n_epochs_,
-                min_samples=min_samples,
-                min_cluster_size=self.min_cluster_size,
-                say=log.say,
-                layouts=layouts,
-                duplicates=self.duplicates_,
-                refit=self._refit(X),
-            )
-            seconds += credibility.seconds
-            found.append(self._scale(min_samples, clustering, credibility))
-            log.say(
-                f"min_samples={min_samples}: {clustering.n_classes} classes, "
-                f"{int(credibility.table['credible'].sum())} credible"
-            )
         labels, probabilities, table = combine(
-            found,
+            self.scale_results_,
             self.min_cluster_size,
             self.neighbours_,
             X,
@@ -585,11 +560,10 @@ class RareClassFinder(ClusterMixin, BaseEstimator):
         self.class_table_ = table[
             ["persistence", "significance", "tree_node", "min_samples", "scale_class", "also_at"]
         ]
-        # the first scale's reruns (seeds, epochs) with every scale's classes and seconds
+        # the reruns (seeds, epochs, seconds) with the combined classes' measures
         self.credibility_ = replace(
             self.credibility_,
             table=table[["stability", "density_contrast", "duplicates", "credible"]],
-            seconds=seconds,
         )
 
     @staticmethod
