@@ -82,7 +82,10 @@ def clustering_seconds(finder) -> float:
     """HDBSCAN at every scale, its credibility (reruns included) and the combining: the
     scales are no longer a stage of their own, as each layout's neighbours are searched
     once for all of them."""
-    return sum(finder.stages_[name]["seconds"] for name in ("hdbscan", "credibility", "scales"))
+    stages = finder.stages_  # "scales" only when there are several
+    return sum(
+        stages[name]["seconds"] for name in ("hdbscan", "credibility", "scales") if name in stages
+    )
 
 
 def main() -> None:
