@@ -128,16 +128,19 @@ def approximate_index(features: np.ndarray, n_neighbors: int, seed: int | None =
     neighbours among ``features`` (:mod:`raregal.method.sample_fit`)."""
     from pynndescent import NNDescent
 
+    from raregal.method.nn_descent import cached_nn_descent
+
     cache_numba_compilation()
-    return NNDescent(
-        features,
-        n_neighbors=n_neighbors,
-        metric="euclidean",
-        random_state=seed,
-        max_candidates=60,
-        low_memory=True,
-        compressed=False,
-    )
+    with cached_nn_descent():
+        return NNDescent(
+            features,
+            n_neighbors=n_neighbors,
+            metric="euclidean",
+            random_state=seed,
+            max_candidates=60,
+            low_memory=True,
+            compressed=False,
+        )
 
 
 @contextlib.contextmanager
@@ -165,6 +168,7 @@ def _quiet_umap():
 #: - every pynndescent function that takes the distance function (``dist``): numba types
 #:   that argument with its address, so each process misses the cache and writes one more
 #:   copy to disk (pynndescent's own reason for not caching them, its pull request 226).
+#:   :mod:`raregal.method.nn_descent` reaches the kernels above without them.
 _UNCACHED_FUNCTIONS = {
     "umap.layouts": ("_nb_optimize_layout_euclidean_single_epoch",),
     "umap.umap_": ("smooth_knn_dist", "compute_membership_strengths", "fast_knn_indices"),
