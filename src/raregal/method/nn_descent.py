@@ -7,7 +7,8 @@ as the function's address, and ``nn_descent_internal`` asks for the thread count
 inside compiled code (a pointer into numba's threading layer). Machine code holding
 either address cannot be kept on disk. On 2 cores that compilation was 14-15 s of the
 neighbour search of every ``raregal search``: 24.5 s against 9.7 s for the same
-search again in the same process, at 100,000 galaxies; at 30,000 it was 14 of 14.5 s.
+search again in the same process, at 100,000 galaxies. Reached as below, a new
+process's search took 8.9-11.2 s there, and 2.9-3.2 s against 14.8 s at 30,000.
 
 Inside :func:`cached_nn_descent`, ``NNDescent`` runs pynndescent's own steps,
 reached differently where the distance is pynndescent's ``squared_euclidean`` (its
@@ -72,6 +73,7 @@ def _follows_installed() -> bool:
     original = getattr(nnd.nn_descent, "py_func", None)
     return (
         version.startswith(_FOLLOWS)
+        and squared_euclidean is not None
         and original is not None
         and tuple(inspect.signature(original).parameters) == _PARAMETERS
     )
