@@ -38,7 +38,12 @@ row orders drawn anew for each run):
 The rest -- the graph, its pruning, the start, the edge sampling rates, the learning
 rate's decay, the gradient and its clipping -- is umap-learn's, reached through its
 own ``simplicial_set_embedding`` with this function in place of
-``optimize_layout_euclidean`` (:func:`deterministic_layout`).
+``optimize_layout_euclidean`` (:func:`deterministic_layout`). Two numbers are kept in
+single precision, the embedding's own, where umap-learn keeps double: the gradient's
+power ``d**b`` and the recorded pulls. Each point's moves are one serial chain, of
+which the power was the slowest step; the pair made a 100k layout 20 % faster, and a
+layout from the same seed agreed with the double-precision one at ARI 0.997-0.998
+(docs/decisions/layout.md).
 """
 
 from __future__ import annotations
@@ -76,6 +81,13 @@ def _clip(value):
 
 
 @numba.njit(inline="always")
+def _pow(dist, b):
+    """``dist**b`` (float64) computed in single precision (powf: the 100k heads pass
+    took 15 % less time than with pow)."""
+    return np.float64(np.float32(dist) ** np.float32(b))
+
+
+@numba.njit(inline="always")
 def _push(embedding, j, other, k, b_gamma, a, b, alpha):
     """Move point j away from other[k] by umap-learn's repulsive gradient."""
     dim = embedding.shape[1]
@@ -83,7 +95,7 @@ def _push(embedding, j, other, k, b_gamma, a, b, alpha):
     for d in range(dim):
         dist += (embedding[j, d] - other[k, d]) ** 2
     if dist > 0.0:
-        coeff = 2.0 * b_gamma / ((0.001 + dist) * (a * dist**b + 1.0))
+        coeff = 2.0 * b_gamma / ((0.001 + dist) * (a * _pow(dist, b) + 1.0))
         for d in range(dim):
             embedding[j, d] += _clip(coeff * (embedding[j, d] - other[k, d])) * alpha
 
@@ -137,10 +149,11 @@ def _heads(
             coeff = 0.0
             if dist > 0.0:
                 # umap-learn's -2ab d^(2(b-1)) / (1 + a d^2b), with one power, not two
-                power = dist**b
+                power = _pow(dist, b)
                 coeff = -2.0 * a * b * power / (dist * (a * power + 1.0))
             for d in range(dim):
-                move = _clip(coeff * (embedding[j, d] - embedding[k, d])) * alpha
+                # rounded once, so that the tail takes exactly the opposite move
+                move = np.float32(_clip(coeff * (embedding[j, d] - embedding[k, d])) * alpha)
                 embedding[j, d] += move
                 moves[i - base, d] = move
             next_sample[i] += epochs_per_sample[i]
@@ -327,7 +340,8 @@ def optimize_layout(
     epochs_per_negative = epochs_per_sample / negative_sample_rate
     next_sample, next_negative = epochs_per_sample.copy(), epochs_per_negative.copy()
     snapshot = np.empty((int(np.diff(p.bounds).max()), embedding.shape[1]), embedding.dtype)
-    moves = np.empty((int(np.diff(p.indptr[p.bounds]).max()), embedding.shape[1]))
+    # the pulls in single precision: half the bytes for the tails pass to read
+    moves = np.empty((int(np.diff(p.indptr[p.bounds]).max()), embedding.shape[1]), np.float32)
     due = np.empty(len(moves), dtype=np.uint8)
     seed = int(np.asarray(rng_state, dtype=np.int64).view(np.uint64).sum() & np.uint64(2**63 - 1))
     a, b, gamma = float(a), float(b), float(gamma)
